@@ -1,0 +1,1085 @@
+"""The ingest engine: every rule of PRODUCT.md section 2, over the store port.
+
+One batch is planned inside one exclusive write transaction of the store and
+applied as one :class:`~graphsvc.store.base.ChangeSet`: whole or not at all.
+
+The rules, as implemented here:
+
+* **Atomic.** Every offending item is collected first (shape, vocabulary,
+  endpoints that exist neither in the store nor in the batch, required
+  attributes of new entities, relations from an entity to itself); if there is
+  any, :class:`~graphsvc.errors.BatchRejected` names them all and nothing is
+  written.
+* **Idempotent.** A field whose value does not change is not written and leaves
+  no history; re-sending a batch only moves last-seen times.
+* **Identification.** An item is the entity with its ``(kind, key)`` (aliases
+  included); otherwise the entity of its kind sharing an identifier value
+  (compared after normalisation, see
+  :meth:`~graphsvc.model.vocabulary.Vocabulary.normalize_identifier`); otherwise
+  new. Items of one batch sharing an identifier are one entity. When the items
+  of one entity name several existing entities (a key of one, an identifier of
+  another), those are **merged**: the oldest (smallest id) survives, the others'
+  keys become its aliases, their fields fill the survivor's gaps (or replace
+  them when set by a higher-priority source), their relations move onto it and
+  every source's assertions follow. Retired entities are found by key but not by
+  identifier, so a reused IP address does not resurrect a retired host.
+* **Reconciliation.** Every field (``name``, ``attributes.<a>``,
+  ``identifiers.<t>``) remembers its source; a source may overwrite a field set
+  by a source of lower or equal priority, never higher. An attribute sent as
+  ``null`` is removed under the same rule. Required attributes are required when
+  an entity is created and may never be removed.
+* **Runs and staleness.** Each (source, scope) records which items it asserted
+  in which run. When a run finishes complete, the items this (source, scope)
+  asserted before the run started and not since are withdrawn; those no other
+  (source, scope) asserts become ``stale``. A withdrawn item still stale after
+  ``retire_after_missing_runs`` complete runs of that (source, scope) (the
+  withdrawing run counts as the first) becomes ``retired``. An item asserted
+  again becomes ``active``. A run finished with ``complete=false`` changes no
+  status. A batch without ``runId`` is a run of its own (complete when it says
+  so).
+* **Explicit retirement.** An item sent with ``status: retired`` is retired and
+  no longer asserted by that source.
+* **Dry run.** Everything above is computed and reported (with the list of
+  planned changes); nothing is written.
+* **History.** Creations, field changes (old and new values), status changes,
+  merges and aliases are appended to the history with time, source, actor and
+  run.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import JsonValue
+
+from graphsvc.errors import BatchRejected, Conflict, ItemError, NotFound
+from graphsvc.ingest.results import IngestSummary, PlannedChange
+from graphsvc.model.batch import EntityItem, EntityRef, IngestBatch, RelationItem
+from graphsvc.model.records import FieldChange, HistoryOp, ItemKind, RunRecord, RunState
+from graphsvc.model.validation import missing_required, validate_batch
+from graphsvc.model.vocabulary import VOCABULARY, EntityKind, RelationType, Status, Vocabulary
+from graphsvc.store.base import (
+    Assertion,
+    ChangeSet,
+    EntityState,
+    EntityUpdate,
+    GraphStore,
+    ItemRef,
+    Merge,
+    NewAlias,
+    NewEntity,
+    NewHistory,
+    NewRelation,
+    RelationState,
+    RelationUpdate,
+    RunUpdate,
+    WriteTransaction,
+)
+
+__all__ = ["IngestEngine", "IngestPolicy"]
+
+_DRY_RUN_SEQ = 1 << 62
+
+
+@dataclass(frozen=True, slots=True)
+class IngestPolicy:
+    """How the engine reconciles and ages data.
+
+    Attributes:
+        source_priorities: Source name -> priority (higher wins; default 0).
+        retire_after_missing_runs: Complete runs an item may stay stale before
+            it is retired (at least 1).
+        change_limit: Most planned changes listed in a dry run's summary.
+    """
+
+    source_priorities: Mapping[str, int] = field(default_factory=dict)
+    retire_after_missing_runs: int = 3
+    change_limit: int = 1000
+
+    def priority(self, source: str) -> int:
+        """Return the priority of ``source``."""
+        return self.source_priorities.get(source, 0)
+
+
+def _same(a: object, b: object) -> bool:
+    return type(a) is type(b) and a == b
+
+
+@dataclass(slots=True)
+class _Work:
+    """Working copy of one entity or relation while a batch is planned."""
+
+    id: int
+    label: str
+    status: Status
+    fields: dict[str, Any]
+    provenance: dict[str, tuple[str, int]]
+    is_new: bool
+    original: dict[str, Any] = field(default_factory=dict)
+    original_status: Status | None = None
+    provenance_changed: bool = False
+
+    def set(self, name: str, value: object, source: str, at: int, policy: IngestPolicy) -> None:
+        """Set (or, with ``None``, remove) a field under the reconciliation rule."""
+        current = self.fields.get(name)
+        setter = self.provenance.get(name)
+        if setter is not None and setter[0] != source:
+            if policy.priority(source) < policy.priority(setter[0]):
+                return
+        if value is None:
+            if name not in self.fields:
+                return
+        elif current is not None and _same(current, value):
+            if setter is not None and policy.priority(source) > policy.priority(setter[0]):
+                self.provenance[name] = (source, at)
+                self.provenance_changed = True
+            return
+        if not self.is_new and name not in self.original:
+            self.original[name] = current
+        self.provenance_changed = True
+        if value is None:
+            del self.fields[name]
+            self.provenance.pop(name, None)
+        else:
+            self.fields[name] = value
+            self.provenance[name] = (source, at)
+
+    def set_status(self, status: Status) -> None:
+        """Change the status, remembering the one before the batch."""
+        if status is self.status:
+            return
+        if self.original_status is None:
+            self.original_status = self.status
+        self.status = status
+
+    def changes(self) -> dict[str, FieldChange]:
+        """Return the fields whose value differs from before the batch."""
+        out = {}
+        for name, old in self.original.items():
+            new = self.fields.get(name)
+            if not (_same(old, new)):
+                out[name] = FieldChange(old, new)
+        return out
+
+    def status_change(self) -> FieldChange | None:
+        """Return the status change over the batch, if any."""
+        if self.original_status is not None and self.original_status is not self.status:
+            return FieldChange(self.original_status.value, self.status.value)
+        return None
+
+
+def _entity_fields(state: EntityState) -> dict[str, Any]:
+    fields: dict[str, Any] = {"name": state.name}
+    for k, v in state.attributes.items():
+        fields["attributes." + k] = v
+    for k, v in state.identifiers.items():
+        fields["identifiers." + k] = v
+    return fields
+
+
+def _split_entity_fields(
+    fields: Mapping[str, Any],
+) -> tuple[str, dict[str, JsonValue], dict[str, str]]:
+    attributes: dict[str, JsonValue] = {}
+    identifiers: dict[str, str] = {}
+    name = ""
+    for k, v in fields.items():
+        if k == "name":
+            name = v
+        elif k.startswith("attributes."):
+            attributes[k[11:]] = v
+        elif k.startswith("identifiers."):
+            identifiers[k[12:]] = v
+    return name, attributes, identifiers
+
+
+def _relation_fields(attributes: Mapping[str, JsonValue]) -> dict[str, Any]:
+    return {"attributes." + k: v for k, v in attributes.items()}
+
+
+def _relation_attributes(fields: Mapping[str, Any]) -> dict[str, JsonValue]:
+    return {k[11:]: v for k, v in fields.items()}
+
+
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        parent = self.parent
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            if ra < rb:
+                self.parent[rb] = ra
+            else:
+                self.parent[ra] = rb
+
+
+class IngestEngine:
+    """Applies ingest batches and runs to a store (see the module docstring).
+
+    Args:
+        store: An open store.
+        policy: Source priorities and retirement threshold.
+        vocabulary: The vocabulary to check against.
+    """
+
+    def __init__(
+        self,
+        store: GraphStore,
+        policy: IngestPolicy | None = None,
+        vocabulary: Vocabulary = VOCABULARY,
+    ) -> None:
+        self.store = store
+        self.policy = policy or IngestPolicy()
+        self.vocabulary = vocabulary
+
+    async def ingest(self, batch: IngestBatch, *, actor: str = "") -> IngestSummary:
+        """Apply one batch (or, with ``dry_run``, report what it would change).
+
+        Raises:
+            BatchRejected: naming every offending item; nothing was written.
+            NotFound: when ``run_id`` names no run.
+            Conflict: when the run is finished or belongs to another source or scope.
+        """
+        errors = validate_batch(batch, self.vocabulary)
+        if errors:
+            raise BatchRejected(errors)
+        async with self.store.write() as tx:
+            planner = _BatchPlanner(tx, batch, self.policy, self.vocabulary, actor)
+            changes, summary = await planner.plan()
+            if not batch.dry_run:
+                await tx.apply(changes)
+        return summary
+
+    async def start_run(self, source: str, scope: str = "default", *, actor: str = "") -> RunRecord:
+        """Open a run for ``source`` over ``scope`` and return it.
+
+        Raises:
+            InvalidInput: when the source or scope name is not acceptable.
+        """
+        probe = IngestBatch.model_validate({"source": source, "scope": scope})
+        run_id = uuid.uuid4().hex
+        async with self.store.write() as tx:
+            at = await tx.next_commit_time()
+            seq = await tx.create_run(probe.source, probe.scope, run_id, at)
+            await tx.apply(
+                ChangeSet(
+                    at=at,
+                    source=probe.source,
+                    scope=probe.scope,
+                    actor=actor,
+                    run_id=run_id,
+                    run_seq=seq,
+                )
+            )
+            found = await tx.get_run(run_id)
+        if found is None:  # pragma: no cover - the transaction just created it
+            msg = f"run {run_id} vanished"
+            raise NotFound(msg)
+        return found[0]
+
+    async def finish_run(
+        self, run_id: str, *, complete: bool, dry_run: bool = False, actor: str = ""
+    ) -> IngestSummary:
+        """Finish a run. With ``complete``, apply staleness and retirement.
+
+        Raises:
+            NotFound: when the run does not exist.
+            Conflict: when it is already finished.
+        """
+        async with self.store.write() as tx:
+            found = await tx.get_run(run_id)
+            if found is None:
+                msg = f"no run {run_id}"
+                raise NotFound(msg)
+            run, seq = found
+            if run.state is not RunState.OPEN:
+                msg = f"run {run_id} is already finished ({run.state.value})"
+                raise Conflict(msg)
+            at = await tx.next_commit_time()
+            ager = _Ager(tx, self.policy, run.source, run.scope, seq, at)
+            await ager.age(asserted=set(), complete=complete)
+            state = RunState.COMPLETE if complete else RunState.INCOMPLETE
+            changes = ChangeSet(
+                at=at,
+                source=run.source,
+                scope=run.scope,
+                actor=actor,
+                run_id=run_id,
+                run_seq=seq,
+                entity_updates=ager.entity_updates,
+                relation_updates=ager.relation_updates,
+                withdrawn=ager.withdrawn,
+                history=ager.history,
+                run_update=RunUpdate(run_id, state, run.batches),
+            )
+            if not dry_run:
+                await tx.apply(changes)
+        return IngestSummary(
+            run_id=run_id,
+            run_state=state,
+            dry_run=dry_run,
+            marked_stale=ager.stale_count,
+            retired=ager.retired_count,
+            changes=tuple(ager.notes[: self.policy.change_limit]) if dry_run else (),
+        )
+
+
+class _Ager:
+    """Staleness and retirement for one complete run of one (source, scope)."""
+
+    def __init__(
+        self,
+        tx: WriteTransaction,
+        policy: IngestPolicy,
+        source: str,
+        scope: str,
+        run_seq: int,
+        at: int,
+    ) -> None:
+        self.tx = tx
+        self.policy = policy
+        self.source = source
+        self.scope = scope
+        self.run_seq = run_seq
+        self.at = at
+        self.entity_updates: list[EntityUpdate] = []
+        self.relation_updates: list[RelationUpdate] = []
+        self.withdrawn: list[tuple[ItemRef, int]] = []
+        self.history: list[NewHistory] = []
+        self.notes: list[PlannedChange] = []
+        self.stale_count = 0
+        self.retired_count = 0
+
+    async def age(self, asserted: set[ItemRef], *, complete: bool) -> None:
+        """Withdraw what this run did not assert; mark stale and retire."""
+        if not complete:
+            return
+        newly_missing: list[ItemRef] = []
+        still_missing: list[tuple[ItemRef, int]] = []
+        for a in await self.tx.assertions_of(self.source, self.scope):
+            if a.ref in asserted:
+                continue
+            if a.missed == 0:
+                if a.last_run < self.run_seq:
+                    newly_missing.append(a.ref)
+                    self.withdrawn.append((a.ref, 1))
+            else:
+                still_missing.append((a.ref, a.missed + 1))
+                self.withdrawn.append((a.ref, a.missed + 1))
+        candidates = [r for r in newly_missing] + [r for r, _ in still_missing]
+        if not candidates:
+            return
+        elsewhere = await self.tx.asserted_elsewhere(candidates, self.source, self.scope)
+        misses = dict(still_missing)
+        for r in newly_missing:
+            misses[r] = 1
+        statuses = await self._statuses([r for r in candidates if r not in elsewhere])
+        limit = max(1, self.policy.retire_after_missing_runs)
+        for ref, (status, label) in statuses.items():
+            if status is Status.RETIRED:
+                continue
+            target = Status.RETIRED if misses[ref] >= limit else Status.STALE
+            if status is target:
+                continue
+            if target is Status.STALE:
+                self.stale_count += 1
+                self.notes.append(PlannedChange("stale", ref.item.value, label))
+            else:
+                self.retired_count += 1
+                self.notes.append(PlannedChange("retire", ref.item.value, label))
+            self._set_status(ref, status, target)
+
+    async def _statuses(self, refs: Sequence[ItemRef]) -> dict[ItemRef, tuple[Status, str]]:
+        out: dict[ItemRef, tuple[Status, str]] = {}
+        entity_ids = [r.id for r in refs if r.item is ItemKind.ENTITY]
+        relation_ids = [r.id for r in refs if r.item is ItemKind.RELATION]
+        if entity_ids:
+            for state in await self.tx.load_entities(entity_ids):
+                out[ItemRef(ItemKind.ENTITY, state.id)] = (state.status, f"{state.kind.value}/{state.key}")
+        if relation_ids:
+            for rel in await self.tx.load_relations(relation_ids):
+                out[ItemRef(ItemKind.RELATION, rel.id)] = (
+                    rel.status,
+                    f"{rel.type.value} #{rel.from_id} -> #{rel.to_id}",
+                )
+        return out
+
+    def _set_status(self, ref: ItemRef, old: Status, new: Status) -> None:
+        if ref.item is ItemKind.ENTITY:
+            self.entity_updates.append(EntityUpdate(ref.id, status=new))
+        else:
+            self.relation_updates.append(RelationUpdate(ref.id, status=new))
+        self.history.append(
+            NewHistory(HistoryOp.STATUS_CHANGED, ref, {"status": FieldChange(old.value, new.value)})
+        )
+
+
+class _BatchPlanner:
+    """Plans one batch into a change set (see the module docstring for the rules)."""
+
+    def __init__(
+        self,
+        tx: WriteTransaction,
+        batch: IngestBatch,
+        policy: IngestPolicy,
+        vocabulary: Vocabulary,
+        actor: str,
+    ) -> None:
+        self.tx = tx
+        self.batch = batch
+        self.policy = policy
+        self.vocab = vocabulary
+        self.actor = actor
+        self.errors: list[ItemError] = []
+        self.notes: list[PlannedChange] = []
+        self.at = 0
+        self.next_temp = -1
+        # entity planning
+        self.entity_work: dict[int, _Work] = {}  # entity id (real or temp) -> work
+        self.kinds: dict[int, EntityKind] = {}
+        self.keys: dict[tuple[EntityKind, str], int] = {}  # batch-known keys -> entity id
+        self.batch_identifiers: dict[tuple[EntityKind, str, str], int] = {}
+        self.merged_into: dict[int, int] = {}
+        self.merges: list[Merge] = []
+        self.aliases: list[NewAlias] = []
+        self.history: list[NewHistory] = []
+        self.moved: list[tuple[ItemRef, ItemRef]] = []
+        self.summary_merged = 0
+        # relation planning
+        self.relation_work: dict[tuple[RelationType, int, int], _Work] = {}
+        self.relation_meta: dict[tuple[RelationType, int, int], tuple[RelationType, int, int]] = {}
+        self.relation_updates_merged: list[RelationUpdate] = []
+        self.asserted: set[ItemRef] = set()
+        self.retired_by_batch: set[ItemRef] = set()
+
+    def _temp(self) -> int:
+        value = self.next_temp
+        self.next_temp -= 1
+        return value
+
+    # ------------------------------------------------------------------ plan
+    async def plan(self) -> tuple[ChangeSet, IngestSummary]:
+        batch = self.batch
+        tx = self.tx
+        self.at = await tx.next_commit_time()
+        run_id, run_seq, run_batches, run_state = await self._run()
+        await self._plan_entities()
+        await self._plan_relations()
+        if self.errors:
+            self.errors.sort(key=lambda e: (e.section != "entities", e.index or 0))
+            raise BatchRejected(self.errors)
+        changes, summary = self._build(run_id, run_seq)
+        ager = _Ager(tx, self.policy, batch.source, batch.scope, run_seq, self.at)
+        if batch.run_id is None:
+            await ager.age(self.asserted, complete=batch.complete)
+        entity_updates = list(changes.entity_updates) + ager.entity_updates
+        relation_updates = list(changes.relation_updates) + ager.relation_updates
+        changes = ChangeSet(
+            at=changes.at,
+            source=changes.source,
+            scope=changes.scope,
+            actor=changes.actor,
+            run_id=run_id,
+            run_seq=run_seq,
+            entities=changes.entities,
+            entity_updates=entity_updates,
+            merges=changes.merges,
+            aliases=changes.aliases,
+            relations=changes.relations,
+            relation_updates=relation_updates,
+            assertions=changes.assertions,
+            withdrawn=ager.withdrawn,
+            moved_assertions=changes.moved_assertions,
+            history=list(changes.history) + ager.history,
+            run_update=RunUpdate(run_id, run_state, run_batches),
+        )
+        notes = self.notes + ager.notes
+        summary = IngestSummary(
+            run_id=run_id,
+            run_state=run_state,
+            dry_run=batch.dry_run,
+            entities_created=summary.entities_created,
+            entities_updated=summary.entities_updated,
+            entities_unchanged=summary.entities_unchanged,
+            relations_created=summary.relations_created,
+            relations_updated=summary.relations_updated,
+            relations_unchanged=summary.relations_unchanged,
+            merged=summary.merged,
+            revived=summary.revived,
+            retired=summary.retired + ager.retired_count,
+            marked_stale=ager.stale_count,
+            changes=tuple(notes[: self.policy.change_limit]) if batch.dry_run else (),
+        )
+        return changes, summary
+
+    async def _run(self) -> tuple[str, int, int, RunState]:
+        batch = self.batch
+        if batch.run_id is not None:
+            found = await self.tx.get_run(batch.run_id)
+            if found is None:
+                msg = f"no run {batch.run_id}; start one with startRun"
+                raise NotFound(msg)
+            run, seq = found
+            if run.state is not RunState.OPEN:
+                msg = f"run {batch.run_id} is already finished ({run.state.value})"
+                raise Conflict(msg)
+            if run.source != batch.source or run.scope != batch.scope:
+                msg = (
+                    f"run {batch.run_id} belongs to source {run.source!r} scope {run.scope!r}, "
+                    f"not {batch.source!r} {batch.scope!r}"
+                )
+                raise Conflict(msg)
+            return batch.run_id, seq, run.batches + 1, RunState.OPEN
+        run_id = uuid.uuid4().hex
+        state = RunState.COMPLETE if batch.complete else RunState.INCOMPLETE
+        if batch.dry_run:
+            return run_id, _DRY_RUN_SEQ, 1, state
+        seq = await self.tx.create_run(batch.source, batch.scope, run_id, self.at)
+        return run_id, seq, 1, state
+
+    # -------------------------------------------------------------- entities
+    async def _plan_entities(self) -> None:  # noqa: C901, PLR0912
+        batch = self.batch
+        vocab = self.vocab
+        # 1. one working item per (kind, key), in order of first appearance
+        items: list[EntityItem] = []
+        positions: list[list[int]] = []
+        first_at: dict[tuple[EntityKind, str], int] = {}
+        for index, item in enumerate(batch.entities):
+            k = (item.kind, item.key)
+            at = first_at.get(k)
+            if at is None:
+                first_at[k] = len(items)
+                items.append(item)
+                positions.append([index])
+            else:
+                positions[at].append(index)
+        if not items:
+            return
+        groups_of_items: list[list[EntityItem]] = [[] for _ in items]
+        for pos, idxs in enumerate(positions):
+            groups_of_items[pos] = [batch.entities[i] for i in idxs]
+        # normalised identifiers per working item
+        norm: list[dict[str, str]] = []
+        for group in groups_of_items:
+            ids: dict[str, str] = {}
+            for item in group:
+                for t, v in item.identifiers.items():
+                    ids[t] = vocab.normalize_identifier(t, v)
+            norm.append(ids)
+        # 2. existing entities by key and by identifier
+        by_kind: dict[EntityKind, list[int]] = {}
+        for pos, item in enumerate(items):
+            by_kind.setdefault(item.kind, []).append(pos)
+        anchors: list[set[int]] = [set() for _ in items]
+        for kind, positions_of_kind in by_kind.items():
+            found = await self.tx.lookup_keys(kind, [items[p].key for p in positions_of_kind])
+            id_pairs = sorted({(t, v) for p in positions_of_kind for t, v in norm[p].items()})
+            by_identifier = await self.tx.lookup_identifiers(kind, id_pairs) if id_pairs else {}
+            for p in positions_of_kind:
+                key_hit = found.get(items[p].key)
+                if key_hit is not None:
+                    anchors[p].add(key_hit)
+                for t, v in norm[p].items():
+                    hit = by_identifier.get((t, v))
+                    if hit is not None:
+                        anchors[p].add(hit)
+        # 3. items of one batch sharing an identifier are one entity
+        uf = _UnionFind(len(items))
+        seen_identifier: dict[tuple[EntityKind, str, str], int] = {}
+        for p, ids in enumerate(norm):
+            for t, v in ids.items():
+                k3 = (items[p].kind, t, v)
+                other = seen_identifier.get(k3)
+                if other is None:
+                    seen_identifier[k3] = p
+                else:
+                    uf.union(other, p)
+        members: dict[int, list[int]] = {}
+        for p in range(len(items)):
+            members.setdefault(uf.find(p), []).append(p)
+        # 4. load every existing entity involved
+        existing_ids = sorted({a for s in anchors for a in s})
+        states = {s.id: s for s in await self.tx.load_entities(existing_ids)} if existing_ids else {}
+        # 5. plan each entity
+        for root in sorted(members):
+            group_positions = members[root]
+            group_anchors = sorted({a for p in group_positions for a in anchors[p]})
+            kind = items[root].kind
+            if group_anchors:
+                survivor = group_anchors[0]
+                work = self._existing_work(states[survivor])
+                for loser in group_anchors[1:]:
+                    self._merge(work, states[loser])
+                if len(group_anchors) > 1:
+                    await self._move_relations(group_anchors[1:])
+                known_keys = {states[a].key for a in group_anchors}
+            else:
+                survivor = self._temp()
+                work = _Work(
+                    id=survivor,
+                    label=f"{kind.value}/{items[root].key}",
+                    status=Status.ACTIVE,
+                    fields={"name": items[root].name or items[root].key},
+                    provenance={},
+                    is_new=True,
+                )
+                known_keys = {items[root].key}
+                self.entity_work[survivor] = work
+                self.kinds[survivor] = kind
+            for p in group_positions:
+                for item in groups_of_items[p]:
+                    self._apply_entity_item(work, item, norm[p])
+                key = items[p].key
+                self.keys[(kind, key)] = survivor
+                if key not in known_keys:
+                    known_keys.add(key)
+                    self.aliases.append(NewAlias(survivor, kind, key))
+                    self.summary_merged += 1
+                    self.notes.append(PlannedChange("alias", "entity", f"{kind.value}/{key} -> {work.label}"))
+                    self.history.append(
+                        NewHistory(
+                            HistoryOp.MERGED,
+                            ItemRef(ItemKind.ENTITY, survivor),
+                            {"alias": FieldChange(None, key)},
+                        )
+                    )
+            for t, v in work.fields.items():
+                if t.startswith("identifiers."):
+                    self.batch_identifiers[(kind, t[12:], v)] = survivor
+            if work.is_new:
+                _name, attributes, _ids = _split_entity_fields(work.fields)
+                missing = missing_required(kind, attributes, vocab)
+                if missing:
+                    first_index = positions[root][0]
+                    self.errors.append(
+                        ItemError(
+                            "entities",
+                            first_index,
+                            f"{kind.value}/{items[root].key}",
+                            f"attributes.{missing[0]}",
+                            f"a new {kind.value} needs {', '.join(missing)}",
+                        )
+                    )
+
+    def _existing_work(self, state: EntityState) -> _Work:
+        found = self.entity_work.get(state.id)
+        if found is not None:
+            return found
+        work = _Work(
+            id=state.id,
+            label=f"{state.kind.value}/{state.key}",
+            status=state.status,
+            fields=_entity_fields(state),
+            provenance=dict(state.provenance),
+            is_new=False,
+        )
+        self.entity_work[state.id] = work
+        self.kinds[state.id] = state.kind
+        return work
+
+    def _apply_entity_item(self, work: _Work, item: EntityItem, identifiers: Mapping[str, str]) -> None:
+        source, at, policy = self.batch.source, self.at, self.policy
+        if item.name is not None:
+            if work.is_new and "name" not in work.provenance:
+                work.fields["name"] = item.name
+                work.provenance["name"] = (source, at)
+            else:
+                work.set("name", item.name, source, at, policy)
+        elif work.is_new and "name" not in work.provenance:
+            work.provenance["name"] = (source, at)
+        for name, value in item.attributes.items():
+            work.set("attributes." + name, value, source, at, policy)
+        for t, v in identifiers.items():
+            work.set("identifiers." + t, v, source, at, policy)
+        ref = ItemRef(ItemKind.ENTITY, work.id)
+        if item.status == "retired":
+            work.set_status(Status.RETIRED)
+            self.retired_by_batch.add(ref)
+            self.asserted.discard(ref)
+        else:
+            if work.status is not Status.ACTIVE:
+                work.set_status(Status.ACTIVE)
+            self.retired_by_batch.discard(ref)
+            self.asserted.add(ref)
+
+    def _merge(self, survivor: _Work, loser: EntityState) -> None:
+        """Fold ``loser``'s fields into ``survivor`` (see the module docstring)."""
+        policy = self.policy
+        for name, value in _entity_fields(loser).items():
+            setter = loser.provenance.get(name, ("", 0))
+            current = survivor.fields.get(name)
+            if current is None:
+                if not survivor.is_new and name not in survivor.original:
+                    survivor.original[name] = None
+                survivor.fields[name] = value
+                survivor.provenance[name] = setter
+            elif not _same(current, value):
+                holder = survivor.provenance.get(name, ("", 0))
+                if policy.priority(setter[0]) > policy.priority(holder[0]):
+                    if name not in survivor.original:
+                        survivor.original[name] = current
+                    survivor.fields[name] = value
+                    survivor.provenance[name] = setter
+        self.merges.append(Merge(loser.id, survivor.id))
+        self.merged_into[loser.id] = survivor.id
+        self.summary_merged += 1
+        self.keys[(loser.kind, loser.key)] = survivor.id
+        loser_ref = ItemRef(ItemKind.ENTITY, loser.id)
+        survivor_ref = ItemRef(ItemKind.ENTITY, survivor.id)
+        self.moved.append((loser_ref, survivor_ref))
+        self.notes.append(PlannedChange("merge", "entity", f"{loser.kind.value}/{loser.key} -> {survivor.label}"))
+        self.history.append(
+            NewHistory(
+                HistoryOp.MERGED_INTO,
+                loser_ref,
+                {"mergedInto": FieldChange(None, survivor.id), "status": FieldChange(loser.status.value, "merged")},
+            )
+        )
+        self.history.append(
+            NewHistory(HistoryOp.MERGED, survivor_ref, {"merged": FieldChange(None, loser.key)})
+        )
+        survivor.provenance_changed = True
+
+    async def _move_relations(self, losers: Sequence[int]) -> None:
+        """Move every relation of the merged-away entities onto their survivor."""
+        for rel in await self.tx.relations_touching(list(losers)):
+            await self._move_relation(rel)
+
+    async def _move_relation(self, rel: RelationState) -> None:
+        src = self._survivor(rel.from_id)
+        dst = self._survivor(rel.to_id)
+        self.relation_updates_merged.append(RelationUpdate(rel.id, merged=True))
+        self.history.append(
+            NewHistory(
+                HistoryOp.MERGED_INTO,
+                ItemRef(ItemKind.RELATION, rel.id),
+                {"status": FieldChange(rel.status.value, "merged")},
+            )
+        )
+        if src == dst:
+            return  # a relation between two merged entities would be a self-loop
+        triple = (rel.type, src, dst)
+        work = self.relation_work.get(triple)
+        if work is None:
+            existing = await self.tx.lookup_relations([triple]) if src > 0 and dst > 0 else {}
+            state = existing.get(triple)
+            if state is not None and state.id != rel.id:
+                work = self._relation_existing_work(triple, state)
+            else:
+                work = _Work(
+                    id=self._temp(),
+                    label=f"{rel.type.value} #{src} -> #{dst}",
+                    status=rel.status,
+                    fields=_relation_fields(rel.attributes),
+                    provenance=dict(rel.provenance),
+                    is_new=True,
+                )
+                self.relation_work[triple] = work
+                self.relation_meta[triple] = triple
+                self.moved.append((ItemRef(ItemKind.RELATION, rel.id), ItemRef(ItemKind.RELATION, work.id)))
+                return
+        for name, value in _relation_fields(rel.attributes).items():
+            setter = rel.provenance.get(name, ("", 0))
+            work.set(name, value, setter[0], setter[1], self.policy)
+        self.moved.append((ItemRef(ItemKind.RELATION, rel.id), ItemRef(ItemKind.RELATION, work.id)))
+
+    def _survivor(self, entity_id: int) -> int:
+        seen = 0
+        while entity_id in self.merged_into and seen < 64:
+            entity_id = self.merged_into[entity_id]
+            seen += 1
+        return entity_id
+
+    # ------------------------------------------------------------- relations
+    async def _resolve_refs(self, refs: Sequence[tuple[int, str, EntityRef]]) -> dict[int, dict[str, int]]:
+        """Resolve relation endpoints: index -> {"from"/"to": entity id}."""
+        out: dict[int, dict[str, int]] = {}
+        missing_keys: dict[EntityKind, set[str]] = {}
+        missing_ids: dict[EntityKind, set[tuple[str, str]]] = {}
+        for _index, _end, ref in refs:
+            if ref.key is not None:
+                if (ref.kind, ref.key) not in self.keys:
+                    missing_keys.setdefault(ref.kind, set()).add(ref.key)
+            else:
+                for t, v in (ref.identifiers or {}).items():
+                    nv = self.vocab.normalize_identifier(t, v)
+                    if (ref.kind, t, nv) not in self.batch_identifiers:
+                        missing_ids.setdefault(ref.kind, set()).add((t, nv))
+        store_keys: dict[tuple[EntityKind, str], int] = {}
+        for kind, keys in missing_keys.items():
+            for k, v in (await self.tx.lookup_keys(kind, sorted(keys))).items():
+                store_keys[(kind, k)] = v
+        store_ids: dict[tuple[EntityKind, str, str], int] = {}
+        for kind, pairs in missing_ids.items():
+            for (t, v), eid in (await self.tx.lookup_identifiers(kind, sorted(pairs))).items():
+                store_ids[(kind, t, v)] = eid
+        for index, end, ref in refs:
+            entity_id: int | None = None
+            if ref.key is not None:
+                entity_id = self.keys.get((ref.kind, ref.key))
+                if entity_id is None:
+                    entity_id = store_keys.get((ref.kind, ref.key))
+                if entity_id is None:
+                    self._relation_error(index, end, f"no {ref.kind.value} with key {ref.key!r} in the store or the batch")
+                    continue
+            else:
+                hits = set()
+                for t, v in (ref.identifiers or {}).items():
+                    nv = self.vocab.normalize_identifier(t, v)
+                    hit = self.batch_identifiers.get((ref.kind, t, nv)) or store_ids.get((ref.kind, t, nv))
+                    if hit is not None:
+                        hits.add(self._survivor(hit))
+                if not hits:
+                    self._relation_error(index, end, f"no {ref.label()} in the store or the batch")
+                    continue
+                if len(hits) > 1:
+                    self._relation_error(index, end, f"{ref.label()} names {len(hits)} different entities")
+                    continue
+                entity_id = hits.pop()
+            out.setdefault(index, {})[end] = self._survivor(entity_id)
+        return out
+
+    def _relation_error(self, index: int, end: str, reason: str) -> None:
+        item = self.batch.relations[index]
+        self.errors.append(ItemError("relations", index, item.label(), end, reason))
+
+    async def _plan_relations(self) -> None:
+        batch = self.batch
+        if not batch.relations:
+            return
+        refs: list[tuple[int, str, EntityRef]] = []
+        for index, item in enumerate(batch.relations):
+            refs.append((index, "from", item.from_))
+            refs.append((index, "to", item.to))
+        ends = await self._resolve_refs(refs)
+        order: list[tuple[tuple[RelationType, int, int], RelationItem]] = []
+        for index, item in enumerate(batch.relations):
+            resolved = ends.get(index, {})
+            if "from" not in resolved or "to" not in resolved:
+                continue
+            src, dst = resolved["from"], resolved["to"]
+            if src == dst:
+                self._relation_error(index, "to", "a relation cannot go from an entity to itself")
+                continue
+            order.append(((item.type, src, dst), item))
+        lookup = sorted({t for t, _ in order if t[1] > 0 and t[2] > 0 and t not in self.relation_work})
+        existing = await self.tx.lookup_relations(lookup) if lookup else {}
+        for triple, item in order:
+            work = self.relation_work.get(triple)
+            if work is None:
+                state = existing.get(triple)
+                if state is not None:
+                    work = self._relation_existing_work(triple, state)
+                else:
+                    work = _Work(
+                        id=self._temp(),
+                        label=item.label(),
+                        status=Status.ACTIVE,
+                        fields={},
+                        provenance={},
+                        is_new=True,
+                    )
+                    self.relation_work[triple] = work
+                    self.relation_meta[triple] = triple
+            self._apply_relation_item(work, item)
+
+    def _relation_existing_work(self, triple: tuple[RelationType, int, int], state: RelationState) -> _Work:
+        work = _Work(
+            id=state.id,
+            label=f"{state.type.value} #{state.from_id} -> #{state.to_id}",
+            status=state.status,
+            fields=_relation_fields(state.attributes),
+            provenance=dict(state.provenance),
+            is_new=False,
+        )
+        self.relation_work[triple] = work
+        self.relation_meta[triple] = triple
+        return work
+
+    def _apply_relation_item(self, work: _Work, item: RelationItem) -> None:
+        source, at, policy = self.batch.source, self.at, self.policy
+        if work.is_new and not work.provenance and not work.fields:
+            for name, value in item.attributes.items():
+                if value is not None:
+                    work.fields["attributes." + name] = value
+                    work.provenance["attributes." + name] = (source, at)
+        else:
+            for name, value in item.attributes.items():
+                work.set("attributes." + name, value, source, at, policy)
+        ref = ItemRef(ItemKind.RELATION, work.id)
+        if item.status == "retired":
+            work.set_status(Status.RETIRED)
+            self.retired_by_batch.add(ref)
+            self.asserted.discard(ref)
+        else:
+            if work.status is not Status.ACTIVE:
+                work.set_status(Status.ACTIVE)
+            self.retired_by_batch.discard(ref)
+            self.asserted.add(ref)
+
+    # ----------------------------------------------------------------- build
+    def _build(self, run_id: str, run_seq: int) -> tuple[ChangeSet, IngestSummary]:  # noqa: C901, PLR0912
+        entities: list[NewEntity] = []
+        entity_updates: list[EntityUpdate] = []
+        history = list(self.history)
+        notes = self.notes
+        created = updated = unchanged = revived = retired = 0
+        limit = self.policy.change_limit if self.batch.dry_run else 0
+        for eid, work in self.entity_work.items():
+            if eid in self.merged_into:
+                continue
+            ref = ItemRef(ItemKind.ENTITY, eid)
+            name, attributes, identifiers = _split_entity_fields(work.fields)
+            if work.is_new:
+                created += 1
+                entities.append(
+                    NewEntity(
+                        temp_id=eid,
+                        kind=self.kinds[eid],
+                        key=work.label.split("/", 1)[1],
+                        name=name,
+                        status=work.status,
+                        attributes=attributes,
+                        identifiers=identifiers,
+                        provenance=work.provenance,
+                    )
+                )
+                history.append(NewHistory(HistoryOp.CREATED, ref))
+                if work.status is Status.RETIRED:
+                    retired += 1
+                if len(notes) < limit:
+                    notes.append(PlannedChange("create", "entity", work.label))
+                continue
+            changes = work.changes()
+            status_change = work.status_change()
+            fields_changed = {k.split(".", 1)[0] for k in changes}
+            if not changes and status_change is None:
+                unchanged += 1
+            if changes:
+                updated += 1
+                history.append(NewHistory(HistoryOp.UPDATED, ref, changes))
+                if len(notes) < limit:
+                    notes.append(PlannedChange("update", "entity", work.label, tuple(sorted(changes))))
+            if status_change is not None:
+                history.append(NewHistory(HistoryOp.STATUS_CHANGED, ref, {"status": status_change}))
+                if work.status is Status.RETIRED:
+                    retired += 1
+                    notes.append(PlannedChange("retire", "entity", work.label))
+                else:
+                    revived += 1
+                    notes.append(PlannedChange("revive", "entity", work.label))
+            if changes or status_change is not None or work.provenance_changed:
+                entity_updates.append(
+                    EntityUpdate(
+                        eid,
+                        name=name if "name" in fields_changed else None,
+                        attributes=attributes if "attributes" in fields_changed else None,
+                        identifiers=identifiers if "identifiers" in fields_changed else None,
+                        provenance=work.provenance,
+                        status=work.status if status_change is not None else None,
+                    )
+                )
+        relations: list[NewRelation] = []
+        relation_updates: list[RelationUpdate] = list(self.relation_updates_merged)
+        r_created = r_updated = r_unchanged = 0
+        for (type_, src, dst), work in self.relation_work.items():
+            ref = ItemRef(ItemKind.RELATION, work.id)
+            attributes = _relation_attributes(work.fields)
+            if work.is_new:
+                r_created += 1
+                relations.append(
+                    NewRelation(
+                        temp_id=work.id,
+                        type=type_,
+                        from_id=src,
+                        to_id=dst,
+                        status=work.status,
+                        attributes=attributes,
+                        provenance=work.provenance,
+                    )
+                )
+                history.append(NewHistory(HistoryOp.CREATED, ref))
+                if work.status is Status.RETIRED:
+                    retired += 1
+                if len(notes) < limit:
+                    notes.append(PlannedChange("create", "relation", work.label))
+                continue
+            changes = work.changes()
+            status_change = work.status_change()
+            if not changes and status_change is None:
+                r_unchanged += 1
+            if changes:
+                r_updated += 1
+                history.append(NewHistory(HistoryOp.UPDATED, ref, changes))
+                if len(notes) < limit:
+                    notes.append(PlannedChange("update", "relation", work.label, tuple(sorted(changes))))
+            if status_change is not None:
+                history.append(NewHistory(HistoryOp.STATUS_CHANGED, ref, {"status": status_change}))
+                if work.status is Status.RETIRED:
+                    retired += 1
+                    notes.append(PlannedChange("retire", "relation", work.label))
+                else:
+                    revived += 1
+                    notes.append(PlannedChange("revive", "relation", work.label))
+            if changes or status_change is not None or work.provenance_changed:
+                relation_updates.append(
+                    RelationUpdate(
+                        work.id,
+                        attributes=attributes if changes else None,
+                        provenance=work.provenance,
+                        status=work.status if status_change is not None else None,
+                    )
+                )
+        assertions = [Assertion(ref) for ref in self._final_refs(self.asserted)]
+        changeset = ChangeSet(
+            at=self.at,
+            source=self.batch.source,
+            scope=self.batch.scope,
+            actor=self.actor,
+            run_id=run_id,
+            run_seq=run_seq,
+            entities=entities,
+            entity_updates=entity_updates,
+            merges=self.merges,
+            aliases=self.aliases,
+            relations=relations,
+            relation_updates=relation_updates,
+            assertions=assertions,
+            moved_assertions=self.moved,
+            history=history,
+        )
+        self.asserted = {a.ref for a in assertions}
+        summary = IngestSummary(
+            entities_created=created,
+            entities_updated=updated,
+            entities_unchanged=unchanged,
+            relations_created=r_created,
+            relations_updated=r_updated,
+            relations_unchanged=r_unchanged,
+            merged=self.summary_merged,
+            revived=revived,
+            retired=retired,
+        )
+        return changeset, summary
+
+    def _final_refs(self, refs: Iterable[ItemRef]) -> list[ItemRef]:
+        out = []
+        for ref in refs:
+            if ref.item is ItemKind.ENTITY:
+                out.append(ItemRef(ItemKind.ENTITY, self._survivor(ref.id)))
+            else:
+                out.append(ref)
+        return sorted(set(out), key=lambda r: (r.item.value, r.id))
+

@@ -1,0 +1,98 @@
+"""What an ingest reports back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from graphsvc.model.records import RunState
+
+__all__ = ["IngestSummary", "PlannedChange"]
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedChange:
+    """One change an ingest made or (in a dry run) would make.
+
+    Attributes:
+        op: ``create``, ``update``, ``merge``, ``alias``, ``stale``, ``retire``, ``revive``.
+        item: ``entity`` or ``relation``.
+        label: ``Kind/key`` or ``TYPE Kind/key -> Kind/key``.
+        fields: The fields that change (for ``update``).
+    """
+
+    op: str
+    item: str
+    label: str
+    fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class IngestSummary:
+    """Counts of what one batch, or one run's finish, changed.
+
+    Attributes:
+        run_id: The run the batch belongs to (the implicit run of a lone batch).
+        run_state: The run's state afterwards.
+        dry_run: Nothing was written; the counts say what would have changed.
+        entities_created: New entities.
+        entities_updated: Entities whose name, attributes or identifiers changed.
+        entities_unchanged: Entities asserted again with nothing to change.
+        relations_created: New relations.
+        relations_updated: Relations whose attributes changed.
+        relations_unchanged: Relations asserted again with nothing to change.
+        merged: Existing entities merged into another, plus incoming keys
+            identified as an existing entity through a shared identifier.
+        revived: Stale or retired items seen again (now active).
+        retired: Items retired (explicitly, or after missing too many complete runs).
+        marked_stale: Items no source asserts any more after a complete run.
+        changes: In a dry run, the planned changes (at most ``change_limit``).
+    """
+
+    run_id: str | None = None
+    run_state: RunState | None = None
+    dry_run: bool = False
+    entities_created: int = 0
+    entities_updated: int = 0
+    entities_unchanged: int = 0
+    relations_created: int = 0
+    relations_updated: int = 0
+    relations_unchanged: int = 0
+    merged: int = 0
+    revived: int = 0
+    retired: int = 0
+    marked_stale: int = 0
+    changes: tuple[PlannedChange, ...] = field(default=())
+
+    @property
+    def created(self) -> int:
+        """Entities and relations created."""
+        return self.entities_created + self.relations_created
+
+    @property
+    def updated(self) -> int:
+        """Entities and relations updated."""
+        return self.entities_updated + self.relations_updated
+
+    @property
+    def unchanged(self) -> int:
+        """Entities and relations asserted again without change."""
+        return self.entities_unchanged + self.relations_unchanged
+
+    def __add__(self, other: IngestSummary) -> IngestSummary:
+        """Add the counts of two summaries (the later run id and state win)."""
+        return IngestSummary(
+            run_id=other.run_id or self.run_id,
+            run_state=other.run_state or self.run_state,
+            dry_run=self.dry_run and other.dry_run,
+            entities_created=self.entities_created + other.entities_created,
+            entities_updated=self.entities_updated + other.entities_updated,
+            entities_unchanged=self.entities_unchanged + other.entities_unchanged,
+            relations_created=self.relations_created + other.relations_created,
+            relations_updated=self.relations_updated + other.relations_updated,
+            relations_unchanged=self.relations_unchanged + other.relations_unchanged,
+            merged=self.merged + other.merged,
+            revived=self.revived + other.revived,
+            retired=self.retired + other.retired,
+            marked_stale=self.marked_stale + other.marked_stale,
+            changes=self.changes + other.changes,
+        )

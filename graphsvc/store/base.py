@@ -1,0 +1,639 @@
+"""The storage port: what every graphsvc store promises (PRODUCT.md section 3).
+
+One abstract class, :class:`GraphStore`, with two sides:
+
+* **Reads** for the API and the analyses: entities by id, key or filter,
+  relations of an entity, the history, a traversal primitive and one-hop
+  neighbour expansion, each optionally *as of* a past time.
+* **Writes** through :meth:`GraphStore.write`: an exclusive
+  :class:`WriteTransaction` that the ingest engine uses to look up current state
+  and then apply one :class:`ChangeSet`. A transaction commits whole or not at
+  all; readers never see part of one, and are not blocked while a writer
+  computes.
+
+Every backend (``store.embedded``, ``store.neo4j``) implements the whole port and
+passes the one contract suite in ``tests/contract``. Backends translate their
+driver's errors into :mod:`graphsvc.errors` types at this boundary.
+
+Ids are integers the store assigns. Times crossing the port as ``int`` are
+microseconds since the Unix epoch (see :func:`graphsvc.model.records.to_micros`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Self
+
+import numpy as np
+from pydantic import JsonValue
+
+from graphsvc.model.records import (
+    EntityRecord,
+    FieldChange,
+    HistoryEvent,
+    HistoryOp,
+    ItemKind,
+    RelationRecord,
+    RunRecord,
+    RunState,
+)
+from graphsvc.model.vocabulary import Direction, EntityKind, RelationType, Status, TraversalStep
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from numpy.typing import NDArray
+
+__all__ = [
+    "MERGED",
+    "Assertion",
+    "AssertionState",
+    "ChangeSet",
+    "EntityPage",
+    "EntityQuery",
+    "EntityState",
+    "EntityUpdate",
+    "GraphStore",
+    "HistoryPage",
+    "ItemRef",
+    "Merge",
+    "Neighbours",
+    "NewAlias",
+    "NewEntity",
+    "NewHistory",
+    "NewRelation",
+    "RelationPage",
+    "RelationState",
+    "RelationUpdate",
+    "RunUpdate",
+    "StoreStats",
+    "Traversal",
+    "TraversalSpec",
+    "WalkedEdges",
+    "WriteTransaction",
+]
+
+MERGED = 3
+"""Internal status code of an entity merged into another, or of a relation that
+was moved onto the survivor of a merge. Such items are never returned, walked or
+counted; their history stays readable."""
+
+
+# --------------------------------------------------------------------------- reads
+
+
+@dataclass(frozen=True, slots=True)
+class EntityQuery:
+    """A filter over entities; every given condition must hold.
+
+    Attributes:
+        kind: Only this kind.
+        statuses: Only these statuses (default: all three).
+        text: Case-insensitive substring of the key or the name.
+        attributes: Attribute name -> value that must be equal (JSON equality).
+    """
+
+    kind: EntityKind | None = None
+    statuses: frozenset[Status] | None = None
+    text: str | None = None
+    attributes: Mapping[str, JsonValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class EntityPage:
+    """One page of entities, ordered by id.
+
+    ``end_cursor`` is the id of the last entity on the page; pass it as ``after``
+    for the next page. ``total`` counts every match, not only this page.
+    """
+
+    items: tuple[EntityRecord, ...]
+    total: int
+    has_next: bool
+    end_cursor: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RelationPage:
+    """One page of relations, ordered by id, with the same cursor rules as :class:`EntityPage`."""
+
+    items: tuple[RelationRecord, ...]
+    total: int
+    has_next: bool
+    end_cursor: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    """One page of history events, oldest first; ``end_cursor`` is the last ``seq``."""
+
+    items: tuple[HistoryEvent, ...]
+    has_next: bool
+    end_cursor: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TraversalSpec:
+    """What to walk.
+
+    Attributes:
+        start: Entity ids to start from (depth 0). Unknown, retired or merged
+            ids are ignored; duplicates count once.
+        steps: How the walk may leave an entity (relation type, direction, kinds).
+        max_depth: Largest depth to reach; ``None`` for unbounded.
+        as_of: Walk the graph as it was at this time; ``None`` for now.
+        include_stale: Walk stale entities and relations (retired ones never).
+        collect_edges: Also return every walked relation between reached
+            entities (:attr:`Traversal.edges`), not only the tree.
+    """
+
+    start: Sequence[int]
+    steps: Sequence[TraversalStep]
+    max_depth: int | None = None
+    as_of: datetime | None = None
+    include_stale: bool = True
+    collect_edges: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WalkedEdges:
+    """Every relation the traversal could walk between two reached entities.
+
+    Arrays of equal length; ``source`` and ``target`` are indexes into
+    :attr:`Traversal.entities` in the *walk* direction. ``group`` is an integer
+    code of the relation's ``redundancyGroup`` (``-1`` for none; equal codes mean
+    equal names) and ``group_size`` the number of live relations of the
+    redundancy types (DEPENDS_ON, RUNS_ON) that leave the relation's ``from``
+    entity with that group name (``0`` for none).
+    """
+
+    source: NDArray[np.int64]
+    target: NDArray[np.int64]
+    relation: NDArray[np.int64]
+    group: NDArray[np.int64]
+    group_size: NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class Traversal:
+    """The result of a walk: a breadth-first tree over the reached entities.
+
+    Arrays of equal length, in breadth-first order (all depth-0 entities first).
+    ``parent`` is the index (into ``entities``) of the entity this one was first
+    reached from, ``-1`` for a start; ``via`` the id of the relation walked, ``-1``
+    for a start. Following ``parent`` gives one shortest path from a start.
+    ``stale`` flags entities whose status is stale.
+    """
+
+    entities: NDArray[np.int64]
+    depth: NDArray[np.int64]
+    parent: NDArray[np.int64]
+    via: NDArray[np.int64]
+    stale: NDArray[np.bool_]
+    edges: WalkedEdges | None = None
+
+    def __len__(self) -> int:
+        """Return the number of reached entities (starts included)."""
+        return int(self.entities.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbours:
+    """One-hop expansion: for each found relation, which input entity it leaves
+    (``origin``, an index into the input ids), the entity reached and the relation id."""
+
+    origin: NDArray[np.int64]
+    entity: NDArray[np.int64]
+    relation: NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    """Sizes of the store, for metrics and readiness."""
+
+    entities: int
+    relations: int
+    history_events: int
+    bytes_on_disk: int
+    last_commit: datetime | None
+
+
+# -------------------------------------------------------------------------- writes
+
+
+@dataclass(frozen=True, slots=True)
+class EntityState:
+    """An entity as the ingest engine needs it: current values and provenance.
+
+    ``provenance`` maps ``name``, ``attributes.<a>`` and ``identifiers.<t>`` to
+    ``(source, micros)`` of the write that set the current value.
+    """
+
+    id: int
+    kind: EntityKind
+    key: str
+    name: str
+    status: Status
+    attributes: Mapping[str, JsonValue]
+    identifiers: Mapping[str, str]
+    provenance: Mapping[str, tuple[str, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class RelationState:
+    """A relation as the ingest engine needs it (``provenance`` as in :class:`EntityState`)."""
+
+    id: int
+    type: RelationType
+    from_id: int
+    to_id: int
+    status: Status
+    attributes: Mapping[str, JsonValue]
+    provenance: Mapping[str, tuple[str, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRef:
+    """An entity or relation id. In a :class:`ChangeSet`, a negative id names an
+    item created by the same change set (``NewEntity.temp_id`` / ``NewRelation.temp_id``)."""
+
+    item: ItemKind
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntity:
+    """An entity to create; ``temp_id`` (negative) names it inside the change set."""
+
+    temp_id: int
+    kind: EntityKind
+    key: str
+    name: str
+    status: Status
+    attributes: Mapping[str, JsonValue]
+    identifiers: Mapping[str, str]
+    provenance: Mapping[str, tuple[str, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class EntityUpdate:
+    """New full values of an existing entity's fields (``None``: unchanged)."""
+
+    id: int
+    name: str | None = None
+    attributes: Mapping[str, JsonValue] | None = None
+    identifiers: Mapping[str, str] | None = None
+    provenance: Mapping[str, tuple[str, int]] | None = None
+    status: Status | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewRelation:
+    """A relation to create; endpoint ids may be temporary (negative) ids."""
+
+    temp_id: int
+    type: RelationType
+    from_id: int
+    to_id: int
+    status: Status
+    attributes: Mapping[str, JsonValue]
+    provenance: Mapping[str, tuple[str, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class RelationUpdate:
+    """New full values of an existing relation's fields (``None``: unchanged).
+
+    ``merged`` ends the relation because it moved onto the survivor of a merge.
+    """
+
+    id: int
+    attributes: Mapping[str, JsonValue] | None = None
+    provenance: Mapping[str, tuple[str, int]] | None = None
+    status: Status | None = None
+    merged: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """Entity ``loser`` becomes part of ``survivor``: its keys become aliases,
+    its identifiers point at the survivor, it is never returned again."""
+
+    loser: int
+    survivor: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewAlias:
+    """``key`` (of ``kind``) becomes another name of entity ``entity_id`` (which may be
+    a temporary id): an incoming entity was identified as an existing one by a
+    shared identifier, or two incoming items were the same entity."""
+
+    entity_id: int
+    kind: EntityKind
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Assertion:
+    """The change set's source asserts ``ref`` in its scope, in the current run."""
+
+    ref: ItemRef
+
+
+@dataclass(frozen=True, slots=True)
+class AssertionState:
+    """One ``(source, scope)`` assertion of an item, as stored.
+
+    ``missed`` is 0 while the source asserts the item; after a complete run that
+    did not assert it, it counts the complete runs that have missed it since.
+    """
+
+    ref: ItemRef
+    last_run: int
+    missed: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunUpdate:
+    """A run's new state."""
+
+    run_id: str
+    state: RunState
+    batches: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewHistory:
+    """A history event to append; the store adds ``seq`` and time."""
+
+    op: HistoryOp
+    ref: ItemRef
+    changes: Mapping[str, FieldChange] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSet:
+    """Everything one batch (or one run's finish) changes, applied atomically.
+
+    Attributes:
+        at: Commit time in microseconds; must be later than every earlier commit
+            (use :meth:`WriteTransaction.next_commit_time`).
+        source: The source making the change.
+        scope: The scope it describes.
+        actor: Who sent it (token name, ``cli``).
+        run_id: The run the change belongs to, if any.
+        run_seq: The run's sequence number; assertions record it.
+        entities: Entities to create.
+        entity_updates: Entity fields to change.
+        merges: Entities merged into others.
+        aliases: Keys that become aliases of an entity.
+        relations: Relations to create.
+        relation_updates: Relation fields to change.
+        assertions: Items this source and scope assert in this run.
+        withdrawn: Assertions of this source and scope to mark as missed once
+            more (set ``missed`` to the given count).
+        moved_assertions: Every source's assertions of the first item now
+            assert the second (merges move what sources said onto the survivor).
+        history: Events to append.
+        run_update: The run's new state, if it changes.
+    """
+
+    at: int
+    source: str
+    scope: str
+    actor: str
+    run_id: str | None
+    run_seq: int
+    entities: Sequence[NewEntity] = ()
+    entity_updates: Sequence[EntityUpdate] = ()
+    merges: Sequence[Merge] = ()
+    aliases: Sequence[NewAlias] = ()
+    relations: Sequence[NewRelation] = ()
+    relation_updates: Sequence[RelationUpdate] = ()
+    assertions: Sequence[Assertion] = ()
+    withdrawn: Sequence[tuple[ItemRef, int]] = ()
+    moved_assertions: Sequence[tuple[ItemRef, ItemRef]] = ()
+    history: Sequence[NewHistory] = ()
+    run_update: RunUpdate | None = None
+
+
+class WriteTransaction(ABC):
+    """An exclusive write transaction (see :meth:`GraphStore.write`).
+
+    Lookups see the committed state plus nothing else: a change set is only
+    visible after the transaction commits.
+    """
+
+    @abstractmethod
+    async def next_commit_time(self) -> int:
+        """Return a commit time (microseconds) later than every committed one and
+        not earlier than now."""
+
+    @abstractmethod
+    async def lookup_keys(self, kind: EntityKind, keys: Sequence[str]) -> dict[str, int]:
+        """Return key -> entity id for the keys (or aliases) of ``kind`` that exist.
+
+        Retired entities are found; merged keys answer with the survivor's id.
+        """
+
+    @abstractmethod
+    async def lookup_identifiers(
+        self, kind: EntityKind, identifiers: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], int]:
+        """Return (type, normalised value) -> id of the non-retired entity of
+        ``kind`` holding that identifier."""
+
+    @abstractmethod
+    async def load_entities(self, ids: Sequence[int]) -> list[EntityState]:
+        """Return the current state of the given (existing, unmerged) entities, in order.
+
+        Raises:
+            NotFound: when an id does not exist.
+        """
+
+    @abstractmethod
+    async def load_relations(self, ids: Sequence[int]) -> list[RelationState]:
+        """Return the current state of the given unmerged relations (unknown ids are skipped)."""
+
+    @abstractmethod
+    async def lookup_relations(
+        self, triples: Sequence[tuple[RelationType, int, int]]
+    ) -> dict[tuple[RelationType, int, int], RelationState]:
+        """Return the existing (unmerged) relations with these (type, from, to)."""
+
+    @abstractmethod
+    async def relations_touching(self, entity_ids: Sequence[int]) -> list[RelationState]:
+        """Return every unmerged relation whose from or to is one of ``entity_ids``."""
+
+    @abstractmethod
+    async def assertions_of(self, source: str, scope: str) -> list[AssertionState]:
+        """Return every assertion this source and scope made (asserted or missed)."""
+
+    @abstractmethod
+    async def asserted_elsewhere(
+        self, refs: Sequence[ItemRef], source: str, scope: str
+    ) -> set[ItemRef]:
+        """Return those ``refs`` that some other source or scope currently asserts."""
+
+    @abstractmethod
+    async def assertion_refs(self, ref: ItemRef) -> list[tuple[str, str, AssertionState]]:
+        """Return (source, scope, state) of every assertion of ``ref`` (to move on merge)."""
+
+    @abstractmethod
+    async def get_run(self, run_id: str) -> tuple[RunRecord, int] | None:
+        """Return the run and its sequence number, or ``None``."""
+
+    @abstractmethod
+    async def create_run(self, source: str, scope: str, run_id: str, at: int) -> int:
+        """Record a new open run and return its sequence number (strictly increasing).
+
+        Raises:
+            Conflict: when ``run_id`` already exists.
+        """
+
+    @abstractmethod
+    async def apply(self, changes: ChangeSet) -> dict[int, int]:
+        """Stage ``changes``; they commit with the transaction.
+
+        Returns:
+            Temporary id -> assigned id, for new entities and relations.
+        """
+
+
+class GraphStore(ABC):
+    """A graph store. Open it with ``async with store:`` or :meth:`open`/:meth:`close`."""
+
+    # ----------------------------------------------------------------- lifecycle
+    @abstractmethod
+    async def open(self) -> None:
+        """Open the store (create it when new) and make it ready to serve.
+
+        Raises:
+            StoreUnavailable: when it cannot be opened.
+            StoreCorrupted: when it holds something graphsvc did not write.
+        """
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Close the store; safe to call twice."""
+
+    async def __aenter__(self) -> Self:
+        """Open the store."""
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the store."""
+        await self.close()
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Check the store can serve a read now.
+
+        Raises:
+            StoreUnavailable: when it cannot.
+        """
+
+    @abstractmethod
+    async def stats(self) -> StoreStats:
+        """Return the store's sizes."""
+
+    # --------------------------------------------------------------------- reads
+    @abstractmethod
+    async def resolve(
+        self, refs: Sequence[tuple[EntityKind, str]], *, as_of: datetime | None = None
+    ) -> list[int | None]:
+        """Return the entity id named by each (kind, key or alias), ``None`` if none.
+
+        With ``as_of``, only entities that existed then are found, and aliases
+        created by later merges do not resolve.
+        """
+
+    @abstractmethod
+    async def entities(
+        self, ids: Sequence[int], *, as_of: datetime | None = None
+    ) -> list[EntityRecord | None]:
+        """Return the entities with these ids, in order; ``None`` for unknown ids.
+
+        A merged id answers with its survivor. With ``as_of``: the entity as it
+        was then (``None`` if it did not exist yet).
+        """
+
+    @abstractmethod
+    async def find_entities(
+        self, query: EntityQuery, *, first: int, after: int | None = None
+    ) -> EntityPage:
+        """Return one page of the entities matching ``query``, ordered by id."""
+
+    @abstractmethod
+    async def relations(
+        self,
+        entity_id: int,
+        direction: Direction,
+        *,
+        types: frozenset[RelationType] | None = None,
+        first: int,
+        after: int | None = None,
+        as_of: datetime | None = None,
+    ) -> RelationPage:
+        """Return one page of the relations leaving (``OUT``) or reaching (``IN``)
+        ``entity_id``, ordered by relation id. Retired relations are included."""
+
+    @abstractmethod
+    async def relations_by_id(
+        self, ids: Sequence[int], *, as_of: datetime | None = None
+    ) -> list[RelationRecord | None]:
+        """Return the relations with these ids, in order; ``None`` for unknown ids."""
+
+    @abstractmethod
+    async def history(
+        self, ref: ItemRef, *, first: int, after: int | None = None
+    ) -> HistoryPage:
+        """Return the history of one entity or relation, oldest first.
+
+        For an entity this includes the events of entities merged into it.
+        """
+
+    @abstractmethod
+    async def traverse(self, spec: TraversalSpec) -> Traversal:
+        """Walk the graph breadth-first (see :class:`TraversalSpec`, :class:`Traversal`).
+
+        Cycles are walked once; each entity is reached once, at its smallest depth.
+        Retired and merged entities and relations are never walked.
+        """
+
+    @abstractmethod
+    async def neighbours(
+        self,
+        ids: Sequence[int],
+        steps: Sequence[TraversalStep],
+        *,
+        as_of: datetime | None = None,
+        include_stale: bool = True,
+    ) -> Neighbours:
+        """Expand one hop from each of ``ids`` along ``steps`` (same rules as :meth:`traverse`)."""
+
+    @abstractmethod
+    async def runs(self, *, source: str | None = None, first: int = 100) -> list[RunRecord]:
+        """Return the latest runs, newest first (optionally of one source)."""
+
+    # -------------------------------------------------------------------- writes
+    @abstractmethod
+    def write(self) -> AbstractAsyncContextManager[WriteTransaction]:
+        """Return an exclusive write transaction.
+
+        ``async with store.write() as tx:`` commits when the block ends normally
+        and rolls back when it raises. Only one write transaction runs at a time;
+        readers are not blocked while it computes, and see its changes only
+        once it has committed.
+        """

@@ -1,0 +1,389 @@
+"""The embedded store's in-memory index: structure, keys and traversal state.
+
+The SQLite file is the source of truth; this index is rebuilt from it on open and
+updated after every commit, under :attr:`GraphIndex.lock`, so that a reader
+holding the lock sees the state before or after a batch and never part of one.
+
+What it holds, per entity id: kind, status and creation time (numpy arrays); per
+relation id: type, endpoints, status, creation time and redundancy group code;
+keys and aliases per kind; identifiers; the (type, from, to) -> relation id
+index; CSR adjacency in both directions (a base layer plus a delta of relations
+added since the base was built); and the logs of status and redundancy-group
+changes that answer ``as_of`` walks.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from graphsvc.model.vocabulary import VOCABULARY, TraversalStep, Vocabulary
+
+__all__ = ["Adjacency", "GraphIndex", "triple_key"]
+
+_TYPE_SHIFT = 58
+_SRC_SHIFT = 29
+_ID_LIMIT = 1 << 29
+MAX_MICROS = np.iinfo(np.int64).max
+
+
+def triple_key(type_code: int, src: int, dst: int) -> int:
+    """Pack (type code, from id, to id) into one int64 (ids below 2**29)."""
+    return (type_code << _TYPE_SHIFT) | (src << _SRC_SHIFT) | dst
+
+
+class _Column:
+    """A growable numpy column indexed by id."""
+
+    __slots__ = ("data", "fill")
+
+    def __init__(self, dtype: type[np.generic], fill: int = 0, capacity: int = 1024) -> None:
+        self.fill = fill
+        self.data: NDArray[np.generic] = np.full(capacity, fill, dtype=dtype)
+
+    def ensure(self, size: int) -> None:
+        if size > self.data.shape[0]:
+            new = np.full(max(size, self.data.shape[0] * 2), self.fill, dtype=self.data.dtype)
+            new[: self.data.shape[0]] = self.data
+            self.data = new
+
+
+@dataclass(frozen=True, slots=True)
+class Adjacency:
+    """Both CSR layers in both directions, as the kernels take them."""
+
+    layers: tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.int32], ...]
+
+
+def _csr(
+    n_nodes: int, keys: NDArray[np.int32], values: NDArray[np.int32], rel_ids: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.int32]]:
+    order = np.argsort(keys, kind="stable")
+    counts = np.bincount(keys, minlength=n_nodes)
+    indptr = np.zeros(n_nodes + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    return indptr, values[order].astype(np.int32), rel_ids[order].astype(np.int32)
+
+
+class GraphIndex:
+    """In-memory state of the embedded store (see the module docstring).
+
+    Entity and relation ids start at 1; slot 0 is unused. Not thread-safe by
+    itself: callers hold :attr:`lock` (readers and the committing writer alike).
+    """
+
+    def __init__(self, vocabulary: Vocabulary = VOCABULARY) -> None:
+        self.vocabulary = vocabulary
+        self.lock = threading.RLock()
+        self.n_entities = 0  # highest entity id in use
+        self.n_relations = 0  # highest relation id in use
+        self.e_kind = _Column(np.int8, -1)
+        self.e_status = _Column(np.int8, 3)
+        self.e_created = _Column(np.int64, int(MAX_MICROS))
+        self.r_type = _Column(np.int8, 0)
+        self.r_src = _Column(np.int32, 0)
+        self.r_dst = _Column(np.int32, 0)
+        self.r_status = _Column(np.int8, 3)
+        self.r_created = _Column(np.int64, int(MAX_MICROS))
+        self.r_group = _Column(np.int32, -1)
+        n_kinds = vocabulary.max_kind_code + 1
+        self.keys: list[dict[str, int]] = [{} for _ in range(n_kinds)]
+        self.identifiers: dict[str, int] = {}
+        self.survivor: dict[int, int] = {}
+        self.group_codes: dict[str, int] = {}
+        self.group_names: list[str] = []
+        self._triples_base_keys: NDArray[np.int64] = np.empty(0, dtype=np.int64)
+        self._triples_base_ids: NDArray[np.int64] = np.empty(0, dtype=np.int64)
+        self._triples_delta: dict[int, int] = {}
+        self._csr_n = 0  # relations [1, csr_n] are in the base layer
+        self._base: tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.int32], ...] = (
+            self._empty_layers()
+        )
+        self._delta: tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.int32], ...] | None = (
+            None
+        )
+        self._delta_ids: list[int] = []
+        self.status_log_at: list[int] = []
+        self.status_log_item: list[int] = []
+        self.status_log_old: list[int] = []
+        self.group_log_at: list[int] = []
+        self.group_log_rel: list[int] = []
+        self.group_log_old: list[int] = []
+        self.last_commit = 0
+        self.version = 0
+        self._stamp = np.zeros(1, dtype=np.int32)
+        self._pos = np.zeros(1, dtype=np.int64)
+        self._mark = 0
+        self.kernel_lock = threading.Lock()
+
+    @staticmethod
+    def _empty_layers() -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.int32], ...]:
+        z64 = np.zeros(1, dtype=np.int64)
+        z32 = np.empty(0, dtype=np.int32)
+        return (z64, z32, z32, z64, z32, z32)
+
+    # ------------------------------------------------------------------ entities
+    @staticmethod
+    def identifier_key(kind_code: int, id_type: str, value: str) -> str:
+        """Return the dictionary key of an identifier of a kind."""
+        return f"{kind_code}\x1f{id_type}\x1f{value}"
+
+    def add_entity(self, entity_id: int, kind_code: int, status: int, created: int) -> None:
+        """Record a new entity (its keys and identifiers are added separately)."""
+        if entity_id >= _ID_LIMIT:
+            msg = "the embedded store holds at most 2**29 entities"
+            raise OverflowError(msg)
+        for col in (self.e_kind, self.e_status, self.e_created):
+            col.ensure(entity_id + 1)
+        self.e_kind.data[entity_id] = kind_code
+        self.e_status.data[entity_id] = status
+        self.e_created.data[entity_id] = created
+        self.n_entities = max(self.n_entities, entity_id)
+
+    def add_entities(
+        self,
+        ids: NDArray[np.int64],
+        kinds: NDArray[np.int8],
+        statuses: NDArray[np.int8],
+        created: NDArray[np.int64],
+    ) -> None:
+        """Record many new entities at once (bulk form of :meth:`add_entity`)."""
+        if ids.shape[0] == 0:
+            return
+        top = int(ids.max())
+        if top >= _ID_LIMIT:
+            msg = "the embedded store holds at most 2**29 entities"
+            raise OverflowError(msg)
+        for col in (self.e_kind, self.e_status, self.e_created):
+            col.ensure(top + 1)
+        self.e_kind.data[ids] = kinds
+        self.e_status.data[ids] = statuses
+        self.e_created.data[ids] = created
+        self.n_entities = max(self.n_entities, top)
+
+    def resolve(self, entity_id: int) -> int:
+        """Return the survivor of a merged id (the id itself otherwise)."""
+        seen = 0
+        while entity_id in self.survivor and seen < 64:
+            entity_id = self.survivor[entity_id]
+            seen += 1
+        return entity_id
+
+    # ----------------------------------------------------------------- relations
+    def add_relations(
+        self,
+        ids: NDArray[np.int64],
+        types: NDArray[np.int8],
+        srcs: NDArray[np.int64],
+        dsts: NDArray[np.int64],
+        statuses: NDArray[np.int8],
+        created: NDArray[np.int64],
+        groups: NDArray[np.int32],
+    ) -> None:
+        """Record new relations (ids above every existing relation id)."""
+        if ids.shape[0] == 0:
+            return
+        top = int(ids.max())
+        for col in (self.r_type, self.r_src, self.r_dst, self.r_status, self.r_created, self.r_group):
+            col.ensure(top + 1)
+        self.r_type.data[ids] = types
+        self.r_src.data[ids] = srcs
+        self.r_dst.data[ids] = dsts
+        self.r_status.data[ids] = statuses
+        self.r_created.data[ids] = created
+        self.r_group.data[ids] = groups
+        keys = (
+            (types.astype(np.int64) << _TYPE_SHIFT)
+            | (srcs.astype(np.int64) << _SRC_SHIFT)
+            | dsts.astype(np.int64)
+        )
+        self._triples_delta.update(zip(keys.tolist(), ids.tolist(), strict=True))
+        self._delta_ids.extend(ids.tolist())
+        self._delta = None
+        self.n_relations = max(self.n_relations, top)
+        if len(self._triples_delta) > max(200_000, self._triples_base_keys.shape[0] // 4):
+            self._merge_triples()
+
+    def group_code(self, name: str | None) -> int:
+        """Return the integer code of a redundancy group name (``-1`` for none)."""
+        if name is None:
+            return -1
+        code = self.group_codes.get(name)
+        if code is None:
+            code = len(self.group_names)
+            self.group_codes[name] = code
+            self.group_names.append(name)
+        return code
+
+    def _merge_triples(self) -> None:
+        if not self._triples_delta:
+            return
+        dk = np.fromiter(self._triples_delta.keys(), dtype=np.int64, count=len(self._triples_delta))
+        dv = np.fromiter(
+            self._triples_delta.values(), dtype=np.int64, count=len(self._triples_delta)
+        )
+        keys = np.concatenate([self._triples_base_keys, dk])
+        vals = np.concatenate([self._triples_base_ids, dv])
+        order = np.argsort(keys, kind="stable")
+        self._triples_base_keys = keys[order]
+        self._triples_base_ids = vals[order]
+        self._triples_delta = {}
+
+    def rebuild_triples(self) -> None:
+        """Rebuild the (type, from, to) index from the relation columns (all live
+        and retired relations; merged ones are excluded)."""
+        n = self.n_relations
+        ids = np.arange(1, n + 1, dtype=np.int64)
+        keep = self.r_status.data[1 : n + 1] != 3
+        ids = ids[keep]
+        keys = (
+            (self.r_type.data[ids].astype(np.int64) << _TYPE_SHIFT)
+            | (self.r_src.data[ids].astype(np.int64) << _SRC_SHIFT)
+            | self.r_dst.data[ids].astype(np.int64)
+        )
+        order = np.argsort(keys, kind="stable")
+        self._triples_base_keys = keys[order]
+        self._triples_base_ids = ids[order]
+        self._triples_delta = {}
+
+    def find_relations(self, keys: Sequence[int]) -> list[int]:
+        """Return the relation id of each packed triple key, ``0`` when absent."""
+        if not keys:
+            return []
+        arr = np.asarray(keys, dtype=np.int64)
+        out = np.zeros(arr.shape[0], dtype=np.int64)
+        base = self._triples_base_keys
+        if base.shape[0]:
+            idx = np.searchsorted(base, arr)
+            idx_c = np.minimum(idx, base.shape[0] - 1)
+            hit = base[idx_c] == arr
+            out[hit] = self._triples_base_ids[idx_c[hit]]
+        result = out.tolist()
+        delta = self._triples_delta
+        if delta:
+            for i, key in enumerate(keys):
+                found = delta.get(key)
+                if found is not None:
+                    result[i] = found
+        # a relation merged away keeps its slot in the base arrays until the
+        # next rebuild: filter those out
+        status = self.r_status.data
+        return [r if r and status[r] != 3 else 0 for r in result]
+
+    def forget_triple(self, key: int) -> None:
+        """Drop a packed triple from the delta index (the base is filtered by status)."""
+        self._triples_delta.pop(key, None)
+
+    # ----------------------------------------------------------------- adjacency
+    def rebuild_base(self) -> None:
+        """Rebuild the base CSR layers over every relation (delta becomes empty)."""
+        n = self.n_relations
+        n_nodes = self.n_entities + 1
+        ids = np.arange(1, n + 1, dtype=np.int64)
+        src = self.r_src.data[1 : n + 1]
+        dst = self.r_dst.data[1 : n + 1]
+        out = _csr(n_nodes, src, dst, ids)
+        inn = _csr(n_nodes, dst, src, ids)
+        self._base = (*out, *inn)
+        self._csr_n = n
+        self._delta_ids = []
+        self._delta = None
+
+    def adjacency(self) -> Adjacency:
+        """Return the CSR layers, rebuilding the delta (or the base) when stale."""
+        if len(self._delta_ids) > max(100_000, self._csr_n // 8):
+            self.rebuild_base()
+        if self._delta is None:
+            n_nodes = self.n_entities + 1
+            if self._delta_ids:
+                ids = np.asarray(self._delta_ids, dtype=np.int64)
+                src = self.r_src.data[ids]
+                dst = self.r_dst.data[ids]
+                self._delta = (*_csr(n_nodes, src, dst, ids), *_csr(n_nodes, dst, src, ids))
+            else:
+                self._delta = self._empty_layers()
+        return Adjacency((*self._base, *self._delta))
+
+    def scratch(self) -> tuple[NDArray[np.int32], NDArray[np.int64], int]:
+        """Return the visited-stamp array, the position array and a fresh mark.
+
+        Callers hold :attr:`kernel_lock` while they use them.
+        """
+        size = self.n_entities + 1
+        if self._stamp.shape[0] < size:
+            self._stamp = np.zeros(max(size, self._stamp.shape[0] * 2), dtype=np.int32)
+            self._pos = np.zeros(self._stamp.shape[0], dtype=np.int64)
+            self._mark = 0
+        self._mark += 1
+        if self._mark >= np.iinfo(np.int32).max:
+            self._stamp[:] = 0
+            self._mark = 1
+        return self._stamp, self._pos, self._mark
+
+    # --------------------------------------------------------------------- masks
+    def step_mask(self, steps: Iterable[TraversalStep]) -> NDArray[np.int64]:
+        """Pack traversal steps into the kernels' ``mask[type_code, direction]``."""
+        vocab = self.vocabulary
+        mask = np.zeros((vocab.max_type_code + 1, 2), dtype=np.int64)
+        for step in steps:
+            code = vocab.type_code(step.type)
+            d = 0 if step.direction.value == "out" else 1
+            m = int(mask[code, d])
+            for k in step.from_kinds:
+                m |= 1 << vocab.kind_code(k)
+            for k in step.to_kinds:
+                m |= 1 << (16 + vocab.kind_code(k))
+            mask[code, d] = m
+        return mask
+
+    # -------------------------------------------------------------------- as of
+    def log_status(self, at: int, item: int, old: int) -> None:
+        """Remember that ``item`` (encoded ref) left status ``old`` at ``at``."""
+        self.status_log_at.append(at)
+        self.status_log_item.append(item)
+        self.status_log_old.append(old)
+
+    def log_group(self, at: int, relation_id: int, old_code: int) -> None:
+        """Remember that a relation's redundancy group was ``old_code`` until ``at``."""
+        self.group_log_at.append(at)
+        self.group_log_rel.append(relation_id)
+        self.group_log_old.append(old_code)
+
+    def statuses_as_of(self, as_of: int) -> tuple[NDArray[np.int8], NDArray[np.int8]]:
+        """Return (entity status, relation status) arrays as they were at ``as_of``."""
+        e = self.e_status.data[: self.n_entities + 1].copy()
+        r = self.r_status.data[: self.n_relations + 1].copy()
+        if not self.status_log_at:
+            return e, r
+        at = np.asarray(self.status_log_at, dtype=np.int64)
+        start = int(np.searchsorted(at, as_of, side="right"))
+        if start >= at.shape[0]:
+            return e, r
+        items = np.asarray(self.status_log_item[start:], dtype=np.int64)
+        old = np.asarray(self.status_log_old[start:], dtype=np.int8)
+        _, first = np.unique(items, return_index=True)
+        items, old = items[first], old[first]
+        is_rel = (items & 1).astype(bool)
+        ids = items >> 1
+        e[ids[~is_rel]] = old[~is_rel]
+        r[ids[is_rel]] = old[is_rel]
+        return e, r
+
+    def groups_as_of(self, as_of: int) -> NDArray[np.int32]:
+        """Return the relation redundancy-group codes as they were at ``as_of``."""
+        g = self.r_group.data[: self.n_relations + 1].copy()
+        if not self.group_log_at:
+            return g
+        at = np.asarray(self.group_log_at, dtype=np.int64)
+        start = int(np.searchsorted(at, as_of, side="right"))
+        if start >= at.shape[0]:
+            return g
+        rels = np.asarray(self.group_log_rel[start:], dtype=np.int64)
+        old = np.asarray(self.group_log_old[start:], dtype=np.int32)
+        _, first = np.unique(rels, return_index=True)
+        g[rels[first]] = old[first]
+        return g

@@ -1,0 +1,128 @@
+"""The embedded store's SQLite schema.
+
+Items are encoded in one integer where a table refers to "an entity or a
+relation": ``id * 2`` for an entity, ``id * 2 + 1`` for a relation
+(:func:`encode`). Times are integer microseconds since the Unix epoch.
+Provenance JSON maps a field (``name``, ``attributes.<a>``, ``identifiers.<t>``)
+to ``[source id, micros]``.
+
+Uniqueness of relations on ``(type, src, dst)`` is kept by the single writer
+through the in-memory index and checked again on every open.
+"""
+
+from __future__ import annotations
+
+from graphsvc.model.records import ItemKind
+
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "decode", "encode"]
+
+SCHEMA_VERSION = "1"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS source (
+    id   INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS assertor (
+    id        INTEGER PRIMARY KEY,
+    source_id INTEGER NOT NULL REFERENCES source(id),
+    scope     TEXT NOT NULL,
+    UNIQUE (source_id, scope)
+);
+CREATE TABLE IF NOT EXISTS entity (
+    id          INTEGER PRIMARY KEY,
+    kind        INTEGER NOT NULL,
+    key         TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    status      INTEGER NOT NULL,
+    attributes  TEXT NOT NULL,
+    identifiers TEXT NOT NULL,
+    provenance  TEXT NOT NULL,
+    first_seen  INTEGER NOT NULL,
+    last_seen   INTEGER NOT NULL,
+    merged_into INTEGER
+);
+CREATE UNIQUE INDEX IF NOT EXISTS entity_kind_key ON entity (kind, key);
+CREATE INDEX IF NOT EXISTS entity_merged_into ON entity (merged_into)
+    WHERE merged_into IS NOT NULL;
+CREATE TABLE IF NOT EXISTS alias (
+    kind      INTEGER NOT NULL,
+    key       TEXT NOT NULL,
+    entity_id INTEGER NOT NULL,
+    since     INTEGER NOT NULL,
+    PRIMARY KEY (kind, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS relation (
+    id         INTEGER PRIMARY KEY,
+    type       INTEGER NOT NULL,
+    src        INTEGER NOT NULL,
+    dst        INTEGER NOT NULL,
+    status     INTEGER NOT NULL,
+    grp        TEXT,
+    attributes TEXT NOT NULL,
+    provenance TEXT NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS assertion (
+    assertor INTEGER NOT NULL,
+    item     INTEGER NOT NULL,
+    last_run INTEGER NOT NULL,
+    missed   INTEGER NOT NULL,
+    PRIMARY KEY (assertor, item)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS run (
+    seq      INTEGER PRIMARY KEY,
+    run_id   TEXT NOT NULL UNIQUE,
+    assertor INTEGER NOT NULL REFERENCES assertor(id),
+    state    TEXT NOT NULL,
+    started  INTEGER NOT NULL,
+    finished INTEGER,
+    batches  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS history (
+    seq       INTEGER PRIMARY KEY,
+    at        INTEGER NOT NULL,
+    item      INTEGER NOT NULL,
+    op        TEXT NOT NULL,
+    source_id INTEGER NOT NULL,
+    actor     TEXT NOT NULL,
+    run_seq   INTEGER,
+    changes   TEXT
+);
+CREATE INDEX IF NOT EXISTS history_item ON history (item, seq);
+CREATE TABLE IF NOT EXISTS status_log (
+    seq  INTEGER PRIMARY KEY,
+    at   INTEGER NOT NULL,
+    item INTEGER NOT NULL,
+    old  INTEGER NOT NULL,
+    new  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS group_log (
+    seq      INTEGER PRIMARY KEY,
+    at       INTEGER NOT NULL,
+    relation INTEGER NOT NULL,
+    old      TEXT
+);
+CREATE TABLE IF NOT EXISTS commit_log (
+    at        INTEGER PRIMARY KEY,
+    source_id INTEGER NOT NULL,
+    run_seq   INTEGER,
+    entities  INTEGER NOT NULL,
+    relations INTEGER NOT NULL
+);
+"""
+
+
+def encode(item: ItemKind, item_id: int) -> int:
+    """Return the one-integer form of an entity or relation id."""
+    return item_id * 2 + (1 if item is ItemKind.RELATION else 0)
+
+
+def decode(code: int) -> tuple[ItemKind, int]:
+    """Return (item kind, id) of an encoded item."""
+    return (ItemKind.RELATION if code & 1 else ItemKind.ENTITY), code >> 1

@@ -1,0 +1,1546 @@
+"""The embedded store: one SQLite file (WAL) plus an in-memory graph index.
+
+Durability: every change set commits in one SQLite transaction. With the
+default ``durability="full"`` the commit is fsync'd, so an acknowledged batch
+survives a ``kill -9`` and a power loss; ``"normal"`` survives a ``kill -9`` of
+the process but may lose the last commits on power loss. A crash never leaves a
+partial batch: SQLite rolls an unfinished transaction back on the next open.
+
+Concurrency: one writing process per file (an advisory lock on
+``<file>.lock`` refuses a second one with a clear error; readers may open the
+file read-only beside it), one write transaction at a time inside it. Readers
+are never blocked by a writer that is computing; they wait only for the few
+milliseconds in which a commit is applied to the in-memory index, and then see
+the whole batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager, suppress
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import anyio.to_thread
+import numpy as np
+import orjson
+from numpy.typing import NDArray
+from pydantic import JsonValue
+
+from graphsvc.errors import Conflict, NotFound, StoreCorrupted, StoreError, StoreUnavailable
+from graphsvc.model.records import (
+    EntityRecord,
+    FieldChange,
+    HistoryEvent,
+    HistoryOp,
+    ItemKind,
+    Provenance,
+    RelationRecord,
+    RunRecord,
+    RunState,
+    from_micros,
+    to_micros,
+)
+from graphsvc.model.vocabulary import (
+    VOCABULARY,
+    Direction,
+    EntityKind,
+    RelationType,
+    Status,
+    TraversalStep,
+    Vocabulary,
+)
+from graphsvc.store.base import (
+    MERGED,
+    AssertionState,
+    ChangeSet,
+    EntityPage,
+    EntityQuery,
+    EntityState,
+    GraphStore,
+    HistoryPage,
+    ItemRef,
+    Neighbours,
+    RelationPage,
+    RelationState,
+    StoreStats,
+    Traversal,
+    TraversalSpec,
+    WalkedEdges,
+    WriteTransaction,
+)
+from graphsvc.store.embedded import kernel
+from graphsvc.store.embedded.index import MAX_MICROS, GraphIndex, triple_key
+from graphsvc.store.embedded.schema import SCHEMA, SCHEMA_VERSION, decode, encode
+
+__all__ = ["EmbeddedStore"]
+
+Durability = Literal["full", "normal"]
+_STATUS_BY_NAME = {"active": 0, "stale": 1, "retired": 2, "merged": MERGED}
+_CHUNK = 900  # SQLite's default limit of host parameters is 999
+_ENTITY_COLUMNS = (
+    "id, kind, key, name, status, attributes, identifiers, provenance, first_seen, last_seen"
+)
+_RELATION_COLUMNS = "id, type, src, dst, status, attributes, provenance, first_seen, last_seen"
+
+
+def _dumps(value: object) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _chunks(values: Sequence[int], size: int = _CHUNK) -> Iterable[Sequence[int]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+class EmbeddedStore(GraphStore):
+    """The default store: a local SQLite file and an in-memory index.
+
+    Args:
+        path: The database file; created (with its folder) when missing.
+        durability: ``"full"`` (fsync every commit) or ``"normal"``.
+        read_only: Open without taking the writer lock; writes are refused.
+        vocabulary: The vocabulary (tests may pass another).
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        durability: Durability = "full",
+        read_only: bool = False,
+        vocabulary: Vocabulary = VOCABULARY,
+    ) -> None:
+        self.path = Path(path)
+        self.durability = durability
+        self.read_only = read_only
+        self.vocabulary = vocabulary
+        self.index = GraphIndex(vocabulary)
+        self._writer: sqlite3.Connection | None = None
+        self._readers = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._lock_file: int | None = None
+        self._write_lock = asyncio.Lock()
+        self._sources: dict[int, str] = {}
+        self._source_ids: dict[str, int] = {}
+        self._assertors: dict[tuple[int, str], int] = {}
+        self._open = False
+
+    # ================================================================= lifecycle
+    async def open(self) -> None:
+        """Open the file, create the schema when new, and load the index."""
+        if self._open:
+            return
+        await anyio.to_thread.run_sync(self._open_sync)
+
+    def _open_sync(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.read_only:
+                self._take_writer_lock()
+            conn = self._connect()
+            version = self._prepare_schema(conn)
+        except sqlite3.DatabaseError as exc:
+            self._release_writer_lock()
+            msg = f"{self.path} is not a graphsvc store: {exc}"
+            raise StoreCorrupted(msg) from exc
+        except OSError as exc:
+            self._release_writer_lock()
+            msg = f"cannot open {self.path}: {exc}"
+            raise StoreUnavailable(msg) from exc
+        if version != SCHEMA_VERSION:
+            conn.close()
+            self._release_writer_lock()
+            msg = f"{self.path} has store schema version {version}, this graphsvc reads {SCHEMA_VERSION}"
+            raise StoreCorrupted(msg)
+        self._writer = conn
+        try:
+            self._load_index(conn)
+        except StoreError:
+            conn.close()
+            self._writer = None
+            self._release_writer_lock()
+            raise
+        self._open = True
+
+    def _take_writer_lock(self) -> None:
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            holder = ""
+            with suppress(OSError):
+                holder = lock_path.read_text().strip()
+            who = f" (process {holder})" if holder else ""
+            msg = (
+                f"{self.path} is open for writing by another graphsvc process{who}; "
+                "stop it, or send the data to that process (graphsvc import --url …)"
+            )
+            raise StoreUnavailable(msg) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_file = fd
+
+    def _release_writer_lock(self) -> None:
+        if self._lock_file is not None:
+            with suppress(OSError):
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+                os.close(self._lock_file)
+            self._lock_file = None
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, timeout=30, isolation_level=None, check_same_thread=False
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={'FULL' if self.durability == 'full' else 'NORMAL'}")
+        conn.execute("PRAGMA cache_size=-262144")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        if self.read_only:
+            conn.execute("PRAGMA query_only=ON")
+        return conn
+
+    def _prepare_schema(self, conn: sqlite3.Connection) -> str:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "meta" not in tables:
+            if tables:
+                msg = f"{self.path} holds tables that graphsvc did not create"
+                raise StoreCorrupted(msg)
+            if self.read_only:
+                msg = f"{self.path} does not exist yet (nothing was ever stored there)"
+                raise StoreUnavailable(msg)
+            conn.executescript("BEGIN;" + SCHEMA + "COMMIT;")
+            conn.execute(
+                "INSERT INTO meta(name, value) VALUES ('schema_version', ?), ('created', ?)",
+                (SCHEMA_VERSION, str(to_micros(_now()))),
+            )
+        row = conn.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone()
+        return str(row[0]) if row else "?"
+
+    def _load_index(self, conn: sqlite3.Connection) -> None:
+        idx = self.index
+        with idx.lock:
+            for sid, name in conn.execute("SELECT id, name FROM source"):
+                self._sources[sid] = name
+                self._source_ids[name] = sid
+            for aid, sid, scope in conn.execute("SELECT id, source_id, scope FROM assertor"):
+                self._assertors[(sid, scope)] = aid
+            rows = conn.execute(
+                "SELECT id, kind, key, status, first_seen, identifiers, merged_into FROM entity"
+            ).fetchall()
+            if rows:
+                ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+                kinds = np.fromiter((r[1] for r in rows), dtype=np.int8, count=len(rows))
+                statuses = np.fromiter((r[3] for r in rows), dtype=np.int8, count=len(rows))
+                created = np.fromiter((r[4] for r in rows), dtype=np.int64, count=len(rows))
+                idx.add_entities(ids, kinds, statuses, created)
+                keys = idx.keys
+                for eid, kind, key, status, _first, identifiers, merged_into in rows:
+                    if merged_into is not None:
+                        idx.survivor[eid] = merged_into
+                        continue
+                    keys[kind][key] = eid
+                    if status != Status.RETIRED.code and identifiers != "{}":
+                        for id_type, value in orjson.loads(identifiers).items():
+                            idx.identifiers[idx.identifier_key(kind, id_type, value)] = eid
+                del rows
+            for kind, key, eid in conn.execute("SELECT kind, key, entity_id FROM alias"):
+                idx.keys[kind][key] = idx.resolve(eid)
+            self._load_relations(conn)
+            for at, item, old in conn.execute("SELECT at, item, old FROM status_log ORDER BY seq"):
+                idx.log_status(at, item, old)
+            for at, rel, old in conn.execute("SELECT at, relation, old FROM group_log ORDER BY seq"):
+                idx.log_group(at, rel, idx.group_code(old))
+            row = conn.execute("SELECT max(at) FROM commit_log").fetchone()
+            idx.last_commit = int(row[0] or 0)
+            idx.rebuild_base()
+            idx.rebuild_triples()
+            self._check_unique_relations()
+
+    def _load_relations(self, conn: sqlite3.Connection) -> None:
+        idx = self.index
+        cur = conn.execute("SELECT id, type, src, dst, status, first_seen, grp FROM relation")
+        while True:
+            rows = cur.fetchmany(500_000)
+            if not rows:
+                break
+            n = len(rows)
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
+            idx.add_relations(
+                ids,
+                np.fromiter((r[1] for r in rows), dtype=np.int8, count=n),
+                np.fromiter((r[2] for r in rows), dtype=np.int64, count=n),
+                np.fromiter((r[3] for r in rows), dtype=np.int64, count=n),
+                np.fromiter((r[4] for r in rows), dtype=np.int8, count=n),
+                np.fromiter((r[5] for r in rows), dtype=np.int64, count=n),
+                np.fromiter((idx.group_code(r[6]) for r in rows), dtype=np.int32, count=n),
+            )
+
+    def _check_unique_relations(self) -> None:
+        keys = self.index._triples_base_keys  # noqa: SLF001 - the index belongs to this store
+        if keys.shape[0] > 1 and bool(np.any(keys[1:] == keys[:-1])):
+            msg = f"{self.path} holds two relations with the same (type, from, to)"
+            raise StoreCorrupted(msg)
+
+    async def close(self) -> None:
+        """Close every connection and release the writer lock."""
+        async with self._write_lock:
+            for conn in self._reader_conns:
+                with suppress(sqlite3.Error):
+                    conn.close()
+            self._reader_conns.clear()
+            self._readers = threading.local()
+            if self._writer is not None:
+                with suppress(sqlite3.Error):
+                    self._writer.close()
+                self._writer = None
+            self._release_writer_lock()
+            self._open = False
+
+    def _reader(self) -> sqlite3.Connection:
+        if not self._open:
+            msg = "the store is not open"
+            raise StoreUnavailable(msg)
+        conn: sqlite3.Connection | None = getattr(self._readers, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA query_only=ON")
+            self._readers.conn = conn
+            self._reader_conns.append(conn)
+        return conn
+
+    async def ping(self) -> None:
+        """Read one row from the file."""
+        try:
+            self._reader().execute("SELECT value FROM meta WHERE name='schema_version'").fetchone()
+        except sqlite3.Error as exc:
+            msg = f"{self.path}: {exc}"
+            raise StoreUnavailable(msg) from exc
+
+    async def stats(self) -> StoreStats:
+        """Return counts (merged items excluded) and the file size."""
+        idx = self.index
+        with idx.lock:
+            n_e = int(np.count_nonzero(idx.e_status.data[1 : idx.n_entities + 1] != MERGED))
+            n_r = int(np.count_nonzero(idx.r_status.data[1 : idx.n_relations + 1] != MERGED))
+            last = idx.last_commit
+        row = self._reader().execute("SELECT max(seq) FROM history").fetchone()
+        size = 0
+        for suffix in ("", "-wal"):
+            with suppress(OSError):
+                size += (self.path.parent / (self.path.name + suffix)).stat().st_size
+        return StoreStats(n_e, n_r, int(row[0] or 0), size, from_micros(last) if last else None)
+
+    # ===================================================================== reads
+    def _source_name(self, source_id: int) -> str:
+        name = self._sources.get(source_id)
+        if name is None:
+            row = self._reader().execute("SELECT name FROM source WHERE id=?", (source_id,)).fetchone()
+            name = str(row[0]) if row else f"source#{source_id}"
+        return name
+
+    def _provenance(self, raw: str) -> dict[str, Provenance]:
+        return {
+            fld: Provenance(self._source_name(sid), from_micros(at))
+            for fld, (sid, at) in orjson.loads(raw).items()
+        }
+
+    async def resolve(
+        self, refs: Sequence[tuple[EntityKind, str]], *, as_of: datetime | None = None
+    ) -> list[int | None]:
+        """Look keys and aliases up (see :meth:`GraphStore.resolve`)."""
+        idx = self.index
+        if as_of is None:
+            with idx.lock:
+                out: list[int | None] = []
+                for kind, key in refs:
+                    found = idx.keys[self.vocabulary.kind_code(kind)].get(key)
+                    out.append(idx.resolve(found) if found is not None else None)
+                return out
+        t = to_micros(as_of)
+        conn = self._reader()
+        result: list[int | None] = []
+        for kind, key in refs:
+            code = self.vocabulary.kind_code(kind)
+            row = conn.execute(
+                "SELECT id, merged_into FROM entity WHERE kind=? AND key=? AND first_seen<=?",
+                (code, key, t),
+            ).fetchone()
+            if row is None:
+                alias = conn.execute(
+                    "SELECT entity_id FROM alias WHERE kind=? AND key=? AND since<=?",
+                    (code, key, t),
+                ).fetchone()
+                result.append(int(alias[0]) if alias else None)
+                continue
+            result.append(int(row[0]))
+        return result
+
+    def _entity_rows(self, ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
+        conn = self._reader()
+        rows: dict[int, tuple[Any, ...]] = {}
+        unique = sorted(set(ids))
+        for chunk in _chunks(unique):
+            marks = ",".join("?" * len(chunk))
+            for row in conn.execute(
+                f"SELECT {_ENTITY_COLUMNS} FROM entity WHERE id IN ({marks})",  # noqa: S608
+                tuple(chunk),
+            ):
+                rows[row[0]] = row
+        return rows
+
+    def _aliases(self, ids: Sequence[int]) -> dict[int, list[str]]:
+        conn = self._reader()
+        out: dict[int, list[str]] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            marks = ",".join("?" * len(chunk))
+            for key, eid in conn.execute(
+                f"SELECT key, entity_id FROM alias WHERE entity_id IN ({marks}) ORDER BY key",  # noqa: S608
+                tuple(chunk),
+            ):
+                out.setdefault(eid, []).append(key)
+        return out
+
+    def _entity_record(
+        self, row: tuple[Any, ...], aliases: Sequence[str], status: int | None = None
+    ) -> EntityRecord:
+        eid, kind, key, name, st, attributes, identifiers, provenance, first, last = row
+        return EntityRecord(
+            id=eid,
+            kind=self.vocabulary.kind_from_code(kind),
+            key=key,
+            name=name,
+            status=Status.from_code(st if status is None else status),
+            attributes=orjson.loads(attributes),
+            identifiers=orjson.loads(identifiers),
+            first_seen=from_micros(first),
+            last_seen=from_micros(last),
+            aliases=tuple(aliases),
+            provenance=self._provenance(provenance),
+        )
+
+    async def entities(
+        self, ids: Sequence[int], *, as_of: datetime | None = None
+    ) -> list[EntityRecord | None]:
+        """Return entities by id (see :meth:`GraphStore.entities`)."""
+        idx = self.index
+        if as_of is not None:
+            return self._entities_as_of(ids, to_micros(as_of))
+        with idx.lock:
+            resolved = [idx.resolve(i) if 0 < i <= idx.n_entities else 0 for i in ids]
+        rows = self._entity_rows([r for r in resolved if r])
+        aliases = self._aliases(list(rows))
+        out: list[EntityRecord | None] = []
+        for r in resolved:
+            row = rows.get(r)
+            out.append(None if row is None or row[4] == MERGED else self._entity_record(row, aliases.get(r, [])))
+        return out
+
+    def _entities_as_of(self, ids: Sequence[int], t: int) -> list[EntityRecord | None]:
+        rows = self._entity_rows([i for i in ids if i > 0])
+        events = self._events_after([encode(ItemKind.ENTITY, i) for i in rows], t)
+        conn = self._reader()
+        aliases: dict[int, list[str]] = {}
+        for chunk in _chunks(sorted(rows)):
+            marks = ",".join("?" * len(chunk))
+            for key, eid in conn.execute(
+                f"SELECT key, entity_id FROM alias WHERE entity_id IN ({marks}) AND since<=? ORDER BY key",  # noqa: S608
+                (*chunk, t),
+            ):
+                aliases.setdefault(eid, []).append(key)
+        out: list[EntityRecord | None] = []
+        for i in ids:
+            row = rows.get(i)
+            if row is None or row[8] > t:
+                out.append(None)
+                continue
+            state = self._revert(row, events.get(encode(ItemKind.ENTITY, i), []))
+            if state is None:
+                out.append(None)
+                continue
+            attributes, identifiers, name, status = state
+            if status == MERGED:
+                out.append(None)
+                continue
+            rec = self._entity_record(row, aliases.get(i, []), status)
+            out.append(
+                EntityRecord(
+                    id=rec.id,
+                    kind=rec.kind,
+                    key=rec.key,
+                    name=name,
+                    status=Status.from_code(status),
+                    attributes=attributes,
+                    identifiers=identifiers,
+                    first_seen=rec.first_seen,
+                    last_seen=min(rec.last_seen, from_micros(t)),
+                    aliases=rec.aliases,
+                    provenance={
+                        k: v for k, v in rec.provenance.items() if to_micros(v.at) <= t
+                    },
+                )
+            )
+        return out
+
+    def _events_after(self, items: Sequence[int], t: int) -> dict[int, list[tuple[str, str | None]]]:
+        """Return item -> [(op, changes JSON)] of events after ``t``, newest first."""
+        conn = self._reader()
+        out: dict[int, list[tuple[str, str | None]]] = {}
+        for chunk in _chunks(sorted(set(items))):
+            marks = ",".join("?" * len(chunk))
+            for item, op, changes in conn.execute(
+                f"SELECT item, op, changes FROM history WHERE item IN ({marks}) AND at>? "  # noqa: S608
+                "ORDER BY seq DESC",
+                (*chunk, t),
+            ):
+                out.setdefault(item, []).append((op, changes))
+        return out
+
+    @staticmethod
+    def _revert(
+        row: tuple[Any, ...], events: list[tuple[str, str | None]]
+    ) -> tuple[dict[str, JsonValue], dict[str, str], str, int] | None:
+        """Undo ``events`` (newest first) on a current entity or relation row."""
+        is_entity = isinstance(row[2], str)
+        if is_entity:
+            attributes: dict[str, JsonValue] = orjson.loads(row[5])
+            identifiers: dict[str, str] = orjson.loads(row[6])
+            name: str = row[3]
+        else:
+            attributes = orjson.loads(row[5])
+            identifiers = {}
+            name = ""
+        status = int(row[4])
+        for op, raw in events:
+            if op == HistoryOp.CREATED.value:
+                return None
+            changes: dict[str, list[Any]] = orjson.loads(raw) if raw else {}
+            for fld, (old, _new) in changes.items():
+                if fld == "status" and isinstance(old, str):
+                    status = _STATUS_BY_NAME.get(old, status)
+                elif fld == "name" and isinstance(old, str):
+                    name = old
+                elif fld.startswith("attributes."):
+                    attr = fld[len("attributes.") :]
+                    if old is None:
+                        attributes.pop(attr, None)
+                    else:
+                        attributes[attr] = old
+                elif fld.startswith("identifiers."):
+                    id_type = fld[len("identifiers.") :]
+                    if old is None:
+                        identifiers.pop(id_type, None)
+                    else:
+                        identifiers[id_type] = str(old)
+        return attributes, identifiers, name, status
+
+    async def find_entities(
+        self, query: EntityQuery, *, first: int, after: int | None = None
+    ) -> EntityPage:
+        """Page through matching entities (see :meth:`GraphStore.find_entities`)."""
+        first = max(0, first)
+        idx = self.index
+        if not query.text and not query.attributes:
+            with idx.lock:
+                n = idx.n_entities
+                status = idx.e_status.data[1 : n + 1]
+                mask = status != MERGED
+                if query.kind is not None:
+                    mask &= idx.e_kind.data[1 : n + 1] == self.vocabulary.kind_code(query.kind)
+                if query.statuses is not None:
+                    mask &= np.isin(status, [s.code for s in query.statuses])
+                matches = np.flatnonzero(mask) + 1
+            total = int(matches.shape[0])
+            if after is not None:
+                matches = matches[matches > after]
+            page_ids = matches[: first + 1].tolist()
+        else:
+            where, params = self._where(query)
+            conn = self._reader()
+            total = int(conn.execute(f"SELECT count(*) FROM entity WHERE {where}", params).fetchone()[0])  # noqa: S608
+            cursor_where = where + (" AND id > ?" if after is not None else "")
+            cursor_params = (*params, after) if after is not None else params
+            page_ids = [
+                r[0]
+                for r in conn.execute(
+                    f"SELECT id FROM entity WHERE {cursor_where} ORDER BY id LIMIT ?",  # noqa: S608
+                    (*cursor_params, first + 1),
+                )
+            ]
+        has_next = len(page_ids) > first
+        page_ids = page_ids[:first]
+        records = [r for r in await self.entities(page_ids) if r is not None]
+        return EntityPage(tuple(records), total, has_next, page_ids[-1] if page_ids else None)
+
+    def _where(self, query: EntityQuery) -> tuple[str, tuple[object, ...]]:
+        clauses = [f"status != {MERGED}"]
+        params: list[object] = []
+        if query.kind is not None:
+            clauses.append("kind = ?")
+            params.append(self.vocabulary.kind_code(query.kind))
+        if query.statuses is not None:
+            codes = sorted(s.code for s in query.statuses)
+            clauses.append(f"status IN ({','.join('?' * len(codes))})")
+            params.extend(codes)
+        if query.text:
+            clauses.append("(instr(lower(key), ?) > 0 OR instr(lower(name), ?) > 0)")
+            params.extend([query.text.lower(), query.text.lower()])
+        for name, value in query.attributes.items():
+            path = "$." + _dumps(name)
+            if isinstance(value, dict | list):
+                clauses.append("json(json_extract(attributes, ?)) = json(?)")
+                params.extend([path, _dumps(value)])
+            elif value is None:
+                clauses.append("json_type(attributes, ?) = 'null'")
+                params.append(path)
+            elif isinstance(value, bool):
+                clauses.append("json_type(attributes, ?) = ?")
+                params.extend([path, "true" if value else "false"])
+            else:
+                clauses.append("json_extract(attributes, ?) = ?")
+                params.extend([path, value])
+        return " AND ".join(clauses), tuple(params)
+
+    def _relation_record(self, row: tuple[Any, ...], status: int | None = None) -> RelationRecord:
+        rid, type_code, src, dst, st, attributes, provenance, first, last = row
+        return RelationRecord(
+            id=rid,
+            type=self.vocabulary.type_from_code(type_code),
+            from_id=src,
+            to_id=dst,
+            status=Status.from_code(st if status is None else status),
+            attributes=orjson.loads(attributes),
+            first_seen=from_micros(first),
+            last_seen=from_micros(last),
+            provenance=self._provenance(provenance),
+        )
+
+    def _relation_rows(self, ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
+        conn = self._reader()
+        rows: dict[int, tuple[Any, ...]] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            marks = ",".join("?" * len(chunk))
+            for row in conn.execute(
+                f"SELECT {_RELATION_COLUMNS} FROM relation WHERE id IN ({marks})",  # noqa: S608
+                tuple(chunk),
+            ):
+                rows[row[0]] = row
+        return rows
+
+    async def relations_by_id(
+        self, ids: Sequence[int], *, as_of: datetime | None = None
+    ) -> list[RelationRecord | None]:
+        """Return relations by id (merged ones are ``None``)."""
+        rows = self._relation_rows([i for i in ids if i > 0])
+        if as_of is None:
+            return [
+                self._relation_record(rows[i]) if i in rows and rows[i][4] != MERGED else None
+                for i in ids
+            ]
+        t = to_micros(as_of)
+        events = self._events_after([encode(ItemKind.RELATION, i) for i in rows], t)
+        out: list[RelationRecord | None] = []
+        for i in ids:
+            row = rows.get(i)
+            if row is None or row[7] > t:
+                out.append(None)
+                continue
+            state = self._revert(row, events.get(encode(ItemKind.RELATION, i), []))
+            if state is None or state[3] == MERGED:
+                out.append(None)
+                continue
+            rec = self._relation_record(row, state[3])
+            out.append(
+                RelationRecord(
+                    id=rec.id,
+                    type=rec.type,
+                    from_id=rec.from_id,
+                    to_id=rec.to_id,
+                    status=rec.status,
+                    attributes=state[0],
+                    first_seen=rec.first_seen,
+                    last_seen=min(rec.last_seen, from_micros(t)),
+                    provenance={k: v for k, v in rec.provenance.items() if to_micros(v.at) <= t},
+                )
+            )
+        return out
+
+    async def relations(
+        self,
+        entity_id: int,
+        direction: Direction,
+        *,
+        types: frozenset[RelationType] | None = None,
+        first: int,
+        after: int | None = None,
+        as_of: datetime | None = None,
+    ) -> RelationPage:
+        """Page through an entity's relations (see :meth:`GraphStore.relations`)."""
+        idx = self.index
+        t = int(MAX_MICROS) if as_of is None else to_micros(as_of)
+        with idx.lock:
+            entity_id = idx.resolve(entity_id)
+            if not 0 < entity_id <= idx.n_entities:
+                return RelationPage((), 0, False, None)
+            adj = idx.adjacency().layers
+            offset = 0 if direction is Direction.OUT else 3
+            rels: list[int] = []
+            for base in (0, 6):
+                indptr, rel = adj[base + offset], adj[base + offset + 2]
+                if entity_id + 1 < indptr.shape[0]:
+                    rels.extend(rel[indptr[entity_id] : indptr[entity_id + 1]].tolist())
+            arr = np.asarray(sorted(rels), dtype=np.int64)
+            if arr.shape[0]:
+                if as_of is None:
+                    status = idx.r_status.data[arr]
+                else:
+                    status = idx.statuses_as_of(t)[1][arr]
+                keep = (status != MERGED) & (idx.r_created.data[arr] <= t)
+                if types is not None:
+                    codes = [self.vocabulary.type_code(x) for x in types]
+                    keep &= np.isin(idx.r_type.data[arr], codes)
+                arr = arr[keep]
+        total = int(arr.shape[0])
+        if after is not None:
+            arr = arr[arr > after]
+        page = arr[: max(0, first) + 1].tolist()
+        has_next = len(page) > first
+        page = page[:first]
+        records = [r for r in await self.relations_by_id(page, as_of=as_of) if r is not None]
+        return RelationPage(tuple(records), total, has_next, page[-1] if page else None)
+
+    async def history(self, ref: ItemRef, *, first: int, after: int | None = None) -> HistoryPage:
+        """Return an item's history, merged-in entities included (oldest first)."""
+        items = [encode(ref.item, ref.id)]
+        if ref.item is ItemKind.ENTITY:
+            with self.index.lock:
+                losers = [e for e, s in self.index.survivor.items() if self.index.resolve(s) == ref.id]
+            items.extend(encode(ItemKind.ENTITY, e) for e in losers)
+        marks = ",".join("?" * len(items))
+        rows = self._reader().execute(
+            f"SELECT h.seq, h.at, h.op, h.item, h.source_id, h.actor, r.run_id, h.changes "  # noqa: S608
+            f"FROM history h LEFT JOIN run r ON r.seq = h.run_seq "
+            f"WHERE h.item IN ({marks}) AND h.seq > ? ORDER BY h.seq LIMIT ?",
+            (*items, after or 0, first + 1),
+        ).fetchall()
+        events = []
+        for seq, at, op, item, source_id, actor, run_id, changes in rows[:first]:
+            kind, item_id = decode(item)
+            parsed: dict[str, list[Any]] = orjson.loads(changes) if changes else {}
+            events.append(
+                HistoryEvent(
+                    seq=seq,
+                    at=from_micros(at),
+                    op=HistoryOp(op),
+                    item=kind,
+                    item_id=item_id,
+                    source=self._source_name(source_id),
+                    actor=actor,
+                    run_id=run_id,
+                    changes={k: FieldChange(v[0], v[1]) for k, v in parsed.items()},
+                )
+            )
+        return HistoryPage(tuple(events), len(rows) > first, events[-1].seq if events else None)
+
+    async def runs(self, *, source: str | None = None, first: int = 100) -> list[RunRecord]:
+        """Return the latest runs, newest first."""
+        sql = (
+            "SELECT r.run_id, s.name, a.scope, r.state, r.started, r.finished, r.batches "
+            "FROM run r JOIN assertor a ON a.id = r.assertor JOIN source s ON s.id = a.source_id"
+        )
+        params: tuple[object, ...] = ()
+        if source is not None:
+            sql += " WHERE s.name = ?"
+            params = (source,)
+        rows = self._reader().execute(sql + " ORDER BY r.seq DESC LIMIT ?", (*params, first))
+        return [_run_record(row) for row in rows]
+
+    # ----------------------------------------------------------------- traversal
+    def _walk_arrays(
+        self, as_of: datetime | None
+    ) -> tuple[int, NDArray[np.int8], NDArray[np.int8], NDArray[np.int32]]:
+        idx = self.index
+        if as_of is None:
+            return (
+                int(MAX_MICROS),
+                idx.e_status.data,
+                idx.r_status.data,
+                idx.r_group.data,
+            )
+        t = to_micros(as_of)
+        e_status, r_status = idx.statuses_as_of(t)
+        return t, e_status, r_status, idx.groups_as_of(t)
+
+    async def traverse(self, spec: TraversalSpec) -> Traversal:
+        """Walk breadth-first with the compiled kernel (see :meth:`GraphStore.traverse`)."""
+        idx = self.index
+        max_status = 1 if spec.include_stale else 0
+        with idx.lock:
+            t, e_status, r_status, r_group = self._walk_arrays(spec.as_of)
+            adj = idx.adjacency().layers
+            mask = idx.step_mask(spec.steps)
+            starts = np.asarray([idx.resolve(int(s)) for s in spec.start], dtype=np.int64)
+            n_e = idx.n_entities + 1
+            e_kind = idx.e_kind.data[:n_e]
+            e_created = idx.e_created.data[:n_e]
+            e_st = e_status[:n_e]
+            r_type, r_created = idx.r_type.data, idx.r_created.data
+            with idx.kernel_lock:
+                stamp, pos, mark = idx.scratch()
+                order, depth, parent, via = kernel.bfs(
+                    starts,
+                    -1 if spec.max_depth is None else spec.max_depth,
+                    adj,
+                    r_type,
+                    r_status,
+                    r_created,
+                    e_kind,
+                    e_st,
+                    e_created,
+                    mask,
+                    t,
+                    max_status,
+                    stamp,
+                    pos,
+                    mark,
+                )
+                edges = None
+                if spec.collect_edges:
+                    src, dst, rel = kernel.collect_edges(
+                        order, adj, r_type, r_status, r_created, e_kind, mask, t, max_status,
+                        stamp, pos, mark,
+                    )
+                    edges = self._walked_edges(src, dst, rel, adj, r_status, r_group, t, max_status)
+            stale = e_st[order] == Status.STALE.code
+        return Traversal(order, depth, parent, via, stale, edges)
+
+    def _walked_edges(
+        self,
+        src: NDArray[np.int64],
+        dst: NDArray[np.int64],
+        rel: NDArray[np.int64],
+        adj: tuple[Any, ...],
+        r_status: NDArray[np.int8],
+        r_group: NDArray[np.int32],
+        t: int,
+        max_status: int,
+    ) -> WalkedEdges:
+        idx = self.index
+        groups = r_group[rel].astype(np.int64)
+        sizes = np.zeros(rel.shape[0], dtype=np.int64)
+        has = np.flatnonzero(groups >= 0)
+        if has.shape[0]:
+            owners = idx.r_src.data[rel[has]].astype(np.int64)
+            pair = np.stack([owners, groups[has]], axis=1)
+            uniq, inverse = np.unique(pair, axis=0, return_inverse=True)
+            redundancy = np.zeros(self.vocabulary.max_type_code + 1, dtype=np.int64)
+            for rt in self.vocabulary.redundancy_types:
+                redundancy[self.vocabulary.type_code(rt)] = 1
+            counts = kernel.count_groups(
+                uniq[:, 0].copy(),
+                uniq[:, 1].copy(),
+                (adj[0], adj[1], adj[2], adj[6], adj[7], adj[8]),
+                idx.r_type.data,
+                r_status,
+                idx.r_created.data,
+                r_group,
+                redundancy,
+                t,
+                max_status,
+            )
+            sizes[has] = counts[inverse.reshape(-1)]
+        return WalkedEdges(src, dst, rel, groups, sizes)
+
+    async def neighbours(
+        self,
+        ids: Sequence[int],
+        steps: Sequence[TraversalStep],
+        *,
+        as_of: datetime | None = None,
+        include_stale: bool = True,
+    ) -> Neighbours:
+        """Expand one hop (see :meth:`GraphStore.neighbours`)."""
+        idx = self.index
+        with idx.lock:
+            t, e_status, r_status, _ = self._walk_arrays(as_of)
+            adj = idx.adjacency().layers
+            mask = idx.step_mask(steps)
+            arr = np.asarray([idx.resolve(int(i)) for i in ids], dtype=np.int64)
+            n_e = idx.n_entities + 1
+            origin, ent, rel = kernel.one_hop(
+                arr,
+                adj,
+                idx.r_type.data,
+                r_status,
+                idx.r_created.data,
+                idx.e_kind.data[:n_e],
+                e_status[:n_e],
+                idx.e_created.data[:n_e],
+                mask,
+                t,
+                1 if include_stale else 0,
+            )
+        return Neighbours(origin, ent, rel)
+
+    # ==================================================================== writes
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[WriteTransaction]:
+        """Open the exclusive write transaction (see :meth:`GraphStore.write`)."""
+        if self.read_only:
+            msg = f"{self.path} is open read-only"
+            raise StoreUnavailable(msg)
+        if not self._open:
+            msg = "the store is not open"
+            raise StoreUnavailable(msg)
+        async with self._write_lock:
+            tx = _EmbeddedTransaction(self)
+            yield tx
+            if tx.staged is not None:
+                await anyio.to_thread.run_sync(tx.commit)
+
+    # ------------------------------------------------------------ write helpers
+    def source_id(self, conn: sqlite3.Connection, name: str) -> int:
+        """Return the id of source ``name``, creating it inside the open transaction."""
+        sid = self._source_ids.get(name)
+        if sid is None:
+            row = conn.execute("SELECT id FROM source WHERE name=?", (name,)).fetchone()
+            if row is None:
+                sid = int(conn.execute("INSERT INTO source(name) VALUES (?)", (name,)).lastrowid or 0)
+            else:
+                sid = int(row[0])
+        return sid
+
+    def assertor_id(self, conn: sqlite3.Connection, source_id: int, scope: str) -> int:
+        """Return the id of (source, scope), creating it inside the open transaction."""
+        aid = self._assertors.get((source_id, scope))
+        if aid is None:
+            row = conn.execute(
+                "SELECT id FROM assertor WHERE source_id=? AND scope=?", (source_id, scope)
+            ).fetchone()
+            if row is None:
+                aid = int(
+                    conn.execute(
+                        "INSERT INTO assertor(source_id, scope) VALUES (?, ?)", (source_id, scope)
+                    ).lastrowid
+                    or 0
+                )
+            else:
+                aid = int(row[0])
+        return aid
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone()
+
+
+def _run_record(row: tuple[Any, ...]) -> RunRecord:
+    run_id, source, scope, state, started, finished, batches = row
+    return RunRecord(
+        run_id=run_id,
+        source=source,
+        scope=scope,
+        state=RunState(state),
+        started=from_micros(started),
+        finished=from_micros(finished) if finished is not None else None,
+        batches=batches,
+    )
+
+
+def _encode_provenance(
+    provenance: Mapping[str, tuple[str, int]], source_ids: Mapping[str, int]
+) -> str:
+    return _dumps({k: [source_ids[s], at] for k, (s, at) in provenance.items()})
+
+
+class _EmbeddedTransaction(WriteTransaction):
+    """Write transaction of :class:`EmbeddedStore` (one change set per transaction)."""
+
+    def __init__(self, store: EmbeddedStore) -> None:
+        self.store = store
+        self.staged: ChangeSet | None = None
+        self._new_entity_ids: dict[int, int] = {}
+        self._new_relation_ids: dict[int, int] = {}
+        self._created_runs: list[tuple[str, str, str, int, int]] = []
+        self._placeholder = False
+
+    # ------------------------------------------------------------------ lookups
+    async def next_commit_time(self) -> int:
+        """Return max(now, last commit + 1 µs)."""
+        now = time.time_ns() // 1000
+        return max(now, self.store.index.last_commit + 1)
+
+    async def lookup_keys(self, kind: EntityKind, keys: Sequence[str]) -> dict[str, int]:
+        """Look keys up in the in-memory key index."""
+        idx = self.store.index
+        table = idx.keys[self.store.vocabulary.kind_code(kind)]
+        out: dict[str, int] = {}
+        for key in keys:
+            found = table.get(key)
+            if found is not None:
+                out[key] = idx.resolve(found)
+        return out
+
+    async def lookup_identifiers(
+        self, kind: EntityKind, identifiers: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], int]:
+        """Look identifiers up in the in-memory identifier index."""
+        idx = self.store.index
+        code = self.store.vocabulary.kind_code(kind)
+        out: dict[tuple[str, str], int] = {}
+        for id_type, value in identifiers:
+            found = idx.identifiers.get(idx.identifier_key(code, id_type, value))
+            if found is not None:
+                out[(id_type, value)] = idx.resolve(found)
+        return out
+
+    def _sources_of(self, provenance: str) -> dict[str, tuple[str, int]]:
+        return {
+            k: (self.store._source_name(sid), at)  # noqa: SLF001
+            for k, (sid, at) in orjson.loads(provenance).items()
+        }
+
+    async def load_entities(self, ids: Sequence[int]) -> list[EntityState]:
+        """Read current entity state from the file."""
+        rows = self.store._entity_rows(ids)  # noqa: SLF001
+        vocab = self.store.vocabulary
+        out = []
+        for i in ids:
+            row = rows.get(i)
+            if row is None:
+                msg = f"entity {i} does not exist"
+                raise NotFound(msg)
+            out.append(
+                EntityState(
+                    id=row[0],
+                    kind=vocab.kind_from_code(row[1]),
+                    key=row[2],
+                    name=row[3],
+                    status=Status.from_code(row[4]) if row[4] != MERGED else Status.RETIRED,
+                    attributes=orjson.loads(row[5]),
+                    identifiers=orjson.loads(row[6]),
+                    provenance=self._sources_of(row[7]),
+                )
+            )
+        return out
+
+    def _relation_states(self, ids: Sequence[int]) -> list[RelationState]:
+        rows = self.store._relation_rows(ids)  # noqa: SLF001
+        vocab = self.store.vocabulary
+        return [
+            RelationState(
+                id=row[0],
+                type=vocab.type_from_code(row[1]),
+                from_id=row[2],
+                to_id=row[3],
+                status=Status.from_code(row[4]),
+                attributes=orjson.loads(row[5]),
+                provenance=self._sources_of(row[6]),
+            )
+            for i in ids
+            if (row := rows.get(i)) is not None and row[4] != MERGED
+        ]
+
+    async def load_relations(self, ids: Sequence[int]) -> list[RelationState]:
+        """Read current relation state from the file."""
+        return self._relation_states(ids)
+
+    async def lookup_relations(
+        self, triples: Sequence[tuple[RelationType, int, int]]
+    ) -> dict[tuple[RelationType, int, int], RelationState]:
+        """Find relations through the in-memory (type, from, to) index."""
+        vocab = self.store.vocabulary
+        keys = [triple_key(vocab.type_code(t), s, d) for t, s, d in triples]
+        found = self.store.index.find_relations(keys)
+        hits = {i: r for i, r in enumerate(found) if r}
+        if not hits:
+            return {}
+        states = {s.id: s for s in self._relation_states(list(hits.values()))}
+        return {triples[i]: states[r] for i, r in hits.items() if r in states}
+
+    async def relations_touching(self, entity_ids: Sequence[int]) -> list[RelationState]:
+        """Collect an entity's relations from the adjacency index."""
+        idx = self.store.index
+        rel_ids: set[int] = set()
+        with idx.lock:
+            adj = idx.adjacency().layers
+            for e in entity_ids:
+                for base in (0, 3, 6, 9):
+                    indptr, rel = adj[base], adj[base + 2]
+                    if e + 1 < indptr.shape[0]:
+                        rel_ids.update(rel[indptr[e] : indptr[e + 1]].tolist())
+        return self._relation_states(sorted(rel_ids))
+
+    async def assertions_of(self, source: str, scope: str) -> list[AssertionState]:
+        """Read every assertion of (source, scope)."""
+        store = self.store
+        sid = store._source_ids.get(source)  # noqa: SLF001
+        if sid is None:
+            return []
+        aid = store._assertors.get((sid, scope))  # noqa: SLF001
+        if aid is None:
+            return []
+        rows = store._reader().execute(  # noqa: SLF001
+            "SELECT item, last_run, missed FROM assertion WHERE assertor=?", (aid,)
+        )
+        return [AssertionState(ItemRef(*decode(item)), last_run, missed) for item, last_run, missed in rows]
+
+    async def asserted_elsewhere(
+        self, refs: Sequence[ItemRef], source: str, scope: str
+    ) -> set[ItemRef]:
+        """Probe each other (source, scope) for live assertions of ``refs``."""
+        store = self.store
+        own = store._assertors.get((store._source_ids.get(source, -1), scope))  # noqa: SLF001
+        others = [a for a in store._assertors.values() if a != own]  # noqa: SLF001
+        if not refs or not others:
+            return set()
+        conn = store._reader()  # noqa: SLF001
+        codes = sorted(encode(r.item, r.id) for r in refs)
+        found: set[ItemRef] = set()
+        for aid in others:
+            for chunk in _chunks(codes):
+                marks = ",".join("?" * len(chunk))
+                for (item,) in conn.execute(
+                    f"SELECT item FROM assertion WHERE assertor=? AND missed=0 AND item IN ({marks})",  # noqa: S608
+                    (aid, *chunk),
+                ):
+                    found.add(ItemRef(*decode(item)))
+        return found
+
+    async def assertion_refs(self, ref: ItemRef) -> list[tuple[str, str, AssertionState]]:
+        """List every (source, scope) assertion of one item."""
+        store = self.store
+        rows = store._reader().execute(  # noqa: SLF001
+            "SELECT s.name, a.scope, x.last_run, x.missed FROM assertion x "
+            "JOIN assertor a ON a.id = x.assertor JOIN source s ON s.id = a.source_id "
+            "WHERE x.item = ?",
+            (encode(ref.item, ref.id),),
+        )
+        return [(name, scope, AssertionState(ref, lr, m)) for name, scope, lr, m in rows]
+
+    async def get_run(self, run_id: str) -> tuple[RunRecord, int] | None:
+        """Read a run and its sequence number."""
+        row = self.store._reader().execute(  # noqa: SLF001
+            "SELECT r.run_id, s.name, a.scope, r.state, r.started, r.finished, r.batches, r.seq "
+            "FROM run r JOIN assertor a ON a.id = r.assertor JOIN source s ON s.id = a.source_id "
+            "WHERE r.run_id = ?",
+            (run_id,),
+        ).fetchone()
+        if row is None:
+            for created in self._created_runs:
+                if created[0] == run_id:
+                    rec = RunRecord(run_id, created[1], created[2], RunState.OPEN, from_micros(created[3]), None, 0)
+                    return rec, created[4]
+            return None
+        return _run_record(row[:7]), int(row[7])
+
+    async def create_run(self, source: str, scope: str, run_id: str, at: int) -> int:
+        """Stage a new run; its sequence number is max(seq) + 1."""
+        if await self.get_run(run_id) is not None:
+            msg = f"run {run_id} already exists"
+            raise Conflict(msg)
+        row = self.store._reader().execute("SELECT max(seq) FROM run").fetchone()  # noqa: SLF001
+        seq = int(row[0] or 0) + 1 + len(self._created_runs)
+        self._created_runs.append((run_id, source, scope, at, seq))
+        if self.staged is None:
+            self.staged = ChangeSet(at=at, source=source, scope=scope, actor="", run_id=run_id, run_seq=seq)
+            self._placeholder = True
+        return seq
+
+    async def apply(self, changes: ChangeSet) -> dict[int, int]:
+        """Stage the change set and assign ids to new items."""
+        if self.staged is not None and not self._placeholder:
+            msg = "one change set per write transaction"
+            raise StoreError(msg)
+        self._placeholder = False
+        idx = self.store.index
+        mapping: dict[int, int] = {}
+        next_e = idx.n_entities + 1
+        for ent in changes.entities:
+            mapping[ent.temp_id] = next_e
+            next_e += 1
+        next_r = idx.n_relations + 1
+        for rel in changes.relations:
+            mapping[rel.temp_id] = next_r
+            next_r += 1
+        self._new_entity_ids = {e.temp_id: mapping[e.temp_id] for e in changes.entities}
+        self._new_relation_ids = {r.temp_id: mapping[r.temp_id] for r in changes.relations}
+        self.staged = changes
+        return mapping
+
+    # ------------------------------------------------------------------- commit
+    def commit(self) -> None:
+        """Write the staged change set in one SQLite transaction, then update the index."""
+        changes = self.staged
+        if changes is None:
+            return
+        store = self.store
+        conn = store._writer  # noqa: SLF001
+        if conn is None:
+            msg = "the store is not open"
+            raise StoreUnavailable(msg)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                memory = self._write(conn, changes)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            with store.index.lock:
+                conn.execute("COMMIT")
+                memory()
+        except sqlite3.Error as exc:
+            msg = f"{store.path}: commit failed: {exc}"
+            raise StoreError(msg) from exc
+
+    def _write(self, conn: sqlite3.Connection, cs: ChangeSet) -> Callable[[], None]:  # noqa: C901, PLR0912, PLR0915
+        store = self.store
+        idx = store.index
+        vocab = store.vocabulary
+        at = cs.at
+        new_sources: dict[str, int] = {}
+
+        def sid(name: str) -> int:
+            found = store._source_ids.get(name) or new_sources.get(name)  # noqa: SLF001
+            if found is None:
+                found = store.source_id(conn, name)
+                new_sources[name] = found
+            return found
+
+        source_id = sid(cs.source)
+        provenance_sources: set[str] = set()
+        for ent in cs.entities:
+            provenance_sources.update(s for s, _ in ent.provenance.values())
+        for upd in cs.entity_updates:
+            if upd.provenance:
+                provenance_sources.update(s for s, _ in upd.provenance.values())
+        for rel in cs.relations:
+            provenance_sources.update(s for s, _ in rel.provenance.values())
+        for rupd in cs.relation_updates:
+            if rupd.provenance:
+                provenance_sources.update(s for s, _ in rupd.provenance.values())
+        for name in provenance_sources:
+            sid(name)
+        source_ids = {**store._source_ids, **new_sources}  # noqa: SLF001
+        new_assertors: dict[tuple[int, str], int] = {}
+        assertor = store._assertors.get((source_id, cs.scope))  # noqa: SLF001
+        if assertor is None:
+            assertor = store.assertor_id(conn, source_id, cs.scope)
+            new_assertors[(source_id, cs.scope)] = assertor
+
+        for run_id, run_source, scope, started, seq in self._created_runs:
+            run_source_id = sid(run_source)
+            run_assertor = store._assertors.get((run_source_id, scope)) or new_assertors.get(  # noqa: SLF001
+                (run_source_id, scope)
+            )
+            if run_assertor is None:
+                run_assertor = store.assertor_id(conn, run_source_id, scope)
+                new_assertors[(run_source_id, scope)] = run_assertor
+            conn.execute(
+                "INSERT INTO run(seq, run_id, assertor, state, started, finished, batches) "
+                "VALUES (?, ?, ?, 'open', ?, NULL, 0)",
+                (seq, run_id, run_assertor, started),
+            )
+
+        ids = {**self._new_entity_ids, **self._new_relation_ids}
+
+        def real(i: int) -> int:
+            return ids[i] if i < 0 else i
+
+        # ---- entities
+        kinds_codes = [vocab.kind_code(e.kind) for e in cs.entities]
+        conn.executemany(
+            "INSERT INTO entity(id, kind, key, name, status, attributes, identifiers, provenance, "
+            "first_seen, last_seen) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    ids[e.temp_id],
+                    code,
+                    e.key,
+                    e.name,
+                    e.status.code,
+                    _dumps(e.attributes),
+                    _dumps(e.identifiers),
+                    _encode_provenance(e.provenance, source_ids),
+                    at,
+                    at,
+                )
+                for e, code in zip(cs.entities, kinds_codes, strict=True)
+            ],
+        )
+        status_events: list[tuple[int, int, int, int]] = []  # (at, item, old, new)
+        old_identifiers: dict[int, dict[str, str]] = {}
+        identifier_updates = [u.id for u in cs.entity_updates if u.identifiers is not None]
+        if identifier_updates:
+            for eid, raw in conn.execute(
+                f"SELECT id, identifiers FROM entity WHERE id IN ({','.join('?' * len(identifier_updates))})",  # noqa: S608
+                identifier_updates,
+            ):
+                old_identifiers[eid] = orjson.loads(raw)
+        update_rows = []
+        for u in cs.entity_updates:
+            update_rows.append(
+                (
+                    u.name,
+                    _dumps(u.attributes) if u.attributes is not None else None,
+                    _dumps(u.identifiers) if u.identifiers is not None else None,
+                    _encode_provenance(u.provenance, source_ids) if u.provenance is not None else None,
+                    u.status.code if u.status is not None else None,
+                    u.id,
+                )
+            )
+            if u.status is not None:
+                old = int(idx.e_status.data[u.id])
+                if old != u.status.code:
+                    status_events.append((at, encode(ItemKind.ENTITY, u.id), old, u.status.code))
+        conn.executemany(
+            "UPDATE entity SET name=COALESCE(?, name), attributes=COALESCE(?, attributes), "
+            "identifiers=COALESCE(?, identifiers), provenance=COALESCE(?, provenance), "
+            "status=COALESCE(?, status) WHERE id=?",
+            update_rows,
+        )
+        merge_keys: list[tuple[int, int, str]] = []  # (survivor, kind code, key)
+        loser_identifiers: dict[int, tuple[int, dict[str, str]]] = {}
+        for m in cs.merges:
+            row = conn.execute(
+                "SELECT kind, key, status, identifiers FROM entity WHERE id=?", (m.loser,)
+            ).fetchone()
+            if row is None:
+                msg = f"entity {m.loser} to merge does not exist"
+                raise NotFound(msg)
+            kind_code, key, old_status, identifiers = row
+            loser_identifiers[m.loser] = (kind_code, orjson.loads(identifiers))
+            conn.execute(
+                "UPDATE entity SET status=?, merged_into=? WHERE id=?", (MERGED, m.survivor, m.loser)
+            )
+            conn.execute(
+                "INSERT OR REPLACE INTO alias(kind, key, entity_id, since) VALUES (?,?,?,?)",
+                (kind_code, key, m.survivor, at),
+            )
+            merge_keys.append((m.survivor, kind_code, key))
+            for (akey,) in conn.execute("SELECT key FROM alias WHERE entity_id=?", (m.loser,)).fetchall():
+                merge_keys.append((m.survivor, kind_code, akey))
+            conn.execute("UPDATE alias SET entity_id=? WHERE entity_id=?", (m.survivor, m.loser))
+            status_events.append((at, encode(ItemKind.ENTITY, m.loser), old_status, MERGED))
+        for alias in cs.aliases:
+            code = vocab.kind_code(alias.kind)
+            target = real(alias.entity_id)
+            conn.execute(
+                "INSERT OR REPLACE INTO alias(kind, key, entity_id, since) VALUES (?,?,?,?)",
+                (code, alias.key, target, at),
+            )
+            merge_keys.append((target, code, alias.key))
+
+        # ---- relations
+        rel_rows = []
+        rel_groups: list[str | None] = []
+        for r in cs.relations:
+            grp = r.attributes.get("redundancyGroup")
+            group = grp if isinstance(grp, str) else None
+            rel_groups.append(group)
+            rel_rows.append(
+                (
+                    ids[r.temp_id],
+                    vocab.type_code(r.type),
+                    real(r.from_id),
+                    real(r.to_id),
+                    r.status.code,
+                    group,
+                    _dumps(r.attributes),
+                    _encode_provenance(r.provenance, source_ids),
+                    at,
+                    at,
+                )
+            )
+        conn.executemany(
+            "INSERT INTO relation(id, type, src, dst, status, grp, attributes, provenance, "
+            "first_seen, last_seen) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            rel_rows,
+        )
+        group_events: list[tuple[int, int, str | None]] = []
+        rel_update_rows = []
+        for ru in cs.relation_updates:
+            new_status = MERGED if ru.merged else (ru.status.code if ru.status is not None else None)
+            grp_value: object = None
+            grp_changed = False
+            if ru.attributes is not None:
+                g = ru.attributes.get("redundancyGroup")
+                new_group = g if isinstance(g, str) else None
+                old_code = int(idx.r_group.data[ru.id])
+                old_group = idx.group_names[old_code] if old_code >= 0 else None
+                if new_group != old_group:
+                    grp_changed = True
+                    grp_value = new_group
+                    group_events.append((at, ru.id, old_group))
+            rel_update_rows.append(
+                (
+                    _dumps(ru.attributes) if ru.attributes is not None else None,
+                    _encode_provenance(ru.provenance, source_ids) if ru.provenance is not None else None,
+                    new_status,
+                    1 if grp_changed else 0,
+                    grp_value,
+                    ru.id,
+                )
+            )
+            if new_status is not None:
+                old = int(idx.r_status.data[ru.id])
+                if old != new_status:
+                    status_events.append((at, encode(ItemKind.RELATION, ru.id), old, new_status))
+        conn.executemany(
+            "UPDATE relation SET attributes=COALESCE(?, attributes), provenance=COALESCE(?, provenance), "
+            "status=COALESCE(?, status), grp=CASE WHEN ? THEN ? ELSE grp END WHERE id=?",
+            rel_update_rows,
+        )
+
+        # ---- assertions and last seen
+        for old_ref, new_ref in cs.moved_assertions:
+            old_code = encode(old_ref.item, real(old_ref.id))
+            conn.execute(
+                "INSERT INTO assertion(assertor, item, last_run, missed) "
+                "SELECT assertor, ?, last_run, missed FROM assertion WHERE item=? "
+                "ON CONFLICT(assertor, item) DO UPDATE SET last_run=max(last_run, excluded.last_run), "
+                "missed=min(missed, excluded.missed)",
+                (encode(new_ref.item, real(new_ref.id)), old_code),
+            )
+            conn.execute("DELETE FROM assertion WHERE item=?", (old_code,))
+        codes = [encode(a.ref.item, real(a.ref.id)) for a in cs.assertions]
+        conn.executemany(
+            "INSERT INTO assertion(assertor, item, last_run, missed) VALUES (?,?,?,0) "
+            "ON CONFLICT(assertor, item) DO UPDATE SET last_run=excluded.last_run, missed=0",
+            [(assertor, c, cs.run_seq) for c in codes],
+        )
+        seen_entities = [(at, real(a.ref.id)) for a in cs.assertions if a.ref.item is ItemKind.ENTITY and a.ref.id > 0]
+        seen_relations = [(at, real(a.ref.id)) for a in cs.assertions if a.ref.item is ItemKind.RELATION and a.ref.id > 0]
+        conn.executemany("UPDATE entity SET last_seen=? WHERE id=?", seen_entities)
+        conn.executemany("UPDATE relation SET last_seen=? WHERE id=?", seen_relations)
+        conn.executemany(
+            "UPDATE assertion SET missed=? WHERE assertor=? AND item=?",
+            [(missed, assertor, encode(ref.item, ref.id)) for ref, missed in cs.withdrawn],
+        )
+
+        # ---- history and logs
+        conn.executemany(
+            "INSERT INTO history(at, item, op, source_id, actor, run_seq, changes) VALUES (?,?,?,?,?,?,?)",
+            [
+                (
+                    at,
+                    encode(h.ref.item, real(h.ref.id)),
+                    h.op.value,
+                    source_id,
+                    cs.actor,
+                    cs.run_seq if cs.run_id is not None else None,
+                    _dumps({k: [v.old, v.new] for k, v in h.changes.items()}) if h.changes else None,
+                )
+                for h in cs.history
+            ],
+        )
+        conn.executemany(
+            "INSERT INTO status_log(at, item, old, new) VALUES (?,?,?,?)", status_events
+        )
+        conn.executemany(
+            "INSERT INTO group_log(at, relation, old) VALUES (?,?,?)", group_events
+        )
+        if cs.run_update is not None:
+            ru_ = cs.run_update
+            conn.execute(
+                "UPDATE run SET state=?, finished=?, batches=? WHERE run_id=?",
+                (
+                    ru_.state.value,
+                    None if ru_.state is RunState.OPEN else at,
+                    ru_.batches,
+                    ru_.run_id,
+                ),
+            )
+        conn.execute(
+            "INSERT INTO commit_log(at, source_id, run_seq, entities, relations) VALUES (?,?,?,?,?)",
+            (at, source_id, cs.run_seq, len(cs.entities), len(cs.relations)),
+        )
+
+        def apply_to_memory() -> None:
+            for name, sid_ in new_sources.items():
+                store._source_ids[name] = sid_  # noqa: SLF001
+                store._sources[sid_] = name  # noqa: SLF001
+            store._assertors.update(new_assertors)  # noqa: SLF001
+            if cs.entities:
+                eids = np.fromiter((ids[e.temp_id] for e in cs.entities), dtype=np.int64, count=len(cs.entities))
+                idx.add_entities(
+                    eids,
+                    np.asarray(kinds_codes, dtype=np.int8),
+                    np.fromiter((e.status.code for e in cs.entities), dtype=np.int8, count=len(cs.entities)),
+                    np.full(len(cs.entities), at, dtype=np.int64),
+                )
+                for e, code in zip(cs.entities, kinds_codes, strict=True):
+                    eid = ids[e.temp_id]
+                    idx.keys[code][e.key] = eid
+                    if e.status is not Status.RETIRED:
+                        for t_, v in e.identifiers.items():
+                            idx.identifiers[idx.identifier_key(code, t_, v)] = eid
+            for loser, (kind_code, identifiers) in loser_identifiers.items():
+                for t_, v in identifiers.items():
+                    key_ = idx.identifier_key(kind_code, t_, v)
+                    if idx.identifiers.get(key_) == loser:
+                        del idx.identifiers[key_]
+            for m in cs.merges:
+                idx.survivor[m.loser] = m.survivor
+                idx.e_status.data[m.loser] = MERGED
+            for survivor, kind_code, key in merge_keys:
+                idx.keys[kind_code][key] = survivor
+            for u in cs.entity_updates:
+                kind_code = int(idx.e_kind.data[u.id])
+                if u.status is not None:
+                    idx.e_status.data[u.id] = u.status.code
+                status_now = int(idx.e_status.data[u.id])
+                if u.identifiers is not None or u.status is not None:
+                    old_ids = old_identifiers.get(u.id)
+                    if old_ids is not None:
+                        for t_, v in old_ids.items():
+                            key_ = idx.identifier_key(kind_code, t_, v)
+                            if idx.identifiers.get(key_) == u.id:
+                                del idx.identifiers[key_]
+                    if u.identifiers is not None and status_now != Status.RETIRED.code:
+                        for t_, v in u.identifiers.items():
+                            idx.identifiers[idx.identifier_key(kind_code, t_, v)] = u.id
+            if cs.relations:
+                n = len(cs.relations)
+                idx.add_relations(
+                    np.fromiter((ids[r.temp_id] for r in cs.relations), dtype=np.int64, count=n),
+                    np.fromiter((vocab.type_code(r.type) for r in cs.relations), dtype=np.int8, count=n),
+                    np.fromiter((real(r.from_id) for r in cs.relations), dtype=np.int64, count=n),
+                    np.fromiter((real(r.to_id) for r in cs.relations), dtype=np.int64, count=n),
+                    np.fromiter((r.status.code for r in cs.relations), dtype=np.int8, count=n),
+                    np.full(n, at, dtype=np.int64),
+                    np.fromiter((idx.group_code(g) for g in rel_groups), dtype=np.int32, count=n),
+                )
+            for ru in cs.relation_updates:
+                if ru.merged:
+                    idx.r_status.data[ru.id] = MERGED
+                    idx.forget_triple(
+                        triple_key(
+                            int(idx.r_type.data[ru.id]),
+                            int(idx.r_src.data[ru.id]),
+                            int(idx.r_dst.data[ru.id]),
+                        )
+                    )
+                elif ru.status is not None:
+                    idx.r_status.data[ru.id] = ru.status.code
+            for _at, rel_id, _old in group_events:
+                upd = next(x for x in cs.relation_updates if x.id == rel_id)
+                g = upd.attributes.get("redundancyGroup") if upd.attributes else None
+                idx.r_group.data[rel_id] = idx.group_code(g if isinstance(g, str) else None)
+            for ev_at, item, old, _new in status_events:
+                idx.log_status(ev_at, item, old)
+            for ev_at, rel_id, old_group in group_events:
+                idx.log_group(ev_at, rel_id, idx.group_code(old_group))
+            idx.last_commit = max(idx.last_commit, at)
+            idx.version += 1
+
+        return apply_to_memory
+
