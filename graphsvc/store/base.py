@@ -560,6 +560,13 @@ class GraphStore(ABC):
         """
 
     @abstractmethod
+    async def resolve_identifiers(
+        self, kind: EntityKind, identifiers: Sequence[tuple[str, str]]
+    ) -> list[int | None]:
+        """Return the id of the non-retired entity of ``kind`` holding each
+        (type, normalised value), ``None`` when none does."""
+
+    @abstractmethod
     async def entities(
         self, ids: Sequence[int], *, as_of: datetime | None = None
     ) -> list[EntityRecord | None]:

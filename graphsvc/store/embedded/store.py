@@ -385,6 +385,19 @@ class EmbeddedStore(GraphStore):
             result.append(int(row[0]))
         return result
 
+    async def resolve_identifiers(
+        self, kind: EntityKind, identifiers: Sequence[tuple[str, str]]
+    ) -> list[int | None]:
+        """Look identifiers up in the in-memory identifier index."""
+        idx = self.index
+        code = self.vocabulary.kind_code(kind)
+        with idx.lock:
+            out: list[int | None] = []
+            for id_type, value in identifiers:
+                found = idx.identifiers.get(idx.identifier_key(code, id_type, value))
+                out.append(idx.resolve(found) if found is not None else None)
+            return out
+
     def _entity_rows(self, ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
         conn = self._reader()
         rows: dict[int, tuple[Any, ...]] = {}

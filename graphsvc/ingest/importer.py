@@ -1,0 +1,146 @@
+"""The importer contract: a tool's output -> ingest items, with no store in sight.
+
+An importer is a class with a ``name`` (the FORMAT of ``graphsvc import FORMAT
+PATH…``), registered under the entry point group ``graphsvc.importers`` (see
+``pyproject.toml``), so new importers are added without touching ``graphsvc``.
+
+It works in two pure steps, cartography-style:
+
+1. :meth:`Importer.parse` reads one file into the importer's own parsed form and
+   raises :class:`~graphsvc.errors.ParseError` (file, element, reason) when the
+   file is malformed. Every file of a run is parsed before anything is written,
+   so a malformed file leaves the store untouched.
+2. :meth:`Importer.transform` turns every parsed file of the run into one
+   :class:`ImportResult`: the entities and relations to assert, and warnings
+   (dangling references, skipped objects) that are reported but not fatal.
+
+The run itself (``startRun`` -> batches -> ``finishRun(complete=true)``) is done
+by :mod:`graphsvc.ingest.runner`, locally or against a served graphsvc.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import ClassVar, Generic, TypeVar
+
+from graphsvc.errors import InvalidInput
+from graphsvc.model.batch import EntityItem, RelationItem
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "ImportResult",
+    "ImportWarning",
+    "Importer",
+    "ImporterOptions",
+    "available_importers",
+    "load_importer",
+]
+
+ENTRY_POINT_GROUP = "graphsvc.importers"
+
+ParsedT = TypeVar("ParsedT")
+
+
+@dataclass(frozen=True, slots=True)
+class ImportWarning:
+    """Something an importer skipped or could not resolve; not fatal.
+
+    Attributes:
+        path: The file.
+        element: Where in it (line, JSON pointer, XML element, YAML document).
+        message: What happened, in words.
+    """
+
+    path: str
+    element: str
+    message: str
+
+    def describe(self) -> str:
+        """Return ``path: element: message``."""
+        where = f"{self.path}: {self.element}" if self.element else self.path
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """What a tool's files say, as ingest items.
+
+    Relations must only name entities that this result contains, or that the
+    store already holds (identify them by key or identifiers).
+    """
+
+    entities: tuple[EntityItem, ...] = ()
+    relations: tuple[RelationItem, ...] = ()
+    warnings: tuple[ImportWarning, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ImporterOptions:
+    """Options of one import run.
+
+    Attributes:
+        scope: The scope the run describes (cluster, account, site); some
+            importers use it in keys (for example Kubernetes namespaces per cluster).
+        settings: Format-specific options from ``--option name=value`` (for
+            example ``mapping=cols.yaml`` for ``csv``).
+    """
+
+    scope: str = "default"
+    settings: Mapping[str, str] = field(default_factory=dict)
+
+
+class Importer(ABC, Generic[ParsedT]):
+    """Base of every importer (see the module docstring).
+
+    Attributes:
+        name: The FORMAT name on the command line.
+        default_source: Source name used when ``--source`` is not given.
+        description: One line for ``graphsvc import --help``.
+    """
+
+    name: ClassVar[str]
+    default_source: ClassVar[str]
+    description: ClassVar[str]
+
+    @abstractmethod
+    def parse(self, path: Path, options: ImporterOptions) -> ParsedT:
+        """Read one file.
+
+        Raises:
+            ParseError: naming the file, the element and the reason, when the
+                file is malformed or not of this format.
+        """
+
+    @abstractmethod
+    def transform(self, parsed: Sequence[tuple[Path, ParsedT]], options: ImporterOptions) -> ImportResult:
+        """Turn every parsed file of a run into ingest items (pure: no I/O).
+
+        Raises:
+            ParseError: when the files contradict each other in a way that
+                cannot be reported as a warning.
+        """
+
+
+def available_importers() -> dict[str, str]:
+    """Return FORMAT -> ``module:Class`` of every registered importer."""
+    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def load_importer(name: str) -> Importer[object]:
+    """Instantiate the importer registered as ``name``.
+
+    Raises:
+        InvalidInput: when no importer has that name.
+    """
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == name:
+            cls = ep.load()
+            instance: Importer[object] = cls()
+            return instance
+    known = ", ".join(sorted(available_importers())) or "none"
+    msg = f"no importer {name!r} (known: {known})"
+    raise InvalidInput(msg)
