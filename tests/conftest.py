@@ -9,7 +9,8 @@ import pytest
 
 from graphsvc.ingest.engine import IngestEngine, IngestPolicy
 from graphsvc.store.base import GraphStore
-from graphsvc.store.factory import open_embedded
+from graphsvc.config import Settings
+from graphsvc.store.factory import store_from_settings
 
 DATA = Path(__file__).parent / "data"
 
@@ -22,7 +23,7 @@ def anyio_backend() -> str:
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[GraphStore]:
     """An open embedded store on a fresh file."""
-    s = open_embedded(tmp_path / "graph.db", durability="normal")
+    s = store_from_settings(Settings(data=tmp_path / "graph.db", durability="normal"))
     await s.open()
     try:
         yield s
@@ -34,3 +35,4 @@ async def store(tmp_path: Path) -> AsyncIterator[GraphStore]:
 def engine(store: GraphStore) -> IngestEngine:
     """The ingest engine over :func:`store` (default policy)."""
     return IngestEngine(store, IngestPolicy(retire_after_missing_runs=2))
+

@@ -253,13 +253,45 @@ class IngestEngine:
         """
         errors = validate_batch(batch, self.vocabulary)
         if errors:
-            raise BatchRejected(errors)
+            raise BatchRejected(await self._store_errors_of_the_rest(batch, errors))
         async with self.store.write() as tx:
             planner = _BatchPlanner(tx, batch, self.policy, self.vocabulary, actor)
             changes, summary = await planner.plan()
             if not batch.dry_run:
                 await tx.apply(changes)
         return summary
+
+    async def _store_errors_of_the_rest(
+        self, batch: IngestBatch, errors: list[ItemError]
+    ) -> list[ItemError]:
+        """Add the store-dependent errors of the items the vocabulary check passed,
+        so that one rejection names every offending item."""
+        bad_entities = {e.index for e in errors if e.section == "entities"}
+        bad_relations = {e.index for e in errors if e.section == "relations"}
+        if any(e.section == "batch" for e in errors):
+            return errors
+        entity_map = [i for i in range(len(batch.entities)) if i not in bad_entities]
+        relation_map = [i for i in range(len(batch.relations)) if i not in bad_relations]
+        rest = batch.model_copy(
+            update={
+                "entities": [batch.entities[i] for i in entity_map],
+                "relations": [batch.relations[i] for i in relation_map],
+                "dry_run": True,
+                "run_id": None,
+                "complete": False,
+            }
+        )
+        try:
+            async with self.store.write() as tx:
+                await _BatchPlanner(tx, rest, self.policy, self.vocabulary, "").plan()
+        except BatchRejected as more:
+            for e in more.errors:
+                if e.index is None:
+                    continue
+                index = (entity_map if e.section == "entities" else relation_map)[e.index]
+                errors.append(ItemError(e.section, index, e.key, e.field, e.reason))
+        errors.sort(key=lambda e: (e.section != "batch", e.section != "entities", e.index or 0))
+        return errors
 
     async def start_run(self, source: str, scope: str = "default", *, actor: str = "") -> RunRecord:
         """Open a run for ``source`` over ``scope`` and return it.

@@ -25,11 +25,13 @@ from graphsvc.ingest.engine import IngestEngine
 from graphsvc.ingest.importer import Importer, ImporterOptions, ImportResult, ImportWarning
 from graphsvc.ingest.results import IngestSummary
 from graphsvc.model.batch import EntityItem, EntityRef, IngestBatch, RelationItem
-from graphsvc.model.validation import parse_batch, validate_batch
+from graphsvc.model.validation import missing_required, parse_batch, validate_batch
 from graphsvc.model.vocabulary import VOCABULARY, EntityKind
+from graphsvc.store.base import GraphStore
 
 __all__ = [
     "BatchSink",
+    "check_batches",
     "EngineSink",
     "ImportReport",
     "Progress",
@@ -239,6 +241,94 @@ async def run_import(
         raise
     summary = summary + await sink.finish_run(run_id, complete=True)
     return ImportReport(run_id, len(batches), summary, result.warnings)
+
+
+async def check_batches(store: GraphStore, batches: Sequence[tuple[str, IngestBatch]]) -> None:
+    """Check, before anything is written, the rules a batch can only break against the store.
+
+    Walks the batches in order as the engine would apply them: a relation
+    endpoint must be an entity of an earlier or the same batch, or exist in the
+    store; an entity that is new (its key and identifiers are unknown to the
+    store and to earlier batches) must carry its kind's required attributes.
+
+    Args:
+        store: The open store the batches are for.
+        batches: (origin for messages, batch) in the order they will be applied.
+
+    Raises:
+        BatchRejected: naming the origin and every offending item.
+    """
+    known_keys: set[tuple[EntityKind, str]] = set()
+    known_ids: set[tuple[EntityKind, str, str]] = set()
+    problems: list[str] = []
+    for origin, batch in batches:
+        items: dict[tuple[EntityKind, str], list[tuple[int, EntityItem]]] = {}
+        for index, entity in enumerate(batch.entities):
+            items.setdefault((entity.kind, entity.key), []).append((index, entity))
+        unknown = [k for k in items if k not in known_keys]
+        in_store = await store.resolve(unknown) if unknown else []
+        errors: list[ItemError] = []
+        for (kind, key), found in zip(unknown, in_store, strict=True):
+            group = items[(kind, key)]
+            pairs = [
+                (t, VOCABULARY.normalize_identifier(t, v))
+                for _, e in group
+                for t, v in e.identifiers.items()
+            ]
+            if found is not None or any((kind, t, v) in known_ids for t, v in pairs):
+                continue
+            if pairs and any(x is not None for x in await store.resolve_identifiers(kind, pairs)):
+                continue
+            attributes: dict[str, object] = {}
+            for _, e in group:
+                attributes.update(e.attributes)
+            missing = missing_required(kind, attributes)  # type: ignore[arg-type]
+            if missing:
+                errors.append(
+                    ItemError(
+                        "entities",
+                        group[0][0],
+                        f"{kind.value}/{key}",
+                        f"attributes.{missing[0]}",
+                        f"a new {kind.value} needs {', '.join(missing)}",
+                    )
+                )
+        for (kind, key), group in items.items():
+            known_keys.add((kind, key))
+            for _, e in group:
+                for t, v in e.identifiers.items():
+                    known_ids.add((kind, t, VOCABULARY.normalize_identifier(t, v)))
+        for index, rel in enumerate(batch.relations):
+            for end, ref in (("from", rel.from_), ("to", rel.to)):
+                if ref.key is not None:
+                    if (ref.kind, ref.key) in known_keys:
+                        continue
+                    if (await store.resolve([(ref.kind, ref.key)]))[0] is not None:
+                        continue
+                else:
+                    pairs = [
+                        (t, VOCABULARY.normalize_identifier(t, v))
+                        for t, v in (ref.identifiers or {}).items()
+                    ]
+                    if any((ref.kind, t, v) in known_ids for t, v in pairs):
+                        continue
+                    if any(x is not None for x in await store.resolve_identifiers(ref.kind, pairs)):
+                        continue
+                errors.append(
+                    ItemError(
+                        "relations",
+                        index,
+                        rel.label(),
+                        end,
+                        f"no {ref.label()} in the store or in the batches before it",
+                    )
+                )
+        if errors:
+            problems.append(str(BatchRejected(errors, origin=origin)))
+    if problems:
+        raise BatchRejected(
+            [ItemError("batch", None, "", "", p) for p in problems], origin="nothing was written"
+        )
 
 
 def read_batch_file(path: Path) -> Iterator[IngestBatch]:

@@ -1,33 +1,27 @@
-"""The one place that knows the store backends: open the configured store."""
+"""The one place that knows the store backends: build the configured store."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Literal
-
+from graphsvc.config import Settings
+from graphsvc.errors import StoreUnavailable
 from graphsvc.store.base import GraphStore
 
-__all__ = ["open_embedded", "store_from_settings"]
+__all__ = ["store_from_settings"]
 
 
-def open_embedded(
-    path: Path | str, *, durability: Literal["full", "normal"] = "full", read_only: bool = False
-) -> GraphStore:
-    """Return an (unopened) embedded store on ``path``."""
-    from graphsvc.store.embedded.store import EmbeddedStore  # noqa: PLC0415 - backends load lazily
+def store_from_settings(settings: Settings, *, read_only: bool = False) -> GraphStore:
+    """Return the (unopened) store that ``settings`` configure.
 
-    return EmbeddedStore(path, durability=durability, read_only=read_only)
+    Args:
+        settings: Where the store is and which backend holds it.
+        read_only: Open without taking the writer lock (embedded store only).
 
+    Raises:
+        StoreUnavailable: when the configured backend cannot be used.
+    """
+    if settings.store == "embedded":
+        from graphsvc.store.embedded.store import EmbeddedStore  # noqa: PLC0415 - load on demand
 
-def store_from_settings(
-    backend: Literal["embedded", "neo4j"],
-    *,
-    data_path: Path,
-    durability: Literal["full", "normal"] = "full",
-    read_only: bool = False,
-) -> GraphStore:
-    """Return the configured (unopened) store."""
-    if backend == "embedded":
-        return open_embedded(data_path, durability=durability, read_only=read_only)
-    msg = "the neo4j backend is not available yet"
-    raise NotImplementedError(msg)
+        return EmbeddedStore(settings.data, durability=settings.durability, read_only=read_only)
+    msg = f"store backend {settings.store!r} is not available in this build"
+    raise StoreUnavailable(msg)

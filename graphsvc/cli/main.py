@@ -1,0 +1,226 @@
+"""The ``graphsvc`` command line.
+
+Exit codes: 0 success; 2 invalid input (a malformed file, an invalid item: the
+message names the file, the item and the reason, and nothing was written); 3 the
+store cannot be used; 1 anything else (reported in one line, never a traceback
+unless ``GRAPHSVC_DEBUG=1``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import anyio
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from graphsvc.config import Settings
+from graphsvc.errors import GraphSvcError, InvalidInput, ParseError, StoreError
+from graphsvc.ingest.engine import IngestEngine, IngestPolicy
+from graphsvc.ingest.importer import ImportWarning, available_importers, load_importer
+from graphsvc.ingest.results import IngestSummary
+from graphsvc.ingest.runner import EngineSink, check_batches, read_batch_file, run_import
+from graphsvc.model.batch import IngestBatch
+from graphsvc.model.schema_export import batch_schema_json
+from graphsvc.store.factory import store_from_settings
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    name="graphsvc",
+    help="graphsvc: one graph of projects, changes, services, CIs and teams.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+T = TypeVar("T")
+err = Console(stderr=True)
+out = Console()
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _run(fn: Callable[[], Awaitable[T]]) -> T:
+    """Run an async command, mapping errors onto exit codes (see the module docstring)."""
+    try:
+        return anyio.run(fn)
+    except (InvalidInput, ParseError) as exc:
+        raise _fail(str(exc), 2) from None
+    except StoreError as exc:
+        raise _fail(str(exc), 3) from None
+    except GraphSvcError as exc:
+        raise _fail(str(exc), 1) from None
+    except (typer.Exit, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        if os.environ.get("GRAPHSVC_DEBUG"):
+            raise
+        raise _fail(f"internal error: {type(exc).__name__}: {exc}", 1) from None
+
+
+def _policy(settings: Settings) -> IngestPolicy:
+    return IngestPolicy(
+        source_priorities=settings.source_priorities,
+        retire_after_missing_runs=settings.retire_after_missing_runs,
+    )
+
+
+def _summary_table(summary: IngestSummary, title: str) -> Table:
+    table = Table(title=title, show_header=True, header_style="bold")
+    table.add_column("")
+    table.add_column("entities", justify="right")
+    table.add_column("relations", justify="right")
+    table.add_row("created", str(summary.entities_created), str(summary.relations_created))
+    table.add_row("updated", str(summary.entities_updated), str(summary.relations_updated))
+    table.add_row("unchanged", str(summary.entities_unchanged), str(summary.relations_unchanged))
+    table.add_row("merged", str(summary.merged), "")
+    table.add_row("revived", str(summary.revived), "")
+    table.add_row("marked stale", str(summary.marked_stale), "")
+    table.add_row("retired", str(summary.retired), "")
+    return table
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+        disable=not err.is_terminal and not os.environ.get("GRAPHSVC_PROGRESS"),
+    )
+
+
+@app.command("export-schema")
+def export_schema(
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder to write into.")] = Path("schema"),
+    check: Annotated[
+        bool, typer.Option("--check", help="Only compare with the files there; exit 1 when they differ.")
+    ] = False,
+) -> None:
+    """Write the schemas derived from the code (ingest batch JSON Schema) into ``schema/``."""
+    files = {"ingest-batch.schema.json": batch_schema_json()}
+    stale = []
+    for name, text in files.items():
+        target = out_dir / name
+        if check:
+            if not target.exists() or target.read_text() != text:
+                stale.append(str(target))
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        out.print(f"wrote {target}")
+    if stale:
+        raise _fail(f"out of date: {', '.join(stale)} (run graphsvc export-schema)", 1)
+
+
+def _print_warnings(warnings: Sequence[ImportWarning], limit: int = 20) -> None:
+    for warning in warnings[:limit]:
+        err.print(f"[yellow]warning:[/] {warning.describe()}", highlight=False, soft_wrap=True)
+    if len(warnings) > limit:
+        err.print(f"[yellow]… and {len(warnings) - limit} more warnings[/]")
+
+
+async def _import_batches(settings: Settings, paths: Sequence[Path], actor: str) -> IngestSummary:
+    # read and check every batch of every file before writing anything
+    batches: list[tuple[str, IngestBatch]] = []
+    for path in paths:
+        for number, batch in enumerate(read_batch_file(path), start=1):
+            batches.append((f"{path} (batch {number})", batch))
+    total = sum(len(b.entities) + len(b.relations) for _, b in batches)
+    store = store_from_settings(settings)
+    summary = IngestSummary()
+    async with store:
+        await check_batches(store, batches)
+        engine = IngestEngine(store, _policy(settings))
+        with _progress() as progress:
+            task = progress.add_task("ingesting", total=total)
+            for _, batch in batches:
+                summary = summary + await engine.ingest(batch, actor=actor)
+                progress.advance(task, len(batch.entities) + len(batch.relations))
+    return summary
+
+
+@app.command("import")
+def import_(
+    format_: Annotated[
+        str,
+        typer.Argument(
+            metavar="FORMAT",
+            help="`batch` for graphsvc ingest batches (JSON or NDJSON), or an importer name.",
+        ),
+    ],
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH...", help="Files to import.")],
+    source: Annotated[str | None, typer.Option(help="Source name (default: the importer's).")] = None,
+    scope: Annotated[str, typer.Option(help="Scope the files describe (cluster, account, site).")] = "default",
+    option: Annotated[
+        list[str] | None, typer.Option("--option", "-o", help="Importer option name=value.")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Items per batch.")] = 5000,
+    actor: Annotated[str, typer.Option(help="Recorded in the history as who made the change.")] = "cli",
+) -> None:
+    """Import files: ingest batches, or a tool's output as one complete run."""
+    settings = Settings()
+    if format_ == "batch":
+        summary = _run(lambda: _import_batches(settings, paths, actor))
+        out.print(_summary_table(summary, f"imported {len(paths)} file(s)"))
+        return
+    settings_map: dict[str, str] = {}
+    for item in option or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise _fail(f"--option {item!r}: expected name=value", 2)
+        settings_map[name] = value
+
+    async def work() -> None:
+        importer = load_importer(format_)
+        store = store_from_settings(settings)
+        async with store:
+            engine = IngestEngine(store, _policy(settings))
+            with _progress() as progress:
+                task = progress.add_task(f"{format_} import", total=None)
+
+                def advance(done: int, total: int) -> None:
+                    progress.update(task, completed=done, total=total)
+
+                report = await run_import(
+                    importer,
+                    paths,
+                    EngineSink(engine, actor=actor),
+                    source=source,
+                    scope=scope,
+                    settings=settings_map,
+                    batch_size=batch_size,
+                    progress=advance,
+                )
+        _print_warnings(report.warnings)
+        out.print(_summary_table(report.summary, f"{format_} import: run {report.run_id}, {report.batches} batch(es)"))
+
+    _run(work)
+
+
+@app.command("importers")
+def importers() -> None:
+    """List the importers this installation knows."""
+    for name, target in sorted(available_importers().items()):
+        out.print(f"{name:15} {target}")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    """Run the CLI."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
