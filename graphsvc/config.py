@@ -35,7 +35,9 @@ class Settings(BaseSettings):
         neo4j_database: Neo4j database name.
     """
 
-    model_config = SettingsConfigDict(env_prefix="GRAPHSVC_", env_nested_delimiter="__", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="GRAPHSVC_", env_nested_delimiter="__", extra="ignore"
+    )
 
     env: Literal["development", "production"] = "production"
     store: Literal["embedded", "neo4j"] = "embedded"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from graphsvc.config import Settings
 from graphsvc.ingest.engine import IngestEngine, IngestPolicy
 from graphsvc.store.base import GraphStore
-from graphsvc.config import Settings
 from graphsvc.store.factory import store_from_settings
 
 DATA = Path(__file__).parent / "data"
@@ -35,4 +35,3 @@ async def store(tmp_path: Path) -> AsyncIterator[GraphStore]:
 def engine(store: GraphStore) -> IngestEngine:
     """The ingest engine over :func:`store` (default policy)."""
     return IngestEngine(store, IngestPolicy(retire_after_missing_runs=2))
-

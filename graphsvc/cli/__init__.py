@@ -1,0 +1,1 @@
+"""The graphsvc command line (composition root)."""

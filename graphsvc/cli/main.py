@@ -9,7 +9,6 @@ unless ``GRAPHSVC_DEBUG=1``).
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -104,9 +103,12 @@ def _progress() -> Progress:
 
 @app.command("export-schema")
 def export_schema(
-    out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder to write into.")] = Path("schema"),
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder to write into.")] = Path(
+        "schema"
+    ),
     check: Annotated[
-        bool, typer.Option("--check", help="Only compare with the files there; exit 1 when they differ.")
+        bool,
+        typer.Option("--check", help="Only compare with the files there; exit 1 when they differ."),
     ] = False,
 ) -> None:
     """Write the schemas derived from the code (ingest batch JSON Schema) into ``schema/``."""
@@ -162,13 +164,19 @@ def import_(
         ),
     ],
     paths: Annotated[list[Path], typer.Argument(metavar="PATH...", help="Files to import.")],
-    source: Annotated[str | None, typer.Option(help="Source name (default: the importer's).")] = None,
-    scope: Annotated[str, typer.Option(help="Scope the files describe (cluster, account, site).")] = "default",
+    source: Annotated[
+        str | None, typer.Option(help="Source name (default: the importer's).")
+    ] = None,
+    scope: Annotated[
+        str, typer.Option(help="Scope the files describe (cluster, account, site).")
+    ] = "default",
     option: Annotated[
         list[str] | None, typer.Option("--option", "-o", help="Importer option name=value.")
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Items per batch.")] = 5000,
-    actor: Annotated[str, typer.Option(help="Recorded in the history as who made the change.")] = "cli",
+    actor: Annotated[
+        str, typer.Option(help="Recorded in the history as who made the change.")
+    ] = "cli",
 ) -> None:
     """Import files: ingest batches, or a tool's output as one complete run."""
     settings = Settings()
@@ -205,7 +213,11 @@ def import_(
                     progress=advance,
                 )
         _print_warnings(report.warnings)
-        out.print(_summary_table(report.summary, f"{format_} import: run {report.run_id}, {report.batches} batch(es)"))
+        out.print(
+            _summary_table(
+                report.summary, f"{format_} import: run {report.run_id}, {report.batches} batch(es)"
+            )
+        )
 
     _run(work)
 
@@ -223,4 +235,4 @@ def main() -> None:  # pragma: no cover - console entry point
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -1,0 +1,1 @@
+"""Ingest: the engine that applies batches and runs, the importer contract and the import runner."""

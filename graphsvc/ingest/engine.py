@@ -126,9 +126,12 @@ class _Work:
         """Set (or, with ``None``, remove) a field under the reconciliation rule."""
         current = self.fields.get(name)
         setter = self.provenance.get(name)
-        if setter is not None and setter[0] != source:
-            if policy.priority(source) < policy.priority(setter[0]):
-                return
+        if (
+            setter is not None
+            and setter[0] != source
+            and policy.priority(source) < policy.priority(setter[0])
+        ):
+            return
         if value is None:
             if name not in self.fields:
                 return
@@ -264,8 +267,10 @@ class IngestEngine:
     async def _store_errors_of_the_rest(
         self, batch: IngestBatch, errors: list[ItemError]
     ) -> list[ItemError]:
-        """Add the store-dependent errors of the items the vocabulary check passed,
-        so that one rejection names every offending item."""
+        """Add the store-dependent errors of the items the vocabulary check passed.
+
+        So one rejection names every offending item.
+        """
         bad_entities = {e.index for e in errors if e.section == "entities"}
         bad_relations = {e.index for e in errors if e.section == "relations"}
         if any(e.section == "batch" for e in errors):
@@ -409,7 +414,7 @@ class _Ager:
             else:
                 still_missing.append((a.ref, a.missed + 1))
                 self.withdrawn.append((a.ref, a.missed + 1))
-        candidates = [r for r in newly_missing] + [r for r, _ in still_missing]
+        candidates = newly_missing + [r for r, _ in still_missing]
         if not candidates:
             return
         elsewhere = await self.tx.asserted_elsewhere(candidates, self.source, self.scope)
@@ -438,7 +443,10 @@ class _Ager:
         relation_ids = [r.id for r in refs if r.item is ItemKind.RELATION]
         if entity_ids:
             for state in await self.tx.load_entities(entity_ids):
-                out[ItemRef(ItemKind.ENTITY, state.id)] = (state.status, f"{state.kind.value}/{state.key}")
+                out[ItemRef(ItemKind.ENTITY, state.id)] = (
+                    state.status,
+                    f"{state.kind.value}/{state.key}",
+                )
         if relation_ids:
             for rel in await self.tx.load_relations(relation_ids):
                 out[ItemRef(ItemKind.RELATION, rel.id)] = (
@@ -581,7 +589,7 @@ class _BatchPlanner:
         return run_id, seq, 1, state
 
     # -------------------------------------------------------------- entities
-    async def _plan_entities(self) -> None:  # noqa: C901, PLR0912
+    async def _plan_entities(self) -> None:
         batch = self.batch
         vocab = self.vocab
         # 1. one working item per (kind, key), in order of first appearance
@@ -643,7 +651,9 @@ class _BatchPlanner:
             members.setdefault(uf.find(p), []).append(p)
         # 4. load every existing entity involved
         existing_ids = sorted({a for s in anchors for a in s})
-        states = {s.id: s for s in await self.tx.load_entities(existing_ids)} if existing_ids else {}
+        states = (
+            {s.id: s for s in await self.tx.load_entities(existing_ids)} if existing_ids else {}
+        )
         # 5. plan each entity
         for root in sorted(members):
             group_positions = members[root]
@@ -679,7 +689,9 @@ class _BatchPlanner:
                     known_keys.add(key)
                     self.aliases.append(NewAlias(survivor, kind, key))
                     self.summary_merged += 1
-                    self.notes.append(PlannedChange("alias", "entity", f"{kind.value}/{key} -> {work.label}"))
+                    self.notes.append(
+                        PlannedChange("alias", "entity", f"{kind.value}/{key} -> {work.label}")
+                    )
                     self.history.append(
                         NewHistory(
                             HistoryOp.MERGED,
@@ -721,7 +733,9 @@ class _BatchPlanner:
         self.kinds[state.id] = state.kind
         return work
 
-    def _apply_entity_item(self, work: _Work, item: EntityItem, identifiers: Mapping[str, str]) -> None:
+    def _apply_entity_item(
+        self, work: _Work, item: EntityItem, identifiers: Mapping[str, str]
+    ) -> None:
         source, at, policy = self.batch.source, self.at, self.policy
         if item.name is not None:
             if work.is_new and "name" not in work.provenance:
@@ -771,12 +785,17 @@ class _BatchPlanner:
         loser_ref = ItemRef(ItemKind.ENTITY, loser.id)
         survivor_ref = ItemRef(ItemKind.ENTITY, survivor.id)
         self.moved.append((loser_ref, survivor_ref))
-        self.notes.append(PlannedChange("merge", "entity", f"{loser.kind.value}/{loser.key} -> {survivor.label}"))
+        self.notes.append(
+            PlannedChange("merge", "entity", f"{loser.kind.value}/{loser.key} -> {survivor.label}")
+        )
         self.history.append(
             NewHistory(
                 HistoryOp.MERGED_INTO,
                 loser_ref,
-                {"mergedInto": FieldChange(None, survivor.id), "status": FieldChange(loser.status.value, "merged")},
+                {
+                    "mergedInto": FieldChange(None, survivor.id),
+                    "status": FieldChange(loser.status.value, "merged"),
+                },
             )
         )
         self.history.append(
@@ -820,7 +839,9 @@ class _BatchPlanner:
                 )
                 self.relation_work[triple] = work
                 self.relation_meta[triple] = triple
-                self.moved.append((ItemRef(ItemKind.RELATION, rel.id), ItemRef(ItemKind.RELATION, work.id)))
+                self.moved.append(
+                    (ItemRef(ItemKind.RELATION, rel.id), ItemRef(ItemKind.RELATION, work.id))
+                )
                 return
         for name, value in _relation_fields(rel.attributes).items():
             setter = rel.provenance.get(name, ("", 0))
@@ -835,7 +856,9 @@ class _BatchPlanner:
         return entity_id
 
     # ------------------------------------------------------------- relations
-    async def _resolve_refs(self, refs: Sequence[tuple[int, str, EntityRef]]) -> dict[int, dict[str, int]]:
+    async def _resolve_refs(
+        self, refs: Sequence[tuple[int, str, EntityRef]]
+    ) -> dict[int, dict[str, int]]:
         """Resolve relation endpoints: index -> {"from"/"to": entity id}."""
         out: dict[int, dict[str, int]] = {}
         missing_keys: dict[EntityKind, set[str]] = {}
@@ -851,8 +874,8 @@ class _BatchPlanner:
                         missing_ids.setdefault(ref.kind, set()).add((t, nv))
         store_keys: dict[tuple[EntityKind, str], int] = {}
         for kind, keys in missing_keys.items():
-            for k, v in (await self.tx.lookup_keys(kind, sorted(keys))).items():
-                store_keys[(kind, k)] = v
+            for found_key, found_id in (await self.tx.lookup_keys(kind, sorted(keys))).items():
+                store_keys[(kind, found_key)] = found_id
         store_ids: dict[tuple[EntityKind, str, str], int] = {}
         for kind, pairs in missing_ids.items():
             for (t, v), eid in (await self.tx.lookup_identifiers(kind, sorted(pairs))).items():
@@ -864,20 +887,28 @@ class _BatchPlanner:
                 if entity_id is None:
                     entity_id = store_keys.get((ref.kind, ref.key))
                 if entity_id is None:
-                    self._relation_error(index, end, f"no {ref.kind.value} with key {ref.key!r} in the store or the batch")
+                    self._relation_error(
+                        index,
+                        end,
+                        f"no {ref.kind.value} with key {ref.key!r} in the store or the batch",
+                    )
                     continue
             else:
                 hits = set()
                 for t, v in (ref.identifiers or {}).items():
                     nv = self.vocab.normalize_identifier(t, v)
-                    hit = self.batch_identifiers.get((ref.kind, t, nv)) or store_ids.get((ref.kind, t, nv))
+                    hit = self.batch_identifiers.get((ref.kind, t, nv)) or store_ids.get(
+                        (ref.kind, t, nv)
+                    )
                     if hit is not None:
                         hits.add(self._survivor(hit))
                 if not hits:
                     self._relation_error(index, end, f"no {ref.label()} in the store or the batch")
                     continue
                 if len(hits) > 1:
-                    self._relation_error(index, end, f"{ref.label()} names {len(hits)} different entities")
+                    self._relation_error(
+                        index, end, f"{ref.label()} names {len(hits)} different entities"
+                    )
                     continue
                 entity_id = hits.pop()
             out.setdefault(index, {})[end] = self._survivor(entity_id)
@@ -906,7 +937,9 @@ class _BatchPlanner:
                 self._relation_error(index, "to", "a relation cannot go from an entity to itself")
                 continue
             order.append(((item.type, src, dst), item))
-        lookup = sorted({t for t, _ in order if t[1] > 0 and t[2] > 0 and t not in self.relation_work})
+        lookup = sorted(
+            {t for t, _ in order if t[1] > 0 and t[2] > 0 and t not in self.relation_work}
+        )
         existing = await self.tx.lookup_relations(lookup) if lookup else {}
         for triple, item in order:
             work = self.relation_work.get(triple)
@@ -927,7 +960,9 @@ class _BatchPlanner:
                     self.relation_meta[triple] = triple
             self._apply_relation_item(work, item)
 
-    def _relation_existing_work(self, triple: tuple[RelationType, int, int], state: RelationState) -> _Work:
+    def _relation_existing_work(
+        self, triple: tuple[RelationType, int, int], state: RelationState
+    ) -> _Work:
         work = _Work(
             id=state.id,
             label=f"{state.type.value} #{state.from_id} -> #{state.to_id}",
@@ -962,7 +997,7 @@ class _BatchPlanner:
             self.asserted.add(ref)
 
     # ----------------------------------------------------------------- build
-    def _build(self, run_id: str, run_seq: int) -> tuple[ChangeSet, IngestSummary]:  # noqa: C901, PLR0912
+    def _build(self, run_id: str, run_seq: int) -> tuple[ChangeSet, IngestSummary]:
         entities: list[NewEntity] = []
         entity_updates: list[EntityUpdate] = []
         history = list(self.history)
@@ -1003,7 +1038,9 @@ class _BatchPlanner:
                 updated += 1
                 history.append(NewHistory(HistoryOp.UPDATED, ref, changes))
                 if len(notes) < limit:
-                    notes.append(PlannedChange("update", "entity", work.label, tuple(sorted(changes))))
+                    notes.append(
+                        PlannedChange("update", "entity", work.label, tuple(sorted(changes)))
+                    )
             if status_change is not None:
                 history.append(NewHistory(HistoryOp.STATUS_CHANGED, ref, {"status": status_change}))
                 if work.status is Status.RETIRED:
@@ -1056,7 +1093,9 @@ class _BatchPlanner:
                 r_updated += 1
                 history.append(NewHistory(HistoryOp.UPDATED, ref, changes))
                 if len(notes) < limit:
-                    notes.append(PlannedChange("update", "relation", work.label, tuple(sorted(changes))))
+                    notes.append(
+                        PlannedChange("update", "relation", work.label, tuple(sorted(changes)))
+                    )
             if status_change is not None:
                 history.append(NewHistory(HistoryOp.STATUS_CHANGED, ref, {"status": status_change}))
                 if work.status is Status.RETIRED:
@@ -1114,4 +1153,3 @@ class _BatchPlanner:
             else:
                 out.append(ref)
         return sorted(set(out), key=lambda r: (r.item.value, r.id))
-

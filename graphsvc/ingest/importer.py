@@ -116,7 +116,9 @@ class Importer(ABC, Generic[ParsedT]):
         """
 
     @abstractmethod
-    def transform(self, parsed: Sequence[tuple[Path, ParsedT]], options: ImporterOptions) -> ImportResult:
+    def transform(
+        self, parsed: Sequence[tuple[Path, ParsedT]], options: ImporterOptions
+    ) -> ImportResult:
         """Turn every parsed file of a run into ingest items (pure: no I/O).
 
         Raises:

@@ -31,11 +31,11 @@ from graphsvc.store.base import GraphStore
 
 __all__ = [
     "BatchSink",
-    "check_batches",
     "EngineSink",
     "ImportReport",
     "Progress",
     "batches_of",
+    "check_batches",
     "read_batch_file",
     "run_import",
 ]
@@ -133,11 +133,16 @@ def batches_of(
         )
     for i in range(0, len(result.relations), size):
         yield IngestBatch(
-            source=source, scope=scope, run_id=run_id, relations=list(result.relations[i : i + size])
+            source=source,
+            scope=scope,
+            run_id=run_id,
+            relations=list(result.relations[i : i + size]),
         )
 
 
-def _known_refs(entities: Sequence[EntityItem]) -> tuple[set[tuple[EntityKind, str]], set[tuple[EntityKind, str, str]]]:
+def _known_refs(
+    entities: Sequence[EntityItem],
+) -> tuple[set[tuple[EntityKind, str]], set[tuple[EntityKind, str, str]]]:
     keys = {(e.kind, e.key) for e in entities}
     identifiers = {
         (e.kind, t, VOCABULARY.normalize_identifier(t, v))
@@ -209,7 +214,9 @@ async def run_import(
     source_name = source or importer.default_source
     relations, dropped = await _drop_dangling(result, sink)
     result = ImportResult(result.entities, relations, result.warnings + tuple(dropped))
-    batches = list(batches_of(result, source=source_name, scope=scope, run_id=None, size=batch_size))
+    batches = list(
+        batches_of(result, source=source_name, scope=scope, run_id=None, size=batch_size)
+    )
     errors: list[ItemError] = []
     for number, batch in enumerate(batches):
         for error in validate_batch(batch):

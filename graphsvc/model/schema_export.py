@@ -79,8 +79,12 @@ def batch_schema(vocabulary: Vocabulary = VOCABULARY) -> dict[str, Any]:
             {
                 "description": f"{rule.meaning} (impact: {rule.impact.value})",
                 "properties": {
-                    "from": {"properties": {"kind": {"enum": sorted(k.value for k in rule.from_kinds)}}},
-                    "to": {"properties": {"kind": {"enum": sorted(k.value for k in rule.to_kinds)}}},
+                    "from": {
+                        "properties": {"kind": {"enum": sorted(k.value for k in rule.from_kinds)}}
+                    },
+                    "to": {
+                        "properties": {"kind": {"enum": sorted(k.value for k in rule.to_kinds)}}
+                    },
                 },
             }
             for rule in tspec.rules
@@ -102,7 +106,9 @@ def batch_schema(vocabulary: Vocabulary = VOCABULARY) -> dict[str, Any]:
         for name, spec in vocabulary.identifiers.items()
     }
     defs["EntityItem"]["properties"]["identifiers"]["properties"] = identifier_types
-    defs["EntityItem"]["properties"]["identifiers"]["propertyNames"] = {"pattern": "^[a-z][A-Za-z0-9]*$"}
+    defs["EntityItem"]["properties"]["identifiers"]["propertyNames"] = {
+        "pattern": "^[a-z][A-Za-z0-9]*$"
+    }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
@@ -117,4 +123,9 @@ def batch_schema(vocabulary: Vocabulary = VOCABULARY) -> dict[str, Any]:
 
 def batch_schema_json(vocabulary: Vocabulary = VOCABULARY) -> str:
     """Return :func:`batch_schema` as stable, indented JSON text (with a final newline)."""
-    return orjson.dumps(batch_schema(vocabulary), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
+    return (
+        orjson.dumps(
+            batch_schema(vocabulary), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+        ).decode()
+        + "\n"
+    )

@@ -78,7 +78,9 @@ def check_attribute(spec: AttributeSpec, value: JsonValue) -> str | None:
             return f"must be an ISO 8601 date-time with a time zone; got {value!r}"
         return None
     if t is AttributeType.BOOLEAN:
-        return None if isinstance(value, bool) else f"must be true or false, got {_json_type(value)}"
+        return (
+            None if isinstance(value, bool) else f"must be true or false, got {_json_type(value)}"
+        )
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"must be a number, got {_json_type(value)}"
     if t is AttributeType.INTEGER and not isinstance(value, int):
@@ -97,9 +99,7 @@ def missing_required(
 ) -> list[str]:
     """Return the required attributes of ``kind`` that ``attributes`` lacks (or sets to null)."""
     return [
-        name
-        for name in vocabulary.kinds[kind].required_attributes
-        if attributes.get(name) is None
+        name for name in vocabulary.kinds[kind].required_attributes if attributes.get(name) is None
     ]
 
 
@@ -125,7 +125,9 @@ def _check_identifiers(identifiers: Mapping[str, str]) -> list[tuple[str, str]]:
     problems = []
     for id_type, value in identifiers.items():
         if not _IDENTIFIER_TYPE.match(id_type):
-            problems.append((f"identifiers.{id_type}", "identifier type must match ^[a-z][A-Za-z0-9]*$"))
+            problems.append(
+                (f"identifiers.{id_type}", "identifier type must match ^[a-z][A-Za-z0-9]*$")
+            )
         elif not value.strip():
             problems.append((f"identifiers.{id_type}", "identifier value is blank"))
     return problems
@@ -179,9 +181,9 @@ def _relation_errors(item: RelationItem, vocabulary: Vocabulary) -> list[tuple[s
             continue
         if value is None:
             continue
-        reason = check_attribute(attr, value)
-        if reason:
-            problems.append((f"attributes.{name}", f"{name} {reason}"))
+        problem = check_attribute(attr, value)
+        if problem:
+            problems.append((f"attributes.{name}", f"{name} {problem}"))
     return problems
 
 
@@ -204,7 +206,8 @@ def validate_batch(batch: IngestBatch, vocabulary: Vocabulary = VOCABULARY) -> l
                 None,
                 "",
                 "complete",
-                "complete applies to a batch without runId; finish a run with finishRun(complete=true)",
+                "complete applies to a batch without runId; "
+                "finish a run with finishRun(complete=true)",
             )
         )
     for index, entity in enumerate(batch.entities):
@@ -288,7 +291,9 @@ def _errors_of_well_formed_items(
     return errors
 
 
-def parse_batch(raw: object, *, origin: str = "", vocabulary: Vocabulary = VOCABULARY) -> IngestBatch:
+def parse_batch(
+    raw: object, *, origin: str = "", vocabulary: Vocabulary = VOCABULARY
+) -> IngestBatch:
     """Turn a decoded JSON document into a checked :class:`IngestBatch`.
 
     Args:

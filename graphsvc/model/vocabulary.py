@@ -102,7 +102,10 @@ class ImpactFlow(Enum):
     """In which direction a failure or a change propagates along a relation."""
 
     TO_FROM = "to -> from"
-    """A failure of the relation's ``to`` affects its ``from`` (``X DEPENDS_ON Y``: Y fails, X is hit)."""
+    """A failure of the relation's ``to`` affects its ``from``.
+
+    ``X DEPENDS_ON Y``: Y fails, X is hit.
+    """
     FROM_TO = "from -> to"
     """A failure of the relation's ``from`` affects its ``to`` (a component hits the whole)."""
     NONE = "none"
@@ -433,7 +436,14 @@ KINDS: tuple[KindSpec, ...] = (
         3,
         "A business, technical or application service.",
         (
-            _attr("tier", _I, "Criticality: 1 = most critical … 4.", minimum=1, maximum=4, indexed=True),
+            _attr(
+                "tier",
+                _I,
+                "Criticality: 1 = most critical … 4.",
+                minimum=1,
+                maximum=4,
+                indexed=True,
+            ),
             _attr("serviceType", _S, "Business, technical, application …"),
             _attr(
                 "lifecycle",
@@ -450,9 +460,16 @@ KINDS: tuple[KindSpec, ...] = (
     KindSpec(
         _K.CONFIGURATION_ITEM,
         4,
-        "Anything configured that can fail: server, VM, workload, database, device, cloud resource.",
+        "Anything configured that can fail: server, VM, workload, database, device, cloud "
+        "resource.",
         (
-            _attr("ciClass", _S, "What sort of CI it is (server, database, k8s_deployment …).", required=True, indexed=True),
+            _attr(
+                "ciClass",
+                _S,
+                "What sort of CI it is (server, database, k8s_deployment …).",
+                required=True,
+                indexed=True,
+            ),
             _attr("environment", _S, "prod, staging, dev …"),
             _CAPACITY,
             _LOAD,
@@ -467,7 +484,15 @@ KINDS: tuple[KindSpec, ...] = (
                 "state",
                 _E,
                 "Where the change is; open unless closed or cancelled.",
-                choices=("new", "assess", "scheduled", "implement", "review", "closed", "cancelled"),
+                choices=(
+                    "new",
+                    "assess",
+                    "scheduled",
+                    "implement",
+                    "review",
+                    "closed",
+                    "cancelled",
+                ),
                 indexed=True,
             ),
             _attr("changeType", _E, "Kind of change.", choices=("standard", "normal", "emergency")),
@@ -514,7 +539,7 @@ _REDUNDANCY = _attr(
     "Relations from one entity that share a group name are redundant alternatives.",
 )
 _CRITICALITY = _attr("criticality", _S, "How critical the relation is, as the source states it.")
-_CONFIDENCE = _attr("confidence", _N, "How sure the source is (0–1).", minimum=0, maximum=1)
+_CONFIDENCE = _attr("confidence", _N, "How sure the source is (0 to 1).", minimum=0, maximum=1)
 _COMMON = (_CRITICALITY, _CONFIDENCE)
 
 _T = RelationType
@@ -656,16 +681,22 @@ RELATION_TYPES: tuple[RelationTypeSpec, ...] = (
 
 IDENTIFIERS: tuple[IdentifierSpec, ...] = (
     IdentifierSpec("serial", "Hardware or VM serial number."),
-    IdentifierSpec("fqdn", "Fully qualified domain name (case-insensitive, trailing dot ignored).", _fqdn),
+    IdentifierSpec(
+        "fqdn", "Fully qualified domain name (case-insensitive, trailing dot ignored).", _fqdn
+    ),
     IdentifierSpec("hostname", "Host name as a tool reports it (case-insensitive).", _lower),
     IdentifierSpec("ipAddress", "IPv4 or IPv6 address (canonical form).", _ip),
     IdentifierSpec("macAddress", "MAC address (lower case, colon separated).", _mac),
     IdentifierSpec("email", "E-mail address (case-insensitive).", _lower),
     IdentifierSpec("k8sUid", "Kubernetes metadata.uid."),
     IdentifierSpec("awsArn", "Amazon Resource Name."),
-    IdentifierSpec("cloudResourceId", "A cloud provider's id of the resource (i-…, vpc-…, subnet-…)."),
+    IdentifierSpec(
+        "cloudResourceId", "A cloud provider's id of the resource (i-…, vpc-…, subnet-…)."
+    ),
     IdentifierSpec("servicenowSysId", "ServiceNow sys_id."),
-    IdentifierSpec("backstageRef", "Backstage entity ref kind:namespace/name (case-insensitive).", _lower),
+    IdentifierSpec(
+        "backstageRef", "Backstage entity ref kind:namespace/name (case-insensitive).", _lower
+    ),
     IdentifierSpec("jiraKey", "Jira project or issue key."),
     IdentifierSpec("purl", "Package URL of a software component."),
     IdentifierSpec("bomRef", "CycloneDX bom-ref or SPDX id."),

@@ -1,0 +1,1 @@
+"""The storage port (``base``), its backends and the factory that picks one."""

@@ -203,8 +203,11 @@ class Traversal:
 
 @dataclass(frozen=True, slots=True)
 class Neighbours:
-    """One-hop expansion: for each found relation, which input entity it leaves
-    (``origin``, an index into the input ids), the entity reached and the relation id."""
+    """One-hop expansion from a set of entities.
+
+    For each relation found: ``origin``, the index (into the input ids) of the
+    entity it leaves; ``entity``, the entity reached; ``relation``, its id.
+    """
 
     origin: NDArray[np.int64]
     entity: NDArray[np.int64]
@@ -258,8 +261,11 @@ class RelationState:
 
 @dataclass(frozen=True, slots=True)
 class ItemRef:
-    """An entity or relation id. In a :class:`ChangeSet`, a negative id names an
-    item created by the same change set (``NewEntity.temp_id`` / ``NewRelation.temp_id``)."""
+    """An entity or relation id.
+
+    In a :class:`ChangeSet`, a negative id names an item created by the same
+    change set (``NewEntity.temp_id`` / ``NewRelation.temp_id``).
+    """
 
     item: ItemKind
     id: int
@@ -320,8 +326,11 @@ class RelationUpdate:
 
 @dataclass(frozen=True, slots=True)
 class Merge:
-    """Entity ``loser`` becomes part of ``survivor``: its keys become aliases,
-    its identifiers point at the survivor, it is never returned again."""
+    """Entity ``loser`` becomes part of ``survivor``.
+
+    Its keys become aliases of the survivor, its identifiers point at the
+    survivor, and it is never returned again.
+    """
 
     loser: int
     survivor: int
@@ -329,9 +338,12 @@ class Merge:
 
 @dataclass(frozen=True, slots=True)
 class NewAlias:
-    """``key`` (of ``kind``) becomes another name of entity ``entity_id`` (which may be
-    a temporary id): an incoming entity was identified as an existing one by a
-    shared identifier, or two incoming items were the same entity."""
+    """``key`` (of ``kind``) becomes another name of entity ``entity_id``.
+
+    ``entity_id`` may be a temporary id. This happens when an incoming entity
+    was identified as an existing one by a shared identifier, or two incoming
+    items were the same entity.
+    """
 
     entity_id: int
     kind: EntityKind
@@ -431,8 +443,7 @@ class WriteTransaction(ABC):
 
     @abstractmethod
     async def next_commit_time(self) -> int:
-        """Return a commit time (microseconds) later than every committed one and
-        not earlier than now."""
+        """Return a commit time in microseconds: not before now, after every earlier commit."""
 
     @abstractmethod
     async def lookup_keys(self, kind: EntityKind, keys: Sequence[str]) -> dict[str, int]:
@@ -445,8 +456,10 @@ class WriteTransaction(ABC):
     async def lookup_identifiers(
         self, kind: EntityKind, identifiers: Sequence[tuple[str, str]]
     ) -> dict[tuple[str, str], int]:
-        """Return (type, normalised value) -> id of the non-retired entity of
-        ``kind`` holding that identifier."""
+        """Return (type, normalised value) -> id of the non-retired holder of that identifier.
+
+        Only entities of ``kind`` are considered.
+        """
 
     @abstractmethod
     async def load_entities(self, ids: Sequence[int]) -> list[EntityState]:
@@ -563,8 +576,10 @@ class GraphStore(ABC):
     async def resolve_identifiers(
         self, kind: EntityKind, identifiers: Sequence[tuple[str, str]]
     ) -> list[int | None]:
-        """Return the id of the non-retired entity of ``kind`` holding each
-        (type, normalised value), ``None`` when none does."""
+        """Return, for each (type, normalised value), the id of the non-retired holder.
+
+        Only entities of ``kind`` are considered; ``None`` when none holds it.
+        """
 
     @abstractmethod
     async def entities(
@@ -593,8 +608,10 @@ class GraphStore(ABC):
         after: int | None = None,
         as_of: datetime | None = None,
     ) -> RelationPage:
-        """Return one page of the relations leaving (``OUT``) or reaching (``IN``)
-        ``entity_id``, ordered by relation id. Retired relations are included."""
+        """Return one page of the relations leaving (``OUT``) or reaching (``IN``) an entity.
+
+        Ordered by relation id. Retired relations are included.
+        """
 
     @abstractmethod
     async def relations_by_id(
@@ -603,9 +620,7 @@ class GraphStore(ABC):
         """Return the relations with these ids, in order; ``None`` for unknown ids."""
 
     @abstractmethod
-    async def history(
-        self, ref: ItemRef, *, first: int, after: int | None = None
-    ) -> HistoryPage:
+    async def history(self, ref: ItemRef, *, first: int, after: int | None = None) -> HistoryPage:
         """Return the history of one entity or relation, oldest first.
 
         For an entity this includes the events of entities merged into it.

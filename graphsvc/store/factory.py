@@ -20,7 +20,7 @@ def store_from_settings(settings: Settings, *, read_only: bool = False) -> Graph
         StoreUnavailable: when the configured backend cannot be used.
     """
     if settings.store == "embedded":
-        from graphsvc.store.embedded.store import EmbeddedStore  # noqa: PLC0415 - load on demand
+        from graphsvc.store.embedded.store import EmbeddedStore
 
         return EmbeddedStore(settings.data, durability=settings.durability, read_only=read_only)
     msg = f"store backend {settings.store!r} is not available in this build"

@@ -54,5 +54,6 @@ def engine(store: GraphStore) -> IngestEngine:
     """The ingest engine over the store, retiring after 2 missed complete runs,
     with source ``authority`` outranking every other source."""
     return IngestEngine(
-        store, IngestPolicy(source_priorities={"authority": 10, "lowly": -5}, retire_after_missing_runs=2)
+        store,
+        IngestPolicy(source_priorities={"authority": 10, "lowly": -5}, retire_after_missing_runs=2),
     )

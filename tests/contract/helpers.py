@@ -18,7 +18,9 @@ def ent(kind: str, key: str, **attributes: Any) -> dict[str, Any]:
     return item
 
 
-def rel(type_: str, from_: tuple[str, str], to: tuple[str, str], **attributes: Any) -> dict[str, Any]:
+def rel(
+    type_: str, from_: tuple[str, str], to: tuple[str, str], **attributes: Any
+) -> dict[str, Any]:
     item: dict[str, Any] = {
         "type": type_,
         "from": {"kind": from_[0], "key": from_[1]},
@@ -29,8 +31,12 @@ def rel(type_: str, from_: tuple[str, str], to: tuple[str, str], **attributes: A
     return item
 
 
-def batch(source: str = "cmdb", entities: list[dict[str, Any]] | None = None,
-          relations: list[dict[str, Any]] | None = None, **header: Any) -> IngestBatch:
+def batch(
+    source: str = "cmdb",
+    entities: list[dict[str, Any]] | None = None,
+    relations: list[dict[str, Any]] | None = None,
+    **header: Any,
+) -> IngestBatch:
     return IngestBatch.model_validate(
         {"source": source, "entities": entities or [], "relations": relations or [], **header}
     )

@@ -9,7 +9,7 @@ from graphsvc.ingest.engine import IngestEngine
 from graphsvc.model.records import HistoryOp, ItemKind, RunState
 from graphsvc.model.vocabulary import Direction, Status
 from graphsvc.store.base import EntityQuery, GraphStore, ItemRef
-from tests.contract.helpers import CI, SVC, TEAM, batch, ent, entity_id, get, rel
+from tests.contract.helpers import CI, SVC, batch, ent, entity_id, get, rel
 
 
 async def count(store: GraphStore, **kw: object) -> int:
@@ -17,7 +17,9 @@ async def count(store: GraphStore, **kw: object) -> int:
 
 
 async def history_ops(store: GraphStore, kind: str, key: str) -> list[HistoryOp]:
-    page = await store.history(ItemRef(ItemKind.ENTITY, await entity_id(store, kind, key)), first=100)
+    page = await store.history(
+        ItemRef(ItemKind.ENTITY, await entity_id(store, kind, key)), first=100
+    )
     return [e.op for e in page.items]
 
 
@@ -46,7 +48,9 @@ async def test_invalid_item_rejects_whole_batch_naming_every_item(
     assert await count(store) == 1  # nothing of the batch was written
 
 
-async def test_missing_endpoint_rejects_and_writes_nothing(store: GraphStore, engine: IngestEngine) -> None:
+async def test_missing_endpoint_rejects_and_writes_nothing(
+    store: GraphStore, engine: IngestEngine
+) -> None:
     with pytest.raises(BatchRejected) as caught:
         await engine.ingest(
             batch(entities=[ent(SVC, "a")], relations=[rel("DEPENDS_ON", (SVC, "a"), (SVC, "b"))])
@@ -59,13 +63,19 @@ async def test_missing_endpoint_rejects_and_writes_nothing(store: GraphStore, en
 
 async def test_relation_to_itself_is_refused(engine: IngestEngine) -> None:
     with pytest.raises(BatchRejected, match="itself"):
-        await engine.ingest(batch(entities=[ent(SVC, "a")], relations=[rel("DEPENDS_ON", (SVC, "a"), (SVC, "a"))]))
+        await engine.ingest(
+            batch(entities=[ent(SVC, "a")], relations=[rel("DEPENDS_ON", (SVC, "a"), (SVC, "a"))])
+        )
 
 
-async def test_required_attribute_checked_on_creation_only(store: GraphStore, engine: IngestEngine) -> None:
+async def test_required_attribute_checked_on_creation_only(
+    store: GraphStore, engine: IngestEngine
+) -> None:
     await engine.ingest(batch(entities=[ent(CI, "db", ciClass="database")]))
     # a partial view of an existing CI may omit ciClass
-    summary = await engine.ingest(batch(source="monitor", entities=[{"kind": CI, "key": "db", "attributes": {"load": 3}}]))
+    summary = await engine.ingest(
+        batch(source="monitor", entities=[{"kind": CI, "key": "db", "attributes": {"load": 3}}])
+    )
     assert summary.entities_updated == 1
     assert (await get(store, CI, "db")).attributes == {"ciClass": "database", "load": 3}
 
@@ -73,7 +83,9 @@ async def test_required_attribute_checked_on_creation_only(store: GraphStore, en
 # --------------------------------------------------------------- idempotent
 
 
-async def test_same_batch_twice_changes_nothing_but_last_seen(store: GraphStore, engine: IngestEngine) -> None:
+async def test_same_batch_twice_changes_nothing_but_last_seen(
+    store: GraphStore, engine: IngestEngine
+) -> None:
     b = batch(
         entities=[ent(SVC, "checkout", tier=1), ent(CI, "db")],
         relations=[rel("DEPENDS_ON", (SVC, "checkout"), (CI, "db"), criticality="high")],
@@ -95,15 +107,23 @@ async def test_same_batch_twice_changes_nothing_but_last_seen(store: GraphStore,
 # ------------------------------------------------------------- identification
 
 
-async def test_shared_identifier_identifies_and_keeps_alias(store: GraphStore, engine: IngestEngine) -> None:
+async def test_shared_identifier_identifies_and_keeps_alias(
+    store: GraphStore, engine: IngestEngine
+) -> None:
     await engine.ingest(
-        batch(source="cmdb", entities=[{**ent(CI, "srv-42"), "identifiers": {"fqdn": "DB1.Example.org."}}])
+        batch(
+            source="cmdb",
+            entities=[{**ent(CI, "srv-42"), "identifiers": {"fqdn": "DB1.Example.org."}}],
+        )
     )
     summary = await engine.ingest(
         batch(
             source="nmap",
             entities=[
-                {**ent(CI, "10.0.0.5", ciClass="host", os="linux"), "identifiers": {"fqdn": "db1.example.org", "ipAddress": "10.0.0.5"}}
+                {
+                    **ent(CI, "10.0.0.5", ciClass="host", os="linux"),
+                    "identifiers": {"fqdn": "db1.example.org", "ipAddress": "10.0.0.5"},
+                }
             ],
         )
     )
@@ -118,14 +138,20 @@ async def test_shared_identifier_identifies_and_keeps_alias(store: GraphStore, e
     assert record.attributes["os"] == "linux"
     # later batches naming the alias reach the same entity, relations too
     await engine.ingest(
-        batch(source="nmap", entities=[ent(SVC, "app")], relations=[rel("RUNS_ON", (SVC, "app"), (CI, "10.0.0.5"))])
+        batch(
+            source="nmap",
+            entities=[ent(SVC, "app")],
+            relations=[rel("RUNS_ON", (SVC, "app"), (CI, "10.0.0.5"))],
+        )
     )
     page = await store.relations(one, Direction.IN, first=10)
     assert [r.type.value for r in page.items] == ["RUNS_ON"]
     assert HistoryOp.MERGED in await history_ops(store, CI, "srv-42")
 
 
-async def test_items_of_one_batch_sharing_an_identifier_are_one_entity(store: GraphStore, engine: IngestEngine) -> None:
+async def test_items_of_one_batch_sharing_an_identifier_are_one_entity(
+    store: GraphStore, engine: IngestEngine
+) -> None:
     summary = await engine.ingest(
         batch(
             entities=[
@@ -139,30 +165,61 @@ async def test_items_of_one_batch_sharing_an_identifier_are_one_entity(store: Gr
     assert (await get(store, CI, "b")).attributes["rack"] == "r1"
 
 
-async def test_identifiers_match_within_a_kind_only(store: GraphStore, engine: IngestEngine) -> None:
-    await engine.ingest(batch(entities=[{**ent(SVC, "s"), "identifiers": {"serial": "X"}}, {**ent(CI, "c"), "identifiers": {"serial": "X"}}]))
+async def test_identifiers_match_within_a_kind_only(
+    store: GraphStore, engine: IngestEngine
+) -> None:
+    await engine.ingest(
+        batch(
+            entities=[
+                {**ent(SVC, "s"), "identifiers": {"serial": "X"}},
+                {**ent(CI, "c"), "identifiers": {"serial": "X"}},
+            ]
+        )
+    )
     assert await entity_id(store, SVC, "s") != await entity_id(store, CI, "c")
 
 
-async def test_two_existing_entities_found_to_be_one_are_merged(store: GraphStore, engine: IngestEngine) -> None:
+async def test_two_existing_entities_found_to_be_one_are_merged(
+    store: GraphStore, engine: IngestEngine
+) -> None:
     await engine.ingest(
         batch(
             source="nmap",
-            entities=[{**ent(CI, "ip-10.0.0.7", ciClass="host"), "identifiers": {"ipAddress": "10.0.0.7"}}, ent(SVC, "web")],
+            entities=[
+                {
+                    **ent(CI, "ip-10.0.0.7", ciClass="host"),
+                    "identifiers": {"ipAddress": "10.0.0.7"},
+                },
+                ent(SVC, "web"),
+            ],
             relations=[rel("RUNS_ON", (SVC, "web"), (CI, "ip-10.0.0.7"))],
         )
     )
     await engine.ingest(
         batch(
             source="snow",
-            entities=[{**ent(CI, "snow-77", ciClass="server", serial="SN7"), "identifiers": {"fqdn": "h7.example.org"}}, ent(SVC, "erp")],
+            entities=[
+                {
+                    **ent(CI, "snow-77", ciClass="server", serial="SN7"),
+                    "identifiers": {"fqdn": "h7.example.org"},
+                },
+                ent(SVC, "erp"),
+            ],
             relations=[rel("DEPENDS_ON", (SVC, "erp"), (CI, "snow-77"))],
         )
     )
     older = await entity_id(store, CI, "ip-10.0.0.7")
     # nmap now sees the FQDN too: the two CIs are one host
     summary = await engine.ingest(
-        batch(source="nmap", entities=[{**ent(CI, "ip-10.0.0.7", ciClass="host"), "identifiers": {"ipAddress": "10.0.0.7", "fqdn": "h7.example.org"}}])
+        batch(
+            source="nmap",
+            entities=[
+                {
+                    **ent(CI, "ip-10.0.0.7", ciClass="host"),
+                    "identifiers": {"ipAddress": "10.0.0.7", "fqdn": "h7.example.org"},
+                }
+            ],
+        )
     )
     assert summary.merged == 1
     assert await entity_id(store, CI, "snow-77") == older
@@ -180,7 +237,9 @@ async def test_two_existing_entities_found_to_be_one_are_merged(store: GraphStor
 # --------------------------------------------------------------- reconciliation
 
 
-async def test_lower_priority_source_cannot_overwrite(store: GraphStore, engine: IngestEngine) -> None:
+async def test_lower_priority_source_cannot_overwrite(
+    store: GraphStore, engine: IngestEngine
+) -> None:
     await engine.ingest(batch(source="authority", entities=[ent(SVC, "s", tier=1)]))
     await engine.ingest(batch(source="lowly", entities=[ent(SVC, "s", tier=4, note="x")]))
     record = await get(store, SVC, "s")
@@ -189,7 +248,9 @@ async def test_lower_priority_source_cannot_overwrite(store: GraphStore, engine:
     assert record.provenance["attributes.note"].source == "lowly"
 
 
-async def test_equal_priority_overwrites_and_higher_takes_over(store: GraphStore, engine: IngestEngine) -> None:
+async def test_equal_priority_overwrites_and_higher_takes_over(
+    store: GraphStore, engine: IngestEngine
+) -> None:
     await engine.ingest(batch(source="a", entities=[ent(SVC, "s", tier=3)]))
     await engine.ingest(batch(source="b", entities=[ent(SVC, "s", tier=2)]))
     assert (await get(store, SVC, "s")).attributes["tier"] == 2
@@ -200,14 +261,20 @@ async def test_equal_priority_overwrites_and_higher_takes_over(store: GraphStore
     assert (await get(store, SVC, "s")).attributes["tier"] == 2
 
 
-async def test_null_removes_an_attribute_under_the_same_rule(store: GraphStore, engine: IngestEngine) -> None:
-    await engine.ingest(batch(source="authority", entities=[ent(SVC, "s", owner_note="keep", scratch="x")]))
+async def test_null_removes_an_attribute_under_the_same_rule(
+    store: GraphStore, engine: IngestEngine
+) -> None:
+    await engine.ingest(
+        batch(source="authority", entities=[ent(SVC, "s", owner_note="keep", scratch="x")])
+    )
     await engine.ingest(batch(source="a", entities=[ent(SVC, "s", owner_note=None)]))
     assert (await get(store, SVC, "s")).attributes == {"owner_note": "keep", "scratch": "x"}
     await engine.ingest(batch(source="authority", entities=[ent(SVC, "s", scratch=None)]))
     assert (await get(store, SVC, "s")).attributes == {"owner_note": "keep"}
     with pytest.raises(BatchRejected, match="ciClass is required"):
-        await engine.ingest(batch(entities=[{"kind": CI, "key": "c", "attributes": {"ciClass": None}}]))
+        await engine.ingest(
+            batch(entities=[{"kind": CI, "key": "c", "attributes": {"ciClass": None}}])
+        )
 
 
 # ------------------------------------------------------------- runs, staleness
@@ -222,7 +289,9 @@ async def test_complete_run_marks_unasserted_items_stale_within_source_and_scope
     await engine.ingest(batch(source="cmdb", entities=[ent(CI, "n3")]))
     run = await engine.start_run("k8s", "eu")
     assert run.state is RunState.OPEN
-    await engine.ingest(batch(source="k8s", scope="eu", run_id=run.run_id, entities=[ent(CI, "n1")]))
+    await engine.ingest(
+        batch(source="k8s", scope="eu", run_id=run.run_id, entities=[ent(CI, "n1")])
+    )
     # nothing goes stale before the run finishes
     assert (await get(store, CI, "n2")).status is Status.ACTIVE
     summary = await engine.finish_run(run.run_id, complete=True)
@@ -233,7 +302,9 @@ async def test_complete_run_marks_unasserted_items_stale_within_source_and_scope
     assert (await get(store, CI, "u1")).status is Status.ACTIVE  # other scope untouched
 
 
-async def test_incomplete_or_abandoned_run_changes_no_status(store: GraphStore, engine: IngestEngine) -> None:
+async def test_incomplete_or_abandoned_run_changes_no_status(
+    store: GraphStore, engine: IngestEngine
+) -> None:
     await engine.ingest(batch(source="k8s", entities=[ent(CI, "n1"), ent(CI, "n2")], complete=True))
     run = await engine.start_run("k8s")
     await engine.ingest(batch(source="k8s", run_id=run.run_id, entities=[ent(CI, "n1")]))
@@ -251,7 +322,9 @@ async def test_run_errors(engine: IngestEngine) -> None:
         await engine.ingest(batch(source="k8s", run_id="nope", entities=[ent(CI, "n1")]))
     run = await engine.start_run("k8s", "eu")
     with pytest.raises(Conflict, match="belongs to source"):
-        await engine.ingest(batch(source="other", scope="eu", run_id=run.run_id, entities=[ent(CI, "n1")]))
+        await engine.ingest(
+            batch(source="other", scope="eu", run_id=run.run_id, entities=[ent(CI, "n1")])
+        )
     with pytest.raises(BatchRejected, match="complete applies"):
         await engine.ingest(batch(source="k8s", scope="eu", run_id=run.run_id, complete=True))
     with pytest.raises(NotFound):
@@ -276,7 +349,9 @@ async def test_stale_items_retire_after_n_complete_runs_and_revive_when_seen(
 
 async def test_relations_go_stale_too(store: GraphStore, engine: IngestEngine) -> None:
     ents = [ent(SVC, "a"), ent(CI, "b")]
-    await engine.ingest(batch(entities=ents, relations=[rel("RUNS_ON", (SVC, "a"), (CI, "b"))], complete=True))
+    await engine.ingest(
+        batch(entities=ents, relations=[rel("RUNS_ON", (SVC, "a"), (CI, "b"))], complete=True)
+    )
     summary = await engine.ingest(batch(entities=ents, complete=True))
     assert summary.marked_stale == 1
     page = await store.relations(await entity_id(store, SVC, "a"), Direction.OUT, first=10)
@@ -311,7 +386,10 @@ async def test_dry_run_reports_and_writes_nothing(store: GraphStore, engine: Ing
     assert ("stale", "Service/b") in ops
     assert any(c.op == "update" and c.fields == ("attributes.tier",) for c in summary.changes)
     stats_after = await store.stats()
-    assert (stats_after.entities, stats_after.history_events) == (stats_before.entities, stats_before.history_events)
+    assert (stats_after.entities, stats_after.history_events) == (
+        stats_before.entities,
+        stats_before.history_events,
+    )
     assert (await get(store, SVC, "a")).attributes["tier"] == 1
     assert (await get(store, SVC, "b")).status is Status.ACTIVE
 
@@ -324,13 +402,25 @@ async def test_history_records_every_change_with_time_source_actor_and_run(
 ) -> None:
     await engine.ingest(batch(source="cmdb", entities=[ent(SVC, "s", tier=3)]), actor="alice")
     run = await engine.start_run("snow")
-    await engine.ingest(batch(source="snow", run_id=run.run_id, entities=[{**ent(SVC, "s", tier=2), "name": "Shop"}]), actor="bob")
+    await engine.ingest(
+        batch(
+            source="snow", run_id=run.run_id, entities=[{**ent(SVC, "s", tier=2), "name": "Shop"}]
+        ),
+        actor="bob",
+    )
     await engine.finish_run(run.run_id, complete=True)
     page = await store.history(ItemRef(ItemKind.ENTITY, await entity_id(store, SVC, "s")), first=10)
     created, updated = page.items
     assert (created.op, created.source, created.actor) == (HistoryOp.CREATED, "cmdb", "alice")
-    assert (updated.op, updated.source, updated.actor, updated.run_id) == (HistoryOp.UPDATED, "snow", "bob", run.run_id)
-    assert updated.changes["attributes.tier"].old == 3 and updated.changes["attributes.tier"].new == 2
+    assert (updated.op, updated.source, updated.actor, updated.run_id) == (
+        HistoryOp.UPDATED,
+        "snow",
+        "bob",
+        run.run_id,
+    )
+    assert (
+        updated.changes["attributes.tier"].old == 3 and updated.changes["attributes.tier"].new == 2
+    )
     assert updated.changes["name"].old == "s" and updated.changes["name"].new == "Shop"
     assert created.at < updated.at
 
@@ -344,7 +434,15 @@ async def test_as_of_reads_the_past(store: GraphStore, engine: IngestEngine) -> 
     past = await store.entities([sid, later], as_of=t1)
     assert past[0] is not None and past[0].attributes == {"tier": 3}
     assert past[1] is None
-    assert await store.resolve([(__import__("graphsvc.model.vocabulary", fromlist=["EntityKind"]).EntityKind.SERVICE, "later")], as_of=t1) == [None]
+    assert await store.resolve(
+        [
+            (
+                __import__("graphsvc.model.vocabulary", fromlist=["EntityKind"]).EntityKind.SERVICE,
+                "later",
+            )
+        ],
+        as_of=t1,
+    ) == [None]
     await engine.ingest(batch(entities=[{**ent(SVC, "s"), "status": "retired"}]))
     now = await store.entities([sid])
     then = await store.entities([sid], as_of=t1)

@@ -26,7 +26,13 @@ async def diamond(engine: IngestEngine) -> None:
     """s-top depends on s-left and s-right, both run on c-base; c-base runs on c-host."""
     await engine.ingest(
         batch(
-            entities=[ent(SVC, "s-top"), ent(SVC, "s-left"), ent(SVC, "s-right"), ent(CI, "c-base"), ent(CI, "c-host")],
+            entities=[
+                ent(SVC, "s-top"),
+                ent(SVC, "s-left"),
+                ent(SVC, "s-right"),
+                ent(CI, "c-base"),
+                ent(CI, "c-host"),
+            ],
             relations=[
                 rel("DEPENDS_ON", (SVC, "s-top"), (SVC, "s-left")),
                 rel("DEPENDS_ON", (SVC, "s-top"), (SVC, "s-right")),
@@ -46,7 +52,11 @@ async def test_impact_walks_against_dependency_direction_with_depth_and_parents(
     keys = await keys_of(store, t)
     assert keys[0] == "c-host"
     assert dict(zip(keys, t.depth.tolist(), strict=True)) == {
-        "c-host": 0, "c-base": 1, "s-left": 2, "s-right": 2, "s-top": 3,
+        "c-host": 0,
+        "c-base": 1,
+        "s-left": 2,
+        "s-right": 2,
+        "s-top": 3,
     }
     # following parents gives a shortest path back to the start
     top = keys.index("s-top")
@@ -61,7 +71,9 @@ async def test_impact_walks_against_dependency_direction_with_depth_and_parents(
     assert vias[0] is not None and vias[0].type is RelationType.DEPENDS_ON
 
 
-async def test_depth_limit_and_dependencies_direction(store: GraphStore, engine: IngestEngine) -> None:
+async def test_depth_limit_and_dependencies_direction(
+    store: GraphStore, engine: IngestEngine
+) -> None:
     await diamond(engine)
     t = await walk(store, ["c-host"], max_depth=1)
     assert sorted(await keys_of(store, t)) == ["c-base", "c-host"]
@@ -85,10 +97,17 @@ async def test_cycles_are_walked_once(store: GraphStore, engine: IngestEngine) -
     assert len(set(t.entities.tolist())) == 3
 
 
-async def test_part_of_carries_impact_upwards_and_kinds_are_respected(store: GraphStore, engine: IngestEngine) -> None:
+async def test_part_of_carries_impact_upwards_and_kinds_are_respected(
+    store: GraphStore, engine: IngestEngine
+) -> None:
     await engine.ingest(
         batch(
-            entities=[ent(CI, "c-disk"), ent(CI, "c-array"), ent(TEAM, "t-ops"), ent(TEAM, "t-infra")],
+            entities=[
+                ent(CI, "c-disk"),
+                ent(CI, "c-array"),
+                ent(TEAM, "t-ops"),
+                ent(TEAM, "t-infra"),
+            ],
             relations=[
                 rel("PART_OF", (CI, "c-disk"), (CI, "c-array")),
                 rel("PART_OF", (TEAM, "t-ops"), (TEAM, "t-infra")),
@@ -103,14 +122,21 @@ async def test_part_of_carries_impact_upwards_and_kinds_are_respected(store: Gra
     assert t2.entities.tolist() == [team]  # team hierarchy carries no impact
 
 
-async def test_retired_is_never_walked_and_stale_is_flagged(store: GraphStore, engine: IngestEngine) -> None:
+async def test_retired_is_never_walked_and_stale_is_flagged(
+    store: GraphStore, engine: IngestEngine
+) -> None:
     await diamond(engine)
     await engine.ingest(batch(entities=[{**ent(SVC, "s-left"), "status": "retired"}]))
     t = await walk(store, ["c-host"])
     assert "s-left" not in await keys_of(store, t)
     # make c-base stale: a complete run of its only source without it
     await engine.ingest(
-        batch(source="disco", entities=[ent(CI, "c-host"), ent(CI, "c-base")], relations=[rel("RUNS_ON", (CI, "c-base"), (CI, "c-host"))], complete=True)
+        batch(
+            source="disco",
+            entities=[ent(CI, "c-host"), ent(CI, "c-base")],
+            relations=[rel("RUNS_ON", (CI, "c-base"), (CI, "c-host"))],
+            complete=True,
+        )
     )
     await engine.ingest(batch(source="disco", entities=[ent(CI, "c-host")], complete=True))
     # cmdb still asserts c-base, so it stays active: retire cmdb's view too
@@ -126,7 +152,9 @@ async def test_retired_is_never_walked_and_stale_is_flagged(store: GraphStore, e
     assert await keys_of(store, t_active) == ["c-host"]
 
 
-async def test_collect_edges_reports_redundancy_groups(store: GraphStore, engine: IngestEngine) -> None:
+async def test_collect_edges_reports_redundancy_groups(
+    store: GraphStore, engine: IngestEngine
+) -> None:
     await engine.ingest(
         batch(
             entities=[ent(SVC, "s-app"), ent(CI, "c-db1"), ent(CI, "c-db2"), ent(CI, "c-db3")],
@@ -142,7 +170,13 @@ async def test_collect_edges_reports_redundancy_groups(store: GraphStore, engine
     keys = await keys_of(store, t)
     edges = {
         (keys[s], keys[d], g >= 0, n)
-        for s, d, g, n in zip(t.edges.source.tolist(), t.edges.target.tolist(), t.edges.group.tolist(), t.edges.group_size.tolist(), strict=True)
+        for s, d, g, n in zip(
+            t.edges.source.tolist(),
+            t.edges.target.tolist(),
+            t.edges.group.tolist(),
+            t.edges.group_size.tolist(),
+            strict=True,
+        )
     }
     assert edges == {("c-db1", "s-app", True, 2), ("c-db3", "s-app", False, 0)}
 
@@ -150,7 +184,14 @@ async def test_collect_edges_reports_redundancy_groups(store: GraphStore, engine
 async def test_neighbours_one_hop(store: GraphStore, engine: IngestEngine) -> None:
     await diamond(engine)
     base = await entity_id(store, CI, "c-base")
-    n = await store.neighbours([base], [TraversalStep(RelationType.RUNS_ON, Direction.IN, frozenset(EntityKind), frozenset(EntityKind))])
+    n = await store.neighbours(
+        [base],
+        [
+            TraversalStep(
+                RelationType.RUNS_ON, Direction.IN, frozenset(EntityKind), frozenset(EntityKind)
+            )
+        ],
+    )
     names = await store.entities(n.entity.tolist())
     assert sorted(r.key for r in names if r) == ["s-left", "s-right"]
     assert set(n.origin.tolist()) == {0}
@@ -161,7 +202,12 @@ async def test_traversal_as_of_sees_the_graph_then(store: GraphStore, engine: In
     then = (await store.stats()).last_commit
     assert then is not None
     # later: s-right is retired and a new service appears on c-base
-    await engine.ingest(batch(entities=[{**ent(SVC, "s-right"), "status": "retired"}, ent(SVC, "s-new")], relations=[rel("RUNS_ON", (SVC, "s-new"), (CI, "c-base"))]))
+    await engine.ingest(
+        batch(
+            entities=[{**ent(SVC, "s-right"), "status": "retired"}, ent(SVC, "s-new")],
+            relations=[rel("RUNS_ON", (SVC, "s-new"), (CI, "c-base"))],
+        )
+    )
     now = sorted(await keys_of(store, await walk(store, ["c-base"])))
     past = sorted(await keys_of(store, await walk(store, ["c-base"], as_of=then)))
     assert now == ["c-base", "s-left", "s-new", "s-top"]
@@ -170,13 +216,28 @@ async def test_traversal_as_of_sees_the_graph_then(store: GraphStore, engine: In
     assert len(before_all) == 0
 
 
-async def test_entity_pages_with_filters_and_totals(store: GraphStore, engine: IngestEngine) -> None:
-    await engine.ingest(batch(entities=[ent(SVC, f"svc-{i:02d}", tier=1 + i % 4) for i in range(25)] + [ent(CI, "c-x", environment="prod")]))
+async def test_entity_pages_with_filters_and_totals(
+    store: GraphStore, engine: IngestEngine
+) -> None:
+    await engine.ingest(
+        batch(
+            entities=[ent(SVC, f"svc-{i:02d}", tier=1 + i % 4) for i in range(25)]
+            + [ent(CI, "c-x", environment="prod")]
+        )
+    )
     page1 = await store.find_entities(EntityQuery(kind=EntityKind.SERVICE), first=10)
     assert page1.total == 25 and page1.has_next and len(page1.items) == 10
-    page3 = await store.find_entities(EntityQuery(kind=EntityKind.SERVICE), first=10, after=(await store.find_entities(EntityQuery(kind=EntityKind.SERVICE), first=20)).end_cursor)
+    page3 = await store.find_entities(
+        EntityQuery(kind=EntityKind.SERVICE),
+        first=10,
+        after=(
+            await store.find_entities(EntityQuery(kind=EntityKind.SERVICE), first=20)
+        ).end_cursor,
+    )
     assert len(page3.items) == 5 and not page3.has_next
-    tier1 = await store.find_entities(EntityQuery(kind=EntityKind.SERVICE, attributes={"tier": 1}), first=100)
+    tier1 = await store.find_entities(
+        EntityQuery(kind=EntityKind.SERVICE, attributes={"tier": 1}), first=100
+    )
     assert tier1.total == 7
     text = await store.find_entities(EntityQuery(text="SVC-1"), first=100)
     assert sorted(r.key for r in text.items) == [f"svc-{i}" for i in range(10, 20)]

@@ -3,5 +3,7 @@ from graphsvc.model.batch import IngestBatch
 
 
 async def test_fixture_engine_ingests(engine: IngestEngine) -> None:
-    s = await engine.ingest(IngestBatch.model_validate({"source": "t", "entities": [{"kind": "Team", "key": "a"}]}))
+    s = await engine.ingest(
+        IngestBatch.model_validate({"source": "t", "entities": [{"kind": "Team", "key": "a"}]})
+    )
     assert s.entities_created == 1

@@ -20,7 +20,11 @@ from graphsvc.store.factory import store_from_settings
 
 def make_batch(i: int, items: int) -> IngestBatch:
     entities = [
-        {"kind": "ConfigurationItem", "key": f"b{i:04d}-{n:06d}", "attributes": {"ciClass": "vm", "batch": i}}
+        {
+            "kind": "ConfigurationItem",
+            "key": f"b{i:04d}-{n:06d}",
+            "attributes": {"ciClass": "vm", "batch": i},
+        }
         for n in range(items)
     ]
     relations = [
@@ -31,7 +35,9 @@ def make_batch(i: int, items: int) -> IngestBatch:
         }
         for n in range(items)
     ]
-    return IngestBatch.model_validate({"source": "crash", "entities": entities, "relations": relations})
+    return IngestBatch.model_validate(
+        {"source": "crash", "entities": entities, "relations": relations}
+    )
 
 
 async def main(path: str, batches: int, items: int) -> None:

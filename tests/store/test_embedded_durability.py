@@ -38,7 +38,9 @@ async def batch_counts(store: GraphStore, batches: int) -> list[int]:
 
 
 @pytest.mark.parametrize("trial", range(3))
-async def test_kill_9_mid_batch_loses_no_acknowledged_batch_and_no_half_batch(tmp_path: Path, trial: int) -> None:
+async def test_kill_9_mid_batch_loses_no_acknowledged_batch_and_no_half_batch(
+    tmp_path: Path, trial: int
+) -> None:
     db = tmp_path / "crash.db"
     batches = 40
     proc = subprocess.Popen(
@@ -77,13 +79,28 @@ async def test_kill_9_mid_batch_loses_no_acknowledged_batch_and_no_half_batch(tm
         # history agrees with the graph: one creation event per entity and relation
         assert stats.history_events == 2 * whole * ITEMS
         if whole:
-            first = (await store.resolve([(__import__("graphsvc.model.vocabulary", fromlist=["EntityKind"]).EntityKind.CONFIGURATION_ITEM, "b0000-000000")]))[0]
+            first = (
+                await store.resolve(
+                    [
+                        (
+                            __import__(
+                                "graphsvc.model.vocabulary", fromlist=["EntityKind"]
+                            ).EntityKind.CONFIGURATION_ITEM,
+                            "b0000-000000",
+                        )
+                    ]
+                )
+            )[0]
             assert first is not None
             page = await store.history(ItemRef(ItemKind.ENTITY, first), first=5)
             assert [e.op for e in page.items] == [HistoryOp.CREATED]
         # and the store takes new writes
         engine = IngestEngine(store)
-        await engine.ingest(IngestBatch.model_validate({"source": "after", "entities": [{"kind": "Team", "key": "t"}]}))
+        await engine.ingest(
+            IngestBatch.model_validate(
+                {"source": "after", "entities": [{"kind": "Team", "key": "t"}]}
+            )
+        )
 
 
 async def test_second_writer_is_refused_with_a_clear_error(tmp_path: Path) -> None:
@@ -117,7 +134,11 @@ async def test_readers_see_whole_batches_only_while_a_run_is_ingested(tmp_path: 
         async def writer() -> None:
             for i in range(6):
                 entities = [{"kind": "Team", "key": f"r{i}-{n}"} for n in range(per_batch)]
-                await engine.ingest(IngestBatch.model_validate({"source": "bulk", "runId": run.run_id, "entities": entities}))
+                await engine.ingest(
+                    IngestBatch.model_validate(
+                        {"source": "bulk", "runId": run.run_id, "entities": entities}
+                    )
+                )
             done.set()
 
         async def reader() -> None:

@@ -17,9 +17,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+Layers = tuple[NDArray[Any], ...]
+"""CSR layers: (indptr, neighbour, relation) per direction and layer."""
 
 from graphsvc.model.vocabulary import VOCABULARY, TraversalStep, Vocabulary
 
@@ -43,7 +47,7 @@ class _Column:
 
     def __init__(self, dtype: type[np.generic], fill: int = 0, capacity: int = 1024) -> None:
         self.fill = fill
-        self.data: NDArray[np.generic] = np.full(capacity, fill, dtype=dtype)
+        self.data: NDArray[Any] = np.full(capacity, fill, dtype=dtype)
 
     def ensure(self, size: int) -> None:
         if size > self.data.shape[0]:
@@ -56,12 +60,12 @@ class _Column:
 class Adjacency:
     """Both CSR layers in both directions, as the kernels take them."""
 
-    layers: tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.int32], ...]
+    layers: Layers
 
 
 def _csr(
-    n_nodes: int, keys: NDArray[np.int32], values: NDArray[np.int32], rel_ids: NDArray[np.int64]
-) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.int32]]:
+    n_nodes: int, keys: NDArray[Any], values: NDArray[Any], rel_ids: NDArray[np.int64]
+) -> Layers:
     order = np.argsort(keys, kind="stable")
     counts = np.bincount(keys, minlength=n_nodes)
     indptr = np.zeros(n_nodes + 1, dtype=np.int64)
@@ -100,10 +104,10 @@ class GraphIndex:
         self._triples_base_ids: NDArray[np.int64] = np.empty(0, dtype=np.int64)
         self._triples_delta: dict[int, int] = {}
         self._csr_n = 0  # relations [1, csr_n] are in the base layer
-        self._base: tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.int32], ...] = (
+        self._base: Layers = (
             self._empty_layers()
         )
-        self._delta: tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.int32], ...] | None = (
+        self._delta: Layers | None = (
             None
         )
         self._delta_ids: list[int] = []
@@ -121,7 +125,7 @@ class GraphIndex:
         self.kernel_lock = threading.Lock()
 
     @staticmethod
-    def _empty_layers() -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.int32], ...]:
+    def _empty_layers() -> Layers:
         z64 = np.zeros(1, dtype=np.int64)
         z32 = np.empty(0, dtype=np.int32)
         return (z64, z32, z32, z64, z32, z32)
@@ -188,7 +192,14 @@ class GraphIndex:
         if ids.shape[0] == 0:
             return
         top = int(ids.max())
-        for col in (self.r_type, self.r_src, self.r_dst, self.r_status, self.r_created, self.r_group):
+        for col in (
+            self.r_type,
+            self.r_src,
+            self.r_dst,
+            self.r_status,
+            self.r_created,
+            self.r_group,
+        ):
             col.ensure(top + 1)
         self.r_type.data[ids] = types
         self.r_src.data[ids] = srcs
@@ -234,8 +245,10 @@ class GraphIndex:
         self._triples_delta = {}
 
     def rebuild_triples(self) -> None:
-        """Rebuild the (type, from, to) index from the relation columns (all live
-        and retired relations; merged ones are excluded)."""
+        """Rebuild the (type, from, to) index from the relation columns.
+
+        Live and retired relations are indexed; merged ones are not.
+        """
         n = self.n_relations
         ids = np.arange(1, n + 1, dtype=np.int64)
         keep = self.r_status.data[1 : n + 1] != 3
@@ -353,7 +366,7 @@ class GraphIndex:
         self.group_log_rel.append(relation_id)
         self.group_log_old.append(old_code)
 
-    def statuses_as_of(self, as_of: int) -> tuple[NDArray[np.int8], NDArray[np.int8]]:
+    def statuses_as_of(self, as_of: int) -> tuple[NDArray[Any], NDArray[Any]]:
         """Return (entity status, relation status) arrays as they were at ``as_of``."""
         e = self.e_status.data[: self.n_entities + 1].copy()
         r = self.r_status.data[: self.n_relations + 1].copy()
@@ -373,7 +386,7 @@ class GraphIndex:
         r[ids[is_rel]] = old[is_rel]
         return e, r
 
-    def groups_as_of(self, as_of: int) -> NDArray[np.int32]:
+    def groups_as_of(self, as_of: int) -> NDArray[Any]:
         """Return the relation redundancy-group codes as they were at ``as_of``."""
         g = self.r_group.data[: self.n_relations + 1].copy()
         if not self.group_log_at:

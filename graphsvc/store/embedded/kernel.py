@@ -251,8 +251,7 @@ def _count_groups(
     as_of: int,
     max_status: int,
 ) -> I64:
-    """For each (from entity, group) pair, count the live redundancy-type
-    relations leaving that entity with that group."""
+    """Count live redundancy-type relations per (from entity, group) pair."""
     out = np.zeros(from_ids.shape[0], dtype=np.int64)
     for i in range(from_ids.shape[0]):
         u = from_ids[i]
@@ -280,4 +279,3 @@ bfs = cast("Callable[..., tuple[I64, I64, I64, I64]]", _jit(_bfs))
 collect_edges = cast("Callable[..., tuple[I64, I64, I64]]", _jit(_collect_edges))
 one_hop = cast("Callable[..., tuple[I64, I64, I64]]", _jit(_one_hop))
 count_groups = cast("Callable[..., I64]", _jit(_count_groups))
-

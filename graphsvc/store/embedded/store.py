@@ -158,7 +158,10 @@ class EmbeddedStore(GraphStore):
         if version != SCHEMA_VERSION:
             conn.close()
             self._release_writer_lock()
-            msg = f"{self.path} has store schema version {version}, this graphsvc reads {SCHEMA_VERSION}"
+            msg = (
+                f"{self.path} has store schema version {version}, "
+                f"this graphsvc reads {SCHEMA_VERSION}"
+            )
             raise StoreCorrupted(msg)
         self._writer = conn
         try:
@@ -198,9 +201,7 @@ class EmbeddedStore(GraphStore):
             self._lock_file = None
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path, timeout=30, isolation_level=None, check_same_thread=False
-        )
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={'FULL' if self.durability == 'full' else 'NORMAL'}")
         conn.execute("PRAGMA cache_size=-262144")
@@ -258,7 +259,9 @@ class EmbeddedStore(GraphStore):
             self._load_relations(conn)
             for at, item, old in conn.execute("SELECT at, item, old FROM status_log ORDER BY seq"):
                 idx.log_status(at, item, old)
-            for at, rel, old in conn.execute("SELECT at, relation, old FROM group_log ORDER BY seq"):
+            for at, rel, old in conn.execute(
+                "SELECT at, relation, old FROM group_log ORDER BY seq"
+            ):
                 idx.log_group(at, rel, idx.group_code(old))
             row = conn.execute("SELECT max(at) FROM commit_log").fetchone()
             idx.last_commit = int(row[0] or 0)
@@ -286,7 +289,7 @@ class EmbeddedStore(GraphStore):
             )
 
     def _check_unique_relations(self) -> None:
-        keys = self.index._triples_base_keys  # noqa: SLF001 - the index belongs to this store
+        keys = self.index._triples_base_keys
         if keys.shape[0] > 1 and bool(np.any(keys[1:] == keys[:-1])):
             msg = f"{self.path} holds two relations with the same (type, from, to)"
             raise StoreCorrupted(msg)
@@ -344,7 +347,11 @@ class EmbeddedStore(GraphStore):
     def _source_name(self, source_id: int) -> str:
         name = self._sources.get(source_id)
         if name is None:
-            row = self._reader().execute("SELECT name FROM source WHERE id=?", (source_id,)).fetchone()
+            row = (
+                self._reader()
+                .execute("SELECT name FROM source WHERE id=?", (source_id,))
+                .fetchone()
+            )
             name = str(row[0]) if row else f"source#{source_id}"
         return name
 
@@ -405,7 +412,7 @@ class EmbeddedStore(GraphStore):
         for chunk in _chunks(unique):
             marks = ",".join("?" * len(chunk))
             for row in conn.execute(
-                f"SELECT {_ENTITY_COLUMNS} FROM entity WHERE id IN ({marks})",  # noqa: S608
+                f"SELECT {_ENTITY_COLUMNS} FROM entity WHERE id IN ({marks})",
                 tuple(chunk),
             ):
                 rows[row[0]] = row
@@ -417,7 +424,7 @@ class EmbeddedStore(GraphStore):
         for chunk in _chunks(sorted(set(ids))):
             marks = ",".join("?" * len(chunk))
             for key, eid in conn.execute(
-                f"SELECT key, entity_id FROM alias WHERE entity_id IN ({marks}) ORDER BY key",  # noqa: S608
+                f"SELECT key, entity_id FROM alias WHERE entity_id IN ({marks}) ORDER BY key",
                 tuple(chunk),
             ):
                 out.setdefault(eid, []).append(key)
@@ -455,7 +462,11 @@ class EmbeddedStore(GraphStore):
         out: list[EntityRecord | None] = []
         for r in resolved:
             row = rows.get(r)
-            out.append(None if row is None or row[4] == MERGED else self._entity_record(row, aliases.get(r, [])))
+            out.append(
+                None
+                if row is None or row[4] == MERGED
+                else self._entity_record(row, aliases.get(r, []))
+            )
         return out
 
     def _entities_as_of(self, ids: Sequence[int], t: int) -> list[EntityRecord | None]:
@@ -466,7 +477,8 @@ class EmbeddedStore(GraphStore):
         for chunk in _chunks(sorted(rows)):
             marks = ",".join("?" * len(chunk))
             for key, eid in conn.execute(
-                f"SELECT key, entity_id FROM alias WHERE entity_id IN ({marks}) AND since<=? ORDER BY key",  # noqa: S608
+                f"SELECT key, entity_id FROM alias WHERE entity_id IN ({marks}) "
+                "AND since<=? ORDER BY key",
                 (*chunk, t),
             ):
                 aliases.setdefault(eid, []).append(key)
@@ -497,21 +509,21 @@ class EmbeddedStore(GraphStore):
                     first_seen=rec.first_seen,
                     last_seen=min(rec.last_seen, from_micros(t)),
                     aliases=rec.aliases,
-                    provenance={
-                        k: v for k, v in rec.provenance.items() if to_micros(v.at) <= t
-                    },
+                    provenance={k: v for k, v in rec.provenance.items() if to_micros(v.at) <= t},
                 )
             )
         return out
 
-    def _events_after(self, items: Sequence[int], t: int) -> dict[int, list[tuple[str, str | None]]]:
+    def _events_after(
+        self, items: Sequence[int], t: int
+    ) -> dict[int, list[tuple[str, str | None]]]:
         """Return item -> [(op, changes JSON)] of events after ``t``, newest first."""
         conn = self._reader()
         out: dict[int, list[tuple[str, str | None]]] = {}
         for chunk in _chunks(sorted(set(items))):
             marks = ",".join("?" * len(chunk))
             for item, op, changes in conn.execute(
-                f"SELECT item, op, changes FROM history WHERE item IN ({marks}) AND at>? "  # noqa: S608
+                f"SELECT item, op, changes FROM history WHERE item IN ({marks}) AND at>? "
                 "ORDER BY seq DESC",
                 (*chunk, t),
             ):
@@ -579,13 +591,15 @@ class EmbeddedStore(GraphStore):
         else:
             where, params = self._where(query)
             conn = self._reader()
-            total = int(conn.execute(f"SELECT count(*) FROM entity WHERE {where}", params).fetchone()[0])  # noqa: S608
+            total = int(
+                conn.execute(f"SELECT count(*) FROM entity WHERE {where}", params).fetchone()[0]
+            )
             cursor_where = where + (" AND id > ?" if after is not None else "")
             cursor_params = (*params, after) if after is not None else params
             page_ids = [
                 r[0]
                 for r in conn.execute(
-                    f"SELECT id FROM entity WHERE {cursor_where} ORDER BY id LIMIT ?",  # noqa: S608
+                    f"SELECT id FROM entity WHERE {cursor_where} ORDER BY id LIMIT ?",
                     (*cursor_params, first + 1),
                 )
             ]
@@ -643,7 +657,7 @@ class EmbeddedStore(GraphStore):
         for chunk in _chunks(sorted(set(ids))):
             marks = ",".join("?" * len(chunk))
             for row in conn.execute(
-                f"SELECT {_RELATION_COLUMNS} FROM relation WHERE id IN ({marks})",  # noqa: S608
+                f"SELECT {_RELATION_COLUMNS} FROM relation WHERE id IN ({marks})",
                 tuple(chunk),
             ):
                 rows[row[0]] = row
@@ -713,11 +727,9 @@ class EmbeddedStore(GraphStore):
                     rels.extend(rel[indptr[entity_id] : indptr[entity_id + 1]].tolist())
             arr = np.asarray(sorted(rels), dtype=np.int64)
             if arr.shape[0]:
-                if as_of is None:
-                    status = idx.r_status.data[arr]
-                else:
-                    status = idx.statuses_as_of(t)[1][arr]
-                keep = (status != MERGED) & (idx.r_created.data[arr] <= t)
+                status = idx.r_status.data[arr] if as_of is None else idx.statuses_as_of(t)[1][arr]
+                created: NDArray[np.int64] = idx.r_created.data[arr]
+                keep = (status != MERGED) & (created <= t)
                 if types is not None:
                     codes = [self.vocabulary.type_code(x) for x in types]
                     keep &= np.isin(idx.r_type.data[arr], codes)
@@ -736,15 +748,21 @@ class EmbeddedStore(GraphStore):
         items = [encode(ref.item, ref.id)]
         if ref.item is ItemKind.ENTITY:
             with self.index.lock:
-                losers = [e for e, s in self.index.survivor.items() if self.index.resolve(s) == ref.id]
+                losers = [
+                    e for e, s in self.index.survivor.items() if self.index.resolve(s) == ref.id
+                ]
             items.extend(encode(ItemKind.ENTITY, e) for e in losers)
         marks = ",".join("?" * len(items))
-        rows = self._reader().execute(
-            f"SELECT h.seq, h.at, h.op, h.item, h.source_id, h.actor, r.run_id, h.changes "  # noqa: S608
-            f"FROM history h LEFT JOIN run r ON r.seq = h.run_seq "
-            f"WHERE h.item IN ({marks}) AND h.seq > ? ORDER BY h.seq LIMIT ?",
-            (*items, after or 0, first + 1),
-        ).fetchall()
+        rows = (
+            self._reader()
+            .execute(
+                f"SELECT h.seq, h.at, h.op, h.item, h.source_id, h.actor, r.run_id, h.changes "
+                f"FROM history h LEFT JOIN run r ON r.seq = h.run_seq "
+                f"WHERE h.item IN ({marks}) AND h.seq > ? ORDER BY h.seq LIMIT ?",
+                (*items, after or 0, first + 1),
+            )
+            .fetchall()
+        )
         events = []
         for seq, at, op, item, source_id, actor, run_id, changes in rows[:first]:
             kind, item_id = decode(item)
@@ -780,7 +798,7 @@ class EmbeddedStore(GraphStore):
     # ----------------------------------------------------------------- traversal
     def _walk_arrays(
         self, as_of: datetime | None
-    ) -> tuple[int, NDArray[np.int8], NDArray[np.int8], NDArray[np.int32]]:
+    ) -> tuple[int, NDArray[Any], NDArray[Any], NDArray[Any]]:
         idx = self.index
         if as_of is None:
             return (
@@ -829,8 +847,18 @@ class EmbeddedStore(GraphStore):
                 edges = None
                 if spec.collect_edges:
                     src, dst, rel = kernel.collect_edges(
-                        order, adj, r_type, r_status, r_created, e_kind, mask, t, max_status,
-                        stamp, pos, mark,
+                        order,
+                        adj,
+                        r_type,
+                        r_status,
+                        r_created,
+                        e_kind,
+                        mask,
+                        t,
+                        max_status,
+                        stamp,
+                        pos,
+                        mark,
                     )
                     edges = self._walked_edges(src, dst, rel, adj, r_status, r_group, t, max_status)
             stale = e_st[order] == Status.STALE.code
@@ -927,7 +955,9 @@ class EmbeddedStore(GraphStore):
         if sid is None:
             row = conn.execute("SELECT id FROM source WHERE name=?", (name,)).fetchone()
             if row is None:
-                sid = int(conn.execute("INSERT INTO source(name) VALUES (?)", (name,)).lastrowid or 0)
+                sid = int(
+                    conn.execute("INSERT INTO source(name) VALUES (?)", (name,)).lastrowid or 0
+                )
             else:
                 sid = int(row[0])
         return sid
@@ -1017,13 +1047,13 @@ class _EmbeddedTransaction(WriteTransaction):
 
     def _sources_of(self, provenance: str) -> dict[str, tuple[str, int]]:
         return {
-            k: (self.store._source_name(sid), at)  # noqa: SLF001
+            k: (self.store._source_name(sid), at)
             for k, (sid, at) in orjson.loads(provenance).items()
         }
 
     async def load_entities(self, ids: Sequence[int]) -> list[EntityState]:
         """Read current entity state from the file."""
-        rows = self.store._entity_rows(ids)  # noqa: SLF001
+        rows = self.store._entity_rows(ids)
         vocab = self.store.vocabulary
         out = []
         for i in ids:
@@ -1046,7 +1076,7 @@ class _EmbeddedTransaction(WriteTransaction):
         return out
 
     def _relation_states(self, ids: Sequence[int]) -> list[RelationState]:
-        rows = self.store._relation_rows(ids)  # noqa: SLF001
+        rows = self.store._relation_rows(ids)
         vocab = self.store.vocabulary
         return [
             RelationState(
@@ -1095,34 +1125,38 @@ class _EmbeddedTransaction(WriteTransaction):
     async def assertions_of(self, source: str, scope: str) -> list[AssertionState]:
         """Read every assertion of (source, scope)."""
         store = self.store
-        sid = store._source_ids.get(source)  # noqa: SLF001
+        sid = store._source_ids.get(source)
         if sid is None:
             return []
-        aid = store._assertors.get((sid, scope))  # noqa: SLF001
+        aid = store._assertors.get((sid, scope))
         if aid is None:
             return []
-        rows = store._reader().execute(  # noqa: SLF001
+        rows = store._reader().execute(
             "SELECT item, last_run, missed FROM assertion WHERE assertor=?", (aid,)
         )
-        return [AssertionState(ItemRef(*decode(item)), last_run, missed) for item, last_run, missed in rows]
+        return [
+            AssertionState(ItemRef(*decode(item)), last_run, missed)
+            for item, last_run, missed in rows
+        ]
 
     async def asserted_elsewhere(
         self, refs: Sequence[ItemRef], source: str, scope: str
     ) -> set[ItemRef]:
         """Probe each other (source, scope) for live assertions of ``refs``."""
         store = self.store
-        own = store._assertors.get((store._source_ids.get(source, -1), scope))  # noqa: SLF001
-        others = [a for a in store._assertors.values() if a != own]  # noqa: SLF001
+        own = store._assertors.get((store._source_ids.get(source, -1), scope))
+        others = [a for a in store._assertors.values() if a != own]
         if not refs or not others:
             return set()
-        conn = store._reader()  # noqa: SLF001
+        conn = store._reader()
         codes = sorted(encode(r.item, r.id) for r in refs)
         found: set[ItemRef] = set()
         for aid in others:
             for chunk in _chunks(codes):
                 marks = ",".join("?" * len(chunk))
                 for (item,) in conn.execute(
-                    f"SELECT item FROM assertion WHERE assertor=? AND missed=0 AND item IN ({marks})",  # noqa: S608
+                    "SELECT item FROM assertion WHERE assertor=? AND missed=0 "
+                    f"AND item IN ({marks})",
                     (aid, *chunk),
                 ):
                     found.add(ItemRef(*decode(item)))
@@ -1131,7 +1165,7 @@ class _EmbeddedTransaction(WriteTransaction):
     async def assertion_refs(self, ref: ItemRef) -> list[tuple[str, str, AssertionState]]:
         """List every (source, scope) assertion of one item."""
         store = self.store
-        rows = store._reader().execute(  # noqa: SLF001
+        rows = store._reader().execute(
             "SELECT s.name, a.scope, x.last_run, x.missed FROM assertion x "
             "JOIN assertor a ON a.id = x.assertor JOIN source s ON s.id = a.source_id "
             "WHERE x.item = ?",
@@ -1141,16 +1175,29 @@ class _EmbeddedTransaction(WriteTransaction):
 
     async def get_run(self, run_id: str) -> tuple[RunRecord, int] | None:
         """Read a run and its sequence number."""
-        row = self.store._reader().execute(  # noqa: SLF001
-            "SELECT r.run_id, s.name, a.scope, r.state, r.started, r.finished, r.batches, r.seq "
-            "FROM run r JOIN assertor a ON a.id = r.assertor JOIN source s ON s.id = a.source_id "
-            "WHERE r.run_id = ?",
-            (run_id,),
-        ).fetchone()
+        row = (
+            self.store._reader()
+            .execute(
+                "SELECT r.run_id, s.name, a.scope, r.state, r.started, r.finished, r.batches, "
+                "r.seq FROM run r JOIN assertor a ON a.id = r.assertor "
+                "JOIN source s ON s.id = a.source_id "
+                "WHERE r.run_id = ?",
+                (run_id,),
+            )
+            .fetchone()
+        )
         if row is None:
             for created in self._created_runs:
                 if created[0] == run_id:
-                    rec = RunRecord(run_id, created[1], created[2], RunState.OPEN, from_micros(created[3]), None, 0)
+                    rec = RunRecord(
+                        run_id,
+                        created[1],
+                        created[2],
+                        RunState.OPEN,
+                        from_micros(created[3]),
+                        None,
+                        0,
+                    )
                     return rec, created[4]
             return None
         return _run_record(row[:7]), int(row[7])
@@ -1160,11 +1207,13 @@ class _EmbeddedTransaction(WriteTransaction):
         if await self.get_run(run_id) is not None:
             msg = f"run {run_id} already exists"
             raise Conflict(msg)
-        row = self.store._reader().execute("SELECT max(seq) FROM run").fetchone()  # noqa: SLF001
+        row = self.store._reader().execute("SELECT max(seq) FROM run").fetchone()
         seq = int(row[0] or 0) + 1 + len(self._created_runs)
         self._created_runs.append((run_id, source, scope, at, seq))
         if self.staged is None:
-            self.staged = ChangeSet(at=at, source=source, scope=scope, actor="", run_id=run_id, run_seq=seq)
+            self.staged = ChangeSet(
+                at=at, source=source, scope=scope, actor="", run_id=run_id, run_seq=seq
+            )
             self._placeholder = True
         return seq
 
@@ -1196,7 +1245,7 @@ class _EmbeddedTransaction(WriteTransaction):
         if changes is None:
             return
         store = self.store
-        conn = store._writer  # noqa: SLF001
+        conn = store._writer
         if conn is None:
             msg = "the store is not open"
             raise StoreUnavailable(msg)
@@ -1214,7 +1263,7 @@ class _EmbeddedTransaction(WriteTransaction):
             msg = f"{store.path}: commit failed: {exc}"
             raise StoreError(msg) from exc
 
-    def _write(self, conn: sqlite3.Connection, cs: ChangeSet) -> Callable[[], None]:  # noqa: C901, PLR0912, PLR0915
+    def _write(self, conn: sqlite3.Connection, cs: ChangeSet) -> Callable[[], None]:
         store = self.store
         idx = store.index
         vocab = store.vocabulary
@@ -1222,7 +1271,7 @@ class _EmbeddedTransaction(WriteTransaction):
         new_sources: dict[str, int] = {}
 
         def sid(name: str) -> int:
-            found = store._source_ids.get(name) or new_sources.get(name)  # noqa: SLF001
+            found = store._source_ids.get(name) or new_sources.get(name)
             if found is None:
                 found = store.source_id(conn, name)
                 new_sources[name] = found
@@ -1242,16 +1291,16 @@ class _EmbeddedTransaction(WriteTransaction):
                 provenance_sources.update(s for s, _ in rupd.provenance.values())
         for name in provenance_sources:
             sid(name)
-        source_ids = {**store._source_ids, **new_sources}  # noqa: SLF001
+        source_ids = {**store._source_ids, **new_sources}
         new_assertors: dict[tuple[int, str], int] = {}
-        assertor = store._assertors.get((source_id, cs.scope))  # noqa: SLF001
+        assertor = store._assertors.get((source_id, cs.scope))
         if assertor is None:
             assertor = store.assertor_id(conn, source_id, cs.scope)
             new_assertors[(source_id, cs.scope)] = assertor
 
         for run_id, run_source, scope, started, seq in self._created_runs:
             run_source_id = sid(run_source)
-            run_assertor = store._assertors.get((run_source_id, scope)) or new_assertors.get(  # noqa: SLF001
+            run_assertor = store._assertors.get((run_source_id, scope)) or new_assertors.get(
                 (run_source_id, scope)
             )
             if run_assertor is None:
@@ -1294,7 +1343,8 @@ class _EmbeddedTransaction(WriteTransaction):
         identifier_updates = [u.id for u in cs.entity_updates if u.identifiers is not None]
         if identifier_updates:
             for eid, raw in conn.execute(
-                f"SELECT id, identifiers FROM entity WHERE id IN ({','.join('?' * len(identifier_updates))})",  # noqa: S608
+                "SELECT id, identifiers FROM entity "
+                f"WHERE id IN ({','.join('?' * len(identifier_updates))})",
                 identifier_updates,
             ):
                 old_identifiers[eid] = orjson.loads(raw)
@@ -1305,7 +1355,9 @@ class _EmbeddedTransaction(WriteTransaction):
                     u.name,
                     _dumps(u.attributes) if u.attributes is not None else None,
                     _dumps(u.identifiers) if u.identifiers is not None else None,
-                    _encode_provenance(u.provenance, source_ids) if u.provenance is not None else None,
+                    _encode_provenance(u.provenance, source_ids)
+                    if u.provenance is not None
+                    else None,
                     u.status.code if u.status is not None else None,
                     u.id,
                 )
@@ -1332,14 +1384,17 @@ class _EmbeddedTransaction(WriteTransaction):
             kind_code, key, old_status, identifiers = row
             loser_identifiers[m.loser] = (kind_code, orjson.loads(identifiers))
             conn.execute(
-                "UPDATE entity SET status=?, merged_into=? WHERE id=?", (MERGED, m.survivor, m.loser)
+                "UPDATE entity SET status=?, merged_into=? WHERE id=?",
+                (MERGED, m.survivor, m.loser),
             )
             conn.execute(
                 "INSERT OR REPLACE INTO alias(kind, key, entity_id, since) VALUES (?,?,?,?)",
                 (kind_code, key, m.survivor, at),
             )
             merge_keys.append((m.survivor, kind_code, key))
-            for (akey,) in conn.execute("SELECT key FROM alias WHERE entity_id=?", (m.loser,)).fetchall():
+            for (akey,) in conn.execute(
+                "SELECT key FROM alias WHERE entity_id=?", (m.loser,)
+            ).fetchall():
                 merge_keys.append((m.survivor, kind_code, akey))
             conn.execute("UPDATE alias SET entity_id=? WHERE entity_id=?", (m.survivor, m.loser))
             status_events.append((at, encode(ItemKind.ENTITY, m.loser), old_status, MERGED))
@@ -1381,7 +1436,9 @@ class _EmbeddedTransaction(WriteTransaction):
         group_events: list[tuple[int, int, str | None]] = []
         rel_update_rows = []
         for ru in cs.relation_updates:
-            new_status = MERGED if ru.merged else (ru.status.code if ru.status is not None else None)
+            new_status = (
+                MERGED if ru.merged else (ru.status.code if ru.status is not None else None)
+            )
             grp_value: object = None
             grp_changed = False
             if ru.attributes is not None:
@@ -1396,7 +1453,9 @@ class _EmbeddedTransaction(WriteTransaction):
             rel_update_rows.append(
                 (
                     _dumps(ru.attributes) if ru.attributes is not None else None,
-                    _encode_provenance(ru.provenance, source_ids) if ru.provenance is not None else None,
+                    _encode_provenance(ru.provenance, source_ids)
+                    if ru.provenance is not None
+                    else None,
                     new_status,
                     1 if grp_changed else 0,
                     grp_value,
@@ -1408,7 +1467,8 @@ class _EmbeddedTransaction(WriteTransaction):
                 if old != new_status:
                     status_events.append((at, encode(ItemKind.RELATION, ru.id), old, new_status))
         conn.executemany(
-            "UPDATE relation SET attributes=COALESCE(?, attributes), provenance=COALESCE(?, provenance), "
+            "UPDATE relation SET attributes=COALESCE(?, attributes), "
+            "provenance=COALESCE(?, provenance), "
             "status=COALESCE(?, status), grp=CASE WHEN ? THEN ? ELSE grp END WHERE id=?",
             rel_update_rows,
         )
@@ -1419,7 +1479,8 @@ class _EmbeddedTransaction(WriteTransaction):
             conn.execute(
                 "INSERT INTO assertion(assertor, item, last_run, missed) "
                 "SELECT assertor, ?, last_run, missed FROM assertion WHERE item=? "
-                "ON CONFLICT(assertor, item) DO UPDATE SET last_run=max(last_run, excluded.last_run), "
+                "ON CONFLICT(assertor, item) DO UPDATE SET "
+                "last_run=max(last_run, excluded.last_run), "
                 "missed=min(missed, excluded.missed)",
                 (encode(new_ref.item, real(new_ref.id)), old_code),
             )
@@ -1430,8 +1491,16 @@ class _EmbeddedTransaction(WriteTransaction):
             "ON CONFLICT(assertor, item) DO UPDATE SET last_run=excluded.last_run, missed=0",
             [(assertor, c, cs.run_seq) for c in codes],
         )
-        seen_entities = [(at, real(a.ref.id)) for a in cs.assertions if a.ref.item is ItemKind.ENTITY and a.ref.id > 0]
-        seen_relations = [(at, real(a.ref.id)) for a in cs.assertions if a.ref.item is ItemKind.RELATION and a.ref.id > 0]
+        seen_entities = [
+            (at, real(a.ref.id))
+            for a in cs.assertions
+            if a.ref.item is ItemKind.ENTITY and a.ref.id > 0
+        ]
+        seen_relations = [
+            (at, real(a.ref.id))
+            for a in cs.assertions
+            if a.ref.item is ItemKind.RELATION and a.ref.id > 0
+        ]
         conn.executemany("UPDATE entity SET last_seen=? WHERE id=?", seen_entities)
         conn.executemany("UPDATE relation SET last_seen=? WHERE id=?", seen_relations)
         conn.executemany(
@@ -1441,7 +1510,8 @@ class _EmbeddedTransaction(WriteTransaction):
 
         # ---- history and logs
         conn.executemany(
-            "INSERT INTO history(at, item, op, source_id, actor, run_seq, changes) VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO history(at, item, op, source_id, actor, run_seq, changes) "
+            "VALUES (?,?,?,?,?,?,?)",
             [
                 (
                     at,
@@ -1450,7 +1520,9 @@ class _EmbeddedTransaction(WriteTransaction):
                     source_id,
                     cs.actor,
                     cs.run_seq if cs.run_id is not None else None,
-                    _dumps({k: [v.old, v.new] for k, v in h.changes.items()}) if h.changes else None,
+                    _dumps({k: [v.old, v.new] for k, v in h.changes.items()})
+                    if h.changes
+                    else None,
                 )
                 for h in cs.history
             ],
@@ -1458,9 +1530,7 @@ class _EmbeddedTransaction(WriteTransaction):
         conn.executemany(
             "INSERT INTO status_log(at, item, old, new) VALUES (?,?,?,?)", status_events
         )
-        conn.executemany(
-            "INSERT INTO group_log(at, relation, old) VALUES (?,?,?)", group_events
-        )
+        conn.executemany("INSERT INTO group_log(at, relation, old) VALUES (?,?,?)", group_events)
         if cs.run_update is not None:
             ru_ = cs.run_update
             conn.execute(
@@ -1473,21 +1543,26 @@ class _EmbeddedTransaction(WriteTransaction):
                 ),
             )
         conn.execute(
-            "INSERT INTO commit_log(at, source_id, run_seq, entities, relations) VALUES (?,?,?,?,?)",
+            "INSERT INTO commit_log(at, source_id, run_seq, entities, relations) "
+            "VALUES (?,?,?,?,?)",
             (at, source_id, cs.run_seq, len(cs.entities), len(cs.relations)),
         )
 
         def apply_to_memory() -> None:
             for name, sid_ in new_sources.items():
-                store._source_ids[name] = sid_  # noqa: SLF001
-                store._sources[sid_] = name  # noqa: SLF001
-            store._assertors.update(new_assertors)  # noqa: SLF001
+                store._source_ids[name] = sid_
+                store._sources[sid_] = name
+            store._assertors.update(new_assertors)
             if cs.entities:
-                eids = np.fromiter((ids[e.temp_id] for e in cs.entities), dtype=np.int64, count=len(cs.entities))
+                eids = np.fromiter(
+                    (ids[e.temp_id] for e in cs.entities), dtype=np.int64, count=len(cs.entities)
+                )
                 idx.add_entities(
                     eids,
                     np.asarray(kinds_codes, dtype=np.int8),
-                    np.fromiter((e.status.code for e in cs.entities), dtype=np.int8, count=len(cs.entities)),
+                    np.fromiter(
+                        (e.status.code for e in cs.entities), dtype=np.int8, count=len(cs.entities)
+                    ),
                     np.full(len(cs.entities), at, dtype=np.int64),
                 )
                 for e, code in zip(cs.entities, kinds_codes, strict=True):
@@ -1525,7 +1600,9 @@ class _EmbeddedTransaction(WriteTransaction):
                 n = len(cs.relations)
                 idx.add_relations(
                     np.fromiter((ids[r.temp_id] for r in cs.relations), dtype=np.int64, count=n),
-                    np.fromiter((vocab.type_code(r.type) for r in cs.relations), dtype=np.int8, count=n),
+                    np.fromiter(
+                        (vocab.type_code(r.type) for r in cs.relations), dtype=np.int8, count=n
+                    ),
                     np.fromiter((real(r.from_id) for r in cs.relations), dtype=np.int64, count=n),
                     np.fromiter((real(r.to_id) for r in cs.relations), dtype=np.int64, count=n),
                     np.fromiter((r.status.code for r in cs.relations), dtype=np.int8, count=n),
@@ -1556,4 +1633,3 @@ class _EmbeddedTransaction(WriteTransaction):
             idx.version += 1
 
         return apply_to_memory
-

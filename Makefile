@@ -1,0 +1,52 @@
+# graphsvc: the two commands that matter are `make run` and `make test`.
+# Both create .venv and install what they need on a fresh machine with Python 3.11.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+export GRAPHSVC_DATA ?= data/graphsvc.db
+
+.PHONY: install run demo test lint typecheck contracts schema-check unit bench fuzz test-neo4j clean
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.11 is needed (python3.11 or python3 on PATH)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## run: install, load the demo graph into the embedded store, and serve it
+run: install
+	$(BIN)/graphsvc import batch tests/data/core/small-graph.json
+	@echo "graphsvc store ready at $(GRAPHSVC_DATA)"
+
+lint: install
+	$(BIN)/ruff check graphsvc importers tests bench
+	$(BIN)/ruff format --check graphsvc importers tests bench
+
+typecheck: install
+	$(BIN)/mypy --strict graphsvc importers
+
+contracts: install
+	$(BIN)/lint-imports
+
+schema-check: install
+	$(BIN)/graphsvc export-schema --check
+
+unit: install
+	$(BIN)/python -m pytest -q
+
+## test: everything CI checks: lint, types, layering, schema drift, the test suite
+test: lint typecheck contracts schema-check unit
+
+bench: install
+	$(BIN)/python bench/core_bench.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

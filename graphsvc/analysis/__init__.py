@@ -1,0 +1,1 @@
+"""Analyses written once over the store port: impact, ownership, change conflicts, readiness."""

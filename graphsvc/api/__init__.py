@@ -1,0 +1,1 @@
+"""The service: FastAPI app, GraphQL and REST (see ``create_app``)."""
