@@ -174,6 +174,37 @@ class _Work:
         return None
 
 
+class _NewRelation:
+    """A relation first seen in this batch (the fast path: most relations of a load)."""
+
+    __slots__ = ("attributes", "item", "provenance", "status", "temp_id")
+
+    def __init__(
+        self,
+        temp_id: int,
+        status: Status,
+        attributes: dict[str, JsonValue],
+        provenance: dict[str, tuple[str, int]],
+        item: RelationItem,
+    ) -> None:
+        self.temp_id = temp_id
+        self.status = status
+        self.attributes = attributes
+        self.provenance = provenance
+        self.item = item
+
+    def fold(self, item: RelationItem, source_at: tuple[str, int]) -> None:
+        """Apply a later occurrence of the same relation in the same batch."""
+        for name, value in item.attributes.items():
+            if value is None:
+                self.attributes.pop(name, None)
+                self.provenance.pop("attributes." + name, None)
+            else:
+                self.attributes[name] = value
+                self.provenance["attributes." + name] = source_at
+        self.status = Status.RETIRED if item.status == "retired" else Status.ACTIVE
+
+
 def _entity_fields(state: EntityState) -> dict[str, Any]:
     fields: dict[str, Any] = {"name": state.name}
     for k, v in state.attributes.items():
@@ -404,7 +435,7 @@ class _Ager:
             return
         newly_missing: list[ItemRef] = []
         still_missing: list[tuple[ItemRef, int]] = []
-        for a in await self.tx.assertions_of(self.source, self.scope):
+        for a in await self.tx.missing_assertions(self.source, self.scope, self.run_seq):
             if a.ref in asserted:
                 continue
             if a.missed == 0:
@@ -500,6 +531,7 @@ class _BatchPlanner:
         self.relation_work: dict[tuple[RelationType, int, int], _Work] = {}
         self.relation_meta: dict[tuple[RelationType, int, int], tuple[RelationType, int, int]] = {}
         self.relation_updates_merged: list[RelationUpdate] = []
+        self.new_relations: dict[tuple[RelationType, int, int], _NewRelation] = {}
         self.asserted: set[ItemRef] = set()
         self.retired_by_batch: set[ItemRef] = set()
 
@@ -856,109 +888,125 @@ class _BatchPlanner:
         return entity_id
 
     # ------------------------------------------------------------- relations
-    async def _resolve_refs(
-        self, refs: Sequence[tuple[int, str, EntityRef]]
-    ) -> dict[int, dict[str, int]]:
-        """Resolve relation endpoints: index -> {"from"/"to": entity id}."""
-        out: dict[int, dict[str, int]] = {}
+    async def _resolve_ends(
+        self, relations: Sequence[RelationItem]
+    ) -> tuple[list[int | None], list[int | None]]:
+        """Resolve every relation endpoint to an entity id (``None`` after an error).
+
+        Batch entities win over the store; keys are looked up before identifiers.
+        """
+        keys = self.keys
+        vocab = self.vocab
         missing_keys: dict[EntityKind, set[str]] = {}
         missing_ids: dict[EntityKind, set[tuple[str, str]]] = {}
-        for _index, _end, ref in refs:
-            if ref.key is not None:
-                if (ref.kind, ref.key) not in self.keys:
-                    missing_keys.setdefault(ref.kind, set()).add(ref.key)
-            else:
-                for t, v in (ref.identifiers or {}).items():
-                    nv = self.vocab.normalize_identifier(t, v)
-                    if (ref.kind, t, nv) not in self.batch_identifiers:
-                        missing_ids.setdefault(ref.kind, set()).add((t, nv))
-        store_keys: dict[tuple[EntityKind, str], int] = {}
-        for kind, keys in missing_keys.items():
-            for found_key, found_id in (await self.tx.lookup_keys(kind, sorted(keys))).items():
-                store_keys[(kind, found_key)] = found_id
+        for item in relations:
+            for ref in (item.from_, item.to):
+                if ref.key is not None:
+                    if (ref.kind, ref.key) not in keys:
+                        missing_keys.setdefault(ref.kind, set()).add(ref.key)
+                else:
+                    for t, v in (ref.identifiers or {}).items():
+                        nv = vocab.normalize_identifier(t, v)
+                        if (ref.kind, t, nv) not in self.batch_identifiers:
+                            missing_ids.setdefault(ref.kind, set()).add((t, nv))
+        for kind, wanted in missing_keys.items():
+            for found_key, found_id in (await self.tx.lookup_keys(kind, sorted(wanted))).items():
+                keys[(kind, found_key)] = found_id
         store_ids: dict[tuple[EntityKind, str, str], int] = {}
         for kind, pairs in missing_ids.items():
             for (t, v), eid in (await self.tx.lookup_identifiers(kind, sorted(pairs))).items():
                 store_ids[(kind, t, v)] = eid
-        for index, end, ref in refs:
-            entity_id: int | None = None
-            if ref.key is not None:
-                entity_id = self.keys.get((ref.kind, ref.key))
-                if entity_id is None:
-                    entity_id = store_keys.get((ref.kind, ref.key))
-                if entity_id is None:
-                    self._relation_error(
-                        index,
-                        end,
-                        f"no {ref.kind.value} with key {ref.key!r} in the store or the batch",
-                    )
-                    continue
-            else:
-                hits = set()
-                for t, v in (ref.identifiers or {}).items():
-                    nv = self.vocab.normalize_identifier(t, v)
-                    hit = self.batch_identifiers.get((ref.kind, t, nv)) or store_ids.get(
-                        (ref.kind, t, nv)
-                    )
-                    if hit is not None:
-                        hits.add(self._survivor(hit))
-                if not hits:
-                    self._relation_error(index, end, f"no {ref.label()} in the store or the batch")
-                    continue
-                if len(hits) > 1:
-                    self._relation_error(
-                        index, end, f"{ref.label()} names {len(hits)} different entities"
-                    )
-                    continue
-                entity_id = hits.pop()
-            out.setdefault(index, {})[end] = self._survivor(entity_id)
-        return out
+        merged = self.merged_into
+        ends: tuple[list[int | None], list[int | None]] = ([], [])
+        for index, item in enumerate(relations):
+            for end, ref, out in (("from", item.from_, ends[0]), ("to", item.to, ends[1])):
+                found: int | None
+                if ref.key is not None:
+                    found = keys.get((ref.kind, ref.key))
+                    if found is None:
+                        self._relation_error(
+                            index,
+                            end,
+                            f"no {ref.kind.value} with key {ref.key!r} in the store or the batch",
+                        )
+                else:
+                    found = self._by_identifiers(index, end, ref, store_ids)
+                if found is not None and found in merged:
+                    found = self._survivor(found)
+                out.append(found)
+        return ends
+
+    def _by_identifiers(
+        self,
+        index: int,
+        end: str,
+        ref: EntityRef,
+        store_ids: Mapping[tuple[EntityKind, str, str], int],
+    ) -> int | None:
+        hits = set()
+        for t, v in (ref.identifiers or {}).items():
+            nv = self.vocab.normalize_identifier(t, v)
+            hit = self.batch_identifiers.get((ref.kind, t, nv)) or store_ids.get((ref.kind, t, nv))
+            if hit is not None:
+                hits.add(self._survivor(hit))
+        if not hits:
+            self._relation_error(index, end, f"no {ref.label()} in the store or the batch")
+            return None
+        if len(hits) > 1:
+            self._relation_error(index, end, f"{ref.label()} names {len(hits)} different entities")
+            return None
+        return hits.pop()
 
     def _relation_error(self, index: int, end: str, reason: str) -> None:
         item = self.batch.relations[index]
         self.errors.append(ItemError("relations", index, item.label(), end, reason))
 
     async def _plan_relations(self) -> None:
-        batch = self.batch
-        if not batch.relations:
+        relations = self.batch.relations
+        if not relations:
             return
-        refs: list[tuple[int, str, EntityRef]] = []
-        for index, item in enumerate(batch.relations):
-            refs.append((index, "from", item.from_))
-            refs.append((index, "to", item.to))
-        ends = await self._resolve_refs(refs)
-        order: list[tuple[tuple[RelationType, int, int], RelationItem]] = []
-        for index, item in enumerate(batch.relations):
-            resolved = ends.get(index, {})
-            if "from" not in resolved or "to" not in resolved:
-                continue
-            src, dst = resolved["from"], resolved["to"]
-            if src == dst:
+        sources, targets = await self._resolve_ends(relations)
+        triples: list[tuple[RelationType, int, int] | None] = []
+        for index, (item, src, dst) in enumerate(zip(relations, sources, targets, strict=True)):
+            if src is None or dst is None:
+                triples.append(None)
+            elif src == dst:
                 self._relation_error(index, "to", "a relation cannot go from an entity to itself")
-                continue
-            order.append(((item.type, src, dst), item))
+                triples.append(None)
+            else:
+                triples.append((item.type, src, dst))
+        known = self.relation_work
         lookup = sorted(
-            {t for t, _ in order if t[1] > 0 and t[2] > 0 and t not in self.relation_work}
+            {t for t in triples if t is not None and t[1] > 0 and t[2] > 0} - known.keys()
         )
         existing = await self.tx.lookup_relations(lookup) if lookup else {}
-        for triple, item in order:
-            work = self.relation_work.get(triple)
-            if work is None:
-                state = existing.get(triple)
-                if state is not None:
-                    work = self._relation_existing_work(triple, state)
-                else:
-                    work = _Work(
-                        id=self._temp(),
-                        label=item.label(),
-                        status=Status.ACTIVE,
-                        fields={},
-                        provenance={},
-                        is_new=True,
-                    )
-                    self.relation_work[triple] = work
-                    self.relation_meta[triple] = triple
-            self._apply_relation_item(work, item)
+        new = self.new_relations
+        source_at = (self.batch.source, self.at)
+        for item, triple in zip(relations, triples, strict=True):
+            if triple is None:
+                continue
+            work = known.get(triple)
+            if work is not None:
+                self._apply_relation_item(work, item)
+                continue
+            record = new.get(triple)
+            if record is not None:  # the same relation twice in one batch
+                record.fold(item, source_at)
+                continue
+            state = existing.get(triple)
+            if state is not None:
+                self._apply_relation_item(self._relation_existing_work(triple, state), item)
+                continue
+            attributes: dict[str, JsonValue] = {
+                k: v for k, v in item.attributes.items() if v is not None
+            }
+            new[triple] = _NewRelation(
+                self._temp(),
+                Status.RETIRED if item.status == "retired" else Status.ACTIVE,
+                attributes,
+                {"attributes." + k: source_at for k in attributes},
+                item,
+            )
 
     def _relation_existing_work(
         self, triple: tuple[RelationType, int, int], state: RelationState
@@ -1023,7 +1071,6 @@ class _BatchPlanner:
                         provenance=work.provenance,
                     )
                 )
-                history.append(NewHistory(HistoryOp.CREATED, ref))
                 if work.status is Status.RETIRED:
                     retired += 1
                 if len(notes) < limit:
@@ -1060,9 +1107,17 @@ class _BatchPlanner:
                         status=work.status if status_change is not None else None,
                     )
                 )
-        relations: list[NewRelation] = []
+        relations: list[NewRelation] = [
+            NewRelation(r.temp_id, t, s, d, r.status, r.attributes, r.provenance)
+            for (t, s, d), r in self.new_relations.items()
+        ]
         relation_updates: list[RelationUpdate] = list(self.relation_updates_merged)
-        r_created = r_updated = r_unchanged = 0
+        r_created, r_updated, r_unchanged = len(relations), 0, 0
+        for r in self.new_relations.values():
+            if r.status is Status.RETIRED:
+                retired += 1
+            if len(notes) < limit:
+                notes.append(PlannedChange("create", "relation", r.item.label()))
         for (type_, src, dst), work in self.relation_work.items():
             ref = ItemRef(ItemKind.RELATION, work.id)
             attributes = _relation_attributes(work.fields)
@@ -1079,7 +1134,6 @@ class _BatchPlanner:
                         provenance=work.provenance,
                     )
                 )
-                history.append(NewHistory(HistoryOp.CREATED, ref))
                 if work.status is Status.RETIRED:
                     retired += 1
                 if len(notes) < limit:
@@ -1113,7 +1167,7 @@ class _BatchPlanner:
                         status=work.status if status_change is not None else None,
                     )
                 )
-        assertions = [Assertion(ref) for ref in self._final_refs(self.asserted)]
+        assertions = [Assertion(ref) for ref in self._final_refs(self.asserted) if ref.id > 0]
         changeset = ChangeSet(
             at=self.at,
             source=self.batch.source,

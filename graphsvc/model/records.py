@@ -63,6 +63,8 @@ class Provenance:
 class ItemKind(StrEnum):
     """Whether a history event or assertion is about an entity or a relation."""
 
+    __hash__ = str.__hash__
+
     ENTITY = "entity"
     RELATION = "relation"
 
@@ -129,6 +131,8 @@ class RelationRecord:
 
 class HistoryOp(StrEnum):
     """What a history event records."""
+
+    __hash__ = str.__hash__
 
     CREATED = "created"
     UPDATED = "updated"

@@ -44,6 +44,8 @@ __all__ = [
 class EntityKind(StrEnum):
     """The kinds of entity the graph holds."""
 
+    __hash__ = str.__hash__  # C-level hashing: members are dict keys in hot loops
+
     TEAM = "Team"
     PERSON = "Person"
     SERVICE = "Service"
@@ -55,6 +57,8 @@ class EntityKind(StrEnum):
 
 class RelationType(StrEnum):
     """The types of relation the graph holds."""
+
+    __hash__ = str.__hash__  # C-level hashing: members are dict keys in hot loops
 
     DEPENDS_ON = "DEPENDS_ON"
     RUNS_ON = "RUNS_ON"
@@ -78,6 +82,8 @@ class Status(StrEnum):
     ``retired``: explicitly retired by a source, or stale for too many complete
     runs; never walked, kept in the history.
     """
+
+    __hash__ = str.__hash__  # C-level hashing: members are dict keys in hot loops
 
     ACTIVE = "active"
     STALE = "stale"

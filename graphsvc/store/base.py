@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, NamedTuple, Self
 
 import numpy as np
 from pydantic import JsonValue
@@ -259,9 +259,8 @@ class RelationState:
     provenance: Mapping[str, tuple[str, int]]
 
 
-@dataclass(frozen=True, slots=True)
-class ItemRef:
-    """An entity or relation id.
+class ItemRef(NamedTuple):
+    """An entity or relation id (a named tuple: cheap to hash in bulk).
 
     In a :class:`ChangeSet`, a negative id names an item created by the same
     change set (``NewEntity.temp_id`` / ``NewRelation.temp_id``).
@@ -392,6 +391,11 @@ class NewHistory:
 class ChangeSet:
     """Everything one batch (or one run's finish) changes, applied atomically.
 
+    Creating an item implies two things the store records by itself: a
+    ``created`` history event, and (unless it is created retired) an assertion
+    of the item by this source and scope in this run. ``assertions`` and
+    ``history`` therefore list only what concerns existing items.
+
     Attributes:
         at: Commit time in microseconds; must be later than every earlier commit
             (use :meth:`WriteTransaction.next_commit_time`).
@@ -484,8 +488,15 @@ class WriteTransaction(ABC):
         """Return every unmerged relation whose from or to is one of ``entity_ids``."""
 
     @abstractmethod
-    async def assertions_of(self, source: str, scope: str) -> list[AssertionState]:
-        """Return every assertion this source and scope made (asserted or missed)."""
+    async def missing_assertions(
+        self, source: str, scope: str, run_seq: int
+    ) -> list[AssertionState]:
+        """Return this source and scope's assertions that run ``run_seq`` has not renewed.
+
+        That is every assertion with ``missed == 0`` and ``last_run < run_seq``
+        (asserted before the run, not since), plus every one already missed
+        (``missed > 0``).
+        """
 
     @abstractmethod
     async def asserted_elsewhere(

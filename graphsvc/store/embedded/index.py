@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-Layers = tuple[NDArray[Any], ...]
-"""CSR layers: (indptr, neighbour, relation) per direction and layer."""
-
 from graphsvc.model.vocabulary import VOCABULARY, TraversalStep, Vocabulary
 
-__all__ = ["Adjacency", "GraphIndex", "triple_key"]
+__all__ = ["Adjacency", "GraphIndex", "Layers", "triple_key"]
+
+Layers = tuple[NDArray[Any], ...]
+"""CSR arrays: (indptr, neighbour, relation id, type code) per direction and layer."""
 
 _TYPE_SHIFT = 58
 _SRC_SHIFT = 29
@@ -58,19 +58,37 @@ class _Column:
 
 @dataclass(frozen=True, slots=True)
 class Adjacency:
-    """Both CSR layers in both directions, as the kernels take them."""
+    """Both CSR layers in both directions, as the kernels take them.
 
-    layers: Layers
+    ``arrays`` holds 16 arrays: base-out, base-in, delta-out, delta-in, each as
+    (indptr, neighbour, relation id, type code).
+    """
+
+    arrays: Layers
+
+    def csr(self, delta: bool, direction_in: bool) -> Layers:
+        """Return one (indptr, neighbour, relation, type) CSR."""
+        start = (8 if delta else 0) + (4 if direction_in else 0)
+        return self.arrays[start : start + 4]
 
 
 def _csr(
-    n_nodes: int, keys: NDArray[Any], values: NDArray[Any], rel_ids: NDArray[np.int64]
+    n_nodes: int,
+    keys: NDArray[Any],
+    values: NDArray[Any],
+    rel_ids: NDArray[np.int64],
+    types: NDArray[Any],
 ) -> Layers:
     order = np.argsort(keys, kind="stable")
     counts = np.bincount(keys, minlength=n_nodes)
     indptr = np.zeros(n_nodes + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
-    return indptr, values[order].astype(np.int32), rel_ids[order].astype(np.int32)
+    return (
+        indptr,
+        values[order].astype(np.int32),
+        rel_ids[order].astype(np.int32),
+        types[order].astype(np.int8),
+    )
 
 
 class GraphIndex:
@@ -104,12 +122,8 @@ class GraphIndex:
         self._triples_base_ids: NDArray[np.int64] = np.empty(0, dtype=np.int64)
         self._triples_delta: dict[int, int] = {}
         self._csr_n = 0  # relations [1, csr_n] are in the base layer
-        self._base: Layers = (
-            self._empty_layers()
-        )
-        self._delta: Layers | None = (
-            None
-        )
+        self._base: Layers = self._empty_layers()
+        self._delta: Layers | None = None
         self._delta_ids: list[int] = []
         self.status_log_at: list[int] = []
         self.status_log_item: list[int] = []
@@ -128,7 +142,8 @@ class GraphIndex:
     def _empty_layers() -> Layers:
         z64 = np.zeros(1, dtype=np.int64)
         z32 = np.empty(0, dtype=np.int32)
-        return (z64, z32, z32, z64, z32, z32)
+        z8 = np.empty(0, dtype=np.int8)
+        return (z64, z32, z32, z8, z64, z32, z32, z8)
 
     # ------------------------------------------------------------------ entities
     @staticmethod
@@ -299,8 +314,9 @@ class GraphIndex:
         ids = np.arange(1, n + 1, dtype=np.int64)
         src = self.r_src.data[1 : n + 1]
         dst = self.r_dst.data[1 : n + 1]
-        out = _csr(n_nodes, src, dst, ids)
-        inn = _csr(n_nodes, dst, src, ids)
+        types = self.r_type.data[1 : n + 1]
+        out = _csr(n_nodes, src, dst, ids, types)
+        inn = _csr(n_nodes, dst, src, ids, types)
         self._base = (*out, *inn)
         self._csr_n = n
         self._delta_ids = []
@@ -316,10 +332,18 @@ class GraphIndex:
                 ids = np.asarray(self._delta_ids, dtype=np.int64)
                 src = self.r_src.data[ids]
                 dst = self.r_dst.data[ids]
-                self._delta = (*_csr(n_nodes, src, dst, ids), *_csr(n_nodes, dst, src, ids))
+                types = self.r_type.data[ids]
+                self._delta = (
+                    *_csr(n_nodes, src, dst, ids, types),
+                    *_csr(n_nodes, dst, src, ids, types),
+                )
             else:
                 self._delta = self._empty_layers()
         return Adjacency((*self._base, *self._delta))
+
+    def walkable_rows(self) -> int:
+        """Return the number of entity slots the kernels may index (ids 0..n)."""
+        return self.n_entities + 1
 
     def scratch(self) -> tuple[NDArray[np.int32], NDArray[np.int64], int]:
         """Return the visited-stamp array, the position array and a fresh mark.

@@ -1,22 +1,29 @@
 """Compiled graph kernels of the embedded store (numba).
 
-The adjacency is held as two CSR layers per direction: a *base* built over the
-relations that existed when it was last rebuilt, and a small *delta* over the
-relations added since. Each layer is ``(indptr, neighbour, relation)``; the
-neighbour of an out-edge is the relation's ``to``, of an in-edge its ``from``.
+The adjacency is held as CSR arrays per direction, in two layers: a *base*
+built over the relations that existed when it was last rebuilt, and a small
+*delta* over the relations added since. Each CSR is ``(indptr, nbr, rel,
+etype)``: for the edges of node ``u`` in slots ``indptr[u]:indptr[u + 1]``, the
+neighbour (the relation's ``to`` for out-edges, its ``from`` for in-edges), the
+relation id, and the relation's type code copied beside it so that the type test
+reads memory sequentially.
 
-A step mask ``mask[type_code, direction]`` packs which kinds the walk may leave
-(bits 0-15) and reach (bits 16-31); 0 means the relation type is not walked in
-that direction. Status arrays use the codes of
+A step mask ``mask[type_code, direction]`` (direction 0 out, 1 in) packs which
+kinds the walk may leave (bits 0-15) and reach (bits 16-31); 0 means the type is
+not walked that way. Status arrays use the codes of
 :class:`~graphsvc.model.vocabulary.Status` (0 active, 1 stale, 2 retired) and 3
-for merged items; an item is walkable when its status is at most
-``max_status`` and it was created at or before ``as_of``.
+for merged items; an item is walkable when its status is at most ``max_status``
+and, when ``check_time`` is set, it was created at or before ``as_of``.
+
+The four (layer, direction) loops of each kernel are written out one after the
+other on purpose: selecting arrays inside the loop, or calling a helper with
+this many array arguments, made numba's code several times slower.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import cast
+from typing import Any, cast
 
 import numba
 import numpy as np
@@ -24,52 +31,55 @@ from numpy.typing import NDArray
 
 __all__ = ["bfs", "collect_edges", "count_groups", "one_hop"]
 
-I64 = NDArray[np.int64]
-I32 = NDArray[np.int32]
-I8 = NDArray[np.int8]
+A = NDArray[Any]
 
 _jit = numba.njit(cache=True, nogil=True)
 
 
-def _grow(buf: I64, size: int) -> I64:
-    out = np.empty(buf.shape[0] * 2 + size, dtype=np.int64)
-    out[: buf.shape[0]] = buf
-    return out
-
-
-_grow_jit = _jit(_grow)
-
-
 def _bfs(
-    starts: I64,
+    starts: A,
     max_depth: int,
-    layers: tuple[I64, I32, I32, I64, I32, I32, I64, I32, I32, I64, I32, I32],
-    r_type: I8,
-    r_status: I8,
-    r_created: I64,
-    e_kind: I8,
-    e_status: I8,
-    e_created: I64,
-    mask: I64,
+    bo_ip: A,
+    bo_nbr: A,
+    bo_rel: A,
+    bo_type: A,
+    bi_ip: A,
+    bi_nbr: A,
+    bi_rel: A,
+    bi_type: A,
+    do_ip: A,
+    do_nbr: A,
+    do_rel: A,
+    do_type: A,
+    di_ip: A,
+    di_nbr: A,
+    di_rel: A,
+    di_type: A,
+    r_status: A,
+    r_created: A,
+    e_kind: A,
+    e_status: A,
+    e_created: A,
+    mask: A,
     as_of: int,
+    check_time: bool,
     max_status: int,
-    stamp: I32,
-    pos: I64,
+    stamp: A,
+    pos: A,
     mark: int,
-) -> tuple[I64, I64, I64, I64]:
-    n = starts.shape[0]
-    cap = max(64, n * 2)
-    order = np.empty(cap, dtype=np.int64)
-    depth = np.empty(cap, dtype=np.int64)
-    parent = np.empty(cap, dtype=np.int64)
-    via = np.empty(cap, dtype=np.int64)
+) -> tuple[A, A, A, A]:
+    n = e_kind.shape[0]
+    use_out = mask[:, 0].any()
+    use_in = mask[:, 1].any()
+    order = np.empty(n, dtype=np.int64)
+    depth = np.empty(n, dtype=np.int64)
+    parent = np.empty(n, dtype=np.int64)
+    via = np.empty(n, dtype=np.int64)
     count = 0
-    n_ent = e_kind.shape[0]
-    for i in range(n):
-        s = starts[i]
-        if s < 0 or s >= n_ent or stamp[s] == mark:
+    for s in starts:
+        if s < 0 or s >= n or stamp[s] == mark:
             continue
-        if e_status[s] > max_status or e_created[s] > as_of:
+        if e_status[s] > max_status or (check_time and e_created[s] > as_of):
             continue
         stamp[s] = mark
         pos[s] = count
@@ -86,36 +96,87 @@ def _bfs(
             head += 1
             continue
         ku = e_kind[u]
-        for layer in range(4):
-            if layer == 0:
-                indptr, nbr, rel, direction = layers[0], layers[1], layers[2], 0
-            elif layer == 1:
-                indptr, nbr, rel, direction = layers[3], layers[4], layers[5], 1
-            elif layer == 2:
-                indptr, nbr, rel, direction = layers[6], layers[7], layers[8], 0
-            else:
-                indptr, nbr, rel, direction = layers[9], layers[10], layers[11], 1
-            if u + 1 >= indptr.shape[0]:
-                continue
-            for j in range(indptr[u], indptr[u + 1]):
-                r = rel[j]
-                m = mask[r_type[r], direction]
+        if use_out and u + 1 < bo_ip.shape[0]:
+            for j in range(bo_ip[u], bo_ip[u + 1]):
+                m = mask[bo_type[j], 0]
                 if m == 0 or not (m >> ku) & 1:
                     continue
-                if r_status[r] > max_status or r_created[r] > as_of:
-                    continue
-                v = nbr[j]
+                v = bo_nbr[j]
                 if stamp[v] == mark:
+                    continue
+                r = bo_rel[j]
+                if r_status[r] > max_status or e_status[v] > max_status:
                     continue
                 if not (m >> (16 + e_kind[v])) & 1:
                     continue
-                if e_status[v] > max_status or e_created[v] > as_of:
+                if check_time and (r_created[r] > as_of or e_created[v] > as_of):
                     continue
-                if count == order.shape[0]:
-                    order = _grow_jit(order, 0)
-                    depth = _grow_jit(depth, 0)
-                    parent = _grow_jit(parent, 0)
-                    via = _grow_jit(via, 0)
+                stamp[v] = mark
+                pos[v] = count
+                order[count] = v
+                depth[count] = du + 1
+                parent[count] = head
+                via[count] = r
+                count += 1
+        if use_in and u + 1 < bi_ip.shape[0]:
+            for j in range(bi_ip[u], bi_ip[u + 1]):
+                m = mask[bi_type[j], 1]
+                if m == 0 or not (m >> ku) & 1:
+                    continue
+                v = bi_nbr[j]
+                if stamp[v] == mark:
+                    continue
+                r = bi_rel[j]
+                if r_status[r] > max_status or e_status[v] > max_status:
+                    continue
+                if not (m >> (16 + e_kind[v])) & 1:
+                    continue
+                if check_time and (r_created[r] > as_of or e_created[v] > as_of):
+                    continue
+                stamp[v] = mark
+                pos[v] = count
+                order[count] = v
+                depth[count] = du + 1
+                parent[count] = head
+                via[count] = r
+                count += 1
+        if use_out and u + 1 < do_ip.shape[0]:
+            for j in range(do_ip[u], do_ip[u + 1]):
+                m = mask[do_type[j], 0]
+                if m == 0 or not (m >> ku) & 1:
+                    continue
+                v = do_nbr[j]
+                if stamp[v] == mark:
+                    continue
+                r = do_rel[j]
+                if r_status[r] > max_status or e_status[v] > max_status:
+                    continue
+                if not (m >> (16 + e_kind[v])) & 1:
+                    continue
+                if check_time and (r_created[r] > as_of or e_created[v] > as_of):
+                    continue
+                stamp[v] = mark
+                pos[v] = count
+                order[count] = v
+                depth[count] = du + 1
+                parent[count] = head
+                via[count] = r
+                count += 1
+        if use_in and u + 1 < di_ip.shape[0]:
+            for j in range(di_ip[u], di_ip[u + 1]):
+                m = mask[di_type[j], 1]
+                if m == 0 or not (m >> ku) & 1:
+                    continue
+                v = di_nbr[j]
+                if stamp[v] == mark:
+                    continue
+                r = di_rel[j]
+                if r_status[r] > max_status or e_status[v] > max_status:
+                    continue
+                if not (m >> (16 + e_kind[v])) & 1:
+                    continue
+                if check_time and (r_created[r] > as_of or e_created[v] > as_of):
+                    continue
                 stamp[v] = mark
                 pos[v] = count
                 order[count] = v
@@ -128,52 +189,108 @@ def _bfs(
 
 
 def _collect_edges(
-    order: I64,
-    layers: tuple[I64, I32, I32, I64, I32, I32, I64, I32, I32, I64, I32, I32],
-    r_type: I8,
-    r_status: I8,
-    r_created: I64,
-    e_kind: I8,
-    mask: I64,
+    order: A,
+    bo_ip: A,
+    bo_nbr: A,
+    bo_rel: A,
+    bo_type: A,
+    bi_ip: A,
+    bi_nbr: A,
+    bi_rel: A,
+    bi_type: A,
+    do_ip: A,
+    do_nbr: A,
+    do_rel: A,
+    do_type: A,
+    di_ip: A,
+    di_nbr: A,
+    di_rel: A,
+    di_type: A,
+    r_status: A,
+    r_created: A,
+    e_kind: A,
+    mask: A,
     as_of: int,
+    check_time: bool,
     max_status: int,
-    stamp: I32,
-    pos: I64,
+    stamp: A,
+    pos: A,
     mark: int,
-) -> tuple[I64, I64, I64]:
-    cap = max(64, order.shape[0] * 2)
-    src = np.empty(cap, dtype=np.int64)
-    dst = np.empty(cap, dtype=np.int64)
-    rels = np.empty(cap, dtype=np.int64)
+) -> tuple[A, A, A]:
+    """Every walkable relation between two reached entities.
+
+    Returns (source index, target index, relation id), indexes into ``order``,
+    in the walk direction.
+    """
+    total = 0
+    for i in range(order.shape[0]):
+        u = order[i]
+        for ip in (bo_ip, bi_ip, do_ip, di_ip):
+            if u + 1 < ip.shape[0]:
+                total += ip[u + 1] - ip[u]
+    src = np.empty(total, dtype=np.int64)
+    dst = np.empty(total, dtype=np.int64)
+    rels = np.empty(total, dtype=np.int64)
     count = 0
     for i in range(order.shape[0]):
         u = order[i]
         ku = e_kind[u]
-        for layer in range(4):
-            if layer == 0:
-                indptr, nbr, rel, direction = layers[0], layers[1], layers[2], 0
-            elif layer == 1:
-                indptr, nbr, rel, direction = layers[3], layers[4], layers[5], 1
-            elif layer == 2:
-                indptr, nbr, rel, direction = layers[6], layers[7], layers[8], 0
-            else:
-                indptr, nbr, rel, direction = layers[9], layers[10], layers[11], 1
-            if u + 1 >= indptr.shape[0]:
-                continue
-            for j in range(indptr[u], indptr[u + 1]):
-                r = rel[j]
-                m = mask[r_type[r], direction]
+        if u + 1 < bo_ip.shape[0]:
+            for j in range(bo_ip[u], bo_ip[u + 1]):
+                m = mask[bo_type[j], 0]
                 if m == 0 or not (m >> ku) & 1:
                     continue
-                if r_status[r] > max_status or r_created[r] > as_of:
-                    continue
-                v = nbr[j]
+                v = bo_nbr[j]
                 if stamp[v] != mark or not (m >> (16 + e_kind[v])) & 1:
                     continue
-                if count == src.shape[0]:
-                    src = _grow_jit(src, 0)
-                    dst = _grow_jit(dst, 0)
-                    rels = _grow_jit(rels, 0)
+                r = bo_rel[j]
+                if r_status[r] > max_status or (check_time and r_created[r] > as_of):
+                    continue
+                src[count] = i
+                dst[count] = pos[v]
+                rels[count] = r
+                count += 1
+        if u + 1 < bi_ip.shape[0]:
+            for j in range(bi_ip[u], bi_ip[u + 1]):
+                m = mask[bi_type[j], 1]
+                if m == 0 or not (m >> ku) & 1:
+                    continue
+                v = bi_nbr[j]
+                if stamp[v] != mark or not (m >> (16 + e_kind[v])) & 1:
+                    continue
+                r = bi_rel[j]
+                if r_status[r] > max_status or (check_time and r_created[r] > as_of):
+                    continue
+                src[count] = i
+                dst[count] = pos[v]
+                rels[count] = r
+                count += 1
+        if u + 1 < do_ip.shape[0]:
+            for j in range(do_ip[u], do_ip[u + 1]):
+                m = mask[do_type[j], 0]
+                if m == 0 or not (m >> ku) & 1:
+                    continue
+                v = do_nbr[j]
+                if stamp[v] != mark or not (m >> (16 + e_kind[v])) & 1:
+                    continue
+                r = do_rel[j]
+                if r_status[r] > max_status or (check_time and r_created[r] > as_of):
+                    continue
+                src[count] = i
+                dst[count] = pos[v]
+                rels[count] = r
+                count += 1
+        if u + 1 < di_ip.shape[0]:
+            for j in range(di_ip[u], di_ip[u + 1]):
+                m = mask[di_type[j], 1]
+                if m == 0 or not (m >> ku) & 1:
+                    continue
+                v = di_nbr[j]
+                if stamp[v] != mark or not (m >> (16 + e_kind[v])) & 1:
+                    continue
+                r = di_rel[j]
+                if r_status[r] > max_status or (check_time and r_created[r] > as_of):
+                    continue
                 src[count] = i
                 dst[count] = pos[v]
                 rels[count] = r
@@ -182,56 +299,115 @@ def _collect_edges(
 
 
 def _one_hop(
-    ids: I64,
-    layers: tuple[I64, I32, I32, I64, I32, I32, I64, I32, I32, I64, I32, I32],
-    r_type: I8,
-    r_status: I8,
-    r_created: I64,
-    e_kind: I8,
-    e_status: I8,
-    e_created: I64,
-    mask: I64,
+    ids: A,
+    bo_ip: A,
+    bo_nbr: A,
+    bo_rel: A,
+    bo_type: A,
+    bi_ip: A,
+    bi_nbr: A,
+    bi_rel: A,
+    bi_type: A,
+    do_ip: A,
+    do_nbr: A,
+    do_rel: A,
+    do_type: A,
+    di_ip: A,
+    di_nbr: A,
+    di_rel: A,
+    di_type: A,
+    r_status: A,
+    r_created: A,
+    e_kind: A,
+    e_status: A,
+    e_created: A,
+    mask: A,
     as_of: int,
+    check_time: bool,
     max_status: int,
-) -> tuple[I64, I64, I64]:
-    cap = max(64, ids.shape[0] * 4)
-    origin = np.empty(cap, dtype=np.int64)
-    ent = np.empty(cap, dtype=np.int64)
-    rels = np.empty(cap, dtype=np.int64)
-    count = 0
-    n_ent = e_kind.shape[0]
+) -> tuple[A, A, A]:
+    """One hop from each of ``ids``: (index into ids, entity reached, relation id)."""
+    n = e_kind.shape[0]
+    total = 0
     for i in range(ids.shape[0]):
         u = ids[i]
-        if u < 0 or u >= n_ent:
+        if 0 <= u < n:
+            for ip in (bo_ip, bi_ip, do_ip, di_ip):
+                if u + 1 < ip.shape[0]:
+                    total += ip[u + 1] - ip[u]
+    origin = np.empty(total, dtype=np.int64)
+    ent = np.empty(total, dtype=np.int64)
+    rels = np.empty(total, dtype=np.int64)
+    count = 0
+    for i in range(ids.shape[0]):
+        u = ids[i]
+        if u < 0 or u >= n:
             continue
         ku = e_kind[u]
-        for layer in range(4):
-            if layer == 0:
-                indptr, nbr, rel, direction = layers[0], layers[1], layers[2], 0
-            elif layer == 1:
-                indptr, nbr, rel, direction = layers[3], layers[4], layers[5], 1
-            elif layer == 2:
-                indptr, nbr, rel, direction = layers[6], layers[7], layers[8], 0
-            else:
-                indptr, nbr, rel, direction = layers[9], layers[10], layers[11], 1
-            if u + 1 >= indptr.shape[0]:
-                continue
-            for j in range(indptr[u], indptr[u + 1]):
-                r = rel[j]
-                m = mask[r_type[r], direction]
+        if u + 1 < bo_ip.shape[0]:
+            for j in range(bo_ip[u], bo_ip[u + 1]):
+                m = mask[bo_type[j], 0]
                 if m == 0 or not (m >> ku) & 1:
                     continue
-                if r_status[r] > max_status or r_created[r] > as_of:
-                    continue
-                v = nbr[j]
+                v = bo_nbr[j]
+                r = bo_rel[j]
                 if not (m >> (16 + e_kind[v])) & 1:
                     continue
-                if e_status[v] > max_status or e_created[v] > as_of:
+                if r_status[r] > max_status or e_status[v] > max_status:
                     continue
-                if count == origin.shape[0]:
-                    origin = _grow_jit(origin, 0)
-                    ent = _grow_jit(ent, 0)
-                    rels = _grow_jit(rels, 0)
+                if check_time and (r_created[r] > as_of or e_created[v] > as_of):
+                    continue
+                origin[count] = i
+                ent[count] = v
+                rels[count] = r
+                count += 1
+        if u + 1 < bi_ip.shape[0]:
+            for j in range(bi_ip[u], bi_ip[u + 1]):
+                m = mask[bi_type[j], 1]
+                if m == 0 or not (m >> ku) & 1:
+                    continue
+                v = bi_nbr[j]
+                r = bi_rel[j]
+                if not (m >> (16 + e_kind[v])) & 1:
+                    continue
+                if r_status[r] > max_status or e_status[v] > max_status:
+                    continue
+                if check_time and (r_created[r] > as_of or e_created[v] > as_of):
+                    continue
+                origin[count] = i
+                ent[count] = v
+                rels[count] = r
+                count += 1
+        if u + 1 < do_ip.shape[0]:
+            for j in range(do_ip[u], do_ip[u + 1]):
+                m = mask[do_type[j], 0]
+                if m == 0 or not (m >> ku) & 1:
+                    continue
+                v = do_nbr[j]
+                r = do_rel[j]
+                if not (m >> (16 + e_kind[v])) & 1:
+                    continue
+                if r_status[r] > max_status or e_status[v] > max_status:
+                    continue
+                if check_time and (r_created[r] > as_of or e_created[v] > as_of):
+                    continue
+                origin[count] = i
+                ent[count] = v
+                rels[count] = r
+                count += 1
+        if u + 1 < di_ip.shape[0]:
+            for j in range(di_ip[u], di_ip[u + 1]):
+                m = mask[di_type[j], 1]
+                if m == 0 or not (m >> ku) & 1:
+                    continue
+                v = di_nbr[j]
+                r = di_rel[j]
+                if not (m >> (16 + e_kind[v])) & 1:
+                    continue
+                if r_status[r] > max_status or e_status[v] > max_status:
+                    continue
+                if check_time and (r_created[r] > as_of or e_created[v] > as_of):
+                    continue
                 origin[count] = i
                 ent[count] = v
                 rels[count] = r
@@ -240,42 +416,42 @@ def _one_hop(
 
 
 def _count_groups(
-    from_ids: I64,
-    groups: I64,
-    out_layers: tuple[I64, I32, I32, I64, I32, I32],
-    r_type: I8,
-    r_status: I8,
-    r_created: I64,
-    r_group: I32,
-    redundancy_types: I64,
+    from_ids: A,
+    groups: A,
+    bo_ip: A,
+    bo_rel: A,
+    do_ip: A,
+    do_rel: A,
+    r_type: A,
+    r_status: A,
+    r_created: A,
+    r_group: A,
+    redundancy_types: A,
     as_of: int,
+    check_time: bool,
     max_status: int,
-) -> I64:
+) -> A:
     """Count live redundancy-type relations per (from entity, group) pair."""
     out = np.zeros(from_ids.shape[0], dtype=np.int64)
     for i in range(from_ids.shape[0]):
         u = from_ids[i]
         g = groups[i]
         c = 0
-        for layer in range(2):
-            if layer == 0:
-                indptr, rel = out_layers[0], out_layers[2]
-            else:
-                indptr, rel = out_layers[3], out_layers[5]
-            if u + 1 >= indptr.shape[0]:
+        for ip, rel in ((bo_ip, bo_rel), (do_ip, do_rel)):
+            if u + 1 >= ip.shape[0]:
                 continue
-            for j in range(indptr[u], indptr[u + 1]):
+            for j in range(ip[u], ip[u + 1]):
                 r = rel[j]
                 if r_group[r] != g or redundancy_types[r_type[r]] == 0:
                     continue
-                if r_status[r] > max_status or r_created[r] > as_of:
+                if r_status[r] > max_status or (check_time and r_created[r] > as_of):
                     continue
                 c += 1
         out[i] = c
     return out
 
 
-bfs = cast("Callable[..., tuple[I64, I64, I64, I64]]", _jit(_bfs))
-collect_edges = cast("Callable[..., tuple[I64, I64, I64]]", _jit(_collect_edges))
-one_hop = cast("Callable[..., tuple[I64, I64, I64]]", _jit(_one_hop))
-count_groups = cast("Callable[..., I64]", _jit(_count_groups))
+bfs = cast("Callable[..., tuple[A, A, A, A]]", _jit(_bfs))
+collect_edges = cast("Callable[..., tuple[A, A, A]]", _jit(_collect_edges))
+one_hop = cast("Callable[..., tuple[A, A, A]]", _jit(_one_hop))
+count_groups = cast("Callable[..., A]", _jit(_count_groups))

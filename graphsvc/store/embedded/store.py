@@ -77,7 +77,7 @@ from graphsvc.store.base import (
     WriteTransaction,
 )
 from graphsvc.store.embedded import kernel
-from graphsvc.store.embedded.index import MAX_MICROS, GraphIndex, triple_key
+from graphsvc.store.embedded.index import MAX_MICROS, Adjacency, GraphIndex, triple_key
 from graphsvc.store.embedded.schema import SCHEMA, SCHEMA_VERSION, decode, encode
 
 __all__ = ["EmbeddedStore"]
@@ -718,11 +718,10 @@ class EmbeddedStore(GraphStore):
             entity_id = idx.resolve(entity_id)
             if not 0 < entity_id <= idx.n_entities:
                 return RelationPage((), 0, False, None)
-            adj = idx.adjacency().layers
-            offset = 0 if direction is Direction.OUT else 3
+            adj = idx.adjacency()
             rels: list[int] = []
-            for base in (0, 6):
-                indptr, rel = adj[base + offset], adj[base + offset + 2]
+            for delta in (False, True):
+                indptr, _nbr, rel, _type = adj.csr(delta, direction is Direction.IN)
                 if entity_id + 1 < indptr.shape[0]:
                     rels.extend(rel[indptr[entity_id] : indptr[entity_id + 1]].tolist())
             arr = np.asarray(sorted(rels), dtype=np.int64)
@@ -817,21 +816,21 @@ class EmbeddedStore(GraphStore):
         max_status = 1 if spec.include_stale else 0
         with idx.lock:
             t, e_status, r_status, r_group = self._walk_arrays(spec.as_of)
-            adj = idx.adjacency().layers
+            check_time = spec.as_of is not None
+            adj = idx.adjacency()
             mask = idx.step_mask(spec.steps)
             starts = np.asarray([idx.resolve(int(s)) for s in spec.start], dtype=np.int64)
             n_e = idx.n_entities + 1
             e_kind = idx.e_kind.data[:n_e]
             e_created = idx.e_created.data[:n_e]
             e_st = e_status[:n_e]
-            r_type, r_created = idx.r_type.data, idx.r_created.data
+            r_created = idx.r_created.data
             with idx.kernel_lock:
                 stamp, pos, mark = idx.scratch()
                 order, depth, parent, via = kernel.bfs(
                     starts,
                     -1 if spec.max_depth is None else spec.max_depth,
-                    adj,
-                    r_type,
+                    *adj.arrays,
                     r_status,
                     r_created,
                     e_kind,
@@ -839,6 +838,7 @@ class EmbeddedStore(GraphStore):
                     e_created,
                     mask,
                     t,
+                    check_time,
                     max_status,
                     stamp,
                     pos,
@@ -848,19 +848,21 @@ class EmbeddedStore(GraphStore):
                 if spec.collect_edges:
                     src, dst, rel = kernel.collect_edges(
                         order,
-                        adj,
-                        r_type,
+                        *adj.arrays,
                         r_status,
                         r_created,
                         e_kind,
                         mask,
                         t,
+                        check_time,
                         max_status,
                         stamp,
                         pos,
                         mark,
                     )
-                    edges = self._walked_edges(src, dst, rel, adj, r_status, r_group, t, max_status)
+                    edges = self._walked_edges(
+                        src, dst, rel, adj, r_status, r_group, t, check_time, max_status
+                    )
             stale = e_st[order] == Status.STALE.code
         return Traversal(order, depth, parent, via, stale, edges)
 
@@ -869,10 +871,11 @@ class EmbeddedStore(GraphStore):
         src: NDArray[np.int64],
         dst: NDArray[np.int64],
         rel: NDArray[np.int64],
-        adj: tuple[Any, ...],
+        adj: Adjacency,
         r_status: NDArray[np.int8],
         r_group: NDArray[np.int32],
         t: int,
+        check_time: bool,
         max_status: int,
     ) -> WalkedEdges:
         idx = self.index
@@ -889,13 +892,17 @@ class EmbeddedStore(GraphStore):
             counts = kernel.count_groups(
                 uniq[:, 0].copy(),
                 uniq[:, 1].copy(),
-                (adj[0], adj[1], adj[2], adj[6], adj[7], adj[8]),
+                adj.csr(False, False)[0],
+                adj.csr(False, False)[2],
+                adj.csr(True, False)[0],
+                adj.csr(True, False)[2],
                 idx.r_type.data,
                 r_status,
                 idx.r_created.data,
                 r_group,
                 redundancy,
                 t,
+                check_time,
                 max_status,
             )
             sizes[has] = counts[inverse.reshape(-1)]
@@ -913,14 +920,13 @@ class EmbeddedStore(GraphStore):
         idx = self.index
         with idx.lock:
             t, e_status, r_status, _ = self._walk_arrays(as_of)
-            adj = idx.adjacency().layers
+            adj = idx.adjacency()
             mask = idx.step_mask(steps)
             arr = np.asarray([idx.resolve(int(i)) for i in ids], dtype=np.int64)
             n_e = idx.n_entities + 1
             origin, ent, rel = kernel.one_hop(
                 arr,
-                adj,
-                idx.r_type.data,
+                *adj.arrays,
                 r_status,
                 idx.r_created.data,
                 idx.e_kind.data[:n_e],
@@ -928,6 +934,7 @@ class EmbeddedStore(GraphStore):
                 idx.e_created.data[:n_e],
                 mask,
                 t,
+                as_of is not None,
                 1 if include_stale else 0,
             )
         return Neighbours(origin, ent, rel)
@@ -1114,16 +1121,20 @@ class _EmbeddedTransaction(WriteTransaction):
         idx = self.store.index
         rel_ids: set[int] = set()
         with idx.lock:
-            adj = idx.adjacency().layers
+            adj = idx.adjacency()
             for e in entity_ids:
-                for base in (0, 3, 6, 9):
-                    indptr, rel = adj[base], adj[base + 2]
-                    if e + 1 < indptr.shape[0]:
+                for delta in (False, True):
+                    for direction_in in (False, True):
+                        indptr, _nbr, rel, _type = adj.csr(delta, direction_in)
+                        if e + 1 >= indptr.shape[0]:
+                            continue
                         rel_ids.update(rel[indptr[e] : indptr[e + 1]].tolist())
         return self._relation_states(sorted(rel_ids))
 
-    async def assertions_of(self, source: str, scope: str) -> list[AssertionState]:
-        """Read every assertion of (source, scope)."""
+    async def missing_assertions(
+        self, source: str, scope: str, run_seq: int
+    ) -> list[AssertionState]:
+        """Scan the (source, scope) assertions in SQLite for the ones not renewed."""
         store = self.store
         sid = store._source_ids.get(source)
         if sid is None:
@@ -1132,7 +1143,9 @@ class _EmbeddedTransaction(WriteTransaction):
         if aid is None:
             return []
         rows = store._reader().execute(
-            "SELECT item, last_run, missed FROM assertion WHERE assertor=?", (aid,)
+            "SELECT item, last_run, missed FROM assertion "
+            "WHERE assertor=? AND (missed > 0 OR last_run < ?)",
+            (aid, run_seq),
         )
         return [
             AssertionState(ItemRef(*decode(item)), last_run, missed)
@@ -1485,11 +1498,19 @@ class _EmbeddedTransaction(WriteTransaction):
                 (encode(new_ref.item, real(new_ref.id)), old_code),
             )
             conn.execute("DELETE FROM assertion WHERE item=?", (old_code,))
+        run_seq = cs.run_seq
+        retired = Status.RETIRED
+        created_codes = [ids[e.temp_id] * 2 for e in cs.entities if e.status is not retired]
+        created_codes += [ids[r.temp_id] * 2 + 1 for r in cs.relations if r.status is not retired]
+        conn.executemany(
+            "INSERT INTO assertion(assertor, item, last_run, missed) VALUES (?,?,?,0)",
+            [(assertor, c, run_seq) for c in created_codes],
+        )
         codes = [encode(a.ref.item, real(a.ref.id)) for a in cs.assertions]
         conn.executemany(
             "INSERT INTO assertion(assertor, item, last_run, missed) VALUES (?,?,?,0) "
             "ON CONFLICT(assertor, item) DO UPDATE SET last_run=excluded.last_run, missed=0",
-            [(assertor, c, cs.run_seq) for c in codes],
+            [(assertor, c, run_seq) for c in codes],
         )
         seen_entities = [
             (at, real(a.ref.id))
@@ -1509,6 +1530,20 @@ class _EmbeddedTransaction(WriteTransaction):
         )
 
         # ---- history and logs
+        history_run = cs.run_seq if cs.run_id is not None else None
+        created_op = HistoryOp.CREATED.value
+        conn.executemany(
+            "INSERT INTO history(at, item, op, source_id, actor, run_seq, changes) "
+            "VALUES (?,?,?,?,?,?,NULL)",
+            [
+                (at, ids[e.temp_id] * 2, created_op, source_id, cs.actor, history_run)
+                for e in cs.entities
+            ]
+            + [
+                (at, ids[r.temp_id] * 2 + 1, created_op, source_id, cs.actor, history_run)
+                for r in cs.relations
+            ],
+        )
         conn.executemany(
             "INSERT INTO history(at, item, op, source_id, actor, run_seq, changes) "
             "VALUES (?,?,?,?,?,?,?)",
