@@ -59,7 +59,7 @@ from graphsvc.errors import BatchRejected, Conflict, ItemError, NotFound
 from graphsvc.ingest.results import IngestSummary, PlannedChange
 from graphsvc.model.batch import EntityItem, EntityRef, IngestBatch, RelationItem
 from graphsvc.model.records import FieldChange, HistoryOp, ItemKind, RunRecord, RunState
-from graphsvc.model.validation import missing_required, validate_batch
+from graphsvc.model.validation import validate_batch
 from graphsvc.model.vocabulary import VOCABULARY, EntityKind, RelationType, Status, Vocabulary
 from graphsvc.store.base import (
     Assertion,
@@ -532,6 +532,8 @@ class _BatchPlanner:
         self.relation_meta: dict[tuple[RelationType, int, int], tuple[RelationType, int, int]] = {}
         self.relation_updates_merged: list[RelationUpdate] = []
         self.new_relations: dict[tuple[RelationType, int, int], _NewRelation] = {}
+        self.new_entities: list[NewEntity] = []
+        self._required = {k: spec.required_attributes for k, spec in vocabulary.kinds.items()}
         self.asserted: set[ItemRef] = set()
         self.retired_by_batch: set[ItemRef] = set()
 
@@ -624,9 +626,11 @@ class _BatchPlanner:
     async def _plan_entities(self) -> None:
         batch = self.batch
         vocab = self.vocab
-        # 1. one working item per (kind, key), in order of first appearance
+        # 1. one working item per (kind, key), in order of first appearance;
+        #    later occurrences of the same key are kept aside (rare)
         items: list[EntityItem] = []
-        positions: list[list[int]] = []
+        first_index: list[int] = []
+        again: dict[int, list[EntityItem]] = {}
         first_at: dict[tuple[EntityKind, str], int] = {}
         for index, item in enumerate(batch.entities):
             k = (item.kind, item.key)
@@ -634,43 +638,46 @@ class _BatchPlanner:
             if at is None:
                 first_at[k] = len(items)
                 items.append(item)
-                positions.append([index])
+                first_index.append(index)
             else:
-                positions[at].append(index)
+                again.setdefault(at, []).append(item)
         if not items:
             return
-        groups_of_items: list[list[EntityItem]] = [[] for _ in items]
-        for pos, idxs in enumerate(positions):
-            groups_of_items[pos] = [batch.entities[i] for i in idxs]
-        # normalised identifiers per working item
-        norm: list[dict[str, str]] = []
-        for group in groups_of_items:
-            ids: dict[str, str] = {}
-            for item in group:
-                for t, v in item.identifiers.items():
-                    ids[t] = vocab.normalize_identifier(t, v)
-            norm.append(ids)
+        # normalised identifiers, only for items that carry some
+        norm: dict[int, dict[str, str]] = {}
+        for pos, item in enumerate(items):
+            if item.identifiers or pos in again:
+                ids: dict[str, str] = {}
+                for one in (item, *again.get(pos, ())):
+                    for t, v in one.identifiers.items():
+                        ids[t] = vocab.normalize_identifier(t, v)
+                if ids:
+                    norm[pos] = ids
         # 2. existing entities by key and by identifier
         by_kind: dict[EntityKind, list[int]] = {}
         for pos, item in enumerate(items):
             by_kind.setdefault(item.kind, []).append(pos)
-        anchors: list[set[int]] = [set() for _ in items]
+        anchors: dict[int, set[int]] = {}
         for kind, positions_of_kind in by_kind.items():
             found = await self.tx.lookup_keys(kind, [items[p].key for p in positions_of_kind])
-            id_pairs = sorted({(t, v) for p in positions_of_kind for t, v in norm[p].items()})
-            by_identifier = await self.tx.lookup_identifiers(kind, id_pairs) if id_pairs else {}
             for p in positions_of_kind:
                 key_hit = found.get(items[p].key)
                 if key_hit is not None:
-                    anchors[p].add(key_hit)
+                    anchors[p] = {key_hit}
+            with_ids = [p for p in positions_of_kind if p in norm]
+            id_pairs = sorted({(t, v) for p in with_ids for t, v in norm[p].items()})
+            if not id_pairs:
+                continue
+            by_identifier = await self.tx.lookup_identifiers(kind, id_pairs)
+            for p in with_ids:
                 for t, v in norm[p].items():
                     hit = by_identifier.get((t, v))
                     if hit is not None:
-                        anchors[p].add(hit)
+                        anchors.setdefault(p, set()).add(hit)
         # 3. items of one batch sharing an identifier are one entity
         uf = _UnionFind(len(items))
         seen_identifier: dict[tuple[EntityKind, str, str], int] = {}
-        for p, ids in enumerate(norm):
+        for p, ids in norm.items():
             for t, v in ids.items():
                 k3 = (items[p].kind, t, v)
                 other = seen_identifier.get(k3)
@@ -679,18 +686,28 @@ class _BatchPlanner:
                 else:
                     uf.union(other, p)
         members: dict[int, list[int]] = {}
-        for p in range(len(items)):
+        for p in norm:
             members.setdefault(uf.find(p), []).append(p)
         # 4. load every existing entity involved
-        existing_ids = sorted({a for s in anchors for a in s})
+        existing_ids = sorted({a for found in anchors.values() for a in found})
         states = (
             {s.id: s for s in await self.tx.load_entities(existing_ids)} if existing_ids else {}
         )
-        # 5. plan each entity
-        for root in sorted(members):
-            group_positions = members[root]
-            group_anchors = sorted({a for p in group_positions for a in anchors[p]})
-            kind = items[root].kind
+        # 5. plan each entity, in order of first appearance
+        required = self._required
+        source_at = (batch.source, self.at)
+        for root in range(len(items)):
+            group_positions = members.get(root)
+            if group_positions is None:
+                if root in norm:
+                    continue  # a member of another item's group
+                group_positions = [root]
+            item = items[root]
+            kind = item.kind
+            if len(group_positions) == 1 and root not in anchors and root not in again:
+                self._new_entity(item, norm.get(root, {}), first_index[root], required, source_at)
+                continue
+            group_anchors = sorted({a for p in group_positions for a in anchors.get(p, ())})
             if group_anchors:
                 survivor = group_anchors[0]
                 work = self._existing_work(states[survivor])
@@ -703,18 +720,18 @@ class _BatchPlanner:
                 survivor = self._temp()
                 work = _Work(
                     id=survivor,
-                    label=f"{kind.value}/{items[root].key}",
+                    label=f"{kind.value}/{item.key}",
                     status=Status.ACTIVE,
-                    fields={"name": items[root].name or items[root].key},
+                    fields={"name": item.name or item.key},
                     provenance={},
                     is_new=True,
                 )
-                known_keys = {items[root].key}
+                known_keys = {item.key}
                 self.entity_work[survivor] = work
                 self.kinds[survivor] = kind
             for p in group_positions:
-                for item in groups_of_items[p]:
-                    self._apply_entity_item(work, item, norm[p])
+                for one in (items[p], *again.get(p, ())):
+                    self._apply_entity_item(work, one, norm.get(p, {}))
                 key = items[p].key
                 self.keys[(kind, key)] = survivor
                 if key not in known_keys:
@@ -736,18 +753,58 @@ class _BatchPlanner:
                     self.batch_identifiers[(kind, t[12:], v)] = survivor
             if work.is_new:
                 _name, attributes, _ids = _split_entity_fields(work.fields)
-                missing = missing_required(kind, attributes, vocab)
+                missing = [a for a in required[kind] if attributes.get(a) is None]
                 if missing:
-                    first_index = positions[root][0]
-                    self.errors.append(
-                        ItemError(
-                            "entities",
-                            first_index,
-                            f"{kind.value}/{items[root].key}",
-                            f"attributes.{missing[0]}",
-                            f"a new {kind.value} needs {', '.join(missing)}",
-                        )
-                    )
+                    self._missing_error(first_index[root], item, missing)
+
+    def _new_entity(
+        self,
+        item: EntityItem,
+        identifiers: Mapping[str, str],
+        index: int,
+        required: Mapping[EntityKind, tuple[str, ...]],
+        source_at: tuple[str, int],
+    ) -> None:
+        """Plan an entity seen for the first time, alone (the fast path of a load)."""
+        kind = item.kind
+        attributes: dict[str, JsonValue] = {
+            k: v for k, v in item.attributes.items() if v is not None
+        }
+        missing = [a for a in required[kind] if a not in attributes]
+        if missing:
+            self._missing_error(index, item, missing)
+        provenance = {"name": source_at}
+        for k in attributes:
+            provenance["attributes." + k] = source_at
+        for t in identifiers:
+            provenance["identifiers." + t] = source_at
+        temp = self._temp()
+        self.keys[(kind, item.key)] = temp
+        for t, v in identifiers.items():
+            self.batch_identifiers[(kind, t, v)] = temp
+        self.new_entities.append(
+            NewEntity(
+                temp_id=temp,
+                kind=kind,
+                key=item.key,
+                name=item.name or item.key,
+                status=Status.RETIRED if item.status == "retired" else Status.ACTIVE,
+                attributes=attributes,
+                identifiers=dict(identifiers),
+                provenance=provenance,
+            )
+        )
+
+    def _missing_error(self, index: int, item: EntityItem, missing: Sequence[str]) -> None:
+        self.errors.append(
+            ItemError(
+                "entities",
+                index,
+                item.label(),
+                f"attributes.{missing[0]}",
+                f"a new {item.kind.value} needs {', '.join(missing)}",
+            )
+        )
 
     def _existing_work(self, state: EntityState) -> _Work:
         found = self.entity_work.get(state.id)
@@ -1046,12 +1103,18 @@ class _BatchPlanner:
 
     # ----------------------------------------------------------------- build
     def _build(self, run_id: str, run_seq: int) -> tuple[ChangeSet, IngestSummary]:
-        entities: list[NewEntity] = []
+        entities: list[NewEntity] = list(self.new_entities)
         entity_updates: list[EntityUpdate] = []
         history = list(self.history)
         notes = self.notes
-        created = updated = unchanged = revived = retired = 0
         limit = self.policy.change_limit if self.batch.dry_run else 0
+        created, updated, unchanged, revived, retired = len(entities), 0, 0, 0, 0
+        for new_entity in entities:
+            if new_entity.status is Status.RETIRED:
+                retired += 1
+            if len(notes) < limit:
+                label = f"{new_entity.kind.value}/{new_entity.key}"
+                notes.append(PlannedChange("create", "entity", label))
         for eid, work in self.entity_work.items():
             if eid in self.merged_into:
                 continue
@@ -1206,4 +1269,4 @@ class _BatchPlanner:
                 out.append(ItemRef(ItemKind.ENTITY, self._survivor(ref.id)))
             else:
                 out.append(ref)
-        return sorted(set(out), key=lambda r: (r.item.value, r.id))
+        return list(dict.fromkeys(out))
