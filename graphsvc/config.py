@@ -33,6 +33,18 @@ class Settings(BaseSettings):
         neo4j_user: Neo4j user.
         neo4j_password: Neo4j password.
         neo4j_database: Neo4j database name.
+        tokens_file: Where API token hashes are kept (default: ``tokens.db``
+            beside the data file).
+        graphql_max_depth: Deepest GraphQL selection accepted.
+        graphql_max_aliases: Most aliases in one GraphQL document.
+        graphql_max_tokens: Most lexical tokens in one GraphQL document.
+        graphql_max_directives: Most directives in one GraphQL document.
+        page_size_default: Page size when a query gives no ``first``.
+        page_size_max: Largest ``first`` accepted.
+        request_timeout_seconds: A request running longer is answered 503.
+        max_body_bytes: Largest JSON request body accepted (NDJSON streams are
+            read line by line and may be longer).
+        log_format: ``json``, ``console``, or ``auto`` (JSON unless on a terminal).
     """
 
     model_config = SettingsConfigDict(
@@ -49,3 +61,18 @@ class Settings(BaseSettings):
     neo4j_user: str = "neo4j"
     neo4j_password: SecretStr = SecretStr("")
     neo4j_database: str = "neo4j"
+    tokens_file: Path | None = None
+    graphql_max_depth: int = Field(default=12, ge=2)
+    graphql_max_aliases: int = Field(default=20, ge=0)
+    graphql_max_tokens: int = Field(default=4000, ge=50)
+    graphql_max_directives: int = Field(default=20, ge=0)
+    page_size_default: int = Field(default=50, ge=1)
+    page_size_max: int = Field(default=500, ge=1)
+    request_timeout_seconds: float = Field(default=30.0, gt=0)
+    max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    @property
+    def tokens_path(self) -> Path:
+        """The token file actually used."""
+        return self.tokens_file or self.data.with_name("tokens.db")

@@ -657,24 +657,46 @@ class _BatchPlanner:
         by_kind: dict[EntityKind, list[int]] = {}
         for pos, item in enumerate(items):
             by_kind.setdefault(item.kind, []).append(pos)
-        anchors: dict[int, set[int]] = {}
+        key_hits: dict[int, int] = {}
+        id_hits: dict[int, list[int]] = {}
         for kind, positions_of_kind in by_kind.items():
             found = await self.tx.lookup_keys(kind, [items[p].key for p in positions_of_kind])
             for p in positions_of_kind:
                 key_hit = found.get(items[p].key)
                 if key_hit is not None:
-                    anchors[p] = {key_hit}
+                    key_hits[p] = key_hit
             with_ids = [p for p in positions_of_kind if p in norm]
             id_pairs = sorted({(t, v) for p in with_ids for t, v in norm[p].items()})
             if not id_pairs:
                 continue
             by_identifier = await self.tx.lookup_identifiers(kind, id_pairs)
             for p in with_ids:
-                for t, v in norm[p].items():
-                    hit = by_identifier.get((t, v))
-                    if hit is not None:
-                        anchors.setdefault(p, set()).add(hit)
-        # 3. items of one batch sharing an identifier are one entity
+                hits = {by_identifier.get((t, v)) for t, v in norm[p].items()} - {None}
+                if hits:
+                    id_hits[p] = sorted(h for h in hits if h is not None)
+        existing_ids = sorted({*key_hits.values(), *(h for hs in id_hits.values() for h in hs)})
+        states = (
+            {s.id: s for s in await self.tx.load_entities(existing_ids)} if existing_ids else {}
+        )
+        # an identifier match counts only when no identifier type disagrees:
+        # a shared IP does not make two instances with different ids one entity
+        anchors: dict[int, set[int]] = {}
+        for p in sorted({*key_hits, *id_hits}):
+            accepted: list[int] = [key_hits[p]] if p in key_hits else []
+            claimed = dict(norm.get(p, {}))
+            if p in key_hits:
+                claimed = {**states[key_hits[p]].identifiers, **claimed}
+            for candidate in id_hits.get(p, ()):
+                if candidate in accepted:
+                    continue
+                theirs = states[candidate].identifiers
+                if any(t in theirs and theirs[t] != v for t, v in claimed.items()):
+                    continue
+                accepted.append(candidate)
+                claimed = {**theirs, **claimed}
+            if accepted:
+                anchors[p] = set(accepted)
+        # 3. items of one batch sharing an identifier (and disagreeing on none) are one entity
         uf = _UnionFind(len(items))
         seen_identifier: dict[tuple[EntityKind, str, str], int] = {}
         for p, ids in norm.items():
@@ -683,16 +705,11 @@ class _BatchPlanner:
                 other = seen_identifier.get(k3)
                 if other is None:
                     seen_identifier[k3] = p
-                else:
+                elif not any(norm[other].get(x, y) != y for x, y in ids.items()):
                     uf.union(other, p)
         members: dict[int, list[int]] = {}
         for p in norm:
             members.setdefault(uf.find(p), []).append(p)
-        # 4. load every existing entity involved
-        existing_ids = sorted({a for found in anchors.values() for a in found})
-        states = (
-            {s.id: s for s in await self.tx.load_entities(existing_ids)} if existing_ids else {}
-        )
         # 5. plan each entity, in order of first appearance
         required = self._required
         source_at = (batch.source, self.at)
@@ -734,7 +751,7 @@ class _BatchPlanner:
                     self._apply_entity_item(work, one, norm.get(p, {}))
                 key = items[p].key
                 self.keys[(kind, key)] = survivor
-                if key not in known_keys:
+                if key not in known_keys and p not in key_hits:
                     known_keys.add(key)
                     self.aliases.append(NewAlias(survivor, kind, key))
                     self.summary_merged += 1
@@ -1028,7 +1045,14 @@ class _BatchPlanner:
             if src is None or dst is None:
                 triples.append(None)
             elif src == dst:
-                self._relation_error(index, "to", "a relation cannot go from an entity to itself")
+                if item.from_ == item.to:
+                    self._relation_error(
+                        index, "to", "a relation cannot go from an entity to itself"
+                    )
+                else:
+                    # two names of one entity (an alias, a shared identifier): the
+                    # relation would be a loop on the entity, so it is left out
+                    self.notes.append(PlannedChange("skip", "relation", item.label()))
                 triples.append(None)
             else:
                 triples.append((item.type, src, dst))

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from graphsvc.errors import InvalidInput
 from graphsvc.model.batch import EntityItem, RelationItem
@@ -61,8 +61,8 @@ class ImportWarning:
 
     def describe(self) -> str:
         """Return ``path: element: message``."""
-        where = f"{self.path}: {self.element}" if self.element else self.path
-        return f"{where}: {self.message}"
+        where = ": ".join(part for part in (self.path, self.element) if part)
+        return f"{where}: {self.message}" if where else self.message
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +132,7 @@ def available_importers() -> dict[str, str]:
     return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
-def load_importer(name: str) -> Importer[object]:
+def load_importer(name: str) -> Importer[Any]:
     """Instantiate the importer registered as ``name``.
 
     Raises:
@@ -141,7 +141,7 @@ def load_importer(name: str) -> Importer[object]:
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == name:
             cls = ep.load()
-            instance: Importer[object] = cls()
+            instance: Importer[Any] = cls()
             return instance
     known = ", ".join(sorted(available_importers())) or "none"
     msg = f"no importer {name!r} (known: {known})"

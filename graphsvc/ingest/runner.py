@@ -13,10 +13,12 @@ store; a remote sink (in the CLI) posts them to a running graphsvc.
 
 from __future__ import annotations
 
+import gc
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -181,7 +183,7 @@ async def _drop_dangling(
             warnings.append(
                 ImportWarning(
                     "",
-                    f"relation {index}",
+                    f"relation {index} of the import",
                     f"dropped {rel.label()}: {', '.join(gone)} exists neither in this import "
                     "nor in the store",
                 )
@@ -192,7 +194,7 @@ async def _drop_dangling(
 
 
 async def run_import(
-    importer: Importer[object],
+    importer: Importer[Any],
     paths: Sequence[Path],
     sink: BatchSink,
     *,
@@ -209,8 +211,16 @@ async def run_import(
         BatchRejected: an item is invalid; nothing was written.
     """
     options = ImporterOptions(scope=scope, settings=dict(settings or {}))
-    parsed = [(path, importer.parse(path, options)) for path in paths]
-    result = importer.transform(parsed, options)
+    # parsing allocates many small objects that all stay alive: the cyclic
+    # garbage collector would only rescan them again and again
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        parsed = [(path, importer.parse(path, options)) for path in paths]
+        result = importer.transform(parsed, options)
+    finally:
+        if collecting:
+            gc.enable()
     source_name = source or importer.default_source
     relations, dropped = await _drop_dangling(result, sink)
     result = ImportResult(result.entities, relations, result.warnings + tuple(dropped))

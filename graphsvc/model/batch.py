@@ -45,14 +45,6 @@ ItemStatus = Literal["active", "retired"]
 """Status an item may carry in a batch: ``retired`` retires it explicitly;
 ``active`` (or nothing) asserts it."""
 
-_CONFIG = ConfigDict(
-    frozen=True,
-    extra="forbid",
-    alias_generator=to_camel,
-    populate_by_name=True,
-    serialize_by_alias=True,
-)
-
 
 class EntityRef(BaseModel):
     """A relation endpoint: ``{kind, key}`` or ``{kind, identifiers}``.
@@ -63,7 +55,13 @@ class EntityRef(BaseModel):
     :func:`graphsvc.model.validation.validate_batch`).
     """
 
-    model_config = _CONFIG
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        serialize_by_alias=True,
+    )
 
     kind: EntityKind
     key: Key | None = None
@@ -85,7 +83,13 @@ class EntityItem(BaseModel):
     it). ``name`` defaults to the key when the entity is created.
     """
 
-    model_config = _CONFIG
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        serialize_by_alias=True,
+    )
 
     kind: EntityKind
     key: Key
@@ -102,7 +106,13 @@ class EntityItem(BaseModel):
 class RelationItem(BaseModel):
     """A relation ``(type, from, to)`` as a source sees it."""
 
-    model_config = _CONFIG
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        serialize_by_alias=True,
+    )
 
     type: RelationType
     from_: EntityRef = Field(alias="from")
@@ -132,7 +142,13 @@ class IngestBatch(BaseModel):
         relations: Relations to create or update.
     """
 
-    model_config = _CONFIG
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        serialize_by_alias=True,
+    )
 
     source: SourceName
     scope: ScopeName = "default"

@@ -1,0 +1,5 @@
+"""Backstage catalog importer (entry point ``backstage`` of ``graphsvc.importers``)."""
+
+from importers.backstage.importer import BackstageImporter
+
+__all__ = ["BackstageImporter"]

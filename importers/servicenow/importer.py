@@ -1,0 +1,527 @@
+"""The ServiceNow importer: Table API exports -> CIs, services, teams, changes and relations."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import JsonValue
+
+from graphsvc.ingest.importer import Importer, ImporterOptions, ImportResult, ImportWarning
+from graphsvc.model.batch import EntityItem, EntityRef, RelationItem
+from graphsvc.model.validation import parse_datetime
+from graphsvc.model.vocabulary import VOCABULARY, EntityKind, RelationType
+from importers.servicenow.codes import (
+    CHANGE_STATES,
+    CHANGE_TYPES,
+    INSTALL_STATUS,
+    OOB_REL_TYPE_IDS,
+    OPERATIONAL_STATUS,
+    RISKS,
+    SERVICE_CLASSES,
+    rel_mapping,
+)
+from importers.servicenow.parser import parse_servicenow_json
+from importers.servicenow.records import SnowField, SnowFile, SnowRecord, SnowTable
+
+__all__ = ["ServiceNowImporter", "snow_key"]
+
+_CI, _SERVICE, _TEAM, _CHANGE = (
+    EntityKind.CONFIGURATION_ITEM,
+    EntityKind.SERVICE,
+    EntityKind.TEAM,
+    EntityKind.CHANGE,
+)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+_SNOW_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}$")
+_LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "localhost6", "ip6-localhost"})
+_JUNK_SERIALS = frozenset(
+    {
+        "0",
+        "none",
+        "null",
+        "n/a",
+        "na",
+        "unknown",
+        "not specified",
+        "not available",
+        "to be filled by o.e.m.",
+        "default string",
+        "system serial number",
+        "chassis serial number",
+        "serial",
+        "0123456789",
+        "123456789",
+    }
+)
+_ENVIRONMENTS = {
+    "production": "prod",
+    "prod": "prod",
+    "staging": "staging",
+    "qa": "qa",
+    "test": "test",
+    "development": "dev",
+    "dev": "dev",
+    "disaster recovery": "dr",
+    "lab": "lab",
+    "demonstration": "demo",
+}
+_TEXT_FIELDS = (
+    ("os", "os"),
+    ("os_version", "osVersion"),
+    ("os_service_pack", "osServicePack"),
+    ("asset_tag", "assetTag"),
+    ("category", "category"),
+    ("subcategory", "subcategory"),
+    ("short_description", "shortDescription"),
+    ("model_number", "modelNumber"),
+    ("dns_domain", "dnsDomain"),
+    ("correlation_id", "correlationId"),
+)
+_DISPLAYED_REFERENCES = (
+    ("location", "location"),
+    ("company", "company"),
+    ("manufacturer", "manufacturer"),
+    ("model_id", "model"),
+    ("department", "department"),
+    ("cost_center", "costCenter"),
+)
+_USER_REFERENCES = (
+    ("owned_by", "ownedBy"),
+    ("managed_by", "managedBy"),
+    ("supported_by", "supportedBy"),
+    ("assigned_to", "assignedTo"),
+)
+_INTEGERS = (("cpu_count", "cpuCount"), ("cpu_core_count", "cpuCoreCount"), ("ram", "ramMb"))
+_NUMBERS = (("disk_space", "diskSpaceGb"), ("cpu_speed", "cpuSpeedMhz"))
+
+
+def snow_key(sys_id: str) -> str:
+    """Return the natural key of the record ``sys_id`` (for every kind)."""
+    return f"snow/{sys_id}"
+
+
+def snow_datetime(value: str) -> str | None:
+    """Return a ServiceNow date-time as ISO 8601 with a zone, or ``None`` if unreadable.
+
+    The Table API returns raw values as ``YYYY-MM-DD HH:MM:SS`` in UTC without a
+    zone; they are read as UTC (``+00:00``). A value that already carries a zone
+    is kept as it says.
+    """
+    text = value.strip()
+    if _SNOW_TIME.match(text):
+        return datetime.fromisoformat(text).replace(tzinfo=UTC).isoformat()
+    parsed = parse_datetime(text)
+    return parsed.isoformat() if parsed else None
+
+
+@dataclass(slots=True)
+class _Draft:
+    kind: EntityKind
+    key: str
+    name: str = ""
+    status: Literal["active", "retired"] | None = None
+    identifiers: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, JsonValue] = field(default_factory=dict)
+
+    def item(self) -> EntityItem:
+        return EntityItem(
+            kind=self.kind,
+            key=self.key,
+            name=self.name,
+            status=self.status,
+            identifiers=dict(sorted(self.identifiers.items())),
+            attributes=dict(sorted(self.attributes.items())),
+        )
+
+
+@dataclass(slots=True)
+class _Skipped:
+    path: str
+    element: str
+    count: int = 0
+
+
+class _Run:
+    """The state of one transform (pure: fed only from the parsed files)."""
+
+    def __init__(self, files: Sequence[SnowFile], service_classes: frozenset[str]) -> None:
+        self.files = files
+        self.service_classes = service_classes
+        self.entities: dict[tuple[EntityKind, str], _Draft] = {}
+        self.relations: dict[tuple[str, str, str, str, str], RelationItem] = {}
+        self.warnings: list[ImportWarning] = []
+        self.skipped_types: dict[str, _Skipped] = {}
+        self.kind_of: dict[str, EntityKind] = {}
+        self.groups: set[str] = set()
+        self.rel_type_names: dict[str, str] = dict(OOB_REL_TYPE_IDS)
+        for file in files:
+            for record in file.records:
+                if record.table is SnowTable.CI:
+                    self.kind_of[record.sys_id] = self.ci_kind(record)
+                elif record.table is SnowTable.GROUP:
+                    self.groups.add(record.sys_id)
+                elif record.table is SnowTable.RELATION_TYPE:
+                    name = record.value("name") or (
+                        f"{record.value('parent_descriptor')}::{record.value('child_descriptor')}"
+                    )
+                    self.rel_type_names[record.sys_id] = name
+
+    # ------------------------------------------------------------- helpers
+    def ci_kind(self, record: SnowRecord) -> EntityKind:
+        return _SERVICE if record.sys_class in self.service_classes else _CI
+
+    def warn(self, path: str, element: str, message: str) -> None:
+        self.warnings.append(ImportWarning(path, element, message))
+
+    def draft(self, kind: EntityKind, sys_id: str) -> _Draft:
+        key = snow_key(sys_id)
+        found = self.entities.get((kind, key))
+        if found is None:
+            found = self.entities[(kind, key)] = _Draft(kind, key)
+        return found
+
+    def relate(
+        self,
+        type_: RelationType,
+        from_: tuple[EntityKind, str],
+        to: tuple[EntityKind, str],
+        attributes: dict[str, JsonValue] | None = None,
+    ) -> None:
+        triple = (type_.value, from_[0].value, from_[1], to[0].value, to[1])
+        self.relations[triple] = RelationItem.model_validate(
+            {
+                "type": type_,
+                "from": EntityRef(kind=from_[0], key=snow_key(from_[1])),
+                "to": EntityRef(kind=to[0], key=snow_key(to[1])),
+                "attributes": attributes or {},
+            }
+        )
+
+    def is_group(self, ref: SnowField) -> bool:
+        return bool(ref.value) and (
+            "/sys_user_group/" in (ref.link or "") or ref.value in self.groups
+        )
+
+    # ------------------------------------------------------------- mapping
+    def run(self) -> ImportResult:
+        handlers: dict[SnowTable, Callable[[str, SnowRecord], None]] = {
+            SnowTable.CI: self.ci,
+            SnowTable.GROUP: self.group,
+            SnowTable.CHANGE: self.change,
+            SnowTable.RELATION: self.relation,
+        }
+        for file in self.files:
+            if not file.records:
+                self.warn(file.path, "", "the file holds no records")
+            others: dict[str, list[SnowRecord]] = {}
+            for record in file.records:
+                handler = handlers.get(record.table)
+                if handler is not None:
+                    handler(file.path, record)
+                elif record.table is SnowTable.OTHER:
+                    others.setdefault(record.sys_class, []).append(record)
+            for sys_class, records in sorted(others.items()):
+                self.warn(
+                    file.path,
+                    records[0].element,
+                    f"skipped {len(records)} record(s) of table {sys_class}: not mapped",
+                )
+        for name, skipped in sorted(self.skipped_types.items()):
+            self.warn(skipped.path, skipped.element, f"skipped {skipped.count} {name}")
+        entities = sorted(
+            (d.item() for d in self.entities.values()), key=lambda e: (e.kind.value, e.key)
+        )
+        return ImportResult(
+            entities=tuple(entities),
+            relations=tuple(self.relations[k] for k in sorted(self.relations)),
+            warnings=tuple(self.warnings),
+        )
+
+    def ci(self, path: str, record: SnowRecord) -> None:
+        kind = self.kind_of[record.sys_id]
+        draft = self.draft(kind, record.sys_id)
+        draft.name = record.label("name") or record.sys_id
+        draft.identifiers.update(self.ci_identifiers(path, record))
+        attributes = self.ci_attributes(path, record)
+        if kind is _SERVICE:
+            attributes.update(self.service_attributes(record))
+        else:
+            attributes["ciClass"] = record.sys_class
+        draft.attributes.update(attributes)
+        retired = record.value("install_status") == "7" or record.value("operational_status") == "6"
+        draft.status = "retired" if retired else None
+        end = (kind, record.sys_id)
+        for fld, type_ in (
+            ("support_group", RelationType.SUPPORTS),
+            ("managed_by_group", RelationType.OWNS),
+            ("owned_by", RelationType.OWNS),
+        ):
+            ref = record.fields.get(fld)
+            if ref is not None and self.is_group(ref):
+                self.relate(type_, (_TEAM, ref.value.strip()), end)
+
+    def ci_identifiers(self, path: str, record: SnowRecord) -> dict[str, str]:
+        ids = {"servicenowSysId": record.sys_id}
+        ip = record.value("ip_address")
+        if ip:
+            try:
+                address = ipaddress.ip_address(ip)
+            except ValueError:
+                self.warn(path, f"{record.element}/ip_address", f"{ip!r} is not an IP address")
+            else:
+                if not (address.is_loopback or address.is_unspecified or address.is_link_local):
+                    ids["ipAddress"] = str(address)
+        host, fqdn, domain = (
+            record.value("host_name"),
+            record.value("fqdn"),
+            record.value("dns_domain").strip("."),
+        )
+        if not fqdn and "." in host.strip("."):
+            fqdn = host
+        elif not fqdn and host and domain:
+            fqdn = f"{host}.{domain}"
+        if fqdn and fqdn.lower().rstrip(".") not in _LOCAL_NAMES:
+            ids["fqdn"] = VOCABULARY.normalize_identifier("fqdn", fqdn)
+        if host and "." not in host.strip(".") and host.lower() not in _LOCAL_NAMES:
+            ids["hostname"] = VOCABULARY.normalize_identifier("hostname", host)
+        serial = record.value("serial_number")
+        if serial and serial.lower() not in _JUNK_SERIALS and serial.strip("0"):
+            ids["serial"] = serial
+        mac = record.value("mac_address")
+        if mac:
+            normal = VOCABULARY.normalize_identifier("macAddress", mac)
+            if re.fullmatch(r"(?:[0-9a-f]{2}:){5}[0-9a-f]{2}", normal):
+                ids["macAddress"] = normal
+            else:
+                self.warn(path, f"{record.element}/mac_address", f"{mac!r} is not a MAC address")
+        return ids
+
+    def ci_attributes(self, path: str, record: SnowRecord) -> dict[str, JsonValue]:
+        attributes: dict[str, JsonValue] = {}
+        for fld, name in _TEXT_FIELDS:
+            if text := record.label(fld):
+                attributes[name] = text
+        for fld, name in _DISPLAYED_REFERENCES:
+            ref = record.fields.get(fld)
+            if ref is not None and ref.display and ref.display.strip():
+                attributes[name] = ref.display.strip()
+        for fld, name in _USER_REFERENCES:
+            ref = record.fields.get(fld)
+            if ref is not None and ref.value.strip() and not self.is_group(ref):
+                attributes[name] = ref.label.strip()
+        for fld, name in _INTEGERS + _NUMBERS:
+            raw = record.value(fld)
+            if not raw:
+                continue
+            try:
+                number = float(raw)
+            except ValueError:
+                self.warn(path, f"{record.element}/{fld}", f"{raw!r} is not a number; ignored")
+                continue
+            if number >= 0:  # ServiceNow writes -1 for "unknown"
+                integral = (fld, name) in _INTEGERS or number.is_integer()
+                attributes[name] = int(number) if integral else number
+        if virtual := record.value("virtual"):
+            attributes["virtual"] = virtual.lower() == "true"
+        for fld, name, labels in (
+            ("install_status", "installStatus", INSTALL_STATUS),
+            ("operational_status", "operationalStatus", OPERATIONAL_STATUS),
+        ):
+            ref = record.fields.get(fld)
+            if ref is not None and ref.value.strip():
+                attributes[name] = ref.display or labels.get(ref.value.strip(), ref.value.strip())
+        environment = record.label("environment") or record.label("used_for")
+        if environment:
+            attributes["environment"] = _ENVIRONMENTS.get(environment.lower(), environment.lower())
+        return attributes
+
+    def service_attributes(self, record: SnowRecord) -> dict[str, JsonValue]:
+        attributes: dict[str, JsonValue] = {"sysClassName": record.sys_class}
+        criticality = record.label("busines_criticality") or record.label("business_criticality")
+        if criticality[:1] in ("1", "2", "3", "4"):
+            attributes["tier"] = int(criticality[:1])
+        classification = record.label("service_classification")
+        if classification:
+            attributes["serviceType"] = classification.lower().removesuffix(" service")
+        elif record.sys_class.startswith("cmdb_ci_service_"):
+            attributes["serviceType"] = record.sys_class.removeprefix("cmdb_ci_service_")
+        install, operational = record.value("install_status"), record.value("operational_status")
+        if install == "7" or operational == "6":
+            attributes["lifecycle"] = "retired"
+        elif operational == "1":
+            attributes["lifecycle"] = "live"
+        elif install in ("2", "4") or operational in ("7", "8"):
+            attributes["lifecycle"] = "planned"
+        return attributes
+
+    def group(self, path: str, record: SnowRecord) -> None:
+        draft = self.draft(_TEAM, record.sys_id)
+        draft.name = record.label("name") or record.sys_id
+        draft.identifiers["servicenowSysId"] = record.sys_id
+        email = record.value("email")
+        if email and _EMAIL.match(email):
+            draft.attributes["email"] = email
+        elif email:
+            self.warn(path, f"{record.element}/email", f"{email!r} is not an e-mail address")
+        if manager := record.label("manager"):
+            draft.attributes["manager"] = manager
+        if description := " ".join(record.label("description").split()):
+            draft.attributes["description"] = description
+        draft.status = "retired" if record.value("active").lower() == "false" else None
+        parent = record.value("parent")
+        if parent and parent != record.sys_id:
+            self.relate(RelationType.PART_OF, (_TEAM, record.sys_id), (_TEAM, parent))
+
+    def change(self, path: str, record: SnowRecord) -> None:
+        draft = self.draft(_CHANGE, record.sys_id)
+        number, summary = record.label("number"), record.label("short_description")
+        draft.name = " ".join(p for p in (number, summary) if p) or record.sys_id
+        draft.identifiers["servicenowSysId"] = record.sys_id
+        attributes: dict[str, JsonValue] = {}
+        if number:
+            attributes["number"] = number
+        if summary:
+            attributes["shortDescription"] = summary
+        state = record.fields.get("state")
+        if state is not None and (state.value.strip() or state.display):
+            mapped = CHANGE_STATES.get((state.display or "").strip().lower()) or CHANGE_STATES.get(
+                state.value.strip().lower()
+            )
+            if mapped:
+                attributes["state"] = mapped
+            else:
+                self.warn(path, f"{record.element}/state", f"unknown change state {state.label!r}")
+        type_ = record.fields.get("type")
+        if type_ is not None and type_.value.strip():
+            mapped = CHANGE_TYPES.get(type_.value.strip().lower()) or CHANGE_TYPES.get(
+                (type_.display or "").strip().lower()
+            )
+            if mapped:
+                attributes["changeType"] = mapped
+            else:
+                self.warn(path, f"{record.element}/type", f"unknown change type {type_.label!r}")
+        for fld, name in (("start_date", "plannedStart"), ("end_date", "plannedEnd")):
+            raw = record.value(fld)
+            if not raw:
+                continue
+            when = snow_datetime(raw)
+            if when:
+                attributes[name] = when
+            else:
+                self.warn(path, f"{record.element}/{fld}", f"{raw!r} is not a date-time")
+        risk = record.fields.get("risk")
+        if risk is not None and risk.value.strip():
+            attributes["risk"] = risk.display or RISKS.get(risk.value.strip(), risk.value.strip())
+        for fld, name in (
+            ("priority", "priority"),
+            ("impact", "impact"),
+            ("category", "category"),
+            ("requested_by", "requestedBy"),
+            ("assignment_group", "assignmentGroup"),
+        ):
+            if text := record.label(fld):
+                attributes[name] = text
+        draft.attributes.update(attributes)
+        for fld, default in (
+            ("cmdb_ci", _CI),
+            ("business_service", _SERVICE),
+            ("service_offering", _SERVICE),
+        ):
+            target = record.value(fld)
+            if target:
+                kind = self.kind_of.get(target, default)
+                self.relate(RelationType.MODIFIES, (_CHANGE, record.sys_id), (kind, target))
+
+    def rel_type_name(self, ref: SnowField | None) -> str:
+        if ref is None:
+            return ""
+        for text in (ref.display or "", ref.value):
+            if "::" in text:
+                return text.strip()
+        return self.rel_type_names.get(ref.value.strip(), "")
+
+    def skip(self, path: str, record: SnowRecord, what: str) -> None:
+        skipped = self.skipped_types.setdefault(what, _Skipped(path, record.element))
+        skipped.count += 1
+
+    def relation(self, path: str, record: SnowRecord) -> None:
+        ref = record.fields.get("type")
+        name = self.rel_type_name(ref)
+        if not name:
+            unknown = ref.label if ref is not None and ref.label else "(none)"
+            self.skip(
+                path,
+                record,
+                f"cmdb_rel_ci record(s) of unknown type {unknown}: export with "
+                "sysparm_display_value=all or add a cmdb_rel_type export to the run",
+            )
+            return
+        mapping = rel_mapping(name)
+        if mapping is None:
+            self.skip(path, record, f"cmdb_rel_ci record(s) of type {name!r}: no graph relation")
+            return
+        parent, child = record.value("parent"), record.value("child")
+        if not parent or not child:
+            self.warn(path, record.element, "skipped: relationship without parent or child")
+            return
+        from_id, to_id = (parent, child) if mapping.from_parent else (child, parent)
+        from_kind, to_kind = self.kind_of.get(from_id, _CI), self.kind_of.get(to_id, _CI)
+        if VOCABULARY.rule_for(mapping.type, from_kind, to_kind) is None:
+            self.warn(
+                path,
+                record.element,
+                f"skipped {name!r}: {mapping.type.value} cannot go from {from_kind.value} "
+                f"to {to_kind.value}",
+            )
+            return
+        attributes: dict[str, JsonValue] = {}
+        if mapping.redundant:
+            attributes["redundancyGroup"] = f"cluster:{snow_key(from_id)}"
+        self.relate(mapping.type, (from_kind, from_id), (to_kind, to_id), attributes)
+
+
+class ServiceNowImporter(Importer[SnowFile]):
+    """ServiceNow Table API exports -> CIs, services, teams, changes and relations.
+
+    Settings: ``table`` (the table every record of the files comes from, when
+    neither ``sys_class_name`` nor the file name tells) and ``serviceClasses``
+    (comma-separated extra classes to import as ``Service``). See the package
+    docstring for the mapping.
+    """
+
+    name: ClassVar[str] = "servicenow"
+    default_source: ClassVar[str] = "servicenow"
+    description: ClassVar[str] = (
+        "ServiceNow Table API JSON: cmdb_ci*, cmdb_rel_ci, sys_user_group, change_request"
+    )
+
+    def parse(self, path: Path, options: ImporterOptions) -> SnowFile:
+        """Read one ServiceNow JSON export.
+
+        Raises:
+            ParseError: naming the file, the line/column or JSON pointer and the
+                reason, when the file is not JSON, not a Table API (or CMDB
+                Instance API) response, or holds a record whose table cannot be
+                told or that has no sys_id.
+        """
+        return parse_servicenow_json(path, table=options.settings.get("table"))
+
+    def transform(
+        self, parsed: Sequence[tuple[Path, SnowFile]], options: ImporterOptions
+    ) -> ImportResult:
+        """Map every file of the run (see the package docstring).
+
+        A record present in several files is one entity; per attribute, the
+        later file (in the order given) wins.
+        """
+        extra = options.settings.get("serviceClasses", "")
+        service_classes = SERVICE_CLASSES | {
+            c.strip().lower() for c in extra.split(",") if c.strip()
+        }
+        return _Run([f for _p, f in parsed], frozenset(service_classes)).run()

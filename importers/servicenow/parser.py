@@ -1,0 +1,224 @@
+"""Reading a ServiceNow export file into :class:`~importers.servicenow.records.SnowFile`.
+
+Accepted shapes (anything else is a :class:`~graphsvc.errors.ParseError`):
+
+* Table API: ``{"result": [record, …]}`` (one record: ``{"result": {…}}``);
+* CMDB Instance API: ``{"result": {"attributes": {…}, "outbound_relations": […],
+  "inbound_relations": […]}}``; its relations become ``cmdb_rel_ci`` records;
+* a JSONv2 export ``{"records": […]}`` and a bare array of records.
+
+Each record's table is told, in this order, by the ``table`` setting, by its
+``sys_class_name``, by a table name in the file name (``…cmdb_ci_server…``,
+``…sys_user_group…``), or by its fields (``parent``/``child``/``type`` is a
+relationship, ``parent_descriptor`` a relationship type, a ``CHG…`` number a
+change request).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from graphsvc.errors import ParseError
+from importers.servicenow.codes import SERVICE_CLASSES
+from importers.servicenow.records import SnowField, SnowFile, SnowRecord, SnowTable
+
+__all__ = ["classify", "parse_servicenow_json"]
+
+_TABLE_IN_NAME = re.compile(
+    r"(cmdb_rel_ci|cmdb_rel_type|sys_user_group|change_request|service_offering"
+    r"|cmdb_ci(?:_[a-z0-9]+)*)"
+)
+
+
+def classify(sys_class: str, service_classes: frozenset[str] = SERVICE_CLASSES) -> SnowTable:
+    """Return the table family of class (or table) ``sys_class``."""
+    name = sys_class.strip().lower()
+    if name == "cmdb_rel_ci":
+        return SnowTable.RELATION
+    if name == "cmdb_rel_type":
+        return SnowTable.RELATION_TYPE
+    if name == "sys_user_group":
+        return SnowTable.GROUP
+    if name.startswith("change_request"):
+        return SnowTable.CHANGE
+    if name.startswith("cmdb_ci") or name in service_classes:
+        return SnowTable.CI
+    return SnowTable.OTHER
+
+
+def _field(raw: object) -> SnowField | None:
+    """Read one field value; ``None`` for values that are not fields (lists, objects)."""
+    if raw is None:
+        return SnowField("")
+    if isinstance(raw, bool):
+        return SnowField("true" if raw else "false")
+    if isinstance(raw, str):
+        return SnowField(raw)
+    if isinstance(raw, int | float):
+        return SnowField(str(raw))
+    if isinstance(raw, Mapping) and {"value", "display_value", "link"} & raw.keys():
+        value, display, link = raw.get("value"), raw.get("display_value"), raw.get("link")
+        text = _field(value)
+        shown = _field(display)
+        url = link if isinstance(link, str) and link else None
+        raw_value = text.value if text is not None else ""
+        if not raw_value and value is None and url:
+            # sysparm_display_value=true: references carry only display_value and link
+            raw_value = url.rstrip("/").rsplit("/", 1)[-1]
+        return SnowField(
+            raw_value, shown.value if shown is not None and display is not None else None, url
+        )
+    return None
+
+
+def _fields(raw: Mapping[str, object]) -> dict[str, SnowField]:
+    out: dict[str, SnowField] = {}
+    for name, value in raw.items():
+        parsed = _field(value)
+        if parsed is not None:
+            out[str(name)] = parsed
+    return out
+
+
+class _Reader:
+    def __init__(self, path: Path, table: str | None) -> None:
+        self.name = str(path)
+        self.table = table.strip().lower() if table else None
+        match = _TABLE_IN_NAME.search(path.name.lower())
+        self.name_table = match.group(1) if match else None
+        self.records: list[SnowRecord] = []
+
+    def fail(self, element: str, reason: str) -> ParseError:
+        return ParseError(self.name, element, reason)
+
+    def add(self, raw: object, element: str) -> None:
+        if not isinstance(raw, Mapping):
+            raise self.fail(element, f"a record must be a JSON object, got {type(raw).__name__}")
+        fields = _fields(raw)
+        sys_class = self.table or (
+            fields["sys_class_name"].value.strip() if "sys_class_name" in fields else ""
+        )
+        if not sys_class:
+            sys_class = self.name_table or self._by_shape(fields)
+        if not sys_class:
+            raise self.fail(
+                element,
+                "cannot tell which table this record comes from: it has no sys_class_name, "
+                "the file name names no known table (cmdb_ci…, cmdb_rel_ci, cmdb_rel_type, "
+                "sys_user_group, change_request) and its fields match none "
+                "(give the table with --option table=NAME)",
+            )
+        table = classify(sys_class)
+        if table in (SnowTable.CI, SnowTable.GROUP, SnowTable.CHANGE, SnowTable.RELATION_TYPE):
+            sys_id = fields.get("sys_id")
+            if sys_id is None or not sys_id.value.strip():
+                raise self.fail(f"{element}/sys_id", f"a {table.value} record needs a sys_id")
+        self.records.append(SnowRecord(table, sys_class.lower(), element, fields))
+
+    @staticmethod
+    def _by_shape(fields: Mapping[str, SnowField]) -> str:
+        if {"parent", "child", "type"} <= fields.keys():
+            return "cmdb_rel_ci"
+        if {"parent_descriptor", "child_descriptor"} <= fields.keys():
+            return "cmdb_rel_type"
+        if fields.get("number", SnowField("")).value.upper().startswith("CHG"):
+            return "change_request"
+        return ""
+
+    def instance(self, raw: Mapping[str, object]) -> None:
+        """CMDB Instance API: one CI plus its relations."""
+        attributes = raw.get("attributes")
+        if not isinstance(attributes, Mapping):
+            raise self.fail("/result/attributes", "must be a JSON object")
+        before = len(self.records)
+        self.add(attributes, "/result/attributes")
+        ci = self.records[before]
+        for side in ("outbound_relations", "inbound_relations"):
+            relations = raw.get(side, [])
+            if not isinstance(relations, list):
+                raise self.fail(f"/result/{side}", "must be a JSON array")
+            for index, rel in enumerate(relations):
+                element = f"/result/{side}/{index}"
+                if not isinstance(rel, Mapping):
+                    raise self.fail(element, "a relation must be a JSON object")
+                target, rel_type = _field(rel.get("target")), _field(rel.get("type"))
+                if target is None or rel_type is None or not target.value:
+                    raise self.fail(element, "a relation needs a type and a target")
+                this = SnowField(ci.sys_id)
+                parent, child = (this, target) if side == "outbound_relations" else (target, this)
+                fields = {"parent": parent, "child": child, "type": rel_type}
+                if isinstance(rel.get("sys_id"), str):
+                    fields["sys_id"] = SnowField(str(rel["sys_id"]))
+                self.records.append(SnowRecord(SnowTable.RELATION, "cmdb_rel_ci", element, fields))
+
+
+def _decode(path: Path) -> object:
+    name = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ParseError(name, "", f"cannot read: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ParseError(name, f"byte {exc.start}", "not UTF-8 text") from None
+    try:
+        raw: object = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ParseError(
+            name, f"line {exc.lineno}, column {exc.colno}", f"not valid JSON: {exc.msg}"
+        ) from None
+    return raw
+
+
+def parse_servicenow_json(path: Path, *, table: str | None = None) -> SnowFile:
+    """Read one ServiceNow JSON export (see the module docstring for the shapes).
+
+    Args:
+        path: The file.
+        table: Table all its records come from, overriding ``sys_class_name``
+            and the file name (the ``table`` setting).
+
+    Raises:
+        ParseError: naming the file, the line/column or JSON pointer, and the
+            reason, when the file is not JSON (truncated, for example), not one
+            of the accepted shapes, an error response, or holds a record whose
+            table cannot be told or that lacks its sys_id.
+    """
+    raw = _decode(path)
+    reader = _Reader(path, table)
+    if isinstance(raw, Mapping) and "result" in raw:
+        result = raw["result"]
+        if isinstance(result, list):
+            for index, record in enumerate(result):
+                reader.add(record, f"/result/{index}")
+        elif isinstance(result, Mapping) and isinstance(result.get("attributes"), Mapping):
+            reader.instance(result)
+        elif isinstance(result, Mapping):
+            reader.add(result, "/result")
+        else:
+            raise reader.fail("/result", "must be a JSON array of records or one record")
+    elif isinstance(raw, Mapping) and isinstance(raw.get("records"), list):
+        for index, record in enumerate(raw["records"]):
+            reader.add(record, f"/records/{index}")
+    elif isinstance(raw, list):
+        for index, record in enumerate(raw):
+            reader.add(record, f"/{index}")
+    elif isinstance(raw, Mapping) and "error" in raw:
+        error = raw["error"]
+        message = error.get("message") if isinstance(error, Mapping) else error
+        raise reader.fail("/error", f"the file is a ServiceNow error response: {message}")
+    else:
+        if isinstance(raw, Mapping):
+            got = f"an object with keys {', '.join(sorted(map(str, raw)))}" if raw else "{}"
+        else:
+            got = f"a JSON {type(raw).__name__}"
+        raise reader.fail(
+            "/",
+            'not a ServiceNow Table API response: expected {"result": [...]} '
+            f"(or a CMDB Instance API response, or an array of records), got {got}",
+        )
+    return SnowFile(reader.name, tuple(reader.records))
