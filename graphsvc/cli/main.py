@@ -101,6 +101,13 @@ def _progress() -> Progress:
     )
 
 
+def _schema_files() -> dict[str, str]:
+    from graphsvc.api.graphql.schema import build_schema
+
+    graphql = build_schema(Settings(env="development")).as_str() + "\n"
+    return {"ingest-batch.schema.json": batch_schema_json(), "schema.graphql": graphql}
+
+
 @app.command("export-schema")
 def export_schema(
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder to write into.")] = Path(
@@ -111,8 +118,11 @@ def export_schema(
         typer.Option("--check", help="Only compare with the files there; exit 1 when they differ."),
     ] = False,
 ) -> None:
-    """Write the schemas derived from the code (ingest batch JSON Schema) into ``schema/``."""
-    files = {"ingest-batch.schema.json": batch_schema_json()}
+    """Write the schemas derived from the code into ``schema/``.
+
+    The ingest batch JSON Schema and the GraphQL SDL; ``--check`` only compares.
+    """
+    files = _schema_files()
     stale = []
     for name, text in files.items():
         target = out_dir / name
@@ -220,6 +230,116 @@ def import_(
         )
 
     _run(work)
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (embedded store: 1).")] = 1,
+) -> None:
+    """Serve GraphQL and REST on the configured store.
+
+    With no API token configured the server binds only loopback addresses.
+    """
+    import uvicorn
+
+    from graphsvc.api.app import create_app
+    from graphsvc.api.auth import is_loopback
+    from graphsvc.api.tokens import TokenStore
+
+    settings = Settings()
+    tokens = TokenStore(settings.tokens_path)
+    try:
+        has_tokens = tokens.active_count() > 0
+    except GraphSvcError as exc:
+        raise _fail(str(exc), 3) from None
+    finally:
+        tokens.close()
+    if not has_tokens and not is_loopback(host):
+        raise _fail(
+            f"refusing to bind {host}: no API token is configured, so the server would answer "
+            "anyone without authentication. Create one with "
+            "`graphsvc token create NAME --scope admin` or bind 127.0.0.1.",
+            2,
+        )
+    if workers != 1 and settings.store == "embedded":
+        raise _fail("the embedded store is served by one worker process (use --workers 1)", 2)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
+
+
+token_app = typer.Typer(help="Manage API tokens (stored only as hashes).", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[
+        str, typer.Argument(help="Who or what uses it; recorded as the actor of writes.")
+    ],
+    scope: Annotated[str, typer.Option(help="read, write or admin.")] = "read",
+    expires_days: Annotated[int | None, typer.Option(help="Days until it expires.")] = None,
+) -> None:
+    """Create a token and print it once."""
+    from datetime import UTC, datetime, timedelta
+
+    from graphsvc.api.tokens import Scope, TokenStore
+
+    try:
+        chosen = Scope(scope)
+    except ValueError:
+        raise _fail(f"--scope must be read, write or admin, not {scope!r}", 2) from None
+    store = TokenStore(Settings().tokens_path)
+    expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
+    try:
+        info, plaintext = store.create(name, chosen, expires=expires)
+    except InvalidInput as exc:
+        raise _fail(str(exc), 2) from None
+    finally:
+        store.close()
+    err.print(f"created token {info.name!r} ({info.scope.value}); it is shown only now:")
+    out.print(plaintext, highlight=False)
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List tokens (never their secrets)."""
+    from graphsvc.api.tokens import TokenStore
+
+    store = TokenStore(Settings().tokens_path)
+    try:
+        tokens = store.list()
+    finally:
+        store.close()
+    table = Table(show_header=True, header_style="bold")
+    for column in ("name", "id", "scope", "created", "expires", "last used", "revoked"):
+        table.add_column(column)
+    for t in tokens:
+        table.add_row(
+            t.name,
+            t.token_id,
+            t.scope.value,
+            t.created.strftime("%Y-%m-%d %H:%M"),
+            t.expires.strftime("%Y-%m-%d") if t.expires else "",
+            t.last_used.strftime("%Y-%m-%d %H:%M") if t.last_used else "",
+            "yes" if t.revoked else "",
+        )
+    out.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(name: Annotated[str, typer.Argument(help="Token name or id.")]) -> None:
+    """Revoke a token; requests using it are refused from then on."""
+    from graphsvc.api.tokens import TokenStore
+
+    store = TokenStore(Settings().tokens_path)
+    try:
+        info = store.revoke(name)
+    except GraphSvcError as exc:
+        raise _fail(str(exc), 2) from None
+    finally:
+        store.close()
+    out.print(f"revoked {info.name!r}")
 
 
 @app.command("importers")

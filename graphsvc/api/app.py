@@ -1,0 +1,150 @@
+"""The service: ``create_app(settings)`` builds the FastAPI application.
+
+Nothing happens at import time. The app's lifespan opens the configured store
+and the token file when the server starts and closes them when it stops.
+
+Routes: ``/graphql`` (GraphQL; GraphiQL only in development), ``/api/v1/…``
+(REST, see :mod:`graphsvc.api.rest`), ``/openapi.json``, and the operations
+endpoints ``/livez`` (the process answers; no dependency checked), ``/readyz``
+(the store can serve a read; 503 otherwise) and ``/metrics`` (Prometheus).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from strawberry.fastapi import GraphQLRouter
+
+import graphsvc
+from graphsvc.api.auth import Authenticator
+from graphsvc.api.graphql.context import GraphContext
+from graphsvc.api.graphql.schema import build_schema
+from graphsvc.api.observability import Metrics, TimeoutAndMetricsMiddleware, configure_logging
+from graphsvc.api.problems import install_problem_handlers, problem_response
+from graphsvc.api.rest import Services
+from graphsvc.api.rest import router as rest_router
+from graphsvc.api.tokens import Scope, TokenStore
+from graphsvc.config import Settings
+from graphsvc.errors import GraphSvcError
+from graphsvc.ingest.engine import IngestEngine, IngestPolicy
+from graphsvc.model.batch import IngestBatch
+from graphsvc.store.factory import store_from_settings
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application for ``settings`` (from the environment when ``None``)."""
+    settings = settings or Settings()
+    configure_logging(settings.log_format)
+    log = structlog.get_logger("graphsvc")
+    metrics = Metrics()
+    development = settings.env == "development"
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = store_from_settings(settings)
+        await store.open()
+        tokens = TokenStore(settings.tokens_path)
+        policy = IngestPolicy(
+            source_priorities=settings.source_priorities,
+            retire_after_missing_runs=settings.retire_after_missing_runs,
+        )
+        app.state.services = Services(
+            store, IngestEngine(store, policy), Authenticator(tokens), settings.max_body_bytes
+        )
+        log.info("graphsvc ready", store=settings.store, data=str(settings.data), env=settings.env)
+        try:
+            yield
+        finally:
+            await store.close()
+            tokens.close()
+            log.info("graphsvc stopped")
+
+    app = FastAPI(
+        title="graphsvc",
+        version=graphsvc.__version__,
+        description="CMDB and dependency graph: impact, ownership, consolidation readiness.",
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs" if development else None,
+        redoc_url=None,
+    )
+    install_problem_handlers(app)
+
+    async def graphql_context(request: Request) -> GraphContext:
+        svc: Services = request.app.state.services
+        principal = svc.auth.principal(request, Scope.READ)
+        return GraphContext(
+            store=svc.store, engine=svc.engine, settings=settings, principal=principal
+        )
+
+    graphql = GraphQLRouter(
+        build_schema(settings),
+        path="/graphql",
+        graphql_ide="graphiql" if development else None,
+        allow_queries_via_get=True,
+        multipart_uploads_enabled=False,
+        context_getter=graphql_context,
+    )
+    app.include_router(graphql, include_in_schema=False)
+    app.include_router(rest_router)
+
+    @app.get("/livez", include_in_schema=False)
+    async def livez() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> Response:
+        svc: Services | None = getattr(request.app.state, "services", None)
+        if svc is None:
+            return problem_response(503, "Service unavailable", "the store is not open yet")
+        try:
+            await svc.store.ping()
+        except GraphSvcError as exc:
+            return problem_response(503, "Service unavailable", f"the store cannot serve: {exc}")
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_endpoint(request: Request) -> Response:
+        svc: Services | None = getattr(request.app.state, "services", None)
+        if svc is not None:
+            try:
+                stats = await svc.store.stats()
+            except GraphSvcError:
+                pass
+            else:
+                metrics.entities.set(stats.entities)
+                metrics.relations.set(stats.relations)
+                metrics.history.set(stats.history_events)
+                metrics.bytes.set(stats.bytes_on_disk)
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            batch = IngestBatch.model_json_schema(
+                by_alias=True, ref_template="#/components/schemas/{model}"
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(batch.pop("$defs", {}))
+            components["IngestBatch"] = batch
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    app.add_middleware(
+        TimeoutAndMetricsMiddleware,
+        metrics=metrics,
+        timeout_seconds=settings.request_timeout_seconds,
+    )
+    return app

@@ -1,0 +1,1 @@
+"""GraphQL: schema, types, per-request context and DataLoaders."""

@@ -1,0 +1,473 @@
+"""The GraphQL schema: queries over entities, ingest mutations, and the limits.
+
+:func:`build_schema` assembles the schema with the limits taken from settings,
+all checked while the document is parsed and validated, before any resolver
+(and so any store call) runs: query depth, aliases, tokens, directives;
+introspection and field suggestions are off outside development. Page sizes are
+checked by each connection field before it reads the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, cast
+
+import strawberry
+from graphql import DirectiveNode, GraphQLError, ValidationRule
+from graphql.language import DocumentNode
+from pydantic import ValidationError
+from strawberry import relay
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
+from strawberry.scalars import JSON
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import Info
+
+from graphsvc.api.graphql.context import GraphContext
+from graphsvc.api.graphql.types import (
+    ENTITY_TYPES,
+    EntityConnection,
+    EntityEdge,
+    EntityInterface,
+    EntityKindEnum,
+    PageInfo,
+    RelationNode,
+    RelationTypeEnum,
+    StatusEnum,
+    decode_cursor,
+    encode_cursor,
+    entity_object,
+    page_size,
+)
+from graphsvc.api.tokens import Scope
+from graphsvc.config import Settings
+from graphsvc.errors import BatchRejected, Conflict, GraphSvcError, InvalidInput, NotFound
+from graphsvc.ingest.results import IngestSummary
+from graphsvc.model.batch import IngestBatch
+from graphsvc.model.records import RunRecord
+from graphsvc.model.validation import parse_batch
+from graphsvc.model.vocabulary import EntityKind, RelationType, Status
+from graphsvc.store.base import EntityQuery
+
+__all__ = ["Mutation", "Query", "build_schema"]
+
+
+# ------------------------------------------------------------------ query types
+
+
+@strawberry.input(description="Conditions an entity must meet; all given ones apply.")
+class EntityFilter:
+    status: list[StatusEnum] | None = None  # type: ignore[valid-type]
+    text: str | None = strawberry.field(
+        default=None, description="Substring of key or name (case-insensitive)."
+    )
+    attributes: JSON | None = strawberry.field(
+        default=None, description="Attribute name -> value that must be equal."
+    )
+
+
+@strawberry.type(name="Run", description="An ingest run of one source over one scope.")
+class RunType:
+    run_id: str
+    source: str
+    scope: str
+    state: str
+    started: datetime
+    finished: datetime | None
+    batches: int
+
+    @classmethod
+    def of(cls, run: RunRecord) -> RunType:
+        return cls(
+            run_id=run.run_id,
+            source=run.source,
+            scope=run.scope,
+            state=run.state.value,
+            started=run.started,
+            finished=run.finished,
+            batches=run.batches,
+        )
+
+
+def _require(info: Info[GraphContext, None], scope: Scope) -> None:
+    if not info.context.principal.allows(scope):
+        held = info.context.principal.scope.value
+        msg = f"this token's scope ({held}) does not allow {scope.value}"
+        raise GraphQLError(msg, extensions={"code": "FORBIDDEN"})
+
+
+@strawberry.type
+class Query:
+    """Read access; every field needs the ``read`` scope."""
+
+    @strawberry.field(description="Any entity or relation by its Relay global id.")
+    async def node(self, info: Info[GraphContext, None], id: strawberry.ID) -> relay.Node | None:
+        _require(info, Scope.READ)
+        try:
+            global_id = relay.GlobalID.from_id(id)
+            number = int(global_id.node_id)
+        except (ValueError, TypeError):
+            msg = f"{id!r} is not a global id of this service"
+            raise GraphQLError(msg, extensions={"code": "BAD_ID"}) from None
+        if global_id.type_name == "Relation":
+            relation = await info.context.loaders.relation.load(number)
+            return RelationNode(id=relation.id, record=relation) if relation else None
+        record = await info.context.loaders.entity.load(number)
+        if record is None or record.kind.value != global_id.type_name:
+            return None
+        return entity_object(record)
+
+    @strawberry.field(description="One entity by kind and key (or alias).")
+    async def entity(
+        self,
+        info: Info[GraphContext, None],
+        kind: EntityKindEnum,  # type: ignore[valid-type]
+        key: str,
+    ) -> EntityInterface | None:
+        _require(info, Scope.READ)
+        found = (await info.context.store.resolve([(kind, key)]))[0]
+        if found is None:
+            return None
+        return entity_object(await info.context.loaders.entity.load(found))
+
+    @strawberry.field(
+        description="Entities matching a filter, as a cursor connection with a total count."
+    )
+    async def entities(
+        self,
+        info: Info[GraphContext, None],
+        kind: EntityKindEnum | None = None,  # type: ignore[valid-type]
+        filter: EntityFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> EntityConnection:
+        _require(info, Scope.READ)
+        size = page_size(info, first)
+        attributes: object = filter.attributes if filter and filter.attributes else {}
+        if not isinstance(attributes, dict):
+            msg = "filter.attributes must be an object of attribute name -> value"
+            raise GraphQLError(msg, extensions={"code": "BAD_FILTER"})
+        query = EntityQuery(
+            kind=kind,
+            statuses=frozenset(Status(s) for s in filter.status)
+            if filter and filter.status
+            else None,
+            text=filter.text if filter else None,
+            attributes=attributes,
+        )
+        start = decode_cursor(after)
+        page = await info.context.store.find_entities(query, first=size, after=start)
+        for record in page.items:
+            info.context.loaders.entity.prime(record.id, record)
+        edges = [EntityEdge(cursor=encode_cursor(r.id), node=entity_object(r)) for r in page.items]  # type: ignore[arg-type]
+        return EntityConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next,
+                has_previous_page=start is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            total_count=page.total,
+        )
+
+    @strawberry.field(description="The latest ingest runs, newest first.")
+    async def runs(
+        self, info: Info[GraphContext, None], source: str | None = None, first: int | None = None
+    ) -> list[RunType]:
+        _require(info, Scope.READ)
+        size = page_size(info, first)
+        return [RunType.of(r) for r in await info.context.store.runs(source=source, first=size)]
+
+
+# --------------------------------------------------------------------- mutations
+
+
+@strawberry.type(description="A problem with the input, and where it is.")
+class UserError:
+    field: list[str] = strawberry.field(description="Path of the offending input field.")
+    message: str
+    code: str
+
+
+@strawberry.type(
+    name="IngestSummary", description="What an ingest changed (or, in a dry run, would change)."
+)
+class IngestSummaryType:
+    run_id: str | None
+    run_state: str | None
+    dry_run: bool
+    entities_created: int
+    entities_updated: int
+    entities_unchanged: int
+    relations_created: int
+    relations_updated: int
+    relations_unchanged: int
+    merged: int
+    revived: int
+    retired: int
+    marked_stale: int
+    changes: JSON = strawberry.field(description="Planned changes of a dry run.")
+
+    @classmethod
+    def of(cls, s: IngestSummary) -> IngestSummaryType:
+        return cls(
+            run_id=s.run_id,
+            run_state=s.run_state.value if s.run_state else None,
+            dry_run=s.dry_run,
+            entities_created=s.entities_created,
+            entities_updated=s.entities_updated,
+            entities_unchanged=s.entities_unchanged,
+            relations_created=s.relations_created,
+            relations_updated=s.relations_updated,
+            relations_unchanged=s.relations_unchanged,
+            merged=s.merged,
+            revived=s.revived,
+            retired=s.retired,
+            marked_stale=s.marked_stale,
+            changes=cast(
+                "JSON",
+                [
+                    {"op": c.op, "item": c.item, "label": c.label, "fields": list(c.fields)}
+                    for c in s.changes
+                ],
+            ),
+        )
+
+
+@strawberry.input(description="A relation endpoint: kind and key, or kind and identifiers.")
+class EntityRefInput:
+    kind: EntityKindEnum  # type: ignore[valid-type]
+    key: str | None = None
+    identifiers: JSON | None = None
+
+
+@strawberry.input(description="An entity as a source sees it (PRODUCT.md 2).")
+class EntityInput:
+    kind: EntityKindEnum  # type: ignore[valid-type]
+    key: str
+    name: str | None = None
+    status: str | None = None
+    identifiers: JSON | None = None
+    attributes: JSON | None = None
+
+
+@strawberry.input(description="A relation as a source sees it.")
+class RelationInput:
+    type: RelationTypeEnum  # type: ignore[valid-type]
+    from_: EntityRefInput = strawberry.field(name="from")
+    to: EntityRefInput
+    status: str | None = None
+    attributes: JSON | None = None
+
+
+@strawberry.input(description="One ingest batch.")
+class IngestInput:
+    source: str
+    scope: str = "default"
+    run_id: str | None = None
+    complete: bool = False
+    dry_run: bool = False
+    entities: list[EntityInput] = strawberry.field(default_factory=list)
+    relations: list[RelationInput] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class IngestPayload:
+    summary: IngestSummaryType | None
+    user_errors: list[UserError]
+
+
+@strawberry.input
+class StartRunInput:
+    source: str
+    scope: str = "default"
+
+
+@strawberry.type
+class StartRunPayload:
+    run: RunType | None
+    user_errors: list[UserError]
+
+
+@strawberry.input
+class FinishRunInput:
+    run_id: str
+    complete: bool
+    dry_run: bool = False
+
+
+@strawberry.type
+class FinishRunPayload:
+    summary: IngestSummaryType | None
+    user_errors: list[UserError]
+
+
+def _ref(ref: EntityRefInput) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": EntityKind(ref.kind).value}
+    if ref.key is not None:
+        out["key"] = ref.key
+    if ref.identifiers is not None:
+        out["identifiers"] = ref.identifiers
+    return out
+
+
+def _batch_document(data: IngestInput) -> dict[str, Any]:
+    def entity(e: EntityInput) -> dict[str, Any]:
+        item: dict[str, Any] = {"kind": EntityKind(e.kind).value, "key": e.key}
+        for name in ("name", "status", "identifiers", "attributes"):
+            value = getattr(e, name)
+            if value is not None:
+                item[name] = value
+        return item
+
+    def relation(r: RelationInput) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "type": RelationType(r.type).value,
+            "from": _ref(r.from_),
+            "to": _ref(r.to),
+        }
+        if r.status is not None:
+            item["status"] = r.status
+        if r.attributes is not None:
+            item["attributes"] = r.attributes
+        return item
+
+    return {
+        "source": data.source,
+        "scope": data.scope,
+        "runId": data.run_id,
+        "complete": data.complete,
+        "dryRun": data.dry_run,
+        "entities": [entity(e) for e in data.entities],
+        "relations": [relation(r) for r in data.relations],
+    }
+
+
+def _user_errors(exc: GraphSvcError) -> list[UserError]:
+    if isinstance(exc, BatchRejected):
+        out = []
+        for e in exc.errors:
+            path = ["input"] if e.index is None else ["input", e.section, str(e.index)]
+            path += [p for p in e.field.split(".") if p]
+            where = f" ({e.key})" if e.key else ""
+            out.append(UserError(field=path, message=f"{e.reason}{where}", code="INVALID"))
+        return out
+    code = {NotFound: "NOT_FOUND", Conflict: "CONFLICT", InvalidInput: "INVALID"}.get(
+        type(exc), "ERROR"
+    )
+    return [UserError(field=["input"], message=str(exc), code=code)]
+
+
+@strawberry.type
+class Mutation:
+    """Ingest operations; every field needs the ``write`` scope."""
+
+    @strawberry.mutation(description="Apply one ingest batch (atomic), or with dryRun report it.")
+    async def ingest(self, info: Info[GraphContext, None], input: IngestInput) -> IngestPayload:
+        _require(info, Scope.WRITE)
+        try:
+            batch: IngestBatch = parse_batch(_batch_document(input), origin="input")
+            summary = await info.context.engine.ingest(batch, actor=info.context.principal.name)
+        except GraphSvcError as exc:
+            return IngestPayload(summary=None, user_errors=_user_errors(exc))
+        return IngestPayload(summary=IngestSummaryType.of(summary), user_errors=[])
+
+    @strawberry.mutation(description="Open a run for a source over a scope.")
+    async def start_run(
+        self, info: Info[GraphContext, None], input: StartRunInput
+    ) -> StartRunPayload:
+        _require(info, Scope.WRITE)
+        try:
+            run = await info.context.engine.start_run(
+                input.source, input.scope, actor=info.context.principal.name
+            )
+        except ValidationError as exc:
+            return StartRunPayload(
+                run=None,
+                user_errors=[
+                    UserError(
+                        field=["input", *map(str, e["loc"])], message=e["msg"], code="INVALID"
+                    )
+                    for e in exc.errors(include_url=False)
+                ],
+            )
+        except GraphSvcError as exc:
+            return StartRunPayload(run=None, user_errors=_user_errors(exc))
+        return StartRunPayload(run=RunType.of(run), user_errors=[])
+
+    @strawberry.mutation(description="Finish a run; with complete, apply staleness and retirement.")
+    async def finish_run(
+        self, info: Info[GraphContext, None], input: FinishRunInput
+    ) -> FinishRunPayload:
+        _require(info, Scope.WRITE)
+        try:
+            summary = await info.context.engine.finish_run(
+                input.run_id,
+                complete=input.complete,
+                dry_run=input.dry_run,
+                actor=info.context.principal.name,
+            )
+        except GraphSvcError as exc:
+            return FinishRunPayload(summary=None, user_errors=_user_errors(exc))
+        return FinishRunPayload(summary=IngestSummaryType.of(summary), user_errors=[])
+
+
+# ------------------------------------------------------------------------ limits
+
+
+class _MaxDirectives(ValidationRule):
+    """Refuse documents with more directives than allowed (directive overloading)."""
+
+    limit = 20
+
+    def enter_document(self, node: DocumentNode, *_args: object) -> None:
+        count = sum(1 for _ in _walk_directives(node))
+        if count > self.limit:
+            self.report_error(GraphQLError(f"{count} directives; at most {self.limit} are allowed"))
+
+
+def _walk_directives(node: object) -> Iterator[DirectiveNode]:
+    if isinstance(node, DirectiveNode):
+        yield node
+    for key in getattr(node, "keys", ()):
+        value = getattr(node, key, None)
+        if isinstance(value, list | tuple):
+            for child in value:
+                if hasattr(child, "keys"):
+                    yield from _walk_directives(child)
+        elif hasattr(value, "keys") and key != "loc":
+            yield from _walk_directives(value)
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    """Return the schema with the limits of ``settings`` (see the module docstring)."""
+    directive_rule = type(
+        "MaxDirectives", (_MaxDirectives,), {"limit": settings.graphql_max_directives}
+    )
+    max_tokens, max_depth = settings.graphql_max_tokens, settings.graphql_max_depth
+    max_aliases = settings.graphql_max_aliases
+    extensions: list[Any] = [
+        lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        lambda: QueryDepthLimiter(max_depth=max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+        lambda: AddValidationRules([directive_rule]),
+    ]
+    production = settings.env != "development"
+    if production:
+        extensions.append(DisableIntrospection)
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[*ENTITY_TYPES.values(), RelationNode],
+        extensions=extensions,
+        config=StrawberryConfig(
+            disable_field_suggestions=production, relay_max_results=settings.page_size_max
+        ),
+    )

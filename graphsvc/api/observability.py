@@ -1,0 +1,190 @@
+"""Logs, metrics and the per-request timeout.
+
+* Logs are structured (structlog): JSON lines when stderr is not a terminal (or
+  ``GRAPHSVC_LOG_FORMAT=json``), readable lines on a terminal.
+* Metrics live in a registry of the app (not the process-global one), exposed
+  at ``/metrics``: request counts and latencies per route and per GraphQL
+  operation, and the store's size.
+* A request that runs longer than ``GRAPHSVC_REQUEST_TIMEOUT_SECONDS`` is
+  cancelled at its next await and answered 503 (unless it had already started
+  answering).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import anyio
+import orjson
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+__all__ = ["Metrics", "TimeoutAndMetricsMiddleware", "configure_logging"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_OPERATION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+def configure_logging(log_format: str) -> None:
+    """Configure structlog once for the process (called by ``create_app``)."""
+    as_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+class Metrics:
+    """The app's Prometheus metrics."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "graphsvc_http_requests",
+            "HTTP requests.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "graphsvc_http_request_duration_seconds",
+            "HTTP request latency.",
+            ["method", "route"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+        self.operations = Counter(
+            "graphsvc_graphql_operations",
+            "GraphQL operations.",
+            ["operation"],
+            registry=self.registry,
+        )
+        self.operation_latency = Histogram(
+            "graphsvc_graphql_operation_duration_seconds",
+            "GraphQL operation latency.",
+            ["operation"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+        self.entities = Gauge(
+            "graphsvc_store_entities", "Entities in the store.", registry=self.registry
+        )
+        self.relations = Gauge(
+            "graphsvc_store_relations", "Relations in the store.", registry=self.registry
+        )
+        self.history = Gauge(
+            "graphsvc_store_history_events", "History events in the store.", registry=self.registry
+        )
+        self.bytes = Gauge(
+            "graphsvc_store_size_bytes", "Bytes the store uses on disk.", registry=self.registry
+        )
+
+
+def _operation_of(body: bytes) -> str:
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return "invalid"
+    name = doc.get("operationName") if isinstance(doc, dict) else None
+    if isinstance(name, str) and _OPERATION_NAME.match(name):
+        return name
+    return "anonymous"
+
+
+class TimeoutAndMetricsMiddleware:
+    """Pure ASGI middleware: per-request timeout, request metrics and access log."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, timeout_seconds: float) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.timeout = timeout_seconds
+        self.log = structlog.get_logger("graphsvc.access")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection through the wrapped app."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status_code = 500
+        response_started = False
+        graphql = scope.get("path") == "/graphql" and scope.get("method") == "POST"
+        body_parts: list[bytes] = []
+
+        async def receive_wrapper() -> Message:
+            message = await receive()
+            if (
+                graphql
+                and message.get("type") == "http.request"
+                and sum(map(len, body_parts)) < 65536
+            ):
+                body_parts.append(message.get("body", b""))
+            return message
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status_code, response_started
+            if message["type"] == "http.response.start":
+                status_code = int(message["status"])
+                response_started = True
+            await send(message)
+
+        with anyio.move_on_after(self.timeout) as cancel:
+            await self.app(scope, receive_wrapper, send_wrapper)
+        if cancel.cancelled_caught and not response_started:
+            status_code = 503
+            body = orjson.dumps(
+                {
+                    "type": "about:blank",
+                    "title": "Service unavailable",
+                    "status": 503,
+                    "detail": f"the request took longer than {self.timeout:g} s and was stopped",
+                    "errors": [],
+                }
+            )
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 503,
+                    "headers": [(b"content-type", b"application/problem+json")],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+        elapsed = time.perf_counter() - started
+        route = scope.get("route")
+        route_path = getattr(route, "path", None) or (
+            "unmatched" if status_code == 404 else scope.get("path", "")
+        )
+        method = scope.get("method", "")
+        self.metrics.requests.labels(method, route_path, str(status_code)).inc()
+        self.metrics.latency.labels(method, route_path).observe(elapsed)
+        if graphql:
+            operation = _operation_of(b"".join(body_parts))
+            self.metrics.operations.labels(operation).inc()
+            self.metrics.operation_latency.labels(operation).observe(elapsed)
+        if route_path not in ("/livez", "/readyz", "/metrics"):
+            self.log.info(
+                "request",
+                method=method,
+                path=scope.get("path"),
+                status=status_code,
+                ms=round(elapsed * 1e3, 2),
+            )

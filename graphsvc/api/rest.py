@@ -1,0 +1,436 @@
+"""REST at ``/api/v1``: ingest (one JSON batch or an NDJSON stream), runs, entities.
+
+Every route checks the caller's scope; errors are problem documents
+(:mod:`graphsvc.api.problems`).
+
+``POST /api/v1/ingest`` takes either
+
+* ``application/json``: one ingest batch, applied atomically; or
+* ``application/x-ndjson``: a stream of entity and relation items, one JSON
+  object per line (an object with ``type`` is a relation, one with ``kind`` an
+  entity), with the batch header in the query (``source``, ``scope``,
+  ``runId``, ``complete``). The stream is cut into batches of ``batchSize``
+  items, each applied atomically as it arrives; send entities before the
+  relations that name them. Without ``runId`` the stream is one run of its own,
+  finished complete only when every batch was applied (so nothing goes stale
+  after a failed stream). A rejected batch stops the stream: the answer names
+  the offending lines, and the batches before it stay applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from graphsvc.api.auth import Authenticator
+from graphsvc.api.problems import Problem
+from graphsvc.api.tokens import Principal, Scope
+from graphsvc.errors import BatchRejected, ItemError, NotFound
+from graphsvc.ingest.engine import IngestEngine
+from graphsvc.ingest.results import IngestSummary
+from graphsvc.model.batch import IngestBatch
+from graphsvc.model.records import EntityRecord, RunRecord
+from graphsvc.model.validation import parse_batch, parse_batch_json
+from graphsvc.model.vocabulary import EntityKind
+from graphsvc.store.base import GraphStore
+
+__all__ = ["Services", "router"]
+
+NDJSON_TYPES = (
+    "application/x-ndjson",
+    "application/ndjson",
+    "application/jsonl",
+    "application/x-jsonlines",
+)
+
+
+class Services:
+    """What routes need, opened by the app's lifespan."""
+
+    def __init__(
+        self, store: GraphStore, engine: IngestEngine, auth: Authenticator, max_body_bytes: int
+    ) -> None:
+        self.store = store
+        self.engine = engine
+        self.auth = auth
+        self.max_body_bytes = max_body_bytes
+
+
+def services(request: Request) -> Services:
+    """Return the app's services (FastAPI dependency)."""
+    found: Services = request.app.state.services
+    return found
+
+
+def _scope_dependency(scope: Scope) -> Any:
+    def check(request: Request, svc: Annotated[Services, Depends(services)]) -> Principal:
+        return svc.auth.principal(request, scope)
+
+    return Depends(check)
+
+
+Reader = Annotated[Principal, _scope_dependency(Scope.READ)]
+Writer = Annotated[Principal, _scope_dependency(Scope.WRITE)]
+Svc = Annotated[Services, Depends(services)]
+
+_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "content": {"application/problem+json": {}}}
+    for code in (400, 401, 403, 404, 409, 413, 415, 422, 503)
+}
+
+
+# ------------------------------------------------------------------ models
+
+
+class SummaryOut(BaseModel):
+    """What an ingest changed (or, in a dry run, would change)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    run_id: str | None = Field(alias="runId")
+    run_state: str | None = Field(alias="runState")
+    dry_run: bool = Field(alias="dryRun")
+    entities_created: int = Field(alias="entitiesCreated")
+    entities_updated: int = Field(alias="entitiesUpdated")
+    entities_unchanged: int = Field(alias="entitiesUnchanged")
+    relations_created: int = Field(alias="relationsCreated")
+    relations_updated: int = Field(alias="relationsUpdated")
+    relations_unchanged: int = Field(alias="relationsUnchanged")
+    merged: int
+    revived: int
+    retired: int
+    marked_stale: int = Field(alias="markedStale")
+    batches: int = 1
+    changes: list[dict[str, Any]] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, s: IngestSummary, batches: int = 1) -> SummaryOut:
+        """Convert an engine summary."""
+        return cls(
+            run_id=s.run_id,
+            run_state=s.run_state.value if s.run_state else None,
+            dry_run=s.dry_run,
+            entities_created=s.entities_created,
+            entities_updated=s.entities_updated,
+            entities_unchanged=s.entities_unchanged,
+            relations_created=s.relations_created,
+            relations_updated=s.relations_updated,
+            relations_unchanged=s.relations_unchanged,
+            merged=s.merged,
+            revived=s.revived,
+            retired=s.retired,
+            marked_stale=s.marked_stale,
+            batches=batches,
+            changes=[asdict(c) for c in s.changes],
+        )
+
+
+class RunOut(BaseModel):
+    """An ingest run."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    run_id: str = Field(alias="runId")
+    source: str
+    scope: str
+    state: str
+    started: datetime
+    finished: datetime | None
+    batches: int
+
+    @classmethod
+    def of(cls, run: RunRecord) -> RunOut:
+        """Convert a run record."""
+        return cls(
+            run_id=run.run_id,
+            source=run.source,
+            scope=run.scope,
+            state=run.state.value,
+            started=run.started,
+            finished=run.finished,
+            batches=run.batches,
+        )
+
+
+class StartRunIn(BaseModel):
+    """A run to open."""
+
+    source: str
+    scope: str = "default"
+
+
+class FinishRunIn(BaseModel):
+    """How a run ends."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    complete: bool
+    dry_run: bool = Field(default=False, alias="dryRun")
+
+
+class EntityOut(BaseModel):
+    """An entity with its relation counts."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: int
+    kind: str
+    key: str
+    name: str
+    status: str
+    attributes: dict[str, Any]
+    identifiers: dict[str, str]
+    aliases: list[str]
+    first_seen: datetime = Field(alias="firstSeen")
+    last_seen: datetime = Field(alias="lastSeen")
+    provenance: dict[str, dict[str, Any]]
+
+    @classmethod
+    def of(cls, e: EntityRecord) -> EntityOut:
+        """Convert an entity record."""
+        return cls(
+            id=e.id,
+            kind=e.kind.value,
+            key=e.key,
+            name=e.name,
+            status=e.status.value,
+            attributes=dict(e.attributes),
+            identifiers=dict(e.identifiers),
+            aliases=list(e.aliases),
+            first_seen=e.first_seen,
+            last_seen=e.last_seen,
+            provenance={
+                k: {"source": v.source, "at": v.at.isoformat()} for k, v in e.provenance.items()
+            },
+        )
+
+
+# ------------------------------------------------------------------ routes
+
+router = APIRouter(prefix="/api/v1", responses=_PROBLEMS)
+
+_INGEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/IngestBatch"}},
+            "application/x-ndjson": {
+                "schema": {"type": "string", "description": "One entity or relation item per line"}
+            },
+        },
+    }
+}
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    size = 0
+    parts: list[bytes] = []
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(
+                413, f"the request body is larger than {limit} bytes; send NDJSON instead"
+            )
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def _lines(request: Request, limit: int) -> AsyncIterator[tuple[int, bytes]]:
+    buffer = b""
+    number = 0
+    async for chunk in request.stream():
+        buffer += chunk
+        *complete, buffer = buffer.split(b"\n")
+        for line in complete:
+            number += 1
+            if len(line) > limit:
+                raise HTTPException(413, f"line {number} is longer than {limit} bytes")
+            yield number, line
+        if len(buffer) > limit:
+            raise HTTPException(413, f"line {number + 1} is longer than {limit} bytes")
+    if buffer.strip():
+        yield number + 1, buffer
+
+
+@router.post(
+    "/ingest",
+    response_model=SummaryOut,
+    response_model_by_alias=True,
+    summary="Ingest one JSON batch, or an NDJSON stream of items",
+    openapi_extra=_INGEST_BODY,
+)
+async def ingest(
+    request: Request,
+    principal: Writer,
+    svc: Svc,
+    source: Annotated[str | None, Query(description="NDJSON only: the source")] = None,
+    scope: Annotated[str, Query(description="NDJSON only: the scope")] = "default",
+    run_id: Annotated[str | None, Query(alias="runId", description="NDJSON only: the run")] = None,
+    complete: Annotated[bool, Query(description="NDJSON only: the stream is complete")] = False,
+    batch_size: Annotated[int, Query(alias="batchSize", ge=1, le=50_000)] = 5000,
+) -> SummaryOut:
+    """Apply a batch (see the module docstring for the two forms)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        body = await _read_limited(request, svc.max_body_bytes)
+        batch = parse_batch_json(body, origin="request body")
+        return SummaryOut.of(await svc.engine.ingest(batch, actor=principal.name))
+    if content_type in NDJSON_TYPES:
+        if not source:
+            raise HTTPException(422, "an NDJSON stream needs the query parameter source")
+        return await _ingest_stream(
+            request, svc, principal, source, scope, run_id, complete, batch_size
+        )
+    raise HTTPException(
+        415, f"send application/json or application/x-ndjson, not {content_type or 'nothing'}"
+    )
+
+
+async def _ingest_stream(
+    request: Request,
+    svc: Services,
+    principal: Principal,
+    source: str,
+    scope: str,
+    run_id: str | None,
+    complete: bool,
+    batch_size: int,
+) -> SummaryOut:
+    own_run = run_id is None
+    if own_run:
+        run_id = (await svc.engine.start_run(source, scope, actor=principal.name)).run_id
+    summary = IngestSummary(run_id=run_id)
+    batches = 0
+    pending: list[tuple[int, dict[str, Any]]] = []
+
+    async def flush() -> None:
+        nonlocal summary, batches
+        if not pending:
+            return
+        entities = [(n, item) for n, item in pending if "type" not in item]
+        relations = [(n, item) for n, item in pending if "type" in item]
+        document = {
+            "source": source,
+            "scope": scope,
+            "runId": run_id,
+            "entities": [item for _, item in entities],
+            "relations": [item for _, item in relations],
+        }
+        try:
+            batch: IngestBatch = parse_batch(document, origin="stream")
+            result = await svc.engine.ingest(batch, actor=principal.name)
+        except BatchRejected as exc:
+            lines = {"entities": [n for n, _ in entities], "relations": [n for n, _ in relations]}
+            raise BatchRejected(
+                [
+                    ItemError(
+                        "line",
+                        lines[e.section][e.index]
+                        if e.index is not None and e.section in lines
+                        else None,
+                        e.key,
+                        e.field,
+                        e.reason,
+                    )
+                    for e in exc.errors
+                ],
+                origin=f"NDJSON stream (batch {batches + 1}; {batches} applied before it)",
+            ) from None
+        summary = summary + result
+        batches += 1
+        pending.clear()
+
+    try:
+        async for number, line in _lines(request, svc.max_body_bytes):
+            if not line.strip():
+                continue
+            try:
+                item = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise BatchRejected(
+                    [ItemError("line", number, "", "", f"not valid JSON: {exc}")],
+                    origin="NDJSON stream",
+                ) from None
+            if not isinstance(item, dict):
+                raise BatchRejected(
+                    [ItemError("line", number, "", "", "each line must be one JSON object")],
+                    origin="NDJSON stream",
+                )
+            pending.append((number, item))
+            if len(pending) >= batch_size:
+                await flush()
+        await flush()
+    except BaseException:
+        if own_run and run_id is not None:
+            await svc.engine.finish_run(run_id, complete=False, actor=principal.name)
+        raise
+    if own_run and run_id is not None:
+        summary = summary + await svc.engine.finish_run(
+            run_id, complete=complete, actor=principal.name
+        )
+    return SummaryOut.of(summary, batches)
+
+
+@router.post(
+    "/runs",
+    response_model=RunOut,
+    response_model_by_alias=True,
+    status_code=201,
+    summary="Open a run",
+)
+async def start_run(body: StartRunIn, principal: Writer, svc: Svc) -> RunOut:
+    """Open a run for a source over a scope."""
+    return RunOut.of(await svc.engine.start_run(body.source, body.scope, actor=principal.name))
+
+
+@router.post(
+    "/runs/{run_id}/finish",
+    response_model=SummaryOut,
+    response_model_by_alias=True,
+    summary="Finish a run",
+)
+async def finish_run(run_id: str, body: FinishRunIn, principal: Writer, svc: Svc) -> SummaryOut:
+    """Finish a run; with complete, apply staleness and retirement."""
+    return SummaryOut.of(
+        await svc.engine.finish_run(
+            run_id, complete=body.complete, dry_run=body.dry_run, actor=principal.name
+        )
+    )
+
+
+@router.get(
+    "/runs", response_model=list[RunOut], response_model_by_alias=True, summary="The latest runs"
+)
+async def list_runs(
+    _principal: Reader,
+    svc: Svc,
+    source: str | None = None,
+    first: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[RunOut]:
+    """Return the latest runs, newest first."""
+    return [RunOut.of(r) for r in await svc.store.runs(source=source, first=first)]
+
+
+KindName = Literal["Team", "Person", "Service", "ConfigurationItem", "Change", "Project", "Window"]
+
+
+@router.get(
+    "/entities/{kind}/{key:path}",
+    response_model=EntityOut,
+    response_model_by_alias=True,
+    summary="One entity by kind and key (or alias)",
+)
+async def get_entity(kind: KindName, key: str, _principal: Reader, svc: Svc) -> EntityOut:
+    """Return one entity by kind and key."""
+    found = (await svc.store.resolve([(EntityKind(kind), key)]))[0]
+    record = (await svc.store.entities([found]))[0] if found is not None else None
+    if record is None:
+        msg = f"no {kind} with key {key!r}"
+        raise NotFound(msg)
+    return EntityOut.of(record)
