@@ -72,23 +72,31 @@ class Adjacency:
         return self.arrays[start : start + 4]
 
 
+def slot_codes(types: NDArray[Any], statuses: NDArray[Any]) -> NDArray[np.int8]:
+    """Pack relation type codes (bits 0-4) and statuses (bits 5-6) into slot codes."""
+    return (types.astype(np.int8) | (statuses.astype(np.int8) << 5)).astype(np.int8)
+
+
 def _csr(
     n_nodes: int,
     keys: NDArray[Any],
     values: NDArray[Any],
     rel_ids: NDArray[np.int64],
-    types: NDArray[Any],
-) -> Layers:
+    codes: NDArray[Any],
+) -> tuple[Layers, NDArray[np.int64]]:
+    """Build one CSR; also return, per position of ``rel_ids``, the slot it went to."""
     order = np.argsort(keys, kind="stable")
     counts = np.bincount(keys, minlength=n_nodes)
     indptr = np.zeros(n_nodes + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
+    slots = np.empty(order.shape[0], dtype=np.int64)
+    slots[order] = np.arange(order.shape[0], dtype=np.int64)
     return (
         indptr,
         values[order].astype(np.int32),
         rel_ids[order].astype(np.int32),
-        types[order].astype(np.int8),
-    )
+        codes[order].astype(np.int8),
+    ), slots
 
 
 class GraphIndex:
@@ -105,6 +113,7 @@ class GraphIndex:
         self.n_relations = 0  # highest relation id in use
         self.e_kind = _Column(np.int8, -1)
         self.e_status = _Column(np.int8, 3)
+        self.e_code = _Column(np.int8, 3 << 4)  # kind | status << 4, what kernels read
         self.e_created = _Column(np.int64, int(MAX_MICROS))
         self.r_type = _Column(np.int8, 0)
         self.r_src = _Column(np.int32, 0)
@@ -123,6 +132,8 @@ class GraphIndex:
         self._triples_delta: dict[int, int] = {}
         self._csr_n = 0  # relations [1, csr_n] are in the base layer
         self._base: Layers = self._empty_layers()
+        self._slot_out: NDArray[np.int64] = np.empty(0, dtype=np.int64)  # relation id -> base slot
+        self._slot_in: NDArray[np.int64] = np.empty(0, dtype=np.int64)
         self._delta: Layers | None = None
         self._delta_ids: list[int] = []
         self.status_log_at: list[int] = []
@@ -156,10 +167,11 @@ class GraphIndex:
         if entity_id >= _ID_LIMIT:
             msg = "the embedded store holds at most 2**29 entities"
             raise OverflowError(msg)
-        for col in (self.e_kind, self.e_status, self.e_created):
+        for col in (self.e_kind, self.e_status, self.e_code, self.e_created):
             col.ensure(entity_id + 1)
         self.e_kind.data[entity_id] = kind_code
         self.e_status.data[entity_id] = status
+        self.e_code.data[entity_id] = kind_code | (status << 4)
         self.e_created.data[entity_id] = created
         self.n_entities = max(self.n_entities, entity_id)
 
@@ -177,12 +189,28 @@ class GraphIndex:
         if top >= _ID_LIMIT:
             msg = "the embedded store holds at most 2**29 entities"
             raise OverflowError(msg)
-        for col in (self.e_kind, self.e_status, self.e_created):
+        for col in (self.e_kind, self.e_status, self.e_code, self.e_created):
             col.ensure(top + 1)
         self.e_kind.data[ids] = kinds
         self.e_status.data[ids] = statuses
+        self.e_code.data[ids] = kinds | (statuses << 4)
         self.e_created.data[ids] = created
         self.n_entities = max(self.n_entities, top)
+
+    def set_entity_status(self, entity_id: int, status: int) -> None:
+        """Change an entity's status (the kernels' packed code follows)."""
+        self.e_status.data[entity_id] = status
+        self.e_code.data[entity_id] = int(self.e_kind.data[entity_id]) | (status << 4)
+
+    def set_relation_status(self, relation_id: int, status: int) -> None:
+        """Change a relation's status, in its column and in the CSR slots that hold it."""
+        self.r_status.data[relation_id] = status
+        if relation_id <= self._csr_n and relation_id < self._slot_out.shape[0]:
+            code = int(self.r_type.data[relation_id]) | (status << 5)
+            self._base[3][self._slot_out[relation_id]] = code
+            self._base[7][self._slot_in[relation_id]] = code
+        else:
+            self._delta = None  # rebuilt with the new status on the next walk
 
     def resolve(self, entity_id: int) -> int:
         """Return the survivor of a merged id (the id itself otherwise)."""
@@ -233,6 +261,33 @@ class GraphIndex:
         self.n_relations = max(self.n_relations, top)
         if len(self._triples_delta) > max(200_000, self._triples_base_keys.shape[0] // 4):
             self._merge_triples()
+
+    def load_relation_columns(self, rows: NDArray[np.int64]) -> None:
+        """Fill the relation columns from stored rows (id, type, src, dst, status, created).
+
+        Used when the store is opened; the (type, from, to) index and the
+        adjacency are rebuilt afterwards with :meth:`rebuild_triples` and
+        :meth:`rebuild_base`.
+        """
+        if rows.shape[0] == 0:
+            return
+        ids = rows[:, 0]
+        top = int(ids.max())
+        for col in (
+            self.r_type,
+            self.r_src,
+            self.r_dst,
+            self.r_status,
+            self.r_created,
+            self.r_group,
+        ):
+            col.ensure(top + 1)
+        self.r_type.data[ids] = rows[:, 1]
+        self.r_src.data[ids] = rows[:, 2]
+        self.r_dst.data[ids] = rows[:, 3]
+        self.r_status.data[ids] = rows[:, 4]
+        self.r_created.data[ids] = rows[:, 5]
+        self.n_relations = max(self.n_relations, top)
 
     def group_code(self, name: str | None) -> int:
         """Return the integer code of a redundancy group name (``-1`` for none)."""
@@ -314,10 +369,12 @@ class GraphIndex:
         ids = np.arange(1, n + 1, dtype=np.int64)
         src = self.r_src.data[1 : n + 1]
         dst = self.r_dst.data[1 : n + 1]
-        types = self.r_type.data[1 : n + 1]
-        out = _csr(n_nodes, src, dst, ids, types)
-        inn = _csr(n_nodes, dst, src, ids, types)
+        codes = slot_codes(self.r_type.data[1 : n + 1], self.r_status.data[1 : n + 1])
+        out, out_slots = _csr(n_nodes, src, dst, ids, codes)
+        inn, in_slots = _csr(n_nodes, dst, src, ids, codes)
         self._base = (*out, *inn)
+        self._slot_out = np.concatenate([[-1], out_slots])
+        self._slot_in = np.concatenate([[-1], in_slots])
         self._csr_n = n
         self._delta_ids = []
         self._delta = None
@@ -332,10 +389,10 @@ class GraphIndex:
                 ids = np.asarray(self._delta_ids, dtype=np.int64)
                 src = self.r_src.data[ids]
                 dst = self.r_dst.data[ids]
-                types = self.r_type.data[ids]
+                codes = slot_codes(self.r_type.data[ids], self.r_status.data[ids])
                 self._delta = (
-                    *_csr(n_nodes, src, dst, ids, types),
-                    *_csr(n_nodes, dst, src, ids, types),
+                    *_csr(n_nodes, src, dst, ids, codes)[0],
+                    *_csr(n_nodes, dst, src, ids, codes)[0],
                 )
             else:
                 self._delta = self._empty_layers()
@@ -389,6 +446,13 @@ class GraphIndex:
         self.group_log_at.append(at)
         self.group_log_rel.append(relation_id)
         self.group_log_old.append(old_code)
+
+    def entity_codes_as_of(self, as_of: int) -> tuple[NDArray[Any], NDArray[Any]]:
+        """Return (entity code, relation status) arrays as they were at ``as_of``."""
+        e_status, r_status = self.statuses_as_of(as_of)
+        n = self.n_entities + 1
+        codes = (self.e_kind.data[:n] | (e_status[:n] << 4)).astype(np.int8)
+        return codes, r_status
 
     def statuses_as_of(self, as_of: int) -> tuple[NDArray[Any], NDArray[Any]]:
         """Return (entity status, relation status) arrays as they were at ``as_of``."""

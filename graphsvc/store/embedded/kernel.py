@@ -3,17 +3,23 @@
 The adjacency is held as CSR arrays per direction, in two layers: a *base*
 built over the relations that existed when it was last rebuilt, and a small
 *delta* over the relations added since. Each CSR is ``(indptr, nbr, rel,
-etype)``: for the edges of node ``u`` in slots ``indptr[u]:indptr[u + 1]``, the
+code)``: for the edges of node ``u`` in slots ``indptr[u]:indptr[u + 1]``, the
 neighbour (the relation's ``to`` for out-edges, its ``from`` for in-edges), the
-relation id, and the relation's type code copied beside it so that the type test
-reads memory sequentially.
+relation id, and a code packing the relation's type (bits 0-4) and current
+status (bits 5-6) beside it, so that the tests of a walk read that memory in
+order. Entities carry one byte too, ``e_code``: kind (bits 0-3) and status
+(bits 4-5).
 
 A step mask ``mask[type_code, direction]`` (direction 0 out, 1 in) packs which
 kinds the walk may leave (bits 0-15) and reach (bits 16-31); 0 means the type is
-not walked that way. Status arrays use the codes of
+not walked that way. Status codes are those of
 :class:`~graphsvc.model.vocabulary.Status` (0 active, 1 stale, 2 retired) and 3
-for merged items; an item is walkable when its status is at most ``max_status``
-and, when ``check_time`` is set, it was created at or before ``as_of``.
+for merged items; an item is walkable when its status is at most ``max_status``.
+
+For walks *as of* a past time (``check_time``), the caller passes ``e_code``
+rebuilt with the statuses of that time and ``slot_status=False`` so that the
+relation status is read from ``r_status`` (also as of then) instead of the
+slot code; relations and entities created after ``as_of`` are skipped.
 
 The four (layer, direction) loops of each kernel are written out one after the
 other on purpose: selecting arrays inside the loop, or calling a helper with
@@ -42,33 +48,34 @@ def _bfs(
     bo_ip: A,
     bo_nbr: A,
     bo_rel: A,
-    bo_type: A,
+    bo_code: A,
     bi_ip: A,
     bi_nbr: A,
     bi_rel: A,
-    bi_type: A,
+    bi_code: A,
     do_ip: A,
     do_nbr: A,
     do_rel: A,
-    do_type: A,
+    do_code: A,
     di_ip: A,
     di_nbr: A,
     di_rel: A,
-    di_type: A,
+    di_code: A,
     r_status: A,
     r_created: A,
-    e_kind: A,
-    e_status: A,
+    e_code: A,
     e_created: A,
     mask: A,
     as_of: int,
     check_time: bool,
+    slot_status: bool,
     max_status: int,
     stamp: A,
     pos: A,
     mark: int,
 ) -> tuple[A, A, A, A]:
-    n = e_kind.shape[0]
+    """Breadth-first walk; returns (entities, depth, parent index, relation walked)."""
+    n = e_code.shape[0]
     use_out = mask[:, 0].any()
     use_in = mask[:, 1].any()
     order = np.empty(n, dtype=np.int64)
@@ -79,7 +86,7 @@ def _bfs(
     for s in starts:
         if s < 0 or s >= n or stamp[s] == mark:
             continue
-        if e_status[s] > max_status or (check_time and e_created[s] > as_of):
+        if e_code[s] >> 4 > max_status or (check_time and e_created[s] > as_of):
             continue
         stamp[s] = mark
         pos[s] = count
@@ -95,19 +102,21 @@ def _bfs(
         if max_depth >= 0 and du >= max_depth:
             head += 1
             continue
-        ku = e_kind[u]
+        ku = e_code[u] & 15
         if use_out and u + 1 < bo_ip.shape[0]:
             for j in range(bo_ip[u], bo_ip[u + 1]):
-                m = mask[bo_type[j], 0]
+                c = bo_code[j]
+                m = mask[c & 31, 0]
                 if m == 0 or not (m >> ku) & 1:
                     continue
                 v = bo_nbr[j]
                 if stamp[v] == mark:
                     continue
                 r = bo_rel[j]
-                if r_status[r] > max_status or e_status[v] > max_status:
+                if (c >> 5 if slot_status else r_status[r]) > max_status:
                     continue
-                if not (m >> (16 + e_kind[v])) & 1:
+                ev = e_code[v]
+                if ev >> 4 > max_status or not (m >> (16 + (ev & 15))) & 1:
                     continue
                 if check_time and (r_created[r] > as_of or e_created[v] > as_of):
                     continue
@@ -120,16 +129,18 @@ def _bfs(
                 count += 1
         if use_in and u + 1 < bi_ip.shape[0]:
             for j in range(bi_ip[u], bi_ip[u + 1]):
-                m = mask[bi_type[j], 1]
+                c = bi_code[j]
+                m = mask[c & 31, 1]
                 if m == 0 or not (m >> ku) & 1:
                     continue
                 v = bi_nbr[j]
                 if stamp[v] == mark:
                     continue
                 r = bi_rel[j]
-                if r_status[r] > max_status or e_status[v] > max_status:
+                if (c >> 5 if slot_status else r_status[r]) > max_status:
                     continue
-                if not (m >> (16 + e_kind[v])) & 1:
+                ev = e_code[v]
+                if ev >> 4 > max_status or not (m >> (16 + (ev & 15))) & 1:
                     continue
                 if check_time and (r_created[r] > as_of or e_created[v] > as_of):
                     continue
@@ -142,16 +153,18 @@ def _bfs(
                 count += 1
         if use_out and u + 1 < do_ip.shape[0]:
             for j in range(do_ip[u], do_ip[u + 1]):
-                m = mask[do_type[j], 0]
+                c = do_code[j]
+                m = mask[c & 31, 0]
                 if m == 0 or not (m >> ku) & 1:
                     continue
                 v = do_nbr[j]
                 if stamp[v] == mark:
                     continue
                 r = do_rel[j]
-                if r_status[r] > max_status or e_status[v] > max_status:
+                if (c >> 5 if slot_status else r_status[r]) > max_status:
                     continue
-                if not (m >> (16 + e_kind[v])) & 1:
+                ev = e_code[v]
+                if ev >> 4 > max_status or not (m >> (16 + (ev & 15))) & 1:
                     continue
                 if check_time and (r_created[r] > as_of or e_created[v] > as_of):
                     continue
@@ -164,16 +177,18 @@ def _bfs(
                 count += 1
         if use_in and u + 1 < di_ip.shape[0]:
             for j in range(di_ip[u], di_ip[u + 1]):
-                m = mask[di_type[j], 1]
+                c = di_code[j]
+                m = mask[c & 31, 1]
                 if m == 0 or not (m >> ku) & 1:
                     continue
                 v = di_nbr[j]
                 if stamp[v] == mark:
                     continue
                 r = di_rel[j]
-                if r_status[r] > max_status or e_status[v] > max_status:
+                if (c >> 5 if slot_status else r_status[r]) > max_status:
                     continue
-                if not (m >> (16 + e_kind[v])) & 1:
+                ev = e_code[v]
+                if ev >> 4 > max_status or not (m >> (16 + (ev & 15))) & 1:
                     continue
                 if check_time and (r_created[r] > as_of or e_created[v] > as_of):
                     continue
@@ -193,25 +208,26 @@ def _collect_edges(
     bo_ip: A,
     bo_nbr: A,
     bo_rel: A,
-    bo_type: A,
+    bo_code: A,
     bi_ip: A,
     bi_nbr: A,
     bi_rel: A,
-    bi_type: A,
+    bi_code: A,
     do_ip: A,
     do_nbr: A,
     do_rel: A,
-    do_type: A,
+    do_code: A,
     di_ip: A,
     di_nbr: A,
     di_rel: A,
-    di_type: A,
+    di_code: A,
     r_status: A,
     r_created: A,
-    e_kind: A,
+    e_code: A,
     mask: A,
     as_of: int,
     check_time: bool,
+    slot_status: bool,
     max_status: int,
     stamp: A,
     pos: A,
@@ -220,7 +236,7 @@ def _collect_edges(
     """Every walkable relation between two reached entities.
 
     Returns (source index, target index, relation id), indexes into ``order``,
-    in the walk direction.
+    in the walk direction. ``stamp``/``pos``/``mark`` are those of the walk.
     """
     total = 0
     for i in range(order.shape[0]):
@@ -234,17 +250,20 @@ def _collect_edges(
     count = 0
     for i in range(order.shape[0]):
         u = order[i]
-        ku = e_kind[u]
+        ku = e_code[u] & 15
         if u + 1 < bo_ip.shape[0]:
             for j in range(bo_ip[u], bo_ip[u + 1]):
-                m = mask[bo_type[j], 0]
+                c = bo_code[j]
+                m = mask[c & 31, 0]
                 if m == 0 or not (m >> ku) & 1:
                     continue
                 v = bo_nbr[j]
-                if stamp[v] != mark or not (m >> (16 + e_kind[v])) & 1:
+                if stamp[v] != mark or not (m >> (16 + (e_code[v] & 15))) & 1:
                     continue
                 r = bo_rel[j]
-                if r_status[r] > max_status or (check_time and r_created[r] > as_of):
+                if (c >> 5 if slot_status else r_status[r]) > max_status:
+                    continue
+                if check_time and r_created[r] > as_of:
                     continue
                 src[count] = i
                 dst[count] = pos[v]
@@ -252,14 +271,17 @@ def _collect_edges(
                 count += 1
         if u + 1 < bi_ip.shape[0]:
             for j in range(bi_ip[u], bi_ip[u + 1]):
-                m = mask[bi_type[j], 1]
+                c = bi_code[j]
+                m = mask[c & 31, 1]
                 if m == 0 or not (m >> ku) & 1:
                     continue
                 v = bi_nbr[j]
-                if stamp[v] != mark or not (m >> (16 + e_kind[v])) & 1:
+                if stamp[v] != mark or not (m >> (16 + (e_code[v] & 15))) & 1:
                     continue
                 r = bi_rel[j]
-                if r_status[r] > max_status or (check_time and r_created[r] > as_of):
+                if (c >> 5 if slot_status else r_status[r]) > max_status:
+                    continue
+                if check_time and r_created[r] > as_of:
                     continue
                 src[count] = i
                 dst[count] = pos[v]
@@ -267,14 +289,17 @@ def _collect_edges(
                 count += 1
         if u + 1 < do_ip.shape[0]:
             for j in range(do_ip[u], do_ip[u + 1]):
-                m = mask[do_type[j], 0]
+                c = do_code[j]
+                m = mask[c & 31, 0]
                 if m == 0 or not (m >> ku) & 1:
                     continue
                 v = do_nbr[j]
-                if stamp[v] != mark or not (m >> (16 + e_kind[v])) & 1:
+                if stamp[v] != mark or not (m >> (16 + (e_code[v] & 15))) & 1:
                     continue
                 r = do_rel[j]
-                if r_status[r] > max_status or (check_time and r_created[r] > as_of):
+                if (c >> 5 if slot_status else r_status[r]) > max_status:
+                    continue
+                if check_time and r_created[r] > as_of:
                     continue
                 src[count] = i
                 dst[count] = pos[v]
@@ -282,14 +307,17 @@ def _collect_edges(
                 count += 1
         if u + 1 < di_ip.shape[0]:
             for j in range(di_ip[u], di_ip[u + 1]):
-                m = mask[di_type[j], 1]
+                c = di_code[j]
+                m = mask[c & 31, 1]
                 if m == 0 or not (m >> ku) & 1:
                     continue
                 v = di_nbr[j]
-                if stamp[v] != mark or not (m >> (16 + e_kind[v])) & 1:
+                if stamp[v] != mark or not (m >> (16 + (e_code[v] & 15))) & 1:
                     continue
                 r = di_rel[j]
-                if r_status[r] > max_status or (check_time and r_created[r] > as_of):
+                if (c >> 5 if slot_status else r_status[r]) > max_status:
+                    continue
+                if check_time and r_created[r] > as_of:
                     continue
                 src[count] = i
                 dst[count] = pos[v]
@@ -303,31 +331,31 @@ def _one_hop(
     bo_ip: A,
     bo_nbr: A,
     bo_rel: A,
-    bo_type: A,
+    bo_code: A,
     bi_ip: A,
     bi_nbr: A,
     bi_rel: A,
-    bi_type: A,
+    bi_code: A,
     do_ip: A,
     do_nbr: A,
     do_rel: A,
-    do_type: A,
+    do_code: A,
     di_ip: A,
     di_nbr: A,
     di_rel: A,
-    di_type: A,
+    di_code: A,
     r_status: A,
     r_created: A,
-    e_kind: A,
-    e_status: A,
+    e_code: A,
     e_created: A,
     mask: A,
     as_of: int,
     check_time: bool,
+    slot_status: bool,
     max_status: int,
 ) -> tuple[A, A, A]:
     """One hop from each of ``ids``: (index into ids, entity reached, relation id)."""
-    n = e_kind.shape[0]
+    n = e_code.shape[0]
     total = 0
     for i in range(ids.shape[0]):
         u = ids[i]
@@ -343,17 +371,19 @@ def _one_hop(
         u = ids[i]
         if u < 0 or u >= n:
             continue
-        ku = e_kind[u]
+        ku = e_code[u] & 15
         if u + 1 < bo_ip.shape[0]:
             for j in range(bo_ip[u], bo_ip[u + 1]):
-                m = mask[bo_type[j], 0]
+                c = bo_code[j]
+                m = mask[c & 31, 0]
                 if m == 0 or not (m >> ku) & 1:
                     continue
                 v = bo_nbr[j]
                 r = bo_rel[j]
-                if not (m >> (16 + e_kind[v])) & 1:
+                ev = e_code[v]
+                if not (m >> (16 + (ev & 15))) & 1 or ev >> 4 > max_status:
                     continue
-                if r_status[r] > max_status or e_status[v] > max_status:
+                if (c >> 5 if slot_status else r_status[r]) > max_status:
                     continue
                 if check_time and (r_created[r] > as_of or e_created[v] > as_of):
                     continue
@@ -363,14 +393,16 @@ def _one_hop(
                 count += 1
         if u + 1 < bi_ip.shape[0]:
             for j in range(bi_ip[u], bi_ip[u + 1]):
-                m = mask[bi_type[j], 1]
+                c = bi_code[j]
+                m = mask[c & 31, 1]
                 if m == 0 or not (m >> ku) & 1:
                     continue
                 v = bi_nbr[j]
                 r = bi_rel[j]
-                if not (m >> (16 + e_kind[v])) & 1:
+                ev = e_code[v]
+                if not (m >> (16 + (ev & 15))) & 1 or ev >> 4 > max_status:
                     continue
-                if r_status[r] > max_status or e_status[v] > max_status:
+                if (c >> 5 if slot_status else r_status[r]) > max_status:
                     continue
                 if check_time and (r_created[r] > as_of or e_created[v] > as_of):
                     continue
@@ -380,14 +412,16 @@ def _one_hop(
                 count += 1
         if u + 1 < do_ip.shape[0]:
             for j in range(do_ip[u], do_ip[u + 1]):
-                m = mask[do_type[j], 0]
+                c = do_code[j]
+                m = mask[c & 31, 0]
                 if m == 0 or not (m >> ku) & 1:
                     continue
                 v = do_nbr[j]
                 r = do_rel[j]
-                if not (m >> (16 + e_kind[v])) & 1:
+                ev = e_code[v]
+                if not (m >> (16 + (ev & 15))) & 1 or ev >> 4 > max_status:
                     continue
-                if r_status[r] > max_status or e_status[v] > max_status:
+                if (c >> 5 if slot_status else r_status[r]) > max_status:
                     continue
                 if check_time and (r_created[r] > as_of or e_created[v] > as_of):
                     continue
@@ -397,14 +431,16 @@ def _one_hop(
                 count += 1
         if u + 1 < di_ip.shape[0]:
             for j in range(di_ip[u], di_ip[u + 1]):
-                m = mask[di_type[j], 1]
+                c = di_code[j]
+                m = mask[c & 31, 1]
                 if m == 0 or not (m >> ku) & 1:
                     continue
                 v = di_nbr[j]
                 r = di_rel[j]
-                if not (m >> (16 + e_kind[v])) & 1:
+                ev = e_code[v]
+                if not (m >> (16 + (ev & 15))) & 1 or ev >> 4 > max_status:
                     continue
-                if r_status[r] > max_status or e_status[v] > max_status:
+                if (c >> 5 if slot_status else r_status[r]) > max_status:
                     continue
                 if check_time and (r_created[r] > as_of or e_created[v] > as_of):
                     continue

@@ -235,25 +235,29 @@ class EmbeddedStore(GraphStore):
                 self._source_ids[name] = sid
             for aid, sid, scope in conn.execute("SELECT id, source_id, scope FROM assertor"):
                 self._assertors[(sid, scope)] = aid
-            rows = conn.execute(
-                "SELECT id, kind, key, status, first_seen, identifiers, merged_into FROM entity"
-            ).fetchall()
-            if rows:
-                ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-                kinds = np.fromiter((r[1] for r in rows), dtype=np.int8, count=len(rows))
-                statuses = np.fromiter((r[3] for r in rows), dtype=np.int8, count=len(rows))
-                created = np.fromiter((r[4] for r in rows), dtype=np.int64, count=len(rows))
-                idx.add_entities(ids, kinds, statuses, created)
-                keys = idx.keys
-                for eid, kind, key, status, _first, identifiers, merged_into in rows:
-                    if merged_into is not None:
-                        idx.survivor[eid] = merged_into
-                        continue
-                    keys[kind][key] = eid
-                    if status != Status.RETIRED.code and identifiers != "{}":
-                        for id_type, value in orjson.loads(identifiers).items():
-                            idx.identifiers[idx.identifier_key(kind, id_type, value)] = eid
-                del rows
+            numbers = conn.execute("SELECT id, kind, status, first_seen FROM entity").fetchall()
+            if numbers:
+                cols = np.array(numbers, dtype=np.int64)
+                del numbers
+                idx.add_entities(
+                    cols[:, 0], cols[:, 1].astype(np.int8), cols[:, 2].astype(np.int8), cols[:, 3]
+                )
+            keys = idx.keys
+            for eid, kind, key in conn.execute(
+                "SELECT id, kind, key FROM entity WHERE merged_into IS NULL"
+            ):
+                keys[kind][key] = eid
+            for eid, merged_into in conn.execute(
+                "SELECT id, merged_into FROM entity WHERE merged_into IS NOT NULL"
+            ):
+                idx.survivor[eid] = merged_into
+            retired = Status.RETIRED.code
+            for eid, kind, identifiers in conn.execute(
+                "SELECT id, kind, identifiers FROM entity "
+                f"WHERE merged_into IS NULL AND status != {retired} AND identifiers != '{{}}'"
+            ):
+                for id_type, value in orjson.loads(identifiers).items():
+                    idx.identifiers[idx.identifier_key(kind, id_type, value)] = eid
             for kind, key, eid in conn.execute("SELECT kind, key, entity_id FROM alias"):
                 idx.keys[kind][key] = idx.resolve(eid)
             self._load_relations(conn)
@@ -271,22 +275,11 @@ class EmbeddedStore(GraphStore):
 
     def _load_relations(self, conn: sqlite3.Connection) -> None:
         idx = self.index
-        cur = conn.execute("SELECT id, type, src, dst, status, first_seen, grp FROM relation")
-        while True:
-            rows = cur.fetchmany(500_000)
-            if not rows:
-                break
-            n = len(rows)
-            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
-            idx.add_relations(
-                ids,
-                np.fromiter((r[1] for r in rows), dtype=np.int8, count=n),
-                np.fromiter((r[2] for r in rows), dtype=np.int64, count=n),
-                np.fromiter((r[3] for r in rows), dtype=np.int64, count=n),
-                np.fromiter((r[4] for r in rows), dtype=np.int8, count=n),
-                np.fromiter((r[5] for r in rows), dtype=np.int64, count=n),
-                np.fromiter((idx.group_code(r[6]) for r in rows), dtype=np.int32, count=n),
-            )
+        cur = conn.execute("SELECT id, type, src, dst, status, first_seen FROM relation")
+        while rows := cur.fetchmany(1_000_000):
+            idx.load_relation_columns(np.array(rows, dtype=np.int64))
+        for rid, grp in conn.execute("SELECT id, grp FROM relation WHERE grp IS NOT NULL"):
+            idx.r_group.data[rid] = idx.group_code(grp)
 
     def _check_unique_relations(self) -> None:
         keys = self.index._triples_base_keys
@@ -797,33 +790,27 @@ class EmbeddedStore(GraphStore):
     # ----------------------------------------------------------------- traversal
     def _walk_arrays(
         self, as_of: datetime | None
-    ) -> tuple[int, NDArray[Any], NDArray[Any], NDArray[Any]]:
+    ) -> tuple[int, NDArray[Any], NDArray[Any], NDArray[Any], bool]:
+        """Return (as_of micros, entity codes, relation statuses, groups, slot_status)."""
         idx = self.index
+        n_e = idx.n_entities + 1
         if as_of is None:
-            return (
-                int(MAX_MICROS),
-                idx.e_status.data,
-                idx.r_status.data,
-                idx.r_group.data,
-            )
+            return int(MAX_MICROS), idx.e_code.data[:n_e], idx.r_status.data, idx.r_group.data, True
         t = to_micros(as_of)
-        e_status, r_status = idx.statuses_as_of(t)
-        return t, e_status, r_status, idx.groups_as_of(t)
+        e_code, r_status = idx.entity_codes_as_of(t)
+        return t, e_code, r_status, idx.groups_as_of(t), False
 
     async def traverse(self, spec: TraversalSpec) -> Traversal:
         """Walk breadth-first with the compiled kernel (see :meth:`GraphStore.traverse`)."""
         idx = self.index
         max_status = 1 if spec.include_stale else 0
         with idx.lock:
-            t, e_status, r_status, r_group = self._walk_arrays(spec.as_of)
+            t, e_code, r_status, r_group, slot_status = self._walk_arrays(spec.as_of)
             check_time = spec.as_of is not None
             adj = idx.adjacency()
             mask = idx.step_mask(spec.steps)
             starts = np.asarray([idx.resolve(int(s)) for s in spec.start], dtype=np.int64)
-            n_e = idx.n_entities + 1
-            e_kind = idx.e_kind.data[:n_e]
-            e_created = idx.e_created.data[:n_e]
-            e_st = e_status[:n_e]
+            e_created = idx.e_created.data[: idx.n_entities + 1]
             r_created = idx.r_created.data
             with idx.kernel_lock:
                 stamp, pos, mark = idx.scratch()
@@ -833,12 +820,12 @@ class EmbeddedStore(GraphStore):
                     *adj.arrays,
                     r_status,
                     r_created,
-                    e_kind,
-                    e_st,
+                    e_code,
                     e_created,
                     mask,
                     t,
                     check_time,
+                    slot_status,
                     max_status,
                     stamp,
                     pos,
@@ -851,10 +838,11 @@ class EmbeddedStore(GraphStore):
                         *adj.arrays,
                         r_status,
                         r_created,
-                        e_kind,
+                        e_code,
                         mask,
                         t,
                         check_time,
+                        slot_status,
                         max_status,
                         stamp,
                         pos,
@@ -863,7 +851,7 @@ class EmbeddedStore(GraphStore):
                     edges = self._walked_edges(
                         src, dst, rel, adj, r_status, r_group, t, check_time, max_status
                     )
-            stale = e_st[order] == Status.STALE.code
+            stale = (e_code[order] >> 4) == Status.STALE.code
         return Traversal(order, depth, parent, via, stale, edges)
 
     def _walked_edges(
@@ -919,22 +907,21 @@ class EmbeddedStore(GraphStore):
         """Expand one hop (see :meth:`GraphStore.neighbours`)."""
         idx = self.index
         with idx.lock:
-            t, e_status, r_status, _ = self._walk_arrays(as_of)
+            t, e_code, r_status, _, slot_status = self._walk_arrays(as_of)
             adj = idx.adjacency()
             mask = idx.step_mask(steps)
             arr = np.asarray([idx.resolve(int(i)) for i in ids], dtype=np.int64)
-            n_e = idx.n_entities + 1
             origin, ent, rel = kernel.one_hop(
                 arr,
                 *adj.arrays,
                 r_status,
                 idx.r_created.data,
-                idx.e_kind.data[:n_e],
-                e_status[:n_e],
-                idx.e_created.data[:n_e],
+                e_code,
+                idx.e_created.data[: idx.n_entities + 1],
                 mask,
                 t,
                 as_of is not None,
+                slot_status,
                 1 if include_stale else 0,
             )
         return Neighbours(origin, ent, rel)
@@ -1613,13 +1600,13 @@ class _EmbeddedTransaction(WriteTransaction):
                         del idx.identifiers[key_]
             for m in cs.merges:
                 idx.survivor[m.loser] = m.survivor
-                idx.e_status.data[m.loser] = MERGED
+                idx.set_entity_status(m.loser, MERGED)
             for survivor, kind_code, key in merge_keys:
                 idx.keys[kind_code][key] = survivor
             for u in cs.entity_updates:
                 kind_code = int(idx.e_kind.data[u.id])
                 if u.status is not None:
-                    idx.e_status.data[u.id] = u.status.code
+                    idx.set_entity_status(u.id, u.status.code)
                 status_now = int(idx.e_status.data[u.id])
                 if u.identifiers is not None or u.status is not None:
                     old_ids = old_identifiers.get(u.id)
@@ -1646,7 +1633,7 @@ class _EmbeddedTransaction(WriteTransaction):
                 )
             for ru in cs.relation_updates:
                 if ru.merged:
-                    idx.r_status.data[ru.id] = MERGED
+                    idx.set_relation_status(ru.id, MERGED)
                     idx.forget_triple(
                         triple_key(
                             int(idx.r_type.data[ru.id]),
@@ -1655,7 +1642,7 @@ class _EmbeddedTransaction(WriteTransaction):
                         )
                     )
                 elif ru.status is not None:
-                    idx.r_status.data[ru.id] = ru.status.code
+                    idx.set_relation_status(ru.id, ru.status.code)
             for _at, rel_id, _old in group_events:
                 upd = next(x for x in cs.relation_updates if x.id == rel_id)
                 g = upd.attributes.get("redundancyGroup") if upd.attributes else None
