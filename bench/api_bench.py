@@ -19,7 +19,6 @@ import asyncio
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -70,9 +69,16 @@ async def http_load(port: int, keys: list[str], concurrency: int) -> dict[str, f
             while queue:
                 key = queue.pop()
                 t0 = time.perf_counter()
-                r = await client.post("/graphql", json={"query": QUERY, "variables": {"k": key}, "operationName": "Entity"})
+                r = await client.post(
+                    "/graphql",
+                    json={"query": QUERY, "variables": {"k": key}, "operationName": "Entity"},
+                )
                 latencies.append(time.perf_counter() - t0)
-                if r.status_code != 200 or "errors" in r.json() or r.json()["data"]["entity"] is None:
+                if (
+                    r.status_code != 200
+                    or "errors" in r.json()
+                    or r.json()["data"]["entity"] is None
+                ):
                     errors += 1
 
         for _ in range(min(200, len(queue))):  # warm up
@@ -98,12 +104,19 @@ async def in_process(db: Path, keys: list[str]) -> dict[str, float]:
     async with store:
         engine = IngestEngine(store)
         for i, key in enumerate(keys):
-            ctx = GraphContext(store=store, engine=engine, settings=settings, principal=Principal("bench", Scope.READ))
+            ctx = GraphContext(
+                store=store,
+                engine=engine,
+                settings=settings,
+                principal=Principal("bench", Scope.READ),
+            )
             t0 = time.perf_counter()
             result = await schema.execute(QUERY, variable_values={"k": key}, context_value=ctx)
             if i >= 200:
                 latencies.append(time.perf_counter() - t0)
-            assert result.errors is None and result.data and result.data["entity"] is not None, result.errors
+            assert result.errors is None and result.data and result.data["entity"] is not None, (
+                result.errors
+            )
     total = sum(latencies)
     return {
         "requests": len(latencies),
@@ -114,7 +127,9 @@ async def in_process(db: Path, keys: list[str]) -> dict[str, float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--db", type=Path, default=Path(__file__).parent / "data" / "graph-1m.db")
     ap.add_argument("--nodes", type=int, default=1_000_000)
     ap.add_argument("--edges", type=int, default=5_000_000)
@@ -152,7 +167,8 @@ def main() -> None:
                 raise SystemExit("the server did not become ready")
             time.sleep(0.5)
         http = asyncio.run(http_load(port, list(keys), args.concurrency))
-        rss = int(open(f"/proc/{server.pid}/status").read().split("VmHWM:")[1].split()[0]) / 1024
+        status = Path(f"/proc/{server.pid}/status").read_text()
+        rss = int(status.split("VmHWM:")[1].split()[0]) / 1024
     finally:
         server.terminate()
         server.wait(timeout=60)
