@@ -38,6 +38,7 @@ __all__ = [
     "Progress",
     "batches_of",
     "check_batches",
+    "drop_dangling",
     "read_batch_file",
     "run_import",
 ]
@@ -154,9 +155,14 @@ def _known_refs(
     return keys, identifiers
 
 
-async def _drop_dangling(
+async def drop_dangling(
     result: ImportResult, sink: BatchSink
 ) -> tuple[tuple[RelationItem, ...], list[ImportWarning]]:
+    """Split off the relations whose endpoints exist neither in ``result`` nor in the store.
+
+    Returns:
+        The relations to keep, and one warning per relation left out.
+    """
     keys, identifiers = _known_refs(result.entities)
 
     def inside(ref: EntityRef) -> bool:
@@ -222,7 +228,7 @@ async def run_import(
         if collecting:
             gc.enable()
     source_name = source or importer.default_source
-    relations, dropped = await _drop_dangling(result, sink)
+    relations, dropped = await drop_dangling(result, sink)
     result = ImportResult(result.entities, relations, result.warnings + tuple(dropped))
     batches = list(
         batches_of(result, source=source_name, scope=scope, run_id=None, size=batch_size)
