@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from graphsvc.model.vocabulary import VOCABULARY, TraversalStep, Vocabulary
+from graphsvc.store.embedded.kernel import counting_order
 
 __all__ = ["Adjacency", "GraphIndex", "Layers", "triple_key"]
 
@@ -60,21 +61,21 @@ class _Column:
 class Adjacency:
     """Both CSR layers in both directions, as the kernels take them.
 
-    ``arrays`` holds 16 arrays: base-out, base-in, delta-out, delta-in, each as
-    (indptr, neighbour, relation id, type code).
+    ``arrays`` holds 20 arrays: base-out, base-in, delta-out, delta-in, each as
+    (indptr, neighbour, relation id, slot code, per-node type bitmask).
     """
 
     arrays: Layers
 
     def csr(self, delta: bool, direction_in: bool) -> Layers:
-        """Return one (indptr, neighbour, relation, type) CSR."""
-        start = (8 if delta else 0) + (4 if direction_in else 0)
-        return self.arrays[start : start + 4]
+        """Return one (indptr, neighbour, relation, code, type bitmask) CSR."""
+        start = (10 if delta else 0) + (5 if direction_in else 0)
+        return self.arrays[start : start + 5]
 
 
-def slot_codes(types: NDArray[Any], statuses: NDArray[Any]) -> NDArray[np.int8]:
+def slot_codes(types: NDArray[Any], statuses: NDArray[Any]) -> NDArray[np.uint8]:
     """Pack relation type codes (bits 0-4) and statuses (bits 5-6) into slot codes."""
-    return (types.astype(np.int8) | (statuses.astype(np.int8) << 5)).astype(np.int8)
+    return (types.astype(np.uint8) | (statuses.astype(np.uint8) << 5)).astype(np.uint8)
 
 
 def _csr(
@@ -85,17 +86,24 @@ def _csr(
     codes: NDArray[Any],
 ) -> tuple[Layers, NDArray[np.int64]]:
     """Build one CSR; also return, per position of ``rel_ids``, the slot it went to."""
-    order = np.argsort(keys, kind="stable")
+    order = counting_order(keys, n_nodes)
     counts = np.bincount(keys, minlength=n_nodes)
-    indptr = np.zeros(n_nodes + 1, dtype=np.int64)
+    indptr = np.zeros(n_nodes + 1, dtype=np.uint64)
     np.cumsum(counts, out=indptr[1:])
     slots = np.empty(order.shape[0], dtype=np.int64)
     slots[order] = np.arange(order.shape[0], dtype=np.int64)
+    sorted_codes = codes[order].astype(np.uint8)
+    type_bits = np.zeros(n_nodes, dtype=np.uint32)
+    if sorted_codes.shape[0]:
+        bits = np.left_shift(np.uint32(1), (sorted_codes & 31).astype(np.uint32))
+        present = np.flatnonzero(counts)
+        type_bits[present] = np.bitwise_or.reduceat(bits, indptr[present].astype(np.int64))
     return (
         indptr,
-        values[order].astype(np.int32),
-        rel_ids[order].astype(np.int32),
-        codes[order].astype(np.int8),
+        values[order].astype(np.uint32),
+        rel_ids[order].astype(np.uint32),
+        sorted_codes,
+        type_bits,
     ), slots
 
 
@@ -113,7 +121,7 @@ class GraphIndex:
         self.n_relations = 0  # highest relation id in use
         self.e_kind = _Column(np.int8, -1)
         self.e_status = _Column(np.int8, 3)
-        self.e_code = _Column(np.int8, 3 << 4)  # kind | status << 4, what kernels read
+        self.e_code = _Column(np.uint8, 3 << 4)  # kind | status << 4, what kernels read
         self.e_created = _Column(np.int64, int(MAX_MICROS))
         self.r_type = _Column(np.int8, 0)
         self.r_src = _Column(np.int32, 0)
@@ -144,17 +152,21 @@ class GraphIndex:
         self.group_log_old: list[int] = []
         self.last_commit = 0
         self.version = 0
-        self._stamp = np.zeros(1, dtype=np.int32)
+        self._stamp = np.zeros(1, dtype=np.uint32)
         self._pos = np.zeros(1, dtype=np.int64)
         self._mark = 0
+        self._buffers: tuple[NDArray[Any], ...] = (
+            np.zeros(1, dtype=np.uint32),
+            *(np.zeros(1, dtype=np.int64) for _ in range(3)),
+        )
         self.kernel_lock = threading.Lock()
 
     @staticmethod
     def _empty_layers() -> Layers:
-        z64 = np.zeros(1, dtype=np.int64)
-        z32 = np.empty(0, dtype=np.int32)
-        z8 = np.empty(0, dtype=np.int8)
-        return (z64, z32, z32, z8, z64, z32, z32, z8)
+        z64 = np.zeros(1, dtype=np.uint64)
+        z32 = np.empty(0, dtype=np.uint32)
+        z8 = np.empty(0, dtype=np.uint8)
+        return (z64, z32, z32, z8, z32, z64, z32, z32, z8, z32)
 
     # ------------------------------------------------------------------ entities
     @staticmethod
@@ -193,7 +205,7 @@ class GraphIndex:
             col.ensure(top + 1)
         self.e_kind.data[ids] = kinds
         self.e_status.data[ids] = statuses
-        self.e_code.data[ids] = kinds | (statuses << 4)
+        self.e_code.data[ids] = kinds.astype(np.uint8) | (statuses.astype(np.uint8) << 4)
         self.e_created.data[ids] = created
         self.n_entities = max(self.n_entities, top)
 
@@ -208,7 +220,7 @@ class GraphIndex:
         if relation_id <= self._csr_n and relation_id < self._slot_out.shape[0]:
             code = int(self.r_type.data[relation_id]) | (status << 5)
             self._base[3][self._slot_out[relation_id]] = code
-            self._base[7][self._slot_in[relation_id]] = code
+            self._base[8][self._slot_in[relation_id]] = code
         else:
             self._delta = None  # rebuilt with the new status on the next walk
 
@@ -262,17 +274,8 @@ class GraphIndex:
         if len(self._triples_delta) > max(200_000, self._triples_base_keys.shape[0] // 4):
             self._merge_triples()
 
-    def load_relation_columns(self, rows: NDArray[np.int64]) -> None:
-        """Fill the relation columns from stored rows (id, type, src, dst, status, created).
-
-        Used when the store is opened; the (type, from, to) index and the
-        adjacency are rebuilt afterwards with :meth:`rebuild_triples` and
-        :meth:`rebuild_base`.
-        """
-        if rows.shape[0] == 0:
-            return
-        ids = rows[:, 0]
-        top = int(ids.max())
+    def reserve_relations(self, top: int) -> None:
+        """Size the relation columns for ids up to ``top`` at once (before a bulk load)."""
         for col in (
             self.r_type,
             self.r_src,
@@ -282,11 +285,24 @@ class GraphIndex:
             self.r_group,
         ):
             col.ensure(top + 1)
-        self.r_type.data[ids] = rows[:, 1]
-        self.r_src.data[ids] = rows[:, 2]
-        self.r_dst.data[ids] = rows[:, 3]
-        self.r_status.data[ids] = rows[:, 4]
-        self.r_created.data[ids] = rows[:, 5]
+
+    def load_relation_columns(self, first_id: int, rows: NDArray[np.int64]) -> None:
+        """Fill the columns of relations ``first_id``, ``first_id + 1``, … from stored rows.
+
+        Each row is (src << 30 | dst, type << 8 | status, created). Used when the
+        store is opened; the (type, from, to) index and the adjacency are
+        rebuilt afterwards with :meth:`rebuild_triples` and :meth:`rebuild_base`.
+        """
+        if rows.shape[0] == 0:
+            return
+        top = first_id + rows.shape[0] - 1
+        self.reserve_relations(top)
+        span = slice(first_id, top + 1)
+        self.r_src.data[span] = rows[:, 0] >> 30
+        self.r_dst.data[span] = rows[:, 0] & ((1 << 30) - 1)
+        self.r_type.data[span] = rows[:, 1] >> 8
+        self.r_status.data[span] = rows[:, 1] & 255
+        self.r_created.data[span] = rows[:, 2]
         self.n_relations = max(self.n_relations, top)
 
     def group_code(self, name: str | None) -> int:
@@ -402,21 +418,36 @@ class GraphIndex:
         """Return the number of entity slots the kernels may index (ids 0..n)."""
         return self.n_entities + 1
 
-    def scratch(self) -> tuple[NDArray[np.int32], NDArray[np.int64], int]:
+    def walk_buffers(self) -> tuple[NDArray[Any], ...]:
+        """Return the four reusable output buffers of a walk (order, depth, parent, via).
+
+        Reusing them spares a walk the page faults of fresh memory. Callers hold
+        :attr:`kernel_lock` while they use them.
+        """
+        size = self.n_entities + 1
+        if self._buffers[0].shape[0] < size:
+            grown = max(size, self._buffers[0].shape[0] * 2)
+            self._buffers = (
+                np.zeros(grown, dtype=np.uint32),
+                *(np.zeros(grown, dtype=np.int64) for _ in range(3)),
+            )
+        return self._buffers
+
+    def scratch(self) -> tuple[NDArray[np.uint32], NDArray[np.int64], np.uint32]:
         """Return the visited-stamp array, the position array and a fresh mark.
 
         Callers hold :attr:`kernel_lock` while they use them.
         """
         size = self.n_entities + 1
         if self._stamp.shape[0] < size:
-            self._stamp = np.zeros(max(size, self._stamp.shape[0] * 2), dtype=np.int32)
+            self._stamp = np.zeros(max(size, self._stamp.shape[0] * 2), dtype=np.uint32)
             self._pos = np.zeros(self._stamp.shape[0], dtype=np.int64)
             self._mark = 0
         self._mark += 1
-        if self._mark >= np.iinfo(np.int32).max:
+        if self._mark >= np.iinfo(np.uint32).max:
             self._stamp[:] = 0
             self._mark = 1
-        return self._stamp, self._pos, self._mark
+        return self._stamp, self._pos, np.uint32(self._mark)
 
     # --------------------------------------------------------------------- masks
     def step_mask(self, steps: Iterable[TraversalStep]) -> NDArray[np.int64]:
@@ -451,7 +482,7 @@ class GraphIndex:
         """Return (entity code, relation status) arrays as they were at ``as_of``."""
         e_status, r_status = self.statuses_as_of(as_of)
         n = self.n_entities + 1
-        codes = (self.e_kind.data[:n] | (e_status[:n] << 4)).astype(np.int8)
+        codes = self.e_kind.data[:n].astype(np.uint8) | (e_status[:n].astype(np.uint8) << 4)
         return codes, r_status
 
     def statuses_as_of(self, as_of: int) -> tuple[NDArray[Any], NDArray[Any]]:

@@ -7,8 +7,10 @@ code)``: for the edges of node ``u`` in slots ``indptr[u]:indptr[u + 1]``, the
 neighbour (the relation's ``to`` for out-edges, its ``from`` for in-edges), the
 relation id, and a code packing the relation's type (bits 0-4) and current
 status (bits 5-6) beside it, so that the tests of a walk read that memory in
-order. Entities carry one byte too, ``e_code``: kind (bits 0-3) and status
-(bits 4-5).
+order. A fifth array, ``tm``, holds per node the bitmask of relation types it
+has in that CSR: a walk skips a node's edges in a direction that holds none
+of the types it follows, without touching them. Entities carry one byte too,
+``e_code``: kind (bits 0-3) and status (bits 4-5).
 
 A step mask ``mask[type_code, direction]`` (direction 0 out, 1 in) packs which
 kinds the walk may leave (bits 0-15) and reach (bits 16-31); 0 means the type is
@@ -23,7 +25,10 @@ slot code; relations and entities created after ``as_of`` are skipped.
 
 The four (layer, direction) loops of each kernel are written out one after the
 other on purpose: selecting arrays inside the loop, or calling a helper with
-this many array arguments, made numba's code several times slower.
+this many array arguments, made numba's code several times slower. For the
+same reason the CSR arrays, ``e_code``, ``stamp`` and the walk order are
+unsigned: numba checks every signed index for wrap-around, which halved the
+speed of a walk.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["bfs", "collect_edges", "count_groups", "one_hop"]
+__all__ = ["bfs", "collect_edges", "count_groups", "counting_order", "one_hop"]
 
 A = NDArray[Any]
 
@@ -49,18 +54,22 @@ def _bfs(
     bo_nbr: A,
     bo_rel: A,
     bo_code: A,
+    bo_tm: A,
     bi_ip: A,
     bi_nbr: A,
     bi_rel: A,
     bi_code: A,
+    bi_tm: A,
     do_ip: A,
     do_nbr: A,
     do_rel: A,
     do_code: A,
+    do_tm: A,
     di_ip: A,
     di_nbr: A,
     di_rel: A,
     di_code: A,
+    di_tm: A,
     r_status: A,
     r_created: A,
     e_code: A,
@@ -71,25 +80,36 @@ def _bfs(
     slot_status: bool,
     max_status: int,
     stamp: A,
-    pos: A,
     mark: int,
+    order: A,
+    depth: A,
+    parent: A,
+    via: A,
 ) -> tuple[A, A, A, A]:
-    """Breadth-first walk; returns (entities, depth, parent index, relation walked)."""
+    """Breadth-first walk; returns (entities, depth, parent index, relation walked).
+
+    ``order`` (uint32), ``depth``, ``parent`` and ``via`` are scratch buffers of at
+    least one slot per entity, reused from walk to walk; the results are int64
+    copies. ``stamp`` (uint32) and ``mark`` (uint32) mark visited entities.
+    """
     n = e_code.shape[0]
-    use_out = mask[:, 0].any()
-    use_in = mask[:, 1].any()
-    order = np.empty(n, dtype=np.int64)
-    depth = np.empty(n, dtype=np.int64)
-    parent = np.empty(n, dtype=np.int64)
-    via = np.empty(n, dtype=np.int64)
+    out_types = 0
+    in_types = 0
+    for t in range(mask.shape[0]):
+        if mask[t, 0] != 0:
+            out_types |= 1 << t
+        if mask[t, 1] != 0:
+            in_types |= 1 << t
     count = 0
-    for s in starts:
-        if s < 0 or s >= n or stamp[s] == mark:
+    for start in starts:
+        if start < 0 or start >= n:
+            continue
+        s = np.uint32(start)
+        if stamp[s] == mark:
             continue
         if e_code[s] >> 4 > max_status or (check_time and e_created[s] > as_of):
             continue
         stamp[s] = mark
-        pos[s] = count
         order[count] = s
         depth[count] = 0
         parent[count] = -1
@@ -98,13 +118,14 @@ def _bfs(
     head = 0
     while head < count:
         u = order[head]
+        u1 = u + np.uint32(1)
         du = depth[head]
         if max_depth >= 0 and du >= max_depth:
             head += 1
             continue
         ku = e_code[u] & 15
-        if use_out and u + 1 < bo_ip.shape[0]:
-            for j in range(bo_ip[u], bo_ip[u + 1]):
+        if u1 < bo_ip.shape[0] and bo_tm[u] & out_types:
+            for j in range(bo_ip[u], bo_ip[u1]):
                 c = bo_code[j]
                 m = mask[c & 31, 0]
                 if m == 0 or not (m >> ku) & 1:
@@ -121,14 +142,13 @@ def _bfs(
                 if check_time and (r_created[r] > as_of or e_created[v] > as_of):
                     continue
                 stamp[v] = mark
-                pos[v] = count
                 order[count] = v
                 depth[count] = du + 1
                 parent[count] = head
                 via[count] = r
                 count += 1
-        if use_in and u + 1 < bi_ip.shape[0]:
-            for j in range(bi_ip[u], bi_ip[u + 1]):
+        if u1 < bi_ip.shape[0] and bi_tm[u] & in_types:
+            for j in range(bi_ip[u], bi_ip[u1]):
                 c = bi_code[j]
                 m = mask[c & 31, 1]
                 if m == 0 or not (m >> ku) & 1:
@@ -145,14 +165,13 @@ def _bfs(
                 if check_time and (r_created[r] > as_of or e_created[v] > as_of):
                     continue
                 stamp[v] = mark
-                pos[v] = count
                 order[count] = v
                 depth[count] = du + 1
                 parent[count] = head
                 via[count] = r
                 count += 1
-        if use_out and u + 1 < do_ip.shape[0]:
-            for j in range(do_ip[u], do_ip[u + 1]):
+        if u1 < do_ip.shape[0] and do_tm[u] & out_types:
+            for j in range(do_ip[u], do_ip[u1]):
                 c = do_code[j]
                 m = mask[c & 31, 0]
                 if m == 0 or not (m >> ku) & 1:
@@ -169,14 +188,13 @@ def _bfs(
                 if check_time and (r_created[r] > as_of or e_created[v] > as_of):
                     continue
                 stamp[v] = mark
-                pos[v] = count
                 order[count] = v
                 depth[count] = du + 1
                 parent[count] = head
                 via[count] = r
                 count += 1
-        if use_in and u + 1 < di_ip.shape[0]:
-            for j in range(di_ip[u], di_ip[u + 1]):
+        if u1 < di_ip.shape[0] and di_tm[u] & in_types:
+            for j in range(di_ip[u], di_ip[u1]):
                 c = di_code[j]
                 m = mask[c & 31, 1]
                 if m == 0 or not (m >> ku) & 1:
@@ -193,14 +211,18 @@ def _bfs(
                 if check_time and (r_created[r] > as_of or e_created[v] > as_of):
                     continue
                 stamp[v] = mark
-                pos[v] = count
                 order[count] = v
                 depth[count] = du + 1
                 parent[count] = head
                 via[count] = r
                 count += 1
         head += 1
-    return order[:count].copy(), depth[:count].copy(), parent[:count].copy(), via[:count].copy()
+    return (
+        order[:count].astype(np.int64),
+        depth[:count].copy(),
+        parent[:count].copy(),
+        via[:count].copy(),
+    )
 
 
 def _collect_edges(
@@ -209,18 +231,22 @@ def _collect_edges(
     bo_nbr: A,
     bo_rel: A,
     bo_code: A,
+    bo_tm: A,
     bi_ip: A,
     bi_nbr: A,
     bi_rel: A,
     bi_code: A,
+    bi_tm: A,
     do_ip: A,
     do_nbr: A,
     do_rel: A,
     do_code: A,
+    do_tm: A,
     di_ip: A,
     di_nbr: A,
     di_rel: A,
     di_code: A,
+    di_tm: A,
     r_status: A,
     r_created: A,
     e_code: A,
@@ -236,14 +262,24 @@ def _collect_edges(
     """Every walkable relation between two reached entities.
 
     Returns (source index, target index, relation id), indexes into ``order``,
-    in the walk direction. ``stamp``/``pos``/``mark`` are those of the walk.
+    in the walk direction. ``stamp``/``mark`` are those of the walk; ``pos`` is
+    filled here with each reached entity's index in ``order``.
     """
+    for i in range(order.shape[0]):
+        pos[order[i]] = i
+    out_types = 0
+    in_types = 0
+    for t in range(mask.shape[0]):
+        if mask[t, 0] != 0:
+            out_types |= 1 << t
+        if mask[t, 1] != 0:
+            in_types |= 1 << t
     total = 0
     for i in range(order.shape[0]):
         u = order[i]
         for ip in (bo_ip, bi_ip, do_ip, di_ip):
             if u + 1 < ip.shape[0]:
-                total += ip[u + 1] - ip[u]
+                total += int(ip[u + 1] - ip[u])
     src = np.empty(total, dtype=np.int64)
     dst = np.empty(total, dtype=np.int64)
     rels = np.empty(total, dtype=np.int64)
@@ -251,7 +287,7 @@ def _collect_edges(
     for i in range(order.shape[0]):
         u = order[i]
         ku = e_code[u] & 15
-        if u + 1 < bo_ip.shape[0]:
+        if u + 1 < bo_ip.shape[0] and bo_tm[u] & out_types:
             for j in range(bo_ip[u], bo_ip[u + 1]):
                 c = bo_code[j]
                 m = mask[c & 31, 0]
@@ -269,7 +305,7 @@ def _collect_edges(
                 dst[count] = pos[v]
                 rels[count] = r
                 count += 1
-        if u + 1 < bi_ip.shape[0]:
+        if u + 1 < bi_ip.shape[0] and bi_tm[u] & in_types:
             for j in range(bi_ip[u], bi_ip[u + 1]):
                 c = bi_code[j]
                 m = mask[c & 31, 1]
@@ -287,7 +323,7 @@ def _collect_edges(
                 dst[count] = pos[v]
                 rels[count] = r
                 count += 1
-        if u + 1 < do_ip.shape[0]:
+        if u + 1 < do_ip.shape[0] and do_tm[u] & out_types:
             for j in range(do_ip[u], do_ip[u + 1]):
                 c = do_code[j]
                 m = mask[c & 31, 0]
@@ -305,7 +341,7 @@ def _collect_edges(
                 dst[count] = pos[v]
                 rels[count] = r
                 count += 1
-        if u + 1 < di_ip.shape[0]:
+        if u + 1 < di_ip.shape[0] and di_tm[u] & in_types:
             for j in range(di_ip[u], di_ip[u + 1]):
                 c = di_code[j]
                 m = mask[c & 31, 1]
@@ -332,18 +368,22 @@ def _one_hop(
     bo_nbr: A,
     bo_rel: A,
     bo_code: A,
+    bo_tm: A,
     bi_ip: A,
     bi_nbr: A,
     bi_rel: A,
     bi_code: A,
+    bi_tm: A,
     do_ip: A,
     do_nbr: A,
     do_rel: A,
     do_code: A,
+    do_tm: A,
     di_ip: A,
     di_nbr: A,
     di_rel: A,
     di_code: A,
+    di_tm: A,
     r_status: A,
     r_created: A,
     e_code: A,
@@ -356,13 +396,20 @@ def _one_hop(
 ) -> tuple[A, A, A]:
     """One hop from each of ``ids``: (index into ids, entity reached, relation id)."""
     n = e_code.shape[0]
+    out_types = 0
+    in_types = 0
+    for t in range(mask.shape[0]):
+        if mask[t, 0] != 0:
+            out_types |= 1 << t
+        if mask[t, 1] != 0:
+            in_types |= 1 << t
     total = 0
     for i in range(ids.shape[0]):
         u = ids[i]
         if 0 <= u < n:
             for ip in (bo_ip, bi_ip, do_ip, di_ip):
                 if u + 1 < ip.shape[0]:
-                    total += ip[u + 1] - ip[u]
+                    total += int(ip[u + 1] - ip[u])
     origin = np.empty(total, dtype=np.int64)
     ent = np.empty(total, dtype=np.int64)
     rels = np.empty(total, dtype=np.int64)
@@ -372,7 +419,7 @@ def _one_hop(
         if u < 0 or u >= n:
             continue
         ku = e_code[u] & 15
-        if u + 1 < bo_ip.shape[0]:
+        if u + 1 < bo_ip.shape[0] and bo_tm[u] & out_types:
             for j in range(bo_ip[u], bo_ip[u + 1]):
                 c = bo_code[j]
                 m = mask[c & 31, 0]
@@ -391,7 +438,7 @@ def _one_hop(
                 ent[count] = v
                 rels[count] = r
                 count += 1
-        if u + 1 < bi_ip.shape[0]:
+        if u + 1 < bi_ip.shape[0] and bi_tm[u] & in_types:
             for j in range(bi_ip[u], bi_ip[u + 1]):
                 c = bi_code[j]
                 m = mask[c & 31, 1]
@@ -410,7 +457,7 @@ def _one_hop(
                 ent[count] = v
                 rels[count] = r
                 count += 1
-        if u + 1 < do_ip.shape[0]:
+        if u + 1 < do_ip.shape[0] and do_tm[u] & out_types:
             for j in range(do_ip[u], do_ip[u + 1]):
                 c = do_code[j]
                 m = mask[c & 31, 0]
@@ -429,7 +476,7 @@ def _one_hop(
                 ent[count] = v
                 rels[count] = r
                 count += 1
-        if u + 1 < di_ip.shape[0]:
+        if u + 1 < di_ip.shape[0] and di_tm[u] & in_types:
             for j in range(di_ip[u], di_ip[u + 1]):
                 c = di_code[j]
                 m = mask[c & 31, 1]
@@ -487,7 +534,23 @@ def _count_groups(
     return out
 
 
+def _counting_order(keys: A, n_nodes: int) -> A:
+    """Return the stable order that sorts ``keys`` (node ids below ``n_nodes``), in O(n)."""
+    counts = np.zeros(n_nodes + 1, dtype=np.int64)
+    for k in keys:
+        counts[k + 1] += 1
+    for i in range(n_nodes):
+        counts[i + 1] += counts[i]
+    order = np.empty(keys.shape[0], dtype=np.int64)
+    for i in range(keys.shape[0]):
+        k = keys[i]
+        order[counts[k]] = i
+        counts[k] += 1
+    return order
+
+
 bfs = cast("Callable[..., tuple[A, A, A, A]]", _jit(_bfs))
 collect_edges = cast("Callable[..., tuple[A, A, A]]", _jit(_collect_edges))
 one_hop = cast("Callable[..., tuple[A, A, A]]", _jit(_one_hop))
 count_groups = cast("Callable[..., A]", _jit(_count_groups))
+counting_order = cast("Callable[[A, int], A]", _jit(_counting_order))

@@ -243,10 +243,13 @@ class EmbeddedStore(GraphStore):
                     cols[:, 0], cols[:, 1].astype(np.int8), cols[:, 2].astype(np.int8), cols[:, 3]
                 )
             keys = idx.keys
-            for eid, kind, key in conn.execute(
-                "SELECT id, kind, key FROM entity WHERE merged_into IS NULL"
-            ):
-                keys[kind][key] = eid
+            for spec in self.vocabulary.kinds.values():
+                keys[spec.code] = dict(
+                    conn.execute(
+                        "SELECT key, id FROM entity WHERE kind = ? AND merged_into IS NULL",
+                        (spec.code,),
+                    )
+                )
             for eid, merged_into in conn.execute(
                 "SELECT id, merged_into FROM entity WHERE merged_into IS NOT NULL"
             ):
@@ -275,9 +278,19 @@ class EmbeddedStore(GraphStore):
 
     def _load_relations(self, conn: sqlite3.Connection) -> None:
         idx = self.index
-        cur = conn.execute("SELECT id, type, src, dst, status, first_seen FROM relation")
+        top, count = conn.execute("SELECT coalesce(max(id), 0), count(*) FROM relation").fetchone()
+        if top != count:
+            msg = f"{self.path}: relation ids are not dense ({count} relations, highest id {top})"
+            raise StoreCorrupted(msg)
+        idx.reserve_relations(int(top))
+        cur = conn.execute(
+            "SELECT src * 1073741824 + dst, type * 256 + status, first_seen "
+            "FROM relation ORDER BY id"
+        )
+        next_id = 1
         while rows := cur.fetchmany(1_000_000):
-            idx.load_relation_columns(np.array(rows, dtype=np.int64))
+            idx.load_relation_columns(next_id, np.array(rows, dtype=np.int64))
+            next_id += len(rows)
         for rid, grp in conn.execute("SELECT id, grp FROM relation WHERE grp IS NOT NULL"):
             idx.r_group.data[rid] = idx.group_code(grp)
 
@@ -714,7 +727,8 @@ class EmbeddedStore(GraphStore):
             adj = idx.adjacency()
             rels: list[int] = []
             for delta in (False, True):
-                indptr, _nbr, rel, _type = adj.csr(delta, direction is Direction.IN)
+                csr = adj.csr(delta, direction is Direction.IN)
+                indptr, rel = csr[0], csr[2]
                 if entity_id + 1 < indptr.shape[0]:
                     rels.extend(rel[indptr[entity_id] : indptr[entity_id + 1]].tolist())
             arr = np.asarray(sorted(rels), dtype=np.int64)
@@ -828,8 +842,8 @@ class EmbeddedStore(GraphStore):
                     slot_status,
                     max_status,
                     stamp,
-                    pos,
                     mark,
+                    *idx.walk_buffers(),
                 )
                 edges = None
                 if spec.collect_edges:
@@ -1112,7 +1126,8 @@ class _EmbeddedTransaction(WriteTransaction):
             for e in entity_ids:
                 for delta in (False, True):
                     for direction_in in (False, True):
-                        indptr, _nbr, rel, _type = adj.csr(delta, direction_in)
+                        csr = adj.csr(delta, direction_in)
+                        indptr, rel = csr[0], csr[2]
                         if e + 1 >= indptr.shape[0]:
                             continue
                         rel_ids.update(rel[indptr[e] : indptr[e + 1]].tolist())
