@@ -21,10 +21,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## run: install, load the demo graph into the embedded store, and serve it
+## run: install, load the demo graph into the embedded store, and serve it on loopback
 run: install
-	$(BIN)/graphsvc import batch tests/data/core/small-graph.json
-	@echo "graphsvc store ready at $(GRAPHSVC_DATA)"
+	$(BIN)/graphsvc demo
+	@echo "serving http://$(HOST):$(PORT)/graphql (GraphiQL) and /api/v1 — Ctrl-C to stop"
+	GRAPHSVC_ENV=development $(BIN)/graphsvc serve --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check graphsvc importers tests bench

@@ -342,6 +342,43 @@ def token_revoke(name: Annotated[str, typer.Argument(help="Token name or id.")])
     out.print(f"revoked {info.name!r}")
 
 
+@app.command("demo")
+def demo(
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Delete the store file first and load the demo afresh.")
+    ] = False,
+) -> None:
+    """Load the demo graph (a hospital group after a merger) through the ingest path.
+
+    Dates in the demo are relative to today, so its changes and windows are
+    always upcoming. Loading it twice changes nothing the second time.
+    """
+    from datetime import UTC, datetime
+
+    from graphsvc.demo import demo_batches
+
+    settings = Settings()
+    if reset:
+        for suffix in ("", "-wal", "-shm"):
+            settings.data.with_name(settings.data.name + suffix).unlink(missing_ok=True)
+
+    async def work() -> IngestSummary:
+        batches = demo_batches(datetime.now(UTC).date())
+        store = store_from_settings(settings)
+        summary = IngestSummary()
+        async with store:
+            engine = IngestEngine(store, _policy(settings))
+            with _progress() as progress:
+                task = progress.add_task("loading the demo", total=len(batches))
+                for batch in batches:
+                    summary = summary + await engine.ingest(batch, actor="demo")
+                    progress.advance(task)
+        return summary
+
+    summary = _run(work)
+    out.print(_summary_table(summary, f"demo graph loaded into {settings.data}"))
+
+
 @app.command("importers")
 def importers() -> None:
     """List the importers this installation knows."""

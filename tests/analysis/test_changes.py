@@ -1,0 +1,200 @@
+"""Change impact: start set, conflicts of each kind, touching windows, risk, asOf."""
+
+from __future__ import annotations
+
+import pytest
+
+from graphsvc.analysis.changes import ConflictKind, change_impact
+from graphsvc.errors import NotFound
+from graphsvc.ingest.engine import IngestEngine
+from graphsvc.store.base import GraphStore
+from tests.analysis.helpers import ent, load, rel
+
+
+def chg(
+    key: str, start: str, end: str, state: str = "scheduled", ctype: str = "standard", **kw: str
+) -> dict:  # type: ignore[type-arg]
+    return ent(
+        key,
+        state=state,
+        changeType=ctype,
+        plannedStart=f"2030-01-01T{start}:00+00:00",
+        plannedEnd=f"2030-01-01T{end}:00+00:00",
+        **kw,
+    )
+
+
+def win(key: str, wtype: str, start: str, end: str) -> dict:  # type: ignore[type-arg]
+    return ent(
+        key,
+        windowType=wtype,
+        start=f"2030-01-01T{start}:00+00:00",
+        end=f"2030-01-01T{end}:00+00:00",
+    )
+
+
+BASE = [
+    ent("c-db"),
+    ent("s-app", tier=1),
+    ent("s-web", tier=2),
+    ent("c-other"),
+    ent("t-dba"),
+    ent("prj-x"),
+]
+BASE_RELS = [
+    rel("s-app", "DEPENDS_ON", "c-db"),
+    rel("s-web", "DEPENDS_ON", "s-app"),
+    rel("t-dba", "OWNS", "c-db"),
+]
+
+
+async def test_start_set_impact_teams_projects_and_no_conflict(
+    store: GraphStore, engine: IngestEngine
+) -> None:
+    await load(
+        engine,
+        [*BASE, chg("chg-1", "10:00", "12:00")],
+        [*BASE_RELS, rel("chg-1", "MODIFIES", "c-db"), rel("chg-1", "IMPLEMENTS", "prj-x")],
+    )
+    answer = await change_impact(store, "chg-1")
+    assert [e.key for e in answer.start_set] == ["c-db"]
+    assert answer.impact.summary.total == 3
+    assert [t.team.key for t in answer.impact.teams_to_notify] == ["t-dba"]
+    assert [p.key for p in answer.impact.affected_projects] == ["prj-x"]
+    assert answer.conflicts == ()
+    points = {f.name: f.points for f in answer.risk_factors}
+    # 2 beyond: round(5*log10(3)) = 2; tier1 + tier2 = 14; 2 services DOWN = 4
+    assert points == {
+        "blastRadius": 2,
+        "criticalServices": 14,
+        "downServices": 4,
+        "conflicts": 0,
+        "changeType": 0,
+        "declaredRisk": 0,
+        "noPlannedWindow": 0,
+        "staleEntities": 0,
+    }
+    assert answer.risk_score == 20
+    with pytest.raises(NotFound):
+        await change_impact(store, "chg-nope")
+
+
+async def test_collision_overlapping_and_touching(store: GraphStore, engine: IngestEngine) -> None:
+    await load(
+        engine,
+        [
+            *BASE,
+            chg("chg-1", "10:00", "12:00"),
+            chg("chg-overlap", "11:00", "13:00"),  # modifies s-web: shares s-web
+            chg("chg-touch", "12:00", "14:00"),  # touches: no overlap
+            chg("chg-closed", "10:00", "12:00", state="closed"),
+            chg("chg-elsewhere", "10:00", "12:00"),  # overlaps but impact disjoint
+            chg("chg-upstream", "09:00", "10:30"),  # modifies c-db's host: its impact reaches ours
+            ent("c-host"),
+        ],
+        [
+            *BASE_RELS,
+            rel("c-db", "RUNS_ON", "c-host"),
+            rel("chg-1", "MODIFIES", "s-app"),
+            rel("chg-overlap", "MODIFIES", "s-web"),
+            rel("chg-touch", "MODIFIES", "s-app"),
+            rel("chg-closed", "MODIFIES", "s-app"),
+            rel("chg-elsewhere", "MODIFIES", "c-other"),
+            rel("chg-upstream", "MODIFIES", "c-host"),
+        ],
+    )
+    answer = await change_impact(store, "chg-1")
+    # chg-touch only touches, chg-closed is closed, chg-elsewhere shares nothing
+    assert {(c.kind, c.other.key) for c in answer.conflicts} == {
+        (ConflictKind.COLLISION, "chg-overlap"),
+        (ConflictKind.COLLISION, "chg-upstream"),
+    }
+    assert sorted(got_entities(answer, "chg-overlap")) == ["s-web"]
+    assert sorted(got_entities(answer, "chg-upstream")) == ["s-app", "s-web"]
+    overlap = next(c for c in answer.conflicts if c.other.key == "chg-overlap")
+    assert "overlapping" in overlap.explanation and "s-web" in overlap.explanation
+
+
+def got_entities(answer, other: str) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+    c = next(c for c in answer.conflicts if c.other.key == other)
+    return tuple(e.key for e in c.entities)
+
+
+async def test_blackout_on_impact_set(store: GraphStore, engine: IngestEngine) -> None:
+    await load(
+        engine,
+        [
+            *BASE,
+            chg("chg-1", "10:00", "12:00"),
+            win("w-freeze", "blackout", "11:00", "18:00"),
+            win("w-before", "blackout", "08:00", "10:00"),  # touches: no overlap
+            win("w-maint", "maintenance", "09:00", "13:00"),
+        ],
+        [
+            *BASE_RELS,
+            rel("chg-1", "MODIFIES", "c-db"),
+            rel("w-freeze", "APPLIES_TO", "s-web"),
+            rel("w-before", "APPLIES_TO", "c-db"),
+            rel("w-maint", "APPLIES_TO", "c-db"),
+        ],
+    )
+    answer = await change_impact(store, "chg-1")
+    assert [(c.kind, c.other.key, [e.key for e in c.entities]) for c in answer.conflicts] == [
+        (ConflictKind.BLACKOUT, "w-freeze", ["s-web"])
+    ]
+    assert "Blackout window w-freeze" in answer.conflicts[0].explanation
+
+
+async def test_outside_maintenance_only_for_normal_changes(
+    store: GraphStore, engine: IngestEngine
+) -> None:
+    await load(
+        engine,
+        [
+            *BASE,
+            chg("chg-normal", "10:00", "12:00", ctype="normal"),
+            chg("chg-inside", "10:00", "12:00", ctype="normal"),
+            chg("chg-std", "10:00", "12:00", ctype="standard"),
+            win("w-m1", "maintenance", "09:00", "11:00"),
+            win("w-m2", "maintenance", "11:00", "13:00"),
+            win("w-m3", "maintenance", "09:00", "12:00"),
+        ],
+        [
+            *BASE_RELS,
+            rel("chg-normal", "MODIFIES", "c-db"),
+            rel("chg-std", "MODIFIES", "c-db"),
+            rel("chg-inside", "MODIFIES", "s-app"),
+            rel("w-m1", "APPLIES_TO", "c-db"),
+            rel("w-m2", "APPLIES_TO", "c-db"),  # m1 and m2 together cover it, but no one does
+            rel("w-m3", "APPLIES_TO", "s-app"),
+        ],
+    )
+    normal = await change_impact(store, "chg-normal")
+    outside = [c for c in normal.conflicts if c.kind is ConflictKind.OUTSIDE_MAINTENANCE]
+    assert [(c.other.key, [e.key for e in c.entities]) for c in outside] == [("w-m1", ["c-db"])]
+    assert "not inside any one of them" in outside[0].explanation
+    inside = await change_impact(store, "chg-inside")
+    assert [c for c in inside.conflicts if c.kind is ConflictKind.OUTSIDE_MAINTENANCE] == []
+    std = await change_impact(store, "chg-std")
+    assert [c for c in std.conflicts if c.kind is ConflictKind.OUTSIDE_MAINTENANCE] == []
+
+
+async def test_change_impact_as_of(store: GraphStore, engine: IngestEngine) -> None:
+    await load(
+        engine,
+        [*BASE, chg("chg-1", "10:00", "12:00")],
+        [*BASE_RELS, rel("chg-1", "MODIFIES", "c-db")],
+    )
+    then = (await store.stats()).last_commit
+    await load(
+        engine,
+        [chg("chg-1", "10:00", "12:00", risk="high"), ent("s-new")],
+        [rel("s-new", "DEPENDS_ON", "c-db"), rel("chg-1", "MODIFIES", "c-other")],
+    )
+    now = await change_impact(store, "chg-1")
+    past = await change_impact(store, "chg-1", as_of=then)
+    assert [e.key for e in now.start_set] == ["c-db", "c-other"]
+    assert [e.key for e in past.start_set] == ["c-db"]
+    assert now.impact.summary.total == 5 and past.impact.summary.total == 3
+    assert {f.name: f.value for f in past.risk_factors}["declaredRisk"] == "unknown"
+    assert {f.name: f.value for f in now.risk_factors}["declaredRisk"] == "high"
