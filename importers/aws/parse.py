@@ -30,7 +30,7 @@ from pathlib import Path
 import orjson
 
 from graphsvc.errors import ParseError
-from importers.aws._json import (
+from importers._json import (
     field,
     is_object,
     load_json,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from graphsvc.errors import ParseError
-from importers.sbom._json import (
+from importers._json import (
     is_object,
     load_json,
     opt_str,

@@ -33,7 +33,7 @@ from pathlib import Path
 import orjson
 
 from graphsvc.errors import ParseError
-from importers.terraform._json import (
+from importers._json import (
     is_object,
     load_json,
     opt_str,

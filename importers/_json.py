@@ -1,8 +1,8 @@
-"""Reading and narrowing decoded JSON for the Terraform importer.
+"""Reading and narrowing decoded JSON, shared by the JSON-based importers.
 
 Decoded JSON is typed as ``object`` and narrowed here; every failure becomes a
 :class:`~graphsvc.errors.ParseError` that names the file and the element (a
-JSONPath-like location such as ``resources[3].instances[0]``).
+JSONPath-like location such as ``Reservations[0].Instances[2]``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,18 @@ import orjson
 
 from graphsvc.errors import ParseError
 
-__all__ = ["is_object", "load_json", "opt_str", "require_list", "require_object", "require_str"]
+__all__ = [
+    "field",
+    "is_object",
+    "load_json",
+    "objects",
+    "opt_str",
+    "path_field",
+    "require_list",
+    "require_object",
+    "require_str",
+    "strings",
+]
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -99,3 +110,43 @@ def _json_type(value: object) -> str:
     if isinstance(value, list):
         return "an array"
     return "an object"
+
+
+def field(obj: Mapping[str, object], name: str) -> object:
+    """Return ``obj[name]``, matching the key case-insensitively.
+
+    AWS CLI responses spell fields ``SubnetId``, AWS Config configuration
+    items ``subnetId`` (and ``dBSubnetGroup`` for ``DBSubnetGroup``); one
+    lookup serves both.
+    """
+    if name in obj:
+        return obj[name]
+    wanted = name.lower()
+    for key, value in obj.items():
+        if key.lower() == wanted:
+            return value
+    return None
+
+
+def path_field(obj: Mapping[str, object], *names: str) -> object:
+    """Follow ``names`` through nested objects (case-insensitively); ``None`` if absent."""
+    current: object = obj
+    for name in names:
+        if not is_object(current):
+            return None
+        current = field(current, name)
+    return current
+
+
+def objects(value: object) -> list[Mapping[str, object]]:
+    """Return the objects in ``value`` when it is an array (other entries are ignored)."""
+    if not isinstance(value, list):
+        return []
+    return [item for item in value if is_object(item)]
+
+
+def strings(value: object) -> list[str]:
+    """Return the non-blank strings in ``value`` when it is an array."""
+    if not isinstance(value, list):
+        return []
+    return [item for item in value if isinstance(item, str) and item.strip()]
