@@ -247,7 +247,7 @@ async def inherit(
     while node.shape[0] and level < MAX_PART_OF_LEVELS:
         level += 1
         uniq, inv = np.unique(node, return_inverse=True)
-        nb = await store.neighbours(as_ids(uniq), PART_OF_UP, as_of=as_of)
+        nb = await store.neighbours(uniq, PART_OF_UP, as_of=as_of)
         if nb.entity.shape[0] == 0:
             break
         rows, up = segment_join(inv.reshape(-1), nb.origin, nb.entity, uniq.shape[0])
@@ -260,7 +260,7 @@ async def inherit(
         if o.shape[0] == 0:
             break
         anc, anc_inv = np.unique(up, return_inverse=True)
-        teams = await store.neighbours(as_ids(anc), team_steps, as_of=as_of)
+        teams = await store.neighbours(anc, team_steps, as_of=as_of)
         served = np.zeros(anc.shape[0], dtype=np.bool_)
         served[teams.origin] = True
         hit = served[anc_inv.reshape(-1)]

@@ -301,7 +301,7 @@ async def change_impact(
                 1,
             )
         )
-    factors = _risk(change, answer, run.service_tier, start, conflicts, window)
+    factors = _risk(change, answer, conflicts, window)
     score = min(100, sum(f.points for f in factors))
     return ChangeImpact(change, start_recs, answer, tuple(conflicts), score, tuple(factors), window)
 
@@ -328,8 +328,6 @@ def _closest(window: Interval | None, intervals: dict[int, Interval | None]) -> 
 def _risk(
     change: EntityRecord,
     answer: Impact,
-    tiers: dict[int, int | None],
-    start: list[int],
     conflicts: list[Conflict],
     window: Interval | None,
 ) -> list[RiskFactor]:
@@ -344,8 +342,9 @@ def _risk(
             f"{beyond} entities are affected beyond the {len(answer.starts)} modified.",
         )
     )
-    t1 = sum(1 for t in tiers.values() if t == 1)
-    t2 = sum(1 for t in tiers.values() if t == 2)
+    by_tier = {tc.tier: tc for tc in answer.summary.services_by_tier}
+    t1 = by_tier[1].count if 1 in by_tier else 0
+    t2 = by_tier[2].count if 2 in by_tier else 0
     factors.append(
         RiskFactor(
             "criticalServices",
@@ -354,11 +353,8 @@ def _risk(
             f"The impact set holds {t1} tier-1 and {t2} tier-2 services.",
         )
     )
-    start_set = set(start)
-    down_services = 0
-    for tc in answer.summary.services_by_tier:
-        down_services += tc.down
-    started_services = sum(1 for s in start_set if s in tiers)
+    down_services = sum(tc.down for tc in answer.summary.services_by_tier)
+    started_services = sum(1 for s in answer.starts if s.kind is EntityKind.SERVICE)
     down_beyond = max(0, down_services - started_services)
     factors.append(
         RiskFactor(

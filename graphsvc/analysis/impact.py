@@ -23,7 +23,7 @@ How it is computed, and what it costs:
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,19 +32,17 @@ from enum import StrEnum
 import numpy as np
 
 from graphsvc.analysis._common import (
-    CI,
     I64,
     IMPLEMENTS,
     MODIFIED_BY,
+    OPEN_EXCLUDED,
     OWNED_BY,
     SUPPORTED_BY,
     SVC,
     SVC_CI,
     as_ids,
     inherit,
-    is_open,
     records,
-    restrict,
     step,
 )
 from graphsvc.analysis._kernel import propagate_down
@@ -236,9 +234,11 @@ class TeamNotice:
         role: OWNER or SUPPORT (GraphQL ``why``).
         inherited: ``True`` when the team serves none of the affected entities
             directly, only ``PART_OF`` ancestors of some of them (PRODUCT.md 4.3).
-        via: The ancestors the team owns or supports directly and through which
-            the role was inherited (empty for a purely direct notice).
+        via: Up to five of the ancestors (lowest ids first) the team owns or
+            supports directly and through which the role was inherited (empty
+            for a purely direct notice).
         affected: How many affected entities the team is notified for.
+        via_count: How many such ancestors there are in all.
     """
 
     team: EntityRecord
@@ -246,6 +246,7 @@ class TeamNotice:
     inherited: bool
     via: tuple[EntityRecord, ...]
     affected: int
+    via_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,7 +407,6 @@ class Analysis:
     answer: Impact
     walk: Traversal
     down: np.ndarray[tuple[int], np.dtype[np.bool_]]
-    service_tier: dict[int, int | None]
 
 
 def _states(walk: Traversal, reverse: bool) -> np.ndarray[tuple[int], np.dtype[np.bool_]]:
@@ -445,29 +445,17 @@ def _states(walk: Traversal, reverse: bool) -> np.ndarray[tuple[int], np.dtype[n
     return result
 
 
-class _Locator:
-    """Map entity ids to their index in the walk (sorted lookup, no dense arrays)."""
-
-    def __init__(self, entities: I64) -> None:
-        self.order = np.argsort(entities, kind="stable")
-        self.sorted = entities[self.order]
-
-    def __call__(self, ids: I64) -> I64:
-        if self.sorted.shape[0] == 0 or ids.shape[0] == 0:
-            return np.full(ids.shape[0], -1, dtype=np.int64)
-        i = np.searchsorted(self.sorted, ids).clip(max=self.sorted.shape[0] - 1)
-        found = self.sorted[i] == ids
-        return np.where(found, self.order[i], -1).astype(np.int64)
-
-
 async def _teams(
     store: GraphStore,
     ids: I64,
+    direct: Neighbours,
     steps: Sequence[TraversalStep],
     as_of: datetime | None,
 ) -> tuple[I64, I64, I64, I64, I64]:
-    """Return (origin, team) direct pairs and (origin, team, via) inherited pairs."""
-    direct = await store.neighbours(as_ids(ids), steps, as_of=as_of)
+    """Return (origin, team) direct pairs and (origin, team, via) inherited pairs.
+
+    ``direct`` is the one-hop expansion of ``ids`` along ``steps``.
+    """
     served = np.zeros(ids.shape[0], dtype=np.bool_)
     served[direct.origin] = True
     unserved = np.flatnonzero(~served).astype(np.int64)
@@ -488,8 +476,11 @@ def _notices(
     i_origin: I64,
     i_team: I64,
     i_via: I64,
-) -> list[tuple[NoticeRole, int, bool, list[int], int]]:
-    """Aggregate team pairs into (role, team, inherited, via ids, affected count)."""
+) -> list[tuple[NoticeRole, int, bool, list[int], int, int]]:
+    """Aggregate team pairs into (role, team, inherited, via ids, affected count, via count).
+
+    Only the first :data:`EXAMPLES` via ids of a team are kept.
+    """
     base = 1 << 31
     teams = np.concatenate([d_team, i_team])
     origins = np.concatenate([d_origin, i_origin])
@@ -504,7 +495,7 @@ def _notices(
         for t, v in zip(as_ids(tv // base), as_ids(tv % base), strict=True):
             vias[t].add(v)
     return [
-        (role, t, t not in direct, sorted(vias.get(t, ())), c)
+        (role, t, t not in direct, sorted(vias.get(t, ()))[:EXAMPLES], c, len(vias.get(t, ())))
         for t, c in zip(as_ids(team_ids), as_ids(counts), strict=True)
     ]
 
@@ -533,34 +524,27 @@ async def analyse(
     n = len(walk)
     ent = walk.entities.astype(np.int64)
     down = _states(walk, reverse)
-    locate = _Locator(ent)
-
-    # kinds: starts from their records; services via a service-only hop from parents;
-    # projects via the project links below; every other reached entity is a CI.
     start_idx = np.flatnonzero(walk.depth == 0)
-    parents = np.unique(walk.parent[walk.parent >= 0])
-    is_service = np.zeros(n, dtype=np.bool_)
-    is_project = np.zeros(n, dtype=np.bool_)
-    if parents.shape[0]:
-        svc_steps = restrict(steps, frozenset({SVC}))
-        nb = await store.neighbours(as_ids(ent[parents]), svc_steps, as_of=as_of)
-        pos = locate(nb.entity)
-        is_service[pos[pos >= 0]] = True
+    is_service = walk.kind == VOCABULARY.kind_code(SVC)
 
-    # affected projects: direct links and changes in one hop (projects and changes are
-    # told apart by their records, which the answer needs anyway)
-    hop = await store.neighbours(as_ids(ent), (*PROJECT_LINKS, *MODIFIED_BY), as_of=as_of)
-    linked = await records(store, hop.entity, as_of)
-    hop_kind = np.asarray(
-        [linked[e].kind is PROJECT if e in linked else False for e in as_ids(hop.entity)],
-        dtype=np.bool_,
+    # One hop from every reached entity finds its owners, supporters, linked projects
+    # and the changes that modify it; the rows are told apart by relation type.
+    # Expansions take the reached ids sorted (the store reads its arrays in order);
+    # origins below are indexes into ``pool``.
+    pool = np.sort(ent)
+    hop = await store.neighbours(
+        pool, (*OWNED_BY, *SUPPORTED_BY, *PROJECT_LINKS, *MODIFIED_BY), as_of=as_of
     )
-    links = Neighbours(hop.origin[hop_kind], hop.entity[hop_kind], hop.relation[hop_kind])
-    modified = Neighbours(hop.origin[~hop_kind], hop.entity[~hop_kind], hop.relation[~hop_kind])
-    pos = locate(links.entity)
-    is_project[pos[pos >= 0]] = True
-    change_recs = {c: r for c, r in linked.items() if r.kind is EntityKind.CHANGE}
-    open_changes = sorted(i for i, r in change_recs.items() if is_open(r))
+    hop_type = hop.type
+    owns = hop_type == VOCABULARY.type_code(RelationType.OWNS)
+    supports = hop_type == VOCABULARY.type_code(RelationType.SUPPORTS)
+    modifies = hop_type == VOCABULARY.type_code(RelationType.MODIFIES)
+    links = hop.subset(~(owns | supports | modifies))
+    modified = hop.subset(modifies)
+    linked_changes = np.unique(modified.entity)
+    states = await store.attribute_column(linked_changes, "state", as_of=as_of)
+    closed = np.asarray([v in OPEN_EXCLUDED for v in states.values] + [False], dtype=np.bool_)
+    open_changes = as_ids(linked_changes[~closed[states.codes]])
     impl_origin = impl_project = np.zeros(0, dtype=np.int64)
     if open_changes:
         impl = await store.neighbours(open_changes, IMPLEMENTS, as_of=as_of)
@@ -568,8 +552,8 @@ async def analyse(
         impl_project = impl.entity
 
     # teams: direct, else inherited through PART_OF
-    own = await _teams(store, ent, OWNED_BY, as_of)
-    sup = await _teams(store, ent, SUPPORTED_BY, as_of)
+    own = await _teams(store, pool, hop.subset(owns), OWNED_BY, as_of)
+    sup = await _teams(store, pool, hop.subset(supports), SUPPORTED_BY, as_of)
     notices = _notices(NoticeRole.OWNER, *own) + _notices(NoticeRole.SUPPORT, *sup)
 
     # the page and its paths
@@ -593,73 +577,66 @@ async def analyse(
         found = await store.relations_by_id(rel_list, as_of=as_of)
         rels = {i: r for i, r in zip(rel_list, found, strict=True) if r is not None}
 
+    # projects: (project, relation type) groups with examples; changes' projects
+    link_groups = _project_links(links)
+    impl_groups = _implementing(modified, impl_origin, impl_project)
+
     # one entities call for every record the answer shows or reads
-    link_examples = _link_examples(links.origin, links.entity, links.relation)
     want: set[int] = set(as_ids(ent[start_idx]))
-    want.update(as_ids(ent[is_service]))
     want.update(as_ids(ent[page]) if page else ())
     for r in rels.values():
         want.update((r.from_id, r.to_id))
-    for _, t, _, via_ids, _ in notices:
+    for _, t, _, via_ids, _, _ in notices:
         want.add(t)
         want.update(via_ids)
-    want.update(as_ids(links.entity))
-    want.update(as_ids(impl_project))
-    for examples in link_examples.values():
-        want.update(as_ids(ent[examples[1]]))
-    mod_examples: dict[int, list[int]] = defaultdict(list)
-    for o, c in zip(as_ids(modified.origin), as_ids(modified.entity), strict=True):
-        if len(mod_examples[c]) < EXAMPLES:
-            mod_examples[c].append(o)
-            want.add(int(ent[o]))
+    for project, _, _, examples in link_groups:
+        want.add(project)
+        want.update(as_ids(pool[examples]))
+    for project, change_ids, _, examples in impl_groups:
+        want.add(project)
+        want.update(change_ids)
+        want.update(as_ids(pool[examples]))
     recs = await records(store, want, as_of)
 
-    # kinds and tiers
-    kinds: Counter[EntityKind] = Counter()
-    start_set = set(as_ids(start_idx))
-    for i in start_set:
-        rec = recs.get(int(ent[i]))
-        if rec is not None:
-            kinds[rec.kind] += 1
-    rest = np.ones(n, dtype=np.bool_)
-    rest[start_idx] = False
-    kinds[SVC] += int((is_service & rest).sum())
-    kinds[PROJECT] += int((is_project & rest & ~is_service).sum())
-    kinds[CI] += int((rest & ~is_service & ~is_project).sum())
-    tiers: dict[int | None, list[int]] = defaultdict(lambda: [0, 0, 0])
-    service_tier: dict[int, int | None] = {}
-    svc_mask = is_service.copy()
-    for i in start_set:
-        rec = recs.get(int(ent[i]))
-        svc_mask[i] = rec is not None and rec.kind is SVC
-    for i, eid, d in zip(
-        as_ids(np.flatnonzero(svc_mask)),
-        as_ids(ent[svc_mask]),
-        down[svc_mask].tolist(),
-        strict=True,
-    ):
-        rec = recs.get(eid)
-        raw = rec.attributes.get("tier") if rec is not None else None
-        tier = raw if isinstance(raw, int) and not isinstance(raw, bool) else None
-        service_tier[eid] = tier
-        row = tiers[tier]
-        row[0] += 1
-        row[1 if d else 2] += 1
-        del i
+    # kinds and tiers (tiers from the indexed attribute column, not from records)
+    kind_counts = np.bincount(walk.kind.astype(np.int64), minlength=VOCABULARY.max_kind_code + 1)
+    svc_idx = np.flatnonzero(is_service)
+    tier_column = await store.attribute_column(ent[svc_idx], "tier", as_of=as_of)
+    tier_of_code = np.asarray(
+        [
+            v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else 0
+            for v in tier_column.values
+        ]
+        + [0],
+        dtype=np.int64,
+    )
+    svc_tier = tier_of_code[tier_column.codes]  # code -1 picks the trailing 0: no tier
+    svc_down = down[svc_idx]
+    tiers = []
+    for tier in np.unique(svc_tier).tolist():
+        members = svc_tier == tier
+        count = int(members.sum())
+        n_down = int((members & svc_down).sum())
+        tiers.append(TierCount(tier or None, count, n_down, count - n_down))
+    tiers.sort(key=lambda tc: (tc.tier is None, tc.tier or 0))
     n_down = int(down.sum())
     summary = ImpactSummary(
         total=n,
         by_kind=tuple(
-            KindCount(k, c) for k, c in sorted(kinds.items(), key=lambda kv: kv[0].value) if c
+            sorted(
+                (
+                    KindCount(VOCABULARY.kind_from_code(code), int(c))
+                    for code, c in enumerate(kind_counts.tolist())
+                    if c
+                ),
+                key=lambda kc: kc.kind.value,
+            )
         ),
         by_state=(
             StateCount(ImpactState.DOWN, n_down),
             StateCount(ImpactState.DEGRADED, n - n_down),
         ),
-        services_by_tier=tuple(
-            TierCount(t, c[0], c[1], c[2])
-            for t, c in sorted(tiers.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
-        ),
+        services_by_tier=tuple(tiers),
         stale=int(walk.stale.sum()),
         deepest=int(walk.depth.max()) if n else 0,
     )
@@ -696,40 +673,37 @@ async def analyse(
     # teams, projects
     role_order = {NoticeRole.OWNER: 0, NoticeRole.SUPPORT: 1}
     teams = [
-        TeamNotice(recs[t], role, inh, tuple(recs[v] for v in via if v in recs), count)
-        for role, t, inh, via, count in notices
+        TeamNotice(recs[t], role, inh, tuple(recs[v] for v in via if v in recs), count, n_via)
+        for role, t, inh, via, count, n_via in notices
         if t in recs
     ]
     teams.sort(key=lambda tn: (role_order[tn.role], -tn.affected, tn.team.key))
     reasons: list[ProjectReason] = []
-    link_types = await _link_types(store, link_examples, as_of)
-    for (project, rel_type), (count, origins) in sorted(
-        _by_project(link_examples, link_types).items()
-    ):
+    for project, type_code, count, examples in link_groups:
         if project in recs:
-            shown = tuple(recs[int(ent[x])] for x in origins if int(ent[x]) in recs)
-            reasons.append(ProjectReason(recs[project], rel_type, count, shown))
-    via_changes: dict[int, list[int]] = defaultdict(list)
-    for c, pr in zip(as_ids(impl_origin), as_ids(impl_project), strict=True):
-        via_changes[pr].append(c)
-    for pr, changes in sorted(via_changes.items()):
-        if pr not in recs:
-            continue
-        touched = sorted({o for c in changes for o in mod_examples[c]})
-        count = int(np.isin(modified.entity, changes).sum())
-        reasons.append(
-            ProjectReason(
-                recs[pr],
-                RelationType.IMPLEMENTS,
-                count,
-                tuple(recs[int(ent[o])] for o in touched[:EXAMPLES] if int(ent[o]) in recs),
-                tuple(change_recs[c] for c in sorted(set(changes))),
+            reasons.append(
+                ProjectReason(
+                    recs[project],
+                    VOCABULARY.type_from_code(type_code),
+                    count,
+                    tuple(recs[e] for e in as_ids(pool[examples]) if e in recs),
+                )
             )
-        )
+    for project, change_ids, count, examples in impl_groups:
+        if project in recs:
+            reasons.append(
+                ProjectReason(
+                    recs[project],
+                    RelationType.IMPLEMENTS,
+                    count,
+                    tuple(recs[e] for e in as_ids(pool[examples]) if e in recs),
+                    tuple(recs[c] for c in change_ids if c in recs),
+                )
+            )
     reasons.sort(key=lambda r: (r.project.key, r.relation.value))
     projects = {r.project.id: r.project for r in reasons}
     answer = Impact(
-        starts=tuple(recs[int(ent[i])] for i in sorted(start_set) if int(ent[i]) in recs),
+        starts=tuple(recs[int(ent[i])] for i in start_idx.tolist() if int(ent[i]) in recs),
         summary=summary,
         affected=AffectedConnection(tuple(edges), info, n),
         teams_to_notify=tuple(teams),
@@ -738,39 +712,48 @@ async def analyse(
         max_depth=max_depth,
         as_of=as_of,
     )
-    return Analysis(answer, walk, down, service_tier)
+    return Analysis(answer, walk, down)
 
 
-def _link_examples(origin: I64, project: I64, relation: I64) -> dict[int, tuple[int, list[int]]]:
-    """Group project links by relation: relation id -> (project, [origin index])."""
-    out: dict[int, tuple[int, list[int]]] = {}
-    for o, p, r in zip(as_ids(origin), as_ids(project), as_ids(relation), strict=True):
-        out[r] = (p, [o])
-    return out
+def _first_per_group(keys: I64, limit: int) -> tuple[I64, I64, list[I64]]:
+    """Group rows by ``keys``: (distinct keys, row counts, up to ``limit`` rows of each)."""
+    order = np.argsort(keys, kind="stable")
+    uniq, first, counts = np.unique(keys[order], return_index=True, return_counts=True)
+    examples = [order[f : f + min(c, limit)] for f, c in zip(first, counts, strict=True)]
+    return uniq, counts, examples
 
 
-async def _link_types(
-    store: GraphStore, links: dict[int, tuple[int, list[int]]], as_of: datetime | None
-) -> dict[int, RelationType]:
-    """Return relation id -> type for the project links (one call)."""
-    ids = sorted(links)
-    if not ids:
-        return {}
-    found = await store.relations_by_id(ids, as_of=as_of)
-    return {i: r.type for i, r in zip(ids, found, strict=True) if r is not None}
+def _project_links(links: Neighbours) -> list[tuple[int, int, int, I64]]:
+    """Return (project, relation type code, affected count, example rows) per link group.
+
+    Rows index the expanded ids. One relation of a type links a project to an
+    entity at most once, so the row count is the count of affected entities.
+    """
+    if links.entity.shape[0] == 0:
+        return []
+    width = VOCABULARY.max_type_code + 1
+    keys = links.entity * width + links.type.astype(np.int64)
+    uniq, counts, examples = _first_per_group(keys, EXAMPLES)
+    return [
+        (int(k) // width, int(k) % width, int(c), links.origin[ex])
+        for k, c, ex in zip(uniq, counts, examples, strict=True)
+    ]
 
 
-def _by_project(
-    links: dict[int, tuple[int, list[int]]], types: dict[int, RelationType]
-) -> dict[tuple[int, RelationType], tuple[int, list[int]]]:
-    """Return (project, relation type) -> (count, up to five origin indexes)."""
-    out: dict[tuple[int, RelationType], tuple[int, list[int]]] = {}
-    for rel, (project, origins) in links.items():
-        rel_type = types.get(rel)
-        if rel_type is None:
-            continue
-        count, examples = out.get((project, rel_type), (0, []))
-        if len(examples) < EXAMPLES:
-            examples = [*examples, *origins]
-        out[(project, rel_type)] = (count + len(origins), examples)
+def _implementing(
+    modified: Neighbours, change_ids: I64, project_ids: I64
+) -> list[tuple[int, list[int], int, I64]]:
+    """Return (project, its open changes, affected count, example rows) per project.
+
+    ``change_ids``/``project_ids`` pair open changes with the projects they
+    ``IMPLEMENTS``; ``modified`` holds the affected entities those changes modify.
+    """
+    out: list[tuple[int, list[int], int, I64]] = []
+    by_project: dict[int, set[int]] = defaultdict(set)
+    for c, pr in zip(as_ids(change_ids), as_ids(project_ids), strict=True):
+        by_project[pr].add(c)
+    for project, changes in sorted(by_project.items()):
+        rows = np.isin(modified.entity, np.asarray(sorted(changes), dtype=np.int64))
+        origins = np.unique(modified.origin[rows])
+        out.append((project, sorted(changes), int(origins.shape[0]), origins[:EXAMPLES]))
     return out

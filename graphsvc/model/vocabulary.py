@@ -397,6 +397,13 @@ class Vocabulary:
         )
 
     @cached_property
+    def indexed_attributes(self) -> tuple[str, ...]:
+        """Names of the attributes stores keep ready in bulk (``indexed`` on any kind), sorted."""
+        return tuple(
+            sorted({a.name for spec in self.kinds.values() for a in spec.attributes if a.indexed})
+        )
+
+    @cached_property
     def redundancy_types(self) -> frozenset[RelationType]:
         """Relation types on which ``redundancyGroup`` declares redundant alternatives."""
         return frozenset(

@@ -29,8 +29,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple, Self
 
 import numpy as np
+import orjson
 from pydantic import JsonValue
 
+from graphsvc.errors import InvalidInput
 from graphsvc.model.records import (
     EntityRecord,
     FieldChange,
@@ -41,7 +43,14 @@ from graphsvc.model.records import (
     RunRecord,
     RunState,
 )
-from graphsvc.model.vocabulary import Direction, EntityKind, RelationType, Status, TraversalStep
+from graphsvc.model.vocabulary import (
+    VOCABULARY,
+    Direction,
+    EntityKind,
+    RelationType,
+    Status,
+    TraversalStep,
+)
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -52,6 +61,7 @@ __all__ = [
     "MERGED",
     "Assertion",
     "AssertionState",
+    "AttributeColumn",
     "ChangeSet",
     "EntityPage",
     "EntityQuery",
@@ -75,7 +85,17 @@ __all__ = [
     "TraversalSpec",
     "WalkedEdges",
     "WriteTransaction",
+    "check_indexed",
 ]
+
+
+def check_indexed(name: str) -> None:
+    """Raise :class:`~graphsvc.errors.InvalidInput` unless ``name`` is an indexed attribute."""
+    if name not in VOCABULARY.indexed_attributes:
+        known = ", ".join(VOCABULARY.indexed_attributes)
+        msg = f"attribute {name!r} is not indexed (indexed attributes: {known})"
+        raise InvalidInput(msg)
+
 
 MERGED = 3
 """Internal status code of an entity merged into another, or of a relation that
@@ -186,7 +206,8 @@ class Traversal:
     ``parent`` is the index (into ``entities``) of the entity this one was first
     reached from, ``-1`` for a start; ``via`` the id of the relation walked, ``-1``
     for a start. Following ``parent`` gives one shortest path from a start.
-    ``stale`` flags entities whose status is stale.
+    ``stale`` flags entities whose status is stale; ``kind`` holds each
+    entity's kind code (:meth:`~graphsvc.model.vocabulary.Vocabulary.kind_from_code`).
     """
 
     entities: NDArray[np.int64]
@@ -194,6 +215,7 @@ class Traversal:
     parent: NDArray[np.int64]
     via: NDArray[np.int64]
     stale: NDArray[np.bool_]
+    kind: NDArray[np.int8]
     edges: WalkedEdges | None = None
 
     def __len__(self) -> int:
@@ -206,12 +228,51 @@ class Neighbours:
     """One-hop expansion from a set of entities.
 
     For each relation found: ``origin``, the index (into the input ids) of the
-    entity it leaves; ``entity``, the entity reached; ``relation``, its id.
+    entity it leaves; ``entity``, the entity reached; ``relation``, its id;
+    ``kind``, the kind code of the entity reached; ``type``, the relation's type
+    code (:meth:`~graphsvc.model.vocabulary.Vocabulary.type_from_code`). Rows
+    come in no particular order.
     """
 
     origin: NDArray[np.int64]
     entity: NDArray[np.int64]
     relation: NDArray[np.int64]
+    kind: NDArray[np.int8]
+    type: NDArray[np.int8]
+
+    def subset(self, rows: NDArray[np.bool_] | NDArray[np.int64]) -> Neighbours:
+        """Return the rows selected by a boolean mask or an index array."""
+        return Neighbours(
+            self.origin[rows],
+            self.entity[rows],
+            self.relation[rows],
+            self.kind[rows],
+            self.type[rows],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeColumn:
+    """One indexed attribute of many entities, dictionary-encoded.
+
+    ``codes[i]`` is the index into ``values`` of the value the ``i``-th asked
+    entity states, or ``-1`` when it states none (or the id is unknown).
+    ``values`` holds distinct JSON scalars; it may hold values no asked entity
+    states.
+    """
+
+    name: str
+    codes: NDArray[np.int32]
+    values: tuple[JsonValue, ...]
+
+    def value(self, i: int) -> JsonValue:
+        """Return the value of the ``i``-th asked entity (``None`` when it states none)."""
+        code = int(self.codes[i])
+        return self.values[code] if code >= 0 else None
+
+    def decoded(self) -> list[JsonValue]:
+        """Return every asked entity's value (``None`` where it states none)."""
+        return [self.values[c] if c >= 0 else None for c in self.codes.tolist()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -648,13 +709,54 @@ class GraphStore(ABC):
     @abstractmethod
     async def neighbours(
         self,
-        ids: Sequence[int],
+        ids: Sequence[int] | NDArray[np.int64],
         steps: Sequence[TraversalStep],
         *,
         as_of: datetime | None = None,
         include_stale: bool = True,
     ) -> Neighbours:
-        """Expand one hop from each of ``ids`` along ``steps`` (same rules as :meth:`traverse`)."""
+        """Expand one hop from each of ``ids`` along ``steps`` (same rules as :meth:`traverse`).
+
+        ``ids`` may be a list of ints or an int64 array (cheaper for large sets).
+        """
+
+    async def attribute_column(
+        self,
+        ids: Sequence[int] | NDArray[np.int64],
+        name: str,
+        *,
+        as_of: datetime | None = None,
+    ) -> AttributeColumn:
+        """Return the value of the indexed attribute ``name`` for each of ``ids``.
+
+        Analyses read attributes of very many entities (the tier of every
+        affected service) through this instead of whole records. Only
+        attributes declared ``indexed`` in the vocabulary
+        (:attr:`~graphsvc.model.vocabulary.Vocabulary.indexed_attributes`) may
+        be asked for; a backend may answer them from memory. This default reads
+        records; backends override it for speed. Merged ids answer with their
+        survivor; with ``as_of``, values as they were then (unknown then: none).
+
+        Raises:
+            InvalidInput: when ``name`` is not an indexed attribute.
+        """
+        check_indexed(name)
+        wanted = [int(i) for i in ids]
+        found = await self.entities(wanted, as_of=as_of) if wanted else []
+        values: list[JsonValue] = []
+        positions: dict[str, int] = {}
+        codes = np.full(len(wanted), -1, dtype=np.int32)
+        for i, record in enumerate(found):
+            value = record.attributes.get(name) if record is not None else None
+            if value is None:
+                continue
+            marker = orjson.dumps(value).decode()
+            code = positions.get(marker)
+            if code is None:
+                code = positions[marker] = len(values)
+                values.append(value)
+            codes[i] = code
+        return AttributeColumn(name, codes, tuple(values))
 
     @abstractmethod
     async def runs(self, *, source: str | None = None, first: int = 100) -> list[RunRecord]:

@@ -15,12 +15,14 @@ changes that answer ``as_of`` walks.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 from numpy.typing import NDArray
+from pydantic import JsonValue
 
 from graphsvc.model.vocabulary import VOCABULARY, TraversalStep, Vocabulary
 from graphsvc.store.embedded.kernel import counting_order
@@ -55,6 +57,39 @@ class _Column:
             new = np.full(max(size, self.data.shape[0] * 2), self.fill, dtype=self.data.dtype)
             new[: self.data.shape[0]] = self.data
             self.data = new
+
+
+class AttributeIndex:
+    """One indexed attribute of every entity, dictionary-encoded in memory.
+
+    ``codes.data[entity id]`` is an index into ``values`` (``-1``: not stated).
+    Values are JSON scalars; ``1``, ``1.0``, ``true`` and ``"1"`` stay distinct
+    (they are told apart by their JSON text).
+    """
+
+    __slots__ = ("codes", "lookup", "name", "values")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.codes = _Column(np.int32, -1)
+        self.values: list[JsonValue] = []
+        self.lookup: dict[str, int] = {}
+
+    def code_of(self, value: JsonValue) -> int:
+        """Return the code of ``value``, adding it to the dictionary when new (-1 for None)."""
+        if value is None:
+            return -1
+        marker = orjson.dumps(value).decode()
+        code = self.lookup.get(marker)
+        if code is None:
+            code = self.lookup[marker] = len(self.values)
+            self.values.append(value)
+        return code
+
+    def set(self, entity_id: int, value: JsonValue) -> None:
+        """Record the value an entity states now (``None``: states none)."""
+        self.codes.ensure(entity_id + 1)
+        self.codes.data[entity_id] = self.code_of(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +164,9 @@ class GraphIndex:
         self.r_status = _Column(np.int8, 3)
         self.r_created = _Column(np.int64, int(MAX_MICROS))
         self.r_group = _Column(np.int32, -1)
+        self.attributes: dict[str, AttributeIndex] = {
+            name: AttributeIndex(name) for name in vocabulary.indexed_attributes
+        }
         n_kinds = vocabulary.max_kind_code + 1
         self.keys: list[dict[str, int]] = [{} for _ in range(n_kinds)]
         self.identifiers: dict[str, int] = {}
@@ -208,6 +246,24 @@ class GraphIndex:
         self.e_code.data[ids] = kinds.astype(np.uint8) | (statuses.astype(np.uint8) << 4)
         self.e_created.data[ids] = created
         self.n_entities = max(self.n_entities, top)
+
+    def set_attributes(self, entity_id: int, attributes: Mapping[str, JsonValue]) -> None:
+        """Record the indexed attributes of an entity's current attributes."""
+        for name, column in self.attributes.items():
+            column.set(entity_id, attributes.get(name))
+
+    def resolve_many(self, ids: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Return the survivors of merged ids (vectorised :meth:`resolve`).
+
+        Ids outside ``[1, n_entities]`` become ``0`` (no entity).
+        """
+        out = np.where((ids > 0) & (ids <= self.n_entities), ids, 0).astype(np.int64)
+        if self.survivor:
+            merged = np.fromiter(self.survivor, dtype=np.int64, count=len(self.survivor))
+            hit = np.flatnonzero(np.isin(out, merged))
+            for i in hit.tolist():
+                out[i] = self.resolve(int(out[i]))
+        return out
 
     def set_entity_status(self, entity_id: int, status: int) -> None:
         """Change an entity's status (the kernels' packed code follows)."""

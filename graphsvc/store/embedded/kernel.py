@@ -274,18 +274,26 @@ def _collect_edges(
             out_types |= 1 << t
         if mask[t, 1] != 0:
             in_types |= 1 << t
+    # visit entities in ascending id order: the CSR arrays are then read in memory order
+    visit = np.sort(order)
     total = 0
-    for i in range(order.shape[0]):
-        u = order[i]
-        for ip in (bo_ip, bi_ip, do_ip, di_ip):
-            if u + 1 < ip.shape[0]:
-                total += int(ip[u + 1] - ip[u])
+    for k in range(visit.shape[0]):
+        u = visit[k]
+        if u + 1 < bo_ip.shape[0] and bo_tm[u] & out_types:
+            total += int(bo_ip[u + 1] - bo_ip[u])
+        if u + 1 < bi_ip.shape[0] and bi_tm[u] & in_types:
+            total += int(bi_ip[u + 1] - bi_ip[u])
+        if u + 1 < do_ip.shape[0] and do_tm[u] & out_types:
+            total += int(do_ip[u + 1] - do_ip[u])
+        if u + 1 < di_ip.shape[0] and di_tm[u] & in_types:
+            total += int(di_ip[u + 1] - di_ip[u])
     src = np.empty(total, dtype=np.int64)
     dst = np.empty(total, dtype=np.int64)
     rels = np.empty(total, dtype=np.int64)
     count = 0
-    for i in range(order.shape[0]):
-        u = order[i]
+    for k in range(visit.shape[0]):
+        u = visit[k]
+        i = pos[u]
         ku = e_code[u] & 15
         if u + 1 < bo_ip.shape[0] and bo_tm[u] & out_types:
             for j in range(bo_ip[u], bo_ip[u + 1]):
@@ -407,9 +415,14 @@ def _one_hop(
     for i in range(ids.shape[0]):
         u = ids[i]
         if 0 <= u < n:
-            for ip in (bo_ip, bi_ip, do_ip, di_ip):
-                if u + 1 < ip.shape[0]:
-                    total += int(ip[u + 1] - ip[u])
+            if u + 1 < bo_ip.shape[0] and bo_tm[u] & out_types:
+                total += int(bo_ip[u + 1] - bo_ip[u])
+            if u + 1 < bi_ip.shape[0] and bi_tm[u] & in_types:
+                total += int(bi_ip[u + 1] - bi_ip[u])
+            if u + 1 < do_ip.shape[0] and do_tm[u] & out_types:
+                total += int(do_ip[u + 1] - do_ip[u])
+            if u + 1 < di_ip.shape[0] and di_tm[u] & in_types:
+                total += int(di_ip[u + 1] - di_ip[u])
     origin = np.empty(total, dtype=np.int64)
     ent = np.empty(total, dtype=np.int64)
     rels = np.empty(total, dtype=np.int64)

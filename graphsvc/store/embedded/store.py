@@ -60,6 +60,7 @@ from graphsvc.model.vocabulary import (
 from graphsvc.store.base import (
     MERGED,
     AssertionState,
+    AttributeColumn,
     ChangeSet,
     EntityPage,
     EntityQuery,
@@ -75,6 +76,7 @@ from graphsvc.store.base import (
     TraversalSpec,
     WalkedEdges,
     WriteTransaction,
+    check_indexed,
 )
 from graphsvc.store.embedded import kernel
 from graphsvc.store.embedded.index import MAX_MICROS, Adjacency, GraphIndex, triple_key
@@ -84,6 +86,9 @@ __all__ = ["EmbeddedStore"]
 
 Durability = Literal["full", "normal"]
 _STATUS_BY_NAME = {"active": 0, "stale": 1, "retired": 2, "merged": MERGED}
+_SMALL_DICTIONARY = 256  # attribute dictionaries up to this size are returned whole
+_SORT_ABOVE = 4096  # neighbours() sorts larger id sets before the kernel runs
+_PROVENANCE_CACHE = 65536  # decoded (source, time) pairs kept for record reads
 _CHUNK = 900  # SQLite's default limit of host parameters is 999
 _ENTITY_COLUMNS = (
     "id, kind, key, name, status, attributes, identifiers, provenance, first_seen, last_seen"
@@ -129,6 +134,7 @@ class EmbeddedStore(GraphStore):
         self._lock_file: int | None = None
         self._write_lock = asyncio.Lock()
         self._sources: dict[int, str] = {}
+        self._provenance_cache: dict[tuple[int, int], Provenance] = {}
         self._source_ids: dict[str, int] = {}
         self._assertors: dict[tuple[int, str], int] = {}
         self._open = False
@@ -242,6 +248,7 @@ class EmbeddedStore(GraphStore):
                 idx.add_entities(
                     cols[:, 0], cols[:, 1].astype(np.int8), cols[:, 2].astype(np.int8), cols[:, 3]
                 )
+            self._load_attribute_columns(conn)
             keys = idx.keys
             for spec in self.vocabulary.kinds.values():
                 keys[spec.code] = dict(
@@ -275,6 +282,21 @@ class EmbeddedStore(GraphStore):
             idx.rebuild_base()
             idx.rebuild_triples()
             self._check_unique_relations()
+
+    def _load_attribute_columns(self, conn: sqlite3.Connection) -> None:
+        """Fill the in-memory columns of the indexed attributes (SQLite extracts them)."""
+        idx = self.index
+        names = list(idx.attributes)
+        if not names:
+            return
+        extracts = ", ".join(f"json_extract(attributes, '$.{name}')" for name in names)
+        for row in conn.execute(
+            f"SELECT id, {extracts} FROM entity WHERE merged_into IS NULL AND attributes != '{{}}'"
+        ):
+            eid = row[0]
+            for name, value in zip(names, row[1:], strict=True):
+                if value is not None:
+                    idx.attributes[name].set(eid, value)
 
     def _load_relations(self, conn: sqlite3.Connection) -> None:
         idx = self.index
@@ -362,10 +384,18 @@ class EmbeddedStore(GraphStore):
         return name
 
     def _provenance(self, raw: str) -> dict[str, Provenance]:
-        return {
-            fld: Provenance(self._source_name(sid), from_micros(at))
-            for fld, (sid, at) in orjson.loads(raw).items()
-        }
+        # Entities ingested together share (source, time): decode each pair once.
+        cache = self._provenance_cache
+        out: dict[str, Provenance] = {}
+        for fld, pair in orjson.loads(raw).items():
+            key = (pair[0], pair[1])
+            found = cache.get(key)
+            if found is None:
+                if len(cache) >= _PROVENANCE_CACHE:
+                    cache.clear()
+                found = cache[key] = Provenance(self._source_name(pair[0]), from_micros(pair[1]))
+            out[fld] = found
+        return out
 
     async def resolve(
         self, refs: Sequence[tuple[EntityKind, str]], *, as_of: datetime | None = None
@@ -823,7 +853,10 @@ class EmbeddedStore(GraphStore):
             check_time = spec.as_of is not None
             adj = idx.adjacency()
             mask = idx.step_mask(spec.steps)
-            starts = np.asarray([idx.resolve(int(s)) for s in spec.start], dtype=np.int64)
+            starts = idx.resolve_many(np.asarray(spec.start, dtype=np.int64))
+            _, first = np.unique(starts, return_index=True)
+            starts = starts[np.sort(first)]  # duplicates count once, input order kept
+            starts = starts[starts > 0]
             e_created = idx.e_created.data[: idx.n_entities + 1]
             r_created = idx.r_created.data
             with idx.kernel_lock:
@@ -865,8 +898,10 @@ class EmbeddedStore(GraphStore):
                     edges = self._walked_edges(
                         src, dst, rel, adj, r_status, r_group, t, check_time, max_status
                     )
-            stale = (e_code[order] >> 4) == Status.STALE.code
-        return Traversal(order, depth, parent, via, stale, edges)
+            codes = e_code[order]
+            stale = (codes >> 4) == Status.STALE.code
+            kinds = (codes & 0xF).astype(np.int8)
+        return Traversal(order, depth, parent, via, stale, kinds, edges)
 
     def _walked_edges(
         self,
@@ -910,9 +945,43 @@ class EmbeddedStore(GraphStore):
             sizes[has] = counts[inverse.reshape(-1)]
         return WalkedEdges(src, dst, rel, groups, sizes)
 
+    async def attribute_column(
+        self,
+        ids: Sequence[int] | NDArray[np.int64],
+        name: str,
+        *,
+        as_of: datetime | None = None,
+    ) -> AttributeColumn:
+        """Read an indexed attribute from memory (see :meth:`GraphStore.attribute_column`).
+
+        With ``as_of`` the records as of then are read (the port's default).
+        """
+        if as_of is not None:
+            return await super().attribute_column(ids, name, as_of=as_of)
+        check_indexed(name)
+        idx = self.index
+        with idx.lock:
+            column = idx.attributes[name]
+            arr = idx.resolve_many(np.asarray(ids, dtype=np.int64))
+            data = column.codes.data
+            inside = arr < data.shape[0]
+            codes = np.full(arr.shape[0], -1, dtype=np.int32)
+            codes[inside] = data[arr[inside]]
+            if len(column.values) <= _SMALL_DICTIONARY:
+                return AttributeColumn(name, codes, tuple(column.values))
+            used, compact = np.unique(codes, return_inverse=True)
+            values = column.values
+        present = used >= 0
+        remap = np.where(present, np.cumsum(present) - 1, -1).astype(np.int32)
+        return AttributeColumn(
+            name,
+            remap[compact.reshape(-1)],
+            tuple(values[c] for c in used[present].tolist()),
+        )
+
     async def neighbours(
         self,
-        ids: Sequence[int],
+        ids: Sequence[int] | NDArray[np.int64],
         steps: Sequence[TraversalStep],
         *,
         as_of: datetime | None = None,
@@ -924,7 +993,15 @@ class EmbeddedStore(GraphStore):
             t, e_code, r_status, _, slot_status = self._walk_arrays(as_of)
             adj = idx.adjacency()
             mask = idx.step_mask(steps)
-            arr = np.asarray([idx.resolve(int(i)) for i in ids], dtype=np.int64)
+            arr = idx.resolve_many(np.asarray(ids, dtype=np.int64))
+            # ascending ids walk the CSR arrays in memory order (far fewer cache misses)
+            sorted_at = (
+                np.argsort(arr)
+                if arr.shape[0] > _SORT_ABOVE and bool((arr[1:] < arr[:-1]).any())
+                else None
+            )
+            if sorted_at is not None:
+                arr = arr[sorted_at]
             origin, ent, rel = kernel.one_hop(
                 arr,
                 *adj.arrays,
@@ -938,7 +1015,11 @@ class EmbeddedStore(GraphStore):
                 slot_status,
                 1 if include_stale else 0,
             )
-        return Neighbours(origin, ent, rel)
+            kinds = (e_code[ent] & 0xF).astype(np.int8)
+            types = idx.r_type.data[rel].astype(np.int8)
+        if sorted_at is not None:
+            origin = sorted_at[origin]
+        return Neighbours(origin, ent, rel, kinds, types)
 
     # ==================================================================== writes
     @asynccontextmanager
@@ -1605,6 +1686,8 @@ class _EmbeddedTransaction(WriteTransaction):
                 for e, code in zip(cs.entities, kinds_codes, strict=True):
                     eid = ids[e.temp_id]
                     idx.keys[code][e.key] = eid
+                    if e.attributes:
+                        idx.set_attributes(eid, e.attributes)
                     if e.status is not Status.RETIRED:
                         for t_, v in e.identifiers.items():
                             idx.identifiers[idx.identifier_key(code, t_, v)] = eid
@@ -1622,6 +1705,8 @@ class _EmbeddedTransaction(WriteTransaction):
                 kind_code = int(idx.e_kind.data[u.id])
                 if u.status is not None:
                     idx.set_entity_status(u.id, u.status.code)
+                if u.attributes is not None:
+                    idx.set_attributes(u.id, u.attributes)
                 status_now = int(idx.e_status.data[u.id])
                 if u.identifiers is not None or u.status is not None:
                     old_ids = old_identifiers.get(u.id)
