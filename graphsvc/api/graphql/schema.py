@@ -29,6 +29,7 @@ from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
+from graphsvc.api.graphql.analysis import AnalysisQuery
 from graphsvc.api.graphql.context import GraphContext
 from graphsvc.api.graphql.types import (
     ENTITY_TYPES,
@@ -103,7 +104,7 @@ def _require(info: Info[GraphContext, None], scope: Scope) -> None:
 
 
 @strawberry.type
-class Query:
+class Query(AnalysisQuery):
     """Read access; every field needs the ``read`` scope."""
 
     @strawberry.field(description="Any entity or relation by its Relay global id.")

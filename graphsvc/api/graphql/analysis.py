@@ -1,0 +1,800 @@
+"""GraphQL fields of the analyses (PRODUCT.md 4.2 to 4.7): types and resolvers.
+
+The analyses are computed by :mod:`graphsvc.analysis`; this module only maps
+their frozen results onto the result shapes of PRODUCT.md 4.7.
+
+Pagination of affected entities: an ``Impact`` resolves its aggregates and one
+page of ``affected`` from one analysis run. The resolver of ``impact`` (or
+``changeImpact``, ``dependencies``) looks ahead in the query for the first
+``affected(first:, after:)`` selection and computes that page with the
+aggregates; a second, different page selected in the same query (with an
+alias) costs another run. Without an ``affected`` selection no page is built.
+
+``asOf`` answers are read from history; the entities inside them are as they
+were then, but fields reached *through* such an entity (its relations,
+history) read the graph as it is now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from graphql import GraphQLError
+from strawberry import relay
+from strawberry.types import Info
+
+from graphsvc.analysis.changes import (
+    ChangeImpact,
+    Conflict,
+    ConflictKind,
+    RiskFactor,
+    change_impact,
+)
+from graphsvc.analysis.impact import (
+    Affected,
+    Impact,
+    ImpactState,
+    NoticeRole,
+    PathStep,
+    ProjectReason,
+    TeamNotice,
+    dependencies,
+    impact,
+)
+from graphsvc.analysis.ownership import GhostOwner, OwnerRef, Ownership, ghost_owners, orphans
+from graphsvc.analysis.ownership import ownership as ownership_of
+from graphsvc.analysis.readiness import (
+    CandidatePair,
+    CheckResult,
+    Readiness,
+    ReadinessCheck,
+    ReadinessStatus,
+    Replacement,
+    consolidation_candidates,
+    consolidation_readiness,
+)
+from graphsvc.api.graphql.context import GraphContext
+from graphsvc.api.graphql.types import (
+    EntityEdge,
+    EntityInterface,
+    EntityKindEnum,
+    PageInfo,
+    RelationTypeEnum,
+    decode_cursor,
+    encode_cursor,
+    entity_object,
+    page_size,
+)
+from graphsvc.api.tokens import Scope
+from graphsvc.errors import InvalidInput, NotFound
+from graphsvc.model.records import EntityRecord
+from graphsvc.model.vocabulary import EntityKind
+
+__all__ = ["AnalysisQuery"]
+
+T = TypeVar("T")
+
+ImpactStateEnum = strawberry.enum(
+    ImpactState,
+    name="ImpactState",
+    description="DOWN: a failed dependency no redundant alternative covers; else DEGRADED.",
+)
+NoticeRoleEnum = strawberry.enum(
+    NoticeRole, name="NoticeRole", description="Why a team is notified: it owns or supports."
+)
+ConflictKindEnum = strawberry.enum(
+    ConflictKind, name="ConflictKind", description="What a change conflicts with."
+)
+CheckResultEnum = strawberry.enum(CheckResult, name="CheckResult", description="PASS, WARN, FAIL.")
+ReadinessStatusEnum = strawberry.enum(
+    ReadinessStatus,
+    name="ReadinessStatus",
+    description="BLOCKED if a check fails, AT_RISK if one warns, else READY.",
+)
+
+MAX_START_IDS = 1000
+"""Most start entities one impact or dependencies query may name."""
+
+
+def _entity(record: EntityRecord) -> EntityInterface:
+    obj = entity_object(record)
+    assert obj is not None
+    return obj
+
+
+def _entities(records: Iterable[EntityRecord]) -> list[EntityInterface]:
+    return [_entity(r) for r in records]
+
+
+def _as_of(value: datetime | None) -> datetime | None:
+    """A time without zone is read as UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _bad_input(exc: InvalidInput) -> GraphQLError:
+    return GraphQLError(str(exc), extensions={"code": "BAD_INPUT"})
+
+
+def _require(info: Info[GraphContext, None]) -> None:
+    if not info.context.principal.allows(Scope.READ):
+        held = info.context.principal.scope.value
+        msg = f"this token's scope ({held}) does not allow read"
+        raise GraphQLError(msg, extensions={"code": "FORBIDDEN"})
+
+
+def _entity_id(global_id: strawberry.ID) -> int:
+    """Return the entity number of a Relay global id of an entity.
+
+    Raises:
+        GraphQLError: when the id is malformed or names a relation.
+    """
+    try:
+        parsed = relay.GlobalID.from_id(global_id)
+        number = int(parsed.node_id)
+        EntityKind(parsed.type_name)
+    except (ValueError, TypeError):
+        msg = f"{global_id!r} is not the global id of an entity"
+        raise GraphQLError(msg, extensions={"code": "BAD_ID"}) from None
+    return number
+
+
+def _first_affected_args(info: Info[GraphContext, None]) -> tuple[int | None, str | None] | None:
+    """Find the arguments of the first ``affected`` selection below this field.
+
+    Returns ``None`` when the query selects no ``affected``.
+    """
+
+    def search(selections: Sequence[Any]) -> tuple[int | None, str | None] | None:
+        for sel in selections:
+            if getattr(sel, "name", None) == "affected":
+                args = getattr(sel, "arguments", {}) or {}
+                first, after = args.get("first"), args.get("after")
+                # literal arguments arrive as their source text; variables as values
+                if isinstance(first, str):
+                    first = int(first) if first.lstrip("-").isdigit() else None
+                return first, after if isinstance(after, str) else None
+            found = search(getattr(sel, "selections", ()) or ())
+            if found is not None:
+                return found
+        return None
+
+    return search(info.selected_fields[0].selections if info.selected_fields else ())
+
+
+class _Answers(Generic[T]):
+    """The runs of one analysis, one per requested page, each computed once."""
+
+    def __init__(
+        self,
+        compute: Callable[[int, str | None], Awaitable[T]],
+        default: tuple[int, str | None],
+    ) -> None:
+        self._compute = compute
+        self._default = default
+        self._runs: dict[tuple[int, str | None], asyncio.Future[T]] = {}
+
+    async def page(self, first: int, after: str | None) -> T:
+        key = (first, after)
+        run = self._runs.get(key)
+        if run is None:
+            run = self._runs[key] = asyncio.ensure_future(self._compute(first, after))
+        try:
+            return await asyncio.shield(run)
+        except InvalidInput as exc:
+            raise _bad_input(exc) from None
+
+    async def any(self) -> T:
+        """Return the run the aggregates come from (the looked-ahead page)."""
+        return await self.page(*self._default)
+
+
+async def _answers(
+    info: Info[GraphContext, None], compute: Callable[[int, str | None], Awaitable[T]]
+) -> _Answers[T]:
+    args = _first_affected_args(info)
+    default = (0, None) if args is None else (page_size(info, args[0]), args[1])
+    answers = _Answers(compute, default)
+    await answers.any()  # errors (unknown change, bad cursor) surface on this field
+    return answers
+
+
+# ------------------------------------------------------------------ impact types
+
+
+@strawberry.type(name="PathStep", description="One relation walked on a path, as stored.")
+class PathStepType:
+    type: str = strawberry.field(description="The relation type, e.g. DEPENDS_ON.")
+    from_: EntityInterface = strawberry.field(name="from", description="The relation's from.")
+    to: EntityInterface = strawberry.field(description="The relation's to.")
+    relation_id: strawberry.ID = strawberry.field(description="Global id of the relation.")
+
+    @classmethod
+    def of(cls, step: PathStep) -> PathStepType:
+        return cls(
+            type=step.type.value,
+            from_=_entity(step.from_),
+            to=_entity(step.to),
+            relation_id=strawberry.ID(relay.to_base64("Relation", step.relation_id)),
+        )
+
+
+@strawberry.type(name="Affected", description="An affected (or needed) entity and why.")
+class AffectedType:
+    entity: EntityInterface
+    depth: int = strawberry.field(description="Fewest hops from a start entity (starts: 0).")
+    state: ImpactStateEnum  # type: ignore[valid-type]
+    stale: bool
+    path: list[PathStepType] = strawberry.field(
+        description="One shortest path from a start entity, in walk order (empty for a start)."
+    )
+
+    @classmethod
+    def of(cls, a: Affected) -> AffectedType:
+        return cls(
+            entity=_entity(a.entity),
+            depth=a.depth,
+            state=a.state,
+            stale=a.stale,
+            path=[PathStepType.of(s) for s in a.path],
+        )
+
+
+@strawberry.type(name="AffectedEdge")
+class AffectedEdgeType:
+    cursor: str
+    node: AffectedType
+
+
+@strawberry.type(
+    name="AffectedConnection",
+    description="Affected entities in breadth-first order; totalCount counts them all.",
+)
+class AffectedConnectionType:
+    edges: list[AffectedEdgeType]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type(name="KindCount")
+class KindCountType:
+    kind: EntityKindEnum  # type: ignore[valid-type]
+    count: int
+
+
+@strawberry.type(name="StateCount")
+class StateCountType:
+    state: ImpactStateEnum  # type: ignore[valid-type]
+    count: int
+
+
+@strawberry.type(name="TierCount", description="Affected services of one tier (null: no tier).")
+class TierCountType:
+    tier: int | None
+    count: int
+    down: int
+    degraded: int
+
+
+@strawberry.type(name="ImpactSummary", description="Complete aggregates (never paginated).")
+class ImpactSummaryType:
+    total: int
+    by_kind: list[KindCountType]
+    by_state: list[StateCountType]
+    services_by_tier: list[TierCountType]
+    stale: int
+    deepest: int
+
+
+@strawberry.type(name="TeamNotice", description="A team to notify, and why.")
+class TeamNoticeType:
+    team: EntityInterface
+    why: NoticeRoleEnum  # type: ignore[valid-type]
+    inherited: bool = strawberry.field(
+        description="True when the team serves only PART_OF ancestors of affected entities."
+    )
+    via: list[EntityInterface] = strawberry.field(
+        description="Up to five ancestors the role was inherited through."
+    )
+    via_count: int = strawberry.field(description="How many such ancestors there are.")
+    affected: int = strawberry.field(description="Affected entities the team is notified for.")
+
+    @classmethod
+    def of(cls, t: TeamNotice) -> TeamNoticeType:
+        return cls(
+            team=_entity(t.team),
+            why=t.role,
+            inherited=t.inherited,
+            via=_entities(t.via),
+            via_count=t.via_count,
+            affected=t.affected,
+        )
+
+
+@strawberry.type(name="ProjectReason", description="Why a project is affected.")
+class ProjectReasonType:
+    project: EntityInterface
+    relation: RelationTypeEnum = strawberry.field(  # type: ignore[valid-type]
+        description="DEPENDS_ON, DELIVERS, CONSOLIDATES, or IMPLEMENTS (through open changes)."
+    )
+    count: int
+    entities: list[EntityInterface] = strawberry.field(description="Up to five examples.")
+    changes: list[EntityInterface]
+
+    @classmethod
+    def of(cls, r: ProjectReason) -> ProjectReasonType:
+        return cls(
+            project=_entity(r.project),
+            relation=r.relation,
+            count=r.count,
+            entities=_entities(r.entities),
+            changes=_entities(r.changes),
+        )
+
+
+@strawberry.type(
+    name="Impact",
+    description="What is affected (impact) or needed (dependencies), with aggregates.",
+)
+class ImpactType:
+    answers: strawberry.Private[_Answers[Any]]
+    project: strawberry.Private[Callable[[Any], Impact]]
+
+    async def _any(self) -> Impact:
+        return self.project(await self.answers.any())
+
+    @strawberry.field(description="The start entities walked (unknown or retired ones left out).")
+    async def starts(self) -> list[EntityInterface]:
+        return _entities((await self._any()).starts)
+
+    @strawberry.field(description="Counts by kind and state; services by tier.")
+    async def summary(self) -> ImpactSummaryType:
+        s = (await self._any()).summary
+        return ImpactSummaryType(
+            total=s.total,
+            by_kind=[KindCountType(kind=k.kind, count=k.count) for k in s.by_kind],
+            by_state=[StateCountType(state=c.state, count=c.count) for c in s.by_state],
+            services_by_tier=[
+                TierCountType(tier=t.tier, count=t.count, down=t.down, degraded=t.degraded)
+                for t in s.services_by_tier
+            ],
+            stale=s.stale,
+            deepest=s.deepest,
+        )
+
+    @strawberry.field(description="One page of affected entities with depth, state and path.")
+    async def affected(
+        self, info: Info[GraphContext, None], first: int | None = None, after: str | None = None
+    ) -> AffectedConnectionType:
+        answer = self.project(await self.answers.page(page_size(info, first), after))
+        conn = answer.affected
+        return AffectedConnectionType(
+            edges=[
+                AffectedEdgeType(cursor=e.cursor, node=AffectedType.of(e.node)) for e in conn.edges
+            ],
+            page_info=PageInfo(
+                has_next_page=conn.page_info.has_next_page,
+                has_previous_page=conn.page_info.has_previous_page,
+                start_cursor=conn.page_info.start_cursor,
+                end_cursor=conn.page_info.end_cursor,
+            ),
+            total_count=conn.total_count,
+        )
+
+    @strawberry.field(description="Owners first, then support teams; most affected first.")
+    async def teams_to_notify(self) -> list[TeamNoticeType]:
+        return [TeamNoticeType.of(t) for t in (await self._any()).teams_to_notify]
+
+    @strawberry.field(description="Projects affected, by key.")
+    async def affected_projects(self) -> list[EntityInterface]:
+        return _entities((await self._any()).affected_projects)
+
+    @strawberry.field(description="Why each project is affected.")
+    async def project_reasons(self) -> list[ProjectReasonType]:
+        return [ProjectReasonType.of(r) for r in (await self._any()).project_reasons]
+
+    @strawberry.field(description="The depth limit used (null: unbounded).")
+    async def max_depth(self) -> int | None:
+        return (await self._any()).max_depth
+
+    @strawberry.field(description="The time the graph was read at (null: now).")
+    async def as_of(self) -> datetime | None:
+        return (await self._any()).as_of
+
+
+def _same(answer: Impact) -> Impact:
+    return answer
+
+
+def _impact_of(answer: ChangeImpact) -> Impact:
+    return answer.impact
+
+
+# ------------------------------------------------------------------ ownership types
+
+
+@strawberry.type(name="OwnerRef", description="An owning or support team, direct or inherited.")
+class OwnerRefType:
+    team: EntityInterface
+    inherited: bool
+    via: list[EntityInterface] = strawberry.field(
+        description="The entities the team serves directly (the entity itself when direct)."
+    )
+    chains: list[list[EntityInterface]] = strawberry.field(
+        description="For an inherited team: one PART_OF chain per via entity, entity first."
+    )
+
+    @classmethod
+    def of(cls, o: OwnerRef) -> OwnerRefType:
+        return cls(
+            team=_entity(o.team),
+            inherited=o.inherited,
+            via=_entities(o.via),
+            chains=[_entities(c) for c in o.chains],
+        )
+
+
+@strawberry.type(name="Ownership", description="Who owns and supports an entity.")
+class OwnershipType:
+    entity: EntityInterface
+    owners: list[OwnerRefType]
+    supporters: list[OwnerRefType]
+    escalation: list[EntityInterface] = strawberry.field(
+        description="Members of the owning teams, then the teams they are PART_OF."
+    )
+
+    @classmethod
+    def of(cls, o: Ownership) -> OwnershipType:
+        return cls(
+            entity=_entity(o.entity),
+            owners=[OwnerRefType.of(r) for r in o.owners],
+            supporters=[OwnerRefType.of(r) for r in o.supporters],
+            escalation=_entities(o.escalation),
+        )
+
+
+@strawberry.type(name="OrphanConnection", description="Services and CIs without any owner.")
+class OrphanConnection:
+    edges: list[EntityEdge]
+    page_info: PageInfo
+
+
+@strawberry.type(name="GhostOwner", description="A team that owns something but cannot act.")
+class GhostOwnerType:
+    team: EntityInterface
+    owns: int
+    no_members: bool
+    inactive: bool
+    reason: str
+
+    @classmethod
+    def of(cls, g: GhostOwner) -> GhostOwnerType:
+        return cls(
+            team=_entity(g.team),
+            owns=g.owns,
+            no_members=g.no_members,
+            inactive=g.inactive,
+            reason=g.reason,
+        )
+
+
+@strawberry.type(name="GhostOwnerEdge")
+class GhostOwnerEdge:
+    cursor: str
+    node: GhostOwnerType
+
+
+@strawberry.type(name="GhostOwnerConnection")
+class GhostOwnerConnection:
+    edges: list[GhostOwnerEdge]
+    page_info: PageInfo
+
+
+# ------------------------------------------------------------------ change types
+
+
+@strawberry.type(name="Conflict", description="A conflict of a change and what causes it.")
+class ConflictType:
+    kind: ConflictKindEnum  # type: ignore[valid-type]
+    other: EntityInterface = strawberry.field(description="The other change, or the window.")
+    entities: list[EntityInterface] = strawberry.field(
+        description="The entities that cause it (at most 50; see totalEntities)."
+    )
+    explanation: str
+    total_entities: int
+
+    @classmethod
+    def of(cls, c: Conflict) -> ConflictType:
+        return cls(
+            kind=c.kind,
+            other=_entity(c.other),
+            entities=_entities(c.entities),
+            explanation=c.explanation,
+            total_entities=c.total_entities,
+        )
+
+
+@strawberry.type(name="RiskFactor", description="One input of the risk score.")
+class RiskFactorType:
+    name: str
+    value: str
+    points: int
+    explanation: str
+
+    @classmethod
+    def of(cls, r: RiskFactor) -> RiskFactorType:
+        return cls(name=r.name, value=r.value, points=r.points, explanation=r.explanation)
+
+
+@strawberry.type(name="TimeWindow", description="A half-open interval [start, end).")
+class TimeWindow:
+    start: datetime
+    end: datetime
+
+
+@strawberry.type(name="ChangeImpact", description="A change's impact, conflicts and risk.")
+class ChangeImpactType:
+    answers: strawberry.Private[_Answers[ChangeImpact]]
+
+    @strawberry.field
+    async def change(self) -> EntityInterface:
+        return _entity((await self.answers.any()).change)
+
+    @strawberry.field(description="What the change MODIFIES.")
+    async def start_set(self) -> list[EntityInterface]:
+        return _entities((await self.answers.any()).start_set)
+
+    @strawberry.field(description="The impact of the start set (unbounded).")
+    def impact(self) -> ImpactType:
+        return ImpactType(answers=self.answers, project=_impact_of)
+
+    @strawberry.field(description="COLLISIONs, then BLACKOUTs, then OUTSIDE_MAINTENANCE.")
+    async def conflicts(self) -> list[ConflictType]:
+        return [ConflictType.of(c) for c in (await self.answers.any()).conflicts]
+
+    @strawberry.field(description="0 to 100: the capped sum of the risk factors' points.")
+    async def risk_score(self) -> int:
+        return (await self.answers.any()).risk_score
+
+    @strawberry.field(description="Every input of the risk score.")
+    async def risk_factors(self) -> list[RiskFactorType]:
+        return [RiskFactorType.of(r) for r in (await self.answers.any()).risk_factors]
+
+    @strawberry.field(description="The planned window (null when the change states none).")
+    async def window(self) -> TimeWindow | None:
+        w = (await self.answers.any()).window
+        return TimeWindow(start=w.start, end=w.end) if w is not None else None
+
+
+# ------------------------------------------------------------------ readiness types
+
+
+@strawberry.type(name="ReadinessCheck", description="One readiness check and what fails it.")
+class ReadinessCheckType:
+    name: str = strawberry.field(
+        description="targets, consumersMigrated, ownership, conflicts, capacity or dataQuality."
+    )
+    result: CheckResultEnum  # type: ignore[valid-type]
+    entities: list[EntityInterface]
+    reason: str
+
+    @classmethod
+    def of(cls, c: ReadinessCheck) -> ReadinessCheckType:
+        return cls(name=c.name, result=c.result, entities=_entities(c.entities), reason=c.reason)
+
+
+@strawberry.type(name="Replacement", description="A source and the targets it is REPLACED_BY.")
+class ReplacementType:
+    source: EntityInterface
+    targets: list[EntityInterface]
+
+    @classmethod
+    def of(cls, r: Replacement) -> ReplacementType:
+        return cls(source=_entity(r.source), targets=_entities(r.targets))
+
+
+@strawberry.type(name="Readiness", description="Whether a consolidation can go ahead.")
+class ReadinessType:
+    project: EntityInterface
+    status: ReadinessStatusEnum  # type: ignore[valid-type]
+    score: int
+    checks: list[ReadinessCheckType]
+    replacements: list[ReplacementType]
+
+    @classmethod
+    def of(cls, r: Readiness) -> ReadinessType:
+        return cls(
+            project=_entity(r.project),
+            status=r.status,
+            score=r.score,
+            checks=[ReadinessCheckType.of(c) for c in r.checks],
+            replacements=[ReplacementType.of(x) for x in r.replacements],
+        )
+
+
+@strawberry.type(name="CandidatePair", description="Two live services with one capability.")
+class CandidatePairType:
+    first: EntityInterface
+    second: EntityInterface
+    capability: str
+    shared_consumers: list[EntityInterface]
+
+    @classmethod
+    def of(cls, p: CandidatePair) -> CandidatePairType:
+        return cls(
+            first=_entity(p.first),
+            second=_entity(p.second),
+            capability=p.capability,
+            shared_consumers=_entities(p.shared_consumers),
+        )
+
+
+# ------------------------------------------------------------------ query fields
+
+
+def _start_ids(ids: list[strawberry.ID]) -> list[int]:
+    if len(ids) > MAX_START_IDS:
+        msg = f"{len(ids)} start ids; at most {MAX_START_IDS} are allowed"
+        raise GraphQLError(msg, extensions={"code": "BAD_INPUT"})
+    return [_entity_id(i) for i in ids]
+
+
+def _scan_page_info(
+    has_next: bool, after: str | None, cursors: list[str], scanned: int | None
+) -> PageInfo:
+    """Page info of a scanning list: the end cursor is the last entity *scanned*.
+
+    Resuming from it skips what this page already looked at, found or not.
+    """
+    return PageInfo(
+        has_next_page=has_next,
+        has_previous_page=after is not None,
+        start_cursor=cursors[0] if cursors else None,
+        end_cursor=encode_cursor(scanned) if scanned is not None else None,
+    )
+
+
+@strawberry.type
+class AnalysisQuery:
+    """The analysis fields of ``Query`` (every one needs the ``read`` scope)."""
+
+    @strawberry.field(
+        description="What is affected if these entities fail or change (PRODUCT.md 4.2)."
+    )
+    async def impact(
+        self,
+        info: Info[GraphContext, None],
+        ids: list[strawberry.ID],
+        max_depth: int | None = None,
+        as_of: datetime | None = None,
+    ) -> ImpactType:
+        _require(info)
+        start, when = _start_ids(ids), _as_of(as_of)
+        store = info.context.store
+
+        def compute(first: int, after: str | None) -> Awaitable[Impact]:
+            return impact(store, start, max_depth=max_depth, as_of=when, first=first, after=after)
+
+        return ImpactType(answers=await _answers(info, compute), project=_same)
+
+    @strawberry.field(description="What these entities need: the reverse walk of impact.")
+    async def dependencies(
+        self,
+        info: Info[GraphContext, None],
+        ids: list[strawberry.ID],
+        max_depth: int | None = None,
+        as_of: datetime | None = None,
+    ) -> ImpactType:
+        _require(info)
+        start, when = _start_ids(ids), _as_of(as_of)
+        store = info.context.store
+
+        def compute(first: int, after: str | None) -> Awaitable[Impact]:
+            return dependencies(
+                store, start, max_depth=max_depth, as_of=when, first=first, after=after
+            )
+
+        return ImpactType(answers=await _answers(info, compute), project=_same)
+
+    @strawberry.field(description="Owners, supporters and escalation of one entity (4.3).")
+    async def ownership(
+        self, info: Info[GraphContext, None], id: strawberry.ID, as_of: datetime | None = None
+    ) -> OwnershipType | None:
+        _require(info)
+        try:
+            answer = await ownership_of(info.context.store, _entity_id(id), as_of=_as_of(as_of))
+        except NotFound:
+            return None
+        return OwnershipType.of(answer)
+
+    @strawberry.field(description="Services and CIs that are not retired and have no owner.")
+    async def orphans(
+        self,
+        info: Info[GraphContext, None],
+        kind: EntityKindEnum | None = None,  # type: ignore[valid-type]
+        first: int | None = None,
+        after: str | None = None,
+    ) -> OrphanConnection:
+        _require(info)
+        try:
+            page = await orphans(
+                info.context.store, kind, first=page_size(info, first), after=decode_cursor(after)
+            )
+        except InvalidInput as exc:
+            raise _bad_input(exc) from None
+        edges = [EntityEdge(cursor=encode_cursor(r.id), node=_entity(r)) for r in page.items]
+        return OrphanConnection(
+            edges=edges,
+            page_info=_scan_page_info(
+                page.has_next, after, [e.cursor for e in edges], page.end_cursor
+            ),
+        )
+
+    @strawberry.field(description="Teams that own something but have no members or are inactive.")
+    async def ghost_owners(
+        self, info: Info[GraphContext, None], first: int | None = None, after: str | None = None
+    ) -> GhostOwnerConnection:
+        _require(info)
+        page = await ghost_owners(
+            info.context.store, first=page_size(info, first), after=decode_cursor(after)
+        )
+        edges = [
+            GhostOwnerEdge(cursor=encode_cursor(g.team.id), node=GhostOwnerType.of(g))
+            for g in page.items
+        ]
+        return GhostOwnerConnection(
+            edges=edges,
+            page_info=_scan_page_info(
+                page.has_next, after, [e.cursor for e in edges], page.end_cursor
+            ),
+        )
+
+    @strawberry.field(
+        description="A change's start set, impact, teams, projects, conflicts and risk (4.4)."
+    )
+    async def change_impact(
+        self, info: Info[GraphContext, None], key: str, as_of: datetime | None = None
+    ) -> ChangeImpactType | None:
+        _require(info)
+        store, when = info.context.store, _as_of(as_of)
+
+        def compute(first: int, after: str | None) -> Awaitable[ChangeImpact]:
+            return change_impact(store, key, as_of=when, first=first, after=after)
+
+        try:
+            return ChangeImpactType(answers=await _answers(info, compute))
+        except NotFound:
+            return None
+
+    @strawberry.field(description="Whether a consolidation project can go ahead (4.6).")
+    async def consolidation_readiness(
+        self, info: Info[GraphContext, None], project_key: str, as_of: datetime | None = None
+    ) -> ReadinessType | None:
+        _require(info)
+        try:
+            answer = await consolidation_readiness(
+                info.context.store, project_key, as_of=_as_of(as_of)
+            )
+        except NotFound:
+            return None
+        return ReadinessType.of(answer)
+
+    @strawberry.field(
+        description="Pairs of live services sharing a capability, most shared consumers first."
+    )
+    async def consolidation_candidates(
+        self,
+        info: Info[GraphContext, None],
+        capability: str | None = None,
+        first: int | None = None,
+    ) -> list[CandidatePairType]:
+        _require(info)
+        pairs = await consolidation_candidates(
+            info.context.store, capability=capability, first=page_size(info, first)
+        )
+        return [CandidatePairType.of(p) for p in pairs]
