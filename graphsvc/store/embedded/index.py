@@ -15,9 +15,9 @@ changes that answer ``as_of`` walks.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import orjson
@@ -36,6 +36,8 @@ _TYPE_SHIFT = 58
 _SRC_SHIFT = 29
 _ID_LIMIT = 1 << 29
 MAX_MICROS = np.iinfo(np.int64).max
+_AS_OF_MEMO = 8  # past-state arrays kept per index (each up to a few tens of MB)
+_T = TypeVar("_T")
 
 
 def triple_key(type_code: int, src: int, dst: int) -> int:
@@ -189,7 +191,8 @@ class GraphIndex:
         self.group_log_rel: list[int] = []
         self.group_log_old: list[int] = []
         self.last_commit = 0
-        self.version = 0
+        self.version = 0  # bumped by every commit
+        self._as_of_memo: dict[tuple[str, int], tuple[int, Any]] = {}
         self._stamp = np.zeros(1, dtype=np.uint32)
         self._pos = np.zeros(1, dtype=np.int64)
         self._mark = 0
@@ -534,8 +537,27 @@ class GraphIndex:
         self.group_log_rel.append(relation_id)
         self.group_log_old.append(old_code)
 
+    def _memo(self, what: str, as_of: int, build: Callable[[], _T]) -> _T:
+        """Return ``build()``, reused while no commit happened since.
+
+        One analysis asks for the same past arrays several times. Callers must
+        not modify what this returns.
+        """
+        key = (what, as_of)
+        hit = self._as_of_memo.get(key)
+        if hit is not None and hit[0] == self.version:
+            return cast("_T", hit[1])
+        value = build()
+        if len(self._as_of_memo) >= _AS_OF_MEMO:
+            self._as_of_memo.clear()
+        self._as_of_memo[key] = (self.version, value)
+        return value
+
     def entity_codes_as_of(self, as_of: int) -> tuple[NDArray[Any], NDArray[Any]]:
         """Return (entity code, relation status) arrays as they were at ``as_of``."""
+        return self._memo("codes", as_of, lambda: self._entity_codes_as_of(as_of))
+
+    def _entity_codes_as_of(self, as_of: int) -> tuple[NDArray[Any], NDArray[Any]]:
         e_status, r_status = self.statuses_as_of(as_of)
         n = self.n_entities + 1
         codes = self.e_kind.data[:n].astype(np.uint8) | (e_status[:n].astype(np.uint8) << 4)
@@ -543,6 +565,9 @@ class GraphIndex:
 
     def statuses_as_of(self, as_of: int) -> tuple[NDArray[Any], NDArray[Any]]:
         """Return (entity status, relation status) arrays as they were at ``as_of``."""
+        return self._memo("statuses", as_of, lambda: self._statuses_as_of(as_of))
+
+    def _statuses_as_of(self, as_of: int) -> tuple[NDArray[Any], NDArray[Any]]:
         e = self.e_status.data[: self.n_entities + 1].copy()
         r = self.r_status.data[: self.n_relations + 1].copy()
         if not self.status_log_at:
@@ -563,6 +588,9 @@ class GraphIndex:
 
     def groups_as_of(self, as_of: int) -> NDArray[Any]:
         """Return the relation redundancy-group codes as they were at ``as_of``."""
+        return self._memo("groups", as_of, lambda: self._groups_as_of(as_of))
+
+    def _groups_as_of(self, as_of: int) -> NDArray[Any]:
         g = self.r_group.data[: self.n_relations + 1].copy()
         if not self.group_log_at:
             return g
