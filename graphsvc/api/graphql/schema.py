@@ -21,10 +21,12 @@ from strawberry import relay
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    QueryDepthLimiter,
+    ParserCache,
+    ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as alias_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
@@ -56,7 +58,10 @@ from graphsvc.model.validation import parse_batch
 from graphsvc.model.vocabulary import EntityKind, RelationType, Status
 from graphsvc.store.base import EntityQuery
 
-__all__ = ["Mutation", "Query", "build_schema"]
+__all__ = ["GRAPHQL_DOCUMENT_CACHE", "Mutation", "Query", "build_schema"]
+
+GRAPHQL_DOCUMENT_CACHE = 256
+"""Distinct GraphQL documents whose parse and validation are kept."""
 
 
 # ------------------------------------------------------------------ query types
@@ -454,11 +459,22 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     )
     max_tokens, max_depth = settings.graphql_max_tokens, settings.graphql_max_depth
     max_aliases = settings.graphql_max_aliases
+    rules = [
+        depth_rule(max_depth, None),
+        alias_rule(max_aliases),
+        directive_rule,
+    ]
     extensions: list[Any] = [
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
-        lambda: QueryDepthLimiter(max_depth=max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
-        lambda: AddValidationRules([directive_rule]),
+        # The depth and alias rules are built once (not per request as the
+        # QueryDepthLimiter/MaxAliasesLimiter extensions do), so that validation
+        # results can be cached below: the cache is keyed by the rule classes.
+        lambda: AddValidationRules(rules),
+        # Portals send the same few documents again and again: parse and validate each
+        # once (bounded LRUs; the token limit is part of the parse key, and every limit
+        # above is a validation rule, so cached verdicts are the same verdicts).
+        lambda: ParserCache(maxsize=GRAPHQL_DOCUMENT_CACHE),
+        lambda: ValidationCache(maxsize=GRAPHQL_DOCUMENT_CACHE),
     ]
     production = settings.env != "development"
     if production:
