@@ -46,6 +46,15 @@ unit: install
 ## test: everything CI checks: lint, types, layering, schema drift, the test suite
 test: lint typecheck contracts schema-check unit
 
+## test-neo4j: the contract suite against a real Neo4j 5: GRAPHSVC_TEST_NEO4J_URI (with
+## _USER, _PASSWORD, _DATABASE) if set, else docker compose (needs a Docker engine)
+test-neo4j: install
+	@if [ -z "$$GRAPHSVC_TEST_NEO4J_URI" ] && ! docker info >/dev/null 2>&1; then \
+		echo "test-neo4j: set GRAPHSVC_TEST_NEO4J_URI, or start a Docker engine (docker info failed)"; \
+		exit 1; \
+	fi
+	GRAPHSVC_REQUIRE_NEO4J=1 $(BIN)/python -m pytest -q tests/contract -k "neo4j and not model"
+
 bench: install
 	$(BIN)/python bench/core_bench.py
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from graphsvc.config import Settings
-from graphsvc.errors import StoreUnavailable
 from graphsvc.store.base import GraphStore
 
 __all__ = ["store_from_settings"]
@@ -14,14 +13,18 @@ def store_from_settings(settings: Settings, *, read_only: bool = False) -> Graph
 
     Args:
         settings: Where the store is and which backend holds it.
-        read_only: Open without taking the writer lock (embedded store only).
-
-    Raises:
-        StoreUnavailable: when the configured backend cannot be used.
+        read_only: Open without taking the writer lock (embedded store only; a
+            Neo4j store is shared by design and ignores it).
     """
     if settings.store == "embedded":
         from graphsvc.store.embedded.store import EmbeddedStore
 
         return EmbeddedStore(settings.data, durability=settings.durability, read_only=read_only)
-    msg = f"store backend {settings.store!r} is not available in this build"
-    raise StoreUnavailable(msg)
+    from graphsvc.store.neo4j.store import Neo4jStore
+
+    return Neo4jStore(
+        settings.neo4j_uri,
+        user=settings.neo4j_user,
+        password=settings.neo4j_password.get_secret_value(),
+        database=settings.neo4j_database,
+    )

@@ -1,0 +1,877 @@
+"""Every Cypher statement the Neo4j store sends, as pure constants and functions.
+
+Nothing here talks to a server: each function returns a :class:`Statement`
+(query text and parameters) so that unit tests pin the exact text and prove
+that every value travels as a parameter. The rules the texts follow:
+
+* **Values are parameters**, always (``$ids``, ``$rows``, ``row.key``). The only
+  literals in query texts are code constants (the merged status ``3``, the
+  retired status ``2``).
+* **Labels and relationship types come from closed sets**: the store's own
+  labels below, and :class:`~graphsvc.model.vocabulary.EntityKind` /
+  :class:`~graphsvc.model.vocabulary.RelationType` values and indexed
+  attribute names of the vocabulary, each checked against
+  :data:`_NAME` before it is put into a text (:func:`name`).
+* **Small statements**: one ``MATCH``/``MERGE`` shape each, batched with
+  ``UNWIND $rows``; no APOC, no ``CALL`` subqueries, no variable-length
+  patterns. Traversal expands one level per statement (:func:`expand_level`).
+
+The graph model (``schema/neo4j.cypher`` is :func:`schema_script`):
+
+* ``(:Entity:<Kind> {id, kind, key, name, status, attributes, identifiers,
+  provenance, first_seen, last_seen, merged_into, s_at, s_old, attr_<a>})``:
+  ``kind`` and ``status`` are the vocabulary's integer codes (status ``3`` is
+  merged); ``attributes``/``identifiers``/``provenance`` are JSON texts;
+  ``s_at``/``s_old`` are the entity's status log (when it left which status);
+  ``attr_<a>`` mirrors each *indexed* attribute whose value is a JSON scalar.
+  ``merged_into`` always names a survivor that is not itself merged (merges
+  re-point older losers).
+* Relations are relationships of their vocabulary type between entities,
+  ``{id, status, grp, attributes, provenance, first_seen, last_seen, s_at,
+  s_old, g_at, g_old}`` (``grp`` the redundancy group; ``g_at``/``g_old`` its
+  log, old values as JSON texts). ``(:RelationRef {id, type, src, dst})``
+  finds a relation by id (relationship property indexes exist per type only).
+* ``(:Alias {kind, key, entity, since})``, ``(:Identifier {kind, type, value,
+  entity})``, ``(:Assertion {source, scope, item, last_run, missed})``,
+  ``(:Run {seq, run_id, source, scope, state, started, finished, batches})``,
+  ``(:History {seq, at, item, op, source, actor, run_seq, run_id, changes})``
+  where ``item`` encodes an entity ``id * 2`` and a relation ``id * 2 + 1``.
+* One ``(:GraphsvcStore {name})`` node holds the schema version, the id
+  counters and the last commit time; every write transaction sets a property
+  on it first, which serialises graphsvc writers across processes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphsvc.model.vocabulary import VOCABULARY, Direction, EntityKind, RelationType, Vocabulary
+
+__all__ = [
+    "ALIAS",
+    "ASSERTION",
+    "ENTITY",
+    "HISTORY",
+    "IDENTIFIER",
+    "META",
+    "MISSING",
+    "RELATION_REF",
+    "RUN",
+    "SCHEMA_VERSION",
+    "STORE_NAME",
+    "Statement",
+    "attr_property",
+    "name",
+    "schema_script",
+    "schema_statements",
+]
+
+SCHEMA_VERSION = "1"
+"""Version of the graph model above; a database holding another is refused."""
+
+STORE_NAME = "graphsvc"
+"""The ``name`` of the one :data:`META` node."""
+
+META = "GraphsvcStore"
+ENTITY = "Entity"
+ALIAS = "Alias"
+IDENTIFIER = "Identifier"
+RELATION_REF = "RelationRef"
+ASSERTION = "Assertion"
+RUN = "Run"
+HISTORY = "History"
+
+MISSING = object()
+"""Marker for "no such row" in helpers that map rows."""
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def name(token: str) -> str:
+    """Return ``token`` for use as a label, relationship type or property name.
+
+    Raises:
+        ValueError: when it is not a plain identifier (letters, digits, ``_``),
+            which no vocabulary name is allowed to be.
+    """
+    if not _NAME.match(token):
+        msg = f"{token!r} cannot be put into a Cypher text"
+        raise ValueError(msg)
+    return token
+
+
+def attr_property(attribute: str) -> str:
+    """Return the node property that mirrors indexed attribute ``attribute``."""
+    return "attr_" + name(attribute)
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One Cypher statement: its text and its parameters."""
+
+    text: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    op: str = ""
+    """The statement's name (the function that built it), for logs and tests."""
+
+
+# ------------------------------------------------------------------------ schema
+
+
+def schema_statements(vocabulary: Vocabulary = VOCABULARY) -> tuple[str, ...]:
+    """Return the constraints and indexes the store creates on open.
+
+    Derived from the vocabulary: a key uniqueness constraint per entity kind
+    (on the kind's label), an index per indexed attribute, and the store's
+    own lookups. Every statement is ``IF NOT EXISTS``: running them again, or
+    after the vocabulary grew, only adds what is missing.
+    """
+    out = [
+        f"CREATE CONSTRAINT graphsvc_store_name IF NOT EXISTS "
+        f"FOR (m:{META}) REQUIRE m.name IS UNIQUE",
+        f"CREATE CONSTRAINT entity_id IF NOT EXISTS FOR (e:{ENTITY}) REQUIRE e.id IS UNIQUE",
+    ]
+    for kind in vocabulary.kinds:
+        label = name(kind.value)
+        out.append(
+            f"CREATE CONSTRAINT key_{label} IF NOT EXISTS FOR (e:{label}) REQUIRE e.key IS UNIQUE"
+        )
+    out += [
+        f"CREATE INDEX entity_kind_key IF NOT EXISTS FOR (e:{ENTITY}) ON (e.kind, e.key)",
+        f"CREATE INDEX entity_merged_into IF NOT EXISTS FOR (e:{ENTITY}) ON (e.merged_into)",
+    ]
+    for attribute in vocabulary.indexed_attributes:
+        prop = attr_property(attribute)
+        out.append(f"CREATE INDEX entity_{prop} IF NOT EXISTS FOR (e:{ENTITY}) ON (e.{prop})")
+    out += [
+        f"CREATE INDEX alias_kind_key IF NOT EXISTS FOR (a:{ALIAS}) ON (a.kind, a.key)",
+        f"CREATE INDEX alias_entity IF NOT EXISTS FOR (a:{ALIAS}) ON (a.entity)",
+        f"CREATE INDEX identifier_value IF NOT EXISTS "
+        f"FOR (i:{IDENTIFIER}) ON (i.kind, i.type, i.value)",
+        f"CREATE CONSTRAINT relation_ref_id IF NOT EXISTS "
+        f"FOR (k:{RELATION_REF}) REQUIRE k.id IS UNIQUE",
+        f"CREATE INDEX assertion_item IF NOT EXISTS FOR (a:{ASSERTION}) ON (a.item)",
+        f"CREATE INDEX assertion_assertor IF NOT EXISTS FOR (a:{ASSERTION}) ON (a.source, a.scope)",
+        f"CREATE CONSTRAINT run_id IF NOT EXISTS FOR (r:{RUN}) REQUIRE r.run_id IS UNIQUE",
+        f"CREATE CONSTRAINT run_seq IF NOT EXISTS FOR (r:{RUN}) REQUIRE r.seq IS UNIQUE",
+        f"CREATE INDEX run_source IF NOT EXISTS FOR (r:{RUN}) ON (r.source)",
+        f"CREATE CONSTRAINT history_seq IF NOT EXISTS FOR (h:{HISTORY}) REQUIRE h.seq IS UNIQUE",
+        f"CREATE INDEX history_item IF NOT EXISTS FOR (h:{HISTORY}) ON (h.item)",
+    ]
+    return tuple(out)
+
+
+AWAIT_INDEXES = Statement("CALL db.awaitIndexes($seconds)", {"seconds": 300}, op="await_indexes")
+"""Wait until every index is online (after :func:`schema_statements`)."""
+
+
+def schema_script(vocabulary: Vocabulary = VOCABULARY) -> str:
+    """Return the schema as one Cypher script (the committed ``schema/neo4j.cypher``)."""
+    head = (
+        "// graphsvc Neo4j schema, generated by graphsvc.store.neo4j.cypher.schema_script();\n"
+        "// the store runs these statements itself on open. Do not edit: regenerate with\n"
+        "//   python -m graphsvc.store.neo4j.cypher > schema/neo4j.cypher\n"
+    )
+    return head + "".join(f"{s};\n" for s in schema_statements(vocabulary))
+
+
+# -------------------------------------------------------------------------- meta
+
+_META_MATCH = f"MATCH (m:{META} {{name: $name}})"
+
+READ_META = Statement(
+    f"{_META_MATCH}\n"
+    "RETURN m.schema_version AS schema_version, m.entities AS entities, "
+    "m.relations AS relations, m.next_history AS next_history, m.last_commit AS last_commit",
+    {"name": STORE_NAME},
+    op="read_meta",
+)
+"""The store's version and sizes (no row: not a graphsvc database yet)."""
+
+ANY_NODE = Statement("MATCH (n) RETURN count(n) AS nodes", op="any_node")
+"""How many nodes the database holds (from the count store)."""
+
+
+def create_meta(created: int) -> Statement:
+    """Create the store's meta node unless it exists (concurrent opens are safe)."""
+    return Statement(
+        f"MERGE (m:{META} {{name: $name}})\n"
+        "ON CREATE SET m.schema_version = $version, m.created = $created, "
+        "m.next_entity = 1, m.next_relation = 1, m.next_history = 1, m.next_run = 1, "
+        "m.entities = 0, m.relations = 0, m.last_commit = 0\n"
+        "RETURN m.schema_version AS schema_version",
+        {"name": STORE_NAME, "version": SCHEMA_VERSION, "created": created},
+        op="create_meta",
+    )
+
+
+def lock_meta(writer: str) -> Statement:
+    """Take the store-wide write lock (a write to the meta node) and read the counters.
+
+    The lock is held until the transaction ends; a second writer waits on it.
+    """
+    return Statement(
+        f"{_META_MATCH}\n"
+        "SET m.writer = $writer\n"
+        "RETURN m.next_entity AS next_entity, m.next_relation AS next_relation, "
+        "m.next_history AS next_history, m.next_run AS next_run, m.entities AS entities, "
+        "m.relations AS relations, m.last_commit AS last_commit",
+        {"name": STORE_NAME, "writer": writer},
+        op="lock_meta",
+    )
+
+
+def save_meta(counters: Mapping[str, int]) -> Statement:
+    """Write the counters (``next_*``, ``entities``, ``relations``, ``last_commit``)."""
+    return Statement(
+        f"{_META_MATCH}\nSET m += $counters",
+        {"name": STORE_NAME, "counters": dict(counters)},
+        op="save_meta",
+    )
+
+
+# ---------------------------------------------------------------------- entities
+
+ENTITY_FIELDS = (
+    "e.id AS id, e.kind AS kind, e.key AS key, e.name AS name, e.status AS status, "
+    "e.attributes AS attributes, e.identifiers AS identifiers, e.provenance AS provenance, "
+    "e.first_seen AS first_seen, e.last_seen AS last_seen"
+)
+_SURVIVOR = (
+    f"UNWIND $ids AS id\n"
+    f"MATCH (x:{ENTITY} {{id: id}})\n"
+    f"MATCH (e:{ENTITY} {{id: coalesce(x.merged_into, x.id)}})\n"
+)
+
+
+def entities_now(ids: Sequence[int]) -> Statement:
+    """Current entities (merged ids answer with their survivor) and their aliases."""
+    return Statement(
+        f"{_SURVIVOR}"
+        "WHERE e.status <> 3\n"
+        f"OPTIONAL MATCH (a:{ALIAS} {{entity: e.id}})\n"
+        "WITH id, e, a ORDER BY a.key\n"
+        f"RETURN id AS requested, {ENTITY_FIELDS}, collect(a.key) AS aliases",
+        {"ids": list(ids)},
+        op="entities_now",
+    )
+
+
+def entities_rows(ids: Sequence[int], as_of: int) -> Statement:
+    """Entities by their own id (not resolved), with the aliases they had at ``as_of``."""
+    return Statement(
+        f"UNWIND $ids AS id\n"
+        f"MATCH (e:{ENTITY} {{id: id}})\n"
+        f"OPTIONAL MATCH (a:{ALIAS} {{entity: e.id}}) WHERE a.since <= $as_of\n"
+        "WITH e, a ORDER BY a.key\n"
+        f"RETURN {ENTITY_FIELDS}, e.merged_into AS merged_into, collect(a.key) AS aliases",
+        {"ids": list(ids), "as_of": as_of},
+        op="entities_rows",
+    )
+
+
+def entity_states(ids: Sequence[int]) -> Statement:
+    """Entities by id for the write transaction (no resolution, merged included)."""
+    return Statement(
+        f"UNWIND $ids AS id\nMATCH (e:{ENTITY} {{id: id}})\nRETURN {ENTITY_FIELDS}",
+        {"ids": list(ids)},
+        op="entity_states",
+    )
+
+
+def walk_nodes(ids: Sequence[int]) -> Statement:
+    """What a walk needs of its start entities (merged ids resolved to survivors)."""
+    return Statement(
+        f"{_SURVIVOR}"
+        "RETURN id AS requested, e.id AS id, e.kind AS kind, e.status AS status, "
+        "e.first_seen AS first_seen, e.s_at AS s_at, e.s_old AS s_old",
+        {"ids": list(ids)},
+        op="walk_nodes",
+    )
+
+
+def resolve_keys(refs: Sequence[tuple[int, int, str]]) -> Statement:
+    """Look (kind code, key) up as alias and as entity key; ``refs`` are (i, kind, key)."""
+    return Statement(
+        "UNWIND $refs AS ref\n"
+        f"OPTIONAL MATCH (a:{ALIAS} {{kind: ref.kind, key: ref.key}})\n"
+        f"OPTIONAL MATCH (e:{ENTITY} {{kind: ref.kind, key: ref.key}})\n"
+        "RETURN ref.i AS i, a.entity AS alias_entity, e.id AS entity_id, "
+        "e.merged_into AS merged_into",
+        {"refs": [{"i": i, "kind": k, "key": key} for i, k, key in refs]},
+        op="resolve_keys",
+    )
+
+
+def resolve_keys_as_of(refs: Sequence[tuple[int, int, str]], as_of: int) -> Statement:
+    """Look keys up as they resolved at ``as_of`` (entities created by then, older aliases)."""
+    return Statement(
+        "UNWIND $refs AS ref\n"
+        f"OPTIONAL MATCH (e:{ENTITY} {{kind: ref.kind, key: ref.key}}) "
+        "WHERE e.first_seen <= $as_of\n"
+        f"OPTIONAL MATCH (a:{ALIAS} {{kind: ref.kind, key: ref.key}}) WHERE a.since <= $as_of\n"
+        "RETURN ref.i AS i, e.id AS entity_id, a.entity AS alias_entity",
+        {"refs": [{"i": i, "kind": k, "key": key} for i, k, key in refs], "as_of": as_of},
+        op="resolve_keys_as_of",
+    )
+
+
+def resolve_identifiers(kind: int, pairs: Sequence[tuple[int, str, str]]) -> Statement:
+    """Find the non-retired holder of each (i, identifier type, value) of a kind."""
+    return Statement(
+        "UNWIND $pairs AS p\n"
+        f"MATCH (i:{IDENTIFIER} {{kind: $kind, type: p.type, value: p.value}})\n"
+        f"MATCH (e:{ENTITY} {{id: i.entity}})\n"
+        "WHERE e.status <> 2\n"
+        "RETURN p.i AS i, coalesce(e.merged_into, e.id) AS id",
+        {"kind": kind, "pairs": [{"i": i, "type": t, "value": v} for i, t, v in pairs]},
+        op="resolve_identifiers",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EntityFilter:
+    """The Cypher side of an entity query (see :func:`find_entities`).
+
+    Attributes:
+        kind: Kind label to match, or ``None`` for every entity.
+        statuses: Status codes to keep, or ``None`` for all (merged never).
+        text: Lower-cased substring of the key or the name.
+        indexed: (attribute, scalar value) pairs compared on ``attr_<a>``.
+    """
+
+    kind: EntityKind | None = None
+    statuses: tuple[int, ...] | None = None
+    text: str | None = None
+    indexed: tuple[tuple[str, Any], ...] = ()
+
+
+def _entity_where(f: EntityFilter, after: int | None = None) -> tuple[str, dict[str, Any]]:
+    labels = f":{ENTITY}" + (f":{name(f.kind.value)}" if f.kind is not None else "")
+    clauses = ["e.status <> 3"]
+    params: dict[str, Any] = {}
+    if after is not None:
+        clauses.append("e.id > $after")
+        params["after"] = after
+    if f.statuses is not None:
+        clauses.append("e.status IN $statuses")
+        params["statuses"] = list(f.statuses)
+    if f.text:
+        clauses.append("(toLower(e.key) CONTAINS $text OR toLower(e.name) CONTAINS $text)")
+        params["text"] = f.text
+    for n, (attribute, value) in enumerate(f.indexed):
+        clauses.append(f"e.{attr_property(attribute)} = $a{n}")
+        params[f"a{n}"] = value
+    return f"MATCH (e{labels})\nWHERE " + " AND ".join(clauses) + "\n", params
+
+
+def count_entities(f: EntityFilter) -> Statement:
+    """Count the entities matching ``f``."""
+    head, params = _entity_where(f)
+    return Statement(head + "RETURN count(e) AS total", params, op="count_entities")
+
+
+def page_entity_ids(f: EntityFilter, after: int | None, limit: int) -> Statement:
+    """Ids of the first ``limit`` entities matching ``f`` with an id above ``after``."""
+    head, params = _entity_where(f, after)
+    params["limit"] = limit
+    return Statement(
+        head + "RETURN e.id AS id ORDER BY id LIMIT $limit", params, op="page_entity_ids"
+    )
+
+
+def scan_entity_attributes(f: EntityFilter) -> Statement:
+    """Every entity matching ``f`` with its attributes (for filters Cypher cannot express)."""
+    head, params = _entity_where(f)
+    return Statement(
+        head + "RETURN e.id AS id, e.attributes AS attributes ORDER BY id",
+        params,
+        op="scan_entity_attributes",
+    )
+
+
+def attribute_column(ids: Sequence[int], attribute: str) -> Statement:
+    """The mirrored value of an indexed attribute for each id (resolved to survivors).
+
+    ``attributes`` is returned only where the mirror is empty, so that a
+    non-scalar value can still be read from the JSON.
+    """
+    prop = attr_property(attribute)
+    return Statement(
+        f"{_SURVIVOR}"
+        "WHERE e.status <> 3\n"
+        f"RETURN id AS requested, e.{prop} AS value, "
+        f"CASE WHEN e.{prop} IS NULL THEN e.attributes END AS attributes",
+        {"ids": list(ids)},
+        op="attribute_column",
+    )
+
+
+def losers_of(entity_id: int) -> Statement:
+    """Ids of the entities merged into ``entity_id``."""
+    return Statement(
+        f"MATCH (l:{ENTITY} {{merged_into: $id}}) RETURN l.id AS id",
+        {"id": entity_id},
+        op="losers_of",
+    )
+
+
+# --------------------------------------------------------------------- relations
+
+RELATION_FIELDS = (
+    "r.id AS id, type(r) AS type, a.id AS src, b.id AS dst, r.status AS status, "
+    "r.attributes AS attributes, r.provenance AS provenance, r.first_seen AS first_seen, "
+    "r.last_seen AS last_seen, r.grp AS grp, r.s_at AS s_at, r.s_old AS s_old"
+)
+_BY_RELATION_ID = (
+    f"MATCH (k:{RELATION_REF} {{id: id}})\n"
+    f"MATCH (a:{ENTITY} {{id: k.src}})-[r]->(b:{ENTITY} {{id: k.dst}})\n"
+    "WHERE r.id = id\n"
+)
+
+
+def relations_by_id(ids: Sequence[int]) -> Statement:
+    """Relations by id, any status (the caller filters merged ones)."""
+    return Statement(
+        f"UNWIND $ids AS id\n{_BY_RELATION_ID}RETURN {RELATION_FIELDS}",
+        {"ids": list(ids)},
+        op="relations_by_id",
+    )
+
+
+def relations_of(entity_id: int, direction: Direction) -> Statement:
+    """Every relation leaving (OUT) or reaching (IN) an entity (resolved to its survivor)."""
+    arrow = "-[r]->(b)" if direction is Direction.OUT else "<-[r]-(b)"
+    return Statement(
+        f"MATCH (x:{ENTITY} {{id: $id}})\n"
+        f"MATCH (a:{ENTITY} {{id: coalesce(x.merged_into, x.id)}}){arrow}\n"
+        "RETURN a.id AS entity, r.id AS id, type(r) AS type, r.status AS status, "
+        "r.first_seen AS first_seen, r.s_at AS s_at, r.s_old AS s_old",
+        {"id": entity_id},
+        op="relations_of",
+    )
+
+
+def lookup_relations(triples: Sequence[tuple[int, str, int, int]]) -> Statement:
+    """Unmerged relations by (i, type, from, to)."""
+    return Statement(
+        "UNWIND $triples AS t\n"
+        f"MATCH (a:{ENTITY} {{id: t.src}})-[r]->(b:{ENTITY} {{id: t.dst}})\n"
+        "WHERE type(r) = t.type AND r.status <> 3\n"
+        f"RETURN t.i AS i, {RELATION_FIELDS}",
+        {"triples": [{"i": i, "type": t, "src": s, "dst": d} for i, t, s, d in triples]},
+        op="lookup_relations",
+    )
+
+
+def relations_touching(ids: Sequence[int]) -> Statement:
+    """Every unmerged relation with an end among ``ids``."""
+    return Statement(
+        "UNWIND $ids AS id\n"
+        f"MATCH (e:{ENTITY} {{id: id}})-[r]-(:{ENTITY})\n"
+        "WHERE r.status <> 3\n"
+        "WITH DISTINCT r\n"
+        "WITH r, startNode(r) AS a, endNode(r) AS b\n"
+        f"RETURN {RELATION_FIELDS}",
+        {"ids": list(ids)},
+        op="relations_touching",
+    )
+
+
+def _types_pattern(types: Iterable[RelationType]) -> str:
+    return "|".join(name(t.value) for t in sorted(set(types), key=lambda t: t.value))
+
+
+WALK_FIELDS = (
+    "uid, r.id AS rid, type(r) AS type, startNode(r) = u AS is_out, r.status AS r_status, "
+    "r.first_seen AS r_first, r.s_at AS r_s_at, r.s_old AS r_s_old, "
+    "r.grp AS grp, r.g_at AS g_at, r.g_old AS g_old, v.id AS vid, v.kind AS v_kind, "
+    "v.status AS v_status, v.first_seen AS v_first, v.s_at AS v_s_at, v.s_old AS v_s_old"
+)
+
+
+def expand_level(
+    ids: Sequence[int], types: Iterable[RelationType], *, max_status: int, as_of: int | None
+) -> Statement:
+    """The relations of the given types around a frontier of entities, with both ends.
+
+    Both directions are returned (``is_out`` says which); the walk keeps those its
+    steps allow. Now, relations and neighbours above ``max_status`` are left
+    out here; as of a past time only those created later are, and statuses
+    are replayed by the caller.
+    """
+    pattern = _types_pattern(types)
+    if as_of is None:
+        where = "WHERE r.status <= $max_status AND v.status <= $max_status\n"
+        params: dict[str, Any] = {"ids": list(ids), "max_status": max_status}
+    else:
+        where = "WHERE r.first_seen <= $as_of AND v.first_seen <= $as_of\n"
+        params = {"ids": list(ids), "as_of": as_of}
+    return Statement(
+        "UNWIND $ids AS uid\n"
+        f"MATCH (u:{ENTITY} {{id: uid}})-[r:{pattern}]-(v:{ENTITY})\n"
+        f"{where}"
+        f"RETURN {WALK_FIELDS}",
+        params,
+        op="expand_level",
+    )
+
+
+def group_members(ids: Sequence[int], types: Iterable[RelationType]) -> Statement:
+    """Relations of the redundancy types leaving ``ids`` that have (or had) a group."""
+    return Statement(
+        "UNWIND $ids AS oid\n"
+        f"MATCH (o:{ENTITY} {{id: oid}})-[r:{_types_pattern(types)}]->()\n"
+        "WHERE r.grp IS NOT NULL OR r.g_at IS NOT NULL\n"
+        "RETURN oid, r.id AS rid, r.status AS status, r.first_seen AS first_seen, "
+        "r.s_at AS s_at, r.s_old AS s_old, r.grp AS grp, r.g_at AS g_at, r.g_old AS g_old",
+        {"ids": list(ids)},
+        op="group_members",
+    )
+
+
+# ----------------------------------------------------------------------- history
+
+
+def history_page(items: Sequence[int], after: int, limit: int) -> Statement:
+    """History events of the given item codes with ``seq > after``, oldest first."""
+    return Statement(
+        "UNWIND $items AS item\n"
+        f"MATCH (h:{HISTORY} {{item: item}})\n"
+        "WHERE h.seq > $after\n"
+        "RETURN h.seq AS seq, h.at AS at, h.op AS op, h.item AS item, h.source AS source, "
+        "h.actor AS actor, h.run_id AS run_id, h.changes AS changes\n"
+        "ORDER BY seq LIMIT $limit",
+        {"items": list(items), "after": after, "limit": limit},
+        op="history_page",
+    )
+
+
+def events_after(items: Sequence[int], as_of: int) -> Statement:
+    """Events of the given item codes later than ``as_of``, newest first (to undo them)."""
+    return Statement(
+        "UNWIND $items AS item\n"
+        f"MATCH (h:{HISTORY} {{item: item}})\n"
+        "WHERE h.at > $as_of\n"
+        "RETURN h.item AS item, h.op AS op, h.changes AS changes\n"
+        "ORDER BY h.seq DESC",
+        {"items": list(items), "as_of": as_of},
+        op="events_after",
+    )
+
+
+# -------------------------------------------------------------------------- runs
+
+RUN_FIELDS = (
+    "r.run_id AS run_id, r.source AS source, r.scope AS scope, r.state AS state, "
+    "r.started AS started, r.finished AS finished, r.batches AS batches, r.seq AS seq"
+)
+
+
+def latest_runs(source: str | None, first: int) -> Statement:
+    """The latest runs, newest first, optionally of one source."""
+    if source is None:
+        return Statement(
+            f"MATCH (r:{RUN})\nRETURN {RUN_FIELDS}\nORDER BY seq DESC LIMIT $first",
+            {"first": first},
+            op="latest_runs",
+        )
+    return Statement(
+        f"MATCH (r:{RUN} {{source: $source}})\nRETURN {RUN_FIELDS}\nORDER BY seq DESC LIMIT $first",
+        {"source": source, "first": first},
+        op="latest_runs",
+    )
+
+
+def get_run(run_id: str) -> Statement:
+    """One run by id."""
+    return Statement(
+        f"MATCH (r:{RUN} {{run_id: $run_id}})\nRETURN {RUN_FIELDS}",
+        {"run_id": run_id},
+        op="get_run",
+    )
+
+
+def create_run(run: Mapping[str, Any]) -> Statement:
+    """Record a new run (``run`` holds every property, ``run_id`` included)."""
+    return Statement(
+        f"MERGE (r:{RUN} {{run_id: $run.run_id}})\nSET r += $run",
+        {"run": dict(run)},
+        op="create_run",
+    )
+
+
+def update_run(run_id: str, state: str, finished: int | None, batches: int) -> Statement:
+    """Set a run's state, end and batch count."""
+    return Statement(
+        f"MATCH (r:{RUN} {{run_id: $run_id}})\n"
+        "SET r.state = $state, r.finished = $finished, r.batches = $batches",
+        {"run_id": run_id, "state": state, "finished": finished, "batches": batches},
+        op="update_run",
+    )
+
+
+# -------------------------------------------------------------------- assertions
+
+
+def missing_assertions(source: str, scope: str, run_seq: int) -> Statement:
+    """Assertions of (source, scope) not renewed by run ``run_seq``."""
+    return Statement(
+        f"MATCH (a:{ASSERTION} {{source: $source, scope: $scope}})\n"
+        "WHERE a.missed > 0 OR a.last_run < $run_seq\n"
+        "RETURN a.item AS item, a.last_run AS last_run, a.missed AS missed",
+        {"source": source, "scope": scope, "run_seq": run_seq},
+        op="missing_assertions",
+    )
+
+
+def asserted_elsewhere(items: Sequence[int], source: str, scope: str) -> Statement:
+    """Those item codes that another (source, scope) asserts now."""
+    return Statement(
+        "UNWIND $items AS item\n"
+        f"MATCH (a:{ASSERTION} {{item: item}})\n"
+        "WHERE a.missed = 0 AND NOT (a.source = $source AND a.scope = $scope)\n"
+        "RETURN DISTINCT item",
+        {"items": list(items), "source": source, "scope": scope},
+        op="asserted_elsewhere",
+    )
+
+
+def assertions_of(item: int) -> Statement:
+    """Every assertion of one item code."""
+    return Statement(
+        f"MATCH (a:{ASSERTION} {{item: $item}})\n"
+        "RETURN a.source AS source, a.scope AS scope, a.last_run AS last_run, "
+        "a.missed AS missed",
+        {"item": item},
+        op="assertions_of",
+    )
+
+
+# ------------------------------------------------------------------------ writes
+
+
+def create_entities(kind: EntityKind, rows: Sequence[Mapping[str, Any]]) -> Statement:
+    """Create entities of one kind; each row is ``{id, props}``. Returns ``n`` written."""
+    return Statement(
+        "UNWIND $rows AS row\n"
+        f"MERGE (e:{ENTITY} {{id: row.id}})\n"
+        f"SET e:{name(kind.value)}, e += row.props\n"
+        "RETURN count(e) AS n",
+        {"rows": [dict(r) for r in rows]},
+        op="create_entities",
+    )
+
+
+def update_entities(rows: Sequence[Mapping[str, Any]]) -> Statement:
+    """Set properties of existing entities; each row is ``{id, props}`` (null removes)."""
+    return Statement(
+        "UNWIND $rows AS row\n"
+        f"MATCH (e:{ENTITY} {{id: row.id}})\n"
+        "SET e += row.props\n"
+        "RETURN count(e) AS n",
+        {"rows": [dict(r) for r in rows]},
+        op="update_entities",
+    )
+
+
+def log_entity_status(rows: Sequence[Mapping[str, Any]]) -> Statement:
+    """Append to entities' status logs; each row is ``{id, at: [...], old: [...]}``."""
+    return Statement(
+        "UNWIND $rows AS row\n"
+        f"MATCH (e:{ENTITY} {{id: row.id}})\n"
+        "SET e.s_at = coalesce(e.s_at, []) + row.at, e.s_old = coalesce(e.s_old, []) + row.old",
+        {"rows": [dict(r) for r in rows]},
+        op="log_entity_status",
+    )
+
+
+def touch_entities(ids: Sequence[int], at: int) -> Statement:
+    """Set ``last_seen`` of entities."""
+    return Statement(
+        f"UNWIND $ids AS id\nMATCH (e:{ENTITY} {{id: id}})\nSET e.last_seen = $at",
+        {"ids": list(ids), "at": at},
+        op="touch_entities",
+    )
+
+
+def merge_entity(loser: int, survivor: int, at: int) -> Statement:
+    """Mark ``loser`` merged into ``survivor`` and make its key an alias of the survivor."""
+    return Statement(
+        f"MATCH (l:{ENTITY} {{id: $loser}})\n"
+        "SET l.status = 3, l.merged_into = $survivor\n"
+        "WITH l\n"
+        f"MERGE (a:{ALIAS} {{kind: l.kind, key: l.key}})\n"
+        "SET a.entity = $survivor, a.since = $at",
+        {"loser": loser, "survivor": survivor, "at": at},
+        op="merge_entity",
+    )
+
+
+def repoint_aliases(loser: int, survivor: int) -> Statement:
+    """Aliases of ``loser`` now name ``survivor``."""
+    return Statement(
+        f"MATCH (a:{ALIAS} {{entity: $loser}})\nSET a.entity = $survivor",
+        {"loser": loser, "survivor": survivor},
+        op="repoint_aliases",
+    )
+
+
+def repoint_losers(loser: int, survivor: int) -> Statement:
+    """Entities merged into ``loser`` earlier now name ``survivor`` as their survivor."""
+    return Statement(
+        f"MATCH (x:{ENTITY} {{merged_into: $loser}})\nSET x.merged_into = $survivor",
+        {"loser": loser, "survivor": survivor},
+        op="repoint_losers",
+    )
+
+
+def set_aliases(rows: Sequence[Mapping[str, Any]], at: int) -> Statement:
+    """Make each ``{kind, key, entity}`` an alias (replacing an alias of that key)."""
+    return Statement(
+        "UNWIND $rows AS row\n"
+        f"MERGE (a:{ALIAS} {{kind: row.kind, key: row.key}})\n"
+        "SET a.entity = row.entity, a.since = $at",
+        {"rows": [dict(r) for r in rows], "at": at},
+        op="set_aliases",
+    )
+
+
+def set_identifiers(rows: Sequence[Mapping[str, Any]]) -> Statement:
+    """Point each ``{kind, type, value}`` identifier at ``row.entity``."""
+    return Statement(
+        "UNWIND $rows AS row\n"
+        f"MERGE (i:{IDENTIFIER} {{kind: row.kind, type: row.type, value: row.value}})\n"
+        "SET i.entity = row.entity",
+        {"rows": [dict(r) for r in rows]},
+        op="set_identifiers",
+    )
+
+
+def unset_identifiers(rows: Sequence[Mapping[str, Any]]) -> Statement:
+    """Forget each ``{kind, type, value}`` identifier if it still points at ``row.entity``."""
+    return Statement(
+        "UNWIND $rows AS row\n"
+        f"MATCH (i:{IDENTIFIER} {{kind: row.kind, type: row.type, value: row.value}})\n"
+        "WHERE i.entity = row.entity\n"
+        "DELETE i",
+        {"rows": [dict(r) for r in rows]},
+        op="unset_identifiers",
+    )
+
+
+def create_relations(type_: RelationType, rows: Sequence[Mapping[str, Any]]) -> Statement:
+    """Create relations of one type; rows are ``{id, src, dst, props}``. Returns ``n``."""
+    return Statement(
+        "UNWIND $rows AS row\n"
+        f"MATCH (a:{ENTITY} {{id: row.src}})\n"
+        f"MATCH (b:{ENTITY} {{id: row.dst}})\n"
+        f"MERGE (a)-[r:{name(type_.value)} {{id: row.id}}]->(b)\n"
+        "SET r += row.props\n"
+        f"MERGE (k:{RELATION_REF} {{id: row.id}})\n"
+        "SET k.type = type(r), k.src = row.src, k.dst = row.dst\n"
+        "RETURN count(r) AS n",
+        {"rows": [dict(r) for r in rows]},
+        op="create_relations",
+    )
+
+
+_ROW_RELATION = (
+    "UNWIND $rows AS row\n"
+    f"MATCH (k:{RELATION_REF} {{id: row.id}})\n"
+    f"MATCH (:{ENTITY} {{id: k.src}})-[r]->(:{ENTITY} {{id: k.dst}})\n"
+    "WHERE r.id = row.id\n"
+)
+
+
+def update_relations(rows: Sequence[Mapping[str, Any]]) -> Statement:
+    """Set properties of relations by id; rows are ``{id, props}``. Returns ``n``."""
+    return Statement(
+        f"{_ROW_RELATION}SET r += row.props\nRETURN count(r) AS n",
+        {"rows": [dict(r) for r in rows]},
+        op="update_relations",
+    )
+
+
+def log_relation_status(rows: Sequence[Mapping[str, Any]]) -> Statement:
+    """Append to relations' status logs; rows are ``{id, at: [...], old: [...]}``."""
+    return Statement(
+        f"{_ROW_RELATION}"
+        "SET r.s_at = coalesce(r.s_at, []) + row.at, r.s_old = coalesce(r.s_old, []) + row.old",
+        {"rows": [dict(r) for r in rows]},
+        op="log_relation_status",
+    )
+
+
+def log_relation_group(rows: Sequence[Mapping[str, Any]]) -> Statement:
+    """Append to relations' group logs; rows are ``{id, at: [...], old: [JSON texts]}``."""
+    return Statement(
+        f"{_ROW_RELATION}"
+        "SET r.g_at = coalesce(r.g_at, []) + row.at, r.g_old = coalesce(r.g_old, []) + row.old",
+        {"rows": [dict(r) for r in rows]},
+        op="log_relation_group",
+    )
+
+
+def touch_relations(ids: Sequence[int], at: int) -> Statement:
+    """Set ``last_seen`` of relations."""
+    return Statement(
+        f"UNWIND $ids AS id\n{_BY_RELATION_ID}SET r.last_seen = $at",
+        {"ids": list(ids), "at": at},
+        op="touch_relations",
+    )
+
+
+def move_assertions(old: int, new: int) -> Statement:
+    """Every source's assertions of item ``old`` now assert item ``new`` (merging counts)."""
+    return Statement(
+        f"MATCH (a:{ASSERTION} {{item: $old}})\n"
+        f"MERGE (b:{ASSERTION} {{source: a.source, scope: a.scope, item: $new}})\n"
+        "ON CREATE SET b.last_run = a.last_run, b.missed = a.missed\n"
+        "ON MATCH SET b.last_run = CASE WHEN a.last_run > b.last_run "
+        "THEN a.last_run ELSE b.last_run END, "
+        "b.missed = CASE WHEN a.missed < b.missed THEN a.missed ELSE b.missed END\n"
+        "DELETE a",
+        {"old": old, "new": new},
+        op="move_assertions",
+    )
+
+
+def assert_items(items: Sequence[int], source: str, scope: str, run_seq: int) -> Statement:
+    """(source, scope) asserts these item codes in run ``run_seq``."""
+    return Statement(
+        "UNWIND $items AS item\n"
+        f"MERGE (a:{ASSERTION} {{source: $source, scope: $scope, item: item}})\n"
+        "SET a.last_run = $run_seq, a.missed = 0",
+        {"items": list(items), "source": source, "scope": scope, "run_seq": run_seq},
+        op="assert_items",
+    )
+
+
+def withdraw(rows: Sequence[Mapping[str, Any]], source: str, scope: str) -> Statement:
+    """Set ``missed`` of (source, scope) assertions; rows are ``{item, missed}``."""
+    return Statement(
+        "UNWIND $rows AS row\n"
+        f"MATCH (a:{ASSERTION} {{source: $source, scope: $scope, item: row.item}})\n"
+        "SET a.missed = row.missed",
+        {"rows": [dict(r) for r in rows], "source": source, "scope": scope},
+        op="withdraw",
+    )
+
+
+def append_history(rows: Sequence[Mapping[str, Any]]) -> Statement:
+    """Append history events; each row holds every property, ``seq`` included."""
+    return Statement(
+        f"UNWIND $rows AS row\nMERGE (h:{HISTORY} {{seq: row.seq}})\nSET h += row",
+        {"rows": [dict(r) for r in rows]},
+        op="append_history",
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover - regenerates schema/neo4j.cypher
+    import sys
+
+    sys.stdout.write(schema_script())

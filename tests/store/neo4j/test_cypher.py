@@ -1,0 +1,116 @@
+"""The Cypher the Neo4j store sends, pinned: golden texts and parameters, values only as
+parameters, labels and types only from the vocabulary, and the committed schema file."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from graphsvc.model.vocabulary import VOCABULARY, EntityKind, RelationType
+from graphsvc.store.neo4j import cypher as q
+from tests.store.neo4j.scenario import SENTINEL, record, render, statements
+
+HERE = Path(__file__).parent
+GOLDEN = HERE / "golden" / "statements.txt"
+ROOT = HERE.parents[2]
+STORE_LABELS = {
+    q.META,
+    q.ENTITY,
+    q.ALIAS,
+    q.IDENTIFIER,
+    q.RELATION_REF,
+    q.ASSERTION,
+    q.RUN,
+    q.HISTORY,
+}
+ALLOWED_NAMES = STORE_LABELS | {k.value for k in EntityKind} | {t.value for t in RelationType}
+
+
+async def test_every_statement_matches_the_golden_file() -> None:
+    """Each port operation sends exactly the pinned statements with the pinned parameters.
+
+    After a deliberate change, regenerate with ``GRAPHSVC_UPDATE_GOLDEN=1`` and
+    review the diff of ``golden/statements.txt``.
+    """
+    text = render(await record())
+    if os.environ.get("GRAPHSVC_UPDATE_GOLDEN"):
+        GOLDEN.write_text(text)
+    assert text == GOLDEN.read_text(), "generated Cypher changed: see GRAPHSVC_UPDATE_GOLDEN"
+
+
+async def test_values_travel_only_as_parameters() -> None:
+    sent = statements(await record())
+    assert len(sent) > 100
+    for st in sent:
+        assert SENTINEL not in st.text.lower(), st.text
+        assert "'" not in st.text and '"' not in st.text, f"string literal in {st.text}"
+    # the scenario's values did reach Neo4j, as parameters
+    assert any(SENTINEL in repr(st.params) for st in sent)
+
+
+async def test_labels_and_types_come_from_the_closed_sets() -> None:
+    for st in statements(await record()):
+        names: set[str] = set()
+        for group in re.findall(r"\(\w*((?::\w+)+)", st.text):
+            names.update(group.strip(":").split(":"))
+        for group in re.findall(r"\[\w*:([\w|]+)", st.text):
+            names.update(group.split("|"))
+        names.update(re.findall(r"SET \w+:(\w+)", st.text))
+        assert names <= ALLOWED_NAMES, (names - ALLOWED_NAMES, st.text)
+
+
+def test_the_committed_schema_file_is_what_the_store_creates() -> None:
+    assert (ROOT / "schema" / "neo4j.cypher").read_text() == q.schema_script(), (
+        "regenerate: python -m graphsvc.store.neo4j.cypher > schema/neo4j.cypher"
+    )
+
+
+def test_schema_is_derived_from_the_vocabulary() -> None:
+    schema = q.schema_statements()
+    for kind in EntityKind:
+        assert (
+            f"CREATE CONSTRAINT key_{kind.value} IF NOT EXISTS "
+            f"FOR (e:{kind.value}) REQUIRE e.key IS UNIQUE" in schema
+        )
+    for attribute in VOCABULARY.indexed_attributes:
+        assert (
+            f"CREATE INDEX entity_attr_{attribute} IF NOT EXISTS "
+            f"FOR (e:Entity) ON (e.attr_{attribute})" in schema
+        )
+    assert all(" IF NOT EXISTS " in s for s in schema)
+    assert len({s.split()[2] for s in schema}) == len(schema), "index and constraint names repeat"
+
+
+def test_level_expansion_text() -> None:
+    now = q.expand_level(
+        [7, 8], [RelationType.RUNS_ON, RelationType.DEPENDS_ON], max_status=1, as_of=None
+    )
+    assert now.text == (
+        "UNWIND $ids AS uid\n"
+        "MATCH (u:Entity {id: uid})-[r:DEPENDS_ON|RUNS_ON]-(v:Entity)\n"
+        "WHERE r.status <= $max_status AND v.status <= $max_status\n"
+        "RETURN uid, r.id AS rid, type(r) AS type, startNode(r) = u AS is_out, "
+        "r.status AS r_status, r.first_seen AS r_first, r.s_at AS r_s_at, r.s_old AS r_s_old, "
+        "r.grp AS grp, r.g_at AS g_at, r.g_old AS g_old, v.id AS vid, v.kind AS v_kind, "
+        "v.status AS v_status, v.first_seen AS v_first, v.s_at AS v_s_at, v.s_old AS v_s_old"
+    )
+    assert now.params == {"ids": [7, 8], "max_status": 1}
+    past = q.expand_level([7], [RelationType.RUNS_ON], max_status=0, as_of=123)
+    assert "WHERE r.first_seen <= $as_of AND v.first_seen <= $as_of\n" in past.text
+    assert past.params == {"ids": [7], "as_of": 123}
+
+
+def test_the_write_lock_statement() -> None:
+    st = q.lock_meta("host:1")
+    assert st.text.startswith("MATCH (m:GraphsvcStore {name: $name})\nSET m.writer = $writer\n")
+    assert st.params == {"name": "graphsvc", "writer": "host:1"}
+
+
+def test_names_that_are_not_identifiers_are_refused() -> None:
+    with pytest.raises(ValueError, match="cannot be put into a Cypher text"):
+        q.name("Service) DETACH DELETE (n")
+    with pytest.raises(ValueError):
+        q.attr_property("tier`")
