@@ -35,3 +35,38 @@ async def test_columns_are_rebuilt_on_open_and_large_dictionaries_are_compacted(
         assert len(caps.values) == 2  # only the values asked for, not all 600
         tiers = await store.attribute_column(wanted, "tier")
         assert tiers.decoded() == [2, 4, 2]
+
+
+async def test_as_of_columns_replay_only_what_changed_and_follow_later_commits(
+    tmp_path: Path,
+) -> None:
+    def batch(**tiers: int | None) -> IngestBatch:
+        return IngestBatch.model_validate(
+            {
+                "source": "t",
+                "entities": [
+                    {"kind": "Service", "key": k, "attributes": {"tier": v}}
+                    for k, v in tiers.items()
+                ],
+            }
+        )
+
+    async with EmbeddedStore(tmp_path / "g.db", durability="normal") as store:
+        engine = IngestEngine(store)
+        await engine.ingest(batch(a=1, b=2, c=3))
+        t1 = (await store.stats()).last_commit
+        assert t1 is not None
+        await engine.ingest(batch(a=4))
+        ids = await store.resolve([(EntityKind.SERVICE, k) for k in "abc"])
+        wanted = [i for i in ids if i is not None]
+        # the first past read builds the change times from history
+        assert (await store.attribute_column(wanted, "tier", as_of=t1)).decoded() == [1, 2, 3]
+        t2 = (await store.stats()).last_commit
+        assert t2 is not None
+        # later commits are tracked from then on
+        await engine.ingest(batch(b=None, c=1, d=2))
+        d = (await store.resolve([(EntityKind.SERVICE, "d")]))[0]
+        assert d is not None
+        past = await store.attribute_column([*wanted, d], "tier", as_of=t2)
+        assert past.decoded() == [4, 2, 3, None]
+        assert (await store.attribute_column([*wanted, d], "tier")).decoded() == [4, None, 1, 2]

@@ -193,6 +193,8 @@ class GraphIndex:
         self.last_commit = 0
         self.version = 0  # bumped by every commit
         self._as_of_memo: dict[tuple[str, int], tuple[int, Any]] = {}
+        # when each entity last had a history event; built on first need (asOf reads)
+        self.e_changed: _Column | None = None
         self._stamp = np.zeros(1, dtype=np.uint32)
         self._pos = np.zeros(1, dtype=np.int64)
         self._mark = 0
@@ -249,6 +251,21 @@ class GraphIndex:
         self.e_code.data[ids] = kinds.astype(np.uint8) | (statuses.astype(np.uint8) << 4)
         self.e_created.data[ids] = created
         self.n_entities = max(self.n_entities, top)
+
+    def load_changed(self, ids: NDArray[np.int64], at: NDArray[np.int64]) -> None:
+        """Start tracking when each entity last had a history event (``ids``/``at`` pairs)."""
+        column = _Column(np.int64, 0, capacity=self.n_entities + 2)
+        column.data[ids] = at
+        self.e_changed = column
+
+    def mark_changed(self, ids: Iterable[int], at: int) -> None:
+        """Record that these entities had a history event at ``at`` (once tracking started)."""
+        column = self.e_changed
+        if column is None:
+            return
+        for entity_id in ids:
+            column.ensure(entity_id + 1)
+            column.data[entity_id] = at
 
     def set_attributes(self, entity_id: int, attributes: Mapping[str, JsonValue]) -> None:
         """Record the indexed attributes of an entity's current attributes."""

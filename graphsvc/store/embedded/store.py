@@ -87,6 +87,7 @@ __all__ = ["EmbeddedStore"]
 Durability = Literal["full", "normal"]
 _STATUS_BY_NAME = {"active": 0, "stale": 1, "retired": 2, "merged": MERGED}
 _SMALL_DICTIONARY = 256  # attribute dictionaries up to this size are returned whole
+_LAST_ENTITY_EVENTS = "SELECT item >> 1, max(at) FROM history WHERE item % 2 = 0 GROUP BY item"  # entity id -> time of its last history event
 _SORT_ABOVE = 4096  # neighbours() sorts larger id sets before the kernel runs
 _PROVENANCE_CACHE = 65536  # decoded (source, time) pairs kept for record reads
 _CHUNK = 900  # SQLite's default limit of host parameters is 999
@@ -957,7 +958,7 @@ class EmbeddedStore(GraphStore):
         With ``as_of`` the records as of then are read (the port's default).
         """
         if as_of is not None:
-            return await super().attribute_column(ids, name, as_of=as_of)
+            return await self._attribute_column_as_of(ids, name, as_of)
         check_indexed(name)
         idx = self.index
         with idx.lock:
@@ -978,6 +979,52 @@ class EmbeddedStore(GraphStore):
             remap[compact.reshape(-1)],
             tuple(values[c] for c in used[present].tolist()),
         )
+
+    async def _attribute_column_as_of(
+        self, ids: Sequence[int] | NDArray[np.int64], name: str, as_of: datetime
+    ) -> AttributeColumn:
+        """Current values where nothing changed since ``as_of``; history replay elsewhere.
+
+        An entity without any history event after ``as_of`` (creation, update,
+        merge) had then the value it has now. Only the others (and merged ids)
+        are read back through their history.
+        """
+        check_indexed(name)
+        idx = self.index
+        t = to_micros(as_of)
+        arr = np.asarray(ids, dtype=np.int64)
+        with idx.lock:
+            if idx.e_changed is None:
+                rows = np.asarray(
+                    self._reader().execute(_LAST_ENTITY_EVENTS).fetchall(),
+                    dtype=np.int64,
+                ).reshape(-1, 2)
+                idx.load_changed(rows[:, 0], rows[:, 1])
+            assert idx.e_changed is not None
+            changed = idx.e_changed.data
+            inside = (arr > 0) & (arr < changed.shape[0]) & (arr <= idx.n_entities)
+            need = ~inside
+            need[inside] = changed[arr[inside]] > t
+            if idx.survivor:
+                merged = np.fromiter(idx.survivor, dtype=np.int64, count=len(idx.survivor))
+                need |= np.isin(arr, merged)
+        current = await self.attribute_column(arr, name)
+        if not need.any():
+            return current
+        past = await super().attribute_column(arr[need], name, as_of=as_of)
+        values = list(current.values)
+        positions = {orjson.dumps(v).decode(): i for i, v in enumerate(values)}
+        remap = np.empty(len(past.values) + 1, dtype=np.int32)
+        remap[-1] = -1
+        for i, v in enumerate(past.values):
+            marker = orjson.dumps(v).decode()
+            if marker not in positions:
+                positions[marker] = len(values)
+                values.append(v)
+            remap[i] = positions[marker]
+        codes = current.codes.copy()
+        codes[need] = remap[past.codes]
+        return AttributeColumn(name, codes, tuple(values))
 
     async def neighbours(
         self,
@@ -1696,6 +1743,15 @@ class _EmbeddedTransaction(WriteTransaction):
                     key_ = idx.identifier_key(kind_code, t_, v)
                     if idx.identifiers.get(key_) == loser:
                         del idx.identifiers[key_]
+            idx.mark_changed(
+                (
+                    *(ids[e.temp_id] for e in cs.entities),
+                    *(u.id for u in cs.entity_updates),
+                    *(m.loser for m in cs.merges),
+                    *(m.survivor for m in cs.merges),
+                ),
+                at,
+            )
             for m in cs.merges:
                 idx.survivor[m.loser] = m.survivor
                 idx.set_entity_status(m.loser, MERGED)
