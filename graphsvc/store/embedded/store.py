@@ -87,7 +87,8 @@ __all__ = ["EmbeddedStore"]
 Durability = Literal["full", "normal"]
 _STATUS_BY_NAME = {"active": 0, "stale": 1, "retired": 2, "merged": MERGED}
 _SMALL_DICTIONARY = 256  # attribute dictionaries up to this size are returned whole
-_LAST_ENTITY_EVENTS = "SELECT item >> 1, max(at) FROM history WHERE item % 2 = 0 GROUP BY item"  # entity id -> time of its last history event
+# entity id -> time of its last history event
+_LAST_ENTITY_EVENTS = "SELECT item >> 1, max(at) FROM history WHERE item % 2 = 0 GROUP BY item"
 _SORT_ABOVE = 4096  # neighbours() sorts larger id sets before the kernel runs
 _PROVENANCE_CACHE = 65536  # decoded (source, time) pairs kept for record reads
 _CHUNK = 900  # SQLite's default limit of host parameters is 999
