@@ -9,7 +9,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export GRAPHSVC_DATA ?= data/graphsvc.db
 
-.PHONY: install run demo test lint typecheck contracts schema-check unit bench fuzz test-neo4j clean
+.PHONY: install run demo test lint typecheck contracts schema-check unit bench fuzz test-neo4j clean system-deps
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is needed (python3.11 or python3 on PATH)"; exit 1; }
@@ -40,7 +40,25 @@ contracts: install
 schema-check: install
 	$(BIN)/graphsvc export-schema --check
 
-unit: install
+## system-deps: the Debian packages the change report and its tests need, Graphviz (`dot`,
+## the impact diagram) and Chromium (the headless browser test); installs only what is
+## missing, with sudo unless root (elsewhere than Debian: a warning, and those tests skip)
+system-deps:
+	@missing=""; \
+	command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+		if ! command -v apt-get >/dev/null 2>&1; then \
+			echo "system-deps: no apt-get here; install$$missing yourself (their tests skip)"; \
+			exit 0; \
+		fi; \
+		if [ "$$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi; \
+		echo "system-deps: installing$$missing"; \
+		$$sudo apt-get update -q && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+unit: install system-deps
 	$(BIN)/python -m pytest -q
 
 ## test: everything CI checks: lint, types, layering, schema drift, the test suite

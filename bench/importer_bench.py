@@ -1,89 +1,168 @@
-"""Importer benchmark (issue 6): parsing cost against the ingest engine's cost.
+"""Importer benchmark (issue 6): what parsing costs against what the ingest engine costs.
 
     python bench/importer_bench.py [--k8s-objects 100000] [--nmap-hosts 50000]
+                                   [--out bench/results/importers.json]
 
-For a generated ``kubectl get -o json`` List of 100,000 objects and a generated
-Nmap XML of 50,000 hosts, each imported as one run into a fresh embedded store:
+For a generated ``kubectl get -o json`` List of 100,000 objects
+(``bench/gen_kubernetes.py``) and a generated Nmap XML of 50,000 hosts
+(``bench/gen_nmap.py``), each in its own process (so peak memory is its own):
 
-* ``parse + transform``: the importer's own time (reading the file, building
-  ingest items);
-* ``ingest``: the same items through the engine as one run of 5,000-item
-  batches (validation, identification, reconciliation, history), i.e. the
-  engine's raw rate on the same data;
-* a second, unchanged import of the same file (the idempotent path).
+* ``import``: ``run_import`` into a fresh embedded store as one run (what
+  ``graphsvc import`` does, minus the progress bar), then the same file again
+  (the unchanged re-import). Reported per phase from ``ImportReport.timings``:
+  parse, transform, check (dangling relations and validation), write (the
+  run: every batch through the engine), with rates in input objects/s and in
+  ingested items (entities + relations)/s, and the peak RSS of the process.
+* ``raw``: the same items, parsed and transformed once, sent straight to the
+  engine as one run of 5,000-item batches on a fresh store: the engine's raw
+  rate on the same data, with nothing of the runner around it.
 
-The goal: the importer's parsing costs less than the ingest itself.
+The goal: ``importer_over_ingest`` = (parse + transform) / raw ingest < 1.
+
+Durability is ``normal`` (no fsync per commit), as in the other benches. The
+machine is shared, so run it more than once and read the figures as ranges.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import anyio
 
 from graphsvc.config import Settings
 from graphsvc.ingest.engine import IngestEngine
 from graphsvc.ingest.importer import ImporterOptions, ImportResult, load_importer
-from graphsvc.ingest.runner import EngineSink, batches_of, drop_dangling, run_import
+from graphsvc.ingest.runner import EngineSink, ImportReport, batches_of, drop_dangling, run_import
 from graphsvc.store.factory import store_from_settings
 
 HERE = Path(__file__).parent
+SCOPE = "bench"
 
 
-async def measure(fmt: str, path: Path, workdir: Path) -> dict[str, float]:
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process (VmHWM)."""
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("VmHWM:")[1].split()[0]) / 1024
+
+
+def phases(report: ImportReport, objects: int) -> dict[str, float]:
+    t = report.timings
+    total = t.parse_s + t.transform_s + t.check_s + t.write_s
+    s = report.summary
+    items = s.created + s.updated + s.unchanged
+    return {
+        "parse_s": round(t.parse_s, 2),
+        "transform_s": round(t.transform_s, 2),
+        "check_s": round(t.check_s, 2),
+        "write_s": round(t.write_s, 2),
+        "total_s": round(total, 2),
+        "objects_per_s": round(objects / total),
+        "items_per_s": round(items / total),
+        "created": s.created,
+        "updated": s.updated,
+        "unchanged": s.unchanged,
+        "merged": s.merged,
+        "marked_stale": s.marked_stale,
+    }
+
+
+async def measure_import(fmt: str, path: Path, workdir: Path, objects: int) -> dict[str, Any]:
     importer = load_importer(fmt)
-    options = ImporterOptions(scope="bench")
+    store = store_from_settings(Settings(data=workdir / f"{fmt}-import.db", durability="normal"))
+    async with store:
+        sink = EngineSink(IngestEngine(store))
+        first = await run_import(importer, [path], sink, scope=SCOPE)
+        second = await run_import(importer, [path], sink, scope=SCOPE)
+    return {
+        "first": phases(first, objects),
+        "reimport": phases(second, objects),
+        "warnings": len(first.warnings),
+        "peak_rss_mb": round(peak_rss_mb()),
+    }
+
+
+async def measure_raw(fmt: str, path: Path, workdir: Path) -> dict[str, Any]:
+    importer = load_importer(fmt)
+    options = ImporterOptions(scope=SCOPE)
+    gc.disable()  # as run_import does while parsing and transforming
     t = time.perf_counter()
     parsed = [(path, importer.parse(path, options))]
     t_parse = time.perf_counter() - t
     t = time.perf_counter()
     result = importer.transform(parsed, options)
     t_transform = time.perf_counter() - t
-    items = len(result.entities) + len(result.relations)
-
+    del parsed
+    gc.enable()
     store = store_from_settings(Settings(data=workdir / f"{fmt}-raw.db", durability="normal"))
     async with store:
         engine = IngestEngine(store)
         kept, _ = await drop_dangling(result, EngineSink(engine))
         result = ImportResult(result.entities, kept, result.warnings)
-        run = await engine.start_run(importer.default_source, "bench")
+        batches = list(
+            batches_of(result, source=importer.default_source, scope=SCOPE, run_id=None, size=5000)
+        )
+        items = len(result.entities) + len(result.relations)
+        gc.freeze()  # as run_import does while writing
         t = time.perf_counter()
-        for batch in batches_of(
-            result, source=importer.default_source, scope="bench", run_id=run.run_id, size=5000
-        ):
-            await engine.ingest(batch)
+        run = await engine.start_run(importer.default_source, SCOPE)
+        for batch in batches:
+            await engine.ingest(batch.model_copy(update={"run_id": run.run_id}))
         await engine.finish_run(run.run_id, complete=True)
         t_ingest = time.perf_counter() - t
-
-    store = store_from_settings(Settings(data=workdir / f"{fmt}-cli.db", durability="normal"))
-    async with store:
-        sink = EngineSink(IngestEngine(store))
-        t = time.perf_counter()
-        first = await run_import(importer, [path], sink, scope="bench")
-        t_first = time.perf_counter() - t
-        t = time.perf_counter()
-        second = await run_import(importer, [path], sink, scope="bench")
-        t_second = time.perf_counter() - t
+        gc.unfreeze()
     return {
         "items": items,
-        "parse_s": t_parse,
-        "transform_s": t_transform,
-        "importer_s": t_parse + t_transform,
-        "ingest_s": t_ingest,
-        "engine_items_per_s": items / t_ingest,
-        "importer_over_ingest": (t_parse + t_transform) / t_ingest,
-        "full_import_s": t_first,
-        "full_import_items_per_s": items / t_first,
-        "reimport_unchanged_s": t_second,
-        "reimport_created": first.summary.created,
-        "reimport_changes": second.summary.created + second.summary.updated,
+        "entities": len(result.entities),
+        "relations": len(result.relations),
+        "parse_s": round(t_parse, 2),
+        "transform_s": round(t_transform, 2),
+        "ingest_s": round(t_ingest, 2),
+        "engine_items_per_s": round(items / t_ingest),
+        "importer_over_ingest": round((t_parse + t_transform) / t_ingest, 2),
+        "peak_rss_mb": round(peak_rss_mb()),
     }
+
+
+def child(args: argparse.Namespace) -> None:
+    """One measurement in this process; prints its figures as JSON."""
+    if args.child == "import":
+        figures = anyio.run(measure_import, args.format, args.path, args.workdir, args.objects)
+    else:
+        figures = anyio.run(measure_raw, args.format, args.path, args.workdir)
+    print(json.dumps(figures))
+
+
+def run_child(kind: str, fmt: str, path: Path, workdir: Path, objects: int) -> dict[str, Any]:
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            kind,
+            "--format",
+            fmt,
+            "--path",
+            str(path),
+            "--workdir",
+            str(workdir),
+            "--objects",
+            str(objects),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    figures: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return figures
 
 
 def main() -> None:
@@ -92,32 +171,43 @@ def main() -> None:
     )
     ap.add_argument("--k8s-objects", type=int, default=100_000)
     ap.add_argument("--nmap-hosts", type=int, default=50_000)
-    ap.add_argument("--out", type=Path)
+    ap.add_argument("--only", choices=("kubernetes", "nmap"), help="measure one format")
+    ap.add_argument("--out", type=Path, help="write the figures here (JSON)")
+    ap.add_argument("--child", choices=("import", "raw"), help=argparse.SUPPRESS)
+    ap.add_argument("--format", help=argparse.SUPPRESS)
+    ap.add_argument("--path", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--objects", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    figures: dict[str, dict[str, float]] = {}
+    if args.child:
+        child(args)
+        return
+    figures: dict[str, Any] = {
+        "machine": f"{platform.machine()}, {platform.python_implementation()} "
+        f"{platform.python_version()}, durability=normal",
+    }
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        k8s = work / "k8s.json"
-        nmap = work / "nmap.xml"
-        subprocess.run(
-            [
-                sys.executable,
-                str(HERE / "gen_kubernetes.py"),
-                str(k8s),
-                "-n",
-                str(args.k8s_objects),
-                "--compact",
-            ],
-            check=True,
-        )
-        subprocess.run(
-            [sys.executable, str(HERE / "gen_nmap.py"), str(nmap), "--hosts", str(args.nmap_hosts)],
-            check=True,
-        )
-        figures["kubernetes"] = anyio.run(measure, "kubernetes", k8s, work)
-        print("kubernetes", json.dumps(figures["kubernetes"]), flush=True)
-        figures["nmap"] = anyio.run(measure, "nmap", nmap, work)
-        print("nmap", json.dumps(figures["nmap"]), flush=True)
+        inputs = {
+            "kubernetes": (work / "k8s.json", args.k8s_objects),
+            "nmap": (work / "nmap.xml", args.nmap_hosts),
+        }
+        for fmt, (path, objects) in inputs.items():
+            if args.only and fmt != args.only:
+                continue
+            if fmt == "kubernetes":
+                gen = ["gen_kubernetes.py", str(path), "-n", str(objects), "--compact"]
+            else:
+                gen = ["gen_nmap.py", str(path), "--hosts", str(objects)]
+            subprocess.run([sys.executable, str(HERE / gen[0]), *gen[1:]], check=True)
+            result: dict[str, Any] = {
+                "input": f"{objects} {'objects' if fmt == 'kubernetes' else 'hosts'}, "
+                f"{path.stat().st_size / 1e6:.0f} MB",
+                "raw": run_child("raw", fmt, path, work, objects),
+            }
+            result.update(run_child("import", fmt, path, work, objects))
+            figures[fmt] = result
+            print(fmt, json.dumps(result), flush=True)
     print(json.dumps(figures, indent=2))
     if args.out:
         args.out.write_text(json.dumps(figures, indent=2) + "\n")

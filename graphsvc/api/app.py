@@ -28,6 +28,7 @@ from graphsvc.api.graphql.context import GraphContext
 from graphsvc.api.graphql.schema import build_schema
 from graphsvc.api.observability import Metrics, TimeoutAndMetricsMiddleware, configure_logging
 from graphsvc.api.problems import install_problem_handlers, problem_response
+from graphsvc.api.reports import router as reports_router
 from graphsvc.api.rest import Services
 from graphsvc.api.rest import router as rest_router
 from graphsvc.api.tokens import Scope, TokenStore
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(graphql, include_in_schema=False)
     app.include_router(rest_router)
+    app.include_router(reports_router)
 
     @app.get("/livez", include_in_schema=False)
     async def livez() -> dict[str, str]:

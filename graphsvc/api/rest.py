@@ -1,5 +1,9 @@
 """REST at ``/api/v1``: ingest (one JSON batch or an NDJSON stream), runs, entities.
 
+``POST /api/v1/entities/resolve`` resolves up to 10,000 relation endpoints
+(``{kind, key}`` or ``{kind, identifiers}``) in one call, as the ingest engine
+would; ``graphsvc import --url`` uses it to drop dangling relations before a run.
+
 Every route checks the caller's scope; errors are problem documents
 (:mod:`graphsvc.api.problems`).
 
@@ -34,13 +38,17 @@ from graphsvc.api.tokens import Principal, Scope
 from graphsvc.errors import BatchRejected, ItemError, NotFound
 from graphsvc.ingest.engine import IngestEngine
 from graphsvc.ingest.results import IngestSummary
-from graphsvc.model.batch import IngestBatch
+from graphsvc.ingest.runner import resolve_refs
+from graphsvc.model.batch import EntityRef, IngestBatch
 from graphsvc.model.records import EntityRecord, RunRecord
 from graphsvc.model.validation import parse_batch, parse_batch_json
 from graphsvc.model.vocabulary import EntityKind
 from graphsvc.store.base import GraphStore
 
 __all__ = ["Services", "router"]
+
+MAX_RESOLVE = 10_000
+"""Most references one ``POST /entities/resolve`` accepts."""
 
 NDJSON_TYPES = (
     "application/x-ndjson",
@@ -209,6 +217,18 @@ class EntityOut(BaseModel):
                 k: {"source": v.source, "at": v.at.isoformat()} for k, v in e.provenance.items()
             },
         )
+
+
+class ResolveIn(BaseModel):
+    """References to look up."""
+
+    refs: list[EntityRef] = Field(max_length=MAX_RESOLVE)
+
+
+class ResolveOut(BaseModel):
+    """For each reference, in order, the id of the entity it names (``null``: none)."""
+
+    ids: list[int | None]
 
 
 # ------------------------------------------------------------------ routes
@@ -434,3 +454,18 @@ async def get_entity(kind: KindName, key: str, _principal: Reader, svc: Svc) -> 
         msg = f"no {kind} with key {key!r}"
         raise NotFound(msg)
     return EntityOut.of(record)
+
+
+@router.post(
+    "/entities/resolve",
+    response_model=ResolveOut,
+    summary="Resolve entity references (key, alias or identifiers) in bulk",
+)
+async def resolve_entities(body: ResolveIn, _principal: Reader, svc: Svc) -> ResolveOut:
+    """Return the id each reference names, ``None`` when it names nothing.
+
+    A key reference names the entity with that key or alias (retired ones too);
+    an identifier reference the non-retired entity of its kind holding any of
+    its identifier values.
+    """
+    return ResolveOut(ids=await resolve_refs(svc.store, body.refs))

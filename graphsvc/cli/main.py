@@ -9,7 +9,9 @@ unless ``GRAPHSVC_DEBUG=1``).
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -19,12 +21,20 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from graphsvc.cli.remote import RemoteSink
 from graphsvc.config import Settings
 from graphsvc.errors import GraphSvcError, InvalidInput, ParseError, StoreError
 from graphsvc.ingest.engine import IngestEngine, IngestPolicy
 from graphsvc.ingest.importer import ImportWarning, available_importers, load_importer
 from graphsvc.ingest.results import IngestSummary
-from graphsvc.ingest.runner import EngineSink, check_batches, read_batch_file, run_import
+from graphsvc.ingest.runner import (
+    BatchSink,
+    EngineSink,
+    ImportReport,
+    check_batches,
+    read_batch_file,
+    run_import,
+)
 from graphsvc.model.batch import IngestBatch
 from graphsvc.model.schema_export import batch_schema_json
 from graphsvc.store.factory import store_from_settings
@@ -103,9 +113,14 @@ def _progress() -> Progress:
 
 def _schema_files() -> dict[str, str]:
     from graphsvc.api.graphql.schema import build_schema
+    from graphsvc.report.schema import SCHEMA_FILE, report_schema_json
 
     graphql = build_schema(Settings(env="development")).as_str() + "\n"
-    return {"ingest-batch.schema.json": batch_schema_json(), "schema.graphql": graphql}
+    return {
+        "ingest-batch.schema.json": batch_schema_json(),
+        "schema.graphql": graphql,
+        SCHEMA_FILE: report_schema_json(),
+    }
 
 
 @app.command("export-schema")
@@ -120,7 +135,8 @@ def export_schema(
 ) -> None:
     """Write the schemas derived from the code into ``schema/``.
 
-    The ingest batch JSON Schema and the GraphQL SDL; ``--check`` only compares.
+    The ingest batch JSON Schema, the GraphQL SDL and the change report's JSON
+    Schema; ``--check`` only compares.
     """
     files = _schema_files()
     stale = []
@@ -185,12 +201,40 @@ def import_(
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Items per batch.")] = 5000,
     actor: Annotated[
-        str, typer.Option(help="Recorded in the history as who made the change.")
+        str,
+        typer.Option(
+            help="Recorded in the history as who made the change (with --url: the token's name)."
+        ),
     ] = "cli",
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="Import into the graphsvc served at this URL (http://host:port) "
+            "instead of the local store."
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="GRAPHSVC_TOKEN",
+            show_envvar=True,
+            help="API token (scope write) for --url.",
+        ),
+    ] = None,
 ) -> None:
-    """Import files: ingest batches, or a tool's output as one complete run."""
+    """Import files: ingest batches, or a tool's output as one complete run.
+
+    With --url the files are parsed and checked here and the run goes to a
+    running graphsvc over its REST API (see graphsvc.cli.remote).
+    """
     settings = Settings()
     if format_ == "batch":
+        if url is not None:
+            raise _fail(
+                "--url works with importer formats; send batch files to a running graphsvc "
+                "with POST /api/v1/ingest",
+                2,
+            )
         summary = _run(lambda: _import_batches(settings, paths, actor))
         out.print(_summary_table(summary, f"imported {len(paths)} file(s)"))
         return
@@ -201,27 +245,33 @@ def import_(
             raise _fail(f"--option {item!r}: expected name=value", 2)
         settings_map[name] = value
 
-    async def work() -> None:
+    async def run(sink: BatchSink) -> ImportReport:
         importer = load_importer(format_)
-        store = store_from_settings(settings)
-        async with store:
-            engine = IngestEngine(store, _policy(settings))
-            with _progress() as progress:
-                task = progress.add_task(f"{format_} import", total=None)
+        with _progress() as progress:
+            task = progress.add_task(f"{format_} import", total=None)
 
-                def advance(done: int, total: int) -> None:
-                    progress.update(task, completed=done, total=total)
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
 
-                report = await run_import(
-                    importer,
-                    paths,
-                    EngineSink(engine, actor=actor),
-                    source=source,
-                    scope=scope,
-                    settings=settings_map,
-                    batch_size=batch_size,
-                    progress=advance,
-                )
+            return await run_import(
+                importer,
+                paths,
+                sink,
+                source=source,
+                scope=scope,
+                settings=settings_map,
+                batch_size=batch_size,
+                progress=advance,
+            )
+
+    async def work() -> None:
+        if url is not None:
+            async with RemoteSink(url, token) as remote:
+                report = await run(remote)
+        else:
+            store = store_from_settings(settings)
+            async with store:
+                report = await run(EngineSink(IngestEngine(store, _policy(settings)), actor=actor))
         _print_warnings(report.warnings)
         out.print(
             _summary_table(
@@ -377,6 +427,88 @@ def demo(
 
     summary = _run(work)
     out.print(_summary_table(summary, f"demo graph loaded into {settings.data}"))
+
+
+report_app = typer.Typer(help="Documents generated from the graph.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+_REPORT_SUFFIXES = {
+    ".html": "html",
+    ".htm": "html",
+    ".md": "md",
+    ".markdown": "md",
+    ".json": "json",
+}
+
+
+def _as_of(value: str | None) -> datetime | None:
+    """Parse ``--as-of``: ISO 8601, a time without a zone or a bare date meaning UTC."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise _fail(
+            f"--as-of {value!r}: expected an ISO 8601 time such as 2025-03-10T12:00:00Z", 2
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+@report_app.command("change")
+def report_change(
+    key: Annotated[str, typer.Argument(help="The change's key (or an alias).")],
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="Read the graph as it was then (ISO 8601; no zone means UTC)."
+        ),
+    ] = None,
+    format_: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="html, md or json (default: from the extension of -o, else md).",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+    ] = None,
+) -> None:
+    """Render the CAB change review report of a change (PRODUCT.md 4.4).
+
+    Summary, conflicts, the impact diagram (HTML only), affected services by
+    tier, teams to notify, affected projects and every affected entity. The
+    store is opened read-only. An unknown change key exits with code 2.
+    """
+    from graphsvc.errors import NotFound
+    from graphsvc.report import ReportFormat, build_change_report, render_report
+
+    chosen = format_ or (_REPORT_SUFFIXES.get(output.suffix.lower()) if output else None) or "md"
+    try:
+        fmt = ReportFormat(chosen.lower())
+    except ValueError:
+        raise _fail(f"--format must be html, md or json, not {chosen!r}", 2) from None
+    moment = _as_of(as_of)
+    settings = Settings()
+
+    async def work() -> str:
+        store = store_from_settings(settings, read_only=True)
+        async with store:
+            try:
+                report = await build_change_report(store, key, as_of=moment)
+            except NotFound:
+                when = f" as of {moment.isoformat()}" if moment else ""
+                raise _fail(f"no Change has the key or alias {key!r}{when}", 2) from None
+        return render_report(report, fmt)
+
+    text = _run(work)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    err.print(f"wrote {output} ({fmt.value}, {len(text.encode()):,} bytes)", highlight=False)
 
 
 @app.command("importers")

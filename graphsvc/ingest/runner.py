@@ -14,9 +14,10 @@ store; a remote sink (in the CLI) posts them to a running graphsvc.
 from __future__ import annotations
 
 import gc
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +36,13 @@ __all__ = [
     "BatchSink",
     "EngineSink",
     "ImportReport",
+    "ImportTimings",
     "Progress",
     "batches_of",
     "check_batches",
     "drop_dangling",
     "read_batch_file",
+    "resolve_refs",
     "run_import",
 ]
 
@@ -57,28 +60,39 @@ class ImportReport:
         summary: The ingest counts over the whole run (the finish included).
         warnings: What the importer skipped and the relations dropped because an
             endpoint exists neither in the import nor in the store.
+        timings: Where the time went.
     """
 
     run_id: str
     batches: int
     summary: IngestSummary
     warnings: tuple[ImportWarning, ...]
+    timings: ImportTimings = field(default_factory=lambda: ImportTimings())
 
 
 class BatchSink(ABC):
-    """Where an import run's batches go."""
+    """Where an import run's batches go.
+
+    :func:`run_import` calls :meth:`exists` once (before anything is written),
+    then :meth:`start_run`, :meth:`send` for every batch in order and
+    :meth:`finish_run` (``complete=False`` when a send failed). Implementations
+    raise graphsvc errors only: :class:`~graphsvc.errors.InvalidInput` (or
+    :class:`~graphsvc.errors.BatchRejected`) for what the caller must fix and
+    :class:`~graphsvc.errors.StoreError` when the store (or the service
+    holding it) cannot do the work.
+    """
 
     @abstractmethod
     async def start_run(self, source: str, scope: str) -> str:
-        """Open a run and return its id."""
+        """Open a run of ``source`` over ``scope`` and return its id."""
 
     @abstractmethod
     async def send(self, batch: IngestBatch) -> IngestSummary:
-        """Apply one batch of the run."""
+        """Apply one batch of the run atomically and return what it changed."""
 
     @abstractmethod
     async def finish_run(self, run_id: str, *, complete: bool) -> IngestSummary:
-        """Finish the run."""
+        """Finish the run; ``complete`` applies staleness and retirement."""
 
     @abstractmethod
     async def exists(self, refs: Sequence[EntityRef]) -> list[bool]:
@@ -106,23 +120,55 @@ class EngineSink(BatchSink):
         return await self.engine.finish_run(run_id, complete=complete, actor=self.actor)
 
     async def exists(self, refs: Sequence[EntityRef]) -> list[bool]:
-        """Look each reference up in the store."""
-        store = self.engine.store
-        out: list[bool] = []
-        for ref in refs:
-            if ref.key is not None:
-                found = (await store.resolve([(ref.kind, ref.key)]))[0]
-            else:
-                pairs = [
-                    (t, VOCABULARY.normalize_identifier(t, v))
+        """Look the references up in the store (batched, see :func:`resolve_refs`)."""
+        return [found is not None for found in await resolve_refs(self.engine.store, refs)]
+
+
+async def resolve_refs(store: GraphStore, refs: Sequence[EntityRef]) -> list[int | None]:
+    """Return, for each reference, the id of the entity it names in ``store`` (``None``: none).
+
+    A key reference names the entity with that key or alias (retired ones
+    included, as the engine resolves them). An identifier reference names the
+    non-retired entity of its kind holding any of its (normalised) identifier
+    values; when they name several, the first identifier's holder is returned
+    (the engine would reject such a reference, naming both). A reference with
+    neither names nothing.
+
+    Costs one ``resolve`` call for all key references and one
+    ``resolve_identifiers`` call per kind, whatever the number of references.
+    """
+    out: list[int | None] = [None] * len(refs)
+    keyed = [(i, ref) for i, ref in enumerate(refs) if ref.key is not None]
+    if keyed:
+        found = await store.resolve([(ref.kind, ref.key or "") for _, ref in keyed])
+        for (i, _), hit in zip(keyed, found, strict=True):
+            out[i] = hit
+    wanted: dict[EntityKind, dict[tuple[str, str], None]] = {}
+    for ref in refs:
+        if ref.key is None:
+            pairs = wanted.setdefault(ref.kind, {})
+            for t, v in (ref.identifiers or {}).items():
+                pairs[(t, VOCABULARY.normalize_identifier(t, v))] = None
+    holders: dict[tuple[EntityKind, str, str], int] = {}
+    for kind, pairs in wanted.items():
+        ordered = list(pairs)
+        for (t, v), hit in zip(
+            ordered, await store.resolve_identifiers(kind, ordered), strict=True
+        ):
+            if hit is not None:
+                holders[(kind, t, v)] = hit
+    for i, ref in enumerate(refs):
+        if ref.key is None:
+            out[i] = next(
+                (
+                    hit
                     for t, v in (ref.identifiers or {}).items()
-                ]
-                found = next(
-                    (x for x in await store.resolve_identifiers(ref.kind, pairs) if x is not None),
-                    None,
-                )
-            out.append(found is not None)
-        return out
+                    if (hit := holders.get((ref.kind, t, VOCABULARY.normalize_identifier(t, v))))
+                    is not None
+                ),
+                None,
+            )
+    return out
 
 
 def batches_of(
@@ -143,16 +189,11 @@ def batches_of(
         )
 
 
-def _known_refs(
-    entities: Sequence[EntityItem],
-) -> tuple[set[tuple[EntityKind, str]], set[tuple[EntityKind, str, str]]]:
-    keys = {(e.kind, e.key) for e in entities}
-    identifiers = {
-        (e.kind, t, VOCABULARY.normalize_identifier(t, v))
-        for e in entities
-        for t, v in e.identifiers.items()
-    }
-    return keys, identifiers
+def _ref_id(ref: EntityRef) -> tuple[EntityKind, str | None, tuple[tuple[str, str], ...]]:
+    """A hashable identity of a reference as written (cheaper than its label)."""
+    if ref.key is not None:
+        return (ref.kind, ref.key, ())
+    return (ref.kind, None, tuple(sorted((ref.identifiers or {}).items())))
 
 
 async def drop_dangling(
@@ -160,32 +201,59 @@ async def drop_dangling(
 ) -> tuple[tuple[RelationItem, ...], list[ImportWarning]]:
     """Split off the relations whose endpoints exist neither in ``result`` nor in the store.
 
+    An endpoint is in ``result`` when an entity of it has its kind and key, or
+    its kind and one of its identifier values (normalised). Every distinct
+    endpoint outside ``result`` is looked up with one :meth:`BatchSink.exists`
+    call; none is made when every endpoint is inside.
+
     Returns:
-        The relations to keep, and one warning per relation left out.
+        The relations to keep (in order), and one warning per relation left out.
     """
-    keys, identifiers = _known_refs(result.entities)
-
-    def inside(ref: EntityRef) -> bool:
-        if ref.key is not None:
-            return (ref.kind, ref.key) in keys
-        return any(
-            (ref.kind, t, VOCABULARY.normalize_identifier(t, v)) in identifiers
-            for t, v in (ref.identifiers or {}).items()
-        )
-
-    outside: dict[str, EntityRef] = {}
-    for rel in result.relations:
-        for ref in (rel.from_, rel.to):
-            if not inside(ref):
-                outside.setdefault(ref.label(), ref)
-    labels = list(outside)
-    found = await sink.exists([outside[label] for label in labels]) if labels else []
-    missing = {label for label, ok in zip(labels, found, strict=True) if not ok}
-    kept: list[RelationItem] = []
-    warnings: list[ImportWarning] = []
+    keys = {(e.kind, e.key) for e in result.entities}
+    outside: dict[tuple[EntityKind, str | None, tuple[tuple[str, str], ...]], EntityRef] = {}
+    suspect: set[int] = set()
+    by_identifiers: list[tuple[int, EntityRef]] = []
     for index, rel in enumerate(result.relations):
-        gone = [r.label() for r in (rel.from_, rel.to) if r.label() in missing]
+        for ref in (rel.from_, rel.to):
+            key = ref.key
+            if key is None:
+                by_identifiers.append((index, ref))
+            elif (ref.kind, key) not in keys:
+                outside.setdefault((ref.kind, key, ()), ref)
+                suspect.add(index)
+    if by_identifiers:
+        # identifier values of the import, only of the (kind, type)s references use
+        normalize = VOCABULARY.normalize_identifier
+        wanted = {(ref.kind, t) for _, ref in by_identifiers for t in ref.identifiers or {}}
+        identifiers = {
+            (e.kind, t, normalize(t, v))
+            for e in result.entities
+            if e.identifiers
+            for t, v in e.identifiers.items()
+            if (e.kind, t) in wanted
+        }
+        for index, ref in by_identifiers:
+            if not any(
+                (ref.kind, t, normalize(t, v)) in identifiers
+                for t, v in (ref.identifiers or {}).items()
+            ):
+                outside.setdefault(_ref_id(ref), ref)
+                suspect.add(index)
+    suspects = sorted(suspect)
+    if not suspects:
+        return tuple(result.relations), []
+    ids = list(outside)
+    found = await sink.exists([outside[i] for i in ids])
+    missing = {i for i, ok in zip(ids, found, strict=True) if not ok}
+    if not missing:
+        return tuple(result.relations), []
+    dropped: set[int] = set()
+    warnings: list[ImportWarning] = []
+    for index in suspects:
+        rel = result.relations[index]
+        gone = [r.label() for r in (rel.from_, rel.to) if _ref_id(r) in missing]
         if gone:
+            dropped.add(index)
             warnings.append(
                 ImportWarning(
                     "",
@@ -194,9 +262,26 @@ async def drop_dangling(
                     "nor in the store",
                 )
             )
-        else:
-            kept.append(rel)
-    return tuple(kept), warnings
+    kept = tuple(r for i, r in enumerate(result.relations) if i not in dropped)
+    return kept, warnings
+
+
+@dataclass(frozen=True, slots=True)
+class ImportTimings:
+    """Wall-clock seconds :func:`run_import` spent in each phase.
+
+    Attributes:
+        parse_s: Reading and parsing the files (``Importer.parse``).
+        transform_s: Turning them into items (``Importer.transform``).
+        check_s: Dropping dangling relations (including the store lookups) and
+            validating every item against the vocabulary.
+        write_s: Starting the run, sending every batch and finishing the run.
+    """
+
+    parse_s: float = 0.0
+    transform_s: float = 0.0
+    check_s: float = 0.0
+    write_s: float = 0.0
 
 
 async def run_import(
@@ -212,58 +297,118 @@ async def run_import(
 ) -> ImportReport:
     """Import ``paths`` with ``importer`` as one complete run (see the module docstring).
 
+    Memory and garbage collection: everything the importer builds stays alive
+    until the run is written, so the cyclic garbage collector is switched off
+    while parsing and transforming (it would only rescan the new objects again
+    and again) and, while writing, the objects alive by then are frozen
+    (:func:`gc.freeze`): collections during the write only scan what the
+    writing allocates. Both are undone before returning.
+
     Raises:
         ParseError: a file is malformed; nothing was written.
         BatchRejected: an item is invalid; nothing was written.
     """
     options = ImporterOptions(scope=scope, settings=dict(settings or {}))
-    # parsing allocates many small objects that all stay alive: the cyclic
-    # garbage collector would only rescan them again and again
+    clock = time.perf_counter
     collecting = gc.isenabled()
     gc.disable()
     try:
+        started = clock()
         parsed = [(path, importer.parse(path, options)) for path in paths]
+        parsed_at = clock()
         result = importer.transform(parsed, options)
+        del parsed
+        transformed_at = clock()
     finally:
         if collecting:
             gc.enable()
-    source_name = source or importer.default_source
-    relations, dropped = await drop_dangling(result, sink)
-    result = ImportResult(result.entities, relations, result.warnings + tuple(dropped))
-    batches = list(
-        batches_of(result, source=source_name, scope=scope, run_id=None, size=batch_size)
+    gc.freeze()
+    try:
+        source_name = source or importer.default_source
+        relations, dropped = await drop_dangling(result, sink)
+        result = ImportResult(result.entities, relations, result.warnings + tuple(dropped))
+        batches = list(
+            batches_of(result, source=source_name, scope=scope, run_id=None, size=batch_size)
+        )
+        _validate(batches, batch_size, importer.name)
+        checked_at = clock()
+        total = len(result.entities) + len(result.relations)
+        warnings, count = result.warnings, len(batches)
+        del result, relations  # the batches hold the items; _write lets each go once sent
+        summary = await _write(sink, batches, source_name, scope, total, progress)
+        written_at = clock()
+    finally:
+        gc.unfreeze()
+    timings = ImportTimings(
+        parse_s=parsed_at - started,
+        transform_s=transformed_at - parsed_at,
+        check_s=checked_at - transformed_at,
+        write_s=written_at - checked_at,
     )
+    return ImportReport(summary.run_id or "", count, summary, warnings, timings)
+
+
+def _validate(batches: Sequence[IngestBatch], batch_size: int, name: str) -> None:
+    """Raise :class:`BatchRejected` naming every invalid item of the import (indexes overall)."""
     errors: list[ItemError] = []
+    entity_batches = 0
     for number, batch in enumerate(batches):
+        if batch.entities:
+            entity_batches += 1
+            offset = number * batch_size
+        else:
+            offset = (number - entity_batches) * batch_size
         for error in validate_batch(batch):
             errors.append(
                 ItemError(
                     error.section,
-                    None if error.index is None else error.index + number * batch_size,
+                    None if error.index is None else error.index + offset,
                     error.key,
                     error.field,
                     error.reason,
                 )
             )
     if errors:
-        raise BatchRejected(errors, origin=f"{importer.name} import")
-    total = len(result.entities) + len(result.relations)
-    run_id = await sink.start_run(source_name, scope)
+        raise BatchRejected(errors, origin=f"{name} import")
+
+
+async def _write(
+    sink: BatchSink,
+    batches: list[IngestBatch],
+    source: str,
+    scope: str,
+    total: int,
+    progress: Progress | None,
+) -> IngestSummary:
+    """Start the run, send the batches, finish it (incomplete when a batch fails).
+
+    Consumes ``batches`` (it is empty afterwards), so that the items of a sent
+    batch can be freed while the rest is written.
+    """
+    run_id = await sink.start_run(source, scope)
     summary = IngestSummary(run_id=run_id)
     done = 0
     if progress:
         progress(0, total)
+    batches.reverse()
     try:
-        for batch in batches:
+        while batches:
+            batch = batches.pop()
             summary = summary + await sink.send(batch.model_copy(update={"run_id": run_id}))
             done += len(batch.entities) + len(batch.relations)
             if progress:
                 progress(done, total)
-    except BaseException:
-        await sink.finish_run(run_id, complete=False)
+    except BaseException as failure:
+        # finish incomplete so nothing goes stale; never hide the original error
+        try:
+            await sink.finish_run(run_id, complete=False)
+        except Exception as finish_error:
+            failure.add_note(
+                f"run {run_id} could not be finished as incomplete either ({finish_error}); "
+                "it stays open and marks nothing stale"
+            )
         raise
-    summary = summary + await sink.finish_run(run_id, complete=True)
-    return ImportReport(run_id, len(batches), summary, result.warnings)
+    return summary + await sink.finish_run(run_id, complete=True)
 
 
 async def check_batches(store: GraphStore, batches: Sequence[tuple[str, IngestBatch]]) -> None:

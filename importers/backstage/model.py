@@ -105,6 +105,8 @@ class CatalogEntity:
         email: ``spec.profile.email`` (Group and User).
         display_name: ``spec.profile.displayName`` (Group and User).
         refs: The relation fields of ``spec`` that hold references.
+        annotations: ``metadata.annotations`` with string keys and non-empty
+            string values (values stripped), sorted by key.
     """
 
     path: str
@@ -121,6 +123,7 @@ class CatalogEntity:
     email: str | None = None
     display_name: str | None = None
     refs: tuple[RefField, ...] = ()
+    annotations: tuple[tuple[str, str], ...] = ()
 
     @property
     def ref(self) -> str:

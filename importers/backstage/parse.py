@@ -184,6 +184,20 @@ def _entity(
         email=_text(profile.get("email")),
         display_name=_text(profile.get("displayName")),
         refs=tuple(refs),
+        annotations=_annotations(metadata.get("annotations")),
+    )
+
+
+def _annotations(value: object) -> tuple[tuple[str, str], ...]:
+    """Return the string annotations with a non-empty value, sorted (others are ignored)."""
+    if not isinstance(value, Mapping):
+        return ()
+    return tuple(
+        sorted(
+            (k.strip(), v.strip())
+            for k, v in value.items()
+            if isinstance(k, str) and isinstance(v, str) and v.strip()
+        )
     )
 
 

@@ -23,6 +23,25 @@ given, ``description`` and ``tags``. ``spec.lifecycle`` is kept as written in
 ``metadata.title``, else ``spec.profile.displayName``, else ``metadata.name``.
 An e-mail address that is not one is dropped with a warning.
 
+Identifiers from annotations (``metadata.annotations``), so that what other
+tools know about the same thing joins it:
+
+=====================================  ==========================================
+annotation                             identifier
+=====================================  ==========================================
+``backstage.io/kubernetes-id``         ``backstageKubernetesId`` (verbatim): the
+                                       ``kubernetes`` importer links the objects
+                                       labelled with it (``RUNS_ON``)
+``amazonaws.com/arn`` (Backstage's     ``awsArn``: the entity *is* that AWS
+AWS module), else ``amazon.com/*-arn`` resource, so a Resource merges with the CI
+(Roadie's AWS modules)                 that Terraform state or AWS Config report
+=====================================  ==========================================
+
+An ARN annotation whose value is not an ARN (``arn:…``) is ignored with a
+warning. An identifier value held by two entities of the same graph kind in one
+import is ambiguous: it is removed from both, with a warning, so that the ingest
+engine never merges two catalog entities into one.
+
 ``Location``, ``Domain`` and ``Template`` entities are skipped with a warning.
 When two documents define the same entity ref, the first (in the order the
 files were given) is used and the other is reported.
@@ -63,7 +82,7 @@ from pydantic import JsonValue
 
 from graphsvc.ingest.importer import ImportResult, ImportWarning
 from graphsvc.model.batch import EntityItem, EntityRef, RelationItem
-from graphsvc.model.vocabulary import EntityKind, RelationType
+from graphsvc.model.vocabulary import VOCABULARY, EntityKind, RelationType
 from importers.backstage.model import (
     MAPPED_KINDS,
     CatalogEntity,
@@ -71,7 +90,23 @@ from importers.backstage.model import (
     EntityName,
 )
 
-__all__ = ["LIFECYCLES", "resolve_ref", "transform_catalog"]
+__all__ = [
+    "ARN_ANNOTATION",
+    "KUBERNETES_ID_ANNOTATION",
+    "LIFECYCLES",
+    "annotation_identifiers",
+    "resolve_ref",
+    "transform_catalog",
+]
+
+KUBERNETES_ID_ANNOTATION = "backstage.io/kubernetes-id"
+"""Names the Kubernetes objects (by the label of the same name) an entity runs as."""
+
+ARN_ANNOTATION = "amazonaws.com/arn"
+"""Backstage's AWS catalog module: the ARN of the AWS resource the entity is."""
+
+_ROADIE_ARN = re.compile(r"^amazon\.com/[a-z0-9-]+-arn$")
+_ARN_VALUE = re.compile(r"^arn:[a-z0-9-]+:[a-z0-9-]+:[a-z0-9-]*:[0-9]*:\S+$")
 
 LIFECYCLES: dict[str, str] = {
     "production": "live",
@@ -178,6 +213,7 @@ def transform_catalog(files: Sequence[CatalogFile]) -> ImportResult:
                 key = (relation.type, relation.from_.key or "", relation.to.key or "")
                 relations.setdefault(key, relation)
 
+    entities = _without_ambiguous_identifiers(entities, index, warnings)
     entities.sort(key=lambda e: (e.kind.value, e.key))
     ordered = [relations[k] for k in sorted(relations, key=lambda k: (k[0].value, k[1], k[2]))]
     return ImportResult(tuple(entities), tuple(ordered), tuple(warnings))
@@ -215,14 +251,88 @@ def _entity_item(entity: CatalogEntity) -> tuple[EntityItem, list[str]]:
         attributes["description"] = entity.description
     if entity.tags:
         attributes["tags"] = list(entity.tags)
+    identifiers, notes = annotation_identifiers(entity.annotations)
+    problems.extend(notes)
     item = EntityItem(
         kind=kind,
         key=entity.ref,
         name=entity.title or entity.display_name or entity.name,
-        identifiers={"backstageRef": entity.ref},
+        identifiers={"backstageRef": entity.ref, **identifiers},
         attributes=attributes,
     )
     return item, problems
+
+
+def annotation_identifiers(
+    annotations: Sequence[tuple[str, str]],
+) -> tuple[dict[str, str], list[str]]:
+    """Return the identifiers the annotations give, and problems to report (module docstring).
+
+    Args:
+        annotations: (name, value) pairs, values stripped and non-empty.
+
+    Returns:
+        ``backstageKubernetesId`` and ``awsArn`` when the annotations give them,
+        and one message per ARN annotation that was not used.
+    """
+    found = dict(annotations)
+    identifiers: dict[str, str] = {}
+    problems: list[str] = []
+    kubernetes_id = found.get(KUBERNETES_ID_ANNOTATION)
+    if kubernetes_id:
+        identifiers["backstageKubernetesId"] = kubernetes_id
+    candidates = [(ARN_ANNOTATION, found[ARN_ANNOTATION])] if ARN_ANNOTATION in found else []
+    candidates += [(k, v) for k, v in annotations if _ROADIE_ARN.match(k)]
+    for name, value in candidates:
+        if not _ARN_VALUE.match(value):
+            problems.append(f"annotation {name}: {value!r} is not an ARN; not used as awsArn")
+        elif "awsArn" not in identifiers:
+            identifiers["awsArn"] = value
+        elif identifiers["awsArn"] != value:
+            problems.append(
+                f"annotation {name}: {value} differs from the ARN already used "
+                f"({identifiers['awsArn']}); not used"
+            )
+    return identifiers, problems
+
+
+def _without_ambiguous_identifiers(
+    entities: list[EntityItem], index: dict[str, CatalogEntity], warnings: list[ImportWarning]
+) -> list[EntityItem]:
+    """Remove annotation identifiers held by several entities of one kind (with warnings)."""
+    holders: dict[tuple[EntityKind, str, str], list[str]] = {}
+    for item in entities:
+        for id_type, value in item.identifiers.items():
+            if id_type != "backstageRef":
+                normal = VOCABULARY.normalize_identifier(id_type, value)
+                holders.setdefault((item.kind, id_type, normal), []).append(item.key)
+    drop: dict[str, set[str]] = {}
+    for (_, id_type, value), keys in sorted(holders.items()):
+        if len(keys) < 2:
+            continue
+        for key in keys:
+            drop.setdefault(key, set()).add(id_type)
+            warnings.append(
+                _warn(
+                    index[key],
+                    f"identifier {id_type}={value} is held by {len(keys)} entities "
+                    f"({', '.join(sorted(keys))}); not used to identify this one",
+                )
+            )
+    if not drop:
+        return entities
+    return [
+        item.model_copy(
+            update={
+                "identifiers": {
+                    t: v for t, v in item.identifiers.items() if t not in drop[item.key]
+                }
+            }
+        )
+        if item.key in drop
+        else item
+        for item in entities
+    ]
 
 
 def _relation(

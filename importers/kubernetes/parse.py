@@ -157,6 +157,8 @@ def _unpack(
         if isinstance(item, dict) and item.get("kind") == "List":
             raise ParseError(path, element, "a List inside a List is not supported")
         yield element, item
+        # the object is read: its raw form can go (lowers the peak of a large List)
+        items[index] = None
 
 
 # --------------------------------------------------------------------------- objects
@@ -365,10 +367,14 @@ def _containers(
                     f"must be an array, got {_json_type(variables)}",
                 )
             for var in variables:
-                if not isinstance(var, dict):
+                if type(var) is not dict:
                     continue
                 vname, value = var.get("name"), var.get("value")
-                if isinstance(vname, str) and vname and _is_scalar(value) and value is not None:
+                if type(vname) is not str or not vname or value is None:
+                    continue
+                if type(value) is str:  # the common case, without the scalar checks
+                    env.append(EnvVar(cname, vname, value))
+                elif _is_scalar(value):
                     env.append(EnvVar(cname, vname, _scalar_text(value)))
     return tuple(env), tuple(images)
 
@@ -433,7 +439,14 @@ def _mapping(value: object, where: str) -> Mapping[str, object]:
     return value
 
 
-def _string_map(value: object, where: str) -> dict[str, str]:
+def _string_map(value: object, where: str) -> Mapping[str, str]:
+    """Return a mapping of strings to strings (scalars as text); ``{}`` for ``None``.
+
+    A mapping that already holds only strings (every JSON file, most YAML) is
+    returned as it is, without a copy: the parsed document is not used again.
+    """
+    if type(value) is dict and all(type(k) is str and type(v) is str for k, v in value.items()):
+        return value
     mapping = _mapping(value, where)
     out: dict[str, str] = {}
     for key, item in mapping.items():

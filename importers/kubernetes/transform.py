@@ -57,8 +57,12 @@ Relations (``Kind/key`` endpoints by key unless said otherwise):
   the workload itself is ignored.
 * **Backstage.** A top-level workload or a k8s Service whose labels or
   annotations carry ``backstage.io/kubernetes-id: <id>`` gets
-  ``Service{identifiers: {backstageRef: "component:default/<id>"}} RUNS_ON`` it
-  (kept by the runner only when that Backstage component is in the store).
+  ``Service{identifiers: {backstageKubernetesId: <id>}} RUNS_ON`` it: the
+  Backstage entity annotated with the same ``backstage.io/kubernetes-id``
+  (the ``backstage`` importer turns that annotation into this identifier,
+  whatever the entity's name, as Backstage's Kubernetes plugin matches them).
+  The runner keeps the relation only when that entity is in the store, so
+  import the catalog first; a later Kubernetes import adds the link.
 
 An object defined twice (same kind, namespace and name) is taken from its
 first occurrence and the other is reported. Output is sorted.
@@ -351,8 +355,9 @@ class _Transform:
             component = obj.labels.get(BACKSTAGE_ID) or obj.annotations.get(BACKSTAGE_ID)
             if not component or not component.strip():
                 continue
-            ref = f"component:default/{component.strip().lower()}"
-            service = EntityRef(kind=EntityKind.SERVICE, identifiers={"backstageRef": ref})
+            service = EntityRef(
+                kind=EntityKind.SERVICE, identifiers={"backstageKubernetesId": component.strip()}
+            )
             self._add(RelationType.RUNS_ON, service, _ref(key))
 
     # ------------------------------------------------------------------ helpers

@@ -1,11 +1,15 @@
 """Reading an Nmap XML file into :class:`~importers.nmap.records.NmapScan`.
 
-The file is untrusted: it is parsed with ``defusedxml.ElementTree``'s parser,
-which refuses entity declarations and external references (a ``<!DOCTYPE
-nmaprun>`` without declarations, as Nmap 7 writes it, is fine). The parser is
-driven as a stream: a small target object keeps only the elements the importer
-maps, so a scan of tens of thousands of hosts is never held as a tree, and it
-knows the line of every element for error messages.
+The file is untrusted: it is parsed by expat (:mod:`xml.parsers.expat`, driven
+directly) with the handlers ``defusedxml`` installs: any entity declaration and
+any external entity reference is refused, and parameter entities are never
+parsed (a ``<!DOCTYPE nmaprun>`` without declarations, as Nmap 7 writes it, is
+fine). Driving expat directly instead of through ``defusedxml.ElementTree``
+(whose pure-Python ``XMLParser`` rewrites every tag and attribute name) makes
+parsing about twice as fast. The parser is fed as a stream: a small target
+object keeps only the elements the importer maps, so a scan of tens of
+thousands of hosts is never held as a tree, and it knows the line of every
+element for error messages.
 """
 
 from __future__ import annotations
@@ -14,11 +18,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from xml.etree.ElementTree import ParseError as XmlSyntaxError
-from xml.parsers.expat import ErrorString
-
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import DefusedXMLParser
+from xml.parsers import expat
+from xml.parsers.expat import ErrorString, ExpatError
 
 from graphsvc.errors import ParseError
 from importers.nmap.records import (
@@ -35,6 +36,11 @@ from importers.nmap.records import (
 __all__ = ["parse_nmap_xml"]
 
 _CHUNK = 1 << 20
+
+_MAPPED = frozenset(
+    {"status", "address", "hostname", "port", "state", "service", "osmatch", "osclass"}
+)
+"""Elements inside ``<host>`` that :meth:`_Target._in_host` reads; others are only tracked."""
 
 
 def _text(value: str | None) -> str | None:
@@ -79,7 +85,7 @@ class _Target:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.line_of: _LineSource | None = None
+        self.expat: expat.XMLParserType | None = None
         self.stack: list[str] = []
         self.version: str | None = None
         self.started: datetime | None = None
@@ -88,7 +94,7 @@ class _Target:
 
     # ------------------------------------------------------------ helpers
     def _line(self) -> int:
-        return self.line_of.line() if self.line_of is not None else 0
+        return self.expat.CurrentLineNumber if self.expat is not None else 0
 
     def _fail(self, tag: str, line: int, reason: str) -> ParseError:
         where = f"<{tag}> at line {line}"
@@ -117,9 +123,9 @@ class _Target:
     # ------------------------------------------------------------- events
     def start(self, tag: str, attrib: dict[str, str]) -> None:
         """Handle an element's start tag."""
-        line = self._line()
         depth = len(self.stack)
         if depth == 0:
+            line = self._line()
             if tag != "nmaprun":
                 raise ParseError(
                     self.path,
@@ -129,9 +135,9 @@ class _Target:
             self._root(line, attrib)
         elif depth == 1:
             if tag == "host":
-                self.host = _HostDraft(line=line)
-        elif self.host is not None:
-            self._in_host(tag, line, attrib)
+                self.host = _HostDraft(line=self._line())
+        elif self.host is not None and tag in _MAPPED:
+            self._in_host(tag, self._line(), attrib)
         self.stack.append(tag)
 
     def _root(self, line: int, attrib: dict[str, str]) -> None:
@@ -251,14 +257,25 @@ class _Target:
         """End of document."""
 
 
-class _LineSource:
-    """Reads the current line from the parser's expat object."""
+class _Refused(Exception):
+    """An entity declaration or external reference (raised from expat's handlers)."""
 
-    def __init__(self, parser: DefusedXMLParser) -> None:
-        self._expat = parser.parser
 
-    def line(self) -> int:
-        return int(self._expat.CurrentLineNumber)
+def _refuse_entity(name: str, *_rest: object) -> None:
+    msg = f"entity declaration {name!r}"
+    raise _Refused(msg)
+
+
+def _refuse_unparsed_entity(name: str, *_rest: object) -> None:
+    msg = f"unparsed entity declaration {name!r}"
+    raise _Refused(msg)
+
+
+def _refuse_external(
+    _context: str, _base: str | None, system_id: str | None, _public_id: str | None
+) -> int:
+    msg = f"external entity reference {system_id!r}"
+    raise _Refused(msg)
 
 
 def parse_nmap_xml(path: Path) -> NmapScan:
@@ -279,24 +296,31 @@ def parse_nmap_xml(path: Path) -> NmapScan:
     """
     name = str(path)
     target = _Target(name)
-    parser = DefusedXMLParser(target=target, forbid_dtd=False)
-    target.line_of = _LineSource(parser)
+    parser = expat.ParserCreate()
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.EntityDeclHandler = _refuse_entity
+    parser.UnparsedEntityDeclHandler = _refuse_unparsed_entity
+    parser.ExternalEntityRefHandler = _refuse_external
+    parser.StartElementHandler = target.start
+    parser.EndElementHandler = target.end
+    target.expat = parser
     try:
         with path.open("rb") as stream:
             while chunk := stream.read(_CHUNK):
-                parser.feed(chunk)
-        parser.close()
+                parser.Parse(chunk, False)
+        parser.Parse(b"", True)
     except OSError as exc:
         raise ParseError(name, "", f"cannot read: {exc.strerror or exc}") from None
-    except XmlSyntaxError as exc:
-        line, column = exc.position
+    except ExpatError as exc:
         inside = "/".join(f"<{t}>" for t in target.stack)
-        where = f"line {line}, column {column}" + (f" (inside {inside})" if inside else "")
+        where = f"line {exc.lineno}, column {exc.offset}" + (
+            f" (inside {inside})" if inside else ""
+        )
         raise ParseError(name, where, f"not well-formed XML: {ErrorString(exc.code)}") from None
-    except DefusedXmlException as exc:
+    except _Refused as exc:
         raise ParseError(
             name,
-            f"line {target.line_of.line()}",
-            f"refused: {exc!r} (entity declarations and external references are not allowed)",
+            f"line {parser.CurrentLineNumber}",
+            f"refused: {exc} (entity declarations and external references are not allowed)",
         ) from None
     return NmapScan(name, target.version, target.started, tuple(target.hosts))

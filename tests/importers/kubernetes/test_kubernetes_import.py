@@ -123,7 +123,10 @@ async def test_live_cluster_links_to_other_sources_and_goes_stale_per_pod(
                     {
                         "kind": "Service",
                         "key": "component:default/cart",
-                        "identifiers": {"backstageRef": "component:default/cart"},
+                        "identifiers": {
+                            "backstageRef": "component:default/cart",
+                            "backstageKubernetesId": "cart",
+                        },
                     }
                 ],
             }
@@ -138,7 +141,7 @@ async def test_live_cluster_links_to_other_sources_and_goes_stale_per_pod(
     dropped = [w.message for w in report.warnings if "exists neither" in w.message]
     assert len(dropped) == 2
     assert "ConfigurationItem{ipAddress=10.1.2.3}" in dropped[0]
-    assert "Service{backstageRef=component:default/catalog}" in dropped[1]
+    assert "Service{backstageKubernetesId=catalog}" in dropped[1]
 
     cart = await entity_id(store, CI, "k8s/prod-eu/shop/deployment/cart")
     out = (await store.relations(cart, Direction.OUT, first=50)).items

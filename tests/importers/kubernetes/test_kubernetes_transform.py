@@ -253,8 +253,8 @@ def test_live_cluster_owner_chains_nodes_env_and_backstage() -> None:
         ("DEPENDS_ON", deploy, "fqdn=cart-db.prod.example.com"): {},
         ("DEPENDS_ON", deploy, "ipAddress=10.1.2.3"): {},
         # backstage.io/kubernetes-id as a label (Deployment) and an annotation (Service)
-        ("RUNS_ON", "backstageRef=component:default/cart", deploy): {},
-        ("RUNS_ON", "backstageRef=component:default/catalog", f"{p}shop/service/catalog"): {},
+        ("RUNS_ON", "backstageKubernetesId=cart", deploy): {},
+        ("RUNS_ON", "backstageKubernetesId=catalog", f"{p}shop/service/catalog"): {},
     }
     external = [r for r in result.relations if r.to.identifiers]
     assert {r.to.kind.value for r in external} == {"ConfigurationItem"}

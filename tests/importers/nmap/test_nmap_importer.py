@@ -213,6 +213,18 @@ def test_entity_declarations_are_refused(tmp_path: Path) -> None:
     assert "refused" in error.reason
 
 
+def test_external_entities_are_refused(tmp_path: Path) -> None:
+    probe = tmp_path / "xxe.xml"
+    probe.write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE nmaprun [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n'
+        '<nmaprun><host><status state="up"/><address addr="10.0.0.1"/>'
+        '<hostnames><hostname name="&x;"/></hostnames></host></nmaprun>\n'
+    )
+    error = parse_error(probe)
+    assert error.element == "line 2"
+    assert "refused: entity declaration 'x'" in error.reason
+
+
 def test_bad_values_name_the_element_and_host(tmp_path: Path) -> None:
     text = TWO_HOSTS.read_text()
     bad_port = tmp_path / "bad-port.xml"

@@ -1,0 +1,344 @@
+"""The Markdown format of the change report (CommonMark with GFM tables).
+
+Same sections, in the same order, as the HTML format; the diagram is only in
+the HTML (a line says so). Every string from the graph goes through
+:func:`md_text`, so names with ``|``, ``*``, ``<``, backticks or line breaks
+neither break a table nor turn into markup.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from graphsvc.analysis.impact import ImpactState
+from graphsvc.model.vocabulary import EntityKind
+from graphsvc.report.model import (
+    AffectedEntity,
+    ChangeReport,
+    ConflictItem,
+    EntityRef,
+    PathStepItem,
+    ServiceTierGroup,
+    TeamToNotify,
+)
+from graphsvc.report.wording import (
+    KIND_SHORT,
+    conflict_times,
+    conflict_title,
+    detail_text,
+    inheritance_text,
+    kind_count,
+    plural,
+    project_reason_text,
+    reached_phrase,
+    role_text,
+    tier_label,
+    time_text,
+    walk,
+    window_text,
+)
+
+__all__ = ["md_text", "render_markdown"]
+
+_SPECIAL = frozenset("\\`*_[]<>|~&#!")
+
+
+def md_text(text: str) -> str:
+    r"""Escape ``text`` for inline Markdown (and GFM table cells).
+
+    Backslash-escapes every character that could start markup or end a table
+    cell (``\ ` * _ [ ] < > | ~ & # !``) and turns line breaks and tabs into
+    spaces, so the text renders exactly as given, on one line.
+    """
+    flat = text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ").replace("\t", " ")
+    return "".join("\\" + c if c in _SPECIAL else c for c in flat)
+
+
+def _ref(ref: EntityRef, *, kind: bool = True) -> str:
+    head = f"{KIND_SHORT[ref.kind]} " if kind else ""
+    name = f" ({md_text(ref.name)})" if ref.name and ref.name != ref.key else ""
+    return f"{head}**{md_text(ref.key)}**{name}"
+
+
+def _refs(refs: list[EntityRef], total: int | None = None) -> str:
+    if not refs:
+        return "none"
+    more = (total or len(refs)) - len(refs)
+    return ", ".join(_ref(r) for r in refs) + (f" and {more:,} more" if more > 0 else "")
+
+
+def _path(path: list[PathStepItem], end: EntityRef) -> str:
+    if not path:
+        return "modified by this change"
+    parts = []
+    for ref, phrase in walk(path, end):
+        if phrase is not None:
+            parts.append(f"*{md_text(phrase)} →*")
+        parts.append(md_text(ref.key))
+    return " ".join(parts)
+
+
+def _row(*cells: str) -> str:
+    return "| " + " | ".join(c or " " for c in cells) + " |"
+
+
+def render_markdown(report: ChangeReport) -> str:
+    """Return the report as a Markdown document (ends with a newline)."""
+    out: list[str] = []
+    out += _summary(report)
+    out += _conflicts(report)
+    out += [
+        "## Impact diagram",
+        "",
+        "The diagram of the impact is drawn in the HTML format of this report "
+        "(`graphsvc report change KEY --format html`).",
+        "",
+    ]
+    out += _services(report)
+    out += _teams(report)
+    out += _projects(report)
+    out += _entities(report)
+    out += [
+        "---",
+        "",
+        "DOWN: a failed dependency that no redundant alternative covers (modified entities "
+        "are DOWN). DEGRADED: reached, but every failed dependency is covered by a surviving "
+        "member of a redundancy group. Windows are half-open; all times are UTC. "
+        f"Report format version {report.report_version}.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def _summary(report: ChangeReport) -> list[str]:
+    info = report.change
+    change = info.change
+    s = report.summary
+    risk = report.risk
+    name = f" — {md_text(change.name)}" if change.name != change.key else ""
+    as_of = time_text(report.as_of) if report.as_of else "now (when generated)"
+    tiers = (
+        "; ".join(
+            f"{tier_label(t.tier)}: {t.count:,} ({t.down:,} DOWN, {t.degraded:,} DEGRADED)"
+            for t in s.services_by_tier
+        )
+        or "none"
+    )
+    out = [
+        f"# Change review: {md_text(change.key)}{name}",
+        "",
+        f"Generated {time_text(report.generated_at)} · graph as of {as_of}",
+        "",
+        "## Summary",
+        "",
+        f"**Verdict: {md_text(s.verdict)}**",
+        "",
+        f"**Risk score: {risk.score} of 100 ({risk.band.value} risk)**",
+        "",
+        f"- **Planned window:** {md_text(window_text(info.window))}",
+        f"- **Type:** {md_text(info.change_type or 'not stated')}",
+        f"- **State:** {md_text(info.state or 'not stated')}"
+        + (f" (entity {md_text(info.status)})" if info.status != "active" else ""),
+        f"- **Declared risk:** {md_text(info.declared_risk or 'not stated')}",
+        f"- **Modifies:** {_refs(report.start_set[:8], len(report.start_set))}",
+        f"- **Impact set:** {plural(s.impact_set, 'entity', 'entities')}: {s.down:,} DOWN, "
+        f"{s.degraded:,} DEGRADED"
+        + (f", up to {plural(s.deepest, 'hop')} away" if s.deepest else "")
+        + (f", {s.stale:,} stale" if s.stale else ""),
+        f"- **Services affected:** {tiers}",
+        f"- **Notify:** {plural(s.teams, 'team')}, {plural(s.projects, 'affected project')}",
+        "",
+        "### Why this risk score",
+        "",
+        _row("Factor", "Value", "Points", "Why"),
+        "| --- | --- | ---: | --- |",
+    ]
+    out += [
+        _row(md_text(f.name), md_text(f.value), str(f.points), md_text(f.explanation))
+        for f in risk.factors
+    ]
+    out += [_row("**Score (capped at 100)**", "", f"**{risk.score}**", ""), ""]
+    return out
+
+
+def _conflicts(report: ChangeReport) -> list[str]:
+    out = [f"## Conflicts ({len(report.conflicts)})", ""]
+    if not report.conflicts:
+        out += [
+            "No conflicts: no open change overlapping in time shares the impact set, no "
+            "blackout window applies to it, and no maintenance window is left.",
+            "",
+        ]
+    for number, conflict in enumerate(report.conflicts, start=1):
+        out += _conflict(number, conflict, report)
+    return out
+
+
+def _conflict(number: int, conflict: ConflictItem, report: ChangeReport) -> list[str]:
+    other = conflict.other
+    name = f" — {md_text(other.name)}" if other.name != other.key else ""
+    out = [f"### {number}. {conflict.kind.value}: {md_text(conflict_title(conflict))}{name}", ""]
+    for label, text in conflict_times(conflict, report.change.window):
+        out.append(f"- **{md_text(label)}:** {md_text(text)}")
+    out += [
+        f"- **{f'Entities ({conflict.total_entities:,})'}:** "
+        f"{_refs(conflict.entities, conflict.total_entities)}",
+        "",
+        md_text(conflict.explanation),
+        "",
+    ]
+    return out
+
+
+def _services(report: ChangeReport) -> list[str]:
+    total = sum(g.count for g in report.services)
+    out = [f"## Affected services by tier ({total:,})", ""]
+    if not report.services:
+        out += ["No service is in the impact set.", ""]
+    for group in report.services:
+        out += _tier(group)
+    return out
+
+
+def _tier(group: ServiceTierGroup) -> list[str]:
+    out = [
+        f"### {tier_label(group.tier)}: {plural(group.count, 'service')} "
+        f"({group.down:,} DOWN, {group.degraded:,} DEGRADED)",
+        "",
+    ]
+    if group.listed < group.count:
+        out += [
+            f"The first {group.listed:,} of {group.count:,} are listed (DOWN first, nearest "
+            "first); every one is in the entity list below.",
+            "",
+        ]
+    out += [_row("Service", "State", "Hops", "Path from the change"), "| --- | --- | ---: | --- |"]
+    for s in group.services:
+        stale = " (stale)" if s.stale else ""
+        out.append(
+            _row(
+                _ref(s.service, kind=False) + stale,
+                s.state.value,
+                str(s.depth),
+                _path(s.path, s.service),
+            )
+        )
+    out.append("")
+    return out
+
+
+def _teams(report: ChangeReport) -> list[str]:
+    out = [f"## Teams to notify ({len(report.teams):,})", ""]
+    if not report.teams:
+        return [*out, "No affected entity has an owner or support team.", ""]
+    out += [_row("Team", "Why", "Contacts", "Members"), "| --- | --- | --- | --- |"]
+    out += [_team_row(t) for t in report.teams]
+    out.append("")
+    return out
+
+
+def _team_row(team: TeamToNotify) -> str:
+    warnings = "".join(f"<br>⚠ {md_text(w)}" for w in team.warnings)
+    roles = "<br>".join(
+        f"{md_text(role_text(r))} ({md_text(inheritance_text(r))})" for r in team.roles
+    )
+    contacts = "<br>".join(f"{md_text(c.channel)}: {md_text(c.value)}" for c in team.contacts)
+    members = [
+        md_text(m.person.name)
+        + (f" · {md_text(m.role)}" if m.role else "")
+        + (f" · {md_text(m.email)}" if m.email else "")
+        for m in team.members
+    ]
+    if team.member_count > len(team.members):
+        members.append(f"and {team.member_count - len(team.members):,} more")
+    if team.escalate_to:
+        members.append("escalate to " + ", ".join(md_text(p.key) for p in team.escalate_to))
+    return _row(
+        _ref(team.team, kind=False) + warnings,
+        roles,
+        contacts or "none",
+        "<br>".join(members) or "none",
+    )
+
+
+def _projects(report: ChangeReport) -> list[str]:
+    out = [f"## Affected projects ({len(report.projects):,})", ""]
+    if not report.projects:
+        return [*out, "No project is affected.", ""]
+    out += [_row("Project", "Why"), "| --- | --- |"]
+    for p in report.projects:
+        reasons = "<br>".join(
+            f"{md_text(project_reason_text(r))}: {_refs(r.entities, r.count)}" for r in p.reasons
+        )
+        out.append(_row(_ref(p.project, kind=False), reasons))
+    out.append("")
+    return out
+
+
+_KIND_ORDER = [
+    EntityKind.SERVICE,
+    EntityKind.CONFIGURATION_ITEM,
+    EntityKind.PROJECT,
+    EntityKind.CHANGE,
+    EntityKind.WINDOW,
+    EntityKind.TEAM,
+    EntityKind.PERSON,
+]
+
+
+def _entities(report: ChangeReport) -> list[str]:
+    listing = report.affected
+    out = [
+        f"## Affected entities ({listing.total:,})",
+        "",
+        "Every entity of the impact set, modified entities first, then by hops from them. "
+        "*Reached from* is the previous entity on one shortest path.",
+        "",
+    ]
+    if listing.listed < listing.total:
+        out += [
+            f"The listing stops after {listing.listed:,} of {listing.total:,} entities "
+            "(breadth-first); the counts above are complete.",
+            "",
+        ]
+    groups: dict[EntityKind, list[AffectedEntity]] = defaultdict(list)
+    for e in listing.entities:
+        groups[e.entity.kind].append(e)
+    for kind in _KIND_ORDER:
+        rows = groups.get(kind)
+        if not rows:
+            continue
+        down = sum(1 for e in rows if e.state is ImpactState.DOWN)
+        out += [
+            f"### {kind_count(len(rows), kind).capitalize()} "
+            f"({down:,} DOWN, {len(rows) - down:,} DEGRADED)",
+            "",
+            _row(
+                "Key",
+                "Name",
+                "Tier" if kind is EntityKind.SERVICE else "Class",
+                "State",
+                "Hops",
+                "Reached from",
+            ),
+            "| --- | --- | --- | --- | ---: | --- |",
+        ]
+        for e in rows:
+            phrase = reached_phrase(e)
+            came = (
+                f"{md_text(e.reached_from.key)} *{md_text(phrase)} →*"
+                if e.reached_from is not None and phrase is not None
+                else "modified"
+            )
+            out.append(
+                _row(
+                    md_text(e.entity.key),
+                    md_text(e.entity.name) if e.entity.name != e.entity.key else "",
+                    md_text(detail_text(e)),
+                    e.state.value + (" (stale)" if e.stale else ""),
+                    str(e.depth),
+                    came,
+                )
+            )
+        out.append("")
+    return out

@@ -1,0 +1,343 @@
+"""What the change report says about the demo's showcase changes (PRODUCT.md 4.4)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from graphsvc.analysis.changes import ConflictKind, change_impact
+from graphsvc.analysis.impact import ImpactState, NoticeRole
+from graphsvc.errors import NotFound
+from graphsvc.ingest.engine import IngestEngine
+from graphsvc.model.batch import IngestBatch
+from graphsvc.model.vocabulary import Direction, EntityKind, RelationType
+from graphsvc.report import ChangeReport, build_change_report, report_from_change_impact
+from graphsvc.report.build import contacts_of, read_team_directory, verdict_line
+from graphsvc.report.model import AffectedEntity, RiskBand, TimeWindow
+from graphsvc.report.render_html import render_html
+from graphsvc.report.render_markdown import render_markdown
+from graphsvc.report.wording import inheritance_text, walk, window_text
+from graphsvc.store.base import GraphStore
+from tests.report.conftest import GENERATED
+
+
+def at(day: int, hour: int = 0) -> datetime:
+    """A demo time: ``@+{day}d {hour}:00`` with today = 2025-03-10."""
+    return datetime(2025, 3, 10, hour, tzinfo=UTC) + timedelta(days=day)
+
+
+def keys(entities: list[AffectedEntity]) -> list[str]:
+    return [e.entity.key for e in entities]
+
+
+def test_blackout_conflict_with_its_window(demo_reports: dict[str, ChangeReport]) -> None:
+    report = demo_reports["CHG0041215"]
+    assert report.change.change.key == "CHG0041215"
+    assert report.change.window == TimeWindow(start=at(14, 19), end=at(14, 21))
+    assert (report.change.change_type, report.change.state) == ("standard", "scheduled")
+    [conflict] = report.conflicts
+    assert conflict.kind is ConflictKind.BLACKOUT
+    assert conflict.other.key == "blackout-billing-month-end-close"
+    assert conflict.other_state == "blackout"
+    assert conflict.other_window == TimeWindow(start=at(13), end=at(16))
+    assert conflict.overlap == report.change.window
+    assert conflict.reason == "Month-end close and claims run"
+    assert [e.key for e in conflict.entities] == ["billing", "claims-gateway"]
+    assert conflict.total_entities == 2
+    assert report.summary.verdict == (
+        "1 conflict (BLACKOUT), no tier-1 service affected, 2 services down, "
+        "2 entities in the impact set"
+    )
+    assert [(c.kind, c.count) for c in report.summary.conflicts] == [
+        (ConflictKind.COLLISION, 0),
+        (ConflictKind.BLACKOUT, 1),
+        (ConflictKind.OUTSIDE_MAINTENANCE, 0),
+    ]
+    # both formats show the conflict, the blackout's window and the overlap
+    window = "2025-03-23 00:00 → 2025-03-26 00:00 UTC (3 d)"
+    assert window_text(conflict.other_window) == window
+    for text in (render_markdown(report), render_html(report, None)):
+        assert "BLACKOUT" in text and "blackout-billing-month-end-close" in text
+        assert window in text
+        assert "2025-03-24 19:00 → 21:00 UTC (2 h)" in text
+        assert "Month-end close and claims run" in text
+
+
+def test_collision_names_the_other_change_and_the_overlap(
+    demo_reports: dict[str, ChangeReport],
+) -> None:
+    report = demo_reports["CHG0041220"]
+    [conflict] = report.conflicts
+    assert conflict.kind is ConflictKind.COLLISION
+    assert conflict.other.key == "CHG0041221"
+    assert conflict.other_state == "scheduled"
+    assert conflict.other_window == TimeWindow(start=at(6, 22), end=at(7, 1))
+    assert conflict.overlap == TimeWindow(start=at(6, 22), end=at(6, 23))
+    assert "identity-sso" in [e.key for e in conflict.entities]
+    assert report.summary.verdict.startswith("1 conflict (COLLISION), 6 tier-1 services degraded")
+    # the other side sees the same collision
+    other = demo_reports["CHG0041221"]
+    assert [(c.kind, c.other.key) for c in other.conflicts] == [
+        (ConflictKind.COLLISION, "CHG0041220")
+    ]
+    markdown = render_markdown(report)
+    assert "Collides with change CHG0041221 (scheduled)" in markdown
+    assert "**Overlap:** 2025-03-16 22:00 → 23:00 UTC (1 h)" in markdown
+
+
+def test_outside_maintenance_and_touching_windows(demo_reports: dict[str, ChangeReport]) -> None:
+    [conflict] = demo_reports["CHG0041207"].conflicts
+    assert conflict.kind is ConflictKind.OUTSIDE_MAINTENANCE
+    assert conflict.other.key.startswith("maint-billing-week-")
+    assert conflict.other_state == "maintenance"
+    assert conflict.overlap is None
+    assert [e.key for e in conflict.entities] == ["billing"]
+    # CHG0041230 and CHG0041231 only touch at @+5d 00:00: no conflict
+    touching = demo_reports["CHG0041230"]
+    assert touching.conflicts == []
+    assert touching.summary.verdict.startswith("no conflicts, ")
+    assert "No conflicts" in render_html(touching, None)
+
+
+def test_risk_score_and_its_factors(demo_reports: dict[str, ChangeReport]) -> None:
+    report = demo_reports["CHG0041220"]
+    risk = report.risk
+    assert sum(f.points for f in risk.factors) == risk.score == 51
+    assert risk.band is RiskBand.MEDIUM
+    points = [f.points for f in risk.factors]
+    assert points == sorted(points, reverse=True), "most points first"
+    assert {f.name for f in risk.factors} >= {"blastRadius", "criticalServices", "conflicts"}
+    assert demo_reports["CHG0041221"].risk.band is RiskBand.HIGH
+
+
+def test_services_grouped_by_tier_with_state_and_path(
+    demo_reports: dict[str, ChangeReport],
+) -> None:
+    report = demo_reports["CHG0041220"]
+    tiers = [(g.tier, g.count, g.down, g.degraded, g.listed) for g in report.services]
+    assert tiers == [(1, 6, 0, 6, 6), (2, 5, 0, 5, 5), (3, 3, 0, 3, 3)]
+    for group in report.services:
+        for service in group.services:
+            assert service.tier == group.tier
+            assert service.state is ImpactState.DEGRADED
+            chain = walk(service.path, service.service)
+            assert chain[0][0].key == "nbh-dc01", "every path leaves the modified entity"
+            assert chain[-1][0] == service.service
+            assert len(chain) == service.depth + 1
+    claims = next(
+        s for g in report.services for s in g.services if s.service.key == "claims-gateway"
+    )
+    assert [ref.key for ref, _ in walk(claims.path, claims.service)] == [
+        "nbh-dc01",
+        "identity-ad",
+        "identity-sso",
+        "billing",
+        "claims-gateway",
+    ]
+    assert [phrase for _, phrase in walk(claims.path, claims.service)] == [
+        None,
+        "needed by",
+        "needed by",
+        "needed by",
+        "needed by",
+    ]
+    # a DOWN service: billing is modified by CHG0041215 and DOWN, with an empty path
+    blackout = demo_reports["CHG0041215"]
+    [tier2] = blackout.services
+    assert [(s.service.key, s.state, s.depth) for s in tier2.services] == [
+        ("billing", ImpactState.DOWN, 0),
+        ("claims-gateway", ImpactState.DOWN, 1),
+    ]
+    html = render_html(report, None)
+    assert "Tier 1 · 6 services" in html and "Tier 3 · 3 services" in html
+
+
+def test_teams_with_contacts_members_and_inherited_marked(
+    demo_reports: dict[str, ChangeReport],
+) -> None:
+    report = demo_reports["CHG0041201"]
+    teams = {t.team.key: t for t in report.teams}
+    desk = teams["team-service-desk"]
+    [support] = [r for r in desk.roles if r.role is NoticeRole.SUPPORT]
+    assert not support.inherited
+    assert {v.key for v in support.via} == {"ehr-nbh", "ehr-unified"}
+    assert inheritance_text(support) == "direct; also inherited via ehr-nbh, ehr-unified"
+    assert [(c.channel, c.value) for c in desk.contacts] == [
+        ("email", "servicedesk@northbridgehealth.org")
+    ]
+    assert desk.member_count == len(desk.members) > 0
+    assert all(m.email and m.email.endswith("@northbridgehealth.org") for m in desk.members)
+    assert [p.key for p in desk.escalate_to] == ["dept-infrastructure"]
+    assert desk.warnings == []
+    # owners first (most affected first), then support teams
+    roles = [r.role for t in report.teams for r in t.roles[:1]]
+    assert roles[0] is NoticeRole.OWNER
+    for text in (render_markdown(report), render_html(report, None)):
+        assert "direct; also inherited via ehr-nbh, ehr-unified" in text
+        assert "servicedesk@northbridgehealth.org" in text
+
+
+async def test_a_purely_inherited_team_is_marked_and_a_ghost_team_warned(
+    demo_store: GraphStore,
+) -> None:
+    # PART_OF carries impact upwards, so the owner of an ancestor is normally a
+    # direct owner of the impact set too; the marking is checked on a notice
+    # flagged inherited, as impact() answers it for a depth-limited walk.
+    answer = await change_impact(demo_store, "CHG0041207", first=1000)
+    [owner, *rest] = answer.impact.teams_to_notify
+    billing = answer.start_set[0]
+    inherited = dataclasses.replace(owner, inherited=True, via=(billing,), via_count=3)
+    answer = dataclasses.replace(
+        answer, impact=dataclasses.replace(answer.impact, teams_to_notify=(inherited, *rest))
+    )
+    directory = await read_team_directory(
+        demo_store, [t.team.id for t in answer.impact.teams_to_notify]
+    )
+    report = report_from_change_impact(answer, directory, generated_at=GENERATED)
+    notice = report.teams[0].roles[0]
+    assert (notice.inherited, [v.key for v in notice.via], notice.via_count) == (
+        True,
+        ["billing"],
+        3,
+    )
+    assert inheritance_text(notice) == "inherited via billing and 2 more"
+    assert "inherited via billing and 2 more" in render_html(report, None)
+    assert "inherited via billing and 2 more" in render_markdown(report)
+
+    # a team with no members is flagged, with where to escalate
+    engine = IngestEngine(demo_store)
+    await engine.ingest(
+        IngestBatch.model_validate(
+            {
+                "source": "test",
+                "entities": [
+                    {"kind": "Change", "key": "CHG-HL7", "attributes": {"state": "new"}},
+                ],
+                "relations": [
+                    {
+                        "type": "MODIFIES",
+                        "from": {"kind": "Change", "key": "CHG-HL7"},
+                        "to": {"kind": "ConfigurationItem", "key": "sa-hl7-gw"},
+                    }
+                ],
+            }
+        )
+    )
+    ghost = await build_change_report(demo_store, "CHG-HL7")
+    team = next(t for t in ghost.teams if t.team.key == "team-sa-interfaces")
+    assert team.member_count == 0
+    assert any(w.startswith("no members") for w in team.warnings)
+    assert ghost.change.window is None
+    assert "no planned window" in render_markdown(ghost)
+
+
+def test_projects_with_their_reasons(demo_reports: dict[str, ChangeReport]) -> None:
+    report = demo_reports["CHG0041220"]
+    projects = {p.project.key: p for p in report.projects}
+    assert set(projects) == {"PRJ-0101", "PRJ-0130"}
+    reasons = {r.relation: r for r in projects["PRJ-0101"].reasons}
+    assert set(reasons) == {
+        RelationType.CONSOLIDATES,
+        RelationType.DELIVERS,
+        RelationType.IMPLEMENTS,
+    }
+    assert [c.key for c in reasons[RelationType.IMPLEMENTS].changes] == [
+        "CHG0041240",
+        "CHG0041241",
+    ]
+    assert "its open changes CHG0041240, CHG0041241 modify 3 affected entities" in (
+        render_markdown(report)
+    )
+
+
+def test_every_affected_entity_is_listed_with_how_it_was_reached(
+    demo_reports: dict[str, ChangeReport],
+) -> None:
+    report = demo_reports["CHG0041201"]
+    listing = report.affected
+    assert listing.total == listing.listed == report.summary.impact_set == 97
+    entities = listing.entities
+    assert len({(e.entity.kind, e.entity.key) for e in entities}) == 97
+    assert keys(entities[:1]) == ["nbh-dc1-core-sw-a"] and entities[0].depth == 0
+    assert [e.depth for e in entities] == sorted(e.depth for e in entities)
+    by_key = {(e.entity.kind, e.entity.key): e for e in entities}
+    for e in entities[1:]:
+        # following reachedFrom leads back to the modified entity in depth steps
+        steps, current = 0, e
+        while current.reached_from is not None:
+            current = by_key[(current.reached_from.kind, current.reached_from.key)]
+            steps += 1
+        assert (current.entity.key, steps) == ("nbh-dc1-core-sw-a", e.depth)
+        assert e.relation is not None and e.walked in (Direction.IN, Direction.OUT)
+    kinds = {k.kind: k.count for k in report.summary.by_kind}
+    assert sum(kinds.values()) == 97
+    assert kinds[EntityKind.SERVICE] == sum(g.count for g in report.services)
+
+
+async def test_listing_limit_and_as_of_and_unknown_change(demo_store: GraphStore) -> None:
+    cut = await build_change_report(demo_store, "CHG0041201", max_entities=10)
+    assert (cut.affected.listed, cut.affected.total, cut.summary.impact_set) == (10, 97, 97)
+    assert "The listing stops after 10 of 97 entities" in render_html(cut, None)
+    assert "The listing stops after 10 of 97 entities" in render_markdown(cut)
+    few = await build_change_report(demo_store, "CHG0041220", max_services_per_tier=2)
+    assert [(g.count, g.listed) for g in few.services] == [(6, 2), (5, 2), (3, 2)]
+    assert "The first 2 of 6 are listed" in render_html(few, None)
+
+    with pytest.raises(NotFound):
+        await build_change_report(demo_store, "CHG-NOPE")
+    # as of a time before the demo was loaded the change did not exist yet
+    with pytest.raises(NotFound):
+        await build_change_report(demo_store, "CHG0041215", as_of=datetime(2000, 1, 1, tzinfo=UTC))
+    now = datetime.now(UTC)
+    then = await build_change_report(demo_store, "CHG0041215", as_of=now)
+    assert then.as_of == now
+    assert then.summary == (await build_change_report(demo_store, "CHG0041215")).summary
+
+
+def test_verdict_line_words() -> None:
+    from graphsvc.analysis.impact import TierCount
+
+    assert (
+        verdict_line([], [], 1)
+        == "no conflicts, no tier-1 service affected, 1 entity in the impact set"
+    )
+    assert verdict_line(
+        [ConflictKind.COLLISION, ConflictKind.BLACKOUT, ConflictKind.COLLISION],
+        [TierCount(1, 3, 1, 2), TierCount(2, 4, 4, 0), TierCount(None, 2, 1, 1)],
+        1234,
+    ) == (
+        "3 conflicts (2 COLLISION, BLACKOUT), 1 tier-1 service down, 2 tier-1 services "
+        "degraded, 5 other services down, 1,234 entities in the impact set"
+    )
+
+
+def test_contacts_come_from_contact_like_attributes() -> None:
+    from graphsvc.model.records import EntityRecord
+    from graphsvc.model.vocabulary import Status
+
+    now = datetime.now(UTC)
+    team = EntityRecord(
+        1,
+        EntityKind.TEAM,
+        "t",
+        "T",
+        Status.ACTIVE,
+        {
+            "slackChannel": "#ops",
+            "email": "ops@example.org",
+            "capacityHoursPerWeek": 40,
+            "oncall": ["+44 1", "+44 2"],
+            "pagerEnabled": True,
+            "phone": "",
+        },
+        {},
+        now,
+        now,
+    )
+    assert [(c.channel, c.value) for c in contacts_of(team)] == [
+        ("email", "ops@example.org"),
+        ("oncall", "+44 1, +44 2"),
+        ("slackChannel", "#ops"),
+    ]
