@@ -9,9 +9,12 @@ the report.
 
 from __future__ import annotations
 
+import gc
 import re
+import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -62,6 +65,7 @@ __all__ = [
     "TeamDirectory",
     "build_change_report",
     "contacts_of",
+    "gc_paused",
     "read_team_directory",
     "report_from_change_impact",
     "risk_band",
@@ -89,6 +93,39 @@ _MEMBERS = TraversalStep(
 _PARENTS = TraversalStep(
     RelationType.PART_OF, Direction.OUT, frozenset({EntityKind.TEAM}), frozenset({EntityKind.TEAM})
 )
+
+
+_gc_lock = threading.Lock()
+_gc_holders = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a large report is built.
+
+    A report of a large blast radius creates millions of small objects (the
+    analysis answer with a path per affected entity, then the report model);
+    every automatic collection walks all of them, which doubled the build time
+    of a 50,000-entity report. Reference counting still frees everything while
+    paused; cycles are collected once the collector resumes. Nested and
+    concurrent uses (threads, interleaved coroutines) are counted: the
+    collector resumes when the last one ends, and only if it was running before
+    the first began.
+    """
+    global _gc_holders, _gc_was_enabled
+    with _gc_lock:
+        if _gc_holders == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_holders += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_holders -= 1
+            if _gc_holders == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,17 +202,18 @@ async def build_change_report(
         NotFound: when no change has this key (at ``as_of``).
         InvalidInput: for a negative ``max_entities``.
     """
-    answer = await change_impact(store, key, as_of=as_of, first=max_entities)
-    directory = await read_team_directory(
-        store, [t.team.id for t in answer.impact.teams_to_notify], as_of=as_of
-    )
-    return report_from_change_impact(
-        answer,
-        directory,
-        as_of=as_of,
-        generated_at=generated_at,
-        max_services_per_tier=max_services_per_tier,
-    )
+    with gc_paused():
+        answer = await change_impact(store, key, as_of=as_of, first=max_entities)
+        directory = await read_team_directory(
+            store, [t.team.id for t in answer.impact.teams_to_notify], as_of=as_of
+        )
+        return report_from_change_impact(
+            answer,
+            directory,
+            as_of=as_of,
+            generated_at=generated_at,
+            max_services_per_tier=max_services_per_tier,
+        )
 
 
 def risk_band(score: int) -> RiskBand:
@@ -442,10 +480,11 @@ def _reached_from(node: Affected) -> tuple[EntityRecord, RelationType, Direction
 def _affected_entity(node: Affected, ref: _Refs) -> AffectedEntity:
     entity = node.entity
     came = _reached_from(node)
+    kind = entity.kind
     return AffectedEntity(
         entity=ref(entity),
-        tier=_tier(entity) if entity.kind is EntityKind.SERVICE else None,
-        ci_class=_text(entity, "ciClass") if entity.kind is EntityKind.CONFIGURATION_ITEM else None,
+        tier=_tier(entity) if kind is EntityKind.SERVICE else None,
+        ci_class=_text(entity, "ciClass") if kind is EntityKind.CONFIGURATION_ITEM else None,
         state=node.state,
         depth=node.depth,
         stale=node.stale,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from graphsvc.report.build import gc_paused
 from graphsvc.report.diagram import DEFAULT_MAX_NODES, DOT_TIMEOUT_SECONDS, draw
 from graphsvc.report.model import ChangeReport
 from graphsvc.report.render_html import render_html
@@ -53,9 +54,10 @@ def render_report(
     the HTML carries a note in the diagram's place. Markdown and JSON never
     need it.
     """
-    if fmt is ReportFormat.JSON:
-        return render_json(report)
-    if fmt is ReportFormat.MARKDOWN:
-        return render_markdown(report)
-    diagram = draw(report, max_nodes=max_nodes, timeout=dot_timeout, dot_binary=dot_binary)
-    return render_html(report, diagram)
+    with gc_paused():
+        if fmt is ReportFormat.JSON:
+            return render_json(report)
+        if fmt is ReportFormat.MARKDOWN:
+            return render_markdown(report)
+        diagram = draw(report, max_nodes=max_nodes, timeout=dot_timeout, dot_binary=dot_binary)
+        return render_html(report, diagram)

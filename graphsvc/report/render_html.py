@@ -46,6 +46,9 @@ from graphsvc.report.wording import (
     window_text,
 )
 
+CONFLICT_ENTITIES_SHOWN = 20
+"""A conflict names at most this many of its entities (the JSON format holds up to 50)."""
+
 __all__ = ["OPEN_ROWS", "render_html"]
 
 OPEN_ROWS = 200
@@ -255,8 +258,6 @@ tr.zero td {
 }
 td.name {
   white-space:nowrap;
-  overflow:hidden;
-  text-overflow:ellipsis;
 }
 table.fixed {
   table-layout:fixed;
@@ -508,6 +509,9 @@ footer p {
   summary {
     list-style:none;
   }
+  td.name {
+    white-space:normal;
+  }
 }
 """
 
@@ -650,7 +654,7 @@ def _summary(report: ChangeReport) -> list[str]:
     out.append("</dl>")
     out += [
         "<h3>Why this risk score</h3>",
-        '<table class="fixed">' + _cols(17, 24, 8, 51) + "<thead><tr><th>Factor</th><th>Value</th>"
+        '<table class="fixed">' + _cols(20, 24, 8, 48) + "<thead><tr><th>Factor</th><th>Value</th>"
         '<th class="num">Points</th><th>Why</th></tr></thead><tbody>',
     ]
     for f in risk.factors:
@@ -660,8 +664,8 @@ def _summary(report: ChangeReport) -> list[str]:
             f'<td class="num">{f.points}</td><td>{_e(f.explanation)}</td></tr>'
         )
     out += [
-        f'</tbody><tfoot><tr><th colspan="2">Score (capped at 100)</th>'
-        f'<th class="num">{risk.score}</th><th></th></tr></tfoot></table>',
+        f'<tr class="total"><th colspan="2">Score (capped at 100)</th>'
+        f'<th class="num">{risk.score}</th><th></th></tr></tbody></table>',
         "</section>",
     ]
     return out
@@ -705,7 +709,7 @@ def _conflict(conflict: ConflictItem, report: ChangeReport) -> list[str]:
         out.append(f"<dt>{_e(label)}</dt><dd>{_e(text)}</dd>")
     out.append(
         f"<dt>{_e(f'Entities ({conflict.total_entities:,})')}</dt>"
-        f"<dd>{_refs(conflict.entities, conflict.total_entities)}</dd>"
+        f"<dd>{_refs(conflict.entities[:CONFLICT_ENTITIES_SHOWN], conflict.total_entities)}</dd>"
     )
     out += ["</dl>", f"<p>{_e(conflict.explanation)}</p>", "</article>"]
     return out

@@ -38,6 +38,9 @@ from graphsvc.report.wording import (
     window_text,
 )
 
+CONFLICT_ENTITIES_SHOWN = 20
+"""A conflict names at most this many of its entities (the JSON format holds up to 50)."""
+
 __all__ = ["md_text", "render_markdown"]
 
 _SPECIAL = frozenset("\\`*_[]<>|~&#!")
@@ -182,7 +185,7 @@ def _conflict(number: int, conflict: ConflictItem, report: ChangeReport) -> list
         out.append(f"- **{md_text(label)}:** {md_text(text)}")
     out += [
         f"- **{f'Entities ({conflict.total_entities:,})'}:** "
-        f"{_refs(conflict.entities, conflict.total_entities)}",
+        f"{_refs(conflict.entities[:CONFLICT_ENTITIES_SHOWN], conflict.total_entities)}",
         "",
         md_text(conflict.explanation),
         "",

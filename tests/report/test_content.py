@@ -341,3 +341,24 @@ def test_contacts_come_from_contact_like_attributes() -> None:
         ("oncall", "+44 1, +44 2"),
         ("slackChannel", "#ops"),
     ]
+
+
+def test_gc_paused_nests_and_restores_the_collector() -> None:
+    import gc
+
+    from graphsvc.report.build import gc_paused
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled(), "the outer use still holds it"
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled(), "a collector that was off stays off"
+    finally:
+        gc.enable()
