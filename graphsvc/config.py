@@ -44,6 +44,8 @@ class Settings(BaseSettings):
         request_timeout_seconds: A request running longer is answered 503.
         max_body_bytes: Largest JSON request body accepted (NDJSON streams are
             read line by line and may be longer).
+        graphql_max_body_bytes: Largest POST body accepted at ``/graphql``
+            (document and variables; bulk ingest belongs on REST); 413 above.
         log_format: ``json``, ``console``, or ``auto`` (JSON unless on a terminal).
     """
 
@@ -70,6 +72,7 @@ class Settings(BaseSettings):
     page_size_max: int = Field(default=500, ge=1)
     request_timeout_seconds: float = Field(default=30.0, gt=0)
     max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    graphql_max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     log_format: Literal["auto", "json", "console"] = "auto"
 
     @property

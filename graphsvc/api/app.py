@@ -26,6 +26,7 @@ import graphsvc
 from graphsvc.api.auth import Authenticator
 from graphsvc.api.graphql.context import GraphContext
 from graphsvc.api.graphql.schema import build_schema
+from graphsvc.api.limits import GraphQLBodyLimitMiddleware
 from graphsvc.api.observability import Metrics, TimeoutAndMetricsMiddleware, configure_logging
 from graphsvc.api.problems import install_problem_handlers, problem_response
 from graphsvc.api.reports import router as reports_router
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    app.add_middleware(GraphQLBodyLimitMiddleware, limit=settings.graphql_max_body_bytes)
     app.add_middleware(
         TimeoutAndMetricsMiddleware,
         metrics=metrics,

@@ -41,11 +41,15 @@ def configure_logging(log_format: str) -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
     )
+    # JSON logs carry an exception as a structured traceback; the console renderer
+    # formats exc_info itself
+    tracebacks: list[Any] = [structlog.processors.dict_tracebacks] if as_json else []
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *tracebacks,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),

@@ -3,24 +3,25 @@
 :func:`build_schema` assembles the schema with the limits taken from settings,
 all checked while the document is parsed and validated, before any resolver
 (and so any store call) runs: query depth, aliases, tokens, directives;
-introspection and field suggestions are off outside development. Page sizes are
-checked by each connection field before it reads the store.
+introspection and field suggestions are off outside development. Page sizes
+(every ``first``, literal or variable) are checked after validation and before
+execution (:mod:`graphsvc.api.graphql.guards`); each connection field checks its
+own again. Unexpected errors reach the client masked (see ``guards``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, cast
 
 import strawberry
-from graphql import DirectiveNode, GraphQLError, ValidationRule
-from graphql.language import DocumentNode
+from graphql import GraphQLError
 from pydantic import ValidationError
 from strawberry import relay
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
+    MaskErrors,
     MaxTokensLimiter,
     ParserCache,
     ValidationCache,
@@ -33,6 +34,7 @@ from strawberry.types import Info
 
 from graphsvc.api.graphql.analysis import AnalysisQuery
 from graphsvc.api.graphql.context import GraphContext
+from graphsvc.api.graphql.guards import GuardedSchema, MaxDirectives, PageSizeGuard, should_mask
 from graphsvc.api.graphql.types import (
     ENTITY_TYPES,
     EntityConnection,
@@ -428,35 +430,12 @@ class Mutation:
 # ------------------------------------------------------------------------ limits
 
 
-class _MaxDirectives(ValidationRule):
-    """Refuse documents with more directives than allowed (directive overloading)."""
-
-    limit = 20
-
-    def enter_document(self, node: DocumentNode, *_args: object) -> None:
-        count = sum(1 for _ in _walk_directives(node))
-        if count > self.limit:
-            self.report_error(GraphQLError(f"{count} directives; at most {self.limit} are allowed"))
-
-
-def _walk_directives(node: object) -> Iterator[DirectiveNode]:
-    if isinstance(node, DirectiveNode):
-        yield node
-    for key in getattr(node, "keys", ()):
-        value = getattr(node, key, None)
-        if isinstance(value, list | tuple):
-            for child in value:
-                if hasattr(child, "keys"):
-                    yield from _walk_directives(child)
-        elif hasattr(value, "keys") and key != "loc":
-            yield from _walk_directives(value)
-
-
 def build_schema(settings: Settings) -> strawberry.Schema:
     """Return the schema with the limits of ``settings`` (see the module docstring)."""
     directive_rule = type(
-        "MaxDirectives", (_MaxDirectives,), {"limit": settings.graphql_max_directives}
+        "MaxDirectives", (MaxDirectives,), {"limit": settings.graphql_max_directives}
     )
+    page_guard = type("PageSizeGuard", (PageSizeGuard,), {"largest": settings.page_size_max})
     max_tokens, max_depth = settings.graphql_max_tokens, settings.graphql_max_depth
     max_aliases = settings.graphql_max_aliases
     rules = [
@@ -466,6 +445,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     ]
     extensions: list[Any] = [
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        page_guard,
         # The depth and alias rules are built once (not per request as the
         # QueryDepthLimiter/MaxAliasesLimiter extensions do), so that validation
         # results can be cached below: the cache is keyed by the rule classes.
@@ -479,7 +459,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     production = settings.env != "development"
     if production:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    # last, so that it sees every error: unexpected ones reach the client masked
+    extensions.append(lambda: MaskErrors(should_mask_error=should_mask))
+    return GuardedSchema(
         query=Query,
         mutation=Mutation,
         types=[*ENTITY_TYPES.values(), RelationNode],

@@ -149,9 +149,13 @@ class EmbeddedStore(GraphStore):
         await anyio.to_thread.run_sync(self._open_sync)
 
     def _open_sync(self) -> None:
+        if self.read_only and not self.path.is_file():
+            # sqlite would create an empty file; a reader must leave no trace
+            msg = f"{self.path} does not exist yet (nothing was ever stored there)"
+            raise StoreUnavailable(msg)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             if not self.read_only:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._take_writer_lock()
             conn = self._connect()
             version = self._prepare_schema(conn)

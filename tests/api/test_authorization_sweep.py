@@ -1,0 +1,260 @@
+"""Authorisation sweep: every root query field, every mutation, every route, every token state.
+
+The tables below name the scope each operation needs. They must cover the whole
+surface: a field or route added without an entry here fails
+``test_the_sweep_covers_the_whole_surface``, so nothing new ships unchecked.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import graphsvc.api.tokens as tokens_module
+from graphsvc.api.graphql.schema import build_schema
+from graphsvc.api.tokens import Scope, TokenStore
+from graphsvc.config import Settings
+from tests.api.conftest import SMALL, Api, MakeApi
+
+QUERIES: dict[str, str] = {
+    "impact": "{ impact(ids: [$ID]) { summary { deepest } } }",
+    "dependencies": "{ dependencies(ids: [$ID]) { summary { deepest } } }",
+    "ownership": "{ ownership(id: $ID) { entity { key } } }",
+    "orphans": "{ orphans { pageInfo { hasNextPage } } }",
+    "ghostOwners": "{ ghostOwners { pageInfo { hasNextPage } } }",
+    "changeImpact": '{ changeImpact(key: "CHG-1") { riskScore } }',
+    "consolidationReadiness": '{ consolidationReadiness(projectKey: "P-1") { status } }',
+    "consolidationCandidates": "{ consolidationCandidates { capability } }",
+    "node": "{ node(id: $ID) { id } }",
+    "entity": '{ entity(kind: SERVICE, key: "checkout") { key } }',
+    "entities": "{ entities { totalCount } }",
+    "runs": "{ runs { runId } }",
+}
+"""Every root query field: all need ``read``."""
+
+MUTATIONS: dict[str, str] = {
+    "ingest": 'mutation { ingest(input: {source: "sweep", entities: [{kind: TEAM, key: "sweep"}]})'
+    " { userErrors { message } } }",
+    "startRun": 'mutation { startRun(input: {source: "sweep"}) { run { runId } } }',
+    "finishRun": 'mutation { finishRun(input: {runId: "nope", complete: false})'
+    " { userErrors { message } } }",
+}
+"""Every mutation: all need ``write``."""
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    needs: Scope
+    body: Any = None
+
+
+BATCH = {"source": "sweep", "entities": [{"kind": "Team", "key": "sweep-rest"}]}
+ROUTES: dict[tuple[str, str], Route] = {
+    ("post", "/api/v1/ingest"): Route("POST", "/api/v1/ingest", Scope.WRITE, BATCH),
+    ("post", "/api/v1/runs"): Route("POST", "/api/v1/runs", Scope.WRITE, {"source": "sweep"}),
+    ("get", "/api/v1/runs"): Route("GET", "/api/v1/runs", Scope.READ),
+    ("post", "/api/v1/runs/{run_id}/finish"): Route(
+        "POST", "/api/v1/runs/nope/finish", Scope.WRITE, {"complete": False}
+    ),
+    ("get", "/api/v1/entities/{kind}/{key}"): Route(
+        "GET", "/api/v1/entities/Service/checkout", Scope.READ
+    ),
+    ("post", "/api/v1/entities/resolve"): Route(
+        "POST",
+        "/api/v1/entities/resolve",
+        Scope.READ,
+        {"refs": [{"kind": "Service", "key": "checkout"}]},
+    ),
+    ("get", "/api/v1/reports/changes/{key}"): Route(
+        "GET", "/api/v1/reports/changes/CHG-1?format=json", Scope.READ
+    ),
+}
+"""Every REST operation of the OpenAPI document and the scope it needs."""
+
+PUBLIC = ["/livez", "/readyz", "/metrics", "/openapi.json"]
+"""Routes answered without a token: probes and the API description, no graph data."""
+
+
+@dataclass
+class Tokens:
+    reader: str
+    writer: str
+    admin: str
+    revoked: str
+    expired: str
+
+    def of(self, scope: Scope) -> str:
+        return {Scope.READ: self.reader, Scope.WRITE: self.writer, Scope.ADMIN: self.admin}[scope]
+
+
+def bearer(token: str | None) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"} if token else {}
+
+
+@pytest.fixture
+async def guarded(make_api: MakeApi) -> tuple[Api, Tokens]:
+    """An app with tokens configured (so no local mode), seen from a remote client."""
+    api: Api = await make_api(client_host="10.1.2.3")
+    store: TokenStore = api.services.auth.tokens
+    expires = datetime.now(UTC) - timedelta(seconds=1)
+    made = Tokens(
+        reader=store.create("portal", Scope.READ)[1],
+        writer=store.create("k8s-importer", Scope.WRITE)[1],
+        admin=store.create("ops", Scope.ADMIN)[1],
+        revoked=store.create("old-portal", Scope.ADMIN)[1],
+        expired=store.create("temp", Scope.ADMIN, expires=expires)[1],
+    )
+    store.revoke("old-portal")
+    api.services.auth._checked_at = 0
+    r = await api.client.post(
+        "/api/v1/ingest", json=json.loads(SMALL.read_text()), headers=bearer(made.writer)
+    )
+    assert r.status_code == 200, r.text
+    return api, made
+
+
+def test_the_sweep_covers_the_whole_surface() -> None:
+    schema = build_schema(Settings(env="development"))._schema
+    assert schema.query_type is not None and schema.mutation_type is not None
+    assert set(schema.query_type.fields) == set(QUERIES)
+    assert set(schema.mutation_type.fields) == set(MUTATIONS)
+
+
+async def test_the_sweep_covers_every_rest_operation(guarded: tuple[Api, Tokens]) -> None:
+    api, _ = guarded
+    document = (await api.client.get("/openapi.json")).json()
+    operations = {(m, p) for p, ops in document["paths"].items() for m in ops}
+    assert operations == set(ROUTES)
+
+
+async def _gql(api: Api, query: str, token: str | None) -> tuple[int, dict[str, Any]]:
+    r = await api.client.post("/graphql", json={"query": query}, headers=bearer(token))
+    return r.status_code, (r.json() if r.content else {})
+
+
+def _codes(body: dict[str, Any]) -> set[str]:
+    return {(e.get("extensions") or {}).get("code", "") for e in body.get("errors", [])}
+
+
+async def _a_global_id(api: Api, token: str) -> str:
+    _, body = await _gql(api, '{ entity(kind: SERVICE, key: "checkout") { id } }', token)
+    found: str = body["data"]["entity"]["id"]
+    return found
+
+
+async def test_every_query_field_needs_a_valid_token_and_read(
+    guarded: tuple[Api, Tokens],
+) -> None:
+    api, tok = guarded
+    gid = json.dumps(await _a_global_id(api, tok.reader))
+    for field, template in QUERIES.items():
+        query = template.replace("$ID", gid)
+        for token in (None, "gsv_forged_secret", tok.revoked, tok.expired):
+            status, body = await _gql(api, query, token)
+            assert status == 401, (field, token, body)
+            assert "data" not in body, field
+        for token in (tok.reader, tok.writer, tok.admin):
+            status, body = await _gql(api, query, token)
+            assert status == 200, (field, body)
+            assert "FORBIDDEN" not in _codes(body), (field, body)
+            assert body.get("data") is not None, (field, body)
+
+
+async def test_every_mutation_needs_write_and_a_refused_one_writes_nothing(
+    guarded: tuple[Api, Tokens],
+) -> None:
+    api, tok = guarded
+    before = await api.services.store.stats()
+    runs_before = await api.services.store.runs(first=500)
+    for field, mutation in MUTATIONS.items():
+        for token in (None, tok.revoked, tok.expired):
+            status, _ = await _gql(api, mutation, token)
+            assert status == 401, field
+        status, body = await _gql(api, mutation, tok.reader)
+        assert status == 200 and _codes(body) == {"FORBIDDEN"}, (field, body)
+        assert "does not allow write" in body["errors"][0]["message"]
+    assert await api.services.store.stats() == before
+    assert await api.services.store.runs(first=500) == runs_before
+    for field, mutation in MUTATIONS.items():
+        for token in (tok.writer, tok.admin):
+            status, body = await _gql(api, mutation, token)
+            assert status == 200 and "errors" not in body, (field, body)
+
+
+async def test_every_rest_route_needs_its_scope(guarded: tuple[Api, Tokens]) -> None:
+    api, tok = guarded
+    order = [Scope.READ, Scope.WRITE, Scope.ADMIN]
+    for route in ROUTES.values():
+        for token in (None, "gsv_forged_secret", tok.revoked, tok.expired):
+            r = await api.client.request(
+                route.method, route.path, json=route.body, headers=bearer(token)
+            )
+            assert r.status_code == 401, (route, token, r.text)
+            assert r.headers["www-authenticate"] == "Bearer"
+        for scope in order:
+            before = await api.services.store.stats()
+            r = await api.client.request(
+                route.method, route.path, json=route.body, headers=bearer(tok.of(scope))
+            )
+            if order.index(scope) < order.index(route.needs):
+                assert r.status_code == 403, (route, scope, r.text)
+                assert f"this needs {route.needs.value}" in r.json()["detail"]
+                assert await api.services.store.stats() == before, route
+            else:
+                assert r.status_code not in (401, 403), (route, scope, r.text)
+
+
+async def test_public_routes_carry_no_graph_data(guarded: tuple[Api, Tokens]) -> None:
+    api, _ = guarded
+    for path in PUBLIC:
+        r = await api.client.get(path)
+        assert r.status_code == 200, path
+        assert "checkout" not in r.text and "payments" not in r.text, path
+
+
+async def test_writes_record_the_token_name_as_actor(guarded: tuple[Api, Tokens]) -> None:
+    api, tok = guarded
+    status, _ = await _gql(api, MUTATIONS["ingest"], tok.admin)
+    assert status == 200
+    _, body = await _gql(
+        api,
+        "{ entities(kind: TEAM) { edges { node { key history { edges { node { actor } } } } } } }",
+        tok.reader,
+    )
+    actors = {
+        edge["node"]["key"]: {h["node"]["actor"] for h in edge["node"]["history"]["edges"]}
+        for edge in body["data"]["entities"]["edges"]
+    }
+    assert actors["payments"] == {"k8s-importer"}  # loaded over REST with the write token
+    assert actors["sweep"] == {"ops"}  # the GraphQL mutation with the admin token
+
+
+def test_token_digests_are_compared_in_constant_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = TokenStore(tmp_path / "tokens.db")
+    _, plaintext = store.create("ci", Scope.READ)
+    compared: list[tuple[bytes, bytes]] = []
+    real = tokens_module.hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(tokens_module.hmac, "compare_digest", spy)
+    assert store.verify(plaintext) is not None
+    assert store.verify(plaintext[:-2] + "zz") is None
+    token_id = plaintext.split("_")[1]
+    assert store.verify(f"gsv_{token_id}x_whatever") is None  # unknown id: compared too
+    assert len(compared) == 3
+    secret = plaintext.split("_", 2)[2].encode()
+    raw = store.path.read_bytes()
+    assert secret not in raw and plaintext.encode() not in raw
+    store.close()
