@@ -41,6 +41,9 @@ class Settings(BaseSettings):
         graphql_max_directives: Most directives in one GraphQL document.
         page_size_default: Page size when a query gives no ``first``.
         page_size_max: Largest ``first`` accepted.
+        graphql_max_items: Most items one GraphQL document may ask for over all its
+            pages, nested pages multiplied (``entities(first: 500) { outgoing(first:
+            500) }`` asks for 250,500).
         request_timeout_seconds: A request running longer is answered 503.
         max_body_bytes: Largest JSON request body accepted (NDJSON streams are
             read line by line and may be longer).
@@ -70,6 +73,7 @@ class Settings(BaseSettings):
     graphql_max_directives: int = Field(default=20, ge=0)
     page_size_default: int = Field(default=50, ge=1)
     page_size_max: int = Field(default=500, ge=1)
+    graphql_max_items: int = Field(default=100_000, ge=1)
     request_timeout_seconds: float = Field(default=30.0, gt=0)
     max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     graphql_max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)

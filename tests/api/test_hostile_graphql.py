@@ -16,6 +16,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from graphql import parse
+
+from graphsvc.api.graphql.guards import requested_items
+from graphsvc.api.graphql.schema import build_schema
+from graphsvc.config import Settings
 from tests.api.conftest import Api, MakeApi
 from tests.api.test_graphql import CountingStore
 
@@ -267,3 +272,33 @@ async def test_slow_requests_time_out_with_503(make_api: MakeApi) -> None:
     r = await api.client.post("/graphql", json={"query": "{ entities { totalCount } }"})
     assert r.status_code == 503
     assert "longer than 0.2 s" in r.json()["detail"]
+
+
+async def test_nested_pages_are_bounded_in_total(api: Api) -> None:
+    store = await counted(api)
+    nested = (
+        "{ entities(first: 500) { edges { node { key "
+        "outgoing(first: %d) { edges { node { to { key outgoing(first: %d) { totalCount } } } } }"
+        " } } } }"
+    )
+    body = await api.gql(nested % (500, 500))
+    assert "may ask for 125,250,500 items in nested pages" in errors(body)
+    body = await api.gql(nested % (10, 50))  # 500 + 5,000 + 250,000
+    assert "255,500 items" in errors(body)
+    assert store.calls == {}
+    # pages not given count at the default size (50): 500 + 25,000 + 1,250,000
+    body = await api.gql(nested.replace("(first: %d)", ""))
+    assert "1,275,500 items" in errors(body)
+    ok = await api.gql(nested % (10, 10))  # 500 + 5,000 + 50,000
+    assert "errors" not in ok and ok["data"]["entities"]["edges"]
+
+
+def test_requested_items_counts_fragments_and_variables() -> None:
+    schema = build_schema(Settings())._schema
+    document = parse(
+        "query Q($n: Int) { ...F } fragment F on Query {"
+        " entities(first: $n) { edges { node { ... on Service { outgoing(first: 3) { totalCount } } } } }"
+        " runs { runId } }"
+    )
+    assert requested_items(schema, document, {"n": 7}, 50) == 7 + 7 * 3 + 50
+    assert requested_items(schema, document, {}, 50) == 50 + 50 * 3 + 50

@@ -5,7 +5,10 @@
 * :class:`PageSizeGuard`: refuses, before execution starts and so before any
   resolver or store call, every ``first`` argument above the configured largest
   page or below zero, whether written in the document or passed as a variable,
-  at any depth (including inside fragments).
+  at any depth (including inside fragments); and documents whose nested pages
+  could return more items than allowed in total (:func:`requested_items`:
+  ``entities(first: 500) { outgoing(first: 500) }`` asks for 250,500 items,
+  each page being a store read).
 * :func:`should_mask` and :class:`GuardedSchema`: errors that graphsvc raised on
   purpose (client errors: bad ids, bad input, refusals) reach the client as they
   are; anything else (a bug, a driver error) is answered "Unexpected error." with
@@ -24,10 +27,18 @@ from graphql import (
     ArgumentNode,
     DirectiveNode,
     DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLError,
+    GraphQLSchema,
+    InlineFragmentNode,
     IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
     ValidationRule,
     VariableNode,
+    get_named_type,
 )
 from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry import Schema
@@ -109,16 +120,95 @@ def page_size_errors(
     return errors
 
 
+def _page_of(node: FieldNode, variables: Mapping[str, Any] | None, default: int) -> int | None:
+    """Return the page size ``node`` asks for, ``None`` when the field takes no ``first``."""
+    for argument in node.arguments or ():
+        if argument.name.value not in PAGE_ARGUMENTS:
+            continue
+        if isinstance(argument.value, IntValueNode):
+            return int(argument.value.value)
+        if isinstance(argument.value, VariableNode) and variables:
+            value = variables.get(argument.value.name.value)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+        return default
+    return None
+
+
+def requested_items(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    variables: Mapping[str, Any] | None,
+    default_page: int,
+) -> int:
+    """Return how many items the operations of ``document`` may ask for at most.
+
+    Every field with a ``first`` argument is a page: it counts its page size
+    (``default_page`` when not given) times the page sizes of the pages it is
+    nested in. Fragments are expanded (cycles are refused earlier, by validation).
+    """
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    total = 0
+
+    def visit(selections: SelectionSetNode | None, parent: object, multiplier: int) -> None:
+        nonlocal total
+        if selections is None:
+            return
+        for selection in selections.selections:
+            if isinstance(selection, FieldNode):
+                fields = getattr(parent, "fields", None)
+                definition = fields.get(selection.name.value) if fields else None
+                if definition is None:
+                    continue
+                declared = "first" in definition.args
+                page = _page_of(selection, variables, default_page) if declared else None
+                if declared and page is None:
+                    page = default_page
+                inner = multiplier * max(page or 1, 1)
+                if page is not None:
+                    total += inner
+                visit(selection.selection_set, get_named_type(definition.type), inner)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                target = schema.get_type(condition.name.value) if condition else parent
+                visit(selection.selection_set, target, multiplier)
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = fragments.get(selection.name.value)
+                if fragment is not None:
+                    target = schema.get_type(fragment.type_condition.name.value)
+                    visit(fragment.selection_set, target, multiplier)
+
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            root = schema.get_root_type(definition.operation)
+            visit(definition.selection_set, root, 1)
+    return total
+
+
 class PageSizeGuard(SchemaExtension):
-    """Refuse the whole operation when any page asked for is too large (see module doc)."""
+    """Refuse the whole operation when a page, or all pages together, are too large."""
 
     largest = 500
+    default_page = 50
+    most_items = 100_000
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         document = context.graphql_document
         if document is not None and context.result is None:
             errors = page_size_errors(document, context.variables, self.largest)
+            if not errors:
+                schema = context.schema._schema
+                items = requested_items(schema, document, context.variables, self.default_page)
+                if items > self.most_items:
+                    msg = (
+                        f"the query may ask for {items:,} items in nested pages; at most "
+                        f"{self.most_items:,} are allowed: ask for smaller pages, or page "
+                        "through the outer connection"
+                    )
+                    errors = [GraphQLError(msg, extensions={"code": "TOO_MANY_ITEMS"})]
             if errors:
                 context.result = GraphQLExecutionResult(data=None, errors=errors)
         yield

@@ -435,7 +435,15 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     directive_rule = type(
         "MaxDirectives", (MaxDirectives,), {"limit": settings.graphql_max_directives}
     )
-    page_guard = type("PageSizeGuard", (PageSizeGuard,), {"largest": settings.page_size_max})
+    page_guard = type(
+        "PageSizeGuard",
+        (PageSizeGuard,),
+        {
+            "largest": settings.page_size_max,
+            "default_page": settings.page_size_default,
+            "most_items": settings.graphql_max_items,
+        },
+    )
     max_tokens, max_depth = settings.graphql_max_tokens, settings.graphql_max_depth
     max_aliases = settings.graphql_max_aliases
     rules = [
