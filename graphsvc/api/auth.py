@@ -5,7 +5,10 @@
   scope is too small 403.
 * When no token exists at all, the service runs in *local mode*: it serves only
   loopback clients (``graphsvc serve`` also refuses to bind anything else) and
-  treats them as ``admin``. Any other client gets 403 with the reason.
+  treats them as ``admin``. Any other client gets 403 with the reason. So does a
+  request whose ``Host`` header is not a loopback name (``localhost``,
+  ``127.0.0.1``, ``[::1]``, with any port): a web page of another site whose DNS
+  name was re-pointed at 127.0.0.1 (DNS rebinding) cannot use the local service.
 """
 
 from __future__ import annotations
@@ -22,6 +25,14 @@ __all__ = ["LOCAL", "Authenticator", "is_loopback"]
 
 LOCAL = Principal("local", Scope.ADMIN)
 """The caller in local mode (no tokens configured, loopback client)."""
+
+
+def host_name(header: str) -> str:
+    """Return the host of a ``Host`` header value, without port or IPv6 brackets."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:].partition("]")[0]
+    return header.rpartition(":")[0] if header.count(":") == 1 else header
 
 
 def is_loopback(host: str | None) -> bool:
@@ -68,6 +79,14 @@ class Authenticator:
                     status.HTTP_403_FORBIDDEN,
                     "no API tokens are configured, so only loopback clients are served; "
                     "create one with `graphsvc token create`",
+                )
+            addressed = host_name(request.headers.get("host", ""))
+            if not is_loopback(addressed):
+                raise HTTPException(
+                    status.HTTP_403_FORBIDDEN,
+                    f"no API tokens are configured, so only requests addressed to localhost "
+                    f"are served, not to {addressed[:100]!r}; create a token with "
+                    "`graphsvc token create` to serve other names",
                 )
             return LOCAL
         if scheme.lower() != "bearer" or not presented.strip():

@@ -67,7 +67,7 @@ async def make_api(tmp_path: Path) -> AsyncIterator[MakeApi]:
         await lifespan.__aenter__()
         client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app, client=(client_host, 51000)),
-            base_url="http://graphsvc.test",
+            base_url="http://localhost",
         )
         stack.append((app, lifespan, client))
         return Api(app, client)

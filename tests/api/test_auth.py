@@ -72,3 +72,20 @@ async def test_tokens_are_stored_only_as_hashes(make_api: MakeApi) -> None:
     assert secret.encode() not in raw
     assert tokens(api).verify(plaintext) is not None
     assert tokens(api).verify(plaintext[:-1] + ("A" if plaintext[-1] != "A" else "B")) is None
+
+
+async def test_local_mode_refuses_requests_addressed_to_other_names(make_api: MakeApi) -> None:
+    """DNS rebinding: a page of evil.example re-pointed at 127.0.0.1 gets nothing."""
+    local: Api = await make_api()
+    for host in ("evil.example", "evil.example:8000", "192.168.1.5:8000", ""):
+        r = await local.client.post("/api/v1/ingest", json=BATCH, headers={"host": host})
+        assert r.status_code == 403, host
+        assert "only requests addressed to localhost" in r.json()["detail"]
+        r = await local.client.post(
+            "/graphql", json={"query": "{ runs { runId } }"}, headers={"host": host}
+        )
+        assert r.status_code == 403, host
+    for host in ("localhost:8000", "127.0.0.1:8000", "[::1]:8000", "LOCALHOST"):
+        r = await local.client.get("/api/v1/runs", headers={"host": host})
+        assert r.status_code == 200, host
+    assert (await local.client.get("/api/v1/entities/Team/t")).status_code == 404
