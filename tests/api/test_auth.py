@@ -89,3 +89,17 @@ async def test_local_mode_refuses_requests_addressed_to_other_names(make_api: Ma
         r = await local.client.get("/api/v1/runs", headers={"host": host})
         assert r.status_code == 200, host
     assert (await local.client.get("/api/v1/entities/Team/t")).status_code == 404
+
+
+async def test_cross_site_simple_requests_cannot_write(make_api: MakeApi) -> None:
+    """CSRF: a browser sends form or text/plain POSTs without preflight; none may write."""
+    local: Api = await make_api()
+    before = await local.services.store.stats()
+    body = b'{"source": "x", "entities": [{"kind": "Team", "key": "csrf"}]}'
+    simple = ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=b")
+    for path in ("/api/v1/ingest", "/api/v1/runs", "/api/v1/runs/abc/finish", "/graphql"):
+        for content_type in simple:
+            r = await local.client.post(path, content=body, headers={"content-type": content_type})
+            assert r.status_code in (400, 415, 422), (path, content_type, r.status_code)
+    assert await local.services.store.stats() == before
+    assert await local.services.store.runs(first=10) == []
