@@ -32,6 +32,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _OPERATION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
@@ -58,11 +59,17 @@ def configure_logging(log_format: str) -> None:
     )
 
 
+MAX_OPERATION_LABELS = 200
+"""Distinct GraphQL operation names given their own metrics label; later ones count as
+``other``, so that clients sending random names cannot grow the metrics without bound."""
+
+
 class Metrics:
     """The app's Prometheus metrics."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._operation_labels: set[str] = set()
         self.requests = Counter(
             "graphsvc_http_requests",
             "HTTP requests.",
@@ -101,6 +108,15 @@ class Metrics:
         self.bytes = Gauge(
             "graphsvc_store_size_bytes", "Bytes the store uses on disk.", registry=self.registry
         )
+
+    def operation_label(self, name: str) -> str:
+        """Return the label for operation ``name``: itself, or ``other`` past the cap."""
+        if name in self._operation_labels:
+            return name
+        if len(self._operation_labels) >= MAX_OPERATION_LABELS:
+            return "other"
+        self._operation_labels.add(name)
+        return name
 
 
 def _operation_of(body: bytes) -> str:
@@ -174,14 +190,15 @@ class TimeoutAndMetricsMiddleware:
             await send({"type": "http.response.body", "body": body})
         elapsed = time.perf_counter() - started
         route = scope.get("route")
-        route_path = getattr(route, "path", None) or (
-            "unmatched" if status_code == 404 else scope.get("path", "")
-        )
+        # only declared routes become labels: any other path is "unmatched"
+        route_path = getattr(route, "path", None) or "unmatched"
         method = scope.get("method", "")
+        if method not in _METHODS:
+            method = "other"
         self.metrics.requests.labels(method, route_path, str(status_code)).inc()
         self.metrics.latency.labels(method, route_path).observe(elapsed)
         if graphql:
-            operation = _operation_of(b"".join(body_parts))
+            operation = self.metrics.operation_label(_operation_of(b"".join(body_parts)))
             self.metrics.operations.labels(operation).inc()
             self.metrics.operation_latency.labels(operation).observe(elapsed)
         if route_path not in ("/livez", "/readyz", "/metrics"):

@@ -37,3 +37,20 @@ async def test_metrics_count_requests_per_route_and_operation_and_report_store_s
     assert "graphsvc_http_request_duration_seconds_bucket" in text
     assert "graphsvc_store_entities 5.0" in text
     assert "graphsvc_store_relations 4.0" in text
+
+
+async def test_metrics_labels_stay_bounded(api: Api) -> None:
+    """Random paths, methods and operation names cannot grow the metrics without bound."""
+    for i in range(250):
+        await api.client.post(
+            "/graphql",
+            json={"query": f"query Op{i} {{ runs {{ runId }} }}", "operationName": f"Op{i}"},
+        )
+    for i in range(20):
+        await api.client.get(f"/random/{i}")
+        await api.client.request(f"BREW{i}", "/api/v1/runs")
+    text = (await api.client.get("/metrics")).text
+    assert 'operation="Op0"' in text and 'operation="other"' in text
+    assert 'operation="Op249"' not in text
+    assert "/random/" not in text and "BREW" not in text
+    assert 'route="unmatched"' in text and 'route="/graphql"' in text
