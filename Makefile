@@ -76,5 +76,11 @@ test-neo4j: install
 bench: install
 	$(BIN)/python bench/core_bench.py
 
+## fuzz: the long fuzzing campaign (more than 10,000 cases: REST, GraphQL, every importer,
+## the CLI), counts per target printed and written to bench/results/fuzz.json; `make test`
+## runs the same tests with a short budget
+fuzz: install
+	$(BIN)/python bench/fuzz.py
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
 
 from graphsvc.errors import (
     BatchRejected,
@@ -81,7 +82,12 @@ def _status_of(exc: GraphSvcError) -> tuple[int, str]:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    """Map graphsvc errors, HTTP errors and request validation errors to problems."""
+    """Map graphsvc errors, HTTP errors and request validation errors to problems.
+
+    HTTP errors are Starlette's (FastAPI's are a subclass of it), so the ones
+    raised by the framework itself (a body that is not JSON, an unknown route, a
+    wrong method) are problem documents too.
+    """
 
     async def graphsvc_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, GraphSvcError)

@@ -16,9 +16,11 @@ Every route checks the caller's scope; errors are problem documents
   ``runId``, ``complete``). The stream is cut into batches of ``batchSize``
   items, each applied atomically as it arrives; send entities before the
   relations that name them. Without ``runId`` the stream is one run of its own,
-  finished complete only when every batch was applied (so nothing goes stale
-  after a failed stream). A rejected batch stops the stream: the answer names
-  the offending lines, and the batches before it stay applied.
+  opened once its first batch has passed every check (so a stream refused at
+  its first batch writes nothing at all) and finished complete only when every
+  batch was applied (so nothing goes stale after a failed stream). A rejected
+  batch stops the stream: the answer names the offending lines, and the batches
+  before it stay applied.
 """
 
 from __future__ import annotations
@@ -322,15 +324,22 @@ async def _ingest_stream(
     complete: bool,
     batch_size: int,
 ) -> SummaryOut:
+    # Without runId the stream is a run of its own, opened only once its first
+    # batch has passed every check (a dry run), so that a stream refused at its
+    # first batch writes nothing, not even a run.
     own_run = run_id is None
-    if own_run:
-        run_id = (await svc.engine.start_run(source, scope, actor=principal.name)).run_id
     summary = IngestSummary(run_id=run_id)
     batches = 0
     pending: list[tuple[int, dict[str, Any]]] = []
 
+    async def open_run() -> str:
+        nonlocal summary
+        opened = (await svc.engine.start_run(source, scope, actor=principal.name)).run_id
+        summary = IngestSummary(run_id=opened)
+        return opened
+
     async def flush() -> None:
-        nonlocal summary, batches
+        nonlocal summary, batches, run_id
         if not pending:
             return
         entities = [(n, item) for n, item in pending if "type" not in item]
@@ -344,6 +353,12 @@ async def _ingest_stream(
         }
         try:
             batch: IngestBatch = parse_batch(document, origin="stream")
+            if run_id is None:
+                await svc.engine.ingest(
+                    batch.model_copy(update={"dry_run": True}), actor=principal.name
+                )
+                run_id = await open_run()
+                batch = batch.model_copy(update={"run_id": run_id})
             result = await svc.engine.ingest(batch, actor=principal.name)
         except BatchRejected as exc:
             lines = {"entities": [n for n, _ in entities], "relations": [n for n, _ in relations]}
@@ -390,7 +405,9 @@ async def _ingest_stream(
         if own_run and run_id is not None:
             await svc.engine.finish_run(run_id, complete=False, actor=principal.name)
         raise
-    if own_run and run_id is not None:
+    if own_run:
+        if run_id is None:  # an empty stream: a run with nothing in it
+            run_id = await open_run()
         summary = summary + await svc.engine.finish_run(
             run_id, complete=complete, actor=principal.name
         )

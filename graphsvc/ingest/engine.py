@@ -53,9 +53,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import JsonValue
+from pydantic import JsonValue, ValidationError
 
-from graphsvc.errors import BatchRejected, Conflict, ItemError, NotFound
+from graphsvc.errors import BatchRejected, Conflict, InvalidInput, ItemError, NotFound
 from graphsvc.ingest.results import IngestSummary, PlannedChange
 from graphsvc.model.batch import EntityItem, EntityRef, IngestBatch, RelationItem
 from graphsvc.model.records import FieldChange, HistoryOp, ItemKind, RunRecord, RunState
@@ -335,7 +335,15 @@ class IngestEngine:
         Raises:
             InvalidInput: when the source or scope name is not acceptable.
         """
-        probe = IngestBatch.model_validate({"source": source, "scope": scope})
+        try:
+            probe = IngestBatch.model_validate({"source": source, "scope": scope})
+        except ValidationError as exc:
+            reasons = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+            msg = f"cannot open a run of source {source[:80]!r} over scope {scope[:80]!r}: "
+            msg += reasons
+            raise InvalidInput(msg) from None
         run_id = uuid.uuid4().hex
         async with self.store.write() as tx:
             at = await tx.next_commit_time()

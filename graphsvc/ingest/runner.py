@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
 from graphsvc.errors import BatchRejected, ItemError, ParseError
 from graphsvc.ingest.engine import IngestEngine
@@ -305,7 +306,9 @@ async def run_import(
     writing allocates. Both are undone before returning.
 
     Raises:
-        ParseError: a file is malformed; nothing was written.
+        ParseError: a file is malformed, or holds a value no ingest item can
+            take (a pydantic ``ValidationError`` of the importer, naming the
+            field and the value); nothing was written.
         BatchRejected: an item is invalid; nothing was written.
     """
     options = ImporterOptions(scope=scope, settings=dict(settings or {}))
@@ -314,9 +317,17 @@ async def run_import(
     gc.disable()
     try:
         started = clock()
-        parsed = [(path, importer.parse(path, options)) for path in paths]
+        parsed = []
+        for path in paths:
+            try:
+                parsed.append((path, importer.parse(path, options)))
+            except ValidationError as exc:
+                raise _invalid_item(str(path), "", exc) from None
         parsed_at = clock()
-        result = importer.transform(parsed, options)
+        try:
+            result = importer.transform(parsed, options)
+        except ValidationError as exc:
+            raise _invalid_item(", ".join(str(p) for p, _ in parsed), "", exc) from None
         del parsed
         transformed_at = clock()
     finally:
@@ -346,6 +357,25 @@ async def run_import(
         write_s=written_at - checked_at,
     )
     return ImportReport(summary.run_id or "", count, summary, warnings, timings)
+
+
+def _invalid_item(path: str, element: str, exc: ValidationError) -> ParseError:
+    """The :class:`ParseError` for an item an importer could not build from a file.
+
+    Importers build ingest items from what a file says; a value the item model
+    refuses (a key longer than the longest accepted, an empty identifier) means
+    the file holds something graphsvc cannot take, which is the file's fault.
+    """
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    value = repr(first.get("input"))
+    shown = value if len(value) <= 80 else f"{value[:77]}..."
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    reason = (
+        f"cannot make a {exc.title} of it: {where + ': ' if where else ''}{first['msg']}, "
+        f"got {shown}{more}"
+    )
+    return ParseError(path, element, reason)
 
 
 def _validate(batches: Sequence[IngestBatch], batch_size: int, name: str) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, StringConstraints
 from pydantic.alias_generators import to_camel
 
 from graphsvc.model.vocabulary import EntityKind, RelationType
@@ -153,7 +153,7 @@ class IngestBatch(BaseModel):
     source: SourceName
     scope: ScopeName = "default"
     run_id: RunId | None = None
-    complete: bool = False
-    dry_run: bool = False
+    complete: StrictBool = False
+    dry_run: StrictBool = False
     entities: list[EntityItem] = Field(default_factory=list)
     relations: list[RelationItem] = Field(default_factory=list)

@@ -26,6 +26,7 @@ import yaml
 
 from graphsvc.errors import ParseError
 from graphsvc.ingest.importer import ImportWarning
+from importers import _yaml
 from importers.backstage.model import (
     CANONICAL_KINDS,
     DEFAULT_NAMESPACE,
@@ -109,7 +110,7 @@ def parse_catalog_text(path: str, text: str) -> CatalogFile:
     lines = _document_lines(text)
     document = 0
     try:
-        for data in yaml.safe_load_all(text):
+        for data in _yaml.load_all(text):
             document += 1
             if data is None:
                 continue
@@ -276,7 +277,7 @@ def _document_lines(text: str) -> list[int | None]:
     """
     lines: list[int | None] = []
     try:
-        for node in yaml.compose_all(text, Loader=yaml.SafeLoader):
+        for node in _yaml.compose_all(text):
             lines.append(None if node is None else node.start_mark.line + 1)
     except yaml.YAMLError:
         pass

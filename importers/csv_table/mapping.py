@@ -23,6 +23,7 @@ from graphsvc.model.vocabulary import (
     EntityKind,
     RelationType,
 )
+from importers import _yaml
 from importers.csv_table.records import AttributeRule, CsvMapping, RelationRule, Scalar, ValueType
 
 __all__ = ["VALUE_TYPES", "convert", "find_mapping", "load_mapping"]
@@ -387,9 +388,11 @@ def load_mapping(path: Path) -> CsvMapping:
             raise ParseError(
                 name, f"line {exc.lineno}, column {exc.colno}", f"not valid JSON: {exc.msg}"
             ) from None
+        except RecursionError:
+            raise ParseError(name, "", "not valid JSON: nested too deeply") from None
     else:
         try:
-            raw = yaml.safe_load(text)
+            raw = _yaml.load(text)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark
             where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -308,4 +308,6 @@ def parse_jira_json(path: Path, choices: FieldChoice | None = None) -> JiraFile:
         raise ParseError(
             name, f"line {exc.lineno}, column {exc.colno}", f"not valid JSON: {exc.msg}"
         ) from None
+    except RecursionError:
+        raise ParseError(name, "", "not valid JSON: nested too deeply") from None
     return _Reader(path, choices or {}).read(raw)

@@ -34,6 +34,7 @@ import yaml
 
 from graphsvc.errors import ParseError
 from graphsvc.ingest.importer import ImportWarning
+from importers import _yaml
 from importers.kubernetes.model import (
     CLUSTER_SCOPED_KINDS,
     SUPPORTED_KINDS,
@@ -124,7 +125,7 @@ def _elements(path: str, data: bytes) -> Iterator[tuple[str, object]]:
     lines = _document_lines(text)
     document = 0
     try:
-        for doc in yaml.safe_load_all(text):
+        for doc in _yaml.load_all(text):
             document += 1
             if doc is None:
                 continue
@@ -490,7 +491,7 @@ def _document_lines(text: str) -> list[int | None]:
     """Return, per YAML document, the 1-based line its content starts on (one compose pass)."""
     lines: list[int | None] = []
     try:
-        for node in yaml.compose_all(text, Loader=yaml.SafeLoader):
+        for node in _yaml.compose_all(text):
             lines.append(None if node is None else node.start_mark.line + 1)
     except yaml.YAMLError:
         pass

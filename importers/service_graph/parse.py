@@ -45,6 +45,7 @@ import yaml
 
 from graphsvc.errors import ParseError
 from graphsvc.ingest.importer import ImportWarning
+from importers import _yaml
 from importers.service_graph.model import GraphFile, GraphFormat, ObservedCall
 
 __all__ = ["parse_graph_bytes", "parse_graph_file"]
@@ -124,7 +125,7 @@ def _load(path: str, data: bytes) -> object:
     except UnicodeDecodeError as exc:
         raise ParseError(path, "", f"not UTF-8 text: {exc.reason}") from None
     try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        docs = [d for d in _yaml.load_all(text) if d is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = (

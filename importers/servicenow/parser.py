@@ -171,6 +171,8 @@ def _decode(path: Path) -> object:
         raise ParseError(
             name, f"line {exc.lineno}, column {exc.colno}", f"not valid JSON: {exc.msg}"
         ) from None
+    except RecursionError:
+        raise ParseError(name, "", "not valid JSON: nested too deeply") from None
     return raw
 
 
