@@ -438,12 +438,23 @@ class _Ager:
         self.retired_count = 0
 
     async def age(self, asserted: set[ItemRef], *, complete: bool) -> None:
-        """Withdraw what this run did not assert; mark stale and retire."""
+        """Withdraw what this run did not assert; mark stale and retire.
+
+        An assertion's miss count stops at the retirement threshold: once an
+        item has been missed that many complete runs it is retired (or kept
+        alive by another source, whose own runs then decide), and later runs
+        neither reread nor rewrite it, so a complete run costs what changed,
+        not everything ever retired. A count beyond the threshold (the policy
+        was lowered) is brought down to it, retiring the item.
+        """
         if not complete:
             return
+        limit = max(1, self.policy.retire_after_missing_runs)
         newly_missing: list[ItemRef] = []
         still_missing: list[tuple[ItemRef, int]] = []
-        for a in await self.tx.missing_assertions(self.source, self.scope, self.run_seq):
+        for a in await self.tx.missing_assertions(
+            self.source, self.scope, self.run_seq, saturated_at=limit
+        ):
             if a.ref in asserted:
                 continue
             if a.missed == 0:
@@ -451,8 +462,9 @@ class _Ager:
                     newly_missing.append(a.ref)
                     self.withdrawn.append((a.ref, 1))
             else:
-                still_missing.append((a.ref, a.missed + 1))
-                self.withdrawn.append((a.ref, a.missed + 1))
+                missed = min(a.missed + 1, limit)
+                still_missing.append((a.ref, missed))
+                self.withdrawn.append((a.ref, missed))
         candidates = newly_missing + [r for r, _ in still_missing]
         if not candidates:
             return
@@ -461,7 +473,6 @@ class _Ager:
         for r in newly_missing:
             misses[r] = 1
         statuses = await self._statuses([r for r in candidates if r not in elsewhere])
-        limit = max(1, self.policy.retire_after_missing_runs)
         for ref, (status, label) in statuses.items():
             if status is Status.RETIRED:
                 continue

@@ -550,13 +550,17 @@ class WriteTransaction(ABC):
 
     @abstractmethod
     async def missing_assertions(
-        self, source: str, scope: str, run_seq: int
+        self, source: str, scope: str, run_seq: int, *, saturated_at: int
     ) -> list[AssertionState]:
         """Return this source and scope's assertions that run ``run_seq`` has not renewed.
 
         That is every assertion with ``missed == 0`` and ``last_run < run_seq``
         (asserted before the run, not since), plus every one already missed
-        (``missed > 0``).
+        (``missed > 0``) whose count is not ``saturated_at``. The engine stops
+        counting an assertion's misses at the retirement threshold (it writes
+        exactly ``saturated_at``), so an item retired long ago costs a complete
+        run nothing; a count left above or below the threshold by a change of
+        policy is returned, and brought to the threshold by the next runs.
         """
 
     @abstractmethod

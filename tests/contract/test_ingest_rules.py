@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from graphsvc.errors import BatchRejected, Conflict, NotFound
-from graphsvc.ingest.engine import IngestEngine
+from graphsvc.ingest.engine import IngestEngine, IngestPolicy
 from graphsvc.model.records import HistoryOp, ItemKind, RunState
 from graphsvc.model.vocabulary import Direction, Status
 from graphsvc.store.base import EntityQuery, GraphStore, ItemRef
@@ -345,6 +345,71 @@ async def test_stale_items_retire_after_n_complete_runs_and_revive_when_seen(
     third = await engine.ingest(batch(source="k8s", entities=both, complete=True))
     assert third.revived == 1
     assert (await get(store, CI, "gone")).status is Status.ACTIVE
+
+
+async def _unrenewed(store: GraphStore, run_id: str, limit: int) -> set[int]:
+    """Entity ids of the k8s/default assertions a complete run would reread."""
+    async with store.write() as tx:
+        found = await tx.get_run(run_id)
+        assert found is not None
+        rows = await tx.missing_assertions("k8s", "default", found[1], saturated_at=limit)
+    return {a.ref.id for a in rows}
+
+
+async def test_retired_items_are_not_reread_by_later_complete_runs(
+    store: GraphStore, engine: IngestEngine
+) -> None:
+    both = [ent(CI, "keep"), ent(CI, "gone")]
+    await engine.ingest(batch(source="k8s", entities=both, complete=True))
+    for _ in range(2):
+        await engine.ingest(batch(source="k8s", entities=[ent(CI, "keep")], complete=True))
+    assert (await get(store, CI, "gone")).status is Status.RETIRED
+    for _ in range(3):  # before the count stopped at the threshold, these reread "gone"
+        later = await engine.ingest(batch(source="k8s", entities=[ent(CI, "keep")], complete=True))
+        assert (later.marked_stale, later.retired) == (0, 0)
+        assert later.run_id is not None
+        assert await _unrenewed(store, later.run_id, limit=2) == set()
+    # a raised threshold rereads it (counting on to the new one) but never revives it
+    raised = IngestEngine(store, IngestPolicy(retire_after_missing_runs=4))
+    gone = await entity_id(store, CI, "gone")
+    assert later.run_id is not None
+    assert await _unrenewed(store, later.run_id, limit=4) == {gone}
+    for _ in range(2):
+        run = await raised.ingest(batch(source="k8s", entities=[ent(CI, "keep")], complete=True))
+        assert (run.marked_stale, run.retired, run.revived) == (0, 0, 0)
+    assert run.run_id is not None
+    assert await _unrenewed(store, run.run_id, limit=4) == set()
+    assert (await get(store, CI, "gone")).status is Status.RETIRED
+
+
+async def test_lowered_threshold_retires_items_already_missed_that_often(
+    store: GraphStore,
+) -> None:
+    patient = IngestEngine(store, IngestPolicy(retire_after_missing_runs=5))
+    both = [ent(CI, "keep"), ent(CI, "gone")]
+    await patient.ingest(batch(source="k8s", entities=both, complete=True))
+    for _ in range(3):
+        await patient.ingest(batch(source="k8s", entities=[ent(CI, "keep")], complete=True))
+    assert (await get(store, CI, "gone")).status is Status.STALE  # missed 3 of 5
+    strict = IngestEngine(store, IngestPolicy(retire_after_missing_runs=2))
+    run = await strict.ingest(batch(source="k8s", entities=[ent(CI, "keep")], complete=True))
+    assert run.retired == 1
+    assert (await get(store, CI, "gone")).status is Status.RETIRED
+
+
+async def test_item_kept_by_another_source_retires_when_that_source_drops_it(
+    store: GraphStore, engine: IngestEngine
+) -> None:
+    await engine.ingest(
+        batch(source="k8s", entities=[ent(CI, "keep"), ent(CI, "x")], complete=True)
+    )
+    await engine.ingest(batch(source="nmap", entities=[ent(CI, "x")], complete=True))
+    for _ in range(4):  # k8s's count for x stops at the threshold; nmap still asserts it
+        await engine.ingest(batch(source="k8s", entities=[ent(CI, "keep")], complete=True))
+    assert (await get(store, CI, "x")).status is Status.ACTIVE
+    for _ in range(2):
+        await engine.ingest(batch(source="nmap", entities=[ent(CI, "other")], complete=True))
+    assert (await get(store, CI, "x")).status is Status.RETIRED
 
 
 async def test_relations_go_stale_too(store: GraphStore, engine: IngestEngine) -> None:

@@ -1267,7 +1267,7 @@ class _EmbeddedTransaction(WriteTransaction):
         return self._relation_states(sorted(rel_ids))
 
     async def missing_assertions(
-        self, source: str, scope: str, run_seq: int
+        self, source: str, scope: str, run_seq: int, *, saturated_at: int
     ) -> list[AssertionState]:
         """Scan the (source, scope) assertions in SQLite for the ones not renewed."""
         store = self.store
@@ -1279,8 +1279,8 @@ class _EmbeddedTransaction(WriteTransaction):
             return []
         rows = store._reader().execute(
             "SELECT item, last_run, missed FROM assertion "
-            "WHERE assertor=? AND (missed > 0 OR last_run < ?)",
-            (aid, run_seq),
+            "WHERE assertor=? AND (missed > 0 OR last_run < ?) AND missed <> ?",
+            (aid, run_seq, saturated_at),
         )
         return [
             AssertionState(ItemRef(*decode(item)), last_run, missed)

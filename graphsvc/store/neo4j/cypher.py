@@ -617,13 +617,13 @@ def update_run(run_id: str, state: str, finished: int | None, batches: int) -> S
 # -------------------------------------------------------------------- assertions
 
 
-def missing_assertions(source: str, scope: str, run_seq: int) -> Statement:
-    """Assertions of (source, scope) not renewed by run ``run_seq``."""
+def missing_assertions(source: str, scope: str, run_seq: int, saturated_at: int) -> Statement:
+    """Assertions of (source, scope) not renewed by run ``run_seq``, short of ``saturated_at``."""
     return Statement(
         f"MATCH (a:{ASSERTION} {{source: $source, scope: $scope}})\n"
-        "WHERE a.missed > 0 OR a.last_run < $run_seq\n"
+        "WHERE (a.missed > 0 OR a.last_run < $run_seq) AND a.missed <> $saturated_at\n"
         "RETURN a.item AS item, a.last_run AS last_run, a.missed AS missed",
-        {"source": source, "scope": scope, "run_seq": run_seq},
+        {"source": source, "scope": scope, "run_seq": run_seq, "saturated_at": saturated_at},
         op="missing_assertions",
     )
 

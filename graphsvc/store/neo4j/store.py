@@ -1097,10 +1097,10 @@ class _Neo4jTransaction(WriteTransaction):
         return [self._relation_state(unique[i]) for i in sorted(unique)]
 
     async def missing_assertions(
-        self, source: str, scope: str, run_seq: int
+        self, source: str, scope: str, run_seq: int, *, saturated_at: int
     ) -> list[AssertionState]:
         """Assertions of (source, scope) that run ``run_seq`` has not renewed."""
-        rows = await self.tx.run(q.missing_assertions(source, scope, run_seq))
+        rows = await self.tx.run(q.missing_assertions(source, scope, run_seq, saturated_at))
         return [
             AssertionState(ItemRef(*decode(int(r["item"]))), int(r["last_run"]), int(r["missed"]))
             for r in rows

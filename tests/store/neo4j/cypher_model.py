@@ -553,6 +553,7 @@ class Model:
             for (source, scope, item), a in self.s.assertions.items()
             if (source, scope) == (p["source"], p["scope"])
             and (a["missed"] > 0 or a["last_run"] < p["run_seq"])
+            and a["missed"] != p["saturated_at"]
         ]
 
     def op_asserted_elsewhere(self, st: Statement, p: dict[str, Any]) -> list[Row]:
