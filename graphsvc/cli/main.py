@@ -17,6 +17,7 @@ from typing import Annotated, TypeVar
 
 import anyio
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -57,6 +58,22 @@ out = Console()
 def _fail(message: str, code: int) -> typer.Exit:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def _settings() -> Settings:
+    """Read the settings from the environment, or exit 2 naming each bad variable.
+
+    A bad setting (``GRAPHSVC_ENV=staging``, ``GRAPHSVC_PORT=http``) is the
+    operator's input, so it gets one line per variable, not a traceback.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"GRAPHSVC_{'__'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise _fail(f"invalid setting: {problems}", 2) from None
 
 
 def _run(fn: Callable[[], Awaitable[T]]) -> T:
@@ -255,7 +272,7 @@ def import_(
     With --url the files are parsed and checked here and the run goes to a
     running graphsvc over its REST API (see graphsvc.cli.remote).
     """
-    settings = Settings()
+    settings = _settings()
     if format_ == "batch":
         if url is not None:
             raise _fail(
@@ -326,7 +343,7 @@ def serve(
     from graphsvc.api.auth import is_loopback
     from graphsvc.api.tokens import TokenStore
 
-    settings = Settings()
+    settings = _settings()
     tokens = TokenStore(settings.tokens_path)
     try:
         has_tokens = tokens.active_count() > 0
@@ -343,7 +360,14 @@ def serve(
         )
     if workers != 1 and settings.store == "embedded":
         raise _fail("the embedded store is served by one worker process (use --workers 1)", 2)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        server_header=False,  # no "server: uvicorn": the version a scanner would look up
+    )
 
 
 token_app = typer.Typer(help="Manage API tokens (stored only as hashes).", no_args_is_help=True)
@@ -367,7 +391,7 @@ def token_create(
         chosen = Scope(scope)
     except ValueError:
         raise _fail(f"--scope must be read, write or admin, not {scope!r}", 2) from None
-    store = TokenStore(Settings().tokens_path)
+    store = TokenStore(_settings().tokens_path)
     expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
     try:
         info, plaintext = store.create(name, chosen, expires=expires)
@@ -384,7 +408,7 @@ def token_list() -> None:
     """List tokens (never their secrets)."""
     from graphsvc.api.tokens import TokenStore
 
-    store = TokenStore(Settings().tokens_path)
+    store = TokenStore(_settings().tokens_path)
     try:
         tokens = store.list()
     finally:
@@ -410,7 +434,7 @@ def token_revoke(name: Annotated[str, typer.Argument(help="Token name or id.")])
     """Revoke a token; requests using it are refused from then on."""
     from graphsvc.api.tokens import TokenStore
 
-    store = TokenStore(Settings().tokens_path)
+    store = TokenStore(_settings().tokens_path)
     try:
         info = store.revoke(name)
     except GraphSvcError as exc:
@@ -435,7 +459,7 @@ def demo(
 
     from graphsvc.demo import demo_batches
 
-    settings = Settings()
+    settings = _settings()
     if reset:
         for suffix in ("", "-wal", "-shm"):
             settings.data.with_name(settings.data.name + suffix).unlink(missing_ok=True)
@@ -518,7 +542,7 @@ def report_change(
     except ValueError:
         raise _fail(f"--format must be html, md or json, not {chosen!r}", 2) from None
     moment = _as_of(as_of)
-    settings = Settings()
+    settings = _settings()
 
     async def work() -> str:
         store = store_from_settings(settings, read_only=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -72,3 +73,20 @@ def test_serve_answers_on_loopback(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_a_bad_setting_is_named_in_one_line_not_a_traceback(tmp_path: Path) -> None:
+    env = {**os.environ, "GRAPHSVC_ENV": "staging", "GRAPHSVC_DATA": str(tmp_path / "g.db")}
+    for args in (["serve"], ["token", "list"], ["import", "batch", str(tmp_path / "x.json")]):
+        result = subprocess.run(
+            [sys.executable, "-m", "graphsvc.cli.main", *args],
+            capture_output=True,
+            text=True,
+            env={**env, "COLUMNS": "200"},
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 2, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert "invalid setting: GRAPHSVC_ENV" in result.stderr
+        assert not (tmp_path / "g.db").exists()
