@@ -19,12 +19,15 @@ CREATE INDEX entity_attr_projectType IF NOT EXISTS FOR (e:Entity) ON (e.attr_pro
 CREATE INDEX entity_attr_state IF NOT EXISTS FOR (e:Entity) ON (e.attr_state);
 CREATE INDEX entity_attr_tier IF NOT EXISTS FOR (e:Entity) ON (e.attr_tier);
 CREATE INDEX entity_attr_windowType IF NOT EXISTS FOR (e:Entity) ON (e.attr_windowType);
-CREATE INDEX alias_kind_key IF NOT EXISTS FOR (a:Alias) ON (a.kind, a.key);
+DROP INDEX alias_kind_key IF EXISTS;
+CREATE CONSTRAINT alias_key IF NOT EXISTS FOR (a:Alias) REQUIRE (a.kind, a.key) IS UNIQUE;
 CREATE INDEX alias_entity IF NOT EXISTS FOR (a:Alias) ON (a.entity);
-CREATE INDEX identifier_value IF NOT EXISTS FOR (i:Identifier) ON (i.kind, i.type, i.value);
+DROP INDEX identifier_value IF EXISTS;
+CREATE CONSTRAINT identifier_value_unique IF NOT EXISTS FOR (i:Identifier) REQUIRE (i.kind, i.type, i.value) IS UNIQUE;
 CREATE CONSTRAINT relation_ref_id IF NOT EXISTS FOR (k:RelationRef) REQUIRE k.id IS UNIQUE;
 CREATE INDEX assertion_item IF NOT EXISTS FOR (a:Assertion) ON (a.item);
 CREATE INDEX assertion_assertor IF NOT EXISTS FOR (a:Assertion) ON (a.source, a.scope);
+CREATE CONSTRAINT assertion_claim IF NOT EXISTS FOR (a:Assertion) REQUIRE (a.source, a.scope, a.item) IS UNIQUE;
 CREATE CONSTRAINT run_id IF NOT EXISTS FOR (r:Run) REQUIRE r.run_id IS UNIQUE;
 CREATE CONSTRAINT run_seq IF NOT EXISTS FOR (r:Run) REQUIRE r.seq IS UNIQUE;
 CREATE INDEX run_source IF NOT EXISTS FOR (r:Run) ON (r.source);

@@ -288,12 +288,15 @@ class IngestEngine:
         errors = validate_batch(batch, self.vocabulary)
         if errors:
             raise BatchRejected(await self._store_errors_of_the_rest(batch, errors))
-        async with self.store.write() as tx:
+
+        async def unit(tx: WriteTransaction) -> IngestSummary:
             planner = _BatchPlanner(tx, batch, self.policy, self.vocabulary, actor)
             changes, summary = await planner.plan()
             if not batch.dry_run:
                 await tx.apply(changes)
-        return summary
+            return summary
+
+        return await self.store.transact(unit)
 
     async def _store_errors_of_the_rest(
         self, batch: IngestBatch, errors: list[ItemError]
@@ -317,9 +320,12 @@ class IngestEngine:
                 "complete": False,
             }
         )
+
+        async def unit(tx: WriteTransaction) -> None:
+            await _BatchPlanner(tx, rest, self.policy, self.vocabulary, "").plan()
+
         try:
-            async with self.store.write() as tx:
-                await _BatchPlanner(tx, rest, self.policy, self.vocabulary, "").plan()
+            await self.store.transact(unit)
         except BatchRejected as more:
             for e in more.errors:
                 if e.index is None:
@@ -345,7 +351,8 @@ class IngestEngine:
             msg += reasons
             raise InvalidInput(msg) from None
         run_id = uuid.uuid4().hex
-        async with self.store.write() as tx:
+
+        async def unit(tx: WriteTransaction) -> tuple[RunRecord, int] | None:
             at = await tx.next_commit_time()
             seq = await tx.create_run(probe.source, probe.scope, run_id, at)
             await tx.apply(
@@ -358,7 +365,9 @@ class IngestEngine:
                     run_seq=seq,
                 )
             )
-            found = await tx.get_run(run_id)
+            return await tx.get_run(run_id)
+
+        found = await self.store.transact(unit)
         if found is None:  # pragma: no cover - the transaction just created it
             msg = f"run {run_id} vanished"
             raise NotFound(msg)
@@ -373,7 +382,8 @@ class IngestEngine:
             NotFound: when the run does not exist.
             Conflict: when it is already finished.
         """
-        async with self.store.write() as tx:
+
+        async def unit(tx: WriteTransaction) -> IngestSummary:
             found = await tx.get_run(run_id)
             if found is None:
                 msg = f"no run {run_id}"
@@ -401,14 +411,16 @@ class IngestEngine:
             )
             if not dry_run:
                 await tx.apply(changes)
-        return IngestSummary(
-            run_id=run_id,
-            run_state=state,
-            dry_run=dry_run,
-            marked_stale=ager.stale_count,
-            retired=ager.retired_count,
-            changes=tuple(ager.notes[: self.policy.change_limit]) if dry_run else (),
-        )
+            return IngestSummary(
+                run_id=run_id,
+                run_state=state,
+                dry_run=dry_run,
+                marked_stale=ager.stale_count,
+                retired=ager.retired_count,
+                changes=tuple(ager.notes[: self.policy.change_limit]) if dry_run else (),
+            )
+
+        return await self.store.transact(unit)
 
 
 class _Ager:

@@ -22,11 +22,11 @@ microseconds since the Unix epoch (see :func:`graphsvc.model.records.to_micros`)
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, NamedTuple, Self
+from typing import TYPE_CHECKING, NamedTuple, Self, TypeVar
 
 import numpy as np
 import orjson
@@ -87,6 +87,8 @@ __all__ = [
     "WriteTransaction",
     "check_indexed",
 ]
+
+_T = TypeVar("_T")
 
 
 def check_indexed(name: str) -> None:
@@ -767,6 +769,20 @@ class GraphStore(ABC):
         """Return the latest runs, newest first (optionally of one source)."""
 
     # -------------------------------------------------------------------- writes
+    async def transact(self, work: Callable[[WriteTransaction], Awaitable[_T]]) -> _T:
+        """Run ``work`` in one exclusive write transaction and return what it returns.
+
+        The transaction commits when ``work`` returns and rolls back when it
+        raises. A backend may run ``work`` more than once: Neo4j runs it as the
+        driver's managed transaction, which is rolled back and run again after
+        a transient failure (a lost connection, a cluster leader switch, a lock
+        timeout). ``work`` must therefore derive everything it writes from what
+        it reads through ``tx`` (as the ingest engine does), and keep no effect
+        outside the transaction. This default runs it once in :meth:`write`.
+        """
+        async with self.write() as tx:
+            return await work(tx)
+
     @abstractmethod
     def write(self) -> AbstractAsyncContextManager[WriteTransaction]:
         """Return an exclusive write transaction.

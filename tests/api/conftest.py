@@ -1,4 +1,9 @@
-"""The real ASGI app over a real embedded store, reached with httpx."""
+"""The real ASGI app over a real store of each backend, reached with httpx.
+
+Every test that takes ``make_api`` (or ``api``) runs once on the embedded store
+and once on the real Neo4j server (``tests/conftest.py``); the apps a test
+builds on Neo4j share its one database, emptied before the test.
+"""
 
 from __future__ import annotations
 
@@ -50,9 +55,18 @@ MakeApi = Callable[..., Any]
 
 
 @pytest.fixture
-async def make_api(tmp_path: Path) -> AsyncIterator[MakeApi]:
+async def make_api(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[MakeApi]:
     """Build apps with settings overrides; every app is closed after the test."""
     stack: list[tuple[FastAPI, Any, httpx.AsyncClient]] = []
+    store: dict[str, Any] = {}
+    if backend == "neo4j":
+        neo4j: Settings = request.getfixturevalue("empty_neo4j")
+        store = {
+            k: getattr(neo4j, k)
+            for k in ("store", "neo4j_uri", "neo4j_user", "neo4j_password", "neo4j_database")
+        }
 
     async def make(client_host: str = "127.0.0.1", **overrides: Any) -> Api:
         settings = Settings(
@@ -60,7 +74,7 @@ async def make_api(tmp_path: Path) -> AsyncIterator[MakeApi]:
             tokens_file=tmp_path / "tokens.db",
             durability="normal",
             log_format="json",
-            **overrides,
+            **{**store, **overrides},
         )
         app = create_app(settings)
         lifespan = app.router.lifespan_context(app)

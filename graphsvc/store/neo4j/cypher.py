@@ -147,14 +147,24 @@ def schema_statements(vocabulary: Vocabulary = VOCABULARY) -> tuple[str, ...]:
         prop = attr_property(attribute)
         out.append(f"CREATE INDEX entity_{prop} IF NOT EXISTS FOR (e:{ENTITY}) ON (e.{prop})")
     out += [
-        f"CREATE INDEX alias_kind_key IF NOT EXISTS FOR (a:{ALIAS}) ON (a.kind, a.key)",
+        # what MERGE finds by several properties has a composite uniqueness constraint:
+        # Neo4j plans the MERGE on its unique index (a plain index on fewer properties
+        # was chosen instead on a young database: a scan per row, quadratic ingest), and
+        # the constraint, not the writers' lock alone, keeps the node single. The
+        # plain indexes of schema version 1 on the same properties are dropped first.
+        "DROP INDEX alias_kind_key IF EXISTS",
+        f"CREATE CONSTRAINT alias_key IF NOT EXISTS "
+        f"FOR (a:{ALIAS}) REQUIRE (a.kind, a.key) IS UNIQUE",
         f"CREATE INDEX alias_entity IF NOT EXISTS FOR (a:{ALIAS}) ON (a.entity)",
-        f"CREATE INDEX identifier_value IF NOT EXISTS "
-        f"FOR (i:{IDENTIFIER}) ON (i.kind, i.type, i.value)",
+        "DROP INDEX identifier_value IF EXISTS",
+        f"CREATE CONSTRAINT identifier_value_unique IF NOT EXISTS "
+        f"FOR (i:{IDENTIFIER}) REQUIRE (i.kind, i.type, i.value) IS UNIQUE",
         f"CREATE CONSTRAINT relation_ref_id IF NOT EXISTS "
         f"FOR (k:{RELATION_REF}) REQUIRE k.id IS UNIQUE",
         f"CREATE INDEX assertion_item IF NOT EXISTS FOR (a:{ASSERTION}) ON (a.item)",
         f"CREATE INDEX assertion_assertor IF NOT EXISTS FOR (a:{ASSERTION}) ON (a.source, a.scope)",
+        f"CREATE CONSTRAINT assertion_claim IF NOT EXISTS "
+        f"FOR (a:{ASSERTION}) REQUIRE (a.source, a.scope, a.item) IS UNIQUE",
         f"CREATE CONSTRAINT run_id IF NOT EXISTS FOR (r:{RUN}) REQUIRE r.run_id IS UNIQUE",
         f"CREATE CONSTRAINT run_seq IF NOT EXISTS FOR (r:{RUN}) REQUIRE r.seq IS UNIQUE",
         f"CREATE INDEX run_source IF NOT EXISTS FOR (r:{RUN}) ON (r.source)",
@@ -494,16 +504,23 @@ WALK_FIELDS = (
 
 
 def expand_level(
-    ids: Sequence[int], types: Iterable[RelationType], *, max_status: int, as_of: int | None
+    ids: Sequence[int],
+    types: Iterable[RelationType],
+    *,
+    outgoing: bool,
+    max_status: int,
+    as_of: int | None,
 ) -> Statement:
-    """The relations of the given types around a frontier of entities, with both ends.
+    """The relations of the given types leaving (``outgoing``) or reaching a frontier.
 
-    Both directions are returned (``is_out`` says which); the walk keeps those its
-    steps allow. Now, relations and neighbours above ``max_status`` are left
-    out here; as of a past time only those created later are, and statuses
-    are replayed by the caller.
+    One direction per statement: a walk reads only the directions its steps
+    follow (an impact walk reads the dependents of a hub, not also everything
+    the hub depends on). Now, relations and neighbours above ``max_status``
+    are left out here; as of a past time only those created later are, and
+    statuses are replayed by the caller.
     """
     pattern = _types_pattern(types)
+    arrow = f"-[r:{pattern}]->" if outgoing else f"<-[r:{pattern}]-"
     if as_of is None:
         where = "WHERE r.status <= $max_status AND v.status <= $max_status\n"
         params: dict[str, Any] = {"ids": list(ids), "max_status": max_status}
@@ -512,7 +529,7 @@ def expand_level(
         params = {"ids": list(ids), "as_of": as_of}
     return Statement(
         "UNWIND $ids AS uid\n"
-        f"MATCH (u:{ENTITY} {{id: uid}})-[r:{pattern}]-(v:{ENTITY})\n"
+        f"MATCH (u:{ENTITY} {{id: uid}}){arrow}(v:{ENTITY})\n"
         f"{where}"
         f"RETURN {WALK_FIELDS}",
         params,

@@ -219,7 +219,15 @@ class DriverGateway:
         """Create the driver and the bookmark manager; check connectivity."""
         async with boundary(f"connecting to Neo4j at {self.uri}"):
             try:
-                driver = AsyncGraphDatabase.driver(self.uri, auth=(self.user, self._password))
+                driver = AsyncGraphDatabase.driver(
+                    self.uri,
+                    auth=(self.user, self._password),
+                    # the server's notifications (an unknown label or property on a
+                    # young database, a cartesian product) are for query authors,
+                    # not for graphsvc's logs: the driver would log each one
+                    notifications_min_severity="OFF",
+                    user_agent="graphsvc",
+                )
             except ValueError as exc:
                 msg = f"connecting to Neo4j at {self.uri}: {exc} (check GRAPHSVC_NEO4J_URI)"
                 raise StoreUnavailable(msg) from exc
@@ -786,16 +794,25 @@ class Neo4jStore(GraphStore):
         self,
         run: Run,
         ids: Sequence[int],
-        types: frozenset[RelationType],
+        mask: StepMask,
         max_status: int,
         as_of: int | None,
     ) -> dict[int, list[Edge]]:
+        """Read the relations the mask's steps may follow around ``ids``, each direction apart."""
         out: dict[int, list[Edge]] = {}
-        if not types:
-            return out
         unique = sorted(set(ids))
-        for chunk in _chunks(unique, _WALK_BATCH):
-            for r in await run(q.expand_level(chunk, types, max_status=max_status, as_of=as_of)):
+        statements = [
+            (types, outgoing)
+            for types, outgoing in ((mask.outgoing, True), (mask.incoming, False))
+            if types
+        ]
+        for chunk, (types, outgoing) in (
+            (c, d) for c in _chunks(unique, _WALK_BATCH) for d in statements
+        ):
+            level = q.expand_level(
+                chunk, types, outgoing=outgoing, max_status=max_status, as_of=as_of
+            )
+            for r in await run(level):
                 v = Node(
                     id=int(r["vid"]),
                     kind=int(r["v_kind"]),
@@ -847,7 +864,7 @@ class Neo4jStore(GraphStore):
             starts = await self._walk_nodes(run, [int(s) for s in spec.start], t)
 
             async def fetch(ids: Sequence[int]) -> dict[int, list[Edge]]:
-                return await self._expand(run, ids, mask.types, max_status, t)
+                return await self._expand(run, ids, mask, max_status, t)
 
             async def sizes(pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], int]:
                 return await self._group_sizes(run, pairs, max_status, t)
@@ -882,7 +899,7 @@ class Neo4jStore(GraphStore):
         async def work(run: Run) -> Neighbours:
             sources = await self._walk_nodes(run, asked, t)
             present = [n.id for n in sources if n is not None]
-            edges = await self._expand(run, present, mask.types, max_status, t)
+            edges = await self._expand(run, present, mask, max_status, t)
             return one_hop(
                 sources, edges, mask, max_status=max_status, as_of=t, vocabulary=self.vocabulary
             )
@@ -900,11 +917,7 @@ class Neo4jStore(GraphStore):
         self._check_open()
         async with self._write_lock, self._gw.begin("writing to Neo4j") as xtx:
             try:
-                rows = await xtx.run(q.lock_meta(self._writer))
-                if not rows:
-                    msg = f"Neo4j database {self.database!r} lost the graphsvc meta node"
-                    raise StoreCorrupted(msg)
-                tx = _Neo4jTransaction(self, xtx, _Counters.from_row(rows[0]))
+                tx = await self._locked(xtx.run)
                 yield tx
             except BaseException:
                 with suppress(GraphSvcError):
@@ -915,6 +928,37 @@ class Neo4jStore(GraphStore):
                 await xtx.commit()
             else:
                 await xtx.rollback()
+
+    async def _locked(self, run: Run) -> _Neo4jTransaction:
+        """Take the store-wide write lock in the transaction ``run`` belongs to."""
+        rows = await run(q.lock_meta(self._writer))
+        if not rows:
+            msg = f"Neo4j database {self.database!r} lost the graphsvc meta node"
+            raise StoreCorrupted(msg)
+        return _Neo4jTransaction(self, run, _Counters.from_row(rows[0]))
+
+    async def transact(self, work: Callable[[WriteTransaction], Awaitable[T]]) -> T:
+        """Run ``work`` as one managed write transaction (see :meth:`GraphStore.transact`).
+
+        The driver runs the unit below again, from the lock on, after a
+        transient failure; the counters are read under the lock each time, so a
+        retried unit allocates the same ids and writes the same rows as a
+        first run would have. Writes reach the cluster's leader (a write
+        transaction), and the unit is safe to run twice because every
+        statement ``MERGE``s by id and the meta node's counters are rewritten
+        from what was read under the lock.
+        """
+        self._check_open()
+
+        async def unit(run: Run) -> T:
+            tx = await self._locked(run)
+            result = await work(tx)
+            if tx.wrote:
+                await run(q.save_meta(tx.counters.as_dict()))
+            return result
+
+        async with self._write_lock:
+            return await self._gw.write(unit, "writing to Neo4j")
 
 
 def _resolved(rows: Sequence[Row], n: int) -> list[int | None]:
@@ -986,9 +1030,9 @@ class _Counters:
 class _Neo4jTransaction(WriteTransaction):
     """Write transaction of :class:`Neo4jStore` (lookups and one change set)."""
 
-    def __init__(self, store: Neo4jStore, tx: ExplicitTx, counters: _Counters) -> None:
+    def __init__(self, store: Neo4jStore, run: Run, counters: _Counters) -> None:
         self.store = store
-        self.tx = tx
+        self.run = run
         self.counters = counters
         self.wrote = False
         self._applied = False
@@ -997,7 +1041,7 @@ class _Neo4jTransaction(WriteTransaction):
     async def _all(
         self, values: Sequence[T], make: Callable[[Sequence[T]], q.Statement]
     ) -> list[Row]:
-        return await _run_chunked(self.tx.run, values, make, _READ_BATCH)
+        return await _run_chunked(self.run, values, make, _READ_BATCH)
 
     async def _write(
         self,
@@ -1007,7 +1051,7 @@ class _Neo4jTransaction(WriteTransaction):
         counted: bool = False,
     ) -> None:
         for chunk in _chunks(values, _WRITE_BATCH):
-            rows = await self.tx.run(make(chunk))
+            rows = await self.run(make(chunk))
             if counted and (not rows or int(rows[0]["n"]) != len(chunk)):
                 written = int(rows[0]["n"]) if rows else 0
                 msg = f"Neo4j wrote {written} of {len(chunk)} items: an entity they name is missing"
@@ -1100,7 +1144,7 @@ class _Neo4jTransaction(WriteTransaction):
         self, source: str, scope: str, run_seq: int, *, saturated_at: int
     ) -> list[AssertionState]:
         """Assertions of (source, scope) that run ``run_seq`` has not renewed."""
-        rows = await self.tx.run(q.missing_assertions(source, scope, run_seq, saturated_at))
+        rows = await self.run(q.missing_assertions(source, scope, run_seq, saturated_at))
         return [
             AssertionState(ItemRef(*decode(int(r["item"]))), int(r["last_run"]), int(r["missed"]))
             for r in rows
@@ -1116,7 +1160,7 @@ class _Neo4jTransaction(WriteTransaction):
 
     async def assertion_refs(self, ref: ItemRef) -> list[tuple[str, str, AssertionState]]:
         """(source, scope, state) of every assertion of ``ref``."""
-        rows = await self.tx.run(q.assertions_of(encode(ref.item, ref.id)))
+        rows = await self.run(q.assertions_of(encode(ref.item, ref.id)))
         return [
             (
                 str(r["source"]),
@@ -1128,7 +1172,7 @@ class _Neo4jTransaction(WriteTransaction):
 
     async def get_run(self, run_id: str) -> tuple[RunRecord, int] | None:
         """Read a run and its sequence number (runs created in this transaction included)."""
-        rows = await self.tx.run(q.get_run(run_id))
+        rows = await self.run(q.get_run(run_id))
         if not rows:
             return None
         return _run_record(rows[0]), int(rows[0]["seq"])
@@ -1145,7 +1189,7 @@ class _Neo4jTransaction(WriteTransaction):
         seq = self.counters.next_run
         self.counters.next_run += 1
         self.wrote = True
-        await self.tx.run(
+        await self.run(
             q.create_run(
                 {
                     "seq": seq,
@@ -1229,7 +1273,7 @@ class _Applier:
         if cs.run_update is not None:
             ru = cs.run_update
             finished = None if ru.state is RunState.OPEN else cs.at
-            await self.tx.tx.run(q.update_run(ru.run_id, ru.state.value, finished, ru.batches))
+            await self.tx.run(q.update_run(ru.run_id, ru.state.value, finished, ru.batches))
         c.entities += len(cs.entities)
         c.relations += len(cs.relations)
         c.last_commit = max(c.last_commit, cs.at)
@@ -1306,15 +1350,15 @@ class _Applier:
         merged: set[int] = set()
         identifiers: list[Row] = []
         for m in cs.merges:
-            rows = await self.tx.tx.run(q.entity_states([m.loser]))
+            rows = await self.tx.run(q.entity_states([m.loser]))
             if not rows:
                 msg = f"entity {m.loser} to merge does not exist"
                 raise NotFound(msg)
             loser = rows[0]
             old_status = int(loser["status"])
-            await self.tx.tx.run(q.merge_entity(m.loser, m.survivor, cs.at))
-            await self.tx.tx.run(q.repoint_aliases(m.loser, m.survivor))
-            await self.tx.tx.run(q.repoint_losers(m.loser, m.survivor))
+            await self.tx.run(q.merge_entity(m.loser, m.survivor, cs.at))
+            await self.tx.run(q.repoint_aliases(m.loser, m.survivor))
+            await self.tx.run(q.repoint_losers(m.loser, m.survivor))
             identifiers += [
                 {"kind": int(loser["kind"]), "type": t, "value": v, "entity": m.loser}
                 for t, v in orjson.loads(loser["identifiers"]).items()
@@ -1414,7 +1458,7 @@ class _Applier:
 
     async def _assertions(self) -> None:
         cs = self.cs
-        run = self.tx.tx.run
+        run = self.tx.run
         for old_ref, new_ref in cs.moved_assertions:
             await run(
                 q.move_assertions(

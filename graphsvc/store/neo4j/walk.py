@@ -77,6 +77,16 @@ class StepMask:
         """Every relation type some step follows."""
         return frozenset(t for t, _ in self._rules)
 
+    @property
+    def outgoing(self) -> frozenset[RelationType]:
+        """The relation types some step follows from their ``from`` end."""
+        return frozenset(t for t, is_out in self._rules if is_out)
+
+    @property
+    def incoming(self) -> frozenset[RelationType]:
+        """The relation types some step follows from their ``to`` end."""
+        return frozenset(t for t, is_out in self._rules if not is_out)
+
     def leaves(self, type_: RelationType, is_out: bool, u_kind: int) -> tuple[bool, set[int]]:
         """Return whether a ``u_kind`` entity may be left this way, and which kinds it may reach."""
         rule = self._rules.get((type_, is_out))

@@ -430,14 +430,16 @@ class Model:
 
     def op_expand_level(self, st: Statement, p: dict[str, Any]) -> list[Row]:
         types = _types_in(st.text)
+        outgoing = "]->(" in st.text
+        assert outgoing != ("<-[" in st.text), "expand_level reads one direction"
         out = []
         for uid in p["ids"]:
             if uid not in self.s.entities:
                 continue
             for r in self.s.relations.values():
-                if r["type"] not in types or uid not in (r["src"], r["dst"]):
+                if r["type"] not in types or uid != (r["src"] if outgoing else r["dst"]):
                     continue
-                is_out = r["src"] == uid
+                is_out = outgoing
                 v = self.s.entities[r["dst"] if is_out else r["src"]]
                 if "max_status" in p and not (
                     r["status"] <= p["max_status"] and v["status"] <= p["max_status"]

@@ -80,17 +80,25 @@ def test_schema_is_derived_from_the_vocabulary() -> None:
             f"CREATE INDEX entity_attr_{attribute} IF NOT EXISTS "
             f"FOR (e:Entity) ON (e.attr_{attribute})" in schema
         )
-    assert all(" IF NOT EXISTS " in s for s in schema)
-    assert len({s.split()[2] for s in schema}) == len(schema), "index and constraint names repeat"
+    # every statement can run again: creations if absent, the migration's drops if present
+    assert all(" IF NOT EXISTS " in s or s.endswith(" IF EXISTS") for s in schema)
+    created = [s.split()[2] for s in schema if s.startswith("CREATE")]
+    dropped = {s.split()[2] for s in schema if s.startswith("DROP")}
+    assert len(set(created)) == len(created), "index and constraint names repeat"
+    assert not dropped & set(created), "a name is dropped and created again"
 
 
 def test_level_expansion_text() -> None:
     now = q.expand_level(
-        [7, 8], [RelationType.RUNS_ON, RelationType.DEPENDS_ON], max_status=1, as_of=None
+        [7, 8],
+        [RelationType.RUNS_ON, RelationType.DEPENDS_ON],
+        outgoing=False,
+        max_status=1,
+        as_of=None,
     )
     assert now.text == (
         "UNWIND $ids AS uid\n"
-        "MATCH (u:Entity {id: uid})-[r:DEPENDS_ON|RUNS_ON]-(v:Entity)\n"
+        "MATCH (u:Entity {id: uid})<-[r:DEPENDS_ON|RUNS_ON]-(v:Entity)\n"
         "WHERE r.status <= $max_status AND v.status <= $max_status\n"
         "RETURN uid, r.id AS rid, type(r) AS type, startNode(r) = u AS is_out, "
         "r.status AS r_status, r.first_seen AS r_first, r.s_at AS r_s_at, r.s_old AS r_s_old, "
@@ -98,7 +106,8 @@ def test_level_expansion_text() -> None:
         "v.status AS v_status, v.first_seen AS v_first, v.s_at AS v_s_at, v.s_old AS v_s_old"
     )
     assert now.params == {"ids": [7, 8], "max_status": 1}
-    past = q.expand_level([7], [RelationType.RUNS_ON], max_status=0, as_of=123)
+    past = q.expand_level([7], [RelationType.RUNS_ON], outgoing=True, max_status=0, as_of=123)
+    assert "MATCH (u:Entity {id: uid})-[r:RUNS_ON]->(v:Entity)\n" in past.text
     assert "WHERE r.first_seen <= $as_of AND v.first_seen <= $as_of\n" in past.text
     assert past.params == {"ids": [7], "as_of": 123}
 

@@ -1,0 +1,187 @@
+"""What only a real Neo4j 5 server can show: routing, access modes, retries, concurrent writers.
+
+Each test runs against the test server of ``tests/conftest.py`` (by default
+Neo4j Community 5.26 started from Maven Central), from an empty database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import pytest
+from neo4j.exceptions import SessionExpired
+
+from graphsvc.config import Settings
+from graphsvc.errors import Conflict, StoreError
+from graphsvc.ingest.engine import IngestEngine
+from graphsvc.model.vocabulary import VOCABULARY, EntityKind
+from graphsvc.store.base import TraversalSpec
+from graphsvc.store.factory import store_from_settings
+from graphsvc.store.neo4j.cypher import Statement
+from graphsvc.store.neo4j.store import DriverGateway, Neo4jStore, Run
+from tests.contract.helpers import batch, ent, rel
+
+pytestmark = pytest.mark.neo4j
+T = TypeVar("T")
+SVC, CI = "Service", "ConfigurationItem"
+
+
+def _gateway(settings: Settings, uri: str | None = None) -> DriverGateway:
+    return DriverGateway(
+        uri or settings.neo4j_uri,
+        settings.neo4j_user,
+        settings.neo4j_password.get_secret_value(),
+        settings.neo4j_database,
+    )
+
+
+def _chain(prefix: str, n: int) -> Any:
+    return batch(
+        source="cmdb",
+        entities=[ent(SVC, f"{prefix}{i}", tier=1 + i % 4) for i in range(n)],
+        relations=[
+            rel("DEPENDS_ON", (SVC, f"{prefix}{i}"), (SVC, f"{prefix}{i + 1}"))
+            for i in range(n - 1)
+        ],
+    )
+
+
+async def test_the_routing_scheme_reads_and_writes(empty_neo4j: Settings) -> None:
+    """``neo4j://`` asks the server for a routing table; reads and writes then go by it."""
+    routing = empty_neo4j.neo4j_uri.replace("bolt://", "neo4j://")
+    assert routing.startswith("neo4j://")
+    store = Neo4jStore(gateway=_gateway(empty_neo4j, routing))
+    async with store:
+        summary = await IngestEngine(store).ingest(_chain("r", 5))
+        assert summary.entities_created == 5
+        ids = await store.resolve([(EntityKind.SERVICE, "r4")])
+        assert ids[0] is not None
+        walk = await store.traverse(TraversalSpec([ids[0]], VOCABULARY.impact_steps))
+        assert len(walk) == 5  # r4 and the four services that depend on it, in a chain
+
+
+async def test_reads_run_in_read_transactions(empty_neo4j: Settings) -> None:
+    """The server refuses a write in the store's read transactions, so on a cluster the
+    reads may be served by followers (and a write slipped into a read would show)."""
+    gateway = _gateway(empty_neo4j)
+    await gateway.connect()
+    try:
+
+        async def write_in_read(run: Run) -> Any:
+            return await run(Statement("CREATE (:GraphsvcProbe) RETURN 1 AS one", op="probe"))
+
+        with pytest.raises(StoreError, match=r"(?i)read"):
+            await gateway.read(write_in_read, "probing the access mode")
+        rows = await gateway.write(write_in_read, "writing in a write transaction")
+        assert rows == [{"one": 1}]
+    finally:
+        await gateway.close()
+
+
+class _RetryOnce(DriverGateway):
+    """Fails the first attempt of every managed write after its statements ran.
+
+    ``SessionExpired`` is what the driver raises when the connection to the
+    leader drops; it rolls the transaction back and runs the unit again.
+    """
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.attempts = 0
+        self.failed = 0
+        self.armed = False
+
+    async def write(self, work: Callable[[Run], Awaitable[T]], doing: str) -> T:
+        first = self.armed
+
+        async def flaky(run: Run) -> T:
+            nonlocal first
+            self.attempts += int(self.armed)
+            result = await work(run)
+            if first:
+                first = False
+                self.failed += 1
+                msg = "forced by the test after the unit's statements ran"
+                raise SessionExpired(msg)
+            return result
+
+        return await super().write(flaky, doing)
+
+
+async def test_a_retried_write_unit_is_applied_once(empty_neo4j: Settings) -> None:
+    """The driver runs a failed unit again; the store ends as after one clean run."""
+    flaky = _RetryOnce(
+        empty_neo4j.neo4j_uri,
+        empty_neo4j.neo4j_user,
+        empty_neo4j.neo4j_password.get_secret_value(),
+        empty_neo4j.neo4j_database,
+    )
+    store = Neo4jStore(gateway=flaky)
+    async with store:
+        engine = IngestEngine(store)
+        flaky.armed = True  # from here on (after open), every write unit fails once
+        run = await engine.start_run("cmdb", "retry")
+        in_run = {"run_id": run.run_id, "scope": "retry"}
+        first = await engine.ingest(_chain("t", 20).model_copy(update=in_run))
+        again = await engine.ingest(_chain("t", 20).model_copy(update=in_run))
+        done = await engine.finish_run(run.run_id, complete=True)
+        assert (flaky.failed, flaky.attempts) == (4, 8)  # every unit ran twice
+        assert (first.entities_created, first.relations_created) == (20, 19)
+        assert (again.entities_created, again.entities_updated) == (0, 0)
+        assert done.marked_stale == 0
+        stats = await store.stats()
+        runs = await store.runs(source="cmdb")
+    # one creation event per item, and ids 1..n without gaps: nothing applied twice
+    assert (stats.entities, stats.relations, stats.history_events) == (20, 19, 39)
+    assert [r.run_id for r in runs] == [run.run_id]
+    async with store_from_settings(empty_neo4j) as plain:
+        ids = await plain.resolve([(EntityKind.SERVICE, f"t{i}") for i in range(20)])
+    assert sorted(i for i in ids if i is not None) == list(range(1, 21))
+
+
+async def test_concurrent_writers_in_two_processes_are_serialised(empty_neo4j: Settings) -> None:
+    """Two stores (two drivers, as two graphsvc processes would have) write overlapping
+    batches at once: the meta node's lock serialises them, no key is created twice."""
+    a = store_from_settings(empty_neo4j)
+    b = store_from_settings(empty_neo4j)
+    async with a, b:
+        shared = [ent(SVC, f"shared{i}") for i in range(50)]
+
+        def one(prefix: str) -> Any:
+            return batch(
+                source=prefix,
+                entities=[*shared, *(ent(SVC, f"{prefix}{i}") for i in range(50))],
+                relations=[
+                    rel("DEPENDS_ON", (SVC, f"{prefix}{i}"), (SVC, f"shared{i}")) for i in range(50)
+                ],
+            )
+
+        results = await asyncio.gather(
+            *(IngestEngine(s).ingest(one(p)) for s, p in ((a, "a"), (b, "b"), (a, "c"), (b, "d")))
+        )
+        assert sum(r.entities_created for r in results) == 50 + 4 * 50
+        stats = await a.stats()
+    assert (stats.entities, stats.relations) == (250, 200)
+
+
+async def test_a_constraint_violation_is_a_conflict(
+    empty_neo4j: Settings, neo4j_admin: Any
+) -> None:
+    """A write the server's constraints refuse surfaces as ``Conflict``, not a driver error."""
+    async with store_from_settings(empty_neo4j) as store:
+        await IngestEngine(store).ingest(batch(entities=[ent(SVC, "taken")]))
+        gateway = _gateway(empty_neo4j)
+        await gateway.connect()
+        try:
+
+            async def duplicate_key(run: Run) -> Any:
+                return await run(
+                    Statement("CREATE (:Entity:Service {id: 999, key: 'taken'})", op="probe")
+                )
+
+            with pytest.raises(Conflict, match="constraint"):
+                await gateway.write(duplicate_key, "creating a duplicate key")
+        finally:
+            await gateway.close()
