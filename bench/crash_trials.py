@@ -172,11 +172,31 @@ def events_of_batch(k: int, p: Params) -> int:
 # ------------------------------------------------------------------ processes
 
 
+STORE_ENV: dict[str, str] = {}
+"""``GRAPHSVC_*`` settings of another store for the trials (Neo4j: ``GRAPHSVC_STORE=neo4j``
+and its ``GRAPHSVC_NEO4J_*``); empty for the embedded store on each trial's own file."""
+
+
 def graphsvc_env(db: Path) -> dict[str, str]:
     """The environment of a graphsvc subprocess on ``db`` (no inherited GRAPHSVC_*)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRAPHSVC_")}
     env.update(GRAPHSVC_DATA=str(db), GRAPHSVC_DURABILITY="full", COLUMNS="200")
+    env.update(STORE_ENV)
     return env
+
+
+def store_settings(db: Path) -> Settings:
+    """Settings of the store the trials write to (see :data:`STORE_ENV`)."""
+    if not STORE_ENV:
+        return Settings(data=db, durability="full")
+    return Settings(
+        data=db,
+        store="neo4j",
+        neo4j_uri=STORE_ENV["GRAPHSVC_NEO4J_URI"],
+        neo4j_user=STORE_ENV["GRAPHSVC_NEO4J_USER"],
+        neo4j_password=STORE_ENV["GRAPHSVC_NEO4J_PASSWORD"],  # type: ignore[arg-type]
+        neo4j_database=STORE_ENV["GRAPHSVC_NEO4J_DATABASE"],
+    )
 
 
 def graphsvc_cmd(*args: str) -> list[str]:
@@ -449,7 +469,7 @@ def warm_up() -> None:
 async def check_after_crash(db: Path, p: Params, acked: set[int], trial: Trial) -> None:
     """Reopen the store (timed), check it, and write one more batch."""
     t0 = time.perf_counter()
-    store = store_from_settings(Settings(data=db, durability="full"))
+    store = store_from_settings(store_settings(db))
     try:
         await store.open()
     except Exception as exc:

@@ -60,6 +60,13 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _where(settings: Settings) -> str:
+    """Where the configured store is, for messages."""
+    if settings.store == "embedded":
+        return str(settings.data)
+    return f"Neo4j {settings.neo4j_uri} (database {settings.neo4j_database})"
+
+
 def _settings() -> Settings:
     """Read the settings from the environment, or exit 2 naming each bad variable.
 
@@ -460,6 +467,12 @@ def demo(
     from graphsvc.demo import demo_batches
 
     settings = _settings()
+    if reset and settings.store != "embedded":
+        err.print(
+            "error: --reset deletes the embedded store's file; on Neo4j, empty the "
+            f"database {settings.neo4j_database!r} yourself (loading the demo again is safe)"
+        )
+        raise typer.Exit(2)
     if reset:
         for suffix in ("", "-wal", "-shm"):
             settings.data.with_name(settings.data.name + suffix).unlink(missing_ok=True)
@@ -478,7 +491,7 @@ def demo(
         return summary
 
     summary = _run(work)
-    out.print(_summary_table(summary, f"demo graph loaded into {settings.data}"))
+    out.print(_summary_table(summary, f"demo graph loaded into {_where(settings)}"))
 
 
 report_app = typer.Typer(help="Documents generated from the graph.", no_args_is_help=True)

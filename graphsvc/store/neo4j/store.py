@@ -4,17 +4,18 @@ How it uses the driver:
 
 * **Reads** run in managed read transactions (``session.execute_read``), which
   the driver retries on transient failures; each port read is one transaction.
-* **Writes** of the port run in one explicit transaction per
-  :meth:`Neo4jStore.write` block (``session.begin_transaction``): the ingest
-  engine looks state up, computes, and applies one change set in it, so it
-  cannot be a retried function. Its first statement writes the store's meta
-  node, which takes Neo4j's lock on it until commit: graphsvc writers in every
-  process are serialised on it, and an exclusive transaction sees no other
-  graphsvc write. Statements are ``UNWIND``-batched and ``MERGE`` items by id,
-  so applying the same rows twice changes nothing. A failure before the commit
-  rolls everything back; a lost connection *during* the commit is reported as
-  such (:class:`~graphsvc.errors.StoreUnavailable`), and sending the batch
-  again is safe.
+* **Writes** run as managed write transactions (:meth:`Neo4jStore.transact`,
+  which the ingest engine uses): the unit's first statement writes the store's
+  meta node, which takes Neo4j's lock on it until commit, so graphsvc writers
+  in every process are serialised on it and a unit sees no other graphsvc
+  write. The driver runs a unit again after a transient failure (a lost
+  connection, a leader switch); a unit reads the counters under the lock and
+  derives every write from what it read, so a retry writes what a first run
+  would have. Statements are ``UNWIND``-batched and ``MERGE`` items by id.
+  ``write()`` (the port's context-manager form) is one explicit transaction
+  with the same lock, which the driver does not retry. A lost connection
+  *during* a commit is reported as such (:class:`~graphsvc.errors.StoreUnavailable`),
+  and sending the batch again is safe.
 * **Sessions** share one bookmark manager, so a read issued after a write
   committed sees it, also on a Neo4j cluster (causal consistency within this
   process).
