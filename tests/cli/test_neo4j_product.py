@@ -92,7 +92,7 @@ def test_demo_importer_report_and_graphql_on_neo4j(
     assert any(c["kind"] == "BLACKOUT" for c in doc["conflicts"]), doc["conflicts"]
     status, body = crash.request(port, "GET", "/api/v1/reports/changes/CHG0041215?format=html")
     assert status == 200 and b"BLACKOUT" in body
-    query = '{ entities(kind: CONFIGURATION_ITEM, first: 500) { totalCount } }'
+    query = "{ entities(kind: CONFIGURATION_ITEM, first: 500) { totalCount } }"
     status, body = crash.request(port, "POST", "/graphql", json.dumps({"query": query}).encode())
     answer: Any = json.loads(body)
     assert status == 200 and "errors" not in answer, answer
@@ -100,9 +100,7 @@ def test_demo_importer_report_and_graphql_on_neo4j(
 
 
 @pytest.mark.parametrize("mode", ["cli", "http"])
-def test_crash_during_ingest_on_neo4j(
-    empty_neo4j: Settings, tmp_path: Path, mode: str
-) -> None:
+def test_crash_during_ingest_on_neo4j(empty_neo4j: Settings, tmp_path: Path, mode: str) -> None:
     saved = dict(crash.STORE_ENV)
     crash.STORE_ENV.clear()
     crash.STORE_ENV.update(neo4j_env(empty_neo4j))

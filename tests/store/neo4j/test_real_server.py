@@ -185,3 +185,22 @@ async def test_a_constraint_violation_is_a_conflict(
                 await gateway.write(duplicate_key, "creating a duplicate key")
         finally:
             await gateway.close()
+
+
+async def test_server_notifications_stay_out_of_the_logs(
+    empty_neo4j: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On a young database every read names labels and properties the server has not
+    seen yet; the driver logged each such notification as a warning (one per statement
+    in the logs of a fresh install) until graphsvc turned them off."""
+    caplog.set_level("INFO", logger="neo4j")
+    gateway = _gateway(empty_neo4j)
+    await gateway.connect()
+    try:
+        unknown = Statement("MATCH (n:GraphsvcNeverCreated) RETURN count(n) AS n", op="probe")
+        rows = await gateway.read(lambda run: run(unknown), "reading an unknown label")
+    finally:
+        await gateway.close()
+    assert rows == [{"n": 0}]
+    noisy = [r.getMessage() for r in caplog.records if "notification" in r.getMessage().lower()]
+    assert noisy == []
