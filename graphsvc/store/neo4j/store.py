@@ -35,7 +35,15 @@ import asyncio
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -126,7 +134,8 @@ Run = Callable[[q.Statement], Awaitable[list[Row]]]
 _RETIRED = Status.RETIRED.code
 _WRITE_BATCH = 5000
 _READ_BATCH = 10_000
-_WALK_BATCH = 1000
+_WALK_BATCH = 10_000
+_FETCH_SIZE = 50_000
 
 
 def _chunks(values: Sequence[T], size: int) -> Iterable[Sequence[T]]:
@@ -173,6 +182,22 @@ class Gateway(Protocol):
         """Open an explicit write transaction (the caller commits or rolls back)."""
 
 
+async def _records(result: Any, statement: q.Statement) -> list[Row]:
+    """Every row ``statement`` answered, as a column -> value dict.
+
+    A packed statement (:func:`~graphsvc.store.neo4j.cypher.packed`) answers
+    one record holding every row. Every statement returns plain values (no
+    nodes or paths), so records are zipped with their keys: ``Result.data()``
+    would walk each value through the driver's graph-type exporter.
+    """
+    keys = result.keys()
+    records = [dict(zip(keys, record, strict=True)) async for record in result]
+    if not statement.columns:
+        return records
+    columns = statement.columns
+    return [dict(zip(columns, row, strict=True)) for row in records[0]["rows"]]
+
+
 class _DriverTx:
     """:class:`ExplicitTx` over a driver transaction."""
 
@@ -183,8 +208,7 @@ class _DriverTx:
     async def run(self, statement: q.Statement) -> list[Row]:
         async with boundary(self._doing):
             result = await self._tx.run(statement.text, dict(statement.params))
-            rows: list[Row] = await result.data()
-            return rows
+            return await _records(result, statement)
 
     async def commit(self) -> None:
         async with boundary(f"{self._doing}: commit"):
@@ -255,14 +279,16 @@ class DriverGateway:
             database=self.database,
             bookmark_manager=self._bookmarks,
             default_access_mode=access_mode,
+            # a walk level or a read batch is one statement of up to tens of
+            # thousands of rows: fetched in one go rather than 1,000 per round trip
+            fetch_size=_FETCH_SIZE,
         )
 
     async def _managed(self, mode: str, work: Callable[[Run], Awaitable[T]], doing: str) -> T:
         async def unit(tx: Any) -> T:
             async def run(statement: q.Statement) -> list[Row]:
                 result = await tx.run(statement.text, dict(statement.params))
-                rows: list[Row] = await result.data()
-                return rows
+                return await _records(result, statement)
 
             return await work(run)
 
@@ -290,6 +316,50 @@ class DriverGateway:
         finally:
             with suppress(Neo4jError, DriverError, OSError):
                 await session.close()
+
+
+_RELATION_TYPES = {t.value: t for t in RelationType}
+
+
+def _edges_now(rows: Sequence[Row], outgoing: bool) -> Iterator[tuple[int, Edge]]:
+    """(frontier id, edge) of each row of a walk of the present (``WALK_FIELDS_NOW``)."""
+    for r in rows:
+        v = Node(id=r["vid"], kind=r["v_kind"], status=r["v_status"], first_seen=0)
+        yield (
+            r["uid"],
+            Edge(
+                relation=r["rid"],
+                type=_RELATION_TYPES[r["type"]],
+                is_out=outgoing,
+                status=r["r_status"],
+                first_seen=0,
+                group=r["grp"],
+                v=v,
+            ),
+        )
+
+
+def _edges_as_of(rows: Sequence[Row], outgoing: bool, as_of: int) -> Iterator[tuple[int, Edge]]:
+    """(frontier id, edge) of each row of a walk of a past time, statuses replayed to ``as_of``."""
+    for r in rows:
+        v = Node(
+            id=r["vid"],
+            kind=r["v_kind"],
+            status=status_at(r["v_status"], r["v_s_at"], r["v_s_old"], as_of),
+            first_seen=r["v_first"],
+        )
+        yield (
+            r["uid"],
+            Edge(
+                relation=r["rid"],
+                type=_RELATION_TYPES[r["type"]],
+                is_out=outgoing,
+                status=status_at(r["r_status"], r["r_s_at"], r["r_s_old"], as_of),
+                first_seen=r["r_first"],
+                group=group_at(r["grp"], r["g_at"], r["g_old"], as_of),
+                v=v,
+            ),
+        )
 
 
 def _rows(statement: q.Statement) -> Callable[[Run], Awaitable[list[Row]]]:
@@ -813,24 +883,12 @@ class Neo4jStore(GraphStore):
             level = q.expand_level(
                 chunk, types, outgoing=outgoing, max_status=max_status, as_of=as_of
             )
-            for r in await run(level):
-                v = Node(
-                    id=int(r["vid"]),
-                    kind=int(r["v_kind"]),
-                    status=status_at(int(r["v_status"]), r["v_s_at"], r["v_s_old"], as_of),
-                    first_seen=int(r["v_first"]),
-                )
-                out.setdefault(int(r["uid"]), []).append(
-                    Edge(
-                        relation=int(r["rid"]),
-                        type=RelationType(r["type"]),
-                        is_out=bool(r["is_out"]),
-                        status=status_at(int(r["r_status"]), r["r_s_at"], r["r_s_old"], as_of),
-                        first_seen=int(r["r_first"]),
-                        group=group_at(r["grp"], r["g_at"], r["g_old"], as_of),
-                        v=v,
-                    )
-                )
+            rows = await run(level)
+            edges = (
+                _edges_now(rows, outgoing) if as_of is None else _edges_as_of(rows, outgoing, as_of)
+            )
+            for uid, edge in edges:
+                out.setdefault(uid, []).append(edge)
         return out
 
     async def _group_sizes(

@@ -656,7 +656,7 @@ class Model:
         return []
 
     def op_create_relations(self, st: Statement, p: dict[str, Any]) -> list[Row]:
-        type_ = re.search(r"\[r:(\w+) \{id: row\.id\}\]", st.text)
+        type_ = re.search(r"\[r:(\w+)\]->\(b\)", st.text)
         assert type_, st.text
         n = 0
         for row in p["rows"]:

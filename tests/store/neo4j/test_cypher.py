@@ -100,16 +100,50 @@ def test_level_expansion_text() -> None:
         "UNWIND $ids AS uid\n"
         "MATCH (u:Entity {id: uid})<-[r:DEPENDS_ON|RUNS_ON]-(v:Entity)\n"
         "WHERE r.status <= $max_status AND v.status <= $max_status\n"
-        "RETURN uid, r.id AS rid, type(r) AS type, startNode(r) = u AS is_out, "
-        "r.status AS r_status, r.first_seen AS r_first, r.s_at AS r_s_at, r.s_old AS r_s_old, "
-        "r.grp AS grp, r.g_at AS g_at, r.g_old AS g_old, v.id AS vid, v.kind AS v_kind, "
-        "v.status AS v_status, v.first_seen AS v_first, v.s_at AS v_s_at, v.s_old AS v_s_old"
+        "WITH uid, r.id AS rid, type(r) AS type, r.status AS r_status, r.grp AS grp, "
+        "v.id AS vid, v.kind AS v_kind, v.status AS v_status\n"
+        "RETURN collect([uid, rid, type, r_status, grp, vid, v_kind, v_status]) AS rows"
     )
+    assert now.columns == ("uid", "rid", "type", "r_status", "grp", "vid", "v_kind", "v_status")
     assert now.params == {"ids": [7, 8], "max_status": 1}
     past = q.expand_level([7], [RelationType.RUNS_ON], outgoing=True, max_status=0, as_of=123)
     assert "MATCH (u:Entity {id: uid})-[r:RUNS_ON]->(v:Entity)\n" in past.text
     assert "WHERE r.first_seen <= $as_of AND v.first_seen <= $as_of\n" in past.text
     assert past.params == {"ids": [7], "as_of": 123}
+    # a walk of the past also reads the creation times and the status and group logs
+    assert past.columns[-8:] == (
+        "r_first",
+        "r_s_at",
+        "r_s_old",
+        "g_at",
+        "g_old",
+        "v_first",
+        "v_s_at",
+        "v_s_old",
+    )
+
+
+def test_a_packed_statement_keeps_its_rows_order_and_names() -> None:
+    st = q.Statement(
+        "MATCH (h:History)\nRETURN h.item AS item, coalesce(h.op, 'x') AS op, h.seq AS seq\n"
+        "ORDER BY h.seq DESC LIMIT $n",
+        {"n": 3},
+        op="t",
+    )
+    p = q.packed(st)
+    assert p.text == (
+        "MATCH (h:History)\nWITH h.item AS item, coalesce(h.op, 'x') AS op, h.seq AS seq\n"
+        "ORDER BY h.seq DESC LIMIT $n\nRETURN collect([item, op, seq]) AS rows"
+    )
+    assert p.columns == ("item", "op", "seq")
+    assert p.params == {"n": 3}
+    assert q.packed(q.Statement("MATCH (a) RETURN DISTINCT a.x AS x")).text == (
+        "MATCH (a) WITH DISTINCT a.x AS x\nRETURN collect([x]) AS rows"
+    )
+    with pytest.raises(ValueError, match="no RETURN"):
+        q.packed(q.Statement("MATCH (a) SET a.x = 1", op="set"))
+    with pytest.raises(ValueError, match="has no name"):
+        q.packed(q.Statement("MATCH (a) RETURN a.x + 1", op="sum"))
 
 
 def test_the_write_lock_statement() -> None:
