@@ -42,7 +42,7 @@ from graphsvc.ingest.engine import IngestEngine
 from graphsvc.ingest.results import IngestSummary
 from graphsvc.ingest.runner import resolve_refs
 from graphsvc.model.batch import EntityRef, IngestBatch
-from graphsvc.model.records import EntityRecord, RunRecord
+from graphsvc.model.records import EntityRecord, IdentityConflict, RunRecord
 from graphsvc.model.validation import parse_batch, parse_batch_json
 from graphsvc.model.vocabulary import EntityKind
 from graphsvc.store.base import GraphStore
@@ -116,6 +116,7 @@ class SummaryOut(BaseModel):
     revived: int
     retired: int
     marked_stale: int = Field(alias="markedStale")
+    identity_conflicts: int = Field(alias="identityConflicts")
     batches: int = 1
     changes: list[dict[str, Any]] = Field(default_factory=list)
 
@@ -136,9 +137,50 @@ class SummaryOut(BaseModel):
             revived=s.revived,
             retired=s.retired,
             marked_stale=s.marked_stale,
+            identity_conflicts=s.identity_conflicts,
             batches=batches,
             changes=[asdict(c) for c in s.changes],
         )
+
+
+class ConflictOut(BaseModel):
+    """An identity conflict: an identifier value an item carried that another entity keeps."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    seq: int
+    at: datetime
+    kind: str
+    identifier_type: str = Field(alias="identifierType")
+    value: str
+    entity_id: int = Field(alias="entityId", description="The entity the item was identified as.")
+    holder_id: int = Field(alias="holderId", description="The entity that keeps the value.")
+    item_key: str = Field(alias="itemKey")
+    source: str
+    run_id: str | None = Field(alias="runId")
+
+    @classmethod
+    def of(cls, c: IdentityConflict) -> ConflictOut:
+        """Convert a conflict record."""
+        return cls(
+            seq=c.seq,
+            at=c.at,
+            kind=c.kind.value,
+            identifier_type=c.id_type,
+            value=c.value,
+            entity_id=c.entity_id,
+            holder_id=c.holder_id,
+            item_key=c.item_key,
+            source=c.source,
+            run_id=c.run_id,
+        )
+
+
+class ConflictPageOut(BaseModel):
+    """A page of identity conflicts, oldest first; pass ``next`` as ``after``."""
+
+    items: list[ConflictOut]
+    next: int | None
 
 
 class RunOut(BaseModel):
@@ -454,6 +496,26 @@ async def list_runs(
     return [RunOut.of(r) for r in await svc.store.runs(source=source, first=first)]
 
 
+@router.get(
+    "/identity-conflicts",
+    response_model=ConflictPageOut,
+    response_model_by_alias=True,
+    summary="Identity conflicts, oldest first",
+)
+async def list_identity_conflicts(
+    _principal: Reader,
+    svc: Svc,
+    after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    first: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> ConflictPageOut:
+    """Return identity conflicts with ``seq > after`` (PRODUCT.md 2, Identification)."""
+    page = await svc.store.identity_conflicts(first=first, after=after)
+    return ConflictPageOut(
+        items=[ConflictOut.of(c) for c in page.items],
+        next=page.end_cursor if page.has_next else None,
+    )
+
+
 KindName = Literal["Team", "Person", "Service", "ConfigurationItem", "Change", "Project", "Window"]
 
 
@@ -482,7 +544,8 @@ async def resolve_entities(body: ResolveIn, _principal: Reader, svc: Svc) -> Res
     """Return the id each reference names, ``None`` when it names nothing.
 
     A key reference names the entity with that key or alias (retired ones too);
-    an identifier reference the non-retired entity of its kind holding any of
-    its identifier values.
+    an identifier reference resolves by the identification rule (a strong value
+    names its holder whatever its status, a weak one an active or stale holder
+    whose strong identifiers agree); one naming two entities names none.
     """
     return ResolveOut(ids=await resolve_refs(svc.store, body.refs))

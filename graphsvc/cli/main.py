@@ -8,6 +8,7 @@ unless ``GRAPHSVC_DEBUG=1``).
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -37,6 +38,7 @@ from graphsvc.ingest.runner import (
     run_import,
 )
 from graphsvc.model.batch import IngestBatch
+from graphsvc.model.records import IdentityConflict
 from graphsvc.model.schema_export import batch_schema_json
 from graphsvc.store.factory import store_from_settings
 
@@ -117,6 +119,7 @@ def _summary_table(summary: IngestSummary, title: str) -> Table:
     table.add_row("updated", str(summary.entities_updated), str(summary.relations_updated))
     table.add_row("unchanged", str(summary.entities_unchanged), str(summary.relations_unchanged))
     table.add_row("merged", str(summary.merged), "")
+    table.add_row("id conflicts", str(summary.identity_conflicts), "")
     table.add_row("revived", str(summary.revived), "")
     table.add_row("marked stale", str(summary.marked_stale), "")
     table.add_row("retired", str(summary.retired), "")
@@ -454,7 +457,11 @@ def token_revoke(name: Annotated[str, typer.Argument(help="Token name or id.")])
 @app.command("demo")
 def demo(
     reset: Annotated[
-        bool, typer.Option("--reset", help="Delete the store file first and load the demo afresh.")
+        bool,
+        typer.Option(
+            "--reset",
+            help="Erase the store first (refused while another process writes to it).",
+        ),
     ] = False,
 ) -> None:
     """Load the demo graph (a hospital group after a merger) through the ingest path.
@@ -473,15 +480,16 @@ def demo(
             f"database {settings.neo4j_database!r} yourself (loading the demo again is safe)"
         )
         raise typer.Exit(2)
-    if reset:
-        for suffix in ("", "-wal", "-shm"):
-            settings.data.with_name(settings.data.name + suffix).unlink(missing_ok=True)
 
     async def work() -> IngestSummary:
         batches = demo_batches(datetime.now(UTC).date())
         store = store_from_settings(settings)
         summary = IngestSummary()
+        # opening for writing takes the writer lock: a store a server is using
+        # is refused here, before anything is erased
         async with store:
+            if reset:
+                await store.erase()
             engine = IngestEngine(store, _policy(settings))
             with _progress() as progress:
                 task = progress.add_task("loading the demo", total=len(batches))
@@ -574,6 +582,72 @@ def report_change(
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
     err.print(f"wrote {output} ({fmt.value}, {len(text.encode()):,} bytes)", highlight=False)
+
+
+@app.command("conflicts")
+def conflicts(
+    first: Annotated[int, typer.Option("--first", min=1, max=10_000, help="How many.")] = 100,
+    after: Annotated[
+        int, typer.Option("--after", min=0, help="Only those after this sequence number.")
+    ] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """List identity conflicts, oldest first (PRODUCT.md 2, "Identification").
+
+    Each is an identifier value an item carried that another entity keeps:
+    the entity the item was identified as, the holder, the type and value, the
+    source and run, and when. The store is opened read-only.
+    """
+    settings = _settings()
+
+    async def work() -> tuple[list[tuple[IdentityConflict, str, str]], bool]:
+        store = store_from_settings(settings, read_only=True)
+        async with store:
+            page = await store.identity_conflicts(first=first, after=after)
+            ids = sorted({i for c in page.items for i in (c.entity_id, c.holder_id)})
+            names = {r.id: f"{r.kind.value}/{r.key}" for r in await store.entities(ids) if r}
+        rows = [
+            (
+                c,
+                names.get(c.entity_id, f"#{c.entity_id}"),
+                names.get(c.holder_id, f"#{c.holder_id}"),
+            )
+            for c in page.items
+        ]
+        return rows, page.has_next
+
+    rows, more = _run(work)
+    if as_json:
+        for c, entity, holder in rows:
+            line = {
+                "seq": c.seq,
+                "at": c.at.isoformat(),
+                "kind": c.kind.value,
+                "identifierType": c.id_type,
+                "value": c.value,
+                "entity": entity,
+                "holder": holder,
+                "itemKey": c.item_key,
+                "source": c.source,
+                "runId": c.run_id,
+            }
+            sys.stdout.write(json.dumps(line) + "\n")
+        return
+    table = Table(title="identity conflicts", show_header=True, header_style="bold")
+    for column in ("seq", "at", "identifier", "item (identified as)", "kept by", "source"):
+        table.add_column(column)
+    for c, entity, holder in rows:
+        table.add_row(
+            str(c.seq),
+            c.at.isoformat(timespec="seconds"),
+            f"{c.id_type}={c.value}",
+            f"{c.item_key} ({entity})",
+            holder,
+            c.source + (f" run {c.run_id}" if c.run_id else ""),
+        )
+    out.print(table)
+    if more:
+        err.print(f"more: --after {rows[-1][0].seq}", highlight=False)
 
 
 @app.command("importers")

@@ -290,5 +290,6 @@ def _summary(answer: dict[str, Any]) -> IngestSummary:
         revived=_count(answer, "revived"),
         retired=_count(answer, "retired"),
         marked_stale=_count(answer, "markedStale"),
+        identity_conflicts=_count(answer, "identityConflicts"),
         changes=changes,
     )

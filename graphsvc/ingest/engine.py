@@ -12,17 +12,14 @@ The rules, as implemented here:
   written.
 * **Idempotent.** A field whose value does not change is not written and leaves
   no history; re-sending a batch only moves last-seen times.
-* **Identification.** An item is the entity with its ``(kind, key)`` (aliases
-  included); otherwise the entity of its kind sharing an identifier value
-  (compared after normalisation, see
-  :meth:`~graphsvc.model.vocabulary.Vocabulary.normalize_identifier`); otherwise
-  new. Items of one batch sharing an identifier are one entity. When the items
-  of one entity name several existing entities (a key of one, an identifier of
-  another), those are **merged**: the oldest (smallest id) survives, the others'
-  keys become its aliases, their fields fill the survivor's gaps (or replace
-  them when set by a higher-priority source), their relations move onto it and
-  every source's assertions follow. Retired entities are found by key but not by
-  identifier, so a reused IP address does not resurrect a retired host.
+* **Identification.** The rule of :mod:`graphsvc.ingest.identify` (key or
+  alias; else the one holder of a strong identifier value, any status; else
+  the one active or stale holder of a weak value whose strong identifiers
+  agree; else new), applied to the items in batch order, each seeing the
+  items before it. When an identifier decides, the item's key becomes an alias.
+  No identifier value moves between entities: one another entity holds is
+  left with it and recorded as an identity conflict. Two stored entities are
+  never merged by ingest (stores keep merges made by earlier versions).
 * **Reconciliation.** Every field (``name``, ``attributes.<a>``,
   ``identifiers.<t>``) remembers its source; a source may overwrite a field set
   by a source of lower or equal priority, never higher. An attribute sent as
@@ -49,6 +46,7 @@ The rules, as implemented here:
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,11 +54,26 @@ from typing import Any
 from pydantic import JsonValue, ValidationError
 
 from graphsvc.errors import BatchRejected, Conflict, InvalidInput, ItemError, NotFound
+from graphsvc.ingest.identify import (
+    LIVE,
+    Holder,
+    IdentityClash,
+    creation_order,
+    identify,
+    resolve_endpoint,
+)
 from graphsvc.ingest.results import IngestSummary, PlannedChange
 from graphsvc.model.batch import EntityItem, EntityRef, IngestBatch, RelationItem
 from graphsvc.model.records import FieldChange, HistoryOp, ItemKind, RunRecord, RunState
 from graphsvc.model.validation import validate_batch
-from graphsvc.model.vocabulary import VOCABULARY, EntityKind, RelationType, Status, Vocabulary
+from graphsvc.model.vocabulary import (
+    VOCABULARY,
+    EntityKind,
+    IdentifierStrength,
+    RelationType,
+    Status,
+    Vocabulary,
+)
 from graphsvc.store.base import (
     Assertion,
     ChangeSet,
@@ -70,6 +83,7 @@ from graphsvc.store.base import (
     ItemRef,
     Merge,
     NewAlias,
+    NewConflict,
     NewEntity,
     NewHistory,
     NewRelation,
@@ -149,6 +163,16 @@ class _Work:
         else:
             self.fields[name] = value
             self.provenance[name] = (source, at)
+
+    def drop(self, name: str) -> None:
+        """Remove a field whatever source set it (a rule, not a source, removes it)."""
+        if name not in self.fields:
+            return
+        if not self.is_new and name not in self.original:
+            self.original[name] = self.fields[name]
+        del self.fields[name]
+        self.provenance.pop(name, None)
+        self.provenance_changed = True
 
     def set_status(self, status: Status) -> None:
         """Change the status, remembering the one before the batch."""
@@ -236,26 +260,6 @@ def _relation_fields(attributes: Mapping[str, JsonValue]) -> dict[str, Any]:
 
 def _relation_attributes(fields: Mapping[str, Any]) -> dict[str, JsonValue]:
     return {k[11:]: v for k, v in fields.items()}
-
-
-class _UnionFind:
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
-
-    def find(self, i: int) -> int:
-        parent = self.parent
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            if ra < rb:
-                self.parent[rb] = ra
-            else:
-                self.parent[ra] = rb
 
 
 class IngestEngine:
@@ -550,8 +554,14 @@ class _BatchPlanner:
         # entity planning
         self.entity_work: dict[int, _Work] = {}  # entity id (real or temp) -> work
         self.kinds: dict[int, EntityKind] = {}
-        self.keys: dict[tuple[EntityKind, str], int] = {}  # batch-known keys -> entity id
-        self.batch_identifiers: dict[tuple[EntityKind, str, str], int] = {}
+        self.keys: dict[tuple[EntityKind, str], int] = {}  # known keys -> entity id
+        # (kind, type, value) -> who holds it: stored holders, as planned so far
+        self.holders: dict[tuple[EntityKind, str, str], set[int]] = {}
+        self.states: dict[int, EntityState] = {}  # stored entities read so far
+        self.fast_holders: dict[int, Holder] = {}  # new entities planned on the fast path
+        self.fast_labels: dict[int, str] = {}
+        self.created_by: dict[int, int] = {}  # new entity's temp id -> its first item's index
+        self.conflicts: list[NewConflict] = []
         self.merged_into: dict[int, int] = {}
         self.merges: list[Merge] = []
         self.aliases: list[NewAlias] = []
@@ -608,6 +618,7 @@ class _BatchPlanner:
             moved_assertions=changes.moved_assertions,
             history=list(changes.history) + ager.history,
             run_update=RunUpdate(run_id, run_state, run_batches),
+            conflicts=self.conflicts,
         )
         notes = self.notes + ager.notes
         summary = IngestSummary(
@@ -624,6 +635,7 @@ class _BatchPlanner:
             revived=summary.revived,
             retired=summary.retired + ager.retired_count,
             marked_stale=ager.stale_count,
+            identity_conflicts=len(self.conflicts),
             changes=tuple(notes[: self.policy.change_limit]) if batch.dry_run else (),
         )
         return changes, summary
@@ -655,155 +667,232 @@ class _BatchPlanner:
 
     # -------------------------------------------------------------- entities
     async def _plan_entities(self) -> None:
-        batch = self.batch
-        vocab = self.vocab
-        # 1. one working item per (kind, key), in order of first appearance;
-        #    later occurrences of the same key are kept aside (rare)
-        items: list[EntityItem] = []
-        first_index: list[int] = []
-        again: dict[int, list[EntityItem]] = {}
-        first_at: dict[tuple[EntityKind, str], int] = {}
-        for index, item in enumerate(batch.entities):
-            k = (item.kind, item.key)
-            at = first_at.get(k)
-            if at is None:
-                first_at[k] = len(items)
-                items.append(item)
-                first_index.append(index)
-            else:
-                again.setdefault(at, []).append(item)
+        """Identify and plan every entity item, in batch order (PRODUCT.md 2, "Identification").
+
+        Each item sees the items before it: a key or an identifier value
+        planned earlier in the batch is found as if it were stored.
+        """
+        items = self.batch.entities
         if not items:
             return
-        # normalised identifiers, only for items that carry some
-        norm: dict[int, dict[str, str]] = {}
-        for pos, item in enumerate(items):
-            if item.identifiers or pos in again:
-                ids: dict[str, str] = {}
-                for one in (item, *again.get(pos, ())):
-                    for t, v in one.identifiers.items():
-                        ids[t] = vocab.normalize_identifier(t, v)
-                if ids:
-                    norm[pos] = ids
-        # 2. existing entities by key and by identifier
-        by_kind: dict[EntityKind, list[int]] = {}
-        for pos, item in enumerate(items):
-            by_kind.setdefault(item.kind, []).append(pos)
-        key_hits: dict[int, int] = {}
-        id_hits: dict[int, list[int]] = {}
-        for kind, positions_of_kind in by_kind.items():
-            found = await self.tx.lookup_keys(kind, [items[p].key for p in positions_of_kind])
-            for p in positions_of_kind:
-                key_hit = found.get(items[p].key)
-                if key_hit is not None:
-                    key_hits[p] = key_hit
-            with_ids = [p for p in positions_of_kind if p in norm]
-            id_pairs = sorted({(t, v) for p in with_ids for t, v in norm[p].items()})
-            if not id_pairs:
-                continue
-            by_identifier = await self.tx.lookup_identifiers(kind, id_pairs)
-            for p in with_ids:
-                hits = {by_identifier.get((t, v)) for t, v in norm[p].items()} - {None}
-                if hits:
-                    id_hits[p] = sorted(h for h in hits if h is not None)
-        existing_ids = sorted({*key_hits.values(), *(h for hs in id_hits.values() for h in hs)})
-        states = (
-            {s.id: s for s in await self.tx.load_entities(existing_ids)} if existing_ids else {}
+        vocab = self.vocab
+        norm = [
+            {t: vocab.normalize_identifier(t, v) for t, v in item.identifiers.items()}
+            for item in items
+        ]
+        await self._load_candidates(items, norm)
+        # an item whose key and identifier values no other item of the batch
+        # carries, and which matches nothing stored, takes the fast path
+        key_count = Counter((item.kind, item.key) for item in items)
+        value_count = Counter(
+            (item.kind, t, v) for item, ids in zip(items, norm, strict=True) for t, v in ids.items()
         )
-        # an identifier match counts only when no identifier type disagrees:
-        # a shared IP does not make two instances with different ids one entity
-        anchors: dict[int, set[int]] = {}
-        for p in sorted({*key_hits, *id_hits}):
-            accepted: list[int] = [key_hits[p]] if p in key_hits else []
-            claimed = dict(norm.get(p, {}))
-            if p in key_hits:
-                claimed = {**states[key_hits[p]].identifiers, **claimed}
-            for candidate in id_hits.get(p, ()):
-                if candidate in accepted:
-                    continue
-                theirs = states[candidate].identifiers
-                if any(t in theirs and theirs[t] != v for t, v in claimed.items()):
-                    continue
-                accepted.append(candidate)
-                claimed = {**theirs, **claimed}
-            if accepted:
-                anchors[p] = set(accepted)
-        # 3. items of one batch sharing an identifier (and disagreeing on none) are one entity
-        uf = _UnionFind(len(items))
-        seen_identifier: dict[tuple[EntityKind, str, str], int] = {}
-        for p, ids in norm.items():
-            for t, v in ids.items():
-                k3 = (items[p].kind, t, v)
-                other = seen_identifier.get(k3)
-                if other is None:
-                    seen_identifier[k3] = p
-                elif not any(norm[other].get(x, y) != y for x, y in ids.items()):
-                    uf.union(other, p)
-        members: dict[int, list[int]] = {}
-        for p in norm:
-            members.setdefault(uf.find(p), []).append(p)
-        # 5. plan each entity, in order of first appearance
-        required = self._required
-        source_at = (batch.source, self.at)
-        for root in range(len(items)):
-            group_positions = members.get(root)
-            if group_positions is None:
-                if root in norm:
-                    continue  # a member of another item's group
-                group_positions = [root]
-            item = items[root]
-            kind = item.kind
-            if len(group_positions) == 1 and root not in anchors and root not in again:
-                self._new_entity(item, norm.get(root, {}), first_index[root], required, source_at)
-                continue
-            group_anchors = sorted({a for p in group_positions for a in anchors.get(p, ())})
-            if group_anchors:
-                survivor = group_anchors[0]
-                work = self._existing_work(states[survivor])
-                for loser in group_anchors[1:]:
-                    self._merge(work, states[loser])
-                if len(group_anchors) > 1:
-                    await self._move_relations(group_anchors[1:])
-                known_keys = {states[a].key for a in group_anchors}
-            else:
-                survivor = self._temp()
-                work = _Work(
-                    id=survivor,
-                    label=f"{kind.value}/{item.key}",
-                    status=Status.ACTIVE,
-                    fields={"name": item.name or item.key},
-                    provenance={},
-                    is_new=True,
+        source_at = (self.batch.source, self.at)
+        for index, (item, ids) in enumerate(zip(items, norm, strict=True)):
+            alone = key_count[(item.kind, item.key)] == 1 and all(
+                value_count[(item.kind, t, v)] == 1 for t, v in ids.items()
+            )
+            self._plan_entity(index, item, ids, alone, source_at)
+        for work_id, index in self.created_by.items():
+            work = self.entity_work[work_id]
+            _name, attributes, _ids = _split_entity_fields(work.fields)
+            missing = [a for a in self._required[self.kinds[work_id]] if attributes.get(a) is None]
+            if missing:
+                self._missing_error(index, items[index], missing)
+
+    async def _load_candidates(
+        self, items: Sequence[EntityItem], norm: Sequence[Mapping[str, str]]
+    ) -> None:
+        """Read the stored entities the items' keys and identifier values name."""
+        by_kind: dict[EntityKind, list[int]] = {}
+        for position, item in enumerate(items):
+            by_kind.setdefault(item.kind, []).append(position)
+        for kind, positions in by_kind.items():
+            found = await self.tx.lookup_keys(kind, sorted({items[p].key for p in positions}))
+            for key, entity_id in found.items():
+                self.keys[(kind, key)] = entity_id
+            await self._load_holders(kind, {(t, v) for p in positions for t, v in norm[p].items()})
+        await self._load_states(self.keys.values())
+        # a retired entity an item revives may hold a weak value another entity
+        # took since: read who holds those too (see _give_up_taken_values)
+        retired: dict[EntityKind, set[tuple[str, str]]] = {}
+        for state in list(self.states.values()):
+            if state.status is Status.RETIRED:
+                retired.setdefault(state.kind, set()).update(state.identifiers.items())
+        for kind, pairs in retired.items():
+            await self._load_holders(kind, pairs)
+
+    async def _load_holders(self, kind: EntityKind, pairs: Iterable[tuple[str, str]]) -> None:
+        """Read the stored holders of identifier values not seen yet in this batch."""
+        wanted = sorted(pair for pair in pairs if (kind, *pair) not in self.holders)
+        if not wanted:
+            return
+        found = await self.tx.lookup_identifiers(kind, wanted)
+        for t, v in wanted:
+            self.holders[(kind, t, v)] = set(found.get((t, v), ()))
+        await self._load_states(h for hs in found.values() for h in hs)
+
+    async def _load_states(self, ids: Iterable[int]) -> None:
+        wanted = sorted({i for i in ids if i > 0 and i not in self.states})
+        if wanted:
+            for state in await self.tx.load_entities(wanted):
+                self.states[state.id] = state
+
+    def _holder(self, entity_id: int) -> Holder:
+        """An entity as identification sees it now (stored, or as planned so far)."""
+        work = self.entity_work.get(entity_id)
+        if work is not None:
+            return Holder(entity_id, work.status, _split_entity_fields(work.fields)[2])
+        fast = self.fast_holders.get(entity_id)
+        if fast is not None:
+            return fast
+        state = self.states[entity_id]
+        return Holder(entity_id, state.status, state.identifiers)
+
+    def _holders_of(
+        self, kind: EntityKind, identifiers: Mapping[str, str]
+    ) -> dict[tuple[str, str], list[Holder]]:
+        return {
+            (t, v): [self._holder(h) for h in sorted(self.holders.get((kind, t, v), ()))]
+            for t, v in identifiers.items()
+        }
+
+    def _plan_entity(
+        self,
+        index: int,
+        item: EntityItem,
+        identifiers: Mapping[str, str],
+        alone: bool,
+        source_at: tuple[str, int],
+    ) -> None:
+        """Identify one item and fold it into its entity's working copy."""
+        kind = item.kind
+        found = identify(
+            self.keys.get((kind, item.key)),
+            identifiers,
+            self._holders_of(kind, identifiers),
+            self.vocab,
+        )
+        if found.entity is None and alone and not found.clashes:
+            self._new_entity(item, identifiers, index, self._required, source_at)
+            return
+        if found.entity is None:
+            work = self._new_work(item, index)
+        else:
+            work = self._work_of(found.entity)
+            if found.rule != 1:
+                self._add_alias(work, kind, item.key)
+        before = _split_entity_fields(work.fields)[2]
+        self._apply_entity_item(work, item, found.keep)
+        clashes = [*found.clashes, *self._give_up_taken_values(kind, work, found.keep)]
+        self._move_holdings(kind, work.id, before, _split_entity_fields(work.fields)[2])
+        self.keys[(kind, item.key)] = work.id
+        for clash in clashes:
+            self.conflicts.append(
+                NewConflict(
+                    kind=kind,
+                    id_type=clash.type,
+                    value=clash.value,
+                    entity_id=work.id,
+                    holder_id=clash.holder,
+                    item_key=item.key,
                 )
-                known_keys = {item.key}
-                self.entity_work[survivor] = work
-                self.kinds[survivor] = kind
-            for p in group_positions:
-                for one in (items[p], *again.get(p, ())):
-                    self._apply_entity_item(work, one, norm.get(p, {}))
-                key = items[p].key
-                self.keys[(kind, key)] = survivor
-                if key not in known_keys and p not in key_hits:
-                    known_keys.add(key)
-                    self.aliases.append(NewAlias(survivor, kind, key))
-                    self.summary_merged += 1
-                    self.notes.append(
-                        PlannedChange("alias", "entity", f"{kind.value}/{key} -> {work.label}")
-                    )
-                    self.history.append(
-                        NewHistory(
-                            HistoryOp.MERGED,
-                            ItemRef(ItemKind.ENTITY, survivor),
-                            {"alias": FieldChange(None, key)},
-                        )
-                    )
-            for t, v in work.fields.items():
-                if t.startswith("identifiers."):
-                    self.batch_identifiers[(kind, t[12:], v)] = survivor
-            if work.is_new:
-                _name, attributes, _ids = _split_entity_fields(work.fields)
-                missing = [a for a in required[kind] if attributes.get(a) is None]
-                if missing:
-                    self._missing_error(first_index[root], item, missing)
+            )
+            self.notes.append(
+                PlannedChange(
+                    "conflict",
+                    "entity",
+                    f"{work.label}: {clash.type} {clash.value!r} stays with "
+                    f"{self._label(clash.holder)}",
+                )
+            )
+
+    def _give_up_taken_values(
+        self, kind: EntityKind, work: _Work, carried: Mapping[str, str]
+    ) -> list[IdentityClash]:
+        """A live entity drops the weak values it holds that another live entity holds.
+
+        Happens to a retired entity revived by a strong match (or its key)
+        while another entity took one of its weak values: the value stays
+        with the one that took it (PRODUCT.md 2: one live holder per value).
+        """
+        if work.status not in LIVE:
+            return []
+        out: list[IdentityClash] = []
+        strong = IdentifierStrength.STRONG
+        for t, v in _split_entity_fields(work.fields)[2].items():
+            if carried.get(t) == v or self.vocab.identifier_strength(t) is strong:
+                continue
+            others = sorted(
+                (
+                    h
+                    for h in self.holders.get((kind, t, v), ())
+                    if h != work.id and self._holder(h).status in LIVE
+                ),
+                key=creation_order,
+            )
+            if others:
+                work.drop("identifiers." + t)
+                out.append(IdentityClash(t, v, others[0]))
+        return out
+
+    def _label(self, entity_id: int) -> str:
+        work = self.entity_work.get(entity_id)
+        if work is not None:
+            return work.label
+        state = self.states.get(entity_id)
+        if state is not None:
+            return f"{state.kind.value}/{state.key}"
+        return self.fast_labels.get(entity_id, f"#{entity_id}")
+
+    def _new_work(self, item: EntityItem, index: int) -> _Work:
+        temp = self._temp()
+        work = _Work(
+            id=temp,
+            label=f"{item.kind.value}/{item.key}",
+            status=Status.ACTIVE,
+            fields={"name": item.name or item.key},
+            provenance={},
+            is_new=True,
+        )
+        self.entity_work[temp] = work
+        self.kinds[temp] = item.kind
+        self.created_by[temp] = index
+        return work
+
+    def _work_of(self, entity_id: int) -> _Work:
+        work = self.entity_work.get(entity_id)
+        if work is None:
+            work = self._existing_work(self.states[entity_id])
+        return work
+
+    def _add_alias(self, work: _Work, kind: EntityKind, key: str) -> None:
+        """``key`` becomes another name of the entity an identifier identified."""
+        self.aliases.append(NewAlias(work.id, kind, key))
+        self.summary_merged += 1
+        self.notes.append(PlannedChange("alias", "entity", f"{kind.value}/{key} -> {work.label}"))
+        self.history.append(
+            NewHistory(
+                HistoryOp.MERGED,
+                ItemRef(ItemKind.ENTITY, work.id),
+                {"alias": FieldChange(None, key)},
+            )
+        )
+
+    def _move_holdings(
+        self,
+        kind: EntityKind,
+        entity_id: int,
+        before: Mapping[str, str],
+        after: Mapping[str, str],
+    ) -> None:
+        """Keep the batch's view of who holds which identifier value in step with a work."""
+        for t, v in before.items():
+            if after.get(t) != v:
+                self.holders.setdefault((kind, t, v), set()).discard(entity_id)
+        for t, v in after.items():
+            if before.get(t) != v:
+                self.holders.setdefault((kind, t, v), set()).add(entity_id)
 
     def _new_entity(
         self,
@@ -828,15 +917,19 @@ class _BatchPlanner:
             provenance["identifiers." + t] = source_at
         temp = self._temp()
         self.keys[(kind, item.key)] = temp
+        status = Status.RETIRED if item.status == "retired" else Status.ACTIVE
         for t, v in identifiers.items():
-            self.batch_identifiers[(kind, t, v)] = temp
+            self.holders.setdefault((kind, t, v), set()).add(temp)
+        if identifiers:
+            self.fast_holders[temp] = Holder(temp, status, identifiers)
+            self.fast_labels[temp] = f"{kind.value}/{item.key}"
         self.new_entities.append(
             NewEntity(
                 temp_id=temp,
                 kind=kind,
                 key=item.key,
                 name=item.name or item.key,
-                status=Status.RETIRED if item.status == "retired" else Status.ACTIVE,
+                status=status,
                 attributes=attributes,
                 identifiers=dict(identifiers),
                 provenance=provenance,
@@ -897,94 +990,6 @@ class _BatchPlanner:
             self.retired_by_batch.discard(ref)
             self.asserted.add(ref)
 
-    def _merge(self, survivor: _Work, loser: EntityState) -> None:
-        """Fold ``loser``'s fields into ``survivor`` (see the module docstring)."""
-        policy = self.policy
-        for name, value in _entity_fields(loser).items():
-            setter = loser.provenance.get(name, ("", 0))
-            current = survivor.fields.get(name)
-            if current is None:
-                if not survivor.is_new and name not in survivor.original:
-                    survivor.original[name] = None
-                survivor.fields[name] = value
-                survivor.provenance[name] = setter
-            elif not _same(current, value):
-                holder = survivor.provenance.get(name, ("", 0))
-                if policy.priority(setter[0]) > policy.priority(holder[0]):
-                    if name not in survivor.original:
-                        survivor.original[name] = current
-                    survivor.fields[name] = value
-                    survivor.provenance[name] = setter
-        self.merges.append(Merge(loser.id, survivor.id))
-        self.merged_into[loser.id] = survivor.id
-        self.summary_merged += 1
-        self.keys[(loser.kind, loser.key)] = survivor.id
-        loser_ref = ItemRef(ItemKind.ENTITY, loser.id)
-        survivor_ref = ItemRef(ItemKind.ENTITY, survivor.id)
-        self.moved.append((loser_ref, survivor_ref))
-        self.notes.append(
-            PlannedChange("merge", "entity", f"{loser.kind.value}/{loser.key} -> {survivor.label}")
-        )
-        self.history.append(
-            NewHistory(
-                HistoryOp.MERGED_INTO,
-                loser_ref,
-                {
-                    "mergedInto": FieldChange(None, survivor.id),
-                    "status": FieldChange(loser.status.value, "merged"),
-                },
-            )
-        )
-        self.history.append(
-            NewHistory(HistoryOp.MERGED, survivor_ref, {"merged": FieldChange(None, loser.key)})
-        )
-        survivor.provenance_changed = True
-
-    async def _move_relations(self, losers: Sequence[int]) -> None:
-        """Move every relation of the merged-away entities onto their survivor."""
-        for rel in await self.tx.relations_touching(list(losers)):
-            await self._move_relation(rel)
-
-    async def _move_relation(self, rel: RelationState) -> None:
-        src = self._survivor(rel.from_id)
-        dst = self._survivor(rel.to_id)
-        self.relation_updates_merged.append(RelationUpdate(rel.id, merged=True))
-        self.history.append(
-            NewHistory(
-                HistoryOp.MERGED_INTO,
-                ItemRef(ItemKind.RELATION, rel.id),
-                {"status": FieldChange(rel.status.value, "merged")},
-            )
-        )
-        if src == dst:
-            return  # a relation between two merged entities would be a self-loop
-        triple = (rel.type, src, dst)
-        work = self.relation_work.get(triple)
-        if work is None:
-            existing = await self.tx.lookup_relations([triple]) if src > 0 and dst > 0 else {}
-            state = existing.get(triple)
-            if state is not None and state.id != rel.id:
-                work = self._relation_existing_work(triple, state)
-            else:
-                work = _Work(
-                    id=self._temp(),
-                    label=f"{rel.type.value} #{src} -> #{dst}",
-                    status=rel.status,
-                    fields=_relation_fields(rel.attributes),
-                    provenance=dict(rel.provenance),
-                    is_new=True,
-                )
-                self.relation_work[triple] = work
-                self.relation_meta[triple] = triple
-                self.moved.append(
-                    (ItemRef(ItemKind.RELATION, rel.id), ItemRef(ItemKind.RELATION, work.id))
-                )
-                return
-        for name, value in _relation_fields(rel.attributes).items():
-            setter = rel.provenance.get(name, ("", 0))
-            work.set(name, value, setter[0], setter[1], self.policy)
-        self.moved.append((ItemRef(ItemKind.RELATION, rel.id), ItemRef(ItemKind.RELATION, work.id)))
-
     def _survivor(self, entity_id: int) -> int:
         seen = 0
         while entity_id in self.merged_into and seen < 64:
@@ -998,30 +1003,30 @@ class _BatchPlanner:
     ) -> tuple[list[int | None], list[int | None]]:
         """Resolve every relation endpoint to an entity id (``None`` after an error).
 
-        Batch entities win over the store; keys are looked up before identifiers.
+        A key names the entity of the batch or the store with that key or
+        alias; identifiers resolve by rules 2 and 3 of the identification
+        rule (:func:`~graphsvc.ingest.identify.resolve_endpoint`), over the
+        store as this batch leaves it.
         """
         keys = self.keys
         vocab = self.vocab
         missing_keys: dict[EntityKind, set[str]] = {}
-        missing_ids: dict[EntityKind, set[tuple[str, str]]] = {}
+        wanted_ids: dict[EntityKind, set[tuple[str, str]]] = {}
         for item in relations:
             for ref in (item.from_, item.to):
                 if ref.key is not None:
                     if (ref.kind, ref.key) not in keys:
                         missing_keys.setdefault(ref.kind, set()).add(ref.key)
                 else:
-                    for t, v in (ref.identifiers or {}).items():
-                        nv = vocab.normalize_identifier(t, v)
-                        if (ref.kind, t, nv) not in self.batch_identifiers:
-                            missing_ids.setdefault(ref.kind, set()).add((t, nv))
+                    wanted_ids.setdefault(ref.kind, set()).update(
+                        (t, vocab.normalize_identifier(t, v))
+                        for t, v in (ref.identifiers or {}).items()
+                    )
         for kind, wanted in missing_keys.items():
             for found_key, found_id in (await self.tx.lookup_keys(kind, sorted(wanted))).items():
                 keys[(kind, found_key)] = found_id
-        store_ids: dict[tuple[EntityKind, str, str], int] = {}
-        for kind, pairs in missing_ids.items():
-            for (t, v), eid in (await self.tx.lookup_identifiers(kind, sorted(pairs))).items():
-                store_ids[(kind, t, v)] = eid
-        merged = self.merged_into
+        for kind, pairs in wanted_ids.items():
+            await self._load_holders(kind, pairs)
         ends: tuple[list[int | None], list[int | None]] = ([], [])
         for index, item in enumerate(relations):
             for end, ref, out in (("from", item.from_, ends[0]), ("to", item.to, ends[1])):
@@ -1035,32 +1040,23 @@ class _BatchPlanner:
                             f"no {ref.kind.value} with key {ref.key!r} in the store or the batch",
                         )
                 else:
-                    found = self._by_identifiers(index, end, ref, store_ids)
-                if found is not None and found in merged:
-                    found = self._survivor(found)
+                    found = self._by_identifiers(index, end, ref)
                 out.append(found)
         return ends
 
-    def _by_identifiers(
-        self,
-        index: int,
-        end: str,
-        ref: EntityRef,
-        store_ids: Mapping[tuple[EntityKind, str, str], int],
-    ) -> int | None:
-        hits = set()
-        for t, v in (ref.identifiers or {}).items():
-            nv = self.vocab.normalize_identifier(t, v)
-            hit = self.batch_identifiers.get((ref.kind, t, nv)) or store_ids.get((ref.kind, t, nv))
-            if hit is not None:
-                hits.add(self._survivor(hit))
-        if not hits:
+    def _by_identifiers(self, index: int, end: str, ref: EntityRef) -> int | None:
+        identifiers = {
+            t: self.vocab.normalize_identifier(t, v) for t, v in (ref.identifiers or {}).items()
+        }
+        answer = resolve_endpoint(identifiers, self._holders_of(ref.kind, identifiers), self.vocab)
+        if answer.entity is not None:
+            return answer.entity
+        if answer.ambiguous:
+            names = " and ".join(self._label(e) for e in answer.ambiguous)
+            self._relation_error(index, end, f"{ref.label()} names two entities: {names}")
+        else:
             self._relation_error(index, end, f"no {ref.label()} in the store or the batch")
-            return None
-        if len(hits) > 1:
-            self._relation_error(index, end, f"{ref.label()} names {len(hits)} different entities")
-            return None
-        return hits.pop()
+        return None
 
     def _relation_error(self, index: int, end: str, reason: str) -> None:
         item = self.batch.relations[index]

@@ -40,11 +40,13 @@ class IngestSummary:
         relations_created: New relations.
         relations_updated: Relations whose attributes changed.
         relations_unchanged: Relations asserted again with nothing to change.
-        merged: Existing entities merged into another, plus incoming keys
-            identified as an existing entity through a shared identifier.
+        merged: Incoming keys identified as an existing entity through a
+            shared identifier (the key became an alias).
         revived: Stale or retired items seen again (now active).
         retired: Items retired (explicitly, or after missing too many complete runs).
         marked_stale: Items no source asserts any more after a complete run.
+        identity_conflicts: Identifier values items carried that another
+            entity keeps (recorded; see ``identityConflicts``).
         changes: In a dry run, the planned changes (at most ``change_limit``).
     """
 
@@ -61,6 +63,7 @@ class IngestSummary:
     revived: int = 0
     retired: int = 0
     marked_stale: int = 0
+    identity_conflicts: int = 0
     changes: tuple[PlannedChange, ...] = field(default=())
 
     @property
@@ -93,6 +96,7 @@ class IngestSummary:
             merged=self.merged + other.merged,
             revived=self.revived + other.revived,
             retired=self.retired + other.retired,
+            identity_conflicts=self.identity_conflicts + other.identity_conflicts,
             marked_stale=self.marked_stale + other.marked_stale,
             changes=self.changes + other.changes,
         )

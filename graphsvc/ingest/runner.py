@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from graphsvc.errors import BatchRejected, ItemError, ParseError
 from graphsvc.ingest.engine import IngestEngine
+from graphsvc.ingest.identify import Holder, resolve_endpoint
 from graphsvc.ingest.importer import Importer, ImporterOptions, ImportResult, ImportWarning
 from graphsvc.ingest.results import IngestSummary
 from graphsvc.model.batch import EntityItem, EntityRef, IngestBatch, RelationItem
@@ -129,11 +130,11 @@ async def resolve_refs(store: GraphStore, refs: Sequence[EntityRef]) -> list[int
     """Return, for each reference, the id of the entity it names in ``store`` (``None``: none).
 
     A key reference names the entity with that key or alias (retired ones
-    included, as the engine resolves them). An identifier reference names the
-    non-retired entity of its kind holding any of its (normalised) identifier
-    values; when they name several, the first identifier's holder is returned
-    (the engine would reject such a reference, naming both). A reference with
-    neither names nothing.
+    included, as the engine resolves them). An identifier reference resolves
+    as the engine resolves a relation endpoint
+    (:func:`~graphsvc.ingest.identify.resolve_endpoint`): one that names two
+    entities names nothing here (the engine rejects it, naming both). A
+    reference with neither names nothing.
 
     Costs one ``resolve`` call for all key references and one
     ``resolve_identifiers`` call per kind, whatever the number of references.
@@ -150,25 +151,25 @@ async def resolve_refs(store: GraphStore, refs: Sequence[EntityRef]) -> list[int
             pairs = wanted.setdefault(ref.kind, {})
             for t, v in (ref.identifiers or {}).items():
                 pairs[(t, VOCABULARY.normalize_identifier(t, v))] = None
-    holders: dict[tuple[EntityKind, str, str], int] = {}
+    holders: dict[tuple[EntityKind, str, str], list[Holder]] = {}
     for kind, pairs in wanted.items():
         ordered = list(pairs)
-        for (t, v), hit in zip(
-            ordered, await store.resolve_identifiers(kind, ordered), strict=True
-        ):
-            if hit is not None:
-                holders[(kind, t, v)] = hit
+        held = await store.resolve_identifiers(kind, ordered)
+        ids = sorted({h for hs in held for h in hs})
+        records = {r.id: r for r in await store.entities(ids) if r is not None} if ids else {}
+        for (t, v), hs in zip(ordered, held, strict=True):
+            holders[(kind, t, v)] = [
+                Holder(h, records[h].status, records[h].identifiers) for h in hs if h in records
+            ]
     for i, ref in enumerate(refs):
         if ref.key is None:
-            out[i] = next(
-                (
-                    hit
-                    for t, v in (ref.identifiers or {}).items()
-                    if (hit := holders.get((ref.kind, t, VOCABULARY.normalize_identifier(t, v))))
-                    is not None
-                ),
-                None,
-            )
+            identifiers = {
+                t: VOCABULARY.normalize_identifier(t, v) for t, v in (ref.identifiers or {}).items()
+            }
+            out[i] = resolve_endpoint(
+                identifiers,
+                {(t, v): holders.get((ref.kind, t, v), []) for t, v in identifiers.items()},
+            ).entity
     return out
 
 
@@ -475,8 +476,8 @@ async def check_batches(store: GraphStore, batches: Sequence[tuple[str, IngestBa
             ]
             if found is not None or any((kind, t, v) in known_ids for t, v in pairs):
                 continue
-            if pairs and any(x is not None for x in await store.resolve_identifiers(kind, pairs)):
-                continue
+            if pairs and any(await store.resolve_identifiers(kind, pairs)):
+                continue  # may be a stored entity: the engine checks what it lacks
             attributes: dict[str, object] = {}
             for _, e in group:
                 attributes.update(e.attributes)
@@ -510,7 +511,7 @@ async def check_batches(store: GraphStore, batches: Sequence[tuple[str, IngestBa
                     ]
                     if any((ref.kind, t, v) in known_ids for t, v in pairs):
                         continue
-                    if any(x is not None for x in await store.resolve_identifiers(ref.kind, pairs)):
+                    if (await resolve_refs(store, [ref]))[0] is not None:
                         continue
                 errors.append(
                     ItemError(

@@ -13,10 +13,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StrictBool,
+    StringConstraints,
+)
 from pydantic.alias_generators import to_camel
 
-from graphsvc.model.vocabulary import EntityKind, RelationType
+from graphsvc.model.vocabulary import EntityKind, RelationType, normalize_key
 
 __all__ = [
     "MAX_KEY_LENGTH",
@@ -30,7 +38,10 @@ __all__ = [
 MAX_KEY_LENGTH = 512
 """Longest natural key, name or identifier value accepted."""
 
-Key = Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY_LENGTH)]
+Key = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_KEY_LENGTH), AfterValidator(normalize_key)
+]
+"""A natural key (or identifier value): compared and stored in Unicode NFC."""
 Name = Annotated[str, StringConstraints(max_length=MAX_KEY_LENGTH)]
 SourceName = Annotated[
     str,

@@ -181,6 +181,38 @@ class HistoryEvent:
     changes: Mapping[str, FieldChange] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class IdentityConflict:
+    """An item carried an identifier value another entity holds (PRODUCT.md 2).
+
+    The value stayed with ``holder_id``; the item was identified as
+    ``entity_id`` (by its key, another identifier, or as a new entity).
+
+    Attributes:
+        seq: Position among the store's conflicts (strictly increasing).
+        at: Commit time of the batch.
+        kind: The entities' kind.
+        id_type: The identifier type.
+        value: The identifier value (normalised).
+        entity_id: The entity the item was identified as.
+        holder_id: The entity that keeps the value.
+        item_key: The key the item was sent with.
+        source: The batch's source.
+        run_id: The run the batch belonged to, if any.
+    """
+
+    seq: int
+    at: datetime
+    kind: EntityKind
+    id_type: str
+    value: str
+    entity_id: int
+    holder_id: int
+    item_key: str
+    source: str
+    run_id: str | None
+
+
 class RunState(StrEnum):
     """Where a run is."""
 

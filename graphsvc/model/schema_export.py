@@ -102,7 +102,10 @@ def batch_schema(vocabulary: Vocabulary = VOCABULARY) -> dict[str, Any]:
     defs["RelationItem"]["allOf"] = relation_conditions
     defs["EntityRef"]["oneOf"] = [{"required": ["key"]}, {"required": ["identifiers"]}]
     identifier_types = {
-        name: {"type": "string", "description": spec.description}
+        name: {
+            "type": "string",
+            "description": f"{spec.description} ({spec.strength.value} identifier)",
+        }
         for name, spec in vocabulary.identifiers.items()
     }
     defs["EntityItem"]["properties"]["identifiers"]["properties"] = identifier_types

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
@@ -30,6 +31,7 @@ __all__ = [
     "Direction",
     "EntityKind",
     "IdentifierSpec",
+    "IdentifierStrength",
     "ImpactFlow",
     "KindSpec",
     "RelationRule",
@@ -38,6 +40,7 @@ __all__ = [
     "Status",
     "TraversalStep",
     "Vocabulary",
+    "normalize_key",
 ]
 
 
@@ -251,17 +254,38 @@ class RelationTypeSpec:
         return None
 
 
+def normalize_key(key: str) -> str:
+    """Return ``key`` as keys are stored and compared: Unicode NFC.
+
+    ``café`` typed with a combining accent and with the precomposed letter is
+    one key. Nothing else changes (case and spaces are part of a key).
+    """
+    return unicodedata.normalize("NFC", key)
+
+
+class IdentifierStrength(StrEnum):
+    """How firmly an identifier value names one thing (PRODUCT.md 2, "Identification")."""
+
+    STRONG = "strong"
+    """Names one thing for its whole life (a serial number, an ARN, a Kubernetes
+    UID): a match identifies the entity whatever its status, a retired one included."""
+    WEAK = "weak"
+    """Can pass to another thing (an IP address, a host name): a match counts
+    only on an active or stale entity whose strong identifiers do not disagree."""
+
+
 @dataclass(frozen=True, slots=True)
 class IdentifierSpec:
-    """A well-known identifier type and how its values are normalised.
+    """A well-known identifier type: how firmly it names a thing and how its values compare.
 
-    Two entities of one kind are the same entity when they share the normalised
-    value of any identifier type. Identifier types not declared here are
-    allowed (``^[a-z][A-Za-z0-9]*$``) and compared verbatim.
+    Values are compared after Unicode NFC normalisation and the type's own
+    ``normalize``. Identifier types not declared here are allowed
+    (``^[a-z][A-Za-z0-9]*$``), compared after NFC and trimming, and are weak.
     """
 
     name: str
     description: str
+    strength: IdentifierStrength
     normalize: Callable[[str], str] = field(default=str.strip)
 
 
@@ -368,9 +392,19 @@ class Vocabulary:
         return self.relation_types[type_].rule_for(from_kind, to_kind)
 
     def normalize_identifier(self, id_type: str, value: str) -> str:
-        """Return ``value`` normalised the way identifiers of ``id_type`` are compared."""
+        """Return ``value`` normalised the way identifiers of ``id_type`` are compared.
+
+        Unicode NFC first (``café`` typed two ways is one value), then the
+        type's own normalisation (undeclared types: surrounding space trimmed).
+        """
+        value = unicodedata.normalize("NFC", value)
         spec = self.identifiers.get(id_type)
         return spec.normalize(value) if spec else value.strip()
+
+    def identifier_strength(self, id_type: str) -> IdentifierStrength:
+        """Return how firmly ``id_type`` names a thing (undeclared types are weak)."""
+        spec = self.identifiers.get(id_type)
+        return spec.strength if spec else IdentifierStrength.WEAK
 
     @cached_property
     def impact_steps(self) -> tuple[TraversalStep, ...]:
@@ -692,27 +726,40 @@ RELATION_TYPES: tuple[RelationTypeSpec, ...] = (
     ),
 )
 
+_STRONG = IdentifierStrength.STRONG
+_WEAK = IdentifierStrength.WEAK
+
 IDENTIFIERS: tuple[IdentifierSpec, ...] = (
-    IdentifierSpec("serial", "Hardware or VM serial number."),
+    IdentifierSpec("serial", "Hardware or VM serial number.", _STRONG),
     IdentifierSpec(
-        "fqdn", "Fully qualified domain name (case-insensitive, trailing dot ignored).", _fqdn
+        "fqdn",
+        "Fully qualified domain name (case-insensitive, trailing dot ignored).",
+        _WEAK,
+        _fqdn,
     ),
-    IdentifierSpec("hostname", "Host name as a tool reports it (case-insensitive).", _lower),
-    IdentifierSpec("ipAddress", "IPv4 or IPv6 address (canonical form).", _ip),
-    IdentifierSpec("macAddress", "MAC address (lower case, colon separated).", _mac),
-    IdentifierSpec("email", "E-mail address (case-insensitive).", _lower),
-    IdentifierSpec("k8sUid", "Kubernetes metadata.uid."),
-    IdentifierSpec("awsArn", "Amazon Resource Name."),
+    IdentifierSpec("hostname", "Host name as a tool reports it (case-insensitive).", _WEAK, _lower),
+    IdentifierSpec("ipAddress", "IPv4 or IPv6 address (canonical form).", _WEAK, _ip),
+    IdentifierSpec("macAddress", "MAC address (lower case, colon separated).", _WEAK, _mac),
+    IdentifierSpec("email", "E-mail address (case-insensitive).", _WEAK, _lower),
+    IdentifierSpec("k8sUid", "Kubernetes metadata.uid.", _STRONG),
+    IdentifierSpec("awsArn", "Amazon Resource Name.", _STRONG),
     IdentifierSpec(
-        "cloudResourceId", "A cloud provider's id of the resource (i-…, vpc-…, subnet-…)."
+        "cloudResourceId",
+        "A cloud provider's id of the resource (i-…, vpc-…, subnet-…).",
+        _STRONG,
     ),
-    IdentifierSpec("servicenowSysId", "ServiceNow sys_id."),
+    IdentifierSpec("servicenowSysId", "ServiceNow sys_id.", _STRONG),
     IdentifierSpec(
-        "backstageRef", "Backstage entity ref kind:namespace/name (case-insensitive).", _lower
+        "backstageRef",
+        "Backstage entity ref kind:namespace/name (case-insensitive).",
+        _STRONG,
+        _lower,
     ),
-    IdentifierSpec("jiraKey", "Jira project or issue key."),
-    IdentifierSpec("purl", "Package URL of a software component."),
-    IdentifierSpec("bomRef", "CycloneDX bom-ref or SPDX id."),
+    IdentifierSpec("jiraKey", "Jira project or issue key.", _STRONG),
+    IdentifierSpec("purl", "Package URL of a software component.", _STRONG),
+    IdentifierSpec(
+        "bomRef", "CycloneDX bom-ref or SPDX id, prefixed by its document's id.", _STRONG
+    ),
 )
 
 VOCABULARY = Vocabulary(KINDS, RELATION_TYPES, IDENTIFIERS)

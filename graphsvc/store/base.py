@@ -38,6 +38,7 @@ from graphsvc.model.records import (
     FieldChange,
     HistoryEvent,
     HistoryOp,
+    IdentityConflict,
     ItemKind,
     RelationRecord,
     RunRecord,
@@ -63,6 +64,7 @@ __all__ = [
     "AssertionState",
     "AttributeColumn",
     "ChangeSet",
+    "ConflictPage",
     "EntityPage",
     "EntityQuery",
     "EntityState",
@@ -73,6 +75,7 @@ __all__ = [
     "Merge",
     "Neighbours",
     "NewAlias",
+    "NewConflict",
     "NewEntity",
     "NewHistory",
     "NewRelation",
@@ -480,6 +483,8 @@ class ChangeSet:
             assert the second (merges move what sources said onto the survivor).
         history: Events to append.
         run_update: The run's new state, if it changes.
+        conflicts: Identity conflicts to record (with ``at``, ``source`` and
+            ``run_id`` of the change set).
     """
 
     at: int
@@ -499,6 +504,31 @@ class ChangeSet:
     moved_assertions: Sequence[tuple[ItemRef, ItemRef]] = ()
     history: Sequence[NewHistory] = ()
     run_update: RunUpdate | None = None
+    conflicts: Sequence[NewConflict] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NewConflict:
+    """An identity conflict to record (see :class:`~graphsvc.model.records.IdentityConflict`).
+
+    ``entity_id`` may be a temporary id of an entity the change set creates.
+    """
+
+    kind: EntityKind
+    id_type: str
+    value: str
+    entity_id: int
+    holder_id: int
+    item_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictPage:
+    """One page of identity conflicts, oldest first; ``end_cursor`` is the last ``seq``."""
+
+    items: tuple[IdentityConflict, ...]
+    has_next: bool
+    end_cursor: int | None
 
 
 class WriteTransaction(ABC):
@@ -522,10 +552,13 @@ class WriteTransaction(ABC):
     @abstractmethod
     async def lookup_identifiers(
         self, kind: EntityKind, identifiers: Sequence[tuple[str, str]]
-    ) -> dict[tuple[str, str], int]:
-        """Return (type, normalised value) -> id of the non-retired holder of that identifier.
+    ) -> dict[tuple[str, str], tuple[int, ...]]:
+        """Return (type, normalised value) -> ids of every entity holding that identifier.
 
-        Only entities of ``kind`` are considered.
+        Only unmerged entities of ``kind`` are considered, of any status (a
+        retired entity keeps its identifiers: a strong one can revive it);
+        ids ascending; values nobody holds are left out. Which holder an item
+        is, is the ingest's rule (``graphsvc.ingest.identify``), not the store's.
         """
 
     @abstractmethod
@@ -653,10 +686,11 @@ class GraphStore(ABC):
     @abstractmethod
     async def resolve_identifiers(
         self, kind: EntityKind, identifiers: Sequence[tuple[str, str]]
-    ) -> list[int | None]:
-        """Return, for each (type, normalised value), the id of the non-retired holder.
+    ) -> list[tuple[int, ...]]:
+        """Return, for each (type, normalised value), the ids of every entity holding it.
 
-        Only entities of ``kind`` are considered; ``None`` when none holds it.
+        As :meth:`WriteTransaction.lookup_identifiers`, in the order asked
+        (an empty tuple when nobody holds it).
         """
 
     @abstractmethod
@@ -765,10 +799,32 @@ class GraphStore(ABC):
         return AttributeColumn(name, codes, tuple(values))
 
     @abstractmethod
+    async def identity_conflicts(self, *, first: int, after: int | None = None) -> ConflictPage:
+        """Return recorded identity conflicts, oldest first, ``seq > after``.
+
+        Entity ids are as recorded (a holder merged since answers with its own id).
+        """
+
+    @abstractmethod
     async def runs(self, *, source: str | None = None, first: int = 100) -> list[RunRecord]:
         """Return the latest runs, newest first (optionally of one source)."""
 
     # -------------------------------------------------------------------- writes
+    async def erase(self) -> None:
+        """Delete everything the store holds, keeping it open and its writer lock held.
+
+        What ``graphsvc demo --reset`` does: the store must be open for
+        writing, so a store another process writes to is never erased (its
+        open fails first). This default refuses: a backend whose data other
+        processes may be using without a lock of graphsvc's (Neo4j) is not
+        erased by graphsvc.
+
+        Raises:
+            InvalidInput: when the backend is not erased by graphsvc.
+        """
+        msg = f"{type(self).__name__} is not erased by graphsvc; empty it with its own tools"
+        raise InvalidInput(msg)
+
     async def transact(self, work: Callable[[WriteTransaction], Awaitable[_T]]) -> _T:
         """Run ``work`` in one exclusive write transaction and return what it returns.
 

@@ -34,6 +34,7 @@ QUERIES: dict[str, str] = {
     "entity": '{ entity(kind: SERVICE, key: "checkout") { key } }',
     "entities": "{ entities { totalCount } }",
     "runs": "{ runs { runId } }",
+    "identityConflicts": "{ identityConflicts { edges { cursor } } }",
 }
 """Every root query field: all need ``read``."""
 
@@ -60,6 +61,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("post", "/api/v1/ingest"): Route("POST", "/api/v1/ingest", Scope.WRITE, BATCH),
     ("post", "/api/v1/runs"): Route("POST", "/api/v1/runs", Scope.WRITE, {"source": "sweep"}),
     ("get", "/api/v1/runs"): Route("GET", "/api/v1/runs", Scope.READ),
+    ("get", "/api/v1/identity-conflicts"): Route("GET", "/api/v1/identity-conflicts", Scope.READ),
     ("post", "/api/v1/runs/{run_id}/finish"): Route(
         "POST", "/api/v1/runs/nope/finish", Scope.WRITE, {"complete": False}
     ),

@@ -73,6 +73,7 @@ async def test_directive_overloading_is_refused(api: Api) -> None:
 PAGED_FIELDS = [
     "{ entities(first: %d) { totalCount } }",
     "{ runs(first: %d) { runId } }",
+    "{ identityConflicts(first: %d) { pageInfo { hasNextPage } } }",
     "{ orphans(first: %d) { pageInfo { hasNextPage } } }",
     "{ ghostOwners(first: %d) { pageInfo { hasNextPage } } }",
     "{ consolidationCandidates(first: %d) { capability } }",

@@ -179,7 +179,7 @@ async def test_identifiers_match_within_a_kind_only(
     assert await entity_id(store, SVC, "s") != await entity_id(store, CI, "c")
 
 
-async def test_two_existing_entities_found_to_be_one_are_merged(
+async def test_an_identifier_another_stored_entity_holds_is_a_conflict_not_a_merge(
     store: GraphStore, engine: IngestEngine
 ) -> None:
     await engine.ingest(
@@ -203,35 +203,44 @@ async def test_two_existing_entities_found_to_be_one_are_merged(
                     **ent(CI, "snow-77", ciClass="server", serial="SN7"),
                     "identifiers": {"fqdn": "h7.example.org"},
                 },
-                ent(SVC, "erp"),
             ],
-            relations=[rel("DEPENDS_ON", (SVC, "erp"), (CI, "snow-77"))],
         )
     )
-    older = await entity_id(store, CI, "ip-10.0.0.7")
-    # nmap now sees the FQDN too: the two CIs are one host
+    nmap_ci = await entity_id(store, CI, "ip-10.0.0.7")
+    snow_ci = await entity_id(store, CI, "snow-77")
+    # nmap now reports the FQDN snow-77 holds: its key names its own entity
+    # (rule 1), and the FQDN stays where it is, recorded as a conflict
     summary = await engine.ingest(
         batch(
             source="nmap",
             entities=[
                 {
                     **ent(CI, "ip-10.0.0.7", ciClass="host"),
-                    "identifiers": {"ipAddress": "10.0.0.7", "fqdn": "h7.example.org"},
+                    "identifiers": {"ipAddress": "10.0.0.7", "fqdn": "H7.example.org."},
                 }
             ],
         )
     )
-    assert summary.merged == 1
-    assert await entity_id(store, CI, "snow-77") == older
-    survivor = await get(store, CI, "snow-77")
-    assert survivor.key == "ip-10.0.0.7"
-    assert "snow-77" in survivor.aliases
-    assert survivor.attributes["serial"] == "SN7"
-    incoming = await store.relations(older, Direction.IN, first=10)
-    assert sorted(r.type.value for r in incoming.items) == ["DEPENDS_ON", "RUNS_ON"]
-    assert await count(store, kind=None) == 3
-    ops = await history_ops(store, CI, "ip-10.0.0.7")
-    assert HistoryOp.MERGED in ops and HistoryOp.MERGED_INTO in ops
+    assert (summary.merged, summary.identity_conflicts) == (0, 1)
+    assert await entity_id(store, CI, "snow-77") == snow_ci != nmap_ci
+    assert (await get(store, CI, "ip-10.0.0.7")).identifiers == {"ipAddress": "10.0.0.7"}
+    assert (await get(store, CI, "snow-77")).identifiers == {"fqdn": "h7.example.org"}
+    page = await store.identity_conflicts(first=10)
+    [conflict] = page.items
+    assert (conflict.id_type, conflict.value) == ("fqdn", "h7.example.org")
+    assert (conflict.entity_id, conflict.holder_id) == (nmap_ci, snow_ci)
+    assert (conflict.source, conflict.item_key, conflict.kind.value) == ("nmap", "ip-10.0.0.7", CI)
+    assert not page.has_next
+    # the same clash again is counted in the summary but recorded once (idempotent)
+    again = await engine.ingest(
+        batch(
+            source="nmap",
+            entities=[{**ent(CI, "ip-10.0.0.7"), "identifiers": {"fqdn": "h7.example.org"}}],
+        )
+    )
+    assert again.identity_conflicts == 1
+    assert (await store.identity_conflicts(first=10)).items == (conflict,)
+    assert (await store.identity_conflicts(first=10, after=conflict.seq)).items == ()
 
 
 # --------------------------------------------------------------- reconciliation

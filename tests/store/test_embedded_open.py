@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from graphsvc.errors import StoreCorrupted, StoreUnavailable
+from graphsvc.model.vocabulary import EntityKind
 from graphsvc.store.embedded.store import EmbeddedStore
 
 
@@ -40,3 +43,70 @@ async def test_a_written_store_opens_read_only(tmp_path: Path) -> None:
         pass
     async with EmbeddedStore(path, read_only=True) as store:
         assert (await store.stats()).entities == 0
+
+
+def _listing(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+async def test_a_foreign_sqlite_file_is_left_byte_for_byte(tmp_path: Path) -> None:
+    path = tmp_path / "inventory.sqlite"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE asset(id INTEGER PRIMARY KEY, name TEXT)")
+    con.execute("INSERT INTO asset(name) VALUES ('laptop')")
+    con.commit()
+    con.close()
+    before = _listing(tmp_path)
+    mtime = path.stat().st_mtime_ns
+    for read_only in (True, False):
+        with pytest.raises(StoreCorrupted, match="tables that graphsvc did not create"):
+            async with EmbeddedStore(path, read_only=read_only):
+                pass
+        # same bytes (no WAL switch), nothing created beside it (no lock file, no -wal)
+        assert _listing(tmp_path) == before
+        assert path.stat().st_mtime_ns == mtime
+
+
+@pytest.mark.parametrize("how", ["symlink", "hardlink", "relative"])
+async def test_no_second_writer_through_another_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    path = tmp_path / "data" / "g.db"
+    async with EmbeddedStore(path) as first:
+        other = tmp_path / "other.db"
+        if how == "symlink":
+            other.symlink_to(path)
+        elif how == "hardlink":
+            os.link(path, other)
+        else:
+            monkeypatch.chdir(tmp_path / "data")
+            other = Path("g.db")
+        with pytest.raises(StoreUnavailable, match=f"process {os.getpid()}"):
+            async with EmbeddedStore(other):
+                pass
+        assert (await first.stats()).entities == 0  # the first writer is untouched
+    async with EmbeddedStore(other) as second:  # once the first is closed, it may open
+        assert (await second.stats()).entities == 0
+    assert sorted(p.name for p in path.parent.iterdir() if p.name.endswith(".lock")) == []
+
+
+async def test_erase_empties_the_store_and_keeps_the_lock(tmp_path: Path) -> None:
+    from graphsvc.ingest.engine import IngestEngine
+    from graphsvc.model.batch import IngestBatch
+
+    path = tmp_path / "g.db"
+    async with EmbeddedStore(path) as store:
+        batch = {"source": "s", "entities": [{"kind": "Service", "key": "a"}]}
+        await IngestEngine(store).ingest(IngestBatch.model_validate(batch))
+        inode = path.stat().st_ino
+        await store.erase()
+        assert (await store.stats()).entities == 0
+        assert (await store.resolve([(EntityKind.SERVICE, "a")])) == [None]
+        with pytest.raises(StoreUnavailable, match="open for writing by another"):
+            async with EmbeddedStore(path):
+                pass
+        summary = await IngestEngine(store).ingest(IngestBatch.model_validate(batch))
+        assert summary.entities_created == 1
+        assert path.stat().st_ino == inode
+    async with EmbeddedStore(path, read_only=True) as reader:
+        assert (await reader.stats()).entities == 1

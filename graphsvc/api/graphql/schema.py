@@ -41,6 +41,9 @@ from graphsvc.api.graphql.types import (
     EntityEdge,
     EntityInterface,
     EntityKindEnum,
+    IdentityConflictConnection,
+    IdentityConflictEdge,
+    IdentityConflictType,
     PageInfo,
     RelationNode,
     RelationTypeEnum,
@@ -185,6 +188,32 @@ class Query(AnalysisQuery):
             total_count=page.total,
         )
 
+    @strawberry.field(
+        description=(
+            "Identifier values items carried that another entity holds, oldest first: "
+            "each clash (kind, type, value, entity, holder) once, as first seen."
+        )
+    )
+    async def identity_conflicts(
+        self, info: Info[GraphContext, None], first: int | None = None, after: str | None = None
+    ) -> IdentityConflictConnection:
+        _require(info, Scope.READ)
+        size = page_size(info, first)
+        page = await info.context.store.identity_conflicts(first=size, after=decode_cursor(after))
+        edges = [
+            IdentityConflictEdge(cursor=encode_cursor(c.seq), node=IdentityConflictType(record=c))
+            for c in page.items
+        ]
+        return IdentityConflictConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next,
+                has_previous_page=after is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
+
     @strawberry.field(description="The latest ingest runs, newest first.")
     async def runs(
         self, info: Info[GraphContext, None], source: str | None = None, first: int | None = None
@@ -221,6 +250,9 @@ class IngestSummaryType:
     revived: int
     retired: int
     marked_stale: int
+    identity_conflicts: int = strawberry.field(
+        description="Identifier values items carried that another entity keeps (recorded)."
+    )
     changes: JSON = strawberry.field(description="Planned changes of a dry run.")
 
     @classmethod
@@ -239,6 +271,7 @@ class IngestSummaryType:
             revived=s.revived,
             retired=s.retired,
             marked_stale=s.marked_stale,
+            identity_conflicts=s.identity_conflicts,
             changes=cast(
                 "JSON",
                 [

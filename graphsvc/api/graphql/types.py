@@ -22,7 +22,13 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from graphsvc.api.graphql.context import GraphContext, RelationsKey
-from graphsvc.model.records import EntityRecord, HistoryEvent, ItemKind, RelationRecord
+from graphsvc.model.records import (
+    EntityRecord,
+    HistoryEvent,
+    IdentityConflict,
+    ItemKind,
+    RelationRecord,
+)
 from graphsvc.model.vocabulary import (
     VOCABULARY,
     AttributeType,
@@ -39,6 +45,9 @@ __all__ = [
     "EntityInterface",
     "EntityKindEnum",
     "HistoryConnection",
+    "IdentityConflictConnection",
+    "IdentityConflictEdge",
+    "IdentityConflictType",
     "PageInfo",
     "RelationConnection",
     "RelationNode",
@@ -477,6 +486,65 @@ def _entity_type(kind: EntityKind) -> type[EntityInterface]:
 
 ENTITY_TYPES: dict[EntityKind, type[EntityInterface]] = {k: _entity_type(k) for k in EntityKind}
 """One GraphQL object type per entity kind."""
+
+
+@strawberry.type(
+    name="IdentityConflict",
+    description=(
+        "An item carried an identifier value another entity holds; the value stayed "
+        "with that entity (PRODUCT.md 2, Identification)."
+    ),
+)
+class IdentityConflictType:
+    record: strawberry.Private[IdentityConflict]
+
+    @strawberry.field(description="When the batch that carried it was applied.")
+    def at(self) -> datetime:
+        return self.record.at
+
+    @strawberry.field(description="The entities' kind.")
+    def kind(self) -> EntityKindEnum:  # type: ignore[valid-type]
+        return self.record.kind
+
+    @strawberry.field(description="The identifier type (ipAddress, serial, ...).")
+    def identifier_type(self) -> str:
+        return self.record.id_type
+
+    @strawberry.field(description="The identifier value, normalised.")
+    def value(self) -> str:
+        return self.record.value
+
+    @strawberry.field(description="The key the item was sent with.")
+    def item_key(self) -> str:
+        return self.record.item_key
+
+    @strawberry.field(description="The source whose batch carried the value.")
+    def source(self) -> str:
+        return self.record.source
+
+    @strawberry.field(description="The run of that batch, if any.")
+    def run_id(self) -> str | None:
+        return self.record.run_id
+
+    @strawberry.field(description="The entity the item was identified as (without the value).")
+    async def entity(self, info: Info[GraphContext, None]) -> EntityInterface | None:
+        return entity_object(await info.context.loaders.entity.load(self.record.entity_id))
+
+    @strawberry.field(description="The entity that keeps the value.")
+    async def holder(self, info: Info[GraphContext, None]) -> EntityInterface | None:
+        return entity_object(await info.context.loaders.entity.load(self.record.holder_id))
+
+
+@strawberry.type
+class IdentityConflictEdge:
+    cursor: str
+    node: IdentityConflictType
+
+
+@strawberry.type(description="A page of identity conflicts, oldest first.")
+class IdentityConflictConnection:
+    edges: list[IdentityConflictEdge]
+    page_info: PageInfo
 
 
 def entity_object(record: EntityRecord | None) -> EntityInterface | None:

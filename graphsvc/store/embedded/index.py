@@ -171,7 +171,11 @@ class GraphIndex:
         }
         n_kinds = vocabulary.max_kind_code + 1
         self.keys: list[dict[str, int]] = [{} for _ in range(n_kinds)]
+        # identifier key -> the one unmerged entity holding it (any status), and
+        # for the rare values several hold (a retired host's IP reused, or
+        # holders from before the identification rule), every holder
         self.identifiers: dict[str, int] = {}
+        self.shared_identifiers: dict[str, set[int]] = {}
         self.survivor: dict[int, int] = {}
         self.group_codes: dict[str, int] = {}
         self.group_names: list[str] = []
@@ -216,6 +220,37 @@ class GraphIndex:
     def identifier_key(kind_code: int, id_type: str, value: str) -> str:
         """Return the dictionary key of an identifier of a kind."""
         return f"{kind_code}\x1f{id_type}\x1f{value}"
+
+    def identifier_holders(self, key: str) -> tuple[int, ...]:
+        """Every unmerged entity holding identifier ``key``, any status, by id."""
+        shared = self.shared_identifiers.get(key)
+        if shared is not None:
+            return tuple(sorted(shared))
+        one = self.identifiers.get(key)
+        return () if one is None else (one,)
+
+    def hold_identifier(self, key: str, entity_id: int) -> None:
+        """Record that ``entity_id`` holds identifier ``key``."""
+        shared = self.shared_identifiers.get(key)
+        if shared is not None:
+            shared.add(entity_id)
+            return
+        one = self.identifiers.setdefault(key, entity_id)
+        if one != entity_id:
+            del self.identifiers[key]
+            self.shared_identifiers[key] = {one, entity_id}
+
+    def release_identifier(self, key: str, entity_id: int) -> None:
+        """Record that ``entity_id`` no longer holds identifier ``key`` (no-op if it did not)."""
+        shared = self.shared_identifiers.get(key)
+        if shared is None:
+            if self.identifiers.get(key) == entity_id:
+                del self.identifiers[key]
+            return
+        shared.discard(entity_id)
+        if len(shared) == 1:
+            self.identifiers[key] = shared.pop()
+            del self.shared_identifiers[key]
 
     def add_entity(self, entity_id: int, kind_code: int, status: int, created: int) -> None:
         """Record a new entity (its keys and identifiers are added separately)."""

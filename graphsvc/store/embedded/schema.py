@@ -14,9 +14,14 @@ from __future__ import annotations
 
 from graphsvc.model.records import ItemKind
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION", "decode", "encode"]
+__all__ = ["MIGRATES_FROM", "SCHEMA", "SCHEMA_VERSION", "decode", "encode"]
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+"""Version 2 added ``identity_conflict``; a version 1 store is migrated when
+opened for writing (the new table is created, nothing else changes)."""
+
+MIGRATES_FROM = frozenset({"1"})
+"""Older versions a writable open brings up to date."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -108,6 +113,20 @@ CREATE TABLE IF NOT EXISTS group_log (
     relation INTEGER NOT NULL,
     old      TEXT
 );
+CREATE TABLE IF NOT EXISTS identity_conflict (
+    seq       INTEGER PRIMARY KEY,
+    at        INTEGER NOT NULL,
+    kind      INTEGER NOT NULL,
+    id_type   TEXT NOT NULL,
+    value     TEXT NOT NULL,
+    entity    INTEGER NOT NULL,
+    holder    INTEGER NOT NULL,
+    item_key  TEXT NOT NULL,
+    source_id INTEGER NOT NULL,
+    run_seq   INTEGER
+);
+CREATE UNIQUE INDEX IF NOT EXISTS identity_conflict_clash
+    ON identity_conflict (kind, id_type, value, entity, holder);
 CREATE TABLE IF NOT EXISTS commit_log (
     at        INTEGER PRIMARY KEY,
     source_id INTEGER NOT NULL,

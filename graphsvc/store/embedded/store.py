@@ -40,6 +40,7 @@ from graphsvc.model.records import (
     FieldChange,
     HistoryEvent,
     HistoryOp,
+    IdentityConflict,
     ItemKind,
     Provenance,
     RelationRecord,
@@ -56,12 +57,14 @@ from graphsvc.model.vocabulary import (
     Status,
     TraversalStep,
     Vocabulary,
+    normalize_key,
 )
 from graphsvc.store.base import (
     MERGED,
     AssertionState,
     AttributeColumn,
     ChangeSet,
+    ConflictPage,
     EntityPage,
     EntityQuery,
     EntityState,
@@ -80,7 +83,13 @@ from graphsvc.store.base import (
 )
 from graphsvc.store.embedded import kernel
 from graphsvc.store.embedded.index import MAX_MICROS, Adjacency, GraphIndex, triple_key
-from graphsvc.store.embedded.schema import SCHEMA, SCHEMA_VERSION, decode, encode
+from graphsvc.store.embedded.schema import (
+    MIGRATES_FROM,
+    SCHEMA,
+    SCHEMA_VERSION,
+    decode,
+    encode,
+)
 
 __all__ = ["EmbeddedStore"]
 
@@ -105,6 +114,21 @@ def _dumps(value: object) -> str:
 def _chunks(values: Sequence[int], size: int = _CHUNK) -> Iterable[Sequence[int]]:
     for i in range(0, len(values), size):
         yield values[i : i + size]
+
+
+def _flock_holder(inode: int) -> str:
+    """The process holding a ``flock`` on the file with this inode (``/proc/locks``), or ``""``."""
+    with suppress(OSError):
+        for line in Path("/proc/locks").read_text().splitlines():
+            fields = line.split()
+            # 1: FLOCK  ADVISORY  WRITE 4242 08:01:1234567 0 EOF
+            if (
+                len(fields) >= 6
+                and fields[1] == "FLOCK"
+                and fields[5].rsplit(":", 1)[-1] == str(inode)
+            ):
+                return fields[4]
+    return ""
 
 
 class EmbeddedStore(GraphStore):
@@ -157,8 +181,11 @@ class EmbeddedStore(GraphStore):
             if not self.read_only:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._take_writer_lock()
-            conn = self._connect()
+            # nothing is changed in the file (no pragma, no table) before it is
+            # known to be a graphsvc store or empty
+            conn = self._connect(configure=False)
             version = self._prepare_schema(conn)
+            self._configure(conn)
         except sqlite3.DatabaseError as exc:
             self._release_writer_lock()
             msg = f"{self.path} is not a graphsvc store: {exc}"
@@ -167,6 +194,9 @@ class EmbeddedStore(GraphStore):
             self._release_writer_lock()
             msg = f"cannot open {self.path}: {exc}"
             raise StoreUnavailable(msg) from exc
+        except StoreError:
+            self._release_writer_lock()
+            raise
         if version != SCHEMA_VERSION:
             conn.close()
             self._release_writer_lock()
@@ -186,23 +216,25 @@ class EmbeddedStore(GraphStore):
         self._open = True
 
     def _take_writer_lock(self) -> None:
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        """Lock the data file itself (its inode), not a name beside it.
+
+        ``flock`` on the file: every path that names it (a symbolic link, a
+        hard link, a relative path) reaches the same lock, and nothing is
+        created beside the file. SQLite's own locks are POSIX record locks,
+        which ``flock`` does not touch.
+        """
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            holder = _flock_holder(os.fstat(fd).st_ino)
             os.close(fd)
-            holder = ""
-            with suppress(OSError):
-                holder = lock_path.read_text().strip()
             who = f" (process {holder})" if holder else ""
             msg = (
                 f"{self.path} is open for writing by another graphsvc process{who}; "
                 "stop it, or send the data to that process (graphsvc import --url …)"
             )
             raise StoreUnavailable(msg) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
         self._lock_file = fd
 
     def _release_writer_lock(self) -> None:
@@ -212,15 +244,20 @@ class EmbeddedStore(GraphStore):
                 os.close(self._lock_file)
             self._lock_file = None
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, *, configure: bool = True) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
+        if configure:
+            self._configure(conn)
+        return conn
+
+    def _configure(self, conn: sqlite3.Connection) -> None:
+        if not self.read_only:
+            conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={'FULL' if self.durability == 'full' else 'NORMAL'}")
         conn.execute("PRAGMA cache_size=-262144")
         conn.execute("PRAGMA temp_store=MEMORY")
         if self.read_only:
             conn.execute("PRAGMA query_only=ON")
-        return conn
 
     def _prepare_schema(self, conn: sqlite3.Connection) -> str:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -237,7 +274,20 @@ class EmbeddedStore(GraphStore):
                 (SCHEMA_VERSION, str(to_micros(_now()))),
             )
         row = conn.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone()
-        return str(row[0]) if row else "?"
+        version = str(row[0]) if row else "?"
+        if version in MIGRATES_FROM:
+            if self.read_only:
+                msg = (
+                    f"{self.path} has store schema version {version}; open it once for "
+                    f"writing (graphsvc serve, or graphsvc check) to migrate it to {SCHEMA_VERSION}"
+                )
+                raise StoreUnavailable(msg)
+            conn.executescript(
+                "BEGIN;" + SCHEMA + "UPDATE meta SET value = "
+                f"'{SCHEMA_VERSION}' WHERE name = 'schema_version';COMMIT;"
+            )
+            version = SCHEMA_VERSION
+        return version
 
     def _load_index(self, conn: sqlite3.Connection) -> None:
         idx = self.index
@@ -267,13 +317,12 @@ class EmbeddedStore(GraphStore):
                 "SELECT id, merged_into FROM entity WHERE merged_into IS NOT NULL"
             ):
                 idx.survivor[eid] = merged_into
-            retired = Status.RETIRED.code
             for eid, kind, identifiers in conn.execute(
                 "SELECT id, kind, identifiers FROM entity "
-                f"WHERE merged_into IS NULL AND status != {retired} AND identifiers != '{{}}'"
+                "WHERE merged_into IS NULL AND identifiers != '{}'"
             ):
                 for id_type, value in orjson.loads(identifiers).items():
-                    idx.identifiers[idx.identifier_key(kind, id_type, value)] = eid
+                    idx.hold_identifier(idx.identifier_key(kind, id_type, value), eid)
             for kind, key, eid in conn.execute("SELECT kind, key, entity_id FROM alias"):
                 idx.keys[kind][key] = idx.resolve(eid)
             self._load_relations(conn)
@@ -327,6 +376,41 @@ class EmbeddedStore(GraphStore):
         if keys.shape[0] > 1 and bool(np.any(keys[1:] == keys[:-1])):
             msg = f"{self.path} holds two relations with the same (type, from, to)"
             raise StoreCorrupted(msg)
+
+    async def erase(self) -> None:
+        """Delete every row and forget the index, holding the writer lock throughout.
+
+        The file stays (same inode, same lock); only its content goes.
+
+        Raises:
+            StoreUnavailable: when the store is not open for writing.
+        """
+        if self._writer is None or self.read_only:
+            msg = "the store is not open for writing"
+            raise StoreUnavailable(msg)
+        async with self._write_lock:
+            conn = self._writer
+            tables = [
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table' AND name != 'meta'"
+                )
+            ]
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for table in tables:
+                    conn.execute(f'DELETE FROM "{table}"')
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            with self.index.lock:
+                self.index = GraphIndex(self.vocabulary)
+                self._sources.clear()
+                self._source_ids.clear()
+                self._assertors.clear()
+                self._provenance_cache.clear()
+                self._load_index(conn)
 
     async def close(self) -> None:
         """Close every connection and release the writer lock."""
@@ -407,6 +491,7 @@ class EmbeddedStore(GraphStore):
         self, refs: Sequence[tuple[EntityKind, str]], *, as_of: datetime | None = None
     ) -> list[int | None]:
         """Look keys and aliases up (see :meth:`GraphStore.resolve`)."""
+        refs = [(kind, normalize_key(key)) for kind, key in refs]
         idx = self.index
         if as_of is None:
             with idx.lock:
@@ -436,16 +521,15 @@ class EmbeddedStore(GraphStore):
 
     async def resolve_identifiers(
         self, kind: EntityKind, identifiers: Sequence[tuple[str, str]]
-    ) -> list[int | None]:
+    ) -> list[tuple[int, ...]]:
         """Look identifiers up in the in-memory identifier index."""
         idx = self.index
         code = self.vocabulary.kind_code(kind)
         with idx.lock:
-            out: list[int | None] = []
-            for id_type, value in identifiers:
-                found = idx.identifiers.get(idx.identifier_key(code, id_type, value))
-                out.append(idx.resolve(found) if found is not None else None)
-            return out
+            return [
+                idx.identifier_holders(idx.identifier_key(code, id_type, value))
+                for id_type, value in identifiers
+            ]
 
     def _entity_rows(self, ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
         conn = self._reader()
@@ -824,6 +908,37 @@ class EmbeddedStore(GraphStore):
             )
         return HistoryPage(tuple(events), len(rows) > first, events[-1].seq if events else None)
 
+    async def identity_conflicts(self, *, first: int, after: int | None = None) -> ConflictPage:
+        """Return recorded identity conflicts, oldest first (see the port)."""
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT c.seq, c.at, c.kind, c.id_type, c.value, c.entity, c.holder, c.item_key, "
+                "c.source_id, r.run_id FROM identity_conflict c "
+                "LEFT JOIN run r ON r.seq = c.run_seq WHERE c.seq > ? ORDER BY c.seq LIMIT ?",
+                (after or 0, first + 1),
+            )
+            .fetchall()
+        )
+        items = tuple(
+            IdentityConflict(
+                seq=seq,
+                at=from_micros(at),
+                kind=self.vocabulary.kind_from_code(kind),
+                id_type=id_type,
+                value=value,
+                entity_id=entity,
+                holder_id=holder,
+                item_key=item_key,
+                source=self._source_name(source_id),
+                run_id=run_id,
+            )
+            for seq, at, kind, id_type, value, entity, holder, item_key, source_id, run_id in rows[
+                :first
+            ]
+        )
+        return ConflictPage(items, len(rows) > first, items[-1].seq if items else None)
+
     async def runs(self, *, source: str | None = None, first: int = 100) -> list[RunRecord]:
         """Return the latest runs, newest first."""
         sql = (
@@ -1175,15 +1290,15 @@ class _EmbeddedTransaction(WriteTransaction):
 
     async def lookup_identifiers(
         self, kind: EntityKind, identifiers: Sequence[tuple[str, str]]
-    ) -> dict[tuple[str, str], int]:
+    ) -> dict[tuple[str, str], tuple[int, ...]]:
         """Look identifiers up in the in-memory identifier index."""
         idx = self.store.index
         code = self.store.vocabulary.kind_code(kind)
-        out: dict[tuple[str, str], int] = {}
+        out: dict[tuple[str, str], tuple[int, ...]] = {}
         for id_type, value in identifiers:
-            found = idx.identifiers.get(idx.identifier_key(code, id_type, value))
-            if found is not None:
-                out[(id_type, value)] = idx.resolve(found)
+            found = idx.identifier_holders(idx.identifier_key(code, id_type, value))
+            if found:
+                out[(id_type, value)] = found
         return out
 
     def _sources_of(self, provenance: str) -> dict[str, tuple[str, int]]:
@@ -1698,6 +1813,24 @@ class _EmbeddedTransaction(WriteTransaction):
             ],
         )
         conn.executemany(
+            "INSERT OR IGNORE INTO identity_conflict(at, kind, id_type, value, entity, holder, "
+            "item_key, source_id, run_seq) VALUES (?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    at,
+                    vocab.kind_code(c.kind),
+                    c.id_type,
+                    c.value,
+                    real(c.entity_id),
+                    real(c.holder_id),
+                    c.item_key,
+                    source_id,
+                    history_run,
+                )
+                for c in cs.conflicts
+            ],
+        )
+        conn.executemany(
             "INSERT INTO status_log(at, item, old, new) VALUES (?,?,?,?)", status_events
         )
         conn.executemany("INSERT INTO group_log(at, relation, old) VALUES (?,?,?)", group_events)
@@ -1740,14 +1873,11 @@ class _EmbeddedTransaction(WriteTransaction):
                     idx.keys[code][e.key] = eid
                     if e.attributes:
                         idx.set_attributes(eid, e.attributes)
-                    if e.status is not Status.RETIRED:
-                        for t_, v in e.identifiers.items():
-                            idx.identifiers[idx.identifier_key(code, t_, v)] = eid
+                    for t_, v in e.identifiers.items():
+                        idx.hold_identifier(idx.identifier_key(code, t_, v), eid)
             for loser, (kind_code, identifiers) in loser_identifiers.items():
                 for t_, v in identifiers.items():
-                    key_ = idx.identifier_key(kind_code, t_, v)
-                    if idx.identifiers.get(key_) == loser:
-                        del idx.identifiers[key_]
+                    idx.release_identifier(idx.identifier_key(kind_code, t_, v), loser)
             idx.mark_changed(
                 (
                     *(ids[e.temp_id] for e in cs.entities),
@@ -1768,17 +1898,11 @@ class _EmbeddedTransaction(WriteTransaction):
                     idx.set_entity_status(u.id, u.status.code)
                 if u.attributes is not None:
                     idx.set_attributes(u.id, u.attributes)
-                status_now = int(idx.e_status.data[u.id])
-                if u.identifiers is not None or u.status is not None:
-                    old_ids = old_identifiers.get(u.id)
-                    if old_ids is not None:
-                        for t_, v in old_ids.items():
-                            key_ = idx.identifier_key(kind_code, t_, v)
-                            if idx.identifiers.get(key_) == u.id:
-                                del idx.identifiers[key_]
-                    if u.identifiers is not None and status_now != Status.RETIRED.code:
-                        for t_, v in u.identifiers.items():
-                            idx.identifiers[idx.identifier_key(kind_code, t_, v)] = u.id
+                if u.identifiers is not None:
+                    for t_, v in old_identifiers.get(u.id, {}).items():
+                        idx.release_identifier(idx.identifier_key(kind_code, t_, v), u.id)
+                    for t_, v in u.identifiers.items():
+                        idx.hold_identifier(idx.identifier_key(kind_code, t_, v), u.id)
             if cs.relations:
                 n = len(cs.relations)
                 idx.add_relations(

@@ -32,10 +32,13 @@ The graph model (``schema/neo4j.cypher`` is :func:`schema_script`):
   log, old values as JSON texts). ``(:RelationRef {id, type, src, dst})``
   finds a relation by id (relationship property indexes exist per type only).
 * ``(:Alias {kind, key, entity, since})``, ``(:Identifier {kind, type, value,
-  entity})``, ``(:Assertion {source, scope, item, last_run, missed})``,
+  entity})`` (one per holder: every unmerged entity, any status, holding the
+  value), ``(:Assertion {source, scope, item, last_run, missed})``,
   ``(:Run {seq, run_id, source, scope, state, started, finished, batches})``,
   ``(:History {seq, at, item, op, source, actor, run_seq, run_id, changes})``
-  where ``item`` encodes an entity ``id * 2`` and a relation ``id * 2 + 1``.
+  where ``item`` encodes an entity ``id * 2`` and a relation ``id * 2 + 1``,
+  ``(:IdentityConflict {seq, at, kind, id_type, value, entity, holder,
+  item_key, source, run_id})`` (``seq`` from the history counter).
 * One ``(:GraphsvcStore {name})`` node holds the schema version, the id
   counters and the last commit time; every write transaction sets a property
   on it first, which serialises graphsvc writers across processes.
@@ -57,6 +60,7 @@ __all__ = [
     "ENTITY",
     "HISTORY",
     "IDENTIFIER",
+    "IDENTITY_CONFLICT",
     "META",
     "MISSING",
     "RELATION_REF",
@@ -70,7 +74,7 @@ __all__ = [
     "schema_statements",
 ]
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 """Version of the graph model above; a database holding another is refused."""
 
 STORE_NAME = "graphsvc"
@@ -84,6 +88,7 @@ RELATION_REF = "RelationRef"
 ASSERTION = "Assertion"
 RUN = "Run"
 HISTORY = "History"
+IDENTITY_CONFLICT = "IdentityConflict"
 
 MISSING = object()
 """Marker for "no such row" in helpers that map rows."""
@@ -232,8 +237,13 @@ def schema_statements(vocabulary: Vocabulary = VOCABULARY) -> tuple[str, ...]:
         f"FOR (a:{ALIAS}) REQUIRE (a.kind, a.key) IS UNIQUE",
         f"CREATE INDEX alias_entity IF NOT EXISTS FOR (a:{ALIAS}) ON (a.entity)",
         "DROP INDEX identifier_value IF EXISTS",
-        f"CREATE CONSTRAINT identifier_value_unique IF NOT EXISTS "
-        f"FOR (i:{IDENTIFIER}) REQUIRE (i.kind, i.type, i.value) IS UNIQUE",
+        # schema version 2: a value may have several holders (a retired host's IP
+        # reused by a new one; which holder an item is, is the ingest's rule)
+        "DROP CONSTRAINT identifier_value_unique IF EXISTS",
+        f"CREATE CONSTRAINT identifier_holder IF NOT EXISTS "
+        f"FOR (i:{IDENTIFIER}) REQUIRE (i.kind, i.type, i.value, i.entity) IS UNIQUE",
+        f"CREATE INDEX identifier_lookup IF NOT EXISTS "
+        f"FOR (i:{IDENTIFIER}) ON (i.kind, i.type, i.value)",
         f"CREATE CONSTRAINT relation_ref_id IF NOT EXISTS "
         f"FOR (k:{RELATION_REF}) REQUIRE k.id IS UNIQUE",
         f"CREATE INDEX assertion_item IF NOT EXISTS FOR (a:{ASSERTION}) ON (a.item)",
@@ -245,6 +255,11 @@ def schema_statements(vocabulary: Vocabulary = VOCABULARY) -> tuple[str, ...]:
         f"CREATE INDEX run_source IF NOT EXISTS FOR (r:{RUN}) ON (r.source)",
         f"CREATE CONSTRAINT history_seq IF NOT EXISTS FOR (h:{HISTORY}) REQUIRE h.seq IS UNIQUE",
         f"CREATE INDEX history_item IF NOT EXISTS FOR (h:{HISTORY}) ON (h.item)",
+        f"CREATE CONSTRAINT identity_conflict_seq IF NOT EXISTS "
+        f"FOR (c:{IDENTITY_CONFLICT}) REQUIRE c.seq IS UNIQUE",
+        f"CREATE CONSTRAINT identity_conflict_clash IF NOT EXISTS "
+        f"FOR (c:{IDENTITY_CONFLICT}) REQUIRE (c.kind, c.id_type, c.value, c.entity, c.holder) "
+        "IS UNIQUE",
     ]
     return tuple(out)
 
@@ -290,6 +305,41 @@ def create_meta(created: int) -> Statement:
         "RETURN m.schema_version AS schema_version",
         {"name": STORE_NAME, "version": SCHEMA_VERSION, "created": created},
         op="create_meta",
+    )
+
+
+MIGRATIONS: dict[str, str] = {
+    "1": "identifiers of retired entities were not kept, and a value had one holder",
+}
+"""Older graph model versions this one migrates from, and what changed."""
+
+DROP_IDENTIFIERS = Statement(
+    f"MATCH (i:{IDENTIFIER})\nWITH i LIMIT $limit\nDELETE i\nRETURN count(*) AS n",
+    {"limit": 10_000},
+    op="drop_identifiers",
+)
+"""Delete up to ``limit`` identifier nodes (a migration rebuilds them all)."""
+
+
+@_packs
+def identifier_sources(after: int, limit: int) -> Statement:
+    """Unmerged entities with identifiers and ``id > after``, by id, at most ``limit``."""
+    return Statement(
+        f"MATCH (e:{ENTITY})\n"
+        "WHERE e.id > $after AND e.status <> 3 AND e.identifiers <> '{}'\n"
+        "RETURN e.id AS id, e.kind AS kind, e.identifiers AS identifiers\n"
+        "ORDER BY id LIMIT $limit",
+        {"after": after, "limit": limit},
+        op="identifier_sources",
+    )
+
+
+def set_schema_version(version: str) -> Statement:
+    """Record the graph model version the database now holds."""
+    return Statement(
+        f"{_META_MATCH}\nSET m.schema_version = $version",
+        {"name": STORE_NAME, "version": version},
+        op="set_schema_version",
     )
 
 
@@ -412,13 +462,13 @@ def resolve_keys_as_of(refs: Sequence[tuple[int, int, str]], as_of: int) -> Stat
 
 @_packs
 def resolve_identifiers(kind: int, pairs: Sequence[tuple[int, str, str]]) -> Statement:
-    """Find the non-retired holder of each (i, identifier type, value) of a kind."""
+    """Every unmerged holder, any status, of each (i, identifier type, value) of a kind."""
     return Statement(
         "UNWIND $pairs AS p\n"
         f"MATCH (i:{IDENTIFIER} {{kind: $kind, type: p.type, value: p.value}})\n"
         f"MATCH (e:{ENTITY} {{id: i.entity}})\n"
-        "WHERE e.status <> 2\n"
-        "RETURN p.i AS i, coalesce(e.merged_into, e.id) AS id",
+        "WHERE e.status <> 3\n"
+        "RETURN p.i AS i, e.id AS id",
         {"kind": kind, "pairs": [{"i": i, "type": t, "value": v} for i, t, v in pairs]},
         op="resolve_identifiers",
     )
@@ -864,22 +914,22 @@ def set_aliases(rows: Sequence[Mapping[str, Any]], at: int) -> Statement:
 
 
 def set_identifiers(rows: Sequence[Mapping[str, Any]]) -> Statement:
-    """Point each ``{kind, type, value}`` identifier at ``row.entity``."""
+    """``row.entity`` holds each ``{kind, type, value}`` identifier (others may hold it too)."""
     return Statement(
         "UNWIND $rows AS row\n"
-        f"MERGE (i:{IDENTIFIER} {{kind: row.kind, type: row.type, value: row.value}})\n"
-        "SET i.entity = row.entity",
+        f"MERGE (:{IDENTIFIER} {{kind: row.kind, type: row.type, value: row.value, "
+        "entity: row.entity})",
         {"rows": [dict(r) for r in rows]},
         op="set_identifiers",
     )
 
 
 def unset_identifiers(rows: Sequence[Mapping[str, Any]]) -> Statement:
-    """Forget each ``{kind, type, value}`` identifier if it still points at ``row.entity``."""
+    """``row.entity`` no longer holds each ``{kind, type, value}`` identifier."""
     return Statement(
         "UNWIND $rows AS row\n"
-        f"MATCH (i:{IDENTIFIER} {{kind: row.kind, type: row.type, value: row.value}})\n"
-        "WHERE i.entity = row.entity\n"
+        f"MATCH (i:{IDENTIFIER} {{kind: row.kind, type: row.type, value: row.value, "
+        "entity: row.entity})\n"
         "DELETE i",
         {"rows": [dict(r) for r in rows]},
         op="unset_identifiers",
@@ -1001,6 +1051,37 @@ def append_history(rows: Sequence[Mapping[str, Any]]) -> Statement:
         f"UNWIND $rows AS row\nCREATE (h:{HISTORY})\nSET h = row",
         {"rows": [dict(r) for r in rows]},
         op="append_history",
+    )
+
+
+def record_conflicts(rows: Sequence[Mapping[str, Any]]) -> Statement:
+    """Record identity conflicts not recorded yet; each row holds every property.
+
+    A clash (kind, type, value, entity, holder) is recorded once: the first
+    time, with its ``seq``, time, source and run.
+    """
+    return Statement(
+        "UNWIND $rows AS row\n"
+        f"MERGE (c:{IDENTITY_CONFLICT} {{kind: row.kind, id_type: row.id_type, "
+        "value: row.value, entity: row.entity, holder: row.holder})\n"
+        "ON CREATE SET c = row",
+        {"rows": [dict(r) for r in rows]},
+        op="record_conflicts",
+    )
+
+
+@_packs
+def conflicts_page(after: int, limit: int) -> Statement:
+    """Identity conflicts with ``seq > after``, oldest first, at most ``limit``."""
+    return Statement(
+        f"MATCH (c:{IDENTITY_CONFLICT})\n"
+        "WHERE c.seq > $after\n"
+        "RETURN c.seq AS seq, c.at AS at, c.kind AS kind, c.id_type AS id_type, "
+        "c.value AS value, c.entity AS entity, c.holder AS holder, c.item_key AS item_key, "
+        "c.source AS source, c.run_id AS run_id\n"
+        "ORDER BY seq LIMIT $limit",
+        {"after": after, "limit": limit},
+        op="conflicts_page",
     )
 
 

@@ -70,6 +70,7 @@ from graphsvc.model.records import (
     FieldChange,
     HistoryEvent,
     HistoryOp,
+    IdentityConflict,
     ItemKind,
     RelationRecord,
     RunRecord,
@@ -85,12 +86,14 @@ from graphsvc.model.vocabulary import (
     Status,
     TraversalStep,
     Vocabulary,
+    normalize_key,
 )
 from graphsvc.store.base import (
     MERGED,
     AssertionState,
     AttributeColumn,
     ChangeSet,
+    ConflictPage,
     EntityPage,
     EntityQuery,
     EntityState,
@@ -131,7 +134,6 @@ Row = dict[str, Any]
 Run = Callable[[q.Statement], Awaitable[list[Row]]]
 """Runs one statement inside the current transaction and returns its rows."""
 
-_RETIRED = Status.RETIRED.code
 _WRITE_BATCH = 5000
 _READ_BATCH = 10_000
 _WALK_BATCH = 10_000
@@ -321,6 +323,14 @@ class DriverGateway:
 _RELATION_TYPES = {t.value: t for t in RelationType}
 
 
+def _holders_by_position(rows: Sequence[Row], n: int) -> list[tuple[int, ...]]:
+    """Rows ``{i, id}`` of :func:`~graphsvc.store.neo4j.cypher.resolve_identifiers` per position."""
+    found: list[list[int]] = [[] for _ in range(n)]
+    for row in rows:
+        found[int(row["i"])].append(int(row["id"]))
+    return [tuple(sorted(ids)) for ids in found]
+
+
 def _edges_now(rows: Sequence[Row], outgoing: bool) -> Iterator[tuple[int, Edge]]:
     """(frontier id, edge) of each row of a walk of the present (``WALK_FIELDS_NOW``)."""
     for r in rows:
@@ -451,9 +461,40 @@ class Neo4jStore(GraphStore):
             _rows(q.create_meta(_now_micros())), "creating the graphsvc meta node"
         )
         self._check_version(created, where)
+        if created and created[0]["schema_version"] in q.MIGRATIONS:
+            await self._rebuild_identifiers()
+            await self._gw.write(
+                _rows(q.set_schema_version(q.SCHEMA_VERSION)), "recording the migration"
+            )
+
+    async def _rebuild_identifiers(self) -> None:
+        """Migrate from version 1: one identifier node per holder, retired holders included.
+
+        Idempotent: interrupted, the next open starts again (the version is
+        set only at the end).
+        """
+        doing = "migrating identifiers to graph model version " + q.SCHEMA_VERSION
+        while True:
+            deleted = await self._gw.write(_rows(q.DROP_IDENTIFIERS), doing)
+            if not deleted or int(deleted[0]["n"]) == 0:
+                break
+        after = 0
+        while True:
+            rows = await self._gw.read(_rows(q.identifier_sources(after, _WRITE_BATCH)), doing)
+            if not rows:
+                return
+            holders = [
+                {"kind": int(r["kind"]), "type": t, "value": v, "entity": int(r["id"])}
+                for r in rows
+                for t, v in orjson.loads(r["identifiers"]).items()
+            ]
+            await self._gw.write(_rows(q.set_identifiers(holders)), doing)
+            after = int(rows[-1]["id"])
 
     @staticmethod
     def _check_version(rows: list[Row], where: str) -> None:
+        if rows and rows[0]["schema_version"] in q.MIGRATIONS:
+            return
         if rows and rows[0]["schema_version"] != q.SCHEMA_VERSION:
             msg = (
                 f"{where} holds graphsvc graph model version {rows[0]['schema_version']}, "
@@ -510,6 +551,7 @@ class Neo4jStore(GraphStore):
         self, refs: Sequence[tuple[EntityKind, str]], *, as_of: datetime | None = None
     ) -> list[int | None]:
         """Look keys and aliases up (see :meth:`GraphStore.resolve`)."""
+        refs = [(kind, normalize_key(key)) for kind, key in refs]
         coded = self._refs(refs)
         if not coded:
             return []
@@ -531,8 +573,8 @@ class Neo4jStore(GraphStore):
 
     async def resolve_identifiers(
         self, kind: EntityKind, identifiers: Sequence[tuple[str, str]]
-    ) -> list[int | None]:
-        """Find the non-retired holder of each identifier (see the port)."""
+    ) -> list[tuple[int, ...]]:
+        """Find every unmerged holder of each identifier, any status (see the port)."""
         code = self.vocabulary.kind_code(kind)
         pairs = [(i, t, v) for i, (t, v) in enumerate(identifiers)]
         if not pairs:
@@ -543,10 +585,7 @@ class Neo4jStore(GraphStore):
             ),
             "resolving identifiers",
         )
-        out: list[int | None] = [None] * len(pairs)
-        for row in rows:
-            out[int(row["i"])] = int(row["id"])
-        return out
+        return _holders_by_position(rows, len(pairs))
 
     def _entity_record(
         self,
@@ -790,6 +829,28 @@ class Neo4jStore(GraphStore):
                 )
             )
         return HistoryPage(tuple(events), len(rows) > first, events[-1].seq if events else None)
+
+    async def identity_conflicts(self, *, first: int, after: int | None = None) -> ConflictPage:
+        """Return recorded identity conflicts, oldest first (see the port)."""
+        rows = await self._read(
+            _rows(q.conflicts_page(after or 0, max(0, first) + 1)), "reading identity conflicts"
+        )
+        items = tuple(
+            IdentityConflict(
+                seq=int(r["seq"]),
+                at=from_micros(int(r["at"])),
+                kind=self.vocabulary.kind_from_code(int(r["kind"])),
+                id_type=r["id_type"],
+                value=r["value"],
+                entity_id=int(r["entity"]),
+                holder_id=int(r["holder"]),
+                item_key=r["item_key"],
+                source=r["source"],
+                run_id=r["run_id"],
+            )
+            for r in rows[: max(0, first)]
+        )
+        return ConflictPage(items, len(rows) > first, items[-1].seq if items else None)
 
     async def runs(self, *, source: str | None = None, first: int = 100) -> list[RunRecord]:
         """Return the latest runs, newest first."""
@@ -1129,12 +1190,16 @@ class _Neo4jTransaction(WriteTransaction):
 
     async def lookup_identifiers(
         self, kind: EntityKind, identifiers: Sequence[tuple[str, str]]
-    ) -> dict[tuple[str, str], int]:
-        """Look identifiers up (only non-retired holders of ``kind``)."""
+    ) -> dict[tuple[str, str], tuple[int, ...]]:
+        """Look identifiers up: every unmerged holder of ``kind``, any status (see the port)."""
         code = self._vocab.kind_code(kind)
         pairs = [(i, t, v) for i, (t, v) in enumerate(identifiers)]
         rows = await self._all(pairs, lambda c: q.resolve_identifiers(code, c))
-        return {identifiers[int(r["i"])]: int(r["id"]) for r in rows}
+        return {
+            identifiers[i]: holders
+            for i, holders in enumerate(_holders_by_position(rows, len(pairs)))
+            if holders
+        }
 
     async def load_entities(self, ids: Sequence[int]) -> list[EntityState]:
         """Read the current state of entities.
@@ -1328,6 +1393,7 @@ class _Applier:
         await self._update_relations()
         await self._assertions()
         await self._history()
+        await self._conflicts()
         await self._logs()
         if cs.run_update is not None:
             ru = cs.run_update
@@ -1361,11 +1427,10 @@ class _Applier:
                 (k, v) for k, v in indexed_mirror(e.attributes, self.vocab).items() if v is not None
             )
             by_kind.setdefault(e.kind, []).append({"id": eid, "props": props})
-            if e.status is not Status.RETIRED:
-                identifiers += [
-                    {"kind": code, "type": t, "value": v, "entity": eid}
-                    for t, v in e.identifiers.items()
-                ]
+            identifiers += [
+                {"kind": code, "type": t, "value": v, "entity": eid}
+                for t, v in e.identifiers.items()
+            ]
         for kind, rows in by_kind.items():
             await self.tx._write(rows, partial(q.create_entities, kind), counted=True)
         if identifiers:
@@ -1442,11 +1507,7 @@ class _Applier:
                 {"kind": kind, "type": t, "value": v, "entity": u.id}
                 for t, v in orjson.loads(row["identifiers"]).items()
             ]
-            if u.id in merged_now:
-                now = MERGED
-            else:
-                now = u.status.code if u.status is not None else int(row["status"])
-            if now != _RETIRED:
+            if u.id not in merged_now:
                 put += [
                     {"kind": kind, "type": t, "value": v, "entity": u.id}
                     for t, v in u.identifiers.items()
@@ -1606,6 +1667,28 @@ class _Applier:
             self.counters.next_history += 1
         if rows:
             await self.tx._write(rows, q.append_history)
+
+    async def _conflicts(self) -> None:
+        cs = self.cs
+        rows: list[Row] = []
+        for c in cs.conflicts:
+            rows.append(
+                {
+                    "seq": self.counters.next_history,
+                    "at": cs.at,
+                    "kind": self.vocab.kind_code(c.kind),
+                    "id_type": c.id_type,
+                    "value": c.value,
+                    "entity": self.real(c.entity_id),
+                    "holder": self.real(c.holder_id),
+                    "item_key": c.item_key,
+                    "source": cs.source,
+                    "run_id": cs.run_id,
+                }
+            )
+            self.counters.next_history += 1
+        if rows:
+            await self.tx._write(rows, q.record_conflicts)
 
     async def _logs(self) -> None:
         entities: list[Row] = []

@@ -84,7 +84,8 @@ class GraphState:
     entities: dict[int, dict[str, Any]] = field(default_factory=dict)
     labels: dict[int, str] = field(default_factory=dict)
     aliases: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)
-    identifiers: dict[tuple[int, str, str], int] = field(default_factory=dict)
+    identifiers: set[tuple[int, str, str, int]] = field(default_factory=set)
+    conflicts: dict[int, dict[str, Any]] = field(default_factory=dict)
     relations: dict[int, dict[str, Any]] = field(default_factory=dict)
     refs: dict[int, dict[str, Any]] = field(default_factory=dict)
     assertions: dict[tuple[str, str, int], dict[str, Any]] = field(default_factory=dict)
@@ -102,6 +103,7 @@ class GraphState:
             + len(self.assertions)
             + len(self.runs)
             + len(self.history)
+            + len(self.conflicts)
         )
 
 
@@ -323,11 +325,12 @@ class Model:
     def op_resolve_identifiers(self, st: Statement, p: dict[str, Any]) -> list[Row]:
         out = []
         for pair in p["pairs"]:
-            holder = self.s.identifiers.get((p["kind"], pair["type"], pair["value"]))
-            e = self.s.entities.get(holder) if holder is not None else None
-            if e is None or e["status"] == 2:
-                continue
-            out.append({"i": pair["i"], "id": e.get("merged_into") or e["id"]})
+            for kind, type_, value, holder in sorted(self.s.identifiers):
+                if (kind, type_, value) != (p["kind"], pair["type"], pair["value"]):
+                    continue
+                e = self.s.entities.get(holder)
+                if e is not None and e["status"] != 3:
+                    out.append({"i": pair["i"], "id": e["id"]})
         return out
 
     def _filtered(self, st: Statement, p: dict[str, Any]) -> list[dict[str, Any]]:
@@ -645,15 +648,46 @@ class Model:
 
     def op_set_identifiers(self, st: Statement, p: dict[str, Any]) -> list[Row]:
         for row in p["rows"]:
-            self.s.identifiers[(row["kind"], row["type"], row["value"])] = row["entity"]
+            self.s.identifiers.add((row["kind"], row["type"], row["value"], row["entity"]))
         return []
 
     def op_unset_identifiers(self, st: Statement, p: dict[str, Any]) -> list[Row]:
         for row in p["rows"]:
-            key = (row["kind"], row["type"], row["value"])
-            if self.s.identifiers.get(key) == row["entity"]:
-                del self.s.identifiers[key]
+            self.s.identifiers.discard((row["kind"], row["type"], row["value"], row["entity"]))
         return []
+
+    def op_record_conflicts(self, st: Statement, p: dict[str, Any]) -> list[Row]:
+        for row in p["rows"]:
+            clash = [row[k] for k in ("kind", "id_type", "value", "entity", "holder")]
+            if any(
+                [c[k] for k in ("kind", "id_type", "value", "entity", "holder")] == clash
+                for c in self.s.conflicts.values()
+            ):
+                continue
+            assert row["seq"] not in self.s.conflicts, "identity_conflict_seq"
+            self.s.conflicts[row["seq"]] = dict(row)
+        return []
+
+    def op_conflicts_page(self, st: Statement, p: dict[str, Any]) -> list[Row]:
+        rows = [dict(c) for seq, c in sorted(self.s.conflicts.items()) if seq > p["after"]]
+        return [
+            {
+                k: r.get(k)
+                for k in (
+                    "seq",
+                    "at",
+                    "kind",
+                    "id_type",
+                    "value",
+                    "entity",
+                    "holder",
+                    "item_key",
+                    "source",
+                    "run_id",
+                )
+            }
+            for r in rows[: p["limit"]]
+        ]
 
     def op_create_relations(self, st: Statement, p: dict[str, Any]) -> list[Row]:
         type_ = re.search(r"\[r:(\w+)\]->\(b\)", st.text)

@@ -25,6 +25,7 @@ STORE_LABELS = {
     q.ASSERTION,
     q.RUN,
     q.HISTORY,
+    q.IDENTITY_CONFLICT,
 }
 ALLOWED_NAMES = STORE_LABELS | {k.value for k in EntityKind} | {t.value for t in RelationType}
 

@@ -78,11 +78,12 @@ async def test_every_statement_is_planned_by_neo4j(empty_neo4j: Settings, neo4j_
         (q.set_aliases([{"kind": 1, "key": "k", "entity": 1}], 1), "UNIQUE a:Alias(kind, key)"),
         (
             q.set_identifiers([{"kind": 1, "type": "serial", "value": "v", "entity": 1}]),
-            "UNIQUE i:Identifier(kind, type, value)",
+            "UNIQUE anon_0:Identifier(kind, type, value, entity)",
         ),
         (q.entity_states([1, 2]), "UNIQUE e:Entity(id)"),
+        (q.resolve_identifiers(1, [(0, "serial", "v")]), "i:Identifier(kind, type, value)"),
     ],
-    ids=["assert_items", "set_aliases", "set_identifiers", "entity_states"],
+    ids=["assert_items", "set_aliases", "set_identifiers", "entity_states", "identifier_lookup"],
 )
 async def test_merges_and_lookups_plan_on_a_unique_index(
     empty_neo4j: Settings, neo4j_admin: Any, statement: q.Statement, index: str
