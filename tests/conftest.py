@@ -176,7 +176,7 @@ def empty_neo4j(neo4j_settings: Settings, neo4j_admin: Any) -> Settings:
     """The test Neo4j with every node deleted (constraints and indexes stay)."""
     with neo4j_admin.session(database=neo4j_settings.neo4j_database) as session:
         session.run(
-            "MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+            "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
         ).consume()
     return neo4j_settings
 

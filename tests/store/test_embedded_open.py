@@ -110,3 +110,85 @@ async def test_erase_empties_the_store_and_keeps_the_lock(tmp_path: Path) -> Non
         assert path.stat().st_ino == inode
     async with EmbeddedStore(path, read_only=True) as reader:
         assert (await reader.stats()).entities == 1
+
+
+async def test_a_version_1_store_is_migrated_by_a_writer_and_refused_by_a_reader(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "g.db"
+    async with EmbeddedStore(path):
+        pass
+    con = sqlite3.connect(path)
+    con.execute("DROP TABLE identity_conflict")
+    con.execute("UPDATE meta SET value = '1' WHERE name = 'schema_version'")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreUnavailable, match="open it once for writing"):
+        async with EmbeddedStore(path, read_only=True):
+            pass
+    async with EmbeddedStore(path) as store:
+        assert (await store.identity_conflicts(first=5)).items == ()
+    async with EmbeddedStore(path, read_only=True) as reader:
+        assert (await reader.identity_conflicts(first=5)).items == ()
+    con = sqlite3.connect(path)
+    assert con.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone() == ("2",)
+    con.close()
+
+
+async def _version_1_store_with(path: Path, keys: list[str]) -> None:
+    from graphsvc.ingest.engine import IngestEngine
+    from graphsvc.model.batch import IngestBatch
+
+    async with EmbeddedStore(path) as store:
+        items = [{"kind": "Service", "key": f"placeholder-{i}"} for i in range(len(keys))]
+        items.append(
+            {
+                "kind": "ConfigurationItem",
+                "key": "h",
+                "identifiers": {"hostname": "placeholder"},
+                "attributes": {"ciClass": "server"},
+            }
+        )
+        await IngestEngine(store).ingest(
+            IngestBatch.model_validate({"source": "s", "entities": items})
+        )
+    con = sqlite3.connect(path)
+    # what graphsvc 1 stored: keys and identifier values as sent
+    for i, key in enumerate(keys):
+        con.execute("UPDATE entity SET key = ? WHERE key = ?", (key, f"placeholder-{i}"))
+    con.execute(
+        "UPDATE entity SET identifiers = ? WHERE key = 'h'",
+        ('{"hostname":"cafe\\u0301-01"}',),
+    )
+    con.execute("DROP TABLE identity_conflict")
+    con.execute("UPDATE meta SET value = '1' WHERE name = 'schema_version'")
+    con.commit()
+    con.close()
+
+
+async def test_the_migration_puts_keys_and_identifier_values_in_nfc(tmp_path: Path) -> None:
+    path = tmp_path / "g.db"
+    await _version_1_store_with(path, ["cafe\u0301"])
+    async with EmbeddedStore(path) as store:
+        found = await store.resolve([(EntityKind.SERVICE, "caf\u00e9")])
+        assert found[0] is not None
+        [record] = await store.entities([found[0]])
+        assert record is not None and record.key == "caf\u00e9"
+        [holders] = await store.resolve_identifiers(
+            EntityKind.CONFIGURATION_ITEM, [("hostname", "caf\u00e9-01")]
+        )
+        assert len(holders) == 1
+
+
+async def test_keys_that_are_one_in_nfc_refuse_the_migration_and_change_nothing(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "g.db"
+    await _version_1_store_with(path, ["cafe\u0301", "caf\u00e9"])
+    with pytest.raises(StoreCorrupted, match="are one key in Unicode NFC"):
+        async with EmbeddedStore(path):
+            pass
+    con = sqlite3.connect(path)
+    assert con.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone() == ("1",)
+    assert con.execute("SELECT count(*) FROM entity WHERE key = 'cafe\u0301'").fetchone() == (1,)
+    con.close()

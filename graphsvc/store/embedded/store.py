@@ -282,12 +282,60 @@ class EmbeddedStore(GraphStore):
                     f"writing (graphsvc serve, or graphsvc check) to migrate it to {SCHEMA_VERSION}"
                 )
                 raise StoreUnavailable(msg)
-            conn.executescript(
-                "BEGIN;" + SCHEMA + "UPDATE meta SET value = "
-                f"'{SCHEMA_VERSION}' WHERE name = 'schema_version';COMMIT;"
-            )
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                self._normalise_names(conn)
+                conn.execute(
+                    "UPDATE meta SET value = ? WHERE name = 'schema_version'", (SCHEMA_VERSION,)
+                )
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
             version = SCHEMA_VERSION
         return version
+
+    def _normalise_names(self, conn: sqlite3.Connection) -> None:
+        """Migration from version 1: keys and identifier values in Unicode NFC.
+
+        Version 1 stored keys as sent; they are now compared in NFC, and a key
+        stored in another form could no longer be found.
+
+        Raises:
+            StoreCorrupted: when two keys of one kind are one key in NFC (the
+                store is left as it was; the message names both).
+        """
+        vocab = self.vocabulary
+        for table, id_column in (("entity", "id"), ("alias", "entity_id")):
+            rows = conn.execute(f"SELECT kind, key, {id_column} FROM {table}").fetchall()
+            taken = {(kind, key) for kind, key, _ in rows}
+            for kind, key, owner in rows:
+                nfc = normalize_key(key)
+                if nfc == key:
+                    continue
+                if (kind, nfc) in taken:
+                    msg = (
+                        f"{self.path}: keys {key!r} and {nfc!r} of "
+                        f"{vocab.kind_from_code(kind).value} are one key in Unicode NFC; "
+                        "graphsvc 2 cannot open this store until one of them is renamed "
+                        "(with graphsvc 1)"
+                    )
+                    raise StoreCorrupted(msg)
+                conn.execute(
+                    f"UPDATE {table} SET key = ? WHERE kind = ? AND key = ? AND {id_column} = ?",
+                    (nfc, kind, key, owner),
+                )
+                taken.add((kind, nfc))
+        for eid, raw in conn.execute(
+            "SELECT id, identifiers FROM entity WHERE identifiers != '{}'"
+        ).fetchall():
+            identifiers = orjson.loads(raw)
+            fixed = {t: vocab.normalize_identifier(t, v) for t, v in identifiers.items()}
+            if fixed != identifiers:
+                conn.execute("UPDATE entity SET identifiers = ? WHERE id = ?", (_dumps(fixed), eid))
 
     def _load_index(self, conn: sqlite3.Connection) -> None:
         idx = self.index

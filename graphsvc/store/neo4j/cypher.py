@@ -321,6 +321,29 @@ DROP_IDENTIFIERS = Statement(
 """Delete up to ``limit`` identifier nodes (a migration rebuilds them all)."""
 
 
+def normalise_keys(label: str) -> Statement:
+    """Migration from version 1: up to ``limit`` keys of ``label`` nodes put in Unicode NFC."""
+    return Statement(
+        f"MATCH (n:{name(label)})\n"
+        "WHERE n.key <> normalize(n.key, NFC)\n"
+        "WITH n LIMIT $limit\n"
+        "SET n.key = normalize(n.key, NFC)\n"
+        "RETURN count(n) AS n",
+        {"limit": 10_000},
+        op="normalise_keys",
+    )
+
+
+def set_entity_identifiers(rows: Sequence[Mapping[str, Any]]) -> Statement:
+    """Replace the identifiers JSON of entities; rows are ``{id, identifiers}``."""
+    return Statement(
+        f"UNWIND $rows AS row\nMATCH (e:{ENTITY} {{id: row.id}})\n"
+        "SET e.identifiers = row.identifiers",
+        {"rows": [dict(r) for r in rows]},
+        op="set_entity_identifiers",
+    )
+
+
 @_packs
 def identifier_sources(after: int, limit: int) -> Statement:
     """Unmerged entities with identifiers and ``id > after``, by id, at most ``limit``."""

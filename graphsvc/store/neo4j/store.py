@@ -468,12 +468,29 @@ class Neo4jStore(GraphStore):
             )
 
     async def _rebuild_identifiers(self) -> None:
-        """Migrate from version 1: one identifier node per holder, retired holders included.
+        """Migrate from version 1: keys and identifier values in Unicode NFC, and one
+        identifier node per holder, retired holders included.
 
         Idempotent: interrupted, the next open starts again (the version is
         set only at the end).
+
+        Raises:
+            StoreCorrupted: when two keys of one kind are one key in NFC.
         """
-        doing = "migrating identifiers to graph model version " + q.SCHEMA_VERSION
+        doing = "migrating to graph model version " + q.SCHEMA_VERSION
+        for label in (q.ENTITY, q.ALIAS):
+            try:
+                while True:
+                    changed = await self._gw.write(_rows(q.normalise_keys(label)), doing)
+                    if not changed or int(changed[0]["n"]) == 0:
+                        break
+            except Conflict as exc:
+                msg = (
+                    f"Neo4j database {self.database!r}: two {label} keys of one kind are one "
+                    f"key in Unicode NFC ({exc}); graphsvc 2 cannot use this database until "
+                    "one of them is renamed"
+                )
+                raise StoreCorrupted(msg) from exc
         while True:
             deleted = await self._gw.write(_rows(q.DROP_IDENTIFIERS), doing)
             if not deleted or int(deleted[0]["n"]) == 0:
@@ -483,11 +500,19 @@ class Neo4jStore(GraphStore):
             rows = await self._gw.read(_rows(q.identifier_sources(after, _WRITE_BATCH)), doing)
             if not rows:
                 return
-            holders = [
-                {"kind": int(r["kind"]), "type": t, "value": v, "entity": int(r["id"])}
-                for r in rows
-                for t, v in orjson.loads(r["identifiers"]).items()
-            ]
+            holders: list[Row] = []
+            rewritten: list[Row] = []
+            for r in rows:
+                stored = orjson.loads(r["identifiers"])
+                values = {t: self.vocabulary.normalize_identifier(t, v) for t, v in stored.items()}
+                if values != stored:
+                    rewritten.append({"id": int(r["id"]), "identifiers": dumps(values)})
+                holders += [
+                    {"kind": int(r["kind"]), "type": t, "value": v, "entity": int(r["id"])}
+                    for t, v in values.items()
+                ]
+            if rewritten:
+                await self._gw.write(_rows(q.set_entity_identifiers(rewritten)), doing)
             await self._gw.write(_rows(q.set_identifiers(holders)), doing)
             after = int(rows[-1]["id"])
 

@@ -204,3 +204,48 @@ async def test_server_notifications_stay_out_of_the_logs(
     assert rows == [{"n": 0}]
     noisy = [r.getMessage() for r in caplog.records if "notification" in r.getMessage().lower()]
     assert noisy == []
+
+
+async def test_a_version_1_database_is_migrated_on_open(
+    empty_neo4j: Settings, neo4j_admin: Any
+) -> None:
+    """Graph model 1 kept no identifiers of retired entities and one holder per value."""
+    async with store_from_settings(empty_neo4j) as store:
+        engine = IngestEngine(store)
+        await engine.ingest(
+            batch(entities=[{**ent(CI, "old"), "identifiers": {"serial": "S1", "fqdn": "a.x"}}])
+        )
+        await engine.ingest(batch(entities=[{**ent(CI, "old"), "status": "retired"}]))
+        await engine.ingest(batch(entities=[{**ent(CI, "new"), "identifiers": {"fqdn": "a.x"}}]))
+        await engine.ingest(batch(entities=[ent(SVC, "caf\u00e9")]))
+        old, new = await store.resolve([(EntityKind.CONFIGURATION_ITEM, k) for k in ("old", "new")])
+        [cafe] = await store.resolve([(EntityKind.SERVICE, "caf\u00e9")])
+    # what graphsvc 1 left: no identifier node of the retired entity, the old constraint
+    with neo4j_admin.session(database=empty_neo4j.neo4j_database) as session:
+        session.run("MATCH (i:Identifier {entity: $old}) DELETE i", old=old).consume()
+        session.run("DROP CONSTRAINT identifier_holder IF EXISTS").consume()
+        session.run("DROP INDEX identifier_lookup IF EXISTS").consume()
+        session.run(
+            "CREATE CONSTRAINT identifier_value_unique IF NOT EXISTS "
+            "FOR (i:Identifier) REQUIRE (i.kind, i.type, i.value) IS UNIQUE"
+        ).consume()
+        session.run("MATCH (m:GraphsvcStore) SET m.schema_version = '1'").consume()
+        # graphsvc 1 stored keys as sent
+        session.run(
+            "MATCH (e:Entity {id: $id}) SET e.key = $key", id=cafe, key="cafe\u0301"
+        ).consume()
+    async with store_from_settings(empty_neo4j) as store:
+        ci = EntityKind.CONFIGURATION_ITEM
+        held = await store.resolve_identifiers(ci, [("serial", "S1"), ("fqdn", "a.x")])
+        assert held == [(old,), tuple(sorted((old, new)))]
+        assert await store.resolve([(EntityKind.SERVICE, "cafe\u0301")]) == [cafe]
+        # the strong serial revives the retired entity, as the rule says
+        summary = await IngestEngine(store).ingest(
+            batch(entities=[{**ent(CI, "back"), "identifiers": {"serial": "S1"}}])
+        )
+        assert (summary.revived, summary.merged) == (1, 1)
+    with neo4j_admin.session(database=empty_neo4j.neo4j_database) as session:
+        version = session.run("MATCH (m:GraphsvcStore) RETURN m.schema_version AS v").single()
+        constraints = {r["name"] for r in session.run("SHOW CONSTRAINTS YIELD name")}
+    assert version is not None and version["v"] == "2"
+    assert "identifier_holder" in constraints and "identifier_value_unique" not in constraints
