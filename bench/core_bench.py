@@ -15,7 +15,8 @@ Steps, all on the same seeded graph (bench/graphgen.py) in the same run:
    is ready to traverse), walks the impact closure of the largest hub and of 200
    random starts through the store port, and compares each with
    ``scipy.sparse.csgraph.breadth_first_order`` on the same graph; then reports
-   its peak resident memory.
+   its peak resident memory, and times ``verify`` (what a server's start adds:
+   every page read once) and ``check`` (``graphsvc check``).
 """
 
 from __future__ import annotations
@@ -226,6 +227,14 @@ async def service(db: Path, n: int, m: int, seed: int, workdir: Path) -> dict[st
         ratios.append(a[0] / b[0])
         our_times.append(a[0])
         their_times.append(b[0])
+    peak = peak_rss_mb()
+    # what the server's start adds (every page read once), and graphsvc check
+    t = time.perf_counter()
+    await store.verify()
+    verify_s = time.perf_counter() - t
+    t = time.perf_counter()
+    report = await store.check()
+    check_s = time.perf_counter() - t
     await store.close()
     return {
         "open_ready_seconds": open_s,
@@ -240,7 +249,10 @@ async def service(db: Path, n: int, m: int, seed: int, workdir: Path) -> dict[st
         "random_median_ratio": statistics.median(ratios),
         "random_reached_median": float(statistics.median([0])),
         "random_mismatches": mismatches,
-        "service_peak_rss_mb": peak_rss_mb(),
+        "service_peak_rss_mb": peak,
+        "verify_seconds": verify_s,
+        "check_seconds": check_s,
+        "check_findings": len(report.findings),
     }
 
 

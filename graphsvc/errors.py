@@ -22,6 +22,10 @@ caller ever sees ``sqlite3`` or ``neo4j`` exceptions::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from graphsvc.model.batch import IngestBatch
 
 __all__ = [
     "BatchRejected",
@@ -32,6 +36,7 @@ __all__ = [
     "ItemError",
     "NotFound",
     "ParseError",
+    "PartialBatch",
     "StoreCorrupted",
     "StoreError",
     "StoreTimeout",
@@ -76,15 +81,43 @@ class ItemError:
         return f"{where}: {self.reason}"
 
 
+@dataclass(frozen=True, slots=True)
+class PartialBatch:
+    """The well-formed part of a batch that failed shape checks.
+
+    Attributes:
+        batch: The header and the well-formed items (an ``IngestBatch``).
+        entity_positions: Position in the sent batch of each entity of ``batch``.
+        relation_positions: Position in the sent batch of each relation of ``batch``.
+        left_out: (kind, key) of the entities left out for their own errors: a
+            relation naming one is not missing its endpoint.
+    """
+
+    batch: IngestBatch
+    entity_positions: tuple[int, ...]
+    relation_positions: tuple[int, ...]
+    left_out: frozenset[tuple[str, str]] = frozenset()
+
+
 class BatchRejected(InvalidInput):
     """An ingest batch was refused; :attr:`errors` names every offending item.
 
     Nothing of the batch was written.
     """
 
-    def __init__(self, errors: list[ItemError], *, origin: str = "") -> None:
+    def __init__(
+        self,
+        errors: list[ItemError],
+        *,
+        origin: str = "",
+        rest: PartialBatch | None = None,
+    ) -> None:
         self.errors = errors
         self.origin = origin
+        self.rest = rest
+        """The items whose shape was fine, when others' was not: the ingest engine
+        checks them against the store too, so that one answer names every offending
+        item (schema and store errors alike)."""
         shown = "; ".join(e.describe() for e in errors[:5])
         more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
         prefix = f"{origin}: " if origin else ""

@@ -34,7 +34,7 @@ from graphsvc.api.rest import Services
 from graphsvc.api.rest import router as rest_router
 from graphsvc.api.tokens import Scope, TokenStore
 from graphsvc.config import Settings
-from graphsvc.errors import GraphSvcError
+from graphsvc.errors import GraphSvcError, StoreCorrupted
 from graphsvc.ingest.engine import IngestEngine, IngestPolicy
 from graphsvc.model.batch import IngestBatch
 from graphsvc.store.factory import store_from_settings
@@ -54,6 +54,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = store_from_settings(settings)
         await store.open()
+        try:
+            await store.verify()
+        except StoreCorrupted as exc:
+            # serve anyway: /readyz says 503 with the reason, so that a
+            # balancer keeps traffic away and an operator can read why
+            log.error("the store is damaged", reason=str(exc))
         tokens = TokenStore(settings.tokens_path)
         policy = IngestPolicy(
             source_priorities=settings.source_priorities,

@@ -23,6 +23,7 @@ from graphsvc.errors import (
     InvalidInput,
     NotFound,
     ParseError,
+    StoreCorrupted,
     StoreTimeout,
     StoreUnavailable,
 )
@@ -78,6 +79,8 @@ def _status_of(exc: GraphSvcError) -> tuple[int, str]:
         return 409, "Conflict"
     if isinstance(exc, StoreUnavailable | StoreTimeout):
         return 503, "Store unavailable"
+    if isinstance(exc, StoreCorrupted):
+        return 503, "Store damaged"
     return 500, "Internal error"
 
 

@@ -117,6 +117,7 @@ class SummaryOut(BaseModel):
     retired: int
     marked_stale: int = Field(alias="markedStale")
     identity_conflicts: int = Field(alias="identityConflicts")
+    warnings: list[str] = Field(default_factory=list)
     batches: int = 1
     changes: list[dict[str, Any]] = Field(default_factory=list)
 
@@ -138,6 +139,7 @@ class SummaryOut(BaseModel):
             retired=s.retired,
             marked_stale=s.marked_stale,
             identity_conflicts=s.identity_conflicts,
+            warnings=list(s.warnings),
             batches=batches,
             changes=[asdict(c) for c in s.changes],
         )
@@ -343,7 +345,10 @@ async def ingest(
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
         body = await _read_limited(request, svc.max_body_bytes)
-        batch = parse_batch_json(body, origin="request body")
+        try:
+            batch = parse_batch_json(body, origin="request body")
+        except BatchRejected as rejected:
+            raise await svc.engine.with_store_errors(rejected) from None
         return SummaryOut.of(await svc.engine.ingest(batch, actor=principal.name))
     if content_type in NDJSON_TYPES:
         if not source:

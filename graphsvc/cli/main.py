@@ -40,6 +40,7 @@ from graphsvc.ingest.runner import (
 from graphsvc.model.batch import IngestBatch
 from graphsvc.model.records import IdentityConflict
 from graphsvc.model.schema_export import batch_schema_json
+from graphsvc.store.base import CheckReport
 from graphsvc.store.factory import store_from_settings
 
 __all__ = ["app"]
@@ -108,6 +109,15 @@ def _policy(settings: Settings) -> IngestPolicy:
         source_priorities=settings.source_priorities,
         retire_after_missing_runs=settings.retire_after_missing_runs,
     )
+
+
+def _show_summary(summary: IngestSummary, title: str, limit: int = 20) -> None:
+    """Print the summary table, then (on stderr) what was accepted but may be a mistake."""
+    for warning in summary.warnings[:limit]:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    if len(summary.warnings) > limit:
+        err.print(f"[yellow]… and {len(summary.warnings) - limit} more warnings[/]")
+    out.print(_summary_table(summary, title))
 
 
 def _summary_table(summary: IngestSummary, title: str) -> Table:
@@ -291,7 +301,7 @@ def import_(
                 2,
             )
         summary = _run(lambda: _import_batches(settings, paths, actor))
-        out.print(_summary_table(summary, f"imported {len(paths)} file(s)"))
+        _show_summary(summary, f"imported {len(paths)} file(s)")
         return
     settings_map: dict[str, str] = {}
     for item in option or []:
@@ -328,10 +338,8 @@ def import_(
             async with store:
                 report = await run(EngineSink(IngestEngine(store, _policy(settings)), actor=actor))
         _print_warnings(report.warnings)
-        out.print(
-            _summary_table(
-                report.summary, f"{format_} import: run {report.run_id}, {report.batches} batch(es)"
-            )
+        _show_summary(
+            report.summary, f"{format_} import: run {report.run_id}, {report.batches} batch(es)"
         )
 
     _run(work)
@@ -499,7 +507,7 @@ def demo(
         return summary
 
     summary = _run(work)
-    out.print(_summary_table(summary, f"demo graph loaded into {_where(settings)}"))
+    _show_summary(summary, f"demo graph loaded into {_where(settings)}")
 
 
 report_app = typer.Typer(help="Documents generated from the graph.", no_args_is_help=True)
@@ -582,6 +590,53 @@ def report_change(
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
     err.print(f"wrote {output} ({fmt.value}, {len(text.encode()):,} bytes)", highlight=False)
+
+
+@app.command("check")
+def check(
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=100_000, help="Most findings per check.")
+    ] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="The report as one JSON object.")] = False,
+) -> None:
+    """Check the store's consistency and list what is wrong.
+
+    The checks: the file's integrity, the history against the graph, the
+    index against the file, and one live holder per identifier value. Opens
+    the store read-only (a running server may keep using it). Exit code 0 when
+    clean, 1 when something was found, 3 when the store cannot be read.
+    """
+    settings = _settings()
+
+    async def work() -> CheckReport:
+        store = store_from_settings(settings, read_only=True)
+        async with store:
+            with _progress() as progress:
+                progress.add_task(f"checking {_where(settings)}", total=None)
+                return await store.check(limit=limit)
+
+    report = _run(work)
+    if as_json:
+        body = {
+            "clean": report.clean,
+            "checks": dict(report.checks),
+            "findings": [{"check": f.check, "message": f.message} for f in report.findings],
+        }
+        sys.stdout.write(json.dumps(body, indent=2) + "\n")
+    else:
+        table = Table(title=f"graphsvc check: {_where(settings)}", header_style="bold")
+        for column in ("check", "looked at", "findings"):
+            table.add_column(column)
+        for name, what in report.checks.items():
+            found = sum(1 for f in report.findings if f.check == name)
+            table.add_row(name, what, "[green]none[/]" if not found else f"[red]{found}[/]")
+        out.print(table)
+        for finding in report.findings:
+            out.print(
+                f"[red]{finding.check}:[/] {finding.message}", highlight=False, soft_wrap=True
+            )
+    if not report.clean:
+        raise typer.Exit(1)
 
 
 @app.command("conflicts")

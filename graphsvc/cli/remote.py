@@ -291,5 +291,6 @@ def _summary(answer: dict[str, Any]) -> IngestSummary:
         retired=_count(answer, "retired"),
         marked_stale=_count(answer, "markedStale"),
         identity_conflicts=_count(answer, "identityConflicts"),
+        warnings=tuple(str(w) for w in answer.get("warnings") or () if isinstance(w, str)),
         changes=changes,
     )

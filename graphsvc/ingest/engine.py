@@ -53,7 +53,14 @@ from typing import Any
 
 from pydantic import JsonValue, ValidationError
 
-from graphsvc.errors import BatchRejected, Conflict, InvalidInput, ItemError, NotFound
+from graphsvc.errors import (
+    BatchRejected,
+    Conflict,
+    InvalidInput,
+    ItemError,
+    NotFound,
+    PartialBatch,
+)
 from graphsvc.ingest.identify import (
     LIVE,
     Holder,
@@ -62,10 +69,11 @@ from graphsvc.ingest.identify import (
     identify,
     resolve_endpoint,
 )
-from graphsvc.ingest.results import IngestSummary, PlannedChange
+from graphsvc.ingest.results import WARNING_LIMIT, IngestSummary, PlannedChange
 from graphsvc.model.batch import EntityItem, EntityRef, IngestBatch, RelationItem
+from graphsvc.model.fields import FieldPath, FieldSection, attribute_path, identifier_path
 from graphsvc.model.records import FieldChange, HistoryOp, ItemKind, RunRecord, RunState
-from graphsvc.model.validation import validate_batch
+from graphsvc.model.validation import attribute_warnings, valid_part, validate_batch
 from graphsvc.model.vocabulary import (
     VOCABULARY,
     EntityKind,
@@ -222,19 +230,19 @@ class _NewRelation:
         for name, value in item.attributes.items():
             if value is None:
                 self.attributes.pop(name, None)
-                self.provenance.pop("attributes." + name, None)
+                self.provenance.pop(attribute_path(name), None)
             else:
                 self.attributes[name] = value
-                self.provenance["attributes." + name] = source_at
+                self.provenance[attribute_path(name)] = source_at
         self.status = Status.RETIRED if item.status == "retired" else Status.ACTIVE
 
 
 def _entity_fields(state: EntityState) -> dict[str, Any]:
     fields: dict[str, Any] = {"name": state.name}
     for k, v in state.attributes.items():
-        fields["attributes." + k] = v
+        fields[attribute_path(k)] = v
     for k, v in state.identifiers.items():
-        fields["identifiers." + k] = v
+        fields[identifier_path(k)] = v
     return fields
 
 
@@ -245,21 +253,38 @@ def _split_entity_fields(
     identifiers: dict[str, str] = {}
     name = ""
     for k, v in fields.items():
-        if k == "name":
+        path = FieldPath.parse(k)
+        if path is None:
+            continue
+        if path.section is FieldSection.NAME:
             name = v
-        elif k.startswith("attributes."):
-            attributes[k[11:]] = v
-        elif k.startswith("identifiers."):
-            identifiers[k[12:]] = v
+        elif path.section is FieldSection.ATTRIBUTES:
+            attributes[path.member] = v
+        elif path.section is FieldSection.IDENTIFIERS:
+            identifiers[path.member] = v
     return name, attributes, identifiers
 
 
 def _relation_fields(attributes: Mapping[str, JsonValue]) -> dict[str, Any]:
-    return {"attributes." + k: v for k, v in attributes.items()}
+    return {attribute_path(k): v for k, v in attributes.items()}
 
 
 def _relation_attributes(fields: Mapping[str, Any]) -> dict[str, JsonValue]:
-    return {k[11:]: v for k, v in fields.items()}
+    out: dict[str, JsonValue] = {}
+    for k, v in fields.items():
+        path = FieldPath.parse(k)
+        if path is not None and path.section is FieldSection.ATTRIBUTES:
+            out[path.member] = v
+    return out
+
+
+def _names_a_left_out_entity(rest: PartialBatch, error: ItemError) -> bool:
+    """Whether a relation's "missing endpoint" is an entity of the batch left out for its errors."""
+    if error.section != "relations" or error.index is None or error.field not in ("from", "to"):
+        return False
+    relation = rest.batch.relations[error.index]
+    ref = relation.from_ if error.field == "from" else relation.to
+    return ref.key is not None and (ref.kind.value, ref.key) in rest.left_out
 
 
 class IngestEngine:
@@ -291,7 +316,9 @@ class IngestEngine:
         """
         errors = validate_batch(batch, self.vocabulary)
         if errors:
-            raise BatchRejected(await self._store_errors_of_the_rest(batch, errors))
+            raise await self.with_store_errors(
+                BatchRejected(errors, rest=valid_part(batch, errors))
+            )
 
         async def unit(tx: WriteTransaction) -> IngestSummary:
             planner = _BatchPlanner(tx, batch, self.policy, self.vocabulary, actor)
@@ -302,42 +329,36 @@ class IngestEngine:
 
         return await self.store.transact(unit)
 
-    async def _store_errors_of_the_rest(
-        self, batch: IngestBatch, errors: list[ItemError]
-    ) -> list[ItemError]:
-        """Add the store-dependent errors of the items the vocabulary check passed.
+    async def with_store_errors(self, rejected: BatchRejected) -> BatchRejected:
+        """Add the store's objections to the items a rejection did not name.
 
-        So one rejection names every offending item.
+        A batch refused for its shape or vocabulary is checked against the
+        store too (endpoints that exist neither in the store nor in the
+        batch, required attributes of new entities, identifiers naming two
+        entities), so that one answer names every offending item. Nothing is
+        written (a dry run in a transaction of its own).
         """
-        bad_entities = {e.index for e in errors if e.section == "entities"}
-        bad_relations = {e.index for e in errors if e.section == "relations"}
-        if any(e.section == "batch" for e in errors):
-            return errors
-        entity_map = [i for i in range(len(batch.entities)) if i not in bad_entities]
-        relation_map = [i for i in range(len(batch.relations)) if i not in bad_relations]
-        rest = batch.model_copy(
-            update={
-                "entities": [batch.entities[i] for i in entity_map],
-                "relations": [batch.relations[i] for i in relation_map],
-                "dry_run": True,
-                "run_id": None,
-                "complete": False,
-            }
-        )
+        rest = rejected.rest
+        if rest is None:
+            return rejected
+        probe = rest.batch.model_copy(update={"dry_run": True, "run_id": None, "complete": False})
 
         async def unit(tx: WriteTransaction) -> None:
-            await _BatchPlanner(tx, rest, self.policy, self.vocabulary, "").plan()
+            await _BatchPlanner(tx, probe, self.policy, self.vocabulary, "").plan()
 
+        errors = list(rejected.errors)
         try:
             await self.store.transact(unit)
         except BatchRejected as more:
             for e in more.errors:
-                if e.index is None:
+                if e.index is None or _names_a_left_out_entity(rest, e):
                     continue
-                index = (entity_map if e.section == "entities" else relation_map)[e.index]
-                errors.append(ItemError(e.section, index, e.key, e.field, e.reason))
+                positions = (
+                    rest.entity_positions if e.section == "entities" else rest.relation_positions
+                )
+                errors.append(ItemError(e.section, positions[e.index], e.key, e.field, e.reason))
         errors.sort(key=lambda e: (e.section != "batch", e.section != "entities", e.index or 0))
-        return errors
+        return BatchRejected(errors, origin=rejected.origin)
 
     async def start_run(self, source: str, scope: str = "default", *, actor: str = "") -> RunRecord:
         """Open a run for ``source`` over ``scope`` and return it.
@@ -636,6 +657,7 @@ class _BatchPlanner:
             retired=summary.retired + ager.retired_count,
             marked_stale=ager.stale_count,
             identity_conflicts=len(self.conflicts),
+            warnings=tuple(attribute_warnings(batch, self.vocab)[:WARNING_LIMIT]),
             changes=tuple(notes[: self.policy.change_limit]) if batch.dry_run else (),
         )
         return changes, summary
@@ -832,7 +854,7 @@ class _BatchPlanner:
                 key=creation_order,
             )
             if others:
-                work.drop("identifiers." + t)
+                work.drop(identifier_path(t))
                 out.append(IdentityClash(t, v, others[0]))
         return out
 
@@ -912,9 +934,9 @@ class _BatchPlanner:
             self._missing_error(index, item, missing)
         provenance = {"name": source_at}
         for k in attributes:
-            provenance["attributes." + k] = source_at
+            provenance[attribute_path(k)] = source_at
         for t in identifiers:
-            provenance["identifiers." + t] = source_at
+            provenance[identifier_path(t)] = source_at
         temp = self._temp()
         self.keys[(kind, item.key)] = temp
         status = Status.RETIRED if item.status == "retired" else Status.ACTIVE
@@ -976,9 +998,9 @@ class _BatchPlanner:
         elif work.is_new and "name" not in work.provenance:
             work.provenance["name"] = (source, at)
         for name, value in item.attributes.items():
-            work.set("attributes." + name, value, source, at, policy)
+            work.set(attribute_path(name), value, source, at, policy)
         for t, v in identifiers.items():
-            work.set("identifiers." + t, v, source, at, policy)
+            work.set(identifier_path(t), v, source, at, policy)
         ref = ItemRef(ItemKind.ENTITY, work.id)
         if item.status == "retired":
             work.set_status(Status.RETIRED)
@@ -1112,7 +1134,7 @@ class _BatchPlanner:
                 self._temp(),
                 Status.RETIRED if item.status == "retired" else Status.ACTIVE,
                 attributes,
-                {"attributes." + k: source_at for k in attributes},
+                {attribute_path(k): source_at for k in attributes},
                 item,
             )
 
@@ -1136,11 +1158,11 @@ class _BatchPlanner:
         if work.is_new and not work.provenance and not work.fields:
             for name, value in item.attributes.items():
                 if value is not None:
-                    work.fields["attributes." + name] = value
-                    work.provenance["attributes." + name] = (source, at)
+                    work.fields[attribute_path(name)] = value
+                    work.provenance[attribute_path(name)] = (source, at)
         else:
             for name, value in item.attributes.items():
-                work.set("attributes." + name, value, source, at, policy)
+                work.set(attribute_path(name), value, source, at, policy)
         ref = ItemRef(ItemKind.RELATION, work.id)
         if item.status == "retired":
             work.set_status(Status.RETIRED)

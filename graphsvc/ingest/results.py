@@ -26,6 +26,10 @@ class PlannedChange:
     fields: tuple[str, ...] = ()
 
 
+WARNING_LIMIT = 100
+"""Most warnings one summary carries (a load of a million odd attributes says so 100 times)."""
+
+
 @dataclass(frozen=True, slots=True)
 class IngestSummary:
     """Counts of what one batch, or one run's finish, changed.
@@ -47,6 +51,8 @@ class IngestSummary:
         marked_stale: Items no source asserts any more after a complete run.
         identity_conflicts: Identifier values items carried that another
             entity keeps (recorded; see ``identityConflicts``).
+        warnings: What was accepted but may be a mistake (an attribute that is
+            not well-known for its kind, with the nearest well-known one).
         changes: In a dry run, the planned changes (at most ``change_limit``).
     """
 
@@ -64,6 +70,7 @@ class IngestSummary:
     retired: int = 0
     marked_stale: int = 0
     identity_conflicts: int = 0
+    warnings: tuple[str, ...] = field(default=())
     changes: tuple[PlannedChange, ...] = field(default=())
 
     @property
@@ -97,6 +104,7 @@ class IngestSummary:
             revived=self.revived + other.revived,
             retired=self.retired + other.retired,
             identity_conflicts=self.identity_conflicts + other.identity_conflicts,
+            warnings=(self.warnings + other.warnings)[:WARNING_LIMIT],
             marked_stale=self.marked_stale + other.marked_stale,
             changes=self.changes + other.changes,
         )

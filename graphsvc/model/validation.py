@@ -15,15 +15,16 @@ exist) is checked by the ingest engine, which reports it the same way.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 import orjson
 from pydantic import JsonValue, ValidationError
 
-from graphsvc.errors import BatchRejected, ItemError
+from graphsvc.errors import BatchRejected, ItemError, PartialBatch
 from graphsvc.model.batch import EntityItem, IngestBatch, RelationItem
 from graphsvc.model.vocabulary import (
     VOCABULARY,
@@ -31,14 +32,18 @@ from graphsvc.model.vocabulary import (
     AttributeType,
     EntityKind,
     Vocabulary,
+    normalize_key,
 )
 
 __all__ = [
+    "attribute_warnings",
     "check_attribute",
     "missing_required",
     "parse_batch",
     "parse_batch_json",
     "parse_datetime",
+    "unrepresentable",
+    "valid_part",
     "validate_batch",
 ]
 
@@ -121,6 +126,68 @@ def _json_type(value: object) -> str:
     return "an object"
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def unrepresentable(value: object) -> str | None:
+    """Say why a JSON value cannot be stored as sent, or ``None`` when it can.
+
+    NaN and Infinity are not JSON numbers (Python's JSON reader accepts them,
+    and a number too large for a double, such as ``1e400``, becomes Infinity);
+    integers must fit in 64 bits. Arrays and objects are checked inside.
+    """
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return None
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return None
+        return "is NaN or Infinity, which JSON cannot carry (too large a number becomes Infinity)"
+    if isinstance(value, int):
+        if _INT64[0] <= value <= _INT64[1]:
+            return None
+        return "is an integer beyond 64 bits"
+    if isinstance(value, list):
+        return next((r for r in map(unrepresentable, value) if r), None)
+    if isinstance(value, Mapping):
+        return next((r for r in map(unrepresentable, value.values()) if r), None)
+    return None
+
+
+def attribute_warnings(batch: IngestBatch, vocabulary: Vocabulary = VOCABULARY) -> list[str]:
+    """One warning per attribute that is not well-known for its kind or relation type.
+
+    Such attributes are stored (PRODUCT.md 2, "Atomic"); the warning names the
+    nearest well-known attribute when one is close (``tire`` -> ``tier``).
+    """
+    out: list[str] = []
+    for index, entity in enumerate(batch.entities):
+        kind = vocabulary.kinds[entity.kind]
+        for name in entity.attributes:
+            if kind.attribute(name) is None:
+                known = [a.name for a in kind.attributes]
+                out.append(
+                    f"entities[{index}] {entity.label()}: attributes.{name} is not a well-known "
+                    f"{entity.kind.value} attribute{_nearest(name, known)}"
+                )
+    for index, relation in enumerate(batch.relations):
+        spec = vocabulary.relation_types[relation.type]
+        for name in relation.attributes:
+            if spec.attribute(name) is None and not _is_well_known_relation_attribute(
+                name, vocabulary
+            ):
+                known = [a.name for a in spec.attributes]
+                out.append(
+                    f"relations[{index}] {relation.label()}: attributes.{name} is not a "
+                    f"well-known {relation.type.value} attribute{_nearest(name, known)}"
+                )
+    return out
+
+
+def _nearest(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
 def _check_identifiers(identifiers: Mapping[str, str]) -> list[tuple[str, str]]:
     problems = []
     for id_type, value in identifiers.items():
@@ -139,6 +206,10 @@ def _entity_errors(item: EntityItem, vocabulary: Vocabulary) -> list[tuple[str, 
         problems.append(("key", "key is blank"))
     spec = vocabulary.kinds[item.kind]
     for name, value in item.attributes.items():
+        bad = unrepresentable(value)
+        if bad:
+            problems.append((f"attributes.{name}", f"{name} {bad}"))
+            continue
         attr = spec.attribute(name)
         if attr is None or value is None:
             if value is None and attr is not None and attr.required:
@@ -172,6 +243,10 @@ def _relation_errors(item: RelationItem, vocabulary: Vocabulary) -> list[tuple[s
         for fld, reason in _check_identifiers(ref.identifiers or {}):
             problems.append((f"{end}.{fld}", reason))
     for name, value in item.attributes.items():
+        bad = unrepresentable(value)
+        if bad:
+            problems.append((f"attributes.{name}", f"{name} {bad}"))
+            continue
         attr = spec.attribute(name)
         if attr is None:
             if _is_well_known_relation_attribute(name, vocabulary):
@@ -259,15 +334,18 @@ def _error_order(error: ItemError) -> tuple[int, int]:
 
 def _errors_of_well_formed_items(
     raw: object, shape_errors: list[ItemError], vocabulary: Vocabulary
-) -> list[ItemError]:
+) -> tuple[list[ItemError], PartialBatch | None]:
     """Check the items whose shape was fine when another item's was not.
 
-    Keeps the promise that one rejection names every offending item.
+    Keeps the promise that one rejection names every offending item. Returns
+    their vocabulary errors and, when the header is fine, the batch of the
+    items without any error, for the engine to check against the store.
     """
     if not isinstance(raw, Mapping):
-        return []
+        return [], None
     bad = {(e.section, e.index) for e in shape_errors}
     errors: list[ItemError] = []
+    good: dict[str, list[tuple[int, object]]] = {"entities": [], "relations": []}
     checks: tuple[tuple[str, type[EntityItem] | type[RelationItem]], ...] = (
         ("entities", EntityItem),
         ("relations", RelationItem),
@@ -288,7 +366,35 @@ def _errors_of_well_formed_items(
             else:
                 problems = _relation_errors(parsed, vocabulary)
             errors.extend(ItemError(section, index, parsed.label(), f, r) for f, r in problems)
-    return errors
+            if not problems:
+                good[section].append((index, item))
+    if any(e.section == "batch" for e in shape_errors):
+        return errors, None
+    header = {k: v for k, v in raw.items() if k not in ("entities", "relations")}
+    try:
+        rest = IngestBatch.model_validate(
+            {
+                **header,
+                "entities": [item for _, item in good["entities"]],
+                "relations": [item for _, item in good["relations"]],
+            }
+        )
+    except ValidationError:
+        return errors, None
+    kept = {i for i, _ in good["entities"]}
+    sent = raw.get("entities")
+    left_out = frozenset(
+        (str(item.get("kind")), normalize_key(str(item.get("key"))))
+        for i, item in enumerate(sent if isinstance(sent, list) else [])
+        if i not in kept and isinstance(item, Mapping)
+    )
+    partial = PartialBatch(
+        rest,
+        tuple(i for i, _ in good["entities"]),
+        tuple(i for i, _ in good["relations"]),
+        left_out,
+    )
+    return errors, partial
 
 
 def parse_batch(
@@ -309,13 +415,34 @@ def parse_batch(
         batch = IngestBatch.model_validate(raw)
     except ValidationError as exc:
         errors = _item_errors(exc, raw)
-        errors.extend(_errors_of_well_formed_items(raw, errors, vocabulary))
+        more, rest = _errors_of_well_formed_items(raw, errors, vocabulary)
+        errors.extend(more)
         errors.sort(key=_error_order)
-        raise BatchRejected(errors, origin=origin) from None
+        raise BatchRejected(errors, origin=origin, rest=rest) from None
     errors = validate_batch(batch, vocabulary)
     if errors:
-        raise BatchRejected(errors, origin=origin)
+        raise BatchRejected(errors, origin=origin, rest=valid_part(batch, errors))
     return batch
+
+
+def valid_part(batch: IngestBatch, errors: Sequence[ItemError]) -> PartialBatch | None:
+    """The items of ``batch`` no error names, for the store checks (``None``: a header error)."""
+    if any(e.section == "batch" for e in errors):
+        return None
+    bad_entities = {e.index for e in errors if e.section == "entities"}
+    bad_relations = {e.index for e in errors if e.section == "relations"}
+    entities = tuple(i for i in range(len(batch.entities)) if i not in bad_entities)
+    relations = tuple(i for i in range(len(batch.relations)) if i not in bad_relations)
+    rest = batch.model_copy(
+        update={
+            "entities": [batch.entities[i] for i in entities],
+            "relations": [batch.relations[i] for i in relations],
+        }
+    )
+    left_out = frozenset(
+        (batch.entities[i].kind.value, batch.entities[i].key) for i in bad_entities if i is not None
+    )
+    return PartialBatch(rest, entities, relations, left_out)
 
 
 def parse_batch_json(

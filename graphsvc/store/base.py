@@ -64,6 +64,8 @@ __all__ = [
     "AssertionState",
     "AttributeColumn",
     "ChangeSet",
+    "CheckFinding",
+    "CheckReport",
     "ConflictPage",
     "EntityPage",
     "EntityQuery",
@@ -531,6 +533,42 @@ class ConflictPage:
     end_cursor: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class CheckFinding:
+    """One problem :meth:`GraphStore.check` found.
+
+    Attributes:
+        check: Which check: ``integrity`` (the file or database itself),
+            ``history`` (history against the graph), ``index`` (the in-memory
+            index against the file) or ``identifiers`` (one live holder per
+            value, one holder per strong value).
+        message: What is wrong, naming the items.
+    """
+
+    check: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    """What :meth:`GraphStore.check` did and found.
+
+    Attributes:
+        checks: The checks run, with what each looked at (``"history": "1,000,000
+            entities, 5,000,000 relations, 6,000,021 events"``); a check a
+            backend leaves to its database's own tools says so here.
+        findings: The problems, at most the ``limit`` asked for per check.
+    """
+
+    checks: Mapping[str, str]
+    findings: tuple[CheckFinding, ...]
+
+    @property
+    def clean(self) -> bool:
+        """Whether nothing was found."""
+        return not self.findings
+
+
 class WriteTransaction(ABC):
     """An exclusive write transaction (see :meth:`GraphStore.write`).
 
@@ -808,6 +846,28 @@ class GraphStore(ABC):
     @abstractmethod
     async def runs(self, *, source: str | None = None, first: int = 100) -> list[RunRecord]:
         """Return the latest runs, newest first (optionally of one source)."""
+
+    async def verify(self) -> None:
+        """Read the whole store once to find damage before serving (the server's start).
+
+        Damage found is remembered: :meth:`ping` fails from then on with the
+        reason. This default does nothing (a database server checks itself).
+
+        Raises:
+            StoreCorrupted: when the store is damaged.
+        """
+        return
+
+    @abstractmethod
+    async def check(self, *, limit: int = 100) -> CheckReport:
+        """Check the store's consistency (``graphsvc check``); read-only.
+
+        Args:
+            limit: Most findings reported per check.
+
+        Raises:
+            StoreCorrupted: when the store cannot be read at all.
+        """
 
     # -------------------------------------------------------------------- writes
     async def erase(self) -> None:

@@ -257,3 +257,21 @@ async def test_identifier_values_are_compared_in_nfc_and_the_types_own_form(
     summary = await engine.ingest(batch("s2", [host("n-2", hostname="CAFE\u0301-01 ")]))
     assert (summary.entities_created, summary.merged) == (0, 1)
     assert await entity_id(store, CI, "n-2") == await entity_id(store, CI, "n-1")
+
+
+async def test_a_revived_entity_gives_up_a_weak_value_another_took_meanwhile(
+    store: GraphStore, engine: IngestEngine, reopen: Reopen
+) -> None:
+    """Found by tests/fuzz/test_identity_machine.py: one live holder per value."""
+    await engine.ingest(batch("s1", [host("k0", fqdn="h1.x"), host("k3")]))
+    await engine.ingest(batch("s1", [{**host("k0"), "status": "retired"}]))
+    await engine.ingest(batch("s1", [host("k3", awsArn="arn:1", fqdn="h1.x")]))  # free now
+    summary = await engine.ingest(batch("s1", [host("k0")]))  # back, by its key
+    assert (summary.revived, summary.identity_conflicts) == (1, 1)
+    async for s in before_and_after(store, reopen):
+        k0, k3 = await entity_id(s, CI, "k0"), await entity_id(s, CI, "k3")
+        assert (await get(s, CI, "k0")).identifiers == {}
+        assert (await get(s, CI, "k3")).identifiers == {"awsArn": "arn:1", "fqdn": "h1.x"}
+        assert await by_identifier(s, CI, fqdn="h1.x") == k3
+        [conflict] = (await s.identity_conflicts(first=5)).items
+        assert (conflict.id_type, conflict.entity_id, conflict.holder_id) == ("fqdn", k0, k3)

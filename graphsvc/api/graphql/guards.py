@@ -45,7 +45,7 @@ from strawberry import Schema
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
-from graphsvc.errors import GraphSvcError, StoreError
+from graphsvc.errors import GraphSvcError, StoreCorrupted, StoreError
 
 __all__ = ["GuardedSchema", "MaxDirectives", "PageSizeGuard", "should_mask"]
 
@@ -223,8 +223,8 @@ def should_mask(error: GraphQLError) -> bool:
     their text may carry paths, queries or driver details.
     """
     original = error.original_error
-    if original is None or isinstance(original, GraphQLError):
-        return False
+    if original is None or isinstance(original, GraphQLError | StoreCorrupted):
+        return False  # damage is said as it is: the client must not retry
     return not isinstance(original, GraphSvcError) or isinstance(original, StoreError)
 
 

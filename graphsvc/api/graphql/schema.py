@@ -253,6 +253,9 @@ class IngestSummaryType:
     identity_conflicts: int = strawberry.field(
         description="Identifier values items carried that another entity keeps (recorded)."
     )
+    warnings: list[str] = strawberry.field(
+        description="Accepted but maybe a mistake: attributes that are not well-known."
+    )
     changes: JSON = strawberry.field(description="Planned changes of a dry run.")
 
     @classmethod
@@ -272,6 +275,7 @@ class IngestSummaryType:
             retired=s.retired,
             marked_stale=s.marked_stale,
             identity_conflicts=s.identity_conflicts,
+            warnings=list(s.warnings),
             changes=cast(
                 "JSON",
                 [
@@ -414,7 +418,10 @@ class Mutation:
     async def ingest(self, info: Info[GraphContext, None], input: IngestInput) -> IngestPayload:
         _require(info, Scope.WRITE)
         try:
-            batch: IngestBatch = parse_batch(_batch_document(input), origin="input")
+            try:
+                batch: IngestBatch = parse_batch(_batch_document(input), origin="input")
+            except BatchRejected as rejected:
+                raise await info.context.engine.with_store_errors(rejected) from None
             summary = await info.context.engine.ingest(batch, actor=info.context.principal.name)
         except GraphSvcError as exc:
             return IngestPayload(summary=None, user_errors=_user_errors(exc))

@@ -18,21 +18,21 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import functools
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 import anyio.to_thread
 import numpy as np
 import orjson
 from numpy.typing import NDArray
-from pydantic import JsonValue
 
 from graphsvc.errors import Conflict, NotFound, StoreCorrupted, StoreError, StoreUnavailable
 from graphsvc.model.records import (
@@ -53,6 +53,7 @@ from graphsvc.model.vocabulary import (
     VOCABULARY,
     Direction,
     EntityKind,
+    IdentifierStrength,
     RelationType,
     Status,
     TraversalStep,
@@ -64,6 +65,8 @@ from graphsvc.store.base import (
     AssertionState,
     AttributeColumn,
     ChangeSet,
+    CheckFinding,
+    CheckReport,
     ConflictPage,
     EntityPage,
     EntityQuery,
@@ -90,11 +93,11 @@ from graphsvc.store.embedded.schema import (
     decode,
     encode,
 )
+from graphsvc.store.history import ItemState, revert
 
 __all__ = ["EmbeddedStore"]
 
 Durability = Literal["full", "normal"]
-_STATUS_BY_NAME = {"active": 0, "stale": 1, "retired": 2, "merged": MERGED}
 _SMALL_DICTIONARY = 256  # attribute dictionaries up to this size are returned whole
 # entity id -> time of its last history event
 _LAST_ENTITY_EVENTS = "SELECT item >> 1, max(at) FROM history WHERE item % 2 = 0 GROUP BY item"
@@ -131,6 +134,31 @@ def _flock_holder(inode: int) -> str:
     return ""
 
 
+_DAMAGED = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_CORRUPT_INDEX"})
+"""SQLite's answers that mean the file is damaged (not busy, not full)."""
+
+_Method = TypeVar("_Method", bound=Callable[..., Awaitable[Any]])
+
+
+def _reads_the_file(method: _Method) -> _Method:
+    """Turn SQLite's "the file is damaged" into :class:`StoreCorrupted`, and remember it.
+
+    Once a read met damage, :meth:`EmbeddedStore.ping` fails with the same
+    reason, so ``/readyz`` answers 503 instead of ready.
+    """
+
+    @functools.wraps(method)
+    async def reading(self: EmbeddedStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorname", "") not in _DAMAGED:
+                raise
+            raise self._damage(str(exc)) from exc
+
+    return cast("_Method", reading)
+
+
 class EmbeddedStore(GraphStore):
     """The default store: a local SQLite file and an in-memory index.
 
@@ -164,6 +192,7 @@ class EmbeddedStore(GraphStore):
         self._source_ids: dict[str, int] = {}
         self._assertors: dict[tuple[int, str], int] = {}
         self._open = False
+        self._damaged: str | None = None
 
     # ================================================================= lifecycle
     async def open(self) -> None:
@@ -208,6 +237,12 @@ class EmbeddedStore(GraphStore):
         self._writer = conn
         try:
             self._load_index(conn)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            self._writer = None
+            self._release_writer_lock()
+            msg = f"{self.path} is damaged ({exc}); run graphsvc check, restore it from a backup"
+            raise StoreCorrupted(msg) from exc
         except StoreError:
             conn.close()
             self._writer = None
@@ -279,7 +314,7 @@ class EmbeddedStore(GraphStore):
             if self.read_only:
                 msg = (
                     f"{self.path} has store schema version {version}; open it once for "
-                    f"writing (graphsvc serve, or graphsvc check) to migrate it to {SCHEMA_VERSION}"
+                    f"writing (start graphsvc serve on it) to migrate it to {SCHEMA_VERSION}"
                 )
                 raise StoreUnavailable(msg)
             conn.execute("BEGIN IMMEDIATE")
@@ -463,17 +498,20 @@ class EmbeddedStore(GraphStore):
     async def close(self) -> None:
         """Close every connection and release the writer lock."""
         async with self._write_lock:
-            for conn in self._reader_conns:
-                with suppress(sqlite3.Error):
-                    conn.close()
-            self._reader_conns.clear()
-            self._readers = threading.local()
-            if self._writer is not None:
-                with suppress(sqlite3.Error):
-                    self._writer.close()
-                self._writer = None
-            self._release_writer_lock()
-            self._open = False
+            self._close_sync()
+
+    def _close_sync(self) -> None:
+        for conn in self._reader_conns:
+            with suppress(sqlite3.Error):
+                conn.close()
+        self._reader_conns.clear()
+        self._readers = threading.local()
+        if self._writer is not None:
+            with suppress(sqlite3.Error):
+                self._writer.close()
+            self._writer = None
+        self._release_writer_lock()
+        self._open = False
 
     def _reader(self) -> sqlite3.Connection:
         if not self._open:
@@ -487,14 +525,45 @@ class EmbeddedStore(GraphStore):
             self._reader_conns.append(conn)
         return conn
 
+    def _damage(self, reason: str) -> StoreCorrupted:
+        """Remember that the file is damaged and return the error to raise."""
+        self._damaged = (
+            f"{self.path.name} is damaged ({reason}); stop writing to it, run graphsvc check, "
+            "and restore it from a backup"
+        )
+        return StoreCorrupted(self._damaged)
+
+    async def verify(self) -> None:
+        """Read every page of the file once (SQLite ``quick_check``); damage is remembered.
+
+        Raises:
+            StoreCorrupted: when the file is damaged.
+        """
+
+        def quick_check() -> list[str]:
+            conn = self._connect(configure=False)
+            try:
+                return [str(r[0]) for r in conn.execute("PRAGMA quick_check(5)")]
+            except sqlite3.DatabaseError as exc:
+                return [str(exc)]
+            finally:
+                conn.close()
+
+        rows = await asyncio.to_thread(quick_check)
+        if rows != ["ok"]:
+            raise self._damage("; ".join(rows))
+
     async def ping(self) -> None:
-        """Read one row from the file."""
+        """Read one row from the file (fails once damage was met)."""
+        if self._damaged is not None:
+            raise StoreCorrupted(self._damaged)
         try:
             self._reader().execute("SELECT value FROM meta WHERE name='schema_version'").fetchone()
         except sqlite3.Error as exc:
             msg = f"{self.path}: {exc}"
             raise StoreUnavailable(msg) from exc
 
+    @_reads_the_file
     async def stats(self) -> StoreStats:
         """Return counts (merged items excluded) and the file size."""
         idx = self.index
@@ -535,6 +604,7 @@ class EmbeddedStore(GraphStore):
             out[fld] = found
         return out
 
+    @_reads_the_file
     async def resolve(
         self, refs: Sequence[tuple[EntityKind, str]], *, as_of: datetime | None = None
     ) -> list[int | None]:
@@ -567,6 +637,7 @@ class EmbeddedStore(GraphStore):
             result.append(int(row[0]))
         return result
 
+    @_reads_the_file
     async def resolve_identifiers(
         self, kind: EntityKind, identifiers: Sequence[tuple[str, str]]
     ) -> list[tuple[int, ...]]:
@@ -622,6 +693,7 @@ class EmbeddedStore(GraphStore):
             provenance=self._provenance(provenance),
         )
 
+    @_reads_the_file
     async def entities(
         self, ids: Sequence[int], *, as_of: datetime | None = None
     ) -> list[EntityRecord | None]:
@@ -666,7 +738,12 @@ class EmbeddedStore(GraphStore):
             if state is None:
                 out.append(None)
                 continue
-            attributes, identifiers, name, status = state
+            attributes, identifiers, name, status = (
+                state.attributes,
+                state.identifiers,
+                state.name,
+                state.status,
+            )
             if status == MERGED:
                 out.append(None)
                 continue
@@ -705,43 +782,15 @@ class EmbeddedStore(GraphStore):
         return out
 
     @staticmethod
-    def _revert(
-        row: tuple[Any, ...], events: list[tuple[str, str | None]]
-    ) -> tuple[dict[str, JsonValue], dict[str, str], str, int] | None:
+    def _revert(row: tuple[Any, ...], events: list[tuple[str, str | None]]) -> ItemState | None:
         """Undo ``events`` (newest first) on a current entity or relation row."""
-        is_entity = isinstance(row[2], str)
-        if is_entity:
-            attributes: dict[str, JsonValue] = orjson.loads(row[5])
-            identifiers: dict[str, str] = orjson.loads(row[6])
-            name: str = row[3]
+        if isinstance(row[2], str):  # an entity row: id, kind, key, name, status, ...
+            state = ItemState(orjson.loads(row[5]), orjson.loads(row[6]), row[3], int(row[4]))
         else:
-            attributes = orjson.loads(row[5])
-            identifiers = {}
-            name = ""
-        status = int(row[4])
-        for op, raw in events:
-            if op == HistoryOp.CREATED.value:
-                return None
-            changes: dict[str, list[Any]] = orjson.loads(raw) if raw else {}
-            for fld, (old, _new) in changes.items():
-                if fld == "status" and isinstance(old, str):
-                    status = _STATUS_BY_NAME.get(old, status)
-                elif fld == "name" and isinstance(old, str):
-                    name = old
-                elif fld.startswith("attributes."):
-                    attr = fld[len("attributes.") :]
-                    if old is None:
-                        attributes.pop(attr, None)
-                    else:
-                        attributes[attr] = old
-                elif fld.startswith("identifiers."):
-                    id_type = fld[len("identifiers.") :]
-                    if old is None:
-                        identifiers.pop(id_type, None)
-                    else:
-                        identifiers[id_type] = str(old)
-        return attributes, identifiers, name, status
+            state = ItemState(orjson.loads(row[5]), {}, "", int(row[4]))
+        return revert(state, events)
 
+    @_reads_the_file
     async def find_entities(
         self, query: EntityQuery, *, first: int, after: int | None = None
     ) -> EntityPage:
@@ -837,6 +886,7 @@ class EmbeddedStore(GraphStore):
                 rows[row[0]] = row
         return rows
 
+    @_reads_the_file
     async def relations_by_id(
         self, ids: Sequence[int], *, as_of: datetime | None = None
     ) -> list[RelationRecord | None]:
@@ -856,10 +906,10 @@ class EmbeddedStore(GraphStore):
                 out.append(None)
                 continue
             state = self._revert(row, events.get(encode(ItemKind.RELATION, i), []))
-            if state is None or state[3] == MERGED:
+            if state is None or state.status == MERGED:
                 out.append(None)
                 continue
-            rec = self._relation_record(row, state[3])
+            rec = self._relation_record(row, state.status)
             out.append(
                 RelationRecord(
                     id=rec.id,
@@ -867,7 +917,7 @@ class EmbeddedStore(GraphStore):
                     from_id=rec.from_id,
                     to_id=rec.to_id,
                     status=rec.status,
-                    attributes=state[0],
+                    attributes=state.attributes,
                     first_seen=rec.first_seen,
                     last_seen=min(rec.last_seen, from_micros(t)),
                     provenance={k: v for k, v in rec.provenance.items() if to_micros(v.at) <= t},
@@ -875,6 +925,7 @@ class EmbeddedStore(GraphStore):
             )
         return out
 
+    @_reads_the_file
     async def relations(
         self,
         entity_id: int,
@@ -917,6 +968,7 @@ class EmbeddedStore(GraphStore):
         records = [r for r in await self.relations_by_id(page, as_of=as_of) if r is not None]
         return RelationPage(tuple(records), total, has_next, page[-1] if page else None)
 
+    @_reads_the_file
     async def history(self, ref: ItemRef, *, first: int, after: int | None = None) -> HistoryPage:
         """Return an item's history, merged-in entities included (oldest first)."""
         items = [encode(ref.item, ref.id)]
@@ -956,6 +1008,135 @@ class EmbeddedStore(GraphStore):
             )
         return HistoryPage(tuple(events), len(rows) > first, events[-1].seq if events else None)
 
+    async def check(self, *, limit: int = 100) -> CheckReport:
+        """Check the file, the history, the index and the identifiers (see the port)."""
+        return await asyncio.to_thread(self._check_sync, limit)
+
+    def _check_sync(self, limit: int) -> CheckReport:
+        conn = self._connect(configure=False)
+        conn.execute("PRAGMA query_only=ON")
+        checks: dict[str, str] = {}
+        findings: list[CheckFinding] = []
+        try:
+            try:
+                rows = [str(r[0]) for r in conn.execute(f"PRAGMA integrity_check({int(limit)})")]
+            except sqlite3.DatabaseError as exc:
+                rows = [f"the file is damaged: {exc}"]
+            checks["integrity"] = f"SQLite integrity_check of {self.path.stat().st_size:,} bytes"
+            if rows != ["ok"]:
+                findings += [CheckFinding("integrity", row) for row in rows]
+                return CheckReport(checks, tuple(findings))
+            findings += self._check_history(conn, limit, checks)
+            findings += self._check_identifiers(conn, limit, checks)
+        except sqlite3.DatabaseError as exc:
+            msg = f"{self.path} cannot be read: {exc}"
+            raise StoreCorrupted(msg) from exc
+        finally:
+            conn.close()
+        findings += self._check_index(limit, checks)
+        return CheckReport(checks, tuple(findings))
+
+    @staticmethod
+    def _check_history(
+        conn: sqlite3.Connection, limit: int, checks: dict[str, str]
+    ) -> list[CheckFinding]:
+        out: list[CheckFinding] = []
+        for table, parity, what in (("entity", 0, "entity"), ("relation", 1, "relation")):
+            for (item_id,) in conn.execute(
+                f"SELECT t.id FROM {table} t WHERE NOT EXISTS (SELECT 1 FROM history h "
+                f"WHERE h.item = t.id * 2 + {parity} AND h.op = 'created') LIMIT ?",
+                (limit,),
+            ):
+                out.append(CheckFinding("history", f"{what} {item_id} has no 'created' event"))
+        for (item,) in conn.execute(
+            "SELECT DISTINCT h.item FROM history h WHERE CASE h.item % 2 "
+            "WHEN 0 THEN NOT EXISTS (SELECT 1 FROM entity WHERE id = h.item / 2) "
+            "ELSE NOT EXISTS (SELECT 1 FROM relation WHERE id = h.item / 2) END LIMIT ?",
+            (limit,),
+        ):
+            kind, item_id = decode(item)
+            out.append(
+                CheckFinding("history", f"events of {kind.value} {item_id}, which is unknown")
+            )
+        n_e, n_r, n_h = (
+            int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+            for t in ("entity", "relation", "history")
+        )
+        checks["history"] = f"{n_e:,} entities, {n_r:,} relations, {n_h:,} events"
+        return out
+
+    def _check_identifiers(
+        self, conn: sqlite3.Connection, limit: int, checks: dict[str, str]
+    ) -> list[CheckFinding]:
+        vocab = self.vocabulary
+        live: dict[tuple[int, str, str], list[int]] = {}
+        strong: dict[tuple[int, str, str], list[int]] = {}
+        values = 0
+        for eid, kind, status, raw in conn.execute(
+            "SELECT id, kind, status, identifiers FROM entity "
+            "WHERE merged_into IS NULL AND identifiers != '{}'"
+        ):
+            for t, v in orjson.loads(raw).items():
+                values += 1
+                if status in (Status.ACTIVE.code, Status.STALE.code):
+                    live.setdefault((kind, t, v), []).append(eid)
+                if vocab.identifier_strength(t) is IdentifierStrength.STRONG:
+                    strong.setdefault((kind, t, v), []).append(eid)
+        out: list[CheckFinding] = []
+        for label, table in (("active or stale entities", live), ("entities", strong)):
+            for (kind, t, v), ids in table.items():
+                if len(ids) > 1 and len(out) < limit:
+                    kind_name = vocab.kind_from_code(kind).value
+                    out.append(
+                        CheckFinding(
+                            "identifiers",
+                            f"{kind_name} {t} {v!r} is held by {len(ids)} {label}: "
+                            + ", ".join(f"#{i}" for i in sorted(ids)),
+                        )
+                    )
+        checks["identifiers"] = f"{values:,} identifier values"
+        return out
+
+    def _check_index(self, limit: int, checks: dict[str, str]) -> list[CheckFinding]:
+        """Build the index afresh from the file and compare it with the one in use."""
+        fresh = EmbeddedStore(self.path, read_only=True, vocabulary=self.vocabulary)
+        fresh._open_sync()
+        try:
+            mine, theirs = self.index, fresh.index
+            out: list[CheckFinding] = []
+            with mine.lock:
+                pairs = (
+                    ("entity kinds", mine.e_kind, theirs.e_kind, mine.n_entities),
+                    ("entity statuses", mine.e_status, theirs.e_status, mine.n_entities),
+                    ("relation types", mine.r_type, theirs.r_type, mine.n_relations),
+                    ("relation sources", mine.r_src, theirs.r_src, mine.n_relations),
+                    ("relation targets", mine.r_dst, theirs.r_dst, mine.n_relations),
+                    ("relation statuses", mine.r_status, theirs.r_status, mine.n_relations),
+                )
+                if (mine.n_entities, mine.n_relations) != (theirs.n_entities, theirs.n_relations):
+                    out.append(CheckFinding("index", "the index and the file count other items"))
+                else:
+                    for what, a, b, n in pairs:
+                        differ = np.flatnonzero(a.data[1 : n + 1] != b.data[1 : n + 1])
+                        if differ.shape[0]:
+                            ids = ", ".join(f"#{int(i) + 1}" for i in differ[:limit])
+                            out.append(CheckFinding("index", f"{what} differ for {ids}"))
+                if mine.keys != theirs.keys:
+                    out.append(CheckFinding("index", "keys and aliases differ from the file"))
+                if (mine.identifiers, mine.shared_identifiers) != (
+                    theirs.identifiers,
+                    theirs.shared_identifiers,
+                ):
+                    out.append(CheckFinding("index", "identifier holders differ from the file"))
+            checks["index"] = (
+                f"{theirs.n_entities:,} entities and {theirs.n_relations:,} relations "
+                "against an index built afresh"
+            )
+            return out
+        finally:
+            fresh._close_sync()
+
+    @_reads_the_file
     async def identity_conflicts(self, *, first: int, after: int | None = None) -> ConflictPage:
         """Return recorded identity conflicts, oldest first (see the port)."""
         rows = (
@@ -987,6 +1168,7 @@ class EmbeddedStore(GraphStore):
         )
         return ConflictPage(items, len(rows) > first, items[-1].seq if items else None)
 
+    @_reads_the_file
     async def runs(self, *, source: str | None = None, first: int = 100) -> list[RunRecord]:
         """Return the latest runs, newest first."""
         sql = (
@@ -1013,6 +1195,7 @@ class EmbeddedStore(GraphStore):
         e_code, r_status = idx.entity_codes_as_of(t)
         return t, e_code, r_status, idx.groups_as_of(t), False
 
+    @_reads_the_file
     async def traverse(self, spec: TraversalSpec) -> Traversal:
         """Walk breadth-first with the compiled kernel (see :meth:`GraphStore.traverse`)."""
         idx = self.index
@@ -1114,6 +1297,7 @@ class EmbeddedStore(GraphStore):
             sizes[has] = counts[inverse.reshape(-1)]
         return WalkedEdges(src, dst, rel, groups, sizes)
 
+    @_reads_the_file
     async def attribute_column(
         self,
         ids: Sequence[int] | NDArray[np.int64],
@@ -1194,6 +1378,7 @@ class EmbeddedStore(GraphStore):
         codes[need] = remap[past.codes]
         return AttributeColumn(name, codes, tuple(values))
 
+    @_reads_the_file
     async def neighbours(
         self,
         ids: Sequence[int] | NDArray[np.int64],

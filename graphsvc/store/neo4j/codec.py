@@ -14,12 +14,11 @@ from typing import Any
 import orjson
 from pydantic import JsonValue
 
-from graphsvc.model.records import HistoryOp, ItemKind, Provenance, from_micros
+from graphsvc.model.records import ItemKind, Provenance, from_micros
 from graphsvc.model.vocabulary import VOCABULARY, Vocabulary
 from graphsvc.store.neo4j.cypher import attr_property
 
 __all__ = [
-    "STATUS_BY_NAME",
     "decode",
     "dumps",
     "encode",
@@ -28,11 +27,9 @@ __all__ = [
     "json_equal",
     "load_provenance",
     "provenance_json",
-    "revert",
     "status_at",
 ]
 
-STATUS_BY_NAME = {"active": 0, "stale": 1, "retired": 2, "merged": 3}
 """Status codes by the names history events use."""
 
 _INT64 = (-(2**63), 2**63 - 1)
@@ -155,40 +152,3 @@ def group_at(
             value = orjson.loads(old)
             return value if isinstance(value, str) else None
     return current
-
-
-def revert(
-    *,
-    attributes: dict[str, JsonValue],
-    identifiers: dict[str, str],
-    name: str,
-    status: int,
-    events: Sequence[tuple[str, str | None]],
-) -> tuple[dict[str, JsonValue], dict[str, str], str, int] | None:
-    """Undo history ``events`` (newest first) on an item's current state.
-
-    Returns (attributes, identifiers, name, status) as they were before the
-    events, or ``None`` when one of them created the item (it did not exist).
-    """
-    for op, raw in events:
-        if op == HistoryOp.CREATED.value:
-            return None
-        changes: dict[str, list[Any]] = orjson.loads(raw) if raw else {}
-        for fld, (old, _new) in changes.items():
-            if fld == "status" and isinstance(old, str):
-                status = STATUS_BY_NAME.get(old, status)
-            elif fld == "name" and isinstance(old, str):
-                name = old
-            elif fld.startswith("attributes."):
-                attr = fld[len("attributes.") :]
-                if old is None:
-                    attributes.pop(attr, None)
-                else:
-                    attributes[attr] = old
-            elif fld.startswith("identifiers."):
-                id_type = fld[len("identifiers.") :]
-                if old is None:
-                    identifiers.pop(id_type, None)
-                else:
-                    identifiers[id_type] = str(old)
-    return attributes, identifiers, name, status

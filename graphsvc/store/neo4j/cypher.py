@@ -1077,6 +1077,35 @@ def append_history(rows: Sequence[Mapping[str, Any]]) -> Statement:
     )
 
 
+@_packs
+def without_creation(relations: bool, limit: int) -> Statement:
+    """Ids of entities (or relations, by reference) with no ``created`` history event."""
+    label, item = (RELATION_REF, "n.id * 2 + 1") if relations else (ENTITY, "n.id * 2")
+    return Statement(
+        f"MATCH (n:{label})\n"
+        f"WHERE NOT EXISTS {{ MATCH (h:{HISTORY} {{item: {item}}}) WHERE h.op = 'created' }}\n"
+        "RETURN n.id AS id LIMIT $limit",
+        {"limit": limit},
+        op="without_creation",
+    )
+
+
+@_packs
+def shared_identifiers(strong_types: Sequence[str], limit: int) -> Statement:
+    """Values held by two live entities, or strong values held by two unmerged ones."""
+    return Statement(
+        f"MATCH (i:{IDENTIFIER})\n"
+        f"MATCH (e:{ENTITY} {{id: i.entity}})\n"
+        "WHERE e.status IN [0, 1] OR (e.status = 2 AND i.type IN $strong)\n"
+        "WITH i.kind AS kind, i.type AS type, i.value AS value, "
+        "collect(e.id) AS ids, collect(e.status) AS statuses\n"
+        "WHERE size([s IN statuses WHERE s < 2]) > 1 OR (type IN $strong AND size(ids) > 1)\n"
+        "RETURN kind, type, value, ids LIMIT $limit",
+        {"strong": list(strong_types), "limit": limit},
+        op="shared_identifiers",
+    )
+
+
 def record_conflicts(rows: Sequence[Mapping[str, Any]]) -> Statement:
     """Record identity conflicts not recorded yet; each row holds every property.
 

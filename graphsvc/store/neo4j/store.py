@@ -82,6 +82,7 @@ from graphsvc.model.vocabulary import (
     VOCABULARY,
     Direction,
     EntityKind,
+    IdentifierStrength,
     RelationType,
     Status,
     TraversalStep,
@@ -93,6 +94,8 @@ from graphsvc.store.base import (
     AssertionState,
     AttributeColumn,
     ChangeSet,
+    CheckFinding,
+    CheckReport,
     ConflictPage,
     EntityPage,
     EntityQuery,
@@ -109,6 +112,7 @@ from graphsvc.store.base import (
     WriteTransaction,
     check_indexed,
 )
+from graphsvc.store.history import ItemState, revert
 from graphsvc.store.neo4j import cypher as q
 from graphsvc.store.neo4j.codec import (
     decode,
@@ -121,7 +125,6 @@ from graphsvc.store.neo4j.codec import (
     load_provenance_pairs,
     mirrorable,
     provenance_json,
-    revert,
     status_at,
 )
 from graphsvc.store.neo4j.errors import boundary
@@ -468,9 +471,10 @@ class Neo4jStore(GraphStore):
             )
 
     async def _rebuild_identifiers(self) -> None:
-        """Migrate from version 1: keys and identifier values in Unicode NFC, and one
-        identifier node per holder, retired holders included.
+        """Migrate from version 1 (keys and identifier values NFC, a node per holder).
 
+        Keys and identifier values are put in Unicode NFC, and identifier
+        nodes are rebuilt: one per holder, retired holders included.
         Idempotent: interrupted, the next open starts again (the version is
         set only at the end).
 
@@ -618,13 +622,19 @@ class Neo4jStore(GraphStore):
         aliases: Sequence[str],
         *,
         as_of: int | None = None,
-        state: tuple[dict[str, JsonValue], dict[str, str], str, int] | None = None,
+        state: ItemState | None = None,
     ) -> EntityRecord:
-        attributes, identifiers, name, status = state or (
+        state = state or ItemState(
             orjson.loads(row["attributes"]),
             orjson.loads(row["identifiers"]),
             str(row["name"]),
             int(row["status"]),
+        )
+        attributes, identifiers, name, status = (
+            state.attributes,
+            state.identifiers,
+            state.name,
+            state.status,
         )
         last_seen = int(row["last_seen"])
         return EntityRecord(
@@ -673,13 +683,15 @@ class Neo4jStore(GraphStore):
             if int(row["first_seen"]) > t:
                 continue
             state = revert(
-                attributes=orjson.loads(row["attributes"]),
-                identifiers=orjson.loads(row["identifiers"]),
-                name=str(row["name"]),
-                status=int(row["status"]),
-                events=undo.get(encode(ItemKind.ENTITY, eid), []),
+                ItemState(
+                    orjson.loads(row["attributes"]),
+                    orjson.loads(row["identifiers"]),
+                    str(row["name"]),
+                    int(row["status"]),
+                ),
+                undo.get(encode(ItemKind.ENTITY, eid), []),
             )
-            if state is None or state[3] == MERGED:
+            if state is None or state.status == MERGED:
                 continue
             out[eid] = self._entity_record(row, row["aliases"], as_of=t, state=state)
         return [out.get(int(i)) for i in ids]
@@ -734,10 +746,10 @@ class Neo4jStore(GraphStore):
         row: Row,
         *,
         as_of: int | None = None,
-        state: tuple[dict[str, JsonValue], dict[str, str], str, int] | None = None,
+        state: ItemState | None = None,
     ) -> RelationRecord:
-        attributes = state[0] if state else orjson.loads(row["attributes"])
-        status = state[3] if state else int(row["status"])
+        attributes = state.attributes if state else orjson.loads(row["attributes"])
+        status = state.status if state else int(row["status"])
         last_seen = int(row["last_seen"])
         return RelationRecord(
             id=int(row["id"]),
@@ -779,13 +791,10 @@ class Neo4jStore(GraphStore):
             if int(row["first_seen"]) > t:
                 continue
             state = revert(
-                attributes=orjson.loads(row["attributes"]),
-                identifiers={},
-                name="",
-                status=int(row["status"]),
-                events=undo.get(encode(ItemKind.RELATION, rid), []),
+                ItemState(orjson.loads(row["attributes"]), {}, "", int(row["status"])),
+                undo.get(encode(ItemKind.RELATION, rid), []),
             )
-            if state is None or state[3] == MERGED:
+            if state is None or state.status == MERGED:
                 continue
             out[rid] = self._relation_record(row, as_of=t, state=state)
         return [out.get(int(i)) for i in ids]
@@ -854,6 +863,47 @@ class Neo4jStore(GraphStore):
                 )
             )
         return HistoryPage(tuple(events), len(rows) > first, events[-1].seq if events else None)
+
+    async def check(self, *, limit: int = 100) -> CheckReport:
+        """Check the history against the graph and the identifiers (see the port).
+
+        The database itself is Neo4j's to check (``neo4j-admin database
+        check``); there is no in-memory index to compare.
+        """
+        vocab = self.vocabulary
+        strong = [
+            name for name, spec in vocab.identifiers.items()
+            if spec.strength is IdentifierStrength.STRONG
+        ]  # fmt: skip
+        findings: list[CheckFinding] = []
+        for relations in (False, True):
+            rows = await self._read(
+                _rows(q.without_creation(relations, limit)), "checking the history"
+            )
+            what = "relation" if relations else "entity"
+            findings += [
+                CheckFinding("history", f"{what} {r['id']} has no 'created' event") for r in rows
+            ]
+        rows = await self._read(
+            _rows(q.shared_identifiers(strong, limit)), "checking the identifiers"
+        )
+        for r in rows:
+            ids = ", ".join(f"#{i}" for i in sorted(int(x) for x in r["ids"]))
+            findings.append(
+                CheckFinding(
+                    "identifiers",
+                    f"{vocab.kind_from_code(int(r['kind'])).value} {r['type']} {r['value']!r} "
+                    f"is held by several entities: {ids}",
+                )
+            )
+        stats = await self.stats()
+        checks = {
+            "integrity": "left to Neo4j (neo4j-admin database check)",
+            "history": f"{stats.entities:,} entities, {stats.relations:,} relations",
+            "identifiers": "every identifier node",
+            "index": "none in memory (every read goes to Neo4j)",
+        }
+        return CheckReport(checks, tuple(findings))
 
     async def identity_conflicts(self, *, first: int, after: int | None = None) -> ConflictPage:
         """Return recorded identity conflicts, oldest first (see the port)."""

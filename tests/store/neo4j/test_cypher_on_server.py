@@ -35,6 +35,13 @@ def _vocabulary_variants() -> list[q.Statement]:
         out += [q.expand_level([1], RelationType, outgoing=outgoing, max_status=1, as_of=None)]
     out += [q.group_members([1], VOCABULARY.redundancy_types)]
     out += [q.attribute_column([1], a) for a in VOCABULARY.indexed_attributes]
+    out += [q.expand_level([1], RelationType, outgoing=True, max_status=1, as_of=5)]
+    # migration and check statements (not in the recorded scenario)
+    out += [q.normalise_keys(label) for label in (q.ENTITY, q.ALIAS)]
+    out += [q.DROP_IDENTIFIERS, q.identifier_sources(0, 10), q.set_schema_version("2")]
+    out += [q.set_entity_identifiers([{"id": 1, "identifiers": "{}"}])]
+    out += [q.without_creation(relations, 10) for relations in (False, True)]
+    out += [q.shared_identifiers(["serial"], 10), q.conflicts_page(0, 10)]
     return out
 
 

@@ -8,7 +8,11 @@ from graphsvc.store.base import GraphStore, WriteTransaction
 from graphsvc.store.neo4j.store import Neo4jStore, _Neo4jTransaction
 
 # Port methods with a default in base.py that the Neo4j store deliberately inherits.
-INHERITED = {GraphStore: {"__aenter__", "__aexit__"}, WriteTransaction: set()}
+INHERITED = {
+    # verify: Neo4j checks its own store; erase: graphsvc does not erase a Neo4j database
+    GraphStore: {"__aenter__", "__aexit__", "verify", "erase"},
+    WriteTransaction: set(),
+}
 
 
 def _port_methods(port: type) -> set[str]:

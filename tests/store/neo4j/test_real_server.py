@@ -249,3 +249,27 @@ async def test_a_version_1_database_is_migrated_on_open(
         constraints = {r["name"] for r in session.run("SHOW CONSTRAINTS YIELD name")}
     assert version is not None and version["v"] == "2"
     assert "identifier_holder" in constraints and "identifier_value_unique" not in constraints
+
+
+async def test_check_finds_what_the_graph_lacks(empty_neo4j: Settings, neo4j_admin: Any) -> None:
+    async with store_from_settings(empty_neo4j) as store:
+        engine = IngestEngine(store)
+        await engine.ingest(
+            batch(entities=[{**ent(CI, "a"), "identifiers": {"ipAddress": "10.0.0.9"}}])
+        )
+        await engine.ingest(batch(entities=[ent(CI, "b")]))
+        [a, b] = await store.resolve([(EntityKind.CONFIGURATION_ITEM, k) for k in ("a", "b")])
+        assert (await store.check()).clean
+        with neo4j_admin.session(database=empty_neo4j.neo4j_database) as session:
+            session.run("MATCH (h:History {item: $item, op: 'created'}) DELETE h", item=a * 2)
+            # what graphsvc 1 could leave: one IP on two active hosts
+            session.run(
+                "CREATE (:Identifier {kind: $kind, type: 'ipAddress', value: '10.0.0.9', "
+                "entity: $b})",
+                kind=VOCABULARY.kind_code(EntityKind.CONFIGURATION_ITEM),
+                b=b,
+            ).consume()
+        report = await store.check()
+    messages = [(f.check, f.message) for f in report.findings]
+    assert ("history", f"entity {a} has no 'created' event") in messages
+    assert any(c == "identifiers" and "'10.0.0.9'" in m for c, m in messages), messages

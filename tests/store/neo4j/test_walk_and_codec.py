@@ -10,7 +10,7 @@ import pytest
 from graphsvc.errors import StoreError
 from graphsvc.model.vocabulary import VOCABULARY, Direction, EntityKind, RelationType, TraversalStep
 from graphsvc.store.base import ChangeSet
-from graphsvc.store.neo4j.codec import group_at, indexed_mirror, json_equal, revert, status_at
+from graphsvc.store.neo4j.codec import group_at, indexed_mirror, json_equal, status_at
 from graphsvc.store.neo4j.store import Neo4jStore
 from graphsvc.store.neo4j.walk import Edge, Node, StepMask, bfs, one_hop
 from tests.store.neo4j.cypher_model import ModelGateway
@@ -31,18 +31,6 @@ def test_group_replay_reads_json_texts() -> None:
     assert group_at("b", [10, 20], ["null", '"a"'], 5) is None
     assert group_at("b", [10, 20], ["null", '"a"'], 15) == "a"
     assert group_at("b", [10], ["null"], 15) == "b"
-
-
-def test_revert_undoes_newest_first_and_stops_at_creation() -> None:
-    events = [
-        ("updated", '{"attributes.tier":[3,1],"name":["old","new"]}'),
-        ("status_changed", '{"status":["stale","active"]}'),
-    ]
-    state = revert(attributes={"tier": 1}, identifiers={}, name="new", status=0, events=events)
-    assert state == ({"tier": 3}, {}, "old", 1)
-    assert (
-        revert(attributes={}, identifiers={}, name="", status=0, events=[("created", None)]) is None
-    )
 
 
 def test_json_equality_follows_the_embedded_store() -> None:
