@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import hashlib
 import os
 import re
@@ -45,6 +46,17 @@ POM = HERE / "pom.xml"
 MAIN_CLASS = "org.neo4j.server.CommunityEntryPoint"
 ADMIN_CLASS = "org.neo4j.server.startup.Neo4jAdminCommand"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "graphsvc-neo4j"
+
+
+def _die_with_parent() -> None:
+    """In the child: ask Linux to stop the server when the process that started it dies.
+
+    A test run killed with SIGKILL runs no fixture teardown; without this its
+    Neo4j server would keep running (and eating a core) until someone notices.
+    """
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 class Neo4jServerError(RuntimeError):
@@ -266,6 +278,7 @@ class Neo4jServer:
             stdin=subprocess.DEVNULL,
             env=self._env(),
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         log.close()
         self.connection = Neo4jConnection(port, "neo4j", self._password)

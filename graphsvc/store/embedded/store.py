@@ -23,7 +23,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
 from datetime import datetime
 from pathlib import Path
@@ -93,6 +93,7 @@ from graphsvc.store.embedded.schema import (
     decode,
     encode,
 )
+from graphsvc.store.embedded.writer import ChangeSetWriter, dumps
 from graphsvc.store.history import ItemState, revert
 
 __all__ = ["EmbeddedStore"]
@@ -110,8 +111,7 @@ _ENTITY_COLUMNS = (
 _RELATION_COLUMNS = "id, type, src, dst, status, attributes, provenance, first_seen, last_seen"
 
 
-def _dumps(value: object) -> str:
-    return orjson.dumps(value).decode()
+_dumps = dumps
 
 
 def _chunks(values: Sequence[int], size: int = _CHUNK) -> Iterable[Sequence[int]]:
@@ -1487,12 +1487,6 @@ def _run_record(row: tuple[Any, ...]) -> RunRecord:
     )
 
 
-def _encode_provenance(
-    provenance: Mapping[str, tuple[str, int]], source_ids: Mapping[str, int]
-) -> str:
-    return _dumps({k: [source_ids[s], at] for k, (s, at) in provenance.items()})
-
-
 class _EmbeddedTransaction(WriteTransaction):
     """Write transaction of :class:`EmbeddedStore` (one change set per transaction)."""
 
@@ -1760,416 +1754,20 @@ class _EmbeddedTransaction(WriteTransaction):
             raise StoreError(msg) from exc
 
     def _write(self, conn: sqlite3.Connection, cs: ChangeSet) -> Callable[[], None]:
+        """Write ``cs`` in the open SQLite transaction; return the index update to apply."""
         store = self.store
-        idx = store.index
-        vocab = store.vocabulary
-        at = cs.at
-        new_sources: dict[str, int] = {}
-
-        def sid(name: str) -> int:
-            found = store._source_ids.get(name) or new_sources.get(name)
-            if found is None:
-                found = store.source_id(conn, name)
-                new_sources[name] = found
-            return found
-
-        source_id = sid(cs.source)
-        provenance_sources: set[str] = set()
-        for ent in cs.entities:
-            provenance_sources.update(s for s, _ in ent.provenance.values())
-        for upd in cs.entity_updates:
-            if upd.provenance:
-                provenance_sources.update(s for s, _ in upd.provenance.values())
-        for rel in cs.relations:
-            provenance_sources.update(s for s, _ in rel.provenance.values())
-        for rupd in cs.relation_updates:
-            if rupd.provenance:
-                provenance_sources.update(s for s, _ in rupd.provenance.values())
-        for name in provenance_sources:
-            sid(name)
-        source_ids = {**store._source_ids, **new_sources}
-        new_assertors: dict[tuple[int, str], int] = {}
-        assertor = store._assertors.get((source_id, cs.scope))
-        if assertor is None:
-            assertor = store.assertor_id(conn, source_id, cs.scope)
-            new_assertors[(source_id, cs.scope)] = assertor
-
-        for run_id, run_source, scope, started, seq in self._created_runs:
-            run_source_id = sid(run_source)
-            run_assertor = store._assertors.get((run_source_id, scope)) or new_assertors.get(
-                (run_source_id, scope)
-            )
-            if run_assertor is None:
-                run_assertor = store.assertor_id(conn, run_source_id, scope)
-                new_assertors[(run_source_id, scope)] = run_assertor
-            conn.execute(
-                "INSERT INTO run(seq, run_id, assertor, state, started, finished, batches) "
-                "VALUES (?, ?, ?, 'open', ?, NULL, 0)",
-                (seq, run_id, run_assertor, started),
-            )
-
-        ids = {**self._new_entity_ids, **self._new_relation_ids}
-
-        def real(i: int) -> int:
-            return ids[i] if i < 0 else i
-
-        # ---- entities
-        kinds_codes = [vocab.kind_code(e.kind) for e in cs.entities]
-        conn.executemany(
-            "INSERT INTO entity(id, kind, key, name, status, attributes, identifiers, provenance, "
-            "first_seen, last_seen) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    ids[e.temp_id],
-                    code,
-                    e.key,
-                    e.name,
-                    e.status.code,
-                    _dumps(e.attributes),
-                    _dumps(e.identifiers),
-                    _encode_provenance(e.provenance, source_ids),
-                    at,
-                    at,
-                )
-                for e, code in zip(cs.entities, kinds_codes, strict=True)
-            ],
+        writer = ChangeSetWriter(
+            conn,
+            cs,
+            index=store.index,
+            catalog=store,
+            vocabulary=store.vocabulary,
+            new_ids={**self._new_entity_ids, **self._new_relation_ids},
+            created_runs=self._created_runs,
         )
-        status_events: list[tuple[int, int, int, int]] = []  # (at, item, old, new)
-        old_identifiers: dict[int, dict[str, str]] = {}
-        identifier_updates = [u.id for u in cs.entity_updates if u.identifiers is not None]
-        if identifier_updates:
-            for eid, raw in conn.execute(
-                "SELECT id, identifiers FROM entity "
-                f"WHERE id IN ({','.join('?' * len(identifier_updates))})",
-                identifier_updates,
-            ):
-                old_identifiers[eid] = orjson.loads(raw)
-        update_rows = []
-        for u in cs.entity_updates:
-            update_rows.append(
-                (
-                    u.name,
-                    _dumps(u.attributes) if u.attributes is not None else None,
-                    _dumps(u.identifiers) if u.identifiers is not None else None,
-                    _encode_provenance(u.provenance, source_ids)
-                    if u.provenance is not None
-                    else None,
-                    u.status.code if u.status is not None else None,
-                    u.id,
-                )
-            )
-            if u.status is not None:
-                old = int(idx.e_status.data[u.id])
-                if old != u.status.code:
-                    status_events.append((at, encode(ItemKind.ENTITY, u.id), old, u.status.code))
-        conn.executemany(
-            "UPDATE entity SET name=COALESCE(?, name), attributes=COALESCE(?, attributes), "
-            "identifiers=COALESCE(?, identifiers), provenance=COALESCE(?, provenance), "
-            "status=COALESCE(?, status) WHERE id=?",
-            update_rows,
-        )
-        merge_keys: list[tuple[int, int, str]] = []  # (survivor, kind code, key)
-        loser_identifiers: dict[int, tuple[int, dict[str, str]]] = {}
-        for m in cs.merges:
-            row = conn.execute(
-                "SELECT kind, key, status, identifiers FROM entity WHERE id=?", (m.loser,)
-            ).fetchone()
-            if row is None:
-                msg = f"entity {m.loser} to merge does not exist"
-                raise NotFound(msg)
-            kind_code, key, old_status, identifiers = row
-            loser_identifiers[m.loser] = (kind_code, orjson.loads(identifiers))
-            conn.execute(
-                "UPDATE entity SET status=?, merged_into=? WHERE id=?",
-                (MERGED, m.survivor, m.loser),
-            )
-            conn.execute(
-                "INSERT OR REPLACE INTO alias(kind, key, entity_id, since) VALUES (?,?,?,?)",
-                (kind_code, key, m.survivor, at),
-            )
-            merge_keys.append((m.survivor, kind_code, key))
-            for (akey,) in conn.execute(
-                "SELECT key FROM alias WHERE entity_id=?", (m.loser,)
-            ).fetchall():
-                merge_keys.append((m.survivor, kind_code, akey))
-            conn.execute("UPDATE alias SET entity_id=? WHERE entity_id=?", (m.survivor, m.loser))
-            status_events.append((at, encode(ItemKind.ENTITY, m.loser), old_status, MERGED))
-        for alias in cs.aliases:
-            code = vocab.kind_code(alias.kind)
-            target = real(alias.entity_id)
-            conn.execute(
-                "INSERT OR REPLACE INTO alias(kind, key, entity_id, since) VALUES (?,?,?,?)",
-                (code, alias.key, target, at),
-            )
-            merge_keys.append((target, code, alias.key))
-
-        # ---- relations
-        rel_rows = []
-        rel_groups: list[str | None] = []
-        for r in cs.relations:
-            grp = r.attributes.get("redundancyGroup")
-            group = grp if isinstance(grp, str) else None
-            rel_groups.append(group)
-            rel_rows.append(
-                (
-                    ids[r.temp_id],
-                    vocab.type_code(r.type),
-                    real(r.from_id),
-                    real(r.to_id),
-                    r.status.code,
-                    group,
-                    _dumps(r.attributes),
-                    _encode_provenance(r.provenance, source_ids),
-                    at,
-                    at,
-                )
-            )
-        conn.executemany(
-            "INSERT INTO relation(id, type, src, dst, status, grp, attributes, provenance, "
-            "first_seen, last_seen) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            rel_rows,
-        )
-        group_events: list[tuple[int, int, str | None]] = []
-        rel_update_rows = []
-        for ru in cs.relation_updates:
-            new_status = (
-                MERGED if ru.merged else (ru.status.code if ru.status is not None else None)
-            )
-            grp_value: object = None
-            grp_changed = False
-            if ru.attributes is not None:
-                g = ru.attributes.get("redundancyGroup")
-                new_group = g if isinstance(g, str) else None
-                old_code = int(idx.r_group.data[ru.id])
-                old_group = idx.group_names[old_code] if old_code >= 0 else None
-                if new_group != old_group:
-                    grp_changed = True
-                    grp_value = new_group
-                    group_events.append((at, ru.id, old_group))
-            rel_update_rows.append(
-                (
-                    _dumps(ru.attributes) if ru.attributes is not None else None,
-                    _encode_provenance(ru.provenance, source_ids)
-                    if ru.provenance is not None
-                    else None,
-                    new_status,
-                    1 if grp_changed else 0,
-                    grp_value,
-                    ru.id,
-                )
-            )
-            if new_status is not None:
-                old = int(idx.r_status.data[ru.id])
-                if old != new_status:
-                    status_events.append((at, encode(ItemKind.RELATION, ru.id), old, new_status))
-        conn.executemany(
-            "UPDATE relation SET attributes=COALESCE(?, attributes), "
-            "provenance=COALESCE(?, provenance), "
-            "status=COALESCE(?, status), grp=CASE WHEN ? THEN ? ELSE grp END WHERE id=?",
-            rel_update_rows,
-        )
-
-        # ---- assertions and last seen
-        for old_ref, new_ref in cs.moved_assertions:
-            old_code = encode(old_ref.item, real(old_ref.id))
-            conn.execute(
-                "INSERT INTO assertion(assertor, item, last_run, missed) "
-                "SELECT assertor, ?, last_run, missed FROM assertion WHERE item=? "
-                "ON CONFLICT(assertor, item) DO UPDATE SET "
-                "last_run=max(last_run, excluded.last_run), "
-                "missed=min(missed, excluded.missed)",
-                (encode(new_ref.item, real(new_ref.id)), old_code),
-            )
-            conn.execute("DELETE FROM assertion WHERE item=?", (old_code,))
-        run_seq = cs.run_seq
-        retired = Status.RETIRED
-        created_codes = [ids[e.temp_id] * 2 for e in cs.entities if e.status is not retired]
-        created_codes += [ids[r.temp_id] * 2 + 1 for r in cs.relations if r.status is not retired]
-        conn.executemany(
-            "INSERT INTO assertion(assertor, item, last_run, missed) VALUES (?,?,?,0)",
-            [(assertor, c, run_seq) for c in created_codes],
-        )
-        codes = [encode(a.ref.item, real(a.ref.id)) for a in cs.assertions]
-        conn.executemany(
-            "INSERT INTO assertion(assertor, item, last_run, missed) VALUES (?,?,?,0) "
-            "ON CONFLICT(assertor, item) DO UPDATE SET last_run=excluded.last_run, missed=0",
-            [(assertor, c, run_seq) for c in codes],
-        )
-        seen_entities = [
-            (at, real(a.ref.id))
-            for a in cs.assertions
-            if a.ref.item is ItemKind.ENTITY and a.ref.id > 0
-        ]
-        seen_relations = [
-            (at, real(a.ref.id))
-            for a in cs.assertions
-            if a.ref.item is ItemKind.RELATION and a.ref.id > 0
-        ]
-        conn.executemany("UPDATE entity SET last_seen=? WHERE id=?", seen_entities)
-        conn.executemany("UPDATE relation SET last_seen=? WHERE id=?", seen_relations)
-        conn.executemany(
-            "UPDATE assertion SET missed=? WHERE assertor=? AND item=?",
-            [(missed, assertor, encode(ref.item, ref.id)) for ref, missed in cs.withdrawn],
-        )
-
-        # ---- history and logs
-        history_run = cs.run_seq if cs.run_id is not None else None
-        created_op = HistoryOp.CREATED.value
-        conn.executemany(
-            "INSERT INTO history(at, item, op, source_id, actor, run_seq, changes) "
-            "VALUES (?,?,?,?,?,?,NULL)",
-            [
-                (at, ids[e.temp_id] * 2, created_op, source_id, cs.actor, history_run)
-                for e in cs.entities
-            ]
-            + [
-                (at, ids[r.temp_id] * 2 + 1, created_op, source_id, cs.actor, history_run)
-                for r in cs.relations
-            ],
-        )
-        conn.executemany(
-            "INSERT INTO history(at, item, op, source_id, actor, run_seq, changes) "
-            "VALUES (?,?,?,?,?,?,?)",
-            [
-                (
-                    at,
-                    encode(h.ref.item, real(h.ref.id)),
-                    h.op.value,
-                    source_id,
-                    cs.actor,
-                    cs.run_seq if cs.run_id is not None else None,
-                    _dumps({k: [v.old, v.new] for k, v in h.changes.items()})
-                    if h.changes
-                    else None,
-                )
-                for h in cs.history
-            ],
-        )
-        conn.executemany(
-            "INSERT OR IGNORE INTO identity_conflict(at, kind, id_type, value, entity, holder, "
-            "item_key, source_id, run_seq) VALUES (?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    at,
-                    vocab.kind_code(c.kind),
-                    c.id_type,
-                    c.value,
-                    real(c.entity_id),
-                    real(c.holder_id),
-                    c.item_key,
-                    source_id,
-                    history_run,
-                )
-                for c in cs.conflicts
-            ],
-        )
-        conn.executemany(
-            "INSERT INTO status_log(at, item, old, new) VALUES (?,?,?,?)", status_events
-        )
-        conn.executemany("INSERT INTO group_log(at, relation, old) VALUES (?,?,?)", group_events)
-        if cs.run_update is not None:
-            ru_ = cs.run_update
-            conn.execute(
-                "UPDATE run SET state=?, finished=?, batches=? WHERE run_id=?",
-                (
-                    ru_.state.value,
-                    None if ru_.state is RunState.OPEN else at,
-                    ru_.batches,
-                    ru_.run_id,
-                ),
-            )
-        conn.execute(
-            "INSERT INTO commit_log(at, source_id, run_seq, entities, relations) "
-            "VALUES (?,?,?,?,?)",
-            (at, source_id, cs.run_seq, len(cs.entities), len(cs.relations)),
-        )
+        update = writer.write()
 
         def apply_to_memory() -> None:
-            for name, sid_ in new_sources.items():
-                store._source_ids[name] = sid_
-                store._sources[sid_] = name
-            store._assertors.update(new_assertors)
-            if cs.entities:
-                eids = np.fromiter(
-                    (ids[e.temp_id] for e in cs.entities), dtype=np.int64, count=len(cs.entities)
-                )
-                idx.add_entities(
-                    eids,
-                    np.asarray(kinds_codes, dtype=np.int8),
-                    np.fromiter(
-                        (e.status.code for e in cs.entities), dtype=np.int8, count=len(cs.entities)
-                    ),
-                    np.full(len(cs.entities), at, dtype=np.int64),
-                )
-                for e, code in zip(cs.entities, kinds_codes, strict=True):
-                    eid = ids[e.temp_id]
-                    idx.keys[code][e.key] = eid
-                    if e.attributes:
-                        idx.set_attributes(eid, e.attributes)
-                    for t_, v in e.identifiers.items():
-                        idx.hold_identifier(idx.identifier_key(code, t_, v), eid)
-            for loser, (kind_code, identifiers) in loser_identifiers.items():
-                for t_, v in identifiers.items():
-                    idx.release_identifier(idx.identifier_key(kind_code, t_, v), loser)
-            idx.mark_changed(
-                (
-                    *(ids[e.temp_id] for e in cs.entities),
-                    *(u.id for u in cs.entity_updates),
-                    *(m.loser for m in cs.merges),
-                    *(m.survivor for m in cs.merges),
-                ),
-                at,
-            )
-            for m in cs.merges:
-                idx.survivor[m.loser] = m.survivor
-                idx.set_entity_status(m.loser, MERGED)
-            for survivor, kind_code, key in merge_keys:
-                idx.keys[kind_code][key] = survivor
-            for u in cs.entity_updates:
-                kind_code = int(idx.e_kind.data[u.id])
-                if u.status is not None:
-                    idx.set_entity_status(u.id, u.status.code)
-                if u.attributes is not None:
-                    idx.set_attributes(u.id, u.attributes)
-                if u.identifiers is not None:
-                    for t_, v in old_identifiers.get(u.id, {}).items():
-                        idx.release_identifier(idx.identifier_key(kind_code, t_, v), u.id)
-                    for t_, v in u.identifiers.items():
-                        idx.hold_identifier(idx.identifier_key(kind_code, t_, v), u.id)
-            if cs.relations:
-                n = len(cs.relations)
-                idx.add_relations(
-                    np.fromiter((ids[r.temp_id] for r in cs.relations), dtype=np.int64, count=n),
-                    np.fromiter(
-                        (vocab.type_code(r.type) for r in cs.relations), dtype=np.int8, count=n
-                    ),
-                    np.fromiter((real(r.from_id) for r in cs.relations), dtype=np.int64, count=n),
-                    np.fromiter((real(r.to_id) for r in cs.relations), dtype=np.int64, count=n),
-                    np.fromiter((r.status.code for r in cs.relations), dtype=np.int8, count=n),
-                    np.full(n, at, dtype=np.int64),
-                    np.fromiter((idx.group_code(g) for g in rel_groups), dtype=np.int32, count=n),
-                )
-            for ru in cs.relation_updates:
-                if ru.merged:
-                    idx.set_relation_status(ru.id, MERGED)
-                    idx.forget_triple(
-                        triple_key(
-                            int(idx.r_type.data[ru.id]),
-                            int(idx.r_src.data[ru.id]),
-                            int(idx.r_dst.data[ru.id]),
-                        )
-                    )
-                elif ru.status is not None:
-                    idx.set_relation_status(ru.id, ru.status.code)
-            for _at, rel_id, _old in group_events:
-                upd = next(x for x in cs.relation_updates if x.id == rel_id)
-                g = upd.attributes.get("redundancyGroup") if upd.attributes else None
-                idx.r_group.data[rel_id] = idx.group_code(g if isinstance(g, str) else None)
-            for ev_at, item, old, _new in status_events:
-                idx.log_status(ev_at, item, old)
-            for ev_at, rel_id, old_group in group_events:
-                idx.log_group(ev_at, rel_id, idx.group_code(old_group))
-            idx.last_commit = max(idx.last_commit, at)
-            idx.version += 1
+            update.apply(store.index, store)
 
         return apply_to_memory
