@@ -21,6 +21,10 @@ class Settings(BaseSettings):
     Attributes:
         env: ``development`` enables GraphiQL and introspection; ``production``
             (the default) does not.
+        auth: ``tokens``, ``local`` or ``auto`` (the default), fixed when the server
+            starts: ``auto`` is ``tokens`` when the token file holds any token
+            (revoked and expired ones too) and ``local`` when none was ever
+            created (see :mod:`graphsvc.api.auth`).
         store: ``embedded`` (default) or ``neo4j``.
         data: The embedded store's file (``GRAPHSVC_DATA``).
         durability: ``full`` fsyncs every commit (survives power loss);
@@ -57,6 +61,7 @@ class Settings(BaseSettings):
     )
 
     env: Literal["development", "production"] = "production"
+    auth: Literal["auto", "tokens", "local"] = "auto"
     store: Literal["embedded", "neo4j"] = "embedded"
     data: Path = Field(default_factory=lambda: Path("data") / "graphsvc.db")
     durability: Literal["full", "normal"] = "full"

@@ -23,7 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from strawberry.fastapi import GraphQLRouter
 
 import graphsvc
-from graphsvc.api.auth import Authenticator
+from graphsvc.api.auth import Authenticator, choose_auth_mode
 from graphsvc.api.graphql.context import GraphContext
 from graphsvc.api.graphql.schema import build_schema
 from graphsvc.api.limits import GraphQLBodyLimitMiddleware
@@ -61,14 +61,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # balancer keeps traffic away and an operator can read why
             log.error("the store is damaged", reason=str(exc))
         tokens = TokenStore(settings.tokens_path)
+        mode, why = choose_auth_mode(settings.auth, tokens)
         policy = IngestPolicy(
             source_priorities=settings.source_priorities,
             retire_after_missing_runs=settings.retire_after_missing_runs,
         )
         app.state.services = Services(
-            store, IngestEngine(store, policy), Authenticator(tokens), settings.max_body_bytes
+            store, IngestEngine(store, policy), Authenticator(tokens, mode), settings.max_body_bytes
         )
-        log.info("graphsvc ready", store=settings.store, data=str(settings.data), env=settings.env)
+        log.info(
+            "graphsvc ready",
+            store=settings.store,
+            data=str(settings.data),
+            env=settings.env,
+            auth=mode.value,
+            auth_chosen_by=why,
+        )
         try:
             yield
         finally:

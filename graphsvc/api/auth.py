@@ -1,27 +1,36 @@
 """Who is calling, and whether they may: bearer tokens checked on every route.
 
-* When tokens exist, every request needs ``Authorization: Bearer gsv_…``; a
-  missing, unknown, revoked or expired token is answered 401, a token whose
-  scope is too small 403.
-* When no token exists at all, the service runs in *local mode*: it serves only
-  loopback clients (``graphsvc serve`` also refuses to bind anything else) and
-  treats them as ``admin``. Any other client gets 403 with the reason. So does a
-  request whose ``Host`` header is not a loopback name (``localhost``,
-  ``127.0.0.1``, ``[::1]``, with any port): a web page of another site whose DNS
-  name was re-pointed at 127.0.0.1 (DNS rebinding) cannot use the local service.
+The *auth mode* is fixed when the server starts (PRODUCT.md section 6) and
+nothing that happens while it runs changes it:
+
+* ``tokens``: every request needs ``Authorization: Bearer gsv_…``; a missing,
+  unknown, revoked or expired token is answered 401, a token whose scope is too
+  small 403. Revoking or expiring the last token leaves a server that refuses
+  everyone, never an open one.
+* ``local``: the server answers only loopback clients (``graphsvc serve`` also
+  refuses to bind anything else) and treats them as ``admin``. Any other client
+  gets 403 with the reason. So does a request whose ``Host`` header is not a
+  loopback name (``localhost``, ``127.0.0.1``, ``[::1]``, with any port): a web
+  page of another site whose DNS name was re-pointed at 127.0.0.1 (DNS
+  rebinding) cannot use the local service.
+
+``GRAPHSVC_AUTH=auto`` (the default) chooses once, at start: ``tokens`` when the
+token file holds any token at all (revoked and expired ones included, so that
+a server whose tokens were all revoked stays closed after a restart), ``local``
+when no token was ever created.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import time
 from dataclasses import dataclass
+from enum import StrEnum
 
 from fastapi import HTTPException, Request, status
 
 from graphsvc.api.tokens import Principal, Scope, TokenStore
 
-__all__ = ["LOCAL", "Authenticator", "is_loopback"]
+__all__ = ["LOCAL", "AuthMode", "Authenticator", "choose_auth_mode", "is_loopback"]
 
 LOCAL = Principal("local", Scope.ADMIN)
 """The caller in local mode (no tokens configured, loopback client)."""
@@ -47,21 +56,36 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
-@dataclass
+class AuthMode(StrEnum):
+    """How callers are authenticated; fixed for the life of a server."""
+
+    TOKENS = "tokens"
+    LOCAL = "local"
+
+
+def choose_auth_mode(setting: str, tokens: TokenStore) -> tuple[AuthMode, str]:
+    """Return the mode for ``setting`` (``auto``, ``tokens`` or ``local``) and why.
+
+    ``auto`` is ``tokens`` when the token file holds any token (of any state),
+    ``local`` when it holds none.
+
+    Raises:
+        StoreUnavailable: when ``auto`` must read the token file and cannot.
+    """
+    if setting != "auto":
+        return AuthMode(setting), f"GRAPHSVC_AUTH={setting}"
+    held = tokens.count_all()
+    if held:
+        return AuthMode.TOKENS, f"GRAPHSVC_AUTH=auto and {tokens.path} holds {held} token(s)"
+    return AuthMode.LOCAL, f"GRAPHSVC_AUTH=auto and no token was ever created in {tokens.path}"
+
+
+@dataclass(frozen=True)
 class Authenticator:
-    """Turns a request into a :class:`Principal` (see the module docstring)."""
+    """Turns a request into a :class:`Principal` under a fixed :class:`AuthMode`."""
 
     tokens: TokenStore
-    _has_tokens: bool = False
-    _checked_at: float = 0.0
-
-    def has_tokens(self) -> bool:
-        """Return whether any usable token exists (re-read at most once a second)."""
-        now = time.monotonic()
-        if now - self._checked_at > 1.0:
-            self._has_tokens = self.tokens.active_count() > 0
-            self._checked_at = now
-        return self._has_tokens
+    mode: AuthMode
 
     def principal(self, request: Request, needed: Scope) -> Principal:
         """Return the caller of ``request`` if it may do what ``needed`` requires.
@@ -70,25 +94,10 @@ class Authenticator:
             HTTPException: 401 without a valid token, 403 when the scope is too small
                 or, in local mode, when the client is not on loopback.
         """
+        if self.mode is AuthMode.LOCAL:
+            return self._local(request)
         header = request.headers.get("authorization", "")
         scheme, _, presented = header.partition(" ")
-        if not self.has_tokens():
-            client = request.client.host if request.client else None
-            if not is_loopback(client):
-                raise HTTPException(
-                    status.HTTP_403_FORBIDDEN,
-                    "no API tokens are configured, so only loopback clients are served; "
-                    "create one with `graphsvc token create`",
-                )
-            addressed = host_name(request.headers.get("host", ""))
-            if not is_loopback(addressed):
-                raise HTTPException(
-                    status.HTTP_403_FORBIDDEN,
-                    f"no API tokens are configured, so only requests addressed to localhost "
-                    f"are served, not to {addressed[:100]!r}; create a token with "
-                    "`graphsvc token create` to serve other names",
-                )
-            return LOCAL
         if scheme.lower() != "bearer" or not presented.strip():
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
@@ -109,3 +118,23 @@ class Authenticator:
                 f"this needs {needed.value}",
             )
         return principal
+
+    @staticmethod
+    def _local(request: Request) -> Principal:
+        client = request.client.host if request.client else None
+        if not is_loopback(client):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                "this server runs in local mode (GRAPHSVC_AUTH=local, or no API token existed "
+                "when it started), so only loopback clients are served; create a token with "
+                "`graphsvc token create` and restart it in tokens mode",
+            )
+        addressed = host_name(request.headers.get("host", ""))
+        if not is_loopback(addressed):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"this server runs in local mode, so only requests addressed to localhost "
+                f"are served, not to {addressed[:64]!r}; create a token with "
+                "`graphsvc token create` and restart it in tokens mode to serve other names",
+            )
+        return LOCAL

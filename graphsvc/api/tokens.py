@@ -190,6 +190,12 @@ class TokenStore:
                 raise NotFound(msg)
         return next(t for t in self.list() if name_or_id in (t.name, t.token_id))
 
+    def count_all(self) -> int:
+        """Return how many tokens the file holds, revoked and expired ones included."""
+        with self._lock:
+            row = self._db().execute("SELECT count(*) FROM token").fetchone()
+        return int(row[0])
+
     def active_count(self) -> int:
         """Return how many tokens can still be used."""
         now = time.time()

@@ -358,24 +358,27 @@ def serve(
     import uvicorn
 
     from graphsvc.api.app import create_app
-    from graphsvc.api.auth import is_loopback
+    from graphsvc.api.auth import AuthMode, choose_auth_mode, is_loopback
     from graphsvc.api.tokens import TokenStore
 
     settings = _settings()
     tokens = TokenStore(settings.tokens_path)
     try:
-        has_tokens = tokens.active_count() > 0
+        mode, why = choose_auth_mode(settings.auth, tokens)
     except GraphSvcError as exc:
         raise _fail(str(exc), 3) from None
     finally:
         tokens.close()
-    if not has_tokens and not is_loopback(host):
+    if mode is AuthMode.LOCAL and not is_loopback(host):
         raise _fail(
-            f"refusing to bind {host}: no API token is configured, so the server would answer "
-            "anyone without authentication. Create one with "
-            "`graphsvc token create NAME --scope admin` or bind 127.0.0.1.",
+            f"refusing to bind {host}: the server would run in local mode ({why}) and answer "
+            "anyone without authentication. Create a token with "
+            "`graphsvc token create NAME --scope admin` (or set GRAPHSVC_AUTH=tokens), "
+            "or bind 127.0.0.1.",
             2,
         )
+    settings = settings.model_copy(update={"auth": mode.value})  # fixed for this server
+    err.print(f"auth mode: [bold]{mode.value}[/bold] ({why})")
     if workers != 1 and settings.store == "embedded":
         raise _fail("the embedded store is served by one worker process (use --workers 1)", 2)
     uvicorn.run(
@@ -398,7 +401,10 @@ def token_create(
         str, typer.Argument(help="Who or what uses it; recorded as the actor of writes.")
     ],
     scope: Annotated[str, typer.Option(help="read, write or admin.")] = "read",
-    expires_days: Annotated[int | None, typer.Option(help="Days until it expires.")] = None,
+    expires_days: Annotated[
+        int | None,
+        typer.Option(min=1, help="Days until it expires (a positive number; default: never)."),
+    ] = None,
 ) -> None:
     """Create a token and print it once."""
     from datetime import UTC, datetime, timedelta
@@ -410,7 +416,7 @@ def token_create(
     except ValueError:
         raise _fail(f"--scope must be read, write or admin, not {scope!r}", 2) from None
     store = TokenStore(_settings().tokens_path)
-    expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
+    expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days is not None else None
     try:
         info, plaintext = store.create(name, chosen, expires=expires)
     except InvalidInput as exc:

@@ -20,16 +20,15 @@ async def test_local_mode_serves_loopback_only(make_api: MakeApi) -> None:
     remote: Api = await make_api(client_host="10.1.2.3")
     r = await remote.client.get("/api/v1/runs")
     assert r.status_code == 403
-    assert "no API tokens are configured" in r.json()["detail"]
+    assert "local mode" in r.json()["detail"]
     r = await remote.client.post("/graphql", json={"query": "{ runs { runId } }"})
     assert r.status_code == 403
 
 
 async def test_tokens_and_scopes(make_api: MakeApi) -> None:
-    api: Api = await make_api(client_host="10.1.2.3")
+    api: Api = await make_api(client_host="10.1.2.3", auth="tokens")
     _, reader = tokens(api).create("portal", Scope.READ)
     _, writer = tokens(api).create("k8s-importer", Scope.WRITE)
-    api.services.auth._checked_at = 0  # see the new tokens now
     # no token, bad token
     r = await api.client.get("/api/v1/runs")
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
@@ -103,3 +102,40 @@ async def test_cross_site_simple_requests_cannot_write(make_api: MakeApi) -> Non
             assert r.status_code in (400, 415, 422), (path, content_type, r.status_code)
     assert await local.services.store.stats() == before
     assert await local.services.store.runs(first=10) == []
+
+
+async def test_revoking_or_expiring_the_last_token_never_opens_the_server(
+    make_api: MakeApi,
+) -> None:
+    """PRODUCT.md 6: the auth mode is fixed at start; a token server stays closed."""
+    api: Api = await make_api(client_host="127.0.0.1", auth="tokens")
+    _, only = tokens(api).create("only", Scope.ADMIN)
+    bearer = {"authorization": f"Bearer {only}"}
+    assert (await api.client.post("/api/v1/ingest", json=BATCH, headers=bearer)).status_code == 200
+    tokens(api).revoke("only")
+    _, short = tokens(api).create(
+        "short", Scope.ADMIN, expires=datetime.now(UTC) - timedelta(seconds=1)
+    )
+    before = await api.services.store.stats()
+    for headers in ({}, bearer, {"authorization": f"Bearer {short}"}):
+        r = await api.client.post("/api/v1/ingest", json=BATCH, headers=headers)
+        assert r.status_code == 401, (headers, r.text)
+        r = await api.client.post("/graphql", json={"query": "{ runs { runId } }"}, headers=headers)
+        assert r.status_code == 401
+    assert await api.services.store.stats() == before
+    assert api.services.auth.mode.value == "tokens"
+
+
+async def test_auto_mode_is_chosen_once_from_the_token_file(make_api: MakeApi) -> None:
+    """auto: tokens when any token was ever created (revoked ones too), else local."""
+    fresh: Api = await make_api()
+    assert fresh.services.auth.mode.value == "local"
+    _, plaintext = tokens(fresh).create("later", Scope.READ)
+    # a token created while it runs does not switch a local server to tokens either
+    assert (await fresh.client.get("/api/v1/runs")).status_code == 200
+    tokens(fresh).revoke("later")
+    restarted: Api = await make_api()  # the same token file: one revoked token in it
+    assert restarted.services.auth.mode.value == "tokens"
+    assert (await restarted.client.get("/api/v1/runs")).status_code == 401
+    forced: Api = await make_api(auth="local")
+    assert (await forced.client.get("/api/v1/runs")).status_code == 200

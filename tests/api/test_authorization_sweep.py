@@ -103,7 +103,7 @@ def bearer(token: str | None) -> dict[str, str]:
 @pytest.fixture
 async def guarded(make_api: MakeApi) -> tuple[Api, Tokens]:
     """An app with tokens configured (so no local mode), seen from a remote client."""
-    api: Api = await make_api(client_host="10.1.2.3")
+    api: Api = await make_api(client_host="10.1.2.3", auth="tokens")
     store: TokenStore = api.services.auth.tokens
     expires = datetime.now(UTC) - timedelta(seconds=1)
     made = Tokens(
@@ -114,7 +114,6 @@ async def guarded(make_api: MakeApi) -> tuple[Api, Tokens]:
         expired=store.create("temp", Scope.ADMIN, expires=expires)[1],
     )
     store.revoke("old-portal")
-    api.services.auth._checked_at = 0
     r = await api.client.post(
         "/api/v1/ingest", json=json.loads(SMALL.read_text()), headers=bearer(made.writer)
     )

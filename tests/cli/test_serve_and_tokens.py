@@ -72,7 +72,8 @@ def test_serve_answers_on_loopback(tmp_path: Path) -> None:
         assert q.json() == {"data": {"entities": {"totalCount": 0}}}
     finally:
         proc.terminate()
-        proc.wait(timeout=20)
+        _, stderr = proc.communicate(timeout=20)
+    assert b"auth mode: local (GRAPHSVC_AUTH=auto and no token was ever created" in stderr
 
 
 def test_a_bad_setting_is_named_in_one_line_not_a_traceback(tmp_path: Path) -> None:
@@ -90,3 +91,29 @@ def test_a_bad_setting_is_named_in_one_line_not_a_traceback(tmp_path: Path) -> N
         assert "Traceback" not in result.stderr
         assert "invalid setting: GRAPHSVC_ENV" in result.stderr
         assert not (tmp_path / "g.db").exists()
+
+
+def test_token_expiry_must_be_a_positive_number_of_days(tmp_path: Path) -> None:
+    for days in ("0", "-1"):
+        result = graphsvc(tmp_path, "token", "create", f"t{days}", "--expires-days", days)
+        assert result.returncode == 2, result.stdout
+        assert "expires-days" in result.stderr
+    made = graphsvc(tmp_path, "token", "create", "week", "--expires-days", "7")
+    assert made.returncode == 0, made.stderr
+    listed = graphsvc(tmp_path, "token", "list")
+    assert "week" in listed.stdout and "20" in listed.stdout.split("week", 1)[1]
+
+
+def test_serve_refuses_a_public_address_in_forced_local_mode(tmp_path: Path) -> None:
+    assert graphsvc(tmp_path, "token", "create", "ops", "--scope", "admin").returncode == 0
+    env = {**os.environ, "GRAPHSVC_DATA": str(tmp_path / "g.db"), "GRAPHSVC_AUTH": "local"}
+    result = subprocess.run(
+        [sys.executable, "-m", "graphsvc.cli.main", "serve", "--host", "0.0.0.0"],
+        capture_output=True,
+        text=True,
+        env={**env, "COLUMNS": "200"},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "local mode (GRAPHSVC_AUTH=local)" in " ".join(result.stderr.split())
