@@ -49,10 +49,15 @@ class Settings(BaseSettings):
             pages, nested pages multiplied (``entities(first: 500) { outgoing(first:
             500) }`` asks for 250,500).
         request_timeout_seconds: A request running longer is answered 503.
+        header_timeout_seconds: A request whose headers are not complete this long
+            after its first byte (or the connection's opening) is answered 408 and its
+            connection closed.
         max_body_bytes: Largest JSON request body accepted (NDJSON streams are
             read line by line and may be longer).
         graphql_max_body_bytes: Largest POST body accepted at ``/graphql``
             (document and variables; bulk ingest belongs on REST); 413 above.
+        graphql_max_variable_depth: Deepest nesting of lists and objects in GraphQL
+            variables; 400 above.
         log_format: ``json``, ``console``, or ``auto`` (JSON unless on a terminal).
     """
 
@@ -80,8 +85,10 @@ class Settings(BaseSettings):
     page_size_max: int = Field(default=500, ge=1)
     graphql_max_items: int = Field(default=100_000, ge=1)
     request_timeout_seconds: float = Field(default=30.0, gt=0)
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
     max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     graphql_max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    graphql_max_variable_depth: int = Field(default=32, ge=1, le=1000)
     log_format: Literal["auto", "json", "console"] = "auto"
 
     @property

@@ -89,6 +89,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=graphsvc.__version__,
         description="CMDB and dependency graph: impact, ownership, consolidation readiness.",
         lifespan=lifespan,
+        # no redirect from /path/ to /path: it would reflect the Host header in
+        # Location before the request is authenticated
+        redirect_slashes=False,
         openapi_url="/openapi.json",
         docs_url="/docs" if development else None,
         redoc_url=None,
@@ -159,7 +162,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    app.add_middleware(GraphQLBodyLimitMiddleware, limit=settings.graphql_max_body_bytes)
+    app.add_middleware(
+        GraphQLBodyLimitMiddleware,
+        limit=settings.graphql_max_body_bytes,
+        max_depth=settings.graphql_max_variable_depth,
+    )
     app.add_middleware(
         TimeoutAndMetricsMiddleware,
         metrics=metrics,

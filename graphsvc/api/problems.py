@@ -3,6 +3,12 @@
 Every error the REST API returns is a problem document: ``type``, ``title``,
 ``status``, ``detail`` and, for a rejected batch or invalid request, an
 ``errors`` list naming each offending item or field.
+
+Problem documents are bounded: every text in them (detail, key, field, reason)
+is cut to a short prefix with the length it had, and at most
+:data:`MAX_PROBLEM_ITEMS` items are listed (the detail says how many more there
+were), so a client that sends a 1 MB key gets a few hundred bytes back, not an
+echo of its megabyte.
 """
 
 from __future__ import annotations
@@ -31,6 +37,12 @@ from graphsvc.errors import (
 __all__ = ["Problem", "ProblemItem", "install_problem_handlers", "problem_response"]
 
 PROBLEM = "application/problem+json"
+MAX_PROBLEM_ITEMS = 1000
+"""Most offending items one problem document lists."""
+MAX_ITEM_TEXT = 200
+"""Longest key, field or reason in a problem item."""
+MAX_DETAIL = 1000
+"""Longest ``detail`` of a problem document."""
 log = structlog.get_logger("graphsvc.api")
 
 
@@ -56,6 +68,13 @@ class Problem(BaseModel):
     errors: list[ProblemItem] = Field(default_factory=list)
 
 
+def shorten(text: str, limit: int) -> str:
+    """Return ``text``, or its first characters and its length when longer than ``limit``."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: max(limit - 32, 8)]}… ({len(text):,} characters)"
+
+
 def problem_response(
     status: int,
     title: str,
@@ -63,8 +82,22 @@ def problem_response(
     errors: list[ProblemItem] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    """Return a problem document response."""
-    body = Problem(title=title, status=status, detail=detail, errors=errors or [])
+    """Return a problem document response, bounded as the module docstring says."""
+    items = errors or []
+    if len(items) > MAX_PROBLEM_ITEMS:
+        detail = f"{detail} ({len(items):,} errors; the first {MAX_PROBLEM_ITEMS:,} are listed)"
+        items = items[:MAX_PROBLEM_ITEMS]
+    items = [
+        ProblemItem(
+            section=shorten(item.section, MAX_ITEM_TEXT),
+            index=item.index,
+            key=shorten(item.key, MAX_ITEM_TEXT),
+            field=shorten(item.field, MAX_ITEM_TEXT),
+            reason=shorten(item.reason, MAX_ITEM_TEXT * 2),
+        )
+        for item in items
+    ]
+    body = Problem(title=title, status=status, detail=shorten(detail, MAX_DETAIL), errors=items)
     return JSONResponse(body.model_dump(), status_code=status, media_type=PROBLEM, headers=headers)
 
 

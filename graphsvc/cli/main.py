@@ -355,10 +355,9 @@ def serve(
 
     With no API token configured the server binds only loopback addresses.
     """
-    import uvicorn
-
     from graphsvc.api.app import create_app
     from graphsvc.api.auth import AuthMode, choose_auth_mode, is_loopback
+    from graphsvc.api.server import run_server
     from graphsvc.api.tokens import TokenStore
 
     settings = _settings()
@@ -381,13 +380,11 @@ def serve(
     err.print(f"auth mode: [bold]{mode.value}[/bold] ({why})")
     if workers != 1 and settings.store == "embedded":
         raise _fail("the embedded store is served by one worker process (use --workers 1)", 2)
-    uvicorn.run(
+    run_server(
         create_app(settings),
         host=host,
         port=port,
-        log_level="warning",
-        access_log=False,
-        server_header=False,  # no "server: uvicorn": the version a scanner would look up
+        header_timeout=settings.header_timeout_seconds,
     )
 
 

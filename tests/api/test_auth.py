@@ -130,7 +130,7 @@ async def test_auto_mode_is_chosen_once_from_the_token_file(make_api: MakeApi) -
     """auto: tokens when any token was ever created (revoked ones too), else local."""
     fresh: Api = await make_api()
     assert fresh.services.auth.mode.value == "local"
-    _, plaintext = tokens(fresh).create("later", Scope.READ)
+    tokens(fresh).create("later", Scope.READ)
     # a token created while it runs does not switch a local server to tokens either
     assert (await fresh.client.get("/api/v1/runs")).status_code == 200
     tokens(fresh).revoke("later")

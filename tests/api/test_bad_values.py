@@ -42,12 +42,17 @@ async def test_numbers_json_cannot_carry_are_refused_by_graphql_and_rest(
     r = await api.client.post(
         "/graphql", content=body, headers={"content-type": "application/json"}
     )
-    assert r.status_code == 200, r.text
-    answer = r.json()["data"]["ingest"]
-    assert answer["summary"] is None
-    [error] = answer["userErrors"]
-    assert error["field"] == ["input", "entities", "0", "attributes", "weight"]
-    assert why in error["message"]
+    if "NaN" in literal or "Infinity" in literal or "e400" in literal:
+        # not JSON a strict reader takes: refused before GraphQL, as REST refuses it
+        assert r.status_code == 400, r.text
+        assert "not valid JSON" in r.json()["detail"]
+    else:
+        assert r.status_code == 200, r.text
+        answer = r.json()["data"]["ingest"]
+        assert answer["summary"] is None
+        [error] = answer["userErrors"]
+        assert error["field"] == ["input", "entities", "0", "attributes", "weight"]
+        assert why in error["message"]
     # REST: refused as well (not valid JSON, or the same check)
     rest = (
         '{"source": "rest", "entities": [{"kind": "ConfigurationItem", "key": "vm-1", '

@@ -66,13 +66,13 @@ from graphsvc.api.graphql.types import (
     RelationTypeEnum,
     decode_cursor,
     encode_cursor,
+    entity_number,
     entity_object,
     page_size,
 )
 from graphsvc.api.tokens import Scope
 from graphsvc.errors import InvalidInput, NotFound
 from graphsvc.model.records import EntityRecord
-from graphsvc.model.vocabulary import EntityKind
 
 __all__ = ["AnalysisQuery"]
 
@@ -129,19 +129,8 @@ def _require(info: Info[GraphContext, None]) -> None:
 
 
 def _entity_id(global_id: strawberry.ID) -> int:
-    """Return the entity number of a Relay global id of an entity.
-
-    Raises:
-        GraphQLError: when the id is malformed or names a relation.
-    """
-    try:
-        parsed = relay.GlobalID.from_id(global_id)
-        number = int(parsed.node_id)
-        EntityKind(parsed.type_name)
-    except (ValueError, TypeError):
-        msg = f"{global_id!r} is not the global id of an entity"
-        raise GraphQLError(msg, extensions={"code": "BAD_ID"}) from None
-    return number
+    """Return the entity number of a Relay global id of an entity (``BAD_ID`` otherwise)."""
+    return entity_number(global_id)
 
 
 def _first_affected_args(info: Info[GraphContext, None]) -> tuple[int | None, str | None] | None:

@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -39,15 +40,23 @@ from graphql import (
     ValidationRule,
     VariableNode,
     get_named_type,
+    value_from_ast_untyped,
 )
 from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry import Schema
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.types import ExecutionContext
 
 from graphsvc.errors import GraphSvcError, StoreCorrupted, StoreError
 
-__all__ = ["GuardedSchema", "MaxDirectives", "PageSizeGuard", "should_mask"]
+__all__ = [
+    "ClientSafeErrors",
+    "GuardedSchema",
+    "MaxDirectives",
+    "PageSizeGuard",
+    "should_mask",
+    "with_defaults",
+]
 
 log = structlog.get_logger("graphsvc.graphql")
 
@@ -187,6 +196,27 @@ def requested_items(
     return total
 
 
+def with_defaults(
+    document: DocumentNode, operation_name: str | None, variables: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """Return ``variables`` with the defaults the executed operation declares filled in.
+
+    A variable the request leaves unset takes its declared default, and limits must
+    count that value as they count a literal (``query($n: Int = 500)``).
+    """
+    values = dict(variables or {})
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    for operation in operations:
+        name = operation.name.value if operation.name else None
+        if len(operations) > 1 and name != operation_name:
+            continue
+        for definition in operation.variable_definitions or ():
+            declared = definition.variable.name.value
+            if declared not in values and definition.default_value is not None:
+                values[declared] = value_from_ast_untyped(definition.default_value)
+    return values
+
+
 class PageSizeGuard(SchemaExtension):
     """Refuse the whole operation when a page, or all pages together, are too large."""
 
@@ -198,10 +228,11 @@ class PageSizeGuard(SchemaExtension):
         context = self.execution_context
         document = context.graphql_document
         if document is not None and context.result is None:
-            errors = page_size_errors(document, context.variables, self.largest)
+            variables = with_defaults(document, context.operation_name, context.variables)
+            errors = page_size_errors(document, variables, self.largest)
             if not errors:
                 schema = context.schema._schema
-                items = requested_items(schema, document, context.variables, self.default_page)
+                items = requested_items(schema, document, variables, self.default_page)
                 if items > self.most_items:
                     msg = (
                         f"the query may ask for {items:,} items in nested pages; at most "
@@ -246,3 +277,53 @@ class GuardedSchema(Schema):
                 )
             else:
                 log.info("graphql client error", operation=operation, message=error.message)
+
+
+MAX_ERROR_MESSAGE = 400
+"""Longest error message sent to a client; what a client sent is echoed only in part."""
+
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?", re.DOTALL)
+
+
+def client_message(message: str, *, suggest: bool) -> str:
+    """Return ``message`` as a client may see it.
+
+    At most :data:`MAX_ERROR_MESSAGE` characters, and without GraphQL's "Did you
+    mean …?" unless ``suggest``.
+    """
+    if not suggest:
+        message = _SUGGESTION.sub("", message)
+    if len(message) > MAX_ERROR_MESSAGE:
+        message = f"{message[: MAX_ERROR_MESSAGE - 40]}… ({len(message):,} characters in all)"
+    return message
+
+
+class ClientSafeErrors(MaskErrors):
+    """Mask unexpected errors (:func:`should_mask`) and shorten every message.
+
+    In production GraphQL's suggestions of field, argument, type, enum value and
+    input field names are dropped too: they would map the schema for a caller who
+    may not introspect it.
+    """
+
+    suggest = False
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=should_mask)
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        processed = []
+        for error in super()._process_errors(errors):
+            message = client_message(error.message, suggest=self.suggest)
+            if message != error.message:
+                error = GraphQLError(
+                    message,
+                    nodes=error.nodes,
+                    source=error.source,
+                    positions=error.positions,
+                    path=error.path,
+                    original_error=error.original_error,
+                    extensions=error.extensions,
+                )
+            processed.append(error)
+        return processed

@@ -21,7 +21,6 @@ from strawberry import relay
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
-    MaskErrors,
     MaxTokensLimiter,
     ParserCache,
     ValidationCache,
@@ -34,7 +33,12 @@ from strawberry.types import Info
 
 from graphsvc.api.graphql.analysis import AnalysisQuery
 from graphsvc.api.graphql.context import GraphContext
-from graphsvc.api.graphql.guards import GuardedSchema, MaxDirectives, PageSizeGuard, should_mask
+from graphsvc.api.graphql.guards import (
+    ClientSafeErrors,
+    GuardedSchema,
+    MaxDirectives,
+    PageSizeGuard,
+)
 from graphsvc.api.graphql.types import (
     ENTITY_TYPES,
     EntityConnection,
@@ -51,6 +55,7 @@ from graphsvc.api.graphql.types import (
     decode_cursor,
     encode_cursor,
     entity_object,
+    global_id_parts,
     page_size,
 )
 from graphsvc.api.tokens import Scope
@@ -120,17 +125,12 @@ class Query(AnalysisQuery):
     @strawberry.field(description="Any entity or relation by its Relay global id.")
     async def node(self, info: Info[GraphContext, None], id: strawberry.ID) -> relay.Node | None:
         _require(info, Scope.READ)
-        try:
-            global_id = relay.GlobalID.from_id(id)
-            number = int(global_id.node_id)
-        except (ValueError, TypeError):
-            msg = f"{id!r} is not a global id of this service"
-            raise GraphQLError(msg, extensions={"code": "BAD_ID"}) from None
-        if global_id.type_name == "Relation":
+        type_name, number = global_id_parts(id)
+        if type_name == "Relation":
             relation = await info.context.loaders.relation.load(number)
             return RelationNode(id=relation.id, record=relation) if relation else None
         record = await info.context.loaders.entity.load(number)
-        if record is None or record.kind.value != global_id.type_name:
+        if record is None or record.kind.value != type_name:
             return None
         return entity_object(record)
 
@@ -508,7 +508,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     if production:
         extensions.append(DisableIntrospection)
     # last, so that it sees every error: unexpected ones reach the client masked
-    extensions.append(lambda: MaskErrors(should_mask_error=should_mask))
+    safe_errors = type("ClientSafeErrors", (ClientSafeErrors,), {"suggest": not production})
+    extensions.append(safe_errors)
     return GuardedSchema(
         query=Query,
         mutation=Mutation,

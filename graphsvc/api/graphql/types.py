@@ -41,6 +41,7 @@ from graphsvc.store.base import ItemRef
 
 __all__ = [
     "ENTITY_TYPES",
+    "MAX_POSITION",
     "EntityConnection",
     "EntityInterface",
     "EntityKindEnum",
@@ -55,7 +56,9 @@ __all__ = [
     "StatusEnum",
     "decode_cursor",
     "encode_cursor",
+    "entity_number",
     "entity_object",
+    "global_id_parts",
     "page_size",
 ]
 
@@ -67,6 +70,54 @@ StatusEnum = strawberry.enum(Status, name="EntityStatus", description="active, s
 DirectionEnum = strawberry.enum(
     Direction, name="Direction", description="OUT: from -> to; IN: to -> from."
 )
+
+
+MAX_POSITION = 2**62
+"""The largest id, sequence number or cursor position any store hands out; a global id or
+cursor naming more (or less than zero) is refused as the client's mistake, before the store
+sees it."""
+
+
+def entity_number(global_id: str, *, what: str = "the global id of an entity") -> int:
+    """Return the entity number of a Relay global id naming an entity kind.
+
+    Raises:
+        GraphQLError: (``BAD_ID``) when the id is not base64 of ``<Kind>:<number>``, names a
+            relation, or its number is outside ``1..MAX_POSITION``.
+    """
+    type_name, number = global_id_parts(global_id, what=what)
+    try:
+        EntityKind(type_name)
+    except ValueError:
+        raise _bad_id(global_id, what) from None
+    return number
+
+
+def global_id_parts(
+    global_id: str, *, what: str = "a global id of this service"
+) -> tuple[str, int]:
+    """Return the type name and number of a Relay global id.
+
+    Raises:
+        GraphQLError: (``BAD_ID``) when the id is malformed or its number is outside
+            ``1..MAX_POSITION``.
+    """
+    try:
+        parsed = relay.GlobalID.from_id(global_id)
+        number = int(parsed.node_id)
+    except (ValueError, TypeError):
+        raise _bad_id(global_id, what) from None
+    if not 1 <= number <= MAX_POSITION:
+        raise _bad_id(global_id, what)
+    return parsed.type_name, number
+
+
+def _bad_id(global_id: str, what: str) -> GraphQLError:
+    return GraphQLError(
+        f"{global_id[:64]!r} is not {what}: take the id field of an entity (for example "
+        '`entity(kind: SERVICE, key: "billing") { id }`)',
+        extensions={"code": "BAD_ID"},
+    )
 
 
 def encode_cursor(value: int) -> str:
@@ -86,10 +137,13 @@ def decode_cursor(cursor: str | None) -> int | None:
         text = base64.urlsafe_b64decode(cursor.encode()).decode()
         if not text.startswith("c:"):
             raise ValueError(text)
-        return int(text[2:])
+        position = int(text[2:])
+        if not 0 <= position <= MAX_POSITION:
+            raise ValueError(text)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        msg = f"invalid cursor {cursor!r}"
+        msg = f"invalid cursor {cursor[:64]!r}: pass the endCursor of the previous page"
         raise GraphQLError(msg, extensions={"code": "BAD_CURSOR"}) from None
+    return position
 
 
 def page_size(info: Info[GraphContext, None], first: int | None) -> int:
