@@ -48,12 +48,27 @@ class Settings(BaseSettings):
         graphql_max_items: Most items one GraphQL document may ask for over all its
             pages, nested pages multiplied (``entities(first: 500) { outgoing(first:
             500) }`` asks for 250,500).
-        request_timeout_seconds: A request running longer is answered 503.
+        graphql_max_path_steps: Most path steps (relations on the paths of affected
+            entities) one ``impact``/``dependencies`` page may carry; a page holding more
+            is refused with the page size that would fit.
+        graphql_max_answer_fields: Most fields one GraphQL answer may hold; bigger ones
+            are refused (``ANSWER_TOO_LARGE``) and their work stopped.
+        worker_threads: Threads (each with its event loop) where requests do their
+            work, off the server's event loop; also how many compute at once.
+        request_timeout_seconds: A request running longer is answered 503 and its work
+            stopped (NDJSON streams are bounded by ``stream_idle_seconds`` instead).
         header_timeout_seconds: A request whose headers are not complete this long
             after its first byte (or the connection's opening) is answered 408 and its
             connection closed.
         max_body_bytes: Largest JSON request body accepted (NDJSON streams are
             read line by line and may be longer).
+        json_batch_max_items: Most entities and relations one JSON batch may hold: a
+            JSON batch is one transaction within one request; bigger loads are refused
+            (413) before any work, with the advice to stream NDJSON.
+        stream_idle_seconds: An NDJSON stream that sends nothing for this long is
+            ended (408); what it applied stays, and its own run is finished incomplete.
+        run_abandon_after_seconds: An open run whose batch count has not moved for this
+            long is finished incomplete (abandoned) by the server.
         graphql_max_body_bytes: Largest POST body accepted at ``/graphql``
             (document and variables; bulk ingest belongs on REST); 413 above.
         graphql_max_variable_depth: Deepest nesting of lists and objects in GraphQL
@@ -84,9 +99,15 @@ class Settings(BaseSettings):
     page_size_default: int = Field(default=50, ge=1)
     page_size_max: int = Field(default=500, ge=1)
     graphql_max_items: int = Field(default=100_000, ge=1)
+    graphql_max_path_steps: int = Field(default=20_000, ge=0)
+    graphql_max_answer_fields: int = Field(default=1_000_000, ge=1000)
+    worker_threads: int = Field(default=8, ge=1, le=64)
     request_timeout_seconds: float = Field(default=30.0, gt=0)
     header_timeout_seconds: float = Field(default=10.0, gt=0)
     max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    json_batch_max_items: int = Field(default=25_000, ge=1)
+    stream_idle_seconds: float = Field(default=30.0, gt=0)
+    run_abandon_after_seconds: float = Field(default=3600.0, gt=0)
     graphql_max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     graphql_max_variable_depth: int = Field(default=32, ge=1, le=1000)
     log_format: Literal["auto", "json", "console"] = "auto"

@@ -8,9 +8,11 @@ caller ever sees ``sqlite3`` or ``neo4j`` exceptions::
 
     GraphSvcError
     ├── InvalidInput          input refused before anything was written (exit code 2, HTTP 400/422)
-    │   └── BatchRejected     an ingest batch with one or more offending items, all named
+    │   ├── BatchRejected     an ingest batch with one or more offending items, all named
+    │   └── AnswerTooLarge    one answer would exceed its size bound; says how to ask for less
     ├── NotFound              a named entity, relation, run or token does not exist (HTTP 404)
     ├── Conflict              the request contradicts stored state, e.g. a finished run (HTTP 409)
+    ├── DeadlineExceeded      a request ran past its deadline and its work was stopped (HTTP 503)
     ├── StoreError            the store failed
     │   ├── StoreUnavailable  it cannot be opened or reached (HTTP 503)
     │   ├── StoreTimeout      an operation took longer than allowed (HTTP 503)
@@ -28,8 +30,10 @@ if TYPE_CHECKING:
     from graphsvc.model.batch import IngestBatch
 
 __all__ = [
+    "AnswerTooLarge",
     "BatchRejected",
     "Conflict",
+    "DeadlineExceeded",
     "GraphSvcError",
     "IngestError",
     "InvalidInput",
@@ -50,6 +54,22 @@ class GraphSvcError(Exception):
 
 class InvalidInput(GraphSvcError):
     """Input was refused before anything was written."""
+
+
+class AnswerTooLarge(InvalidInput):
+    """One answer would be larger than its bound; the message says how to ask for less."""
+
+
+class DeadlineExceeded(GraphSvcError):
+    """A request ran past its deadline; the work it started was stopped.
+
+    Attributes:
+        seconds: The deadline the request had.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the request took longer than {seconds:g} s and was stopped")
+        self.seconds = seconds
 
 
 @dataclass(frozen=True, slots=True)

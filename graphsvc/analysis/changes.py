@@ -121,6 +121,8 @@ async def change_impact(
     as_of: datetime | None = None,
     first: int = 100,
     after: str | None = None,
+    paths: bool = True,
+    max_path_steps: int | None = None,
 ) -> ChangeImpact:
     """Return a change's start set, impact, conflicts and risk (PRODUCT.md 4.4).
 
@@ -164,6 +166,8 @@ async def change_impact(
         as_of: Answer from the graph as it was then.
         first: Page size of the impact's affected entities.
         after: Cursor into the impact's affected entities.
+        paths: Build the paths of the page (see :func:`~graphsvc.analysis.impact.impact`).
+        max_path_steps: Most path steps the page may hold (``None``: unbounded).
 
     Raises:
         NotFound: when no change has this key (at ``as_of``).
@@ -176,7 +180,18 @@ async def change_impact(
     window = change_window(change)
     mods = await store.neighbours([cid], MODIFIES, as_of=as_of)
     start = sorted(set(as_ids(mods.entity)))
-    run = await analyse(store, start, VOCABULARY.impact_steps, False, None, as_of, first, after)
+    run = await analyse(
+        store,
+        start,
+        VOCABULARY.impact_steps,
+        False,
+        None,
+        as_of,
+        first,
+        after,
+        paths=paths,
+        max_path_steps=max_path_steps,
+    )
     answer = run.answer
     impact_set = np.sort(run.walk.entities.astype(np.int64))
 

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +47,8 @@ from graphsvc.analysis._common import (
     step,
 )
 from graphsvc.analysis._kernel import propagate_down
-from graphsvc.errors import InvalidInput
+from graphsvc.deadline import check_deadline
+from graphsvc.errors import AnswerTooLarge, InvalidInput
 from graphsvc.model.records import EntityRecord, RelationRecord
 from graphsvc.model.vocabulary import (
     VOCABULARY,
@@ -327,6 +329,8 @@ async def impact(
     as_of: datetime | None = None,
     first: int = 100,
     after: str | None = None,
+    paths: bool = True,
+    max_path_steps: int | None = None,
 ) -> Impact:
     """Return what is affected if the entities ``ids`` fail or change.
 
@@ -362,12 +366,29 @@ async def impact(
         as_of: Answer from the graph as it was then (every store call gets it).
         first: Page size of ``affected`` (``0`` gives only aggregates).
         after: Cursor of the last entity of the previous page.
+        paths: Build the path of each entity of the page (``False``: empty paths, for
+            callers that do not show them).
+        max_path_steps: Most path steps the page may hold in all (a path has as many
+            steps as its entity's depth); ``None``: unbounded.
 
     Raises:
         InvalidInput: for a negative ``max_depth`` or ``first``, or a bad cursor.
+        AnswerTooLarge: when the page's paths hold more than ``max_path_steps``
+            steps; the message names the page size that fits.
     """
     return (
-        await analyse(store, ids, VOCABULARY.impact_steps, False, max_depth, as_of, first, after)
+        await analyse(
+            store,
+            ids,
+            VOCABULARY.impact_steps,
+            False,
+            max_depth,
+            as_of,
+            first,
+            after,
+            paths=paths,
+            max_path_steps=max_path_steps,
+        )
     ).answer
 
 
@@ -379,6 +400,8 @@ async def dependencies(
     as_of: datetime | None = None,
     first: int = 100,
     after: str | None = None,
+    paths: bool = True,
+    max_path_steps: int | None = None,
 ) -> Impact:
     """Return what the entities ``ids`` need: the reverse walk of :func:`impact`.
 
@@ -396,7 +419,18 @@ async def dependencies(
     Args and raises: as :func:`impact`.
     """
     return (
-        await analyse(store, ids, VOCABULARY.dependency_steps, True, max_depth, as_of, first, after)
+        await analyse(
+            store,
+            ids,
+            VOCABULARY.dependency_steps,
+            True,
+            max_depth,
+            as_of,
+            first,
+            after,
+            paths=paths,
+            max_path_steps=max_path_steps,
+        )
     ).answer
 
 
@@ -500,6 +534,25 @@ def _notices(
     ]
 
 
+def _check_path_steps(depths: np.ndarray[Any, Any], most: int) -> None:
+    """Refuse a page whose paths hold more than ``most`` steps (a path has ``depth`` steps).
+
+    Raises:
+        AnswerTooLarge: naming the steps, the bound and the page size that fits.
+    """
+    running = np.cumsum(depths, dtype=np.int64)
+    if not running.size or int(running[-1]) <= most:
+        return
+    fits = int(np.searchsorted(running, most, side="right"))
+    advice = f"ask for first: {fits}" if fits else "leave out path for this page"
+    msg = (
+        f"the paths of this page of {depths.size} entities hold {int(running[-1]):,} steps; "
+        f"one answer carries at most {most:,}: {advice}, or leave out path "
+        "(depth says how long each path is)"
+    )
+    raise AnswerTooLarge(msg)
+
+
 async def analyse(
     store: GraphStore,
     ids: Sequence[int],
@@ -509,6 +562,9 @@ async def analyse(
     as_of: datetime | None,
     first: int,
     after: str | None,
+    *,
+    paths: bool = True,
+    max_path_steps: int | None = None,
 ) -> Analysis:
     """Compute an impact (``reverse=False``) or dependencies answer; see :func:`impact`."""
     if max_depth is not None and max_depth < 0:
@@ -559,10 +615,13 @@ async def analyse(
     # the page and its paths
     end = min(n, begin + first)
     page = list(range(begin, end)) if begin < n else []
-    path_idx: dict[int, list[int]] = {}
+    if paths and max_path_steps is not None and page:
+        _check_path_steps(walk.depth[begin:end], max_path_steps)
+    path_idx: dict[int, list[int]] = {p: [] for p in page}
     vias: set[int] = set()
     parent = walk.parent
-    for p in page:
+    for p in page if paths else ():
+        check_deadline()
         chain = []
         i = p
         while parent[i] >= 0:

@@ -11,10 +11,12 @@ endpoints ``/livez`` (the process answers; no dependency checked), ``/readyz``
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
@@ -33,20 +35,34 @@ from graphsvc.api.reports import router as reports_router
 from graphsvc.api.rest import Services
 from graphsvc.api.rest import router as rest_router
 from graphsvc.api.tokens import Scope, TokenStore
+from graphsvc.api.workers import WorkerLoops
 from graphsvc.config import Settings
 from graphsvc.errors import GraphSvcError, StoreCorrupted
+from graphsvc.ingest.abandon import IdleRunWatch
 from graphsvc.ingest.engine import IngestEngine, IngestPolicy
 from graphsvc.model.batch import IngestBatch
 from graphsvc.store.factory import store_from_settings
 
 __all__ = ["create_app"]
 
+log = structlog.get_logger("graphsvc")
+
+
+async def _abandon_idle_runs(watch: IdleRunWatch, svc: Services) -> None:
+    """Sweep for idle open runs every so often (a quarter of the idle time, at most a minute)."""
+    every = min(60.0, watch.after_seconds / 4)
+    while True:
+        await anyio.sleep(every)
+        try:
+            await svc.run(lambda: watch.sweep(svc.store, svc.engine))
+        except GraphSvcError as exc:  # the store is away for now: try again next time
+            log.warning("sweeping idle runs failed", error=str(exc))
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application for ``settings`` (from the environment when ``None``)."""
     settings = settings or Settings()
     configure_logging(settings.log_format)
-    log = structlog.get_logger("graphsvc")
     metrics = Metrics()
     development = settings.env == "development"
 
@@ -66,9 +82,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             source_priorities=settings.source_priorities,
             retire_after_missing_runs=settings.retire_after_missing_runs,
         )
-        app.state.services = Services(
-            store, IngestEngine(store, policy), Authenticator(tokens, mode), settings.max_body_bytes
-        )
+        engine = IngestEngine(store, policy)
+        workers = WorkerLoops(settings.worker_threads)
+        app.state.services = Services(store, engine, Authenticator(tokens, mode), settings, workers)
+        # What the store loaded lives as long as the server: moved out of the collector's
+        # generations, a full collection does not walk it again (no pause of hundreds of ms)
+        gc.collect()
+        gc.freeze()
         log.info(
             "graphsvc ready",
             store=settings.store,
@@ -77,12 +97,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             auth=mode.value,
             auth_chosen_by=why,
         )
-        try:
-            yield
-        finally:
-            await store.close()
-            tokens.close()
-            log.info("graphsvc stopped")
+        watch = IdleRunWatch(settings.run_abandon_after_seconds)
+        async with anyio.create_task_group() as background:
+            background.start_soon(_abandon_idle_runs, watch, app.state.services)
+            try:
+                yield
+            finally:
+                background.cancel_scope.cancel()
+                await workers.aclose(store.release_loop)
+                await store.close()
+                tokens.close()
+                gc.unfreeze()
+                log.info("graphsvc stopped")
 
     app = FastAPI(
         title="graphsvc",
@@ -102,7 +128,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         svc: Services = request.app.state.services
         principal = svc.auth.principal(request, Scope.READ)
         return GraphContext(
-            store=svc.store, engine=svc.engine, settings=settings, principal=principal
+            store=svc.store,
+            engine=svc.engine,
+            settings=settings,
+            principal=principal,
+            workers=svc.workers,
         )
 
     graphql = GraphQLRouter(
@@ -136,8 +166,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def metrics_endpoint(request: Request) -> Response:
         svc: Services | None = getattr(request.app.state, "services", None)
         if svc is not None:
+            if svc.workers is not None:
+                metrics.work_waiting.set(svc.workers.in_flight())
+                metrics.work_running.set(svc.workers.running())
             try:
-                stats = await svc.store.stats()
+                stats = await svc.run(svc.store.stats)
             except GraphSvcError:
                 pass
             else:

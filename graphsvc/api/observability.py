@@ -6,8 +6,11 @@
   at ``/metrics``: request counts and latencies per route and per GraphQL
   operation, and the store's size.
 * A request that runs longer than ``GRAPHSVC_REQUEST_TIMEOUT_SECONDS`` is
-  cancelled at its next await and answered 503 (unless it had already started
-  answering).
+  answered 503 (unless it had already started answering) and its work is
+  stopped: the request is cancelled, and the :class:`~graphsvc.deadline.Deadline`
+  it carries stops work that computes without awaiting at its next check. An
+  NDJSON ingest stream has no overall deadline (it may run for hours): it is
+  bounded by its idle timeout, and each of its batches by a deadline of its own.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import orjson
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from graphsvc.deadline import deadline
+
 __all__ = ["Metrics", "TimeoutAndMetricsMiddleware", "configure_logging"]
 
 Scope = MutableMapping[str, Any]
@@ -33,6 +38,34 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_NDJSON = frozenset(
+    {
+        b"application/x-ndjson",
+        b"application/ndjson",
+        b"application/jsonl",
+        b"application/x-jsonlines",
+    }
+)
+
+
+def _may_write(scope: Scope, graphql_body: bytes) -> bool:
+    """Whether the request may have written (REST writes, GraphQL mutations)."""
+    if scope.get("method") != "POST":
+        return False
+    path = str(scope.get("path", ""))
+    if path == "/graphql":
+        return b"mutation" in graphql_body
+    return path.startswith(("/api/v1/ingest", "/api/v1/runs"))
+
+
+def _is_stream(scope: Scope) -> bool:
+    """Whether the request is an NDJSON ingest stream (bounded by idleness, not a deadline)."""
+    if scope.get("path") != "/api/v1/ingest" or scope.get("method") != "POST":
+        return False
+    content_type = dict(scope.get("headers") or []).get(b"content-type", b"")
+    return content_type.split(b";")[0].strip().lower() in _NDJSON
+
+
 _OPERATION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
@@ -108,6 +141,16 @@ class Metrics:
         self.bytes = Gauge(
             "graphsvc_store_size_bytes", "Bytes the store uses on disk.", registry=self.registry
         )
+        self.work_waiting = Gauge(
+            "graphsvc_work_in_flight",
+            "Requests waiting for an answer from the worker loops.",
+            registry=self.registry,
+        )
+        self.work_running = Gauge(
+            "graphsvc_work_running",
+            "Pieces of work running in the worker loops (stopped ones until their next check).",
+            registry=self.registry,
+        )
 
     def operation_label(self, name: str) -> str:
         """Return the label for operation ``name``: itself, or ``other`` past the cap."""
@@ -167,16 +210,27 @@ class TimeoutAndMetricsMiddleware:
                 response_started = True
             await send(message)
 
-        with anyio.move_on_after(self.timeout) as cancel:
+        if _is_stream(scope):
             await self.app(scope, receive_wrapper, send_wrapper)
-        if cancel.cancelled_caught and not response_started:
+            cancelled = False
+        else:
+            with deadline(self.timeout), anyio.move_on_after(self.timeout) as cancel:
+                await self.app(scope, receive_wrapper, send_wrapper)
+            cancelled = cancel.cancelled_caught
+        if cancelled and not response_started:
             status_code = 503
+            detail = f"the request took longer than {self.timeout:g} s and was stopped"
+            if _may_write(scope, b"".join(body_parts)):
+                detail += (
+                    "; a write that had begun to commit may have been applied: ingest is "
+                    "idempotent, so sending it again is safe"
+                )
             body = orjson.dumps(
                 {
                     "type": "about:blank",
                     "title": "Service unavailable",
                     "status": 503,
-                    "detail": f"the request took longer than {self.timeout:g} s and was stopped",
+                    "detail": detail,
                     "errors": [],
                 }
             )

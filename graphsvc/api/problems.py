@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException
 from graphsvc.errors import (
     BatchRejected,
     Conflict,
+    DeadlineExceeded,
     GraphSvcError,
     InvalidInput,
     NotFound,
@@ -110,6 +111,8 @@ def _status_of(exc: GraphSvcError) -> tuple[int, str]:
         return 404, "Not found"
     if isinstance(exc, Conflict):
         return 409, "Conflict"
+    if isinstance(exc, DeadlineExceeded):
+        return 503, "Service unavailable"
     if isinstance(exc, StoreUnavailable | StoreTimeout):
         return 503, "Store unavailable"
     if isinstance(exc, StoreCorrupted):

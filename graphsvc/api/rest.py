@@ -25,18 +25,24 @@ Every route checks the caller's scope; errors are problem documents
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
+import anyio
 import orjson
+import structlog
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import ClientDisconnect
 
 from graphsvc.api.auth import Authenticator
 from graphsvc.api.problems import Problem
 from graphsvc.api.tokens import Principal, Scope
+from graphsvc.api.workers import WorkerLoops
+from graphsvc.config import Settings
+from graphsvc.deadline import deadline
 from graphsvc.errors import BatchRejected, ItemError, NotFound
 from graphsvc.ingest.engine import IngestEngine
 from graphsvc.ingest.results import IngestSummary
@@ -52,6 +58,9 @@ __all__ = ["Services", "router"]
 MAX_RESOLVE = 10_000
 """Most references one ``POST /entities/resolve`` accepts."""
 
+T = TypeVar("T")
+log = structlog.get_logger("graphsvc.api")
+
 NDJSON_TYPES = (
     "application/x-ndjson",
     "application/ndjson",
@@ -64,12 +73,25 @@ class Services:
     """What routes need, opened by the app's lifespan."""
 
     def __init__(
-        self, store: GraphStore, engine: IngestEngine, auth: Authenticator, max_body_bytes: int
+        self,
+        store: GraphStore,
+        engine: IngestEngine,
+        auth: Authenticator,
+        settings: Settings,
+        workers: WorkerLoops | None = None,
     ) -> None:
         self.store = store
         self.engine = engine
         self.auth = auth
-        self.max_body_bytes = max_body_bytes
+        self.settings = settings
+        self.max_body_bytes = settings.max_body_bytes
+        self.workers = workers
+
+    async def run(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run ``work()`` in the worker loops (where it is called when there are none)."""
+        if self.workers is None:
+            return await work()
+        return await self.workers.run(work)
 
 
 def services(request: Request) -> Services:
@@ -307,10 +329,30 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return b"".join(parts)
 
 
-async def _lines(request: Request, limit: int) -> AsyncIterator[tuple[int, bytes]]:
+class StreamIdle(Exception):
+    """An NDJSON stream sent nothing for longer than its idle timeout."""
+
+
+async def _chunks(request: Request, idle_seconds: float) -> AsyncIterator[bytes]:
+    """The body's chunks; :class:`StreamIdle` when none comes for ``idle_seconds``."""
+    stream = request.stream().__aiter__()
+    while True:
+        try:
+            with anyio.fail_after(idle_seconds):
+                chunk = await stream.__anext__()
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise StreamIdle from None
+        yield chunk
+
+
+async def _lines(
+    request: Request, limit: int, idle_seconds: float
+) -> AsyncIterator[tuple[int, bytes]]:
     buffer = b""
     number = 0
-    async for chunk in request.stream():
+    async for chunk in _chunks(request, idle_seconds):
         buffer += chunk
         *complete, buffer = buffer.split(b"\n")
         for line in complete:
@@ -345,11 +387,8 @@ async def ingest(
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
         body = await _read_limited(request, svc.max_body_bytes)
-        try:
-            batch = parse_batch_json(body, origin="request body")
-        except BatchRejected as rejected:
-            raise await svc.engine.with_store_errors(rejected) from None
-        return SummaryOut.of(await svc.engine.ingest(batch, actor=principal.name))
+        most = svc.settings.json_batch_max_items
+        return await svc.run(lambda: _ingest_json(svc.engine, body, principal, most))
     if content_type in NDJSON_TYPES:
         if not source:
             raise HTTPException(422, "an NDJSON stream needs the query parameter source")
@@ -359,6 +398,46 @@ async def ingest(
     raise HTTPException(
         415, f"send application/json or application/x-ndjson, not {content_type or 'nothing'}"
     )
+
+
+async def _ingest_json(
+    engine: IngestEngine, body: bytes, principal: Principal, most_items: int
+) -> SummaryOut:
+    _refuse_a_batch_too_big(body, most_items)
+    try:
+        batch = parse_batch_json(body, origin="request body")
+    except BatchRejected as rejected:
+        raise await engine.with_store_errors(rejected) from None
+    return SummaryOut.of(await engine.ingest(batch, actor=principal.name))
+
+
+def _refuse_a_batch_too_big(body: bytes, most_items: int) -> None:
+    """Refuse, before any work, a JSON batch too big to be applied within a request.
+
+    Raises:
+        HTTPException: 413 with the advice to stream, when the batch holds more than
+            ``most_items`` entities and relations.
+    """
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return  # the parser below says what is wrong, and where
+    if not isinstance(document, dict):
+        return
+    items = sum(
+        len(document[section])
+        for section in ("entities", "relations")
+        if isinstance(document.get(section), list)
+    )
+    if items > most_items:
+        raise HTTPException(
+            413,
+            f"this batch holds {items:,} items; a JSON batch is applied in one transaction "
+            f"within one request and may hold at most {most_items:,}. Send it as an NDJSON "
+            "stream (Content-Type: application/x-ndjson, one item per line, the header in "
+            "the query: source, scope, runId, complete), which is applied in batches as it "
+            "arrives, or split it into several batches of one run.",
+        )
 
 
 async def _ingest_stream(
@@ -380,17 +459,11 @@ async def _ingest_stream(
     pending: list[tuple[int, dict[str, Any]]] = []
 
     async def open_run() -> str:
-        nonlocal summary
-        opened = (await svc.engine.start_run(source, scope, actor=principal.name)).run_id
-        summary = IngestSummary(run_id=opened)
-        return opened
+        return (await svc.engine.start_run(source, scope, actor=principal.name)).run_id
 
-    async def flush() -> None:
-        nonlocal summary, batches, run_id
-        if not pending:
-            return
-        entities = [(n, item) for n, item in pending if "type" not in item]
-        relations = [(n, item) for n, item in pending if "type" in item]
+    async def apply(entities: list[_Line], relations: list[_Line]) -> IngestSummary:
+        """Check and apply one batch (in a worker loop)."""
+        nonlocal run_id
         document = {
             "source": source,
             "scope": scope,
@@ -398,67 +471,125 @@ async def _ingest_stream(
             "entities": [item for _, item in entities],
             "relations": [item for _, item in relations],
         }
+        batch: IngestBatch = parse_batch(document, origin="stream")
+        if run_id is None:
+            await svc.engine.ingest(
+                batch.model_copy(update={"dry_run": True}), actor=principal.name
+            )
+            run_id = await open_run()
+            batch = batch.model_copy(update={"run_id": run_id})
+        return await svc.engine.ingest(batch, actor=principal.name)
+
+    async def flush() -> None:
+        nonlocal summary, batches
+        if not pending:
+            return
+        entities = [(n, item) for n, item in pending if "type" not in item]
+        relations = [(n, item) for n, item in pending if "type" in item]
         try:
-            batch: IngestBatch = parse_batch(document, origin="stream")
-            if run_id is None:
-                await svc.engine.ingest(
-                    batch.model_copy(update={"dry_run": True}), actor=principal.name
-                )
-                run_id = await open_run()
-                batch = batch.model_copy(update={"run_id": run_id})
-            result = await svc.engine.ingest(batch, actor=principal.name)
+            # each batch has the time of one request, however long the stream runs
+            with deadline(svc.settings.request_timeout_seconds):
+                result = await svc.run(lambda: apply(entities, relations))
         except BatchRejected as exc:
-            lines = {"entities": [n for n, _ in entities], "relations": [n for n, _ in relations]}
-            raise BatchRejected(
-                [
-                    ItemError(
-                        "line",
-                        lines[e.section][e.index]
-                        if e.index is not None and e.section in lines
-                        else None,
-                        e.key,
-                        e.field,
-                        e.reason,
-                    )
-                    for e in exc.errors
-                ],
-                origin=f"NDJSON stream (batch {batches + 1}; {batches} applied before it)",
-            ) from None
+            raise _on_lines(exc, entities, relations, batches) from None
+        summary = summary if summary.run_id else IngestSummary(run_id=run_id)
         summary = summary + result
         batches += 1
         pending.clear()
 
+    idle = svc.settings.stream_idle_seconds
     try:
-        async for number, line in _lines(request, svc.max_body_bytes):
+        async for number, line in _lines(request, svc.max_body_bytes, idle):
             if not line.strip():
                 continue
-            try:
-                item = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                raise BatchRejected(
-                    [ItemError("line", number, "", "", f"not valid JSON: {exc}")],
-                    origin="NDJSON stream",
-                ) from None
-            if not isinstance(item, dict):
-                raise BatchRejected(
-                    [ItemError("line", number, "", "", "each line must be one JSON object")],
-                    origin="NDJSON stream",
-                )
-            pending.append((number, item))
+            pending.append((number, _item(number, line)))
             if len(pending) >= batch_size:
                 await flush()
         await flush()
-    except BaseException:
-        if own_run and run_id is not None:
-            await svc.engine.finish_run(run_id, complete=False, actor=principal.name)
+    except BaseException as exc:
+        await _end_cut_stream(svc, principal, run_id if own_run else None, batches, exc)
+        if isinstance(exc, StreamIdle):
+            raise HTTPException(
+                408,
+                f"the stream sent nothing for {idle:g} s and was ended: {batches} batch(es) "
+                f"were applied before it"
+                + (f"; run {run_id} was finished incomplete" if own_run and run_id else ""),
+            ) from None
         raise
     if own_run:
         if run_id is None:  # an empty stream: a run with nothing in it
-            run_id = await open_run()
-        summary = summary + await svc.engine.finish_run(
-            run_id, complete=complete, actor=principal.name
+            run_id = await svc.run(open_run)
+        finished = await svc.run(
+            lambda: svc.engine.finish_run(run_id, complete=complete, actor=principal.name)
         )
+        summary = (summary if summary.run_id else IngestSummary(run_id=run_id)) + finished
     return SummaryOut.of(summary, batches)
+
+
+_Line = tuple[int, dict[str, Any]]
+
+
+def _item(number: int, line: bytes) -> dict[str, Any]:
+    """The item on NDJSON line ``number``.
+
+    Raises:
+        BatchRejected: when the line is not one JSON object.
+    """
+    try:
+        item = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise BatchRejected(
+            [ItemError("line", number, "", "", f"not valid JSON: {exc}")],
+            origin="NDJSON stream",
+        ) from None
+    if not isinstance(item, dict):
+        raise BatchRejected(
+            [ItemError("line", number, "", "", "each line must be one JSON object")],
+            origin="NDJSON stream",
+        )
+    return item
+
+
+def _on_lines(
+    exc: BatchRejected, entities: list[_Line], relations: list[_Line], applied: int
+) -> BatchRejected:
+    """``exc`` with its items named by their NDJSON line numbers."""
+    lines = {"entities": [n for n, _ in entities], "relations": [n for n, _ in relations]}
+    return BatchRejected(
+        [
+            ItemError(
+                "line",
+                lines[e.section][e.index] if e.index is not None and e.section in lines else None,
+                e.key,
+                e.field,
+                e.reason,
+            )
+            for e in exc.errors
+        ],
+        origin=f"NDJSON stream (batch {applied + 1}; {applied} applied before it)",
+    )
+
+
+async def _end_cut_stream(
+    svc: Services, principal: Principal, own_run: str | None, applied: int, why: BaseException
+) -> None:
+    """Log a stream that ended before its end, and finish its own run incomplete.
+
+    The run keeps the count of batches applied (``GET /api/v1/runs``). This runs
+    when the client went away too, so it is shielded from cancellation.
+    """
+    reason = {
+        StreamIdle: "idle",
+        ClientDisconnect: "client gone",
+        BatchRejected: "batch rejected",
+    }.get(type(why), type(why).__name__)
+    log.warning(
+        "ndjson stream cut", reason=reason, batches_applied=applied, run=own_run or "the caller's"
+    )
+    if own_run is None:
+        return
+    with anyio.CancelScope(shield=True):
+        await svc.run(lambda: svc.engine.finish_run(own_run, complete=False, actor=principal.name))
 
 
 @router.post(
@@ -470,7 +601,8 @@ async def _ingest_stream(
 )
 async def start_run(body: StartRunIn, principal: Writer, svc: Svc) -> RunOut:
     """Open a run for a source over a scope."""
-    return RunOut.of(await svc.engine.start_run(body.source, body.scope, actor=principal.name))
+    run = await svc.run(lambda: svc.engine.start_run(body.source, body.scope, actor=principal.name))
+    return RunOut.of(run)
 
 
 @router.post(
@@ -481,11 +613,12 @@ async def start_run(body: StartRunIn, principal: Writer, svc: Svc) -> RunOut:
 )
 async def finish_run(run_id: str, body: FinishRunIn, principal: Writer, svc: Svc) -> SummaryOut:
     """Finish a run; with complete, apply staleness and retirement."""
-    return SummaryOut.of(
-        await svc.engine.finish_run(
+    summary = await svc.run(
+        lambda: svc.engine.finish_run(
             run_id, complete=body.complete, dry_run=body.dry_run, actor=principal.name
         )
     )
+    return SummaryOut.of(summary)
 
 
 @router.get(
@@ -498,7 +631,7 @@ async def list_runs(
     first: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[RunOut]:
     """Return the latest runs, newest first."""
-    return [RunOut.of(r) for r in await svc.store.runs(source=source, first=first)]
+    return [RunOut.of(r) for r in await svc.run(lambda: svc.store.runs(source=source, first=first))]
 
 
 @router.get(
@@ -514,7 +647,7 @@ async def list_identity_conflicts(
     first: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> ConflictPageOut:
     """Return identity conflicts with ``seq > after`` (PRODUCT.md 2, Identification)."""
-    page = await svc.store.identity_conflicts(first=first, after=after)
+    page = await svc.run(lambda: svc.store.identity_conflicts(first=first, after=after))
     return ConflictPageOut(
         items=[ConflictOut.of(c) for c in page.items],
         next=page.end_cursor if page.has_next else None,
@@ -532,8 +665,12 @@ KindName = Literal["Team", "Person", "Service", "ConfigurationItem", "Change", "
 )
 async def get_entity(kind: KindName, key: str, _principal: Reader, svc: Svc) -> EntityOut:
     """Return one entity by kind and key."""
-    found = (await svc.store.resolve([(EntityKind(kind), key)]))[0]
-    record = (await svc.store.entities([found]))[0] if found is not None else None
+
+    async def read() -> EntityRecord | None:
+        found = (await svc.store.resolve([(EntityKind(kind), key)]))[0]
+        return (await svc.store.entities([found]))[0] if found is not None else None
+
+    record = await svc.run(read)
     if record is None:
         msg = f"no {kind} with key {key!r}"
         raise NotFound(msg)
@@ -553,4 +690,4 @@ async def resolve_entities(body: ResolveIn, _principal: Reader, svc: Svc) -> Res
     names its holder whatever its status, a weak one an active or stale holder
     whose strong identifiers agree); one naming two entities names none.
     """
-    return ResolveOut(ids=await resolve_refs(svc.store, body.refs))
+    return ResolveOut(ids=await svc.run(lambda: resolve_refs(svc.store, body.refs)))

@@ -869,6 +869,14 @@ class GraphStore(ABC):
             StoreCorrupted: when the store cannot be read at all.
         """
 
+    async def release_loop(self) -> None:
+        """Let go of what the store opened for the running event loop.
+
+        Called on each worker event loop of the API before it stops (the store was
+        opened on another loop). This default holds nothing per loop.
+        """
+        return
+
     # -------------------------------------------------------------------- writes
     async def erase(self) -> None:
         """Delete everything the store holds, keeping it open and its writer lock held.

@@ -71,7 +71,7 @@ from graphsvc.api.graphql.types import (
     page_size,
 )
 from graphsvc.api.tokens import Scope
-from graphsvc.errors import InvalidInput, NotFound
+from graphsvc.errors import AnswerTooLarge, InvalidInput, NotFound
 from graphsvc.model.records import EntityRecord
 
 __all__ = ["AnalysisQuery"]
@@ -118,7 +118,8 @@ def _as_of(value: datetime | None) -> datetime | None:
 
 
 def _bad_input(exc: InvalidInput) -> GraphQLError:
-    return GraphQLError(str(exc), extensions={"code": "BAD_INPUT"})
+    code = "ANSWER_TOO_LARGE" if isinstance(exc, AnswerTooLarge) else "BAD_INPUT"
+    return GraphQLError(str(exc), extensions={"code": code})
 
 
 def _require(info: Info[GraphContext, None]) -> None:
@@ -131,6 +132,27 @@ def _require(info: Info[GraphContext, None]) -> None:
 def _entity_id(global_id: strawberry.ID) -> int:
     """Return the entity number of a Relay global id of an entity (``BAD_ID`` otherwise)."""
     return entity_number(global_id)
+
+
+def _path_steps(info: Info[GraphContext, None]) -> tuple[bool, int | None]:
+    """Whether the query shows paths of affected entities, and the bound of their steps.
+
+    Paths are built only when some ``affected`` below this field selects ``path``.
+    """
+
+    def selects_path(selections: Sequence[Any], below_affected: bool) -> bool:
+        for sel in selections:
+            name = getattr(sel, "name", None)
+            if below_affected and name == "path":
+                return True
+            inner = getattr(sel, "selections", ()) or ()
+            if selects_path(inner, below_affected or name == "affected"):
+                return True
+        return False
+
+    roots = info.selected_fields[0].selections if info.selected_fields else ()
+    wanted = selects_path(roots, False)
+    return wanted, info.context.settings.graphql_max_path_steps if wanted else None
 
 
 def _first_affected_args(info: Info[GraphContext, None]) -> tuple[int | None, str | None] | None:
@@ -666,8 +688,19 @@ class AnalysisQuery:
         start, when = _start_ids(ids), _as_of(as_of)
         store = info.context.store
 
+        paths, most = _path_steps(info)
+
         def compute(first: int, after: str | None) -> Awaitable[Impact]:
-            return impact(store, start, max_depth=max_depth, as_of=when, first=first, after=after)
+            return impact(
+                store,
+                start,
+                max_depth=max_depth,
+                as_of=when,
+                first=first,
+                after=after,
+                paths=paths,
+                max_path_steps=most,
+            )
 
         return ImpactType(answers=await _answers(info, compute), project=_same)
 
@@ -683,9 +716,18 @@ class AnalysisQuery:
         start, when = _start_ids(ids), _as_of(as_of)
         store = info.context.store
 
+        paths, most = _path_steps(info)
+
         def compute(first: int, after: str | None) -> Awaitable[Impact]:
             return dependencies(
-                store, start, max_depth=max_depth, as_of=when, first=first, after=after
+                store,
+                start,
+                max_depth=max_depth,
+                as_of=when,
+                first=first,
+                after=after,
+                paths=paths,
+                max_path_steps=most,
             )
 
         return ImpactType(answers=await _answers(info, compute), project=_same)
@@ -752,8 +794,18 @@ class AnalysisQuery:
         _require(info)
         store, when = info.context.store, _as_of(as_of)
 
+        paths, most = _path_steps(info)
+
         def compute(first: int, after: str | None) -> Awaitable[ChangeImpact]:
-            return change_impact(store, key, as_of=when, first=first, after=after)
+            return change_impact(
+                store,
+                key,
+                as_of=when,
+                first=first,
+                after=after,
+                paths=paths,
+                max_path_steps=most,
+            )
 
         try:
             return ChangeImpactType(answers=await _answers(info, compute))

@@ -15,6 +15,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from graphsvc.api.tokens import Principal
+from graphsvc.api.workers import WorkerLoops
 from graphsvc.config import Settings
 from graphsvc.ingest.engine import IngestEngine
 from graphsvc.model.records import EntityRecord, RelationRecord
@@ -87,6 +88,7 @@ class GraphContext(BaseContext):
     engine: IngestEngine
     settings: Settings
     principal: Principal
+    workers: WorkerLoops | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

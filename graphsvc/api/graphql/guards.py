@@ -45,11 +45,21 @@ from graphql import (
 from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry import Schema
 from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionResult as StrawberryExecutionResult
 
-from graphsvc.errors import GraphSvcError, StoreCorrupted, StoreError
+from graphsvc.deadline import check_deadline
+from graphsvc.errors import (
+    AnswerTooLarge,
+    DeadlineExceeded,
+    GraphSvcError,
+    StoreCorrupted,
+    StoreError,
+)
 
 __all__ = [
+    "BoundedExecutionContext",
     "ClientSafeErrors",
     "GuardedSchema",
     "MaxDirectives",
@@ -259,8 +269,72 @@ def should_mask(error: GraphQLError) -> bool:
     return not isinstance(original, GraphSvcError) or isinstance(original, StoreError)
 
 
+class BoundedExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """graphql-core's executor, counting the fields it resolves into one answer.
+
+    Every :data:`CHECK_EVERY` fields it checks the request's deadline (so that
+    completing a huge answer stops when the request is cut, not when it ends) and
+    refuses an answer of more than :attr:`max_fields` fields with
+    :class:`AnswerTooLarge`.
+    """
+
+    CHECK_EVERY = 512
+    max_fields = 1_000_000
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields_resolved = 0
+
+    def execute_field(self, *args: Any, **kwargs: Any) -> Any:
+        """Resolve one field (graphql-core's), after the periodic checks."""
+        self.fields_resolved += 1
+        if self.fields_resolved % self.CHECK_EVERY == 0:
+            check_deadline()
+            if self.fields_resolved > self.max_fields:
+                msg = (
+                    f"the answer would hold more than {self.max_fields:,} fields: ask for "
+                    "smaller pages (first), fewer nested lists, or fewer fields"
+                )
+                raise AnswerTooLarge(msg)
+        return super().execute_field(*args, **kwargs)
+
+
+def _stopping_error(result: StrawberryExecutionResult) -> GraphSvcError | None:
+    """The error that must replace the whole answer: a deadline passed, or it is too large."""
+    for error in result.errors or ():
+        if isinstance(error.original_error, DeadlineExceeded | AnswerTooLarge):
+            return error.original_error
+    return None
+
+
 class GuardedSchema(Schema):
-    """A strawberry schema that logs client errors briefly and unexpected ones in full."""
+    """A strawberry schema that runs operations in worker loops, bounded.
+
+    * :meth:`execute` hands the operation to the worker loops of the request's
+      context (``context_value.workers``), so that resolvers, analyses and the
+      completion of the answer never run on the server's event loop; without
+      workers (tests, scripts) it runs where it is called.
+    * An operation stopped by its deadline raises :class:`DeadlineExceeded` (the
+      HTTP layer answers 503); one whose answer grew past the bound is answered
+      with that one error and no data, not a partial megabyte.
+    * Client errors are logged briefly and unexpected ones in full.
+    """
+
+    async def execute(self, *args: Any, **kwargs: Any) -> StrawberryExecutionResult:
+        """Execute an operation (strawberry's), in a worker loop when there are some."""
+        context = kwargs.get("context_value")
+        workers = getattr(context, "workers", None)
+        if workers is None:
+            result = await Schema.execute(self, *args, **kwargs)
+        else:
+            result = await workers.run(lambda: Schema.execute(self, *args, **kwargs))
+        stopping = _stopping_error(result)
+        if isinstance(stopping, DeadlineExceeded):
+            raise stopping
+        if stopping is not None:
+            result.data = None
+            result.errors = [GraphQLError(str(stopping), extensions={"code": "ANSWER_TOO_LARGE"})]
+        return result
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

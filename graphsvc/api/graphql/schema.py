@@ -34,6 +34,7 @@ from strawberry.types import Info
 from graphsvc.api.graphql.analysis import AnalysisQuery
 from graphsvc.api.graphql.context import GraphContext
 from graphsvc.api.graphql.guards import (
+    BoundedExecutionContext,
     ClientSafeErrors,
     GuardedSchema,
     MaxDirectives,
@@ -510,11 +511,17 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     # last, so that it sees every error: unexpected ones reach the client masked
     safe_errors = type("ClientSafeErrors", (ClientSafeErrors,), {"suggest": not production})
     extensions.append(safe_errors)
+    executor = type(
+        "BoundedExecutionContext",
+        (BoundedExecutionContext,),
+        {"max_fields": settings.graphql_max_answer_fields},
+    )
     return GuardedSchema(
         query=Query,
         mutation=Mutation,
         types=[*ENTITY_TYPES.values(), RelationNode],
         extensions=extensions,
+        execution_context_class=executor,
         config=StrawberryConfig(
             disable_field_suggestions=production, relay_max_results=settings.page_size_max
         ),

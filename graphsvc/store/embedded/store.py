@@ -95,6 +95,7 @@ from graphsvc.store.embedded.schema import (
 )
 from graphsvc.store.embedded.writer import ChangeSetWriter, dumps
 from graphsvc.store.history import ItemState, revert
+from graphsvc.store.locks import ThreadSafeAsyncLock
 
 __all__ = ["EmbeddedStore"]
 
@@ -186,7 +187,7 @@ class EmbeddedStore(GraphStore):
         self._readers = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
         self._lock_file: int | None = None
-        self._write_lock = asyncio.Lock()
+        self._write_lock = ThreadSafeAsyncLock()
         self._sources: dict[int, str] = {}
         self._provenance_cache: dict[tuple[int, int], Provenance] = {}
         self._source_ids: dict[str, int] = {}

@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import threading
 import time
 from collections.abc import (
     AsyncIterator,
@@ -113,6 +114,7 @@ from graphsvc.store.base import (
     check_indexed,
 )
 from graphsvc.store.history import ItemState, revert
+from graphsvc.store.locks import ThreadSafeAsyncLock
 from graphsvc.store.neo4j import cypher as q
 from graphsvc.store.neo4j.codec import (
     decode,
@@ -177,6 +179,9 @@ class Gateway(Protocol):
     async def close(self) -> None:
         """Close the driver; safe to call twice."""
 
+    async def release_loop(self) -> None:
+        """Close what was opened for the running event loop (not the one that connected)."""
+
     async def read(self, work: Callable[[Run], Awaitable[T]], doing: str) -> T:
         """Run ``work`` in a managed read transaction (it may run more than once)."""
 
@@ -227,6 +232,13 @@ class _DriverTx:
 class DriverGateway:
     """:class:`Gateway` over the official async driver.
 
+    The async driver belongs to the event loop it was created on. The API runs
+    requests on several worker loops (one per thread), so the gateway keeps one
+    driver per loop: the one :meth:`connect` made (and checked) on its loop, and
+    one made on first use on every other loop, closed by :meth:`release_loop` on
+    that loop. Each has its own bookmark manager, so read-your-writes holds within
+    a loop; on a single server every committed write is visible to every loop.
+
     Args:
         uri: Bolt or neo4j URI (``neo4j://`` routes in a cluster).
         user: User name.
@@ -239,50 +251,87 @@ class DriverGateway:
         self.user = user
         self._password = password
         self.database = database
-        self._driver: Any = None
-        self._bookmarks: Any = None
+        self._drivers: dict[asyncio.AbstractEventLoop, tuple[Any, Any]] = {}
+        self._home: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"DriverGateway({self.uri!r}, user={self.user!r}, database={self.database!r})"
 
+    def _new_driver(self) -> Any:
+        try:
+            return AsyncGraphDatabase.driver(
+                self.uri,
+                auth=(self.user, self._password),
+                # the server's notifications (an unknown label or property on a
+                # young database, a cartesian product) are for query authors,
+                # not for graphsvc's logs: the driver would log each one
+                notifications_min_severity="OFF",
+                user_agent="graphsvc",
+            )
+        except ValueError as exc:
+            msg = f"connecting to Neo4j at {self.uri}: {exc} (check GRAPHSVC_NEO4J_URI)"
+            raise StoreUnavailable(msg) from exc
+
     async def connect(self) -> None:
-        """Create the driver and the bookmark manager; check connectivity."""
+        """Create the driver of this loop and the bookmark manager; check connectivity."""
         async with boundary(f"connecting to Neo4j at {self.uri}"):
-            try:
-                driver = AsyncGraphDatabase.driver(
-                    self.uri,
-                    auth=(self.user, self._password),
-                    # the server's notifications (an unknown label or property on a
-                    # young database, a cartesian product) are for query authors,
-                    # not for graphsvc's logs: the driver would log each one
-                    notifications_min_severity="OFF",
-                    user_agent="graphsvc",
-                )
-            except ValueError as exc:
-                msg = f"connecting to Neo4j at {self.uri}: {exc} (check GRAPHSVC_NEO4J_URI)"
-                raise StoreUnavailable(msg) from exc
+            driver = self._new_driver()
             try:
                 await driver.verify_connectivity()
             except BaseException:
                 await driver.close()
                 raise
-        self._driver = driver
-        self._bookmarks = AsyncGraphDatabase.bookmark_manager()
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            self._home = loop
+            self._drivers[loop] = (driver, AsyncGraphDatabase.bookmark_manager())
 
     async def close(self) -> None:
-        """Close the driver."""
-        driver, self._driver = self._driver, None
-        if driver is not None:
+        """Close the driver of this loop; safe to call twice.
+
+        Drivers of other loops are closed by :meth:`release_loop` on their loops
+        (before those stop); one that was not is forgotten with its loop.
+        """
+        with self._lock:
+            found = self._drivers.pop(asyncio.get_running_loop(), None)
+            self._home = None
+            self._drivers.clear()
+        if found is not None:
             async with boundary("closing the Neo4j driver"):
-                await driver.close()
+                await found[0].close()
+
+    async def release_loop(self) -> None:
+        """Close the driver made for the running loop, if it is not the connecting one."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if loop is self._home:
+                return
+            found = self._drivers.pop(loop, None)
+        if found is not None:
+            async with boundary("closing a Neo4j driver"):
+                await found[0].close()
+
+    def _driver_here(self) -> tuple[Any, Any]:
+        loop = asyncio.get_running_loop()
+        found = self._drivers.get(loop)
+        if found is not None:
+            return found
+        with self._lock:
+            if self._home is None:
+                msg = "the store is not open"
+                raise StoreUnavailable(msg)
+            found = self._drivers.get(loop)
+            if found is None:
+                found = (self._new_driver(), AsyncGraphDatabase.bookmark_manager())
+                self._drivers[loop] = found
+        return found
 
     def _session(self, access_mode: str) -> Any:
-        if self._driver is None:
-            msg = "the store is not open"
-            raise StoreUnavailable(msg)
-        return self._driver.session(
+        driver, bookmarks = self._driver_here()
+        return driver.session(
             database=self.database,
-            bookmark_manager=self._bookmarks,
+            bookmark_manager=bookmarks,
             default_access_mode=access_mode,
             # a walk level or a read batch is one statement of up to tens of
             # thousands of rows: fetched in one go rather than 1,000 per round trip
@@ -420,7 +469,7 @@ class Neo4jStore(GraphStore):
         self.database = database
         self.vocabulary = vocabulary
         self._gw: Gateway = gateway or DriverGateway(uri, user, password, database)
-        self._write_lock = asyncio.Lock()
+        self._write_lock = ThreadSafeAsyncLock()
         self._writer = f"{socket.gethostname()}:{os.getpid()}"
         self._open = False
 
@@ -536,6 +585,10 @@ class Neo4jStore(GraphStore):
         async with self._write_lock:
             self._open = False
             await self._gw.close()
+
+    async def release_loop(self) -> None:
+        """Close the driver made for the running loop (see :class:`DriverGateway`)."""
+        await self._gw.release_loop()
 
     def _check_open(self) -> None:
         if not self._open:

@@ -853,6 +853,9 @@ class ModelGateway:
     async def close(self) -> None:
         self.connected = False
 
+    async def release_loop(self) -> None:
+        return
+
     async def read(self, work: Work, doing: str) -> Any:
         model = Model(copy.deepcopy(self.state))
 
