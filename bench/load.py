@@ -190,27 +190,25 @@ def copy_store(src: Path, dst: Path) -> float:
     """Copy a store file (and its ``-wal`` when not empty); seconds taken.
 
     The source is never opened with SQLite (a read-only open of a WAL database
-    leaves ``-wal``/``-shm`` files beside it). A shared lock on ``<file>.lock``
-    during the copy makes sure no graphsvc writer is changing it meanwhile.
+    leaves ``-wal``/``-shm`` files beside it). A shared ``flock`` on the file
+    itself (where a graphsvc writer holds its exclusive one) makes sure no writer
+    is changing it meanwhile.
     """
     t = time.perf_counter()
-    lock_path = src.with_name(src.name + ".lock")
-    fd = os.open(lock_path, os.O_RDONLY) if lock_path.exists() else None
+    fd = os.open(src, os.O_RDONLY)
     try:
-        if fd is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise SystemExit(
-                    f"{src} is open for writing by a graphsvc process; stop it first"
-                ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SystemExit(
+                f"{src} is open for writing by a graphsvc process; stop it first"
+            ) from None
         shutil.copyfile(src, dst)
         wal = src.with_name(src.name + "-wal")
         if wal.exists() and wal.stat().st_size > 0:
             shutil.copyfile(wal, dst.with_name(dst.name + "-wal"))
     finally:
-        if fd is not None:
-            os.close(fd)
+        os.close(fd)
     return time.perf_counter() - t
 
 

@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # generations, a full collection does not walk it again (no pause of hundreds of ms)
         gc.collect()
         gc.freeze()
+        stop_watching_gc = metrics.watch_gc()
         log.info(
             "graphsvc ready",
             store=settings.store,
@@ -98,17 +99,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             auth_chosen_by=why,
         )
         watch = IdleRunWatch(settings.run_abandon_after_seconds)
-        async with anyio.create_task_group() as background:
-            background.start_soon(_abandon_idle_runs, watch, app.state.services)
-            try:
-                yield
-            finally:
-                background.cancel_scope.cancel()
-                await workers.aclose(store.release_loop)
-                await store.close()
-                tokens.close()
-                gc.unfreeze()
-                log.info("graphsvc stopped")
+        try:
+            async with anyio.create_task_group() as background:
+                background.start_soon(_abandon_idle_runs, watch, app.state.services)
+                try:
+                    yield
+                finally:
+                    background.cancel_scope.cancel()
+        finally:
+            # outside the task group: its cancellation must not cut the closing short
+            await workers.aclose(store.release_loop)
+            await store.close()
+            tokens.close()
+            stop_watching_gc()
+            gc.unfreeze()
+            log.info("graphsvc stopped")
 
     app = FastAPI(
         title="graphsvc",

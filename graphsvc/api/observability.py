@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 import sys
@@ -141,6 +142,18 @@ class Metrics:
         self.bytes = Gauge(
             "graphsvc_store_size_bytes", "Bytes the store uses on disk.", registry=self.registry
         )
+        self.gc_pauses = Histogram(
+            "graphsvc_gc_pause_seconds",
+            "Pauses of Python's garbage collector, by generation.",
+            ["generation"],
+            registry=self.registry,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
+        )
+        self.gc_longest = Gauge(
+            "graphsvc_gc_longest_pause_seconds",
+            "The longest garbage-collector pause since the server started.",
+            registry=self.registry,
+        )
         self.work_waiting = Gauge(
             "graphsvc_work_in_flight",
             "Requests waiting for an answer from the worker loops.",
@@ -151,6 +164,28 @@ class Metrics:
             "Pieces of work running in the worker loops (stopped ones until their next check).",
             registry=self.registry,
         )
+
+    def watch_gc(self) -> Callable[[], None]:
+        """Time every garbage collection from now on; return the function that stops it.
+
+        A collection stops every thread of the process, so its pauses are part of
+        every request's latency (``gc.callbacks`` brackets each one).
+        """
+        started = [0.0]
+        longest = [0.0]
+
+        def callback(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                started[0] = time.perf_counter()
+                return
+            pause = time.perf_counter() - started[0]
+            self.gc_pauses.labels(str(info.get("generation", -1))).observe(pause)
+            if pause > longest[0]:
+                longest[0] = pause
+                self.gc_longest.set(pause)
+
+        gc.callbacks.append(callback)
+        return lambda: gc.callbacks.remove(callback)
 
     def operation_label(self, name: str) -> str:
         """Return the label for operation ``name``: itself, or ``other`` past the cap."""

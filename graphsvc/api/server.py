@@ -12,6 +12,7 @@ streams by their idle timeout (:mod:`graphsvc.api.rest`).
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
 import uvicorn
@@ -74,8 +75,14 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
+SWITCH_INTERVAL = 0.001
+"""Seconds a thread that computes may hold the GIL while another waits (Python's default is
+5 ms): the server's event loop waits at most this long behind a worker that computes."""
+
+
 def run_server(app: FastAPI, *, host: str, port: int, header_timeout: float) -> None:
     """Serve ``app`` until interrupted (blocking), with the header deadline above."""
+    sys.setswitchinterval(SWITCH_INTERVAL)
     protocol = type(
         "HeaderDeadlineProtocol", (HeaderDeadlineProtocol,), {"header_timeout": header_timeout}
     )
