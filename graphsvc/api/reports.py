@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from functools import partial
 from typing import Annotated, Any
 
-import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Response
 
 from graphsvc.api.problems import Problem
 from graphsvc.api.rest import Reader, Svc
 from graphsvc.errors import InvalidInput
 from graphsvc.report import MEDIA_TYPES, ReportFormat, build_change_report, render_report
+from graphsvc.report.model import ChangeReport
 
 __all__ = ["router"]
 
@@ -71,8 +70,12 @@ async def change_report(
     if as_of is not None and (as_of.tzinfo is None or as_of.utcoffset() is None):
         msg = f"asOf {as_of.isoformat()} has no time zone; add Z or an offset such as +00:00"
         raise InvalidInput(msg)
-    report = await build_change_report(svc.store, key, as_of=as_of)
-    text = await anyio.to_thread.run_sync(partial(render_report, report, format_))
+
+    async def build_and_render() -> tuple[ChangeReport, str]:
+        report = await build_change_report(svc.store, key, as_of=as_of)
+        return report, render_report(report, format_)
+
+    report, text = await svc.run(build_and_render)
     filename = f"{_UNSAFE.sub('_', report.change.change.key)}.{_EXTENSIONS[format_]}"
     return Response(
         content=text.encode("utf-8"),

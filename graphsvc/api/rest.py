@@ -20,7 +20,17 @@ Every route checks the caller's scope; errors are problem documents
   its first batch writes nothing at all) and finished complete only when every
   batch was applied (so nothing goes stale after a failed stream). A rejected
   batch stops the stream: the answer names the offending lines, and the batches
-  before it stay applied.
+  before it stay applied. A stream has no overall deadline: it ends when no
+  byte arrives for ``stream_idle_seconds`` (408), and each batch is applied
+  under the request deadline. However it is cut (idle, client gone, a rejected
+  batch), its own run is finished incomplete and the cut is logged with the
+  number of batches applied, which the run keeps.
+
+A JSON batch is applied in one transaction within one request; one holding more
+than ``json_batch_max_items`` items is refused (413) before any work.
+
+Every route does its store and CPU work in the worker loops
+(:mod:`graphsvc.api.workers`), never on the server's event loop.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
+from graphsvc.deadline import check_deadline
 from graphsvc.errors import Conflict, NotFound, StoreCorrupted, StoreError, StoreUnavailable
 from graphsvc.model.records import (
     EntityRecord,
@@ -116,7 +117,10 @@ _dumps = dumps
 
 
 def _chunks(values: Sequence[int], size: int = _CHUNK) -> Iterable[Sequence[int]]:
+    """``values`` in slices of ``size``; a request past its deadline stops between two."""
     for i in range(0, len(values), size):
+        if i:
+            check_deadline()
         yield values[i : i + size]
 
 
