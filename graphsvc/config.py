@@ -26,6 +26,10 @@ class Settings(BaseSettings):
             (revoked and expired ones too) and ``local`` when none was ever
             created (see :mod:`graphsvc.api.auth`).
         store: ``embedded`` (default) or ``neo4j``.
+        read_only: Serve as a read replica (``graphsvc serve --read-only``): writes are
+            refused naming the writer; an embedded store follows the writing process's
+            commits through the file's changelog.
+        replica_poll_seconds: How often a read replica looks for the writer's commits.
         data: The embedded store's file (``GRAPHSVC_DATA``).
         durability: ``full`` fsyncs every commit (survives power loss);
             ``normal`` survives a crash of the process only.
@@ -83,6 +87,8 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = "production"
     auth: Literal["auto", "tokens", "local"] = "auto"
     store: Literal["embedded", "neo4j"] = "embedded"
+    read_only: bool = False
+    replica_poll_seconds: float = Field(default=0.05, gt=0, le=60)
     data: Path = Field(default_factory=lambda: Path("data") / "graphsvc.db")
     durability: Literal["full", "normal"] = "full"
     source_priorities: dict[str, int] = Field(default_factory=dict)

@@ -12,6 +12,7 @@ caller ever sees ``sqlite3`` or ``neo4j`` exceptions::
     │   └── AnswerTooLarge    one answer would exceed its size bound; says how to ask for less
     ├── NotFound              a named entity, relation, run or token does not exist (HTTP 404)
     ├── Conflict              the request contradicts stored state, e.g. a finished run (HTTP 409)
+    │   └── ReadOnlyStore     a write sent to a read replica; names the writer (HTTP 409)
     ├── DeadlineExceeded      a request ran past its deadline and its work was stopped (HTTP 503)
     ├── StoreError            the store failed
     │   ├── StoreUnavailable  it cannot be opened or reached (HTTP 503)
@@ -41,6 +42,7 @@ __all__ = [
     "NotFound",
     "ParseError",
     "PartialBatch",
+    "ReadOnlyStore",
     "StoreCorrupted",
     "StoreError",
     "StoreTimeout",
@@ -150,6 +152,10 @@ class NotFound(GraphSvcError):
 
 class Conflict(GraphSvcError):
     """The request contradicts stored state (for example a run that already finished)."""
+
+
+class ReadOnlyStore(Conflict):
+    """A write was sent to a store opened read-only (a read replica); names the writer."""
 
 
 class StoreError(GraphSvcError):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -46,6 +47,25 @@ from graphsvc.store.factory import store_from_settings
 __all__ = ["create_app"]
 
 log = structlog.get_logger("graphsvc")
+
+
+async def _follow_the_writer(svc: Services, metrics: Metrics, every: float) -> None:
+    """A read replica: apply the writer's commits as they come (see ``GraphStore.catch_up``)."""
+    while True:
+        await anyio.sleep(every)
+        try:
+            caught = await svc.run(svc.store.catch_up)
+        except GraphSvcError as exc:
+            log.warning("following the writer failed", error=str(exc))
+            continue
+        metrics.replica_commits.inc(caught.applied)
+        if caught.reloaded:
+            log.info("replica reloaded its index")
+        if caught.last_commit is not None:
+            lag = (datetime.now(UTC) - caught.last_commit).total_seconds()
+            metrics.replica_lag.set(max(lag, 0.0))
+        elif not caught.reloaded:
+            metrics.replica_lag.set(0.0)
 
 
 async def _abandon_idle_runs(watch: IdleRunWatch, svc: Services) -> None:
@@ -97,11 +117,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             env=settings.env,
             auth=mode.value,
             auth_chosen_by=why,
+            read_only=settings.read_only,
         )
         watch = IdleRunWatch(settings.run_abandon_after_seconds)
         try:
             async with anyio.create_task_group() as background:
-                background.start_soon(_abandon_idle_runs, watch, app.state.services)
+                if settings.read_only:
+                    background.start_soon(
+                        _follow_the_writer,
+                        app.state.services,
+                        metrics,
+                        settings.replica_poll_seconds,
+                    )
+                else:
+                    background.start_soon(_abandon_idle_runs, watch, app.state.services)
                 try:
                     yield
                 finally:

@@ -154,6 +154,17 @@ class Metrics:
             "The longest garbage-collector pause since the server started.",
             registry=self.registry,
         )
+        self.replica_lag = Gauge(
+            "graphsvc_replica_lag_seconds",
+            "A read replica: age of the writer's last commit it applied when it applied it "
+            "(0 when caught up).",
+            registry=self.registry,
+        )
+        self.replica_commits = Counter(
+            "graphsvc_replica_commits_applied",
+            "A read replica: commits of the writer applied.",
+            registry=self.registry,
+        )
         self.work_waiting = Gauge(
             "graphsvc_work_in_flight",
             "Requests waiting for an answer from the worker loops.",

@@ -53,7 +53,7 @@ from graphsvc.api.tokens import Principal, Scope
 from graphsvc.api.workers import WorkerLoops
 from graphsvc.config import Settings
 from graphsvc.deadline import deadline
-from graphsvc.errors import BatchRejected, ItemError, NotFound
+from graphsvc.errors import BatchRejected, ItemError, NotFound, ReadOnlyStore
 from graphsvc.ingest.engine import IngestEngine
 from graphsvc.ingest.results import IngestSummary
 from graphsvc.ingest.runner import resolve_refs
@@ -63,13 +63,18 @@ from graphsvc.model.validation import parse_batch, parse_batch_json
 from graphsvc.model.vocabulary import EntityKind
 from graphsvc.store.base import GraphStore
 
-__all__ = ["Services", "router"]
+__all__ = ["READ_ONLY_MESSAGE", "Services", "router"]
 
 MAX_RESOLVE = 10_000
 """Most references one ``POST /entities/resolve`` accepts."""
 
 T = TypeVar("T")
 log = structlog.get_logger("graphsvc.api")
+
+READ_ONLY_MESSAGE = (
+    "this server is a read replica (graphsvc serve --read-only): send writes to the "
+    "writer, the graphsvc serve started without --read-only on the same store"
+)
 
 NDJSON_TYPES = (
     "application/x-ndjson",
@@ -112,7 +117,10 @@ def services(request: Request) -> Services:
 
 def _scope_dependency(scope: Scope) -> Any:
     def check(request: Request, svc: Annotated[Services, Depends(services)]) -> Principal:
-        return svc.auth.principal(request, scope)
+        principal = svc.auth.principal(request, scope)
+        if scope is not Scope.READ and svc.settings.read_only:
+            raise ReadOnlyStore(READ_ONLY_MESSAGE)
+        return principal
 
     return Depends(check)
 

@@ -350,6 +350,13 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes (embedded store: 1).")] = 1,
+    read_only: Annotated[
+        bool,
+        typer.Option(
+            "--read-only",
+            help="Serve reads only, following the writing server's commits (a read replica).",
+        ),
+    ] = False,
 ) -> None:
     """Serve GraphQL and REST on the configured store.
 
@@ -376,7 +383,10 @@ def serve(
             "or bind 127.0.0.1.",
             2,
         )
-    settings = settings.model_copy(update={"auth": mode.value})  # fixed for this server
+    # fixed for this server
+    settings = settings.model_copy(
+        update={"auth": mode.value, "read_only": read_only or settings.read_only}
+    )
     err.print(f"auth mode: [bold]{mode.value}[/bold] ({why})")
     if workers != 1 and settings.store == "embedded":
         raise _fail("the embedded store is served by one worker process (use --workers 1)", 2)

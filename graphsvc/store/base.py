@@ -283,6 +283,22 @@ class AttributeColumn:
 
 
 @dataclass(frozen=True, slots=True)
+class CatchUp:
+    """What one :meth:`GraphStore.catch_up` did.
+
+    Attributes:
+        applied: Commits of the writer applied.
+        reloaded: The whole index was read again (the replica fell too far behind,
+            or the store was erased).
+        last_commit: When the last commit applied was made (``None``: none applied).
+    """
+
+    applied: int
+    reloaded: bool
+    last_commit: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class StoreStats:
     """Sizes of the store, for metrics and readiness."""
 
@@ -868,6 +884,15 @@ class GraphStore(ABC):
         Raises:
             StoreCorrupted: when the store cannot be read at all.
         """
+
+    async def catch_up(self) -> CatchUp:
+        """Follow the writer: apply what another process committed since the last call.
+
+        Only a store opened read-only beside a writing process has anything to
+        do (the embedded store's read replicas). This default does nothing: a
+        database server is read afresh by every call.
+        """
+        return CatchUp(0, False, None)
 
     async def release_loop(self) -> None:
         """Let go of what the store opened for the running event loop.

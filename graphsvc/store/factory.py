@@ -19,7 +19,11 @@ def store_from_settings(settings: Settings, *, read_only: bool = False) -> Graph
     if settings.store == "embedded":
         from graphsvc.store.embedded.store import EmbeddedStore
 
-        return EmbeddedStore(settings.data, durability=settings.durability, read_only=read_only)
+        return EmbeddedStore(
+            settings.data,
+            durability=settings.durability,
+            read_only=read_only or settings.read_only,
+        )
     from graphsvc.store.neo4j.store import Neo4jStore
 
     return Neo4jStore(

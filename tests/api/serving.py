@@ -16,7 +16,7 @@ from tests.cli.test_serve_and_tokens import free_port
 
 
 @contextmanager
-def serve(home: Path, **settings: str) -> Iterator[str]:
+def serve(home: Path, *args: str, **settings: str) -> Iterator[str]:
     """Run ``graphsvc serve`` on a free loopback port with ``GRAPHSVC_<NAME>`` settings.
 
     Yields the base URL once ``/livez`` answers; the process is stopped after.
@@ -28,9 +28,9 @@ def serve(home: Path, **settings: str) -> Iterator[str]:
         "GRAPHSVC_LOG_FORMAT": "json",
         **{f"GRAPHSVC_{k.upper()}": v for k, v in settings.items()},
     }
-    log = (home / "server.log").open("wb")
+    log = (home / f"server-{port}.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "graphsvc.cli.main", "serve", "--port", str(port)],
+        [sys.executable, "-m", "graphsvc.cli.main", "serve", "--port", str(port), *args],
         cwd=home,
         env=env,
         stdout=log,

@@ -131,7 +131,7 @@ async def test_a_version_1_store_is_migrated_by_a_writer_and_refused_by_a_reader
     async with EmbeddedStore(path, read_only=True) as reader:
         assert (await reader.identity_conflicts(first=5)).items == ()
     con = sqlite3.connect(path)
-    assert con.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone() == ("2",)
+    assert con.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone() == ("3",)
     con.close()
 
 

@@ -59,6 +59,7 @@ from graphsvc.api.graphql.types import (
     global_id_parts,
     page_size,
 )
+from graphsvc.api.rest import READ_ONLY_MESSAGE
 from graphsvc.api.tokens import Scope
 from graphsvc.config import Settings
 from graphsvc.errors import BatchRejected, Conflict, GraphSvcError, InvalidInput, NotFound
@@ -117,6 +118,8 @@ def _require(info: Info[GraphContext, None], scope: Scope) -> None:
         held = info.context.principal.scope.value
         msg = f"this token's scope ({held}) does not allow {scope.value}"
         raise GraphQLError(msg, extensions={"code": "FORBIDDEN"})
+    if scope is not Scope.READ and info.context.settings.read_only:
+        raise GraphQLError(READ_ONLY_MESSAGE, extensions={"code": "READ_ONLY"})
 
 
 @strawberry.type

@@ -8,22 +8,38 @@ to ``[source id, micros]``.
 
 Uniqueness of relations on ``(type, src, dst)`` is kept by the single writer
 through the in-memory index and checked again on every open.
+
+``changelog`` holds, for each recent commit, what the in-memory index learnt
+from it (:class:`~graphsvc.store.embedded.writer.IndexUpdate` as JSON), written
+in the same transaction; read replicas (``graphsvc serve --read-only``) apply
+it to their own index to follow the writer. The writer keeps the last
+:data:`CHANGELOG_KEEP` commits. ``meta.epoch`` changes when the store is erased
+(``demo --reset``): a replica that sees another epoch reloads its index.
 """
 
 from __future__ import annotations
 
 from graphsvc.model.records import ItemKind
 
-__all__ = ["MIGRATES_FROM", "SCHEMA", "SCHEMA_VERSION", "decode", "encode"]
+__all__ = ["CHANGELOG_KEEP", "MIGRATES_FROM", "SCHEMA", "SCHEMA_VERSION", "decode", "encode"]
 
-SCHEMA_VERSION = "2"
-"""Version 2 added ``identity_conflict``; a version 1 store is migrated when
-opened for writing (the new table is created, nothing else changes)."""
+CHANGELOG_KEEP = 20_000
+"""Commits kept in ``changelog``; a replica further behind reloads its index whole."""
 
-MIGRATES_FROM = frozenset({"1"})
+SCHEMA_VERSION = "3"
+"""Version 2 added ``identity_conflict``, version 3 ``changelog``; an older store is
+migrated when opened for writing (the new tables are created, keys and identifier
+values put in NFC, nothing else changes)."""
+
+MIGRATES_FROM = frozenset({"1", "2"})
 """Older versions a writable open brings up to date."""
 
 SCHEMA = """
+CREATE TABLE IF NOT EXISTS changelog (
+    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+    at      INTEGER NOT NULL,
+    payload BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL

@@ -20,6 +20,7 @@ import asyncio
 import fcntl
 import functools
 import os
+import secrets
 import sqlite3
 import threading
 import time
@@ -35,7 +36,14 @@ import orjson
 from numpy.typing import NDArray
 
 from graphsvc.deadline import check_deadline
-from graphsvc.errors import Conflict, NotFound, StoreCorrupted, StoreError, StoreUnavailable
+from graphsvc.errors import (
+    Conflict,
+    NotFound,
+    ReadOnlyStore,
+    StoreCorrupted,
+    StoreError,
+    StoreUnavailable,
+)
 from graphsvc.model.records import (
     EntityRecord,
     FieldChange,
@@ -65,6 +73,7 @@ from graphsvc.store.base import (
     MERGED,
     AssertionState,
     AttributeColumn,
+    CatchUp,
     ChangeSet,
     CheckFinding,
     CheckReport,
@@ -88,13 +97,14 @@ from graphsvc.store.base import (
 from graphsvc.store.embedded import kernel
 from graphsvc.store.embedded.index import MAX_MICROS, Adjacency, GraphIndex, triple_key
 from graphsvc.store.embedded.schema import (
+    CHANGELOG_KEEP,
     MIGRATES_FROM,
     SCHEMA,
     SCHEMA_VERSION,
     decode,
     encode,
 )
-from graphsvc.store.embedded.writer import ChangeSetWriter, dumps
+from graphsvc.store.embedded.writer import ChangeSetWriter, IndexUpdate, dumps
 from graphsvc.store.history import ItemState, revert
 from graphsvc.store.locks import ThreadSafeAsyncLock
 
@@ -198,6 +208,8 @@ class EmbeddedStore(GraphStore):
         self._assertors: dict[tuple[int, str], int] = {}
         self._open = False
         self._damaged: str | None = None
+        self._followed = 0  # the last changelog entry the index holds
+        self._epoch = ""
 
     # ================================================================= lifecycle
     async def open(self) -> None:
@@ -241,7 +253,7 @@ class EmbeddedStore(GraphStore):
             raise StoreCorrupted(msg)
         self._writer = conn
         try:
-            self._load_index(conn)
+            self._load_snapshot(conn)
         except sqlite3.DatabaseError as exc:
             conn.close()
             self._writer = None
@@ -313,6 +325,7 @@ class EmbeddedStore(GraphStore):
                 "INSERT INTO meta(name, value) VALUES ('schema_version', ?), ('created', ?)",
                 (SCHEMA_VERSION, str(to_micros(_now()))),
             )
+            _new_epoch(conn)
         row = conn.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone()
         version = str(row[0]) if row else "?"
         if version in MIGRATES_FROM:
@@ -331,6 +344,7 @@ class EmbeddedStore(GraphStore):
                 conn.execute(
                     "UPDATE meta SET value = ? WHERE name = 'schema_version'", (SCHEMA_VERSION,)
                 )
+                _new_epoch(conn)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -376,6 +390,16 @@ class EmbeddedStore(GraphStore):
             fixed = {t: vocab.normalize_identifier(t, v) for t, v in identifiers.items()}
             if fixed != identifiers:
                 conn.execute("UPDATE entity SET identifiers = ? WHERE id = ?", (_dumps(fixed), eid))
+
+    def _load_snapshot(self, conn: sqlite3.Connection) -> None:
+        """Load the index, and where the changelog stands, from one consistent read."""
+        conn.execute("BEGIN")
+        try:
+            self._load_index(conn)
+            self._followed = int(conn.execute("SELECT max(seq) FROM changelog").fetchone()[0] or 0)
+            self._epoch = _epoch(conn)
+        finally:
+            conn.execute("COMMIT")
 
     def _load_index(self, conn: sqlite3.Connection) -> None:
         idx = self.index
@@ -488,6 +512,7 @@ class EmbeddedStore(GraphStore):
             try:
                 for table in tables:
                     conn.execute(f'DELETE FROM "{table}"')
+                _new_epoch(conn)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -1426,13 +1451,65 @@ class EmbeddedStore(GraphStore):
             origin = sorted_at[origin]
         return Neighbours(origin, ent, rel, kinds, types)
 
+    # ================================================================ following
+    async def catch_up(self) -> CatchUp:
+        """Apply to the index what the writer committed since (read-only stores).
+
+        Reads ``changelog`` after the last entry applied and applies each
+        :class:`IndexUpdate` under the index lock, in order. When the entries
+        needed are gone (this replica fell more than ``CHANGELOG_KEEP`` commits
+        behind) or the store was erased (another epoch), the index is reloaded
+        whole.
+        """
+        if not self.read_only or not self._open:
+            return CatchUp(0, False, None)
+        conn = self._reader()
+        conn.execute("BEGIN")
+        try:
+            if _epoch(conn) != self._epoch:
+                self._reload(conn)
+                return CatchUp(0, True, None)
+            rows = conn.execute(
+                "SELECT seq, payload FROM changelog WHERE seq > ? ORDER BY seq LIMIT 1000",
+                (self._followed,),
+            ).fetchall()
+            if rows and rows[0][0] != self._followed + 1:
+                self._reload(conn)
+                return CatchUp(0, True, None)
+        finally:
+            conn.execute("COMMIT")
+        last = None
+        for seq, payload in rows:
+            update = IndexUpdate.from_json(payload)
+            with self.index.lock:
+                update.apply(self.index, self)
+            self._followed, last = seq, update.at
+        return CatchUp(len(rows), False, from_micros(last) if last is not None else None)
+
+    def _reload(self, conn: sqlite3.Connection) -> None:
+        """Load the index again from ``conn``'s open read transaction (readers wait)."""
+        with self.index.lock:
+            self.index = GraphIndex(self.vocabulary)
+            self._sources.clear()
+            self._source_ids.clear()
+            self._assertors.clear()
+            self._provenance_cache.clear()
+            self._load_index(conn)
+            self._followed = int(conn.execute("SELECT max(seq) FROM changelog").fetchone()[0] or 0)
+            self._epoch = _epoch(conn)
+
     # ==================================================================== writes
     @asynccontextmanager
     async def write(self) -> AsyncIterator[WriteTransaction]:
         """Open the exclusive write transaction (see :meth:`GraphStore.write`)."""
         if self.read_only:
-            msg = f"{self.path} is open read-only"
-            raise StoreUnavailable(msg)
+            holder = _flock_holder(self.path.stat().st_ino) if self.path.exists() else ""
+            writer = f"process {holder}" if holder else "the process that opens it for writing"
+            msg = (
+                f"this is a read replica of {self.path}: send writes to the writer "
+                f"({writer}, graphsvc serve without --read-only)"
+            )
+            raise ReadOnlyStore(msg)
         if not self._open:
             msg = "the store is not open"
             raise StoreUnavailable(msg)
@@ -1747,18 +1824,19 @@ class _EmbeddedTransaction(WriteTransaction):
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                memory = self._write(conn, changes)
+                update = self._write(conn, changes)
+                _log_for_replicas(conn, update)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
             with store.index.lock:
                 conn.execute("COMMIT")
-                memory()
+                update.apply(store.index, store)
         except sqlite3.Error as exc:
             msg = f"{store.path}: commit failed: {exc}"
             raise StoreError(msg) from exc
 
-    def _write(self, conn: sqlite3.Connection, cs: ChangeSet) -> Callable[[], None]:
+    def _write(self, conn: sqlite3.Connection, cs: ChangeSet) -> IndexUpdate:
         """Write ``cs`` in the open SQLite transaction; return the index update to apply."""
         store = self.store
         writer = ChangeSetWriter(
@@ -1770,9 +1848,28 @@ class _EmbeddedTransaction(WriteTransaction):
             new_ids={**self._new_entity_ids, **self._new_relation_ids},
             created_runs=self._created_runs,
         )
-        update = writer.write()
+        return writer.write()
 
-        def apply_to_memory() -> None:
-            update.apply(store.index, store)
 
-        return apply_to_memory
+def _epoch(conn: sqlite3.Connection) -> str:
+    row = conn.execute("SELECT value FROM meta WHERE name = 'epoch'").fetchone()
+    return str(row[0]) if row else ""
+
+
+def _new_epoch(conn: sqlite3.Connection) -> None:
+    """Mark the store as a new one for replicas (created, or erased)."""
+    conn.execute(
+        "INSERT INTO meta(name, value) VALUES ('epoch', ?) "
+        "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+        (secrets.token_hex(8),),
+    )
+
+
+def _log_for_replicas(conn: sqlite3.Connection, update: IndexUpdate) -> None:
+    """Append ``update`` to ``changelog`` (same transaction); keep the last commits only."""
+    cursor = conn.execute(
+        "INSERT INTO changelog(at, payload) VALUES (?, ?)", (update.at, update.to_json())
+    )
+    seq = cursor.lastrowid or 0
+    if seq % 1000 == 0:
+        conn.execute("DELETE FROM changelog WHERE seq <= ?", (seq - CHANGELOG_KEEP,))

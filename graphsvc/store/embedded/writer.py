@@ -229,6 +229,61 @@ class IndexUpdate:
         idx.last_commit = max(idx.last_commit, self.at)
         idx.version += 1
 
+    def to_json(self) -> bytes:
+        """This update as JSON, for the ``changelog`` replicas follow."""
+        e, r = self.entities, self.relations
+        return orjson.dumps(
+            {
+                "at": self.at,
+                "sources": self.new_sources,
+                "assertors": [
+                    [sid, scope, aid] for (sid, scope), aid in self.new_assertors.items()
+                ],
+                "entities": None
+                if e is None
+                else [e.ids, e.kinds, e.statuses, e.keys, e.attributes, e.identifiers],
+                "merges": [
+                    [m.loser, m.survivor, m.kind, m.identifiers, m.keys] for m in self.merges
+                ],
+                "aliases": self.aliases,
+                "entity_updates": [
+                    [u.id, u.status, u.attributes, u.old_identifiers, u.identifiers]
+                    for u in self.entity_updates
+                ],
+                "relations": None
+                if r is None
+                else [r.ids, r.types, r.sources, r.targets, r.statuses, r.groups],
+                "relation_updates": [
+                    [u.id, u.status, u.group_changed, u.group] for u in self.relation_updates
+                ],
+                "status_events": self.status_events,
+                "group_events": self.group_events,
+                "changed": self.changed,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> IndexUpdate:
+        """The update :meth:`to_json` wrote."""
+        d = orjson.loads(raw)
+        e, r = d["entities"], d["relations"]
+        return cls(
+            at=d["at"],
+            new_sources=d["sources"],
+            new_assertors={(sid, scope): aid for sid, scope, aid in d["assertors"]},
+            entities=None if e is None else NewEntitiesDelta(*(tuple(column) for column in e)),
+            merges=[
+                MergeDelta(lo, sv, k, ids, tuple(keys)) for lo, sv, k, ids, keys in d["merges"]
+            ],
+            aliases=[tuple(a) for a in d["aliases"]],
+            entity_updates=[EntityUpdateDelta(*u) for u in d["entity_updates"]],
+            relations=None if r is None else NewRelationsDelta(*(tuple(column) for column in r)),
+            relation_updates=[RelationUpdateDelta(*u) for u in d["relation_updates"]],
+            status_events=[tuple(x) for x in d["status_events"]],
+            group_events=[tuple(x) for x in d["group_events"]],
+            changed=d["changed"],
+        )
+
 
 # ------------------------------------------------------------------------- writer
 
