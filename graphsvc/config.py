@@ -107,7 +107,7 @@ class Settings(BaseSettings):
     graphql_max_items: int = Field(default=100_000, ge=1)
     graphql_max_path_steps: int = Field(default=20_000, ge=0)
     graphql_max_answer_fields: int = Field(default=1_000_000, ge=1000)
-    worker_threads: int = Field(default=8, ge=1, le=64)
+    worker_threads: int = Field(default=2, ge=1, le=64)
     request_timeout_seconds: float = Field(default=30.0, gt=0)
     header_timeout_seconds: float = Field(default=10.0, gt=0)
     max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)

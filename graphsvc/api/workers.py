@@ -6,10 +6,17 @@ small reads keep answering while a heavy query or a bulk load runs). Everything
 that takes CPU or store time (GraphQL execution with its analyses and the
 completion of its answer, REST reads, ingest) runs in :class:`WorkerLoops`: a
 few threads, each running an event loop of its own, so the async store port and
-the analyses run there unchanged. A request goes to the worker with the fewest
-requests in flight. The GIL still lets only one thread run Python at a time,
-but a thread that computes gives it up every switch interval (the server sets 1
-ms), so the server's loop and the other workers keep answering.
+the analyses run there unchanged, and a worker interleaves many light requests
+at their awaits. A request goes to the worker with the fewest requests in flight
+among those whose loop is turning: each loop beats every 5 ms, and one that has
+not beaten for 25 ms is held by a computation (a heavy query), so new work goes
+elsewhere and work sent there that has not started yet is taken back and sent
+to another worker. Requests that were already running on that loop wait for the
+computation to reach an await or its deadline. The GIL still lets only one
+thread run Python at a time, but a thread that computes gives it up every
+switch interval (the server sets 1 ms), so the server's loop and the other
+workers keep answering. Few workers share the GIL with fewer hand-overs (more
+throughput); more give room to more heavy requests at once.
 
 The request's context travels with the work (its :class:`~graphsvc.deadline.Deadline`
 among it). When the request is cancelled (its deadline passed, or its client
@@ -23,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from contextlib import suppress
@@ -35,20 +43,53 @@ __all__ = ["WorkerLoops"]
 T = TypeVar("T")
 
 
+HEARTBEAT = 0.005
+"""Seconds between two beats of a worker loop that is free to turn."""
+STALE_AFTER = 0.025
+"""A worker whose loop has not beaten for this long is held by a computation: no new
+work goes there, and work sent there that has not started is taken back."""
+
+
 class _Worker:
     def __init__(self, name: str) -> None:
         self.loop = asyncio.new_event_loop()
         self.in_flight = 0  # handed to this worker and not answered (counted on the caller's loop)
         self.running = 0  # tasks alive on this worker's loop (counted on that loop)
+        self.beat = time.monotonic()
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
+        self.loop.call_soon(self._heartbeat)
         try:
             self.loop.run_forever()
         finally:
             self.loop.close()
+
+    def _heartbeat(self) -> None:
+        self.beat = time.monotonic()
+        self.loop.call_later(HEARTBEAT, self._heartbeat)
+
+    def stale(self, now: float) -> bool:
+        """Whether this worker's loop is held by a computation right now."""
+        return now - self.beat > STALE_AFTER
+
+
+class _Job:
+    """One piece of work sent to a worker; started there, or taken back before it started."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.state = "sent"
+
+    def claim(self, state: str) -> bool:
+        """Move from ``sent`` to ``state`` (``started`` or ``taken back``); once only."""
+        with self._lock:
+            if self.state != "sent":
+                return False
+            self.state = state
+            return True
 
 
 class WorkerLoops:
@@ -91,31 +132,67 @@ class WorkerLoops:
         if self._closed:
             msg = "the worker loops are closed"
             raise RuntimeError(msg)
-        worker = min(self._workers, key=lambda w: w.in_flight)
+        home = asyncio.get_running_loop()
         context = contextvars.copy_context()
         done: Future[T] = Future()
         task_box: list[asyncio.Task[T]] = []
+        sent: list[tuple[_Worker, _Job, asyncio.TimerHandle]] = []
 
-        def start() -> None:
-            if done.cancelled():
-                return
-            task = worker.loop.create_task(_call(work), context=context)
-            task_box.append(task)
-            worker.running += 1
-            task.add_done_callback(lambda t: _settle(t, done, worker))
+        def send(avoid: frozenset[_Worker]) -> None:
+            worker = self._pick(avoid)
+            job = _Job()
+            worker.in_flight += 1
+            worker.loop.call_soon_threadsafe(
+                self._start, worker, job, work, context, done, task_box
+            )
+            check = home.call_later(STALE_AFTER, take_back, worker, job, avoid)
+            sent.append((worker, job, check))
 
-        worker.in_flight += 1
+        def take_back(worker: _Worker, job: _Job, avoid: frozenset[_Worker]) -> None:
+            if job.claim("taken back"):  # its loop is held by a computation
+                worker.in_flight -= 1
+                send(avoid | {worker})
+
+        send(frozenset())
         try:
-            worker.loop.call_soon_threadsafe(start)
             return await asyncio.wrap_future(done)
         except asyncio.CancelledError:
             stop = current_deadline()
             if stop is not None:
                 stop.cancelled = True
-            worker.loop.call_soon_threadsafe(lambda: [t.cancel() for t in task_box])
+            for worker, job, _ in sent:
+                if job.claim("taken back"):
+                    worker.in_flight -= 1
+            for worker, _, _ in sent:
+                worker.loop.call_soon_threadsafe(lambda: [t.cancel() for t in task_box])
             raise
         finally:
-            worker.in_flight -= 1
+            for worker, job, check in sent:
+                check.cancel()
+                if job.state == "started":
+                    worker.in_flight -= 1
+
+    def _pick(self, avoid: frozenset[_Worker]) -> _Worker:
+        """The worker with the fewest requests in flight among those whose loop turns."""
+        now = time.monotonic()
+        turning = [w for w in self._workers if w not in avoid and not w.stale(now)]
+        return min(turning or self._workers, key=lambda w: w.in_flight)
+
+    @staticmethod
+    def _start(
+        worker: _Worker,
+        job: _Job,
+        work: Callable[[], Awaitable[T]],
+        context: contextvars.Context,
+        done: Future[T],
+        task_box: list[asyncio.Task[T]],
+    ) -> None:
+        if done.cancelled() or not job.claim("started"):
+            return
+        task = worker.loop.create_task(_call(work), context=context)
+        task_box.append(task)
+        worker.running += 1
+        task.add_done_callback(lambda t: _settle(t, done, worker))
 
     async def aclose(self, release: Callable[[], Awaitable[None]] | None = None) -> None:
         """Stop every worker loop and join the threads.
