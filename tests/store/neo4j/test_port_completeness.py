@@ -9,8 +9,9 @@ from graphsvc.store.neo4j.store import Neo4jStore, _Neo4jTransaction
 
 # Port methods with a default in base.py that the Neo4j store deliberately inherits.
 INHERITED = {
-    # verify: Neo4j checks its own store; erase: graphsvc does not erase a Neo4j database
-    GraphStore: {"__aenter__", "__aexit__", "verify", "erase"},
+    # verify: Neo4j checks its own store; erase: graphsvc does not erase a Neo4j database;
+    # catch_up: every process reads the server afresh, there is no writer to follow
+    GraphStore: {"__aenter__", "__aexit__", "verify", "erase", "catch_up"},
     WriteTransaction: set(),
 }
 
