@@ -74,7 +74,7 @@ async def _abandon_idle_runs(watch: IdleRunWatch, svc: Services) -> None:
     while True:
         await anyio.sleep(every)
         try:
-            await svc.run(lambda: watch.sweep(svc.store, svc.engine))
+            await svc.run(lambda: watch.sweep(svc.store, svc.engine), writes=True)
         except GraphSvcError as exc:  # the store is away for now: try again next time
             log.warning("sweeping idle runs failed", error=str(exc))
 

@@ -102,11 +102,14 @@ class Services:
         self.max_body_bytes = settings.max_body_bytes
         self.workers = workers
 
-    async def run(self, work: Callable[[], Awaitable[T]]) -> T:
-        """Run ``work()`` in the worker loops (where it is called when there are none)."""
+    async def run(self, work: Callable[[], Awaitable[T]], *, writes: bool = False) -> T:
+        """Run ``work()`` in the worker loops (where it is called when there are none).
+
+        ``writes``: the work writes (it runs on the writing loop, away from reads).
+        """
         if self.workers is None:
             return await work()
-        return await self.workers.run(work)
+        return await self.workers.run(work, writes=writes)
 
 
 def services(request: Request) -> Services:
@@ -406,7 +409,7 @@ async def ingest(
     if content_type == "application/json":
         body = await _read_limited(request, svc.max_body_bytes)
         most = svc.settings.json_batch_max_items
-        return await svc.run(lambda: _ingest_json(svc.engine, body, principal, most))
+        return await svc.run(lambda: _ingest_json(svc.engine, body, principal, most), writes=True)
     if content_type in NDJSON_TYPES:
         if not source:
             raise HTTPException(422, "an NDJSON stream needs the query parameter source")
@@ -507,7 +510,7 @@ async def _ingest_stream(
         try:
             # each batch has the time of one request, however long the stream runs
             with deadline(svc.settings.request_timeout_seconds):
-                result = await svc.run(lambda: apply(entities, relations))
+                result = await svc.run(lambda: apply(entities, relations), writes=True)
         except BatchRejected as exc:
             raise _on_lines(exc, entities, relations, batches) from None
         summary = summary if summary.run_id else IngestSummary(run_id=run_id)
@@ -536,9 +539,10 @@ async def _ingest_stream(
         raise
     if own_run:
         if run_id is None:  # an empty stream: a run with nothing in it
-            run_id = await svc.run(open_run)
+            run_id = await svc.run(open_run, writes=True)
         finished = await svc.run(
-            lambda: svc.engine.finish_run(run_id, complete=complete, actor=principal.name)
+            lambda: svc.engine.finish_run(run_id, complete=complete, actor=principal.name),
+            writes=True,
         )
         summary = (summary if summary.run_id else IngestSummary(run_id=run_id)) + finished
     return SummaryOut.of(summary, batches)
@@ -607,7 +611,10 @@ async def _end_cut_stream(
     if own_run is None:
         return
     with anyio.CancelScope(shield=True):
-        await svc.run(lambda: svc.engine.finish_run(own_run, complete=False, actor=principal.name))
+        await svc.run(
+            lambda: svc.engine.finish_run(own_run, complete=False, actor=principal.name),
+            writes=True,
+        )
 
 
 @router.post(
@@ -619,7 +626,9 @@ async def _end_cut_stream(
 )
 async def start_run(body: StartRunIn, principal: Writer, svc: Svc) -> RunOut:
     """Open a run for a source over a scope."""
-    run = await svc.run(lambda: svc.engine.start_run(body.source, body.scope, actor=principal.name))
+    run = await svc.run(
+        lambda: svc.engine.start_run(body.source, body.scope, actor=principal.name), writes=True
+    )
     return RunOut.of(run)
 
 
@@ -634,7 +643,8 @@ async def finish_run(run_id: str, body: FinishRunIn, principal: Writer, svc: Svc
     summary = await svc.run(
         lambda: svc.engine.finish_run(
             run_id, complete=body.complete, dry_run=body.dry_run, actor=principal.name
-        )
+        ),
+        writes=True,
     )
     return SummaryOut.of(summary)
 

@@ -104,6 +104,7 @@ class WorkerLoops:
             msg = "at least one worker is needed"
             raise ValueError(msg)
         self._workers = [_Worker(f"graphsvc-worker-{i}") for i in range(size)]
+        self._writer = _Worker("graphsvc-writer")
         self._closed = False
 
     @property
@@ -113,14 +114,18 @@ class WorkerLoops:
 
     def in_flight(self) -> int:
         """How many requests wait for an answer from the workers now."""
-        return sum(w.in_flight for w in self._workers)
+        return sum(w.in_flight for w in (*self._workers, self._writer))
 
     def running(self) -> int:
         """How many pieces of work still run in the workers (stopped ones until their check)."""
-        return sum(w.running for w in self._workers)
+        return sum(w.running for w in (*self._workers, self._writer))
 
-    async def run(self, work: Callable[[], Awaitable[T]]) -> T:
+    async def run(self, work: Callable[[], Awaitable[T]], *, writes: bool = False) -> T:
         """Run ``work()`` on the least busy worker loop and return its result.
+
+        Work that ``writes`` (ingest, runs, mutations) runs on a loop of its own:
+        the store takes one write at a time anyway, and the planning of a big
+        batch holds its loop for a second, which would hold up reads that share it.
 
         The caller's context variables are copied to the work. Cancelling the
         caller cancels the work (see the module docstring).
@@ -139,7 +144,7 @@ class WorkerLoops:
         sent: list[tuple[_Worker, _Job, asyncio.TimerHandle]] = []
 
         def send(avoid: frozenset[_Worker]) -> None:
-            worker = self._pick(avoid)
+            worker = self._writer if writes else self._pick(avoid)
             job = _Job()
             worker.in_flight += 1
             worker.loop.call_soon_threadsafe(
@@ -149,7 +154,7 @@ class WorkerLoops:
             sent.append((worker, job, check))
 
         def take_back(worker: _Worker, job: _Job, avoid: frozenset[_Worker]) -> None:
-            if job.claim("taken back"):  # its loop is held by a computation
+            if not writes and job.claim("taken back"):  # its loop is held by a computation
                 worker.in_flight -= 1
                 send(avoid | {worker})
 
@@ -202,12 +207,12 @@ class WorkerLoops:
                 opened on that loop); its errors are ignored.
         """
         self._closed = True
-        for worker in self._workers:
+        for worker in (*self._workers, self._writer):
             if release is not None:
                 finished = asyncio.run_coroutine_threadsafe(_quietly(release), worker.loop)
                 await asyncio.wrap_future(finished)
             worker.loop.call_soon_threadsafe(_cancel_all_and_stop, worker.loop)
-        for worker in self._workers:
+        for worker in (*self._workers, self._writer):
             await asyncio.to_thread(worker.thread.join, 10)
 
 

@@ -161,3 +161,31 @@ def test_workers_are_started_and_stopped_with_the_app(tmp_path: Path) -> None:
 
     assert asyncio.run(cycle()) == ["graphsvc-worker-0", "graphsvc-worker-1", "graphsvc-worker-2"]
     assert set(workers()) <= already
+
+
+async def test_writes_run_on_their_own_loop_and_reads_on_the_others() -> None:
+    from graphsvc.api.workers import WorkerLoops
+
+    workers = WorkerLoops(2)
+
+    async def where() -> str:
+        return threading.current_thread().name
+
+    try:
+        assert await workers.run(where, writes=True) == "graphsvc-writer"
+        assert (await workers.run(where)).startswith("graphsvc-worker-")
+    finally:
+        await workers.aclose()
+
+
+def test_mutations_are_told_from_queries() -> None:
+    from graphsvc.api.graphql.guards import _is_mutation
+
+    assert _is_mutation('mutation { startRun(input: {source: "x"}) { run { runId } } }', {})
+    assert not _is_mutation('{ entity(kind: SERVICE, key: "mutation") { key } }', {})
+    two = (
+        'query A { runs { runId } } mutation B { startRun(input: {source: "x"}) { run { runId } } }'
+    )
+    assert _is_mutation(two, {"operation_name": "B"})
+    assert not _is_mutation(two, {"operation_name": "A"})
+    assert not _is_mutation("mutation {", {})  # does not parse: GraphQL says why, on a reader

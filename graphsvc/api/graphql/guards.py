@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -40,6 +41,7 @@ from graphql import (
     ValidationRule,
     VariableNode,
     get_named_type,
+    parse,
     value_from_ast_untyped,
 )
 from graphql import ExecutionResult as GraphQLExecutionResult
@@ -299,6 +301,31 @@ class BoundedExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return super().execute_field(*args, **kwargs)
 
 
+@functools.lru_cache(maxsize=256)
+def _operation_types(query: str) -> dict[str | None, str]:
+    """Operation name -> ``query``/``mutation``/… of a document (``{}`` when it does not parse)."""
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return {}
+    return {
+        (d.name.value if d.name else None): d.operation.value
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+    }
+
+
+def _is_mutation(query: object, kwargs: Mapping[str, Any]) -> bool:
+    """Whether the operation to execute is a mutation (it then runs on the writing loop)."""
+    if not isinstance(query, str) or "mutation" not in query:
+        return False
+    types = _operation_types(query)
+    name = kwargs.get("operation_name")
+    if name is None and len(types) == 1:
+        return next(iter(types.values())) == "mutation"
+    return types.get(name) == "mutation"
+
+
 def _stopping_error(result: StrawberryExecutionResult) -> GraphSvcError | None:
     """The error that must replace the whole answer: a deadline passed, or it is too large."""
     for error in result.errors or ():
@@ -327,7 +354,8 @@ class GuardedSchema(Schema):
         if workers is None:
             result = await Schema.execute(self, *args, **kwargs)
         else:
-            result = await workers.run(lambda: Schema.execute(self, *args, **kwargs))
+            writes = _is_mutation(kwargs.get("query") or (args[0] if args else None), kwargs)
+            result = await workers.run(lambda: Schema.execute(self, *args, **kwargs), writes=writes)
         stopping = _stopping_error(result)
         if isinstance(stopping, DeadlineExceeded):
             raise stopping
