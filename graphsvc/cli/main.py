@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import anyio
+import structlog
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -387,11 +388,12 @@ def serve(
     settings = settings.model_copy(
         update={"auth": mode.value, "read_only": read_only or settings.read_only}
     )
-    err.print(f"auth mode: [bold]{mode.value}[/bold] ({why})")
     if workers != 1 and settings.store == "embedded":
         raise _fail("the embedded store is served by one worker process (use --workers 1)", 2)
+    app = create_app(settings)  # configures the logs
+    structlog.get_logger("graphsvc").info("auth mode chosen", auth=mode.value, chosen_by=why)
     run_server(
-        create_app(settings),
+        app,
         host=host,
         port=port,
         header_timeout=settings.header_timeout_seconds,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -73,7 +74,10 @@ def test_serve_answers_on_loopback(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         _, stderr = proc.communicate(timeout=20)
-    assert b"auth mode: local (GRAPHSVC_AUTH=auto and no token was ever created" in stderr
+    # stderr is not a terminal: JSON logs
+    chosen = next(json.loads(line) for line in stderr.splitlines() if b"auth mode chosen" in line)
+    assert chosen["auth"] == "local"
+    assert chosen["chosen_by"].startswith("GRAPHSVC_AUTH=auto and no token was ever created")
 
 
 def test_a_bad_setting_is_named_in_one_line_not_a_traceback(tmp_path: Path) -> None:
