@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import re
@@ -23,7 +24,6 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-import anyio
 import orjson
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -228,6 +228,19 @@ class TimeoutAndMetricsMiddleware:
         self.timeout = timeout_seconds
         self.log = structlog.get_logger("graphsvc.access")
 
+    async def _within_deadline(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Run the app under the request deadline; whether the deadline cut it."""
+        timeout = asyncio.timeout(self.timeout)
+        with deadline(self.timeout):
+            try:
+                async with timeout:
+                    await self.app(scope, receive, send)
+            except TimeoutError:
+                if not timeout.expired():
+                    raise  # the app's own, not the deadline
+                return True
+        return False
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection through the wrapped app."""
         if scope["type"] != "http":
@@ -260,9 +273,7 @@ class TimeoutAndMetricsMiddleware:
             await self.app(scope, receive_wrapper, send_wrapper)
             cancelled = False
         else:
-            with deadline(self.timeout), anyio.move_on_after(self.timeout) as cancel:
-                await self.app(scope, receive_wrapper, send_wrapper)
-            cancelled = cancel.cancelled_caught
+            cancelled = await self._within_deadline(scope, receive_wrapper, send_wrapper)
         if cancelled and not response_started:
             status_code = 503
             detail = f"the request took longer than {self.timeout:g} s and was stopped"

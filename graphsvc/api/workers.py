@@ -34,7 +34,7 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from contextlib import suppress
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from graphsvc.deadline import current_deadline
 
@@ -92,6 +92,62 @@ class _Job:
             return True
 
 
+class _Dispatch(Generic[T]):
+    """One call of :meth:`WorkerLoops.run`: where its work was sent, and taking it back.
+
+    A class rather than closures that call each other: such closures form a
+    reference cycle holding the whole request (its context, loaders, answer), which
+    only the garbage collector could free, in pauses that stop every thread.
+    """
+
+    def __init__(self, loops: WorkerLoops, work: Callable[[], Awaitable[T]], writes: bool) -> None:
+        self.loops = loops
+        self.work = work
+        self.writes = writes
+        self.home = asyncio.get_running_loop()
+        self.context = contextvars.copy_context()
+        self.done: Future[T] = Future()
+        self.task_box: list[asyncio.Task[T]] = []
+        self.sent: list[tuple[_Worker, _Job, asyncio.TimerHandle]] = []
+
+    def send(self, avoid: frozenset[_Worker]) -> None:
+        """Hand the work to a worker (the writer when it writes), avoiding ``avoid``."""
+        worker = self.loops._writer if self.writes else self.loops._pick(avoid)
+        job = _Job()
+        worker.in_flight += 1
+        worker.loop.call_soon_threadsafe(
+            WorkerLoops._start, worker, job, self.work, self.context, self.done, self.task_box
+        )
+        check = self.home.call_later(STALE_AFTER, self.take_back, worker, job, avoid)
+        self.sent.append((worker, job, check))
+
+    def take_back(self, worker: _Worker, job: _Job, avoid: frozenset[_Worker]) -> None:
+        """Send the work elsewhere if ``worker``'s loop is held and has not started it."""
+        if not self.writes and job.claim("taken back"):
+            worker.in_flight -= 1
+            self.send(avoid | {worker})
+
+    def cancel(self) -> None:
+        """The caller was cancelled: stop the work wherever it was sent."""
+        stop = current_deadline()
+        if stop is not None:
+            stop.cancelled = True
+        for worker, job, _ in self.sent:
+            if job.claim("taken back"):
+                worker.in_flight -= 1
+        tasks = self.task_box
+        for worker, _, _ in self.sent:
+            worker.loop.call_soon_threadsafe(lambda: [t.cancel() for t in tasks])
+
+    def settle(self) -> None:
+        """The call ended: stop the checks and count the work as answered."""
+        for worker, job, check in self.sent:
+            check.cancel()  # also drops its reference to this dispatch
+            if job.state == "started":
+                worker.in_flight -= 1
+        self.sent.clear()
+
+
 class WorkerLoops:
     """Threads with an event loop each, running coroutines handed to :meth:`run`.
 
@@ -137,45 +193,15 @@ class WorkerLoops:
         if self._closed:
             msg = "the worker loops are closed"
             raise RuntimeError(msg)
-        home = asyncio.get_running_loop()
-        context = contextvars.copy_context()
-        done: Future[T] = Future()
-        task_box: list[asyncio.Task[T]] = []
-        sent: list[tuple[_Worker, _Job, asyncio.TimerHandle]] = []
-
-        def send(avoid: frozenset[_Worker]) -> None:
-            worker = self._writer if writes else self._pick(avoid)
-            job = _Job()
-            worker.in_flight += 1
-            worker.loop.call_soon_threadsafe(
-                self._start, worker, job, work, context, done, task_box
-            )
-            check = home.call_later(STALE_AFTER, take_back, worker, job, avoid)
-            sent.append((worker, job, check))
-
-        def take_back(worker: _Worker, job: _Job, avoid: frozenset[_Worker]) -> None:
-            if not writes and job.claim("taken back"):  # its loop is held by a computation
-                worker.in_flight -= 1
-                send(avoid | {worker})
-
-        send(frozenset())
+        dispatch: _Dispatch[T] = _Dispatch(self, work, writes)
+        dispatch.send(frozenset())
         try:
-            return await asyncio.wrap_future(done)
+            return await asyncio.wrap_future(dispatch.done)
         except asyncio.CancelledError:
-            stop = current_deadline()
-            if stop is not None:
-                stop.cancelled = True
-            for worker, job, _ in sent:
-                if job.claim("taken back"):
-                    worker.in_flight -= 1
-            for worker, _, _ in sent:
-                worker.loop.call_soon_threadsafe(lambda: [t.cancel() for t in task_box])
+            dispatch.cancel()
             raise
         finally:
-            for worker, job, check in sent:
-                check.cancel()
-                if job.state == "started":
-                    worker.in_flight -= 1
+            dispatch.settle()
 
     def _pick(self, avoid: frozenset[_Worker]) -> _Worker:
         """The worker with the fewest requests in flight among those whose loop turns."""

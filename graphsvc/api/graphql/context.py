@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
@@ -49,35 +50,52 @@ class Loaders:
     def __init__(self, store: GraphStore) -> None:
         self.store = store
         self.calls: dict[str, int] = defaultdict(int)
-        self.entity: DataLoader[int, EntityRecord | None] = DataLoader(load_fn=self._entities)
-        self.relation: DataLoader[int, RelationRecord | None] = DataLoader(load_fn=self._relations)
-        self.relations: DataLoader[RelationsKey, list[int]] = DataLoader(load_fn=self._relation_ids)
+        # The load functions are not bound methods of this object: a loader holding
+        # its owner would make a reference cycle (the whole request's data freed
+        # only by a garbage collection, a pause that stops every thread).
+        calls = self.calls
+        self.entity: DataLoader[int, EntityRecord | None] = DataLoader(
+            load_fn=partial(_load_entities, store, calls)
+        )
+        self.relation: DataLoader[int, RelationRecord | None] = DataLoader(
+            load_fn=partial(_load_relations, store, calls)
+        )
+        self.relations: DataLoader[RelationsKey, list[int]] = DataLoader(
+            load_fn=partial(_load_relation_ids, store, calls)
+        )
 
-    async def _entities(self, ids: list[int]) -> Sequence[EntityRecord | None]:
-        self.calls["entities"] += 1
-        return await self.store.entities(ids)
 
-    async def _relations(self, ids: list[int]) -> Sequence[RelationRecord | None]:
-        self.calls["relations_by_id"] += 1
-        return await self.store.relations_by_id(ids)
+async def _load_entities(
+    store: GraphStore, calls: dict[str, int], ids: list[int]
+) -> Sequence[EntityRecord | None]:
+    calls["entities"] += 1
+    return await store.entities(ids)
 
-    async def _relation_ids(self, keys: list[RelationsKey]) -> Sequence[list[int]]:
-        by_shape: dict[tuple[Direction, frozenset[RelationType] | None], list[int]] = {}
-        for position, key in enumerate(keys):
-            by_shape.setdefault((key.direction, key.types), []).append(position)
-        out: list[list[int]] = [[] for _ in keys]
-        for (direction, types), positions in by_shape.items():
-            steps = [
-                TraversalStep(t, direction, _ALL_KINDS, _ALL_KINDS)
-                for t in (types if types is not None else VOCABULARY.relation_types)
-            ]
-            self.calls["neighbours"] += 1
-            found = await self.store.neighbours([keys[p].entity_id for p in positions], steps)
-            for origin, relation in zip(
-                found.origin.tolist(), found.relation.tolist(), strict=True
-            ):
-                out[positions[origin]].append(relation)
-        return [sorted(set(ids)) for ids in out]
+
+async def _load_relations(
+    store: GraphStore, calls: dict[str, int], ids: list[int]
+) -> Sequence[RelationRecord | None]:
+    calls["relations_by_id"] += 1
+    return await store.relations_by_id(ids)
+
+
+async def _load_relation_ids(
+    store: GraphStore, calls: dict[str, int], keys: list[RelationsKey]
+) -> Sequence[list[int]]:
+    by_shape: dict[tuple[Direction, frozenset[RelationType] | None], list[int]] = {}
+    for position, key in enumerate(keys):
+        by_shape.setdefault((key.direction, key.types), []).append(position)
+    out: list[list[int]] = [[] for _ in keys]
+    for (direction, types), positions in by_shape.items():
+        steps = [
+            TraversalStep(t, direction, _ALL_KINDS, _ALL_KINDS)
+            for t in (types if types is not None else VOCABULARY.relation_types)
+        ]
+        calls["neighbours"] += 1
+        found = await store.neighbours([keys[p].entity_id for p in positions], steps)
+        for origin, relation in zip(found.origin.tolist(), found.relation.tolist(), strict=True):
+            out[positions[origin]].append(relation)
+    return [sorted(set(ids)) for ids in out]
 
 
 @dataclass

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
+import weakref
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -33,6 +35,7 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLResolveInfoHelpers,
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
@@ -241,20 +244,96 @@ class PageSizeGuard(SchemaExtension):
         document = context.graphql_document
         if document is not None and context.result is None:
             variables = with_defaults(document, context.operation_name, context.variables)
-            errors = page_size_errors(document, variables, self.largest)
-            if not errors:
-                schema = context.schema._schema
-                items = requested_items(schema, document, variables, self.default_page)
-                if items > self.most_items:
-                    msg = (
-                        f"the query may ask for {items:,} items in nested pages; at most "
-                        f"{self.most_items:,} are allowed: ask for smaller pages, or page "
-                        "through the outer connection"
-                    )
-                    errors = [GraphQLError(msg, extensions={"code": "TOO_MANY_ITEMS"})]
-            if errors:
-                context.result = GraphQLExecutionResult(data=None, errors=errors)
+            schema = context.schema._schema
+            text = context.query
+            if text is None:  # no text to key a memo by
+                verdict = self._verdict(schema, document, variables)
+            else:
+                names = _PAGE_VARIABLES.get(text, lambda: _page_variable_names(document))
+                verdict = _VERDICTS.get(
+                    (id(schema), text, context.operation_name, _page_values(names, variables)),
+                    lambda: self._verdict(schema, document, variables),
+                )
+            if verdict:
+                context.result = GraphQLExecutionResult(data=None, errors=list(verdict))
         yield
+
+    def _verdict(
+        self, schema: GraphQLSchema, document: DocumentNode, variables: Mapping[str, Any]
+    ) -> tuple[GraphQLError, ...]:
+        """The errors refusing ``document`` with these page sizes (none: it may run)."""
+        errors = page_size_errors(document, variables, self.largest)
+        if errors:
+            return tuple(errors)
+        items = requested_items(schema, document, variables, self.default_page)
+        if items > self.most_items:
+            msg = (
+                f"the query may ask for {items:,} items in nested pages; at most "
+                f"{self.most_items:,} are allowed: ask for smaller pages, or page "
+                "through the outer connection"
+            )
+            return (GraphQLError(msg, extensions={"code": "TOO_MANY_ITEMS"}),)
+        return ()
+
+
+def _page_variable_names(document: DocumentNode) -> tuple[str, ...]:
+    """Names of the variables ``document`` passes as a page size, in document order."""
+    return tuple(
+        dict.fromkeys(
+            node.value.name.value
+            for node in _walk(document)
+            if isinstance(node, ArgumentNode)
+            and node.name.value in PAGE_ARGUMENTS
+            and isinstance(node.value, VariableNode)
+        )
+    )
+
+
+def _page_values(names: tuple[str, ...], variables: Mapping[str, Any]) -> tuple[object, ...]:
+    """What the page guard's verdict on a document depends on besides its text.
+
+    The page sizes given as the variables ``names``, each with its type (``True``
+    is not ``1``); a value that is not a plain scalar makes the verdict
+    uncacheable (a fresh object: the key never repeats).
+    """
+    values: list[object] = []
+    for name in names:
+        value = variables.get(name)
+        if value is not None and not isinstance(value, int | str | float):
+            return (object(),)
+        values.append((type(value).__name__, value))
+    return tuple(values)
+
+
+class _Memo:
+    """A small bounded memo (oldest entry dropped first), safe across worker threads."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: dict[Any, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Any, compute: Any) -> Any:
+        """The value for ``key``, computed by ``compute()`` (outside the lock) when absent."""
+        with self._lock:
+            if key in self._entries:
+                return self._entries[key]
+        value = compute()
+        self.put(key, value)
+        return value
+
+    def put(self, key: Any, value: Any) -> None:
+        """Store ``value`` for ``key``, dropping the oldest entry when full."""
+        with self._lock:
+            self._entries[key] = value
+            while len(self._entries) > self._size:
+                del self._entries[next(iter(self._entries))]
+
+
+_PAGE_VARIABLES = _Memo(1024)
+"""The variables each query text passes as page sizes."""
+_VERDICTS = _Memo(1024)
+"""Page-guard verdicts by (schema, query text, operation, page-size variables)."""
 
 
 def should_mask(error: GraphQLError) -> bool:
@@ -286,6 +365,23 @@ class BoundedExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields_resolved = 0
+        # graphql-core keeps bound methods of the executor in ``async_helpers``: a
+        # reference cycle holding the whole request until a garbage collection (a
+        # pause of every thread). Weak references to the executor break it; the
+        # executor outlives every resolver that could call them.
+        executor = weakref.ref(self)
+
+        def gather(values: Any) -> Any:
+            alive = executor()
+            assert alive is not None
+            return alive.gather_async_work(values)
+
+        def track(values: Any) -> None:
+            alive = executor()
+            if alive is not None:
+                alive.track_async_work(values)
+
+        self.async_helpers = GraphQLResolveInfoHelpers(gather=gather, track=track)
 
     def execute_field(self, *args: Any, **kwargs: Any) -> Any:
         """Resolve one field (graphql-core's), after the periodic checks."""
