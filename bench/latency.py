@@ -126,7 +126,7 @@ def wrk(
             ensure_wrk(),
             "-t1",
             f"-c{connections}",
-            f"-d{seconds}s",
+            f"-d{seconds:g}s",
             "--timeout",
             "60s",
             "-s",

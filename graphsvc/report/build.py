@@ -9,12 +9,9 @@ the report.
 
 from __future__ import annotations
 
-import gc
 import re
-import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -22,6 +19,7 @@ from pydantic import JsonValue
 
 from graphsvc.analysis.changes import ChangeImpact, Conflict, ConflictKind, change_impact
 from graphsvc.analysis.impact import Affected, ImpactState, TierCount
+from graphsvc.collector import gc_paused
 from graphsvc.model.records import EntityRecord
 from graphsvc.model.validation import parse_datetime
 from graphsvc.model.vocabulary import (
@@ -93,39 +91,6 @@ _MEMBERS = TraversalStep(
 _PARENTS = TraversalStep(
     RelationType.PART_OF, Direction.OUT, frozenset({EntityKind.TEAM}), frozenset({EntityKind.TEAM})
 )
-
-
-_gc_lock = threading.Lock()
-_gc_holders = 0
-_gc_was_enabled = False
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a large report is built.
-
-    A report of a large blast radius creates millions of small objects (the
-    analysis answer with a path per affected entity, then the report model);
-    every automatic collection walks all of them, which doubled the build time
-    of a 50,000-entity report. Reference counting still frees everything while
-    paused; cycles are collected once the collector resumes. Nested and
-    concurrent uses (threads, interleaved coroutines) are counted: the
-    collector resumes when the last one ends, and only if it was running before
-    the first began.
-    """
-    global _gc_holders, _gc_was_enabled
-    with _gc_lock:
-        if _gc_holders == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_holders += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_holders -= 1
-            if _gc_holders == 0 and _gc_was_enabled:
-                gc.enable()
 
 
 @dataclass(frozen=True, slots=True)

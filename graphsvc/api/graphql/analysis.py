@@ -139,20 +139,25 @@ def _path_steps(info: Info[GraphContext, None]) -> tuple[bool, int | None]:
 
     Paths are built only when some ``affected`` below this field selects ``path``.
     """
-
-    def selects_path(selections: Sequence[Any], below_affected: bool) -> bool:
-        for sel in selections:
-            name = getattr(sel, "name", None)
-            if below_affected and name == "path":
-                return True
-            inner = getattr(sel, "selections", ()) or ()
-            if selects_path(inner, below_affected or name == "affected"):
-                return True
-        return False
-
     roots = info.selected_fields[0].selections if info.selected_fields else ()
-    wanted = selects_path(roots, False)
+    wanted = _selects_path(roots, below_affected=False)
     return wanted, info.context.settings.graphql_max_path_steps if wanted else None
+
+
+# The two searches below are module functions, not closures: a nested function that
+# calls itself is a reference cycle, freed only by a garbage collection.
+
+
+def _selects_path(selections: Sequence[Any], *, below_affected: bool) -> bool:
+    """Whether ``selections`` select ``path`` somewhere below an ``affected``."""
+    for sel in selections:
+        name = getattr(sel, "name", None)
+        if below_affected and name == "path":
+            return True
+        inner = getattr(sel, "selections", ()) or ()
+        if _selects_path(inner, below_affected=below_affected or name == "affected"):
+            return True
+    return False
 
 
 def _first_affected_args(info: Info[GraphContext, None]) -> tuple[int | None, str | None] | None:
@@ -160,22 +165,23 @@ def _first_affected_args(info: Info[GraphContext, None]) -> tuple[int | None, st
 
     Returns ``None`` when the query selects no ``affected``.
     """
+    return _search_affected(info.selected_fields[0].selections if info.selected_fields else ())
 
-    def search(selections: Sequence[Any]) -> tuple[int | None, str | None] | None:
-        for sel in selections:
-            if getattr(sel, "name", None) == "affected":
-                args = getattr(sel, "arguments", {}) or {}
-                first, after = args.get("first"), args.get("after")
-                # literal arguments arrive as their source text; variables as values
-                if isinstance(first, str):
-                    first = int(first) if first.lstrip("-").isdigit() else None
-                return first, after if isinstance(after, str) else None
-            found = search(getattr(sel, "selections", ()) or ())
-            if found is not None:
-                return found
-        return None
 
-    return search(info.selected_fields[0].selections if info.selected_fields else ())
+def _search_affected(selections: Sequence[Any]) -> tuple[int | None, str | None] | None:
+    """``first`` and ``after`` of the first ``affected`` in ``selections`` (depth first)."""
+    for sel in selections:
+        if getattr(sel, "name", None) == "affected":
+            args = getattr(sel, "arguments", {}) or {}
+            first, after = args.get("first"), args.get("after")
+            # literal arguments arrive as their source text; variables as values
+            if isinstance(first, str):
+                first = int(first) if first.lstrip("-").isdigit() else None
+            return first, after if isinstance(after, str) else None
+        found = _search_affected(getattr(sel, "selections", ()) or ())
+        if found is not None:
+            return found
+    return None
 
 
 class _Answers(Generic[T]):

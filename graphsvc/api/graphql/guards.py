@@ -24,6 +24,7 @@ import re
 import threading
 import weakref
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -175,39 +176,64 @@ def requested_items(
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     total = 0
-
-    def visit(selections: SelectionSetNode | None, parent: object, multiplier: int) -> None:
-        nonlocal total
-        if selections is None:
-            return
-        for selection in selections.selections:
-            if isinstance(selection, FieldNode):
-                fields = getattr(parent, "fields", None)
-                definition = fields.get(selection.name.value) if fields else None
-                if definition is None:
-                    continue
-                declared = "first" in definition.args
-                page = _page_of(selection, variables, default_page) if declared else None
-                if declared and page is None:
-                    page = default_page
-                inner = multiplier * max(page or 1, 1)
-                if page is not None:
-                    total += inner
-                visit(selection.selection_set, get_named_type(definition.type), inner)
-            elif isinstance(selection, InlineFragmentNode):
-                condition = selection.type_condition
-                target = schema.get_type(condition.name.value) if condition else parent
-                visit(selection.selection_set, target, multiplier)
-            elif isinstance(selection, FragmentSpreadNode):
-                fragment = fragments.get(selection.name.value)
-                if fragment is not None:
-                    target = schema.get_type(fragment.type_condition.name.value)
-                    visit(fragment.selection_set, target, multiplier)
-
     for definition in document.definitions:
         if isinstance(definition, OperationDefinitionNode):
             root = schema.get_root_type(definition.operation)
-            visit(definition.selection_set, root, 1)
+            total += _items_below(
+                _ItemCount(schema, fragments, variables, default_page),
+                definition.selection_set,
+                root,
+                1,
+            )
+    return total
+
+
+@dataclass(frozen=True)
+class _ItemCount:
+    """What :func:`_items_below` needs besides the selections it walks."""
+
+    schema: GraphQLSchema
+    fragments: Mapping[str, FragmentDefinitionNode]
+    variables: Mapping[str, Any] | None
+    default_page: int
+
+
+def _items_below(
+    count: _ItemCount, selections: SelectionSetNode | None, parent: object, multiplier: int
+) -> int:
+    """Items the pages in ``selections`` may ask for, each nested in ``multiplier`` items.
+
+    A module function rather than a closure: a nested function calling itself is a
+    reference cycle, freed only by a garbage collection.
+    """
+    if selections is None:
+        return 0
+    total = 0
+    for selection in selections.selections:
+        if isinstance(selection, FieldNode):
+            fields = getattr(parent, "fields", None)
+            definition = fields.get(selection.name.value) if fields else None
+            if definition is None:
+                continue
+            declared = "first" in definition.args
+            page = _page_of(selection, count.variables, count.default_page) if declared else None
+            if declared and page is None:
+                page = count.default_page
+            inner = multiplier * max(page or 1, 1)
+            if page is not None:
+                total += inner
+            total += _items_below(
+                count, selection.selection_set, get_named_type(definition.type), inner
+            )
+        elif isinstance(selection, InlineFragmentNode):
+            condition = selection.type_condition
+            target = count.schema.get_type(condition.name.value) if condition else parent
+            total += _items_below(count, selection.selection_set, target, multiplier)
+        elif isinstance(selection, FragmentSpreadNode):
+            fragment = count.fragments.get(selection.name.value)
+            if fragment is not None:
+                target = count.schema.get_type(fragment.type_condition.name.value)
+                total += _items_below(count, fragment.selection_set, target, multiplier)
     return total
 
 
@@ -422,6 +448,26 @@ def _is_mutation(query: object, kwargs: Mapping[str, Any]) -> bool:
     return types.get(name) == "mutation"
 
 
+def _drop_tracebacks(result: StrawberryExecutionResult) -> None:
+    """Let go of the tracebacks of the answer's errors, once they have been logged.
+
+    A traceback holds the frames it passed through and so their locals (a path
+    list, a partial answer), and those frames often hold the exception: a
+    reference cycle that only a garbage collection frees, a pause of every thread
+    as long as the freeing (measured: up to 12 ms after refused chain queries).
+    """
+    for error in result.errors or ():
+        seen: set[int] = set()
+        current: BaseException | None = error
+        while current is not None and id(current) not in seen:
+            seen.add(id(current))
+            current.__traceback__ = None
+            if isinstance(current, GraphQLError) and current.original_error is not None:
+                current = current.original_error
+            else:
+                current = current.__cause__ or current.__context__
+
+
 def _stopping_error(result: StrawberryExecutionResult) -> GraphSvcError | None:
     """The error that must replace the whole answer: a deadline passed, or it is too large."""
     for error in result.errors or ():
@@ -452,6 +498,7 @@ class GuardedSchema(Schema):
         else:
             writes = _is_mutation(kwargs.get("query") or (args[0] if args else None), kwargs)
             result = await workers.run(lambda: Schema.execute(self, *args, **kwargs), writes=writes)
+        _drop_tracebacks(result)
         stopping = _stopping_error(result)
         if isinstance(stopping, DeadlineExceeded):
             raise stopping
