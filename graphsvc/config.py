@@ -59,6 +59,9 @@ class Settings(BaseSettings):
             are refused (``ANSWER_TOO_LARGE``) and their work stopped.
         worker_threads: Threads (each with its event loop) where requests do their
             work, off the server's event loop; also how many compute at once.
+        row_cache_entries: Embedded store: entity rows, alias lists and relation rows
+            each kept in memory after a read until the next commit (0: none). Portals
+            reading the same entities again are answered without SQLite.
         gc_young_threshold: Allocations (net of frees) between two collections of the
             garbage collector's youngest generation while serving (Python's default
             is 700). Requests leave no cyclic garbage, so a high value makes
@@ -113,6 +116,7 @@ class Settings(BaseSettings):
     graphql_max_answer_fields: int = Field(default=1_000_000, ge=1000)
     worker_threads: int = Field(default=2, ge=1, le=64)
     gc_young_threshold: int = Field(default=10_000, ge=100, le=1_000_000)
+    row_cache_entries: int = Field(default=100_000, ge=0, le=10_000_000)
     request_timeout_seconds: float = Field(default=30.0, gt=0)
     header_timeout_seconds: float = Field(default=10.0, gt=0)
     max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)

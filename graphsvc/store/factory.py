@@ -23,6 +23,7 @@ def store_from_settings(settings: Settings, *, read_only: bool = False) -> Graph
             settings.data,
             durability=settings.durability,
             read_only=read_only or settings.read_only,
+            row_cache_entries=settings.row_cache_entries,
         )
     from graphsvc.store.neo4j.store import Neo4jStore
 

@@ -96,6 +96,7 @@ from graphsvc.store.base import (
 )
 from graphsvc.store.embedded import kernel
 from graphsvc.store.embedded.index import MAX_MICROS, Adjacency, GraphIndex, triple_key
+from graphsvc.store.embedded.rowcache import RowCache, State
 from graphsvc.store.embedded.schema import (
     CHANGELOG_KEEP,
     MIGRATES_FROM,
@@ -182,6 +183,8 @@ class EmbeddedStore(GraphStore):
         durability: ``"full"`` (fsync every commit) or ``"normal"``.
         read_only: Open without taking the writer lock; writes are refused.
         vocabulary: The vocabulary (tests may pass another).
+        row_cache_entries: Entity rows, alias lists and relation rows each kept in
+            memory after a read, until the next commit (:mod:`.rowcache`); 0: none.
     """
 
     def __init__(
@@ -191,6 +194,7 @@ class EmbeddedStore(GraphStore):
         durability: Durability = "full",
         read_only: bool = False,
         vocabulary: Vocabulary = VOCABULARY,
+        row_cache_entries: int = 100_000,
     ) -> None:
         self.path = Path(path)
         self.durability = durability
@@ -210,6 +214,9 @@ class EmbeddedStore(GraphStore):
         self._damaged: str | None = None
         self._followed = 0  # the last changelog entry the index holds
         self._epoch = ""
+        self._entity_row_cache: RowCache[tuple[Any, ...]] = RowCache(row_cache_entries)
+        self._alias_cache: RowCache[tuple[str, ...]] = RowCache(row_cache_entries)
+        self._relation_row_cache: RowCache[tuple[Any, ...]] = RowCache(row_cache_entries)
 
     # ================================================================= lifecycle
     async def open(self) -> None:
@@ -680,11 +687,19 @@ class EmbeddedStore(GraphStore):
                 for id_type, value in identifiers
             ]
 
+    def _state(self) -> State:
+        """The state rows read now are valid for (see :mod:`.rowcache`)."""
+        idx = self.index
+        return idx, idx.version
+
     def _entity_rows(self, ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
+        """Rows of the entity table by id (current state; missing ids left out)."""
+        return self._entity_row_cache.read(ids, self._state, self._read_entity_rows)
+
+    def _read_entity_rows(self, ids: list[int]) -> dict[int, tuple[Any, ...]]:
         conn = self._reader()
         rows: dict[int, tuple[Any, ...]] = {}
-        unique = sorted(set(ids))
-        for chunk in _chunks(unique):
+        for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))
             for row in conn.execute(
                 f"SELECT {_ENTITY_COLUMNS} FROM entity WHERE id IN ({marks})",
@@ -693,17 +708,21 @@ class EmbeddedStore(GraphStore):
                 rows[row[0]] = row
         return rows
 
-    def _aliases(self, ids: Sequence[int]) -> dict[int, list[str]]:
+    def _aliases(self, ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+        """Current aliases of each entity of ``ids``, sorted (empty when it has none)."""
+        return self._alias_cache.read(ids, self._state, self._read_aliases)
+
+    def _read_aliases(self, ids: list[int]) -> dict[int, tuple[str, ...]]:
         conn = self._reader()
-        out: dict[int, list[str]] = {}
-        for chunk in _chunks(sorted(set(ids))):
+        out: dict[int, list[str]] = {i: [] for i in ids}
+        for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))
             for key, eid in conn.execute(
                 f"SELECT key, entity_id FROM alias WHERE entity_id IN ({marks}) ORDER BY key",
                 tuple(chunk),
             ):
-                out.setdefault(eid, []).append(key)
-        return out
+                out[eid].append(key)
+        return {i: tuple(keys) for i, keys in out.items()}
 
     def _entity_record(
         self, row: tuple[Any, ...], aliases: Sequence[str], status: int | None = None
@@ -905,9 +924,13 @@ class EmbeddedStore(GraphStore):
         )
 
     def _relation_rows(self, ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
+        """Rows of the relation table by id (current state; missing ids left out)."""
+        return self._relation_row_cache.read(ids, self._state, self._read_relation_rows)
+
+    def _read_relation_rows(self, ids: list[int]) -> dict[int, tuple[Any, ...]]:
         conn = self._reader()
         rows: dict[int, tuple[Any, ...]] = {}
-        for chunk in _chunks(sorted(set(ids))):
+        for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))
             for row in conn.execute(
                 f"SELECT {_RELATION_COLUMNS} FROM relation WHERE id IN ({marks})",
