@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 __all__ = ["gc_paused"]
@@ -47,3 +47,32 @@ def gc_paused() -> Iterator[None]:
             _gc_holders -= 1
             if _gc_holders == 0 and _gc_was_enabled:
                 gc.enable()
+
+
+def freeze_survivors(schedule: Callable[[Callable[[], None]], object]) -> Callable[[], None]:
+    """After every collection of an older generation, freeze what survived it.
+
+    A server's long-lived objects (caches filled while serving, the store's
+    in-memory rows) would otherwise be walked again by every collection of the
+    generation they sit in, a pause of every thread that grows with them (17 ms
+    measured for one collection at 1M entities). Frozen objects are never walked
+    again; reference counting still frees them when they are dropped. The cost:
+    a frozen object that later becomes part of a reference cycle is not freed;
+    requests leave no such cycles (``tests/api/test_no_cyclic_garbage.py``), and
+    ``gc.get_freeze_count()`` (the ``graphsvc_gc_frozen_objects`` gauge) shows it.
+
+    Args:
+        schedule: Runs a function soon, outside the collection (the server's
+            ``loop.call_soon_threadsafe``); the collector's own callback must not
+            move objects between generations while it runs.
+
+    Returns:
+        The function that stops it.
+    """
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "stop" and info.get("generation", 0) >= 1:
+            schedule(gc.freeze)
+
+    gc.callbacks.append(callback)
+    return lambda: gc.callbacks.remove(callback)

@@ -11,6 +11,7 @@ endpoints ``/livez`` (the process answers; no dependency checked), ``/readyz``
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 from collections.abc import AsyncIterator
@@ -39,6 +40,7 @@ from graphsvc.api.rest import Services
 from graphsvc.api.rest import router as rest_router
 from graphsvc.api.tokens import Scope, TokenStore
 from graphsvc.api.workers import WorkerLoops
+from graphsvc.collector import freeze_survivors
 from graphsvc.config import Settings
 from graphsvc.errors import GraphSvcError, StoreCorrupted
 from graphsvc.ingest.abandon import IdleRunWatch
@@ -138,6 +140,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # rare, and each one short.
         gc.set_threshold(settings.gc_young_threshold, *gc.get_threshold()[1:])
         stop_watching_gc = metrics.watch_gc()
+        stop_freezing = (
+            freeze_survivors(asyncio.get_running_loop().call_soon_threadsafe)
+            if settings.gc_freeze_survivors
+            else lambda: None
+        )
         log.info(
             "graphsvc ready",
             store=settings.store,
@@ -169,6 +176,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await store.close()
             tokens.close()
             stop_watching_gc()
+            stop_freezing()
             gc.unfreeze()
             gc.set_threshold(*thresholds)
             log.info("graphsvc stopped")

@@ -149,6 +149,12 @@ class Metrics:
             registry=self.registry,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
         )
+        self.gc_frozen = Gauge(
+            "graphsvc_gc_frozen_objects",
+            "Objects moved out of the collector's generations (never walked again).",
+            registry=self.registry,
+        )
+        self.gc_frozen.set_function(gc.get_freeze_count)
         self.gc_longest = Gauge(
             "graphsvc_gc_longest_pause_seconds",
             "The longest garbage-collector pause since the server started.",

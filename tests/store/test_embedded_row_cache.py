@@ -98,7 +98,7 @@ def test_rows_loaded_across_a_state_change_are_not_kept() -> None:
     assert fresh == {1: "new 1"}
     assert cache.read([1], state, lambda ids: {}) == {1: "new 1"}  # kept: no commit since
     version[0] += 1
-    assert cache.read([1], state, lambda ids: {i: "newer" for i in ids}) == {1: "newer"}
+    assert cache.read([1], state, lambda ids: dict.fromkeys(ids, "newer")) == {1: "newer"}
 
 
 def test_a_new_index_object_invalidates_everything() -> None:
