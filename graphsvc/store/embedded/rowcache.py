@@ -89,7 +89,7 @@ class RowCache(Generic[V]):
         with self._lock:
             if not self._valid_for(state):
                 self._state = state
-                self._values = {}
+                self._values.clear()  # the same (old, frozen) dict: no young container
             values = self._values
             values.update(loaded)
             overflow = len(values) - self.capacity
