@@ -75,6 +75,7 @@ class RelationType(StrEnum):
     CONSOLIDATES = "CONSOLIDATES"
     REPLACED_BY = "REPLACED_BY"
     APPLIES_TO = "APPLIES_TO"
+    ASSIGNED_TO = "ASSIGNED_TO"
 
 
 class Status(StrEnum):
@@ -546,6 +547,15 @@ KINDS: tuple[KindSpec, ...] = (
             _attr("plannedStart", _D, "Start of the planned window (inclusive)."),
             _attr("plannedEnd", _D, "End of the planned window (exclusive)."),
             _attr("risk", _S, "Risk as the change tool states it."),
+            _attr("effortHours", _N, "Estimated effort in hours.", minimum=0),
+            _attr("requestedBy", _S, "Who asked for the change (a name or e-mail address)."),
+            _attr(
+                "approval",
+                _S,
+                "Approval state as the change tool states it (e.g. requested, approved).",
+            ),
+            _attr("backoutPlan", _S, "How the change is undone if it fails."),
+            _attr("testPlan", _S, "How the change is verified."),
         ),
     ),
     KindSpec(
@@ -722,6 +732,20 @@ RELATION_TYPES: tuple[RelationTypeSpec, ...] = (
         _T.APPLIES_TO,
         12,
         (_rule(_T.APPLIES_TO, _one(_K.WINDOW), _SVC_CI, "the window covers this entity", _NO),),
+        _COMMON,
+    ),
+    RelationTypeSpec(
+        _T.ASSIGNED_TO,
+        13,
+        (
+            _rule(
+                _T.ASSIGNED_TO,
+                _one(_K.CHANGE),
+                frozenset({_K.TEAM, _K.PERSON}),
+                "who does the work",
+                _NO,
+            ),
+        ),
         _COMMON,
     ),
 )
