@@ -241,7 +241,7 @@ def replica_figures(writer: str, replica: str, window: Any) -> dict[str, Any]:
         query = {"query": f'{{ entity(kind: TEAM, key: "{key}") {{ key }} }}'}
         while True:
             seen = httpx.post(f"{replica}/graphql", json=query, timeout=60).json()
-            if seen["data"]["entity"] is not None:
+            if (seen.get("data") or {}).get("entity") is not None:  # NOT_FOUND until it follows
                 break
             if time.monotonic() - written > 30:
                 raise SystemExit(f"the replica did not show {key} within 30 s")

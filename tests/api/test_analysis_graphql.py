@@ -237,7 +237,11 @@ async def test_change_impact_with_conflicts_and_risk(demo: Api) -> None:
     assert touching["conflicts"] == []
     outside = ok(await demo.gql(CHANGE, {"key": "CHG0041207"}))["changeImpact"]
     assert [c["kind"] for c in outside["conflicts"]] == ["OUTSIDE_MAINTENANCE"]
-    assert ok(await demo.gql(CHANGE, {"key": "CHG-NOPE"}))["changeImpact"] is None
+    nope = await demo.gql(CHANGE, {"key": "CHG-NOPE"})
+    assert nope["data"] is None
+    [error] = nope["errors"]
+    assert error["extensions"] == {"code": "NOT_FOUND", "unknown": ["Change/CHG-NOPE"]}
+    assert "Change/CHG-NOPE" in error["message"]
 
 
 async def test_consolidation_readiness_and_candidates(demo: Api) -> None:
@@ -263,8 +267,9 @@ async def test_consolidation_readiness_and_candidates(demo: Api) -> None:
     assert checks["consumersMigrated"]["entities"] == [{"key": "theatre-scheduling"}]
     assert checks["consumersMigrated"]["reason"]
     assert checks["ownership"]["entities"] == [{"key": "bed-board-staidans"}]
-    missing = ok(await demo.gql('{ consolidationReadiness(projectKey: "PRJ-NONE") { status } }'))
-    assert missing["consolidationReadiness"] is None
+    missing = await demo.gql('{ consolidationReadiness(projectKey: "PRJ-NONE") { status } }')
+    assert missing["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert "Project/PRJ-NONE" in missing["errors"][0]["message"]
 
     pairs = ok(
         await demo.gql(

@@ -50,7 +50,9 @@ async def test_entity_by_kind_and_key_with_typed_attributes_and_relations(api: A
         "actor": "local",
     }
     missing = await api.gql('{ entity(kind: SERVICE, key: "nope") { key } }')
-    assert missing["data"]["entity"] is None
+    assert missing["data"] is None
+    assert missing["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert "Service/nope" in missing["errors"][0]["message"]
 
 
 async def test_node_round_trips_global_ids(api: Api) -> None:

@@ -24,7 +24,9 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 from graphql import GraphQLError
+from pydantic import ValidationError
 from strawberry import relay
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from graphsvc.analysis.changes import (
@@ -72,7 +74,10 @@ from graphsvc.api.graphql.types import (
 )
 from graphsvc.api.tokens import Scope
 from graphsvc.errors import AnswerTooLarge, InvalidInput, NotFound
+from graphsvc.ingest.runner import resolve_refs
+from graphsvc.model.batch import EntityRef
 from graphsvc.model.records import EntityRecord
+from graphsvc.model.vocabulary import EntityKind
 
 __all__ = ["AnalysisQuery"]
 
@@ -654,11 +659,90 @@ class CandidatePairType:
 # ------------------------------------------------------------------ query fields
 
 
-def _start_ids(ids: list[strawberry.ID]) -> list[int]:
-    if len(ids) > MAX_START_IDS:
-        msg = f"{len(ids)} start ids; at most {MAX_START_IDS} are allowed"
+@strawberry.input(
+    name="EntityRefInput",
+    description=(
+        'An entity named by kind and key or alias ({kind: SERVICE, key: "billing"}), or by '
+        'kind and identifiers ({kind: CONFIGURATION_ITEM, identifiers: {fqdn: "db1.example.org"}}).'
+    ),
+)
+class EntityRefInput:
+    kind: EntityKindEnum  # type: ignore[valid-type]
+    key: str | None = None
+    identifiers: JSON | None = None
+
+
+def _ref_text(kind: EntityKind, key: str) -> str:
+    return f"{kind.value}/{key[:80]}"
+
+
+def _entity_ref(ref: EntityRefInput) -> EntityRef:
+    """The ingest model's reference for ``ref`` (``BAD_INPUT`` when it names nothing)."""
+    try:
+        return EntityRef.model_validate(
+            {
+                "kind": EntityKind(ref.kind).value,
+                **({"key": ref.key} if ref.key is not None else {}),
+                **({"identifiers": ref.identifiers} if ref.identifiers is not None else {}),
+            }
+        )
+    except ValidationError as exc:
+        problems = "; ".join(e["msg"] for e in exc.errors())[:300]
+        named = f"{EntityKind(ref.kind).value}/{(ref.key or '')[:80]}"
+        msg = f"the reference {named} is not valid: {problems}"
+        raise GraphQLError(msg, extensions={"code": "BAD_INPUT"}) from None
+
+
+def _ref_label(ref: EntityRef) -> str:
+    if ref.key is not None:
+        return _ref_text(ref.kind, ref.key)
+    shown = ", ".join(f"{k}={v}" for k, v in sorted((ref.identifiers or {}).items()))
+    return f"{ref.kind.value} with {shown[:120]}"
+
+
+async def named_entities(
+    info: Info[GraphContext, None],
+    ids: list[strawberry.ID] | None,
+    refs: list[EntityRefInput] | None,
+) -> list[int]:
+    """Return the entity numbers that global ``ids`` and ``refs`` name, in that order.
+
+    Raises:
+        GraphQLError: ``BAD_INPUT`` when neither names anything or more than
+            :data:`MAX_START_IDS` are named; ``BAD_ID`` for a malformed global id;
+            ``NOT_FOUND`` naming every id and reference that names no entity (the
+            ``unknown`` extension lists them).
+    """
+    ids, refs = ids or [], refs or []
+    if not ids and not refs:
+        msg = (
+            'name the entities: refs: [{kind: SERVICE, key: "billing"}] (kind and key or '
+            "alias), or ids: [...] (global ids from an entity's id field)"
+        )
         raise GraphQLError(msg, extensions={"code": "BAD_INPUT"})
-    return [_entity_id(i) for i in ids]
+    if len(ids) + len(refs) > MAX_START_IDS:
+        msg = f"{len(ids) + len(refs)} entities named; at most {MAX_START_IDS} are allowed"
+        raise GraphQLError(msg, extensions={"code": "BAD_INPUT"})
+    numbers = [_entity_id(i) for i in ids]
+    records = await info.context.loaders.entity.load_many(numbers) if numbers else []
+    unknown = [str(i)[:80] for i, r in zip(ids, records, strict=True) if r is None]
+    wanted = [_entity_ref(r) for r in refs]
+    found = await resolve_refs(info.context.store, wanted) if wanted else []
+    unknown += [_ref_label(r) for r, f in zip(wanted, found, strict=True) if f is None]
+    if unknown:
+        raise not_found(unknown)
+    return numbers + [f for f in found if f is not None]
+
+
+def not_found(unknown: list[str]) -> GraphQLError:
+    """The ``NOT_FOUND`` error naming what names no entity (at most 20 shown)."""
+    shown = ", ".join(unknown[:20]) + (
+        f" and {len(unknown) - 20} more" if len(unknown) > 20 else ""
+    )
+    return GraphQLError(
+        f"no entity has {'this id or key' if len(unknown) == 1 else 'these ids or keys'}: {shown}",
+        extensions={"code": "NOT_FOUND", "unknown": unknown[:100]},
+    )
 
 
 def _scan_page_info(
@@ -686,12 +770,13 @@ class AnalysisQuery:
     async def impact(
         self,
         info: Info[GraphContext, None],
-        ids: list[strawberry.ID],
+        ids: list[strawberry.ID] | None = None,
+        refs: list[EntityRefInput] | None = None,
         max_depth: int | None = None,
         as_of: datetime | None = None,
     ) -> ImpactType:
         _require(info)
-        start, when = _start_ids(ids), _as_of(as_of)
+        start, when = await named_entities(info, ids, refs), _as_of(as_of)
         store = info.context.store
 
         paths, most = _path_steps(info)
@@ -714,12 +799,13 @@ class AnalysisQuery:
     async def dependencies(
         self,
         info: Info[GraphContext, None],
-        ids: list[strawberry.ID],
+        ids: list[strawberry.ID] | None = None,
+        refs: list[EntityRefInput] | None = None,
         max_depth: int | None = None,
         as_of: datetime | None = None,
     ) -> ImpactType:
         _require(info)
-        start, when = _start_ids(ids), _as_of(as_of)
+        start, when = await named_entities(info, ids, refs), _as_of(as_of)
         store = info.context.store
 
         paths, most = _path_steps(info)
@@ -740,13 +826,23 @@ class AnalysisQuery:
 
     @strawberry.field(description="Owners, supporters and escalation of one entity (4.3).")
     async def ownership(
-        self, info: Info[GraphContext, None], id: strawberry.ID, as_of: datetime | None = None
-    ) -> OwnershipType | None:
+        self,
+        info: Info[GraphContext, None],
+        id: strawberry.ID | None = None,
+        ref: EntityRefInput | None = None,
+        as_of: datetime | None = None,
+    ) -> OwnershipType:
         _require(info)
+        if (id is None) == (ref is None):
+            msg = 'name one entity: ref: {kind: SERVICE, key: "billing"}, or id: a global id'
+            raise GraphQLError(msg, extensions={"code": "BAD_INPUT"})
+        [number] = await named_entities(
+            info, [id] if id is not None else None, [ref] if ref is not None else None
+        )
         try:
-            answer = await ownership_of(info.context.store, _entity_id(id), as_of=_as_of(as_of))
-        except NotFound:
-            return None
+            answer = await ownership_of(info.context.store, number, as_of=_as_of(as_of))
+        except NotFound as exc:
+            raise not_found([str(exc)]) from None
         return OwnershipType.of(answer)
 
     @strawberry.field(description="Services and CIs that are not retired and have no owner.")
@@ -796,7 +892,7 @@ class AnalysisQuery:
     )
     async def change_impact(
         self, info: Info[GraphContext, None], key: str, as_of: datetime | None = None
-    ) -> ChangeImpactType | None:
+    ) -> ChangeImpactType:
         _require(info)
         store, when = info.context.store, _as_of(as_of)
 
@@ -816,19 +912,19 @@ class AnalysisQuery:
         try:
             return ChangeImpactType(answers=await _answers(info, compute))
         except NotFound:
-            return None
+            raise not_found([_ref_text(EntityKind.CHANGE, key)]) from None
 
     @strawberry.field(description="Whether a consolidation project can go ahead (4.6).")
     async def consolidation_readiness(
         self, info: Info[GraphContext, None], project_key: str, as_of: datetime | None = None
-    ) -> ReadinessType | None:
+    ) -> ReadinessType:
         _require(info)
         try:
             answer = await consolidation_readiness(
                 info.context.store, project_key, as_of=_as_of(as_of)
             )
         except NotFound:
-            return None
+            raise not_found([_ref_text(EntityKind.PROJECT, project_key)]) from None
         return ReadinessType.of(answer)
 
     @strawberry.field(

@@ -31,7 +31,7 @@ from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
-from graphsvc.api.graphql.analysis import AnalysisQuery
+from graphsvc.api.graphql.analysis import AnalysisQuery, EntityRefInput, not_found
 from graphsvc.api.graphql.context import GraphContext
 from graphsvc.api.graphql.guards import (
     BoundedExecutionContext,
@@ -138,18 +138,23 @@ class Query(AnalysisQuery):
             return None
         return entity_object(record)
 
-    @strawberry.field(description="One entity by kind and key (or alias).")
+    @strawberry.field(
+        description="One entity by kind and key (or alias); NOT_FOUND when none has it."
+    )
     async def entity(
         self,
         info: Info[GraphContext, None],
         kind: EntityKindEnum,  # type: ignore[valid-type]
         key: str,
-    ) -> EntityInterface | None:
+    ) -> EntityInterface:
         _require(info, Scope.READ)
         found = (await info.context.store.resolve([(kind, key)]))[0]
-        if found is None:
-            return None
-        return entity_object(await info.context.loaders.entity.load(found))
+        record = await info.context.loaders.entity.load(found) if found is not None else None
+        if record is None:
+            raise not_found([f"{EntityKind(kind).value}/{key[:80]}"])
+        obj = entity_object(record)
+        assert obj is not None
+        return obj
 
     @strawberry.field(
         description="Entities matching a filter, as a cursor connection with a total count."
@@ -288,13 +293,6 @@ class IngestSummaryType:
                 ],
             ),
         )
-
-
-@strawberry.input(description="A relation endpoint: kind and key, or kind and identifiers.")
-class EntityRefInput:
-    kind: EntityKindEnum  # type: ignore[valid-type]
-    key: str | None = None
-    identifiers: JSON | None = None
 
 
 @strawberry.input(description="An entity as a source sees it (PRODUCT.md 2).")
