@@ -6,7 +6,8 @@ and the token file when the server starts and closes them when it stops.
 Routes: ``/graphql`` (GraphQL; GraphiQL only in development), ``/api/v1/…``
 (REST, see :mod:`graphsvc.api.rest`), ``/openapi.json``, and the operations
 endpoints ``/livez`` (the process answers; no dependency checked), ``/readyz``
-(the store can serve a read; 503 otherwise) and ``/metrics`` (Prometheus).
+(the store can serve a read; 503 otherwise) and ``/metrics`` (Prometheus); ``/``,
+``/static/…`` and ``/docs`` (development only) from :mod:`graphsvc.api.pages`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import orjson
 import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from strawberry.fastapi import GraphQLRouter
 
@@ -34,6 +35,7 @@ from graphsvc.api.graphql.context import GraphContext
 from graphsvc.api.graphql.schema import build_schema
 from graphsvc.api.limits import GraphQLBodyLimitMiddleware
 from graphsvc.api.observability import Metrics, TimeoutAndMetricsMiddleware, configure_logging
+from graphsvc.api.pages import graphiql_page, pages_router
 from graphsvc.api.problems import install_problem_handlers, problem_response
 from graphsvc.api.reports import router as reports_router
 from graphsvc.api.rest import Services
@@ -101,6 +103,10 @@ class FastJSONGraphQLRouter(GraphQLRouter[Any, Any]):
             return orjson.dumps(data)
         except TypeError:
             return json.dumps(data, separators=(",", ":")).encode()
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        """GraphiQL, its scripts and styles served by graphsvc (see :mod:`graphsvc.api.pages`)."""
+        return graphiql_page(request)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -190,7 +196,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Location before the request is authenticated
         redirect_slashes=False,
         openapi_url="/openapi.json",
-        docs_url="/docs" if development else None,
+        docs_url=None,  # /docs (development only) is served by graphsvc.api.pages
         redoc_url=None,
     )
     install_problem_handlers(app)
@@ -217,6 +223,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(graphql, include_in_schema=False)
     app.include_router(rest_router)
     app.include_router(reports_router)
+    app.include_router(pages_router(development=development, title=app.title))
 
     @app.get("/livez", include_in_schema=False)
     async def livez() -> dict[str, str]:
