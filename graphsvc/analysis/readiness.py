@@ -11,6 +11,13 @@ conflicts 15, capacity 10, dataQuality 10; total 100). A check that passes
 earns its whole weight, one that warns half of it (rounded down), one that
 fails nothing. ``score`` is the sum. ``status`` is ``BLOCKED`` when any check
 fails, ``AT_RISK`` when any warns, ``READY`` otherwise.
+
+A project that ``CONSOLIDATES`` nothing (no live source: none was ever named,
+every such relation is retired, or every source is retired) is not a
+consolidation, and its readiness is not a question: its status is
+``NOT_APPLICABLE``, with a ``reason`` that says which of these it is, no checks
+and a score of 0. It is never ``BLOCKED``: nothing blocks it, there is nothing
+to move.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from graphsvc.analysis._common import (
     interval,
     is_open,
     is_stale,
+    label,
     labels,
     missing_required,
     number,
@@ -90,8 +98,13 @@ class ReadinessStatus(StrEnum):
     __hash__ = str.__hash__
 
     READY = "READY"
+    """Every check passes."""
     AT_RISK = "AT_RISK"
+    """No check fails, some warn."""
     BLOCKED = "BLOCKED"
+    """Some check fails."""
+    NOT_APPLICABLE = "NOT_APPLICABLE"
+    """The project consolidates nothing: not a consolidation, no checks (``reason`` says why)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,10 +131,15 @@ class Readiness:
 
     Attributes:
         project: The project.
-        status: READY, AT_RISK or BLOCKED.
-        score: 0 to 100 (see the module docstring).
-        checks: The six checks, in the specification's order.
+        status: READY, AT_RISK or BLOCKED; NOT_APPLICABLE when the project
+            consolidates nothing.
+        score: 0 to 100 (see the module docstring); 0 when NOT_APPLICABLE
+            (nothing was scored).
+        checks: The six checks, in the specification's order; none when
+            NOT_APPLICABLE.
         replacements: Each source with its targets.
+        reason: The status in one sentence: which checks fail or warn, or why
+            the project is not a consolidation.
     """
 
     project: EntityRecord
@@ -129,6 +147,7 @@ class Readiness:
     score: int
     checks: tuple[ReadinessCheck, ...]
     replacements: tuple[Replacement, ...]
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +185,7 @@ async def consolidation_readiness(
     The checks (each PASS, WARN or FAIL, with the entities concerned):
 
     1. ``targets``: every source has a live ``REPLACED_BY`` target (FAIL if
-       not, or if the project consolidates nothing), and no target is itself
+       not), and no target is itself
        consolidated by a project, retired, or has lifecycle ``retiring`` or
        ``retired`` (FAIL).
     2. ``consumersMigrated``: every entity that directly ``DEPENDS_ON`` or
@@ -190,6 +209,12 @@ async def consolidation_readiness(
     6. ``dataQuality``: no source, target or consumer is stale, and each has
        its kind's required attributes (WARN).
 
+    A project without a live source (no ``CONSOLIDATES`` of a live entity)
+    gets ``NOT_APPLICABLE``, no checks, score 0, and a ``reason`` naming the
+    case: it never named a source (whatever its ``projectType`` says), or its
+    ``CONSOLIDATES`` relations or their sources are all retired (the
+    consolidation looks done or dropped).
+
     Args:
         store: The store.
         project_key: The project's key (or alias), resolved as of ``as_of``.
@@ -205,6 +230,8 @@ async def consolidation_readiness(
         raise NotFound(msg)
     src_nb = await store.neighbours([pid], CONSOLIDATES_OUT, as_of=as_of)
     sources = sorted(set(as_ids(src_nb.entity)))
+    if not sources:
+        return await _not_applicable(store, project, as_of)
     # REPLACED_BY through relations(): a retired target must be seen to be reported
     targets_of: dict[int, list[int]] = {}
     for s in sources:
@@ -302,9 +329,7 @@ async def consolidation_readiness(
             bad.append((t, f"has lifecycle {r.attributes.get('lifecycle')}"))
         elif t in consolidated_targets:
             bad.append((t, "is itself being consolidated"))
-    if not sources:
-        checks.append(_check("targets", CheckResult.FAIL, [], "The project consolidates nothing."))
-    elif missing or bad:
+    if missing or bad:
         parts = []
         if missing:
             parts.append(f"no target to move to for {labels(rec(missing))}")
@@ -554,7 +579,58 @@ async def consolidation_readiness(
         for s in sources
         if s in recs
     )
-    return Readiness(project, status, score, tuple(checks), replacements)
+    return Readiness(project, status, score, tuple(checks), replacements, _reason(status, checks))
+
+
+def _reason(status: ReadinessStatus, checks: list[ReadinessCheck]) -> str:
+    """Say why the status is what it is: the checks that fail, then those that warn."""
+    failing = [c.name for c in checks if c.result is CheckResult.FAIL]
+    warning = [c.name for c in checks if c.result is CheckResult.WARN]
+    parts = []
+    if failing:
+        parts.append(f"{', '.join(failing)} {'fails' if len(failing) == 1 else 'fail'}")
+    if warning:
+        parts.append(f"{', '.join(warning)} {'warns' if len(warning) == 1 else 'warn'}")
+    if status is ReadinessStatus.READY:
+        return f"READY: all {len(checks)} checks pass."
+    return f"{status.value}: " + "; ".join(parts) + "."
+
+
+async def _not_applicable(
+    store: GraphStore, project: EntityRecord, as_of: datetime | None
+) -> Readiness:
+    """Return the NOT_APPLICABLE answer of a project with no live source, saying which case.
+
+    Reads the project's ``CONSOLIDATES`` relations whatever their status (one
+    page of up to 1,000) and the entities they name, to tell a project that
+    never named a source from one whose sources are all retired.
+    """
+    page = await store.relations(
+        project.id,
+        Direction.OUT,
+        types=frozenset({RelationType.CONSOLIDATES}),
+        first=1000,
+        as_of=as_of,
+    )
+    named = await records(store, [r.to_id for r in page.items], as_of)
+    head = f"{label(project)} CONSOLIDATES nothing, so it is not a consolidation"
+    if named:
+        reason = (
+            f"{head} any more: its CONSOLIDATES relations, or the sources they name "
+            f"({labels(sorted(named.values(), key=lambda r: (r.kind, r.key)))}), are all "
+            "retired; the consolidation looks done or dropped. There is nothing left to "
+            "move and no readiness to judge."
+        )
+    else:
+        kind = project.attributes.get("projectType")
+        reason = f"{head}: there is nothing to move and no readiness to judge."
+        if isinstance(kind, str) and "consolidat" in kind.casefold():
+            reason += (
+                f" Its projectType is {kind!r}, though: if it does retire systems, add a "
+                "CONSOLIDATES relation from the project to each source, and a REPLACED_BY "
+                "from each source to its target."
+            )
+    return Readiness(project, ReadinessStatus.NOT_APPLICABLE, 0, (), (), reason)
 
 
 async def consolidation_candidates(

@@ -68,6 +68,7 @@ async def test_ready(store: GraphStore, engine: IngestEngine) -> None:
     assert results(answer) == ALL_PASS
     assert list(results(answer)) == list(ALL_PASS)  # the specification's order
     assert (answer.status, answer.score) == (ReadinessStatus.READY, 100)
+    assert answer.reason == "READY: all 6 checks pass."
     assert [(r.source.key, [t.key for t in r.targets]) for r in answer.replacements] == [
         ("s-old", ["s-new"])
     ]
@@ -91,6 +92,7 @@ async def test_targets_fails_when_target_is_itself_consolidated(
     assert "s-new is itself being consolidated" in check.reason
     answer = await consolidation_readiness(store, "prj-merge")
     assert (answer.status, answer.score) == (ReadinessStatus.BLOCKED, 75)
+    assert answer.reason == "BLOCKED: targets fails."
 
 
 async def test_targets_fails_when_a_source_has_none(
@@ -211,6 +213,57 @@ async def test_data_quality_warns_for_stale_consumer(
     assert [e.key for e in check.entities] == ["c-worker"]
     answer = await consolidation_readiness(store, "prj-merge")
     assert (answer.status, answer.score) == (ReadinessStatus.AT_RISK, 95)
+    assert answer.reason == "AT_RISK: dataQuality warns."
+
+
+async def test_a_project_that_consolidates_nothing_is_not_applicable(
+    store: GraphStore, engine: IngestEngine
+) -> None:
+    await consolidation(engine)
+    await load(
+        engine,
+        [
+            ent("prj-portal", **WINDOW),
+            ent("prj-merge-2", projectType="consolidation"),
+        ],
+        [rel("prj-portal", "DELIVERS", "s-app"), rel("prj-portal", "DEPENDS_ON", "s-new")],
+    )
+    portal = await consolidation_readiness(store, "prj-portal")
+    assert portal.status is ReadinessStatus.NOT_APPLICABLE
+    assert (portal.score, portal.checks, portal.replacements) == (0, (), ())
+    assert portal.reason.startswith(
+        "Project/prj-portal CONSOLIDATES nothing, so it is not a "
+        "consolidation: there is nothing to move"
+    )
+    assert "projectType" not in portal.reason
+    # said to be a consolidation, but names no source yet: say what to add
+    planned = await consolidation_readiness(store, "prj-merge-2")
+    assert planned.status is ReadinessStatus.NOT_APPLICABLE
+    assert "projectType is 'consolidation'" in planned.reason
+    assert "add a CONSOLIDATES relation" in planned.reason
+
+
+async def test_a_consolidation_whose_sources_are_retired_is_not_applicable(
+    store: GraphStore, engine: IngestEngine
+) -> None:
+    await consolidation(engine)
+    then = (await store.stats()).last_commit
+    await load(engine, [ent("s-old", status="retired")])
+    done = await consolidation_readiness(store, "prj-merge")
+    assert done.status is ReadinessStatus.NOT_APPLICABLE and done.checks == ()
+    assert "CONSOLIDATES nothing, so it is not a consolidation any more" in done.reason
+    assert "Service/s-old" in done.reason and "retired" in done.reason
+    # as of before the source was retired, the consolidation was ready
+    assert (await consolidation_readiness(store, "prj-merge", as_of=then)).status is (
+        ReadinessStatus.READY
+    )
+    # a retired CONSOLIDATES relation alike
+    await load(engine, [ent("s-old", status="active")])
+    assert (await consolidation_readiness(store, "prj-merge")).status is ReadinessStatus.READY
+    await load(engine, relations=[rel("prj-merge", "CONSOLIDATES", "s-old", "retired")])
+    dropped = await consolidation_readiness(store, "prj-merge")
+    assert dropped.status is ReadinessStatus.NOT_APPLICABLE
+    assert "Service/s-old" in dropped.reason
 
 
 async def test_readiness_as_of(store: GraphStore, engine: IngestEngine) -> None:
