@@ -6,14 +6,27 @@ planned window is ``[plannedStart, plannedEnd)``; a change without both (or
 with ``plannedEnd <= plannedStart``) has no window, so nothing can overlap it:
 it gets no COLLISION or BLACKOUT conflict, and the risk factor
 ``noPlannedWindow`` says so instead.
+
+Each risk factor's explanation names what it counted: the tier-1 and tier-2
+services, the services that would be DOWN, the conflicting changes and
+windows, the stale entities (up to five of each, and how many more), the
+declared change type and risk, and the planned window or what is wrong with it.
+
+The answer also carries who does the work (``ASSIGNED_TO`` teams and people)
+and, when the change tool named the configuration item it changes
+(``configurationItem``, e.g. ServiceNow's ``cmdb_ci`` display value) and that
+name matches none of the entities the change ``MODIFIES``, that name: the CI
+was not in the graph when the change was imported, and its impact is missing.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 import numpy as np
@@ -21,6 +34,7 @@ import numpy as np
 from graphsvc.analysis._common import (
     MODIFIED_BY,
     MODIFIES,
+    SVC,
     WINDOWS_ON,
     Interval,
     as_ids,
@@ -29,18 +43,32 @@ from graphsvc.analysis._common import (
     label,
     labels,
     records,
+    step,
+    when,
     window_interval,
 )
-from graphsvc.analysis.impact import Impact, analyse
+from graphsvc.analysis.impact import Analysis, Impact, analyse
 from graphsvc.errors import NotFound
 from graphsvc.model.records import EntityRecord
-from graphsvc.model.vocabulary import VOCABULARY, EntityKind
+from graphsvc.model.vocabulary import VOCABULARY, Direction, EntityKind, RelationType
 from graphsvc.store.base import GraphStore, TraversalSpec
 
 __all__ = ["ChangeImpact", "Conflict", "ConflictKind", "RiskFactor", "change_impact"]
 
 SHOWN = 50
 """At most this many entities are named on one conflict (the explanation gives the total)."""
+NAMED = 5
+"""A risk factor's explanation names at most this many entities (and says how many more)."""
+ASSIGNED = (
+    step(
+        RelationType.ASSIGNED_TO,
+        Direction.OUT,
+        {EntityKind.CHANGE},
+        {EntityKind.TEAM, EntityKind.PERSON},
+    ),
+)
+CI_NAME_ATTRIBUTE = "configurationItem"
+"""The change attribute naming the CI the change tool says it changes (ServiceNow ``cmdb_ci``)."""
 
 
 class ConflictKind(StrEnum):
@@ -103,6 +131,16 @@ class ChangeImpact:
         risk_score: 0 to 100, the capped sum of ``risk_factors`` points.
         risk_factors: Every input of the score (see :func:`change_impact`).
         window: The planned window, if the change has one.
+        assigned_to: Who does the work: the teams and people the change is
+            ``ASSIGNED_TO`` (live ones), teams first, by key.
+        unlinked_ci: The change's ``configurationItem`` when it names none of
+            the start set (compared, ignoring case, with each modified entity's
+            key, aliases, name and identifier values); ``None`` when the change
+            names no CI or names one it modifies. The CI was not in the graph
+            (or not linked) when the change was imported.
+        unlinked_ci_entity: The entity (configuration item, else service) whose
+            key or alias is ``unlinked_ci``, when the graph holds one now (at
+            ``as_of``): linking the change to it would show its impact.
     """
 
     change: EntityRecord
@@ -112,6 +150,9 @@ class ChangeImpact:
     risk_score: int
     risk_factors: tuple[RiskFactor, ...]
     window: Interval | None
+    assigned_to: tuple[EntityRecord, ...] = ()
+    unlinked_ci: str | None = None
+    unlinked_ci_entity: EntityRecord | None = None
 
 
 async def change_impact(
@@ -178,8 +219,10 @@ async def change_impact(
         msg = f"change {key!r} not found"
         raise NotFound(msg)
     window = change_window(change)
-    mods = await store.neighbours([cid], MODIFIES, as_of=as_of)
-    start = sorted(set(as_ids(mods.entity)))
+    hop = await store.neighbours([cid], (*MODIFIES, *ASSIGNED), as_of=as_of)
+    modifies = hop.type == VOCABULARY.type_code(RelationType.MODIFIES)
+    start = sorted(set(as_ids(hop.entity[modifies])))
+    assignees = sorted(set(as_ids(hop.entity[~modifies])))
     run = await analyse(
         store,
         start,
@@ -259,8 +302,20 @@ async def change_impact(
         want.update(ents[:SHOWN])
     for e, _, _ in outside:
         want.add(e)
+    want.update(assignees)
+    named = await _named_services(store, run, as_of)
+    for ids_ in named.values():
+        want.update(ids_[:NAMED])
     recs = await records(store, want, as_of)
     start_recs = tuple(sorted((recs[i] for i in start if i in recs), key=lambda r: r.key))
+    assigned = tuple(
+        sorted(
+            (recs[i] for i in assignees if i in recs),
+            key=lambda r: (r.kind is not EntityKind.TEAM, r.key),
+        )
+    )
+    unlinked = _unlinked_ci(change, start_recs)
+    unlinked_entity = await _entity_named(store, unlinked, as_of) if unlinked else None
 
     conflicts: list[Conflict] = []
     for c, ents in collisions:
@@ -316,9 +371,129 @@ async def change_impact(
                 1,
             )
         )
-    factors = _risk(change, answer, conflicts, window)
+    examples = {name: [recs[i] for i in ids_ if i in recs] for name, ids_ in named.items()}
+    counts = {name: len(ids_) for name, ids_ in named.items()}
+    factors = _risk(change, answer, conflicts, window, _Named(examples, counts))
     score = min(100, sum(f.points for f in factors))
-    return ChangeImpact(change, start_recs, answer, tuple(conflicts), score, tuple(factors), window)
+    return ChangeImpact(
+        change,
+        start_recs,
+        answer,
+        tuple(conflicts),
+        score,
+        tuple(factors),
+        window,
+        assigned,
+        unlinked,
+        unlinked_entity,
+    )
+
+
+def _fold(text: str) -> str:
+    """Compare names as people type them: NFC, case folded, outer spaces dropped."""
+    return unicodedata.normalize("NFC", text).casefold().strip()
+
+
+def _unlinked_ci(change: EntityRecord, start: Sequence[EntityRecord]) -> str | None:
+    """Return the change's ``configurationItem`` when it names none of ``start``."""
+    value = change.attributes.get(CI_NAME_ATTRIBUTE)
+    if not isinstance(value, str) or not value.strip():
+        return None
+    wanted = _fold(value)
+    for record in start:
+        names = [record.key, record.name, *record.aliases, *record.identifiers.values()]
+        if any(_fold(n) == wanted for n in names if n):
+            return None
+    return value.strip()
+
+
+async def _entity_named(
+    store: GraphStore, name: str, as_of: datetime | None
+) -> EntityRecord | None:
+    """Return the configuration item, else the service, whose key (or alias) is ``name``."""
+    kinds = (EntityKind.CONFIGURATION_ITEM, EntityKind.SERVICE)
+    found = await store.resolve([(k, name) for k in kinds], as_of=as_of)
+    for entity_id in found:
+        if entity_id is not None:
+            record = (await store.entities([entity_id], as_of=as_of))[0]
+            if record is not None:
+                return record
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Named:
+    """Entities a risk explanation names (up to :data:`NAMED` of each) and how many in all.
+
+    Keys: ``tier1``, ``tier2`` (services of the impact set, DOWN first, then
+    nearest), ``down`` (services DOWN beyond the start set, nearest first) and
+    ``stale`` (stale entities of the impact set, nearest first).
+    """
+
+    examples: dict[str, list[EntityRecord]]
+    counts: dict[str, int]
+
+    def text(self, name: str) -> str:
+        """Return the keys of the examples, and how many more there are."""
+        shown = self.examples.get(name, [])
+        more = self.counts.get(name, 0) - len(shown)
+        text = ", ".join(r.key for r in shown)
+        return text + (f" and {more:,} more" if more > 0 else "")
+
+
+async def _named_services(
+    store: GraphStore, run: Analysis, as_of: datetime | None
+) -> dict[str, list[int]]:
+    """Return the entity ids a risk explanation names, by :class:`_Named` key, in order.
+
+    One indexed-column read (the tier of every service of the impact set);
+    every list is complete (only the first :data:`NAMED` are read as records).
+    """
+    walk, down = run.walk, run.down
+    ent = walk.entities.astype(np.int64)
+    depth = walk.depth.astype(np.int64)
+    svc = np.flatnonzero(walk.kind == VOCABULARY.kind_code(SVC))
+    column = await store.attribute_column(ent[svc], "tier", as_of=as_of)
+    tier_of = [v if isinstance(v, int) and not isinstance(v, bool) else None for v in column.values]
+    tiers = [tier_of[c] if c >= 0 else None for c in column.codes.tolist()]
+
+    def ordered(rows: Iterable[int], *, down_first: bool) -> list[int]:
+        chosen = sorted(
+            rows, key=lambda i: (down_first and not bool(down[i]), int(depth[i]), int(ent[i]))
+        )
+        return [int(ent[i]) for i in chosen]
+
+    svc_rows = svc.tolist()
+    return {
+        "tier1": ordered(
+            (i for i, t in zip(svc_rows, tiers, strict=True) if t == 1), down_first=True
+        ),
+        "tier2": ordered(
+            (i for i, t in zip(svc_rows, tiers, strict=True) if t == 2), down_first=True
+        ),
+        "down": ordered((i for i in svc_rows if down[i] and depth[i] > 0), down_first=False),
+        "stale": ordered(np.flatnonzero(walk.stale).tolist(), down_first=False),
+    }
+
+
+def _span(window: Interval) -> str:
+    """Return ``2025-03-24 19:00 → 21:00 UTC`` (the end's date when it differs)."""
+    start, end = window.start.astimezone(UTC), window.end.astimezone(UTC)
+    fmt = "%Y-%m-%d %H:%M"
+    end_text = end.strftime("%H:%M" if end.date() == start.date() else fmt)
+    return f"{start.strftime(fmt)} → {end_text} UTC"
+
+
+def _window_problem(change: EntityRecord) -> str:
+    """Say what is wrong with a change's planned window (it has none)."""
+    raw = {n: change.attributes.get(n) for n in ("plannedStart", "plannedEnd")}
+    missing = [n for n, v in raw.items() if v is None]
+    if missing:
+        return f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not stated"
+    bad = [n for n, v in raw.items() if when(v) is None]
+    if bad:
+        return " and ".join(f"{n} {raw[n]!r} is not an ISO 8601 time with a zone" for n in bad)
+    return f"plannedEnd {raw['plannedEnd']} is not after plannedStart {raw['plannedStart']}"
 
 
 def _closest(window: Interval | None, intervals: dict[int, Interval | None]) -> int:
@@ -345,98 +520,204 @@ def _risk(
     answer: Impact,
     conflicts: list[Conflict],
     window: Interval | None,
+    named: _Named,
 ) -> list[RiskFactor]:
-    """Compute the risk factors documented on :func:`change_impact`."""
+    """Compute the risk factors documented on :func:`change_impact`, each explained."""
     factors: list[RiskFactor] = []
-    beyond = answer.summary.total - len(answer.starts)
-    factors.append(
-        RiskFactor(
-            "blastRadius",
-            str(beyond),
-            min(20, round(5 * math.log10(1 + beyond))),
-            f"{beyond} entities are affected beyond the {len(answer.starts)} modified.",
+    starts = len(answer.starts)
+    beyond = answer.summary.total - starts
+    radius = min(20, round(5 * math.log10(1 + beyond)))
+    if not starts:
+        why = (
+            "The change MODIFIES nothing the graph knows, so nothing could be walked: the "
+            "blast radius is unknown, not zero."
         )
-    )
+    else:
+        start_kinds = Counter(s.kind for s in answer.starts)
+        kinds = ", ".join(
+            _count(k.count - start_kinds[k.kind], k.kind)
+            for k in answer.summary.by_kind
+            if k.count - start_kinds[k.kind] > 0
+        )
+        modified = labels(answer.starts, 3)
+        if beyond:
+            why = (
+                f"{_plural(beyond, 'entity', 'entities')} beyond the {starts} modified "
+                f"({modified}) would be affected: {kinds}; the furthest is "
+                f"{_plural(answer.summary.deepest, 'hop')} away. round(5 * log10(1 + {beyond})) "
+                "points, at most 20."
+            )
+        else:
+            why = f"Nothing beyond the {starts} modified ({modified}) depends on them."
+    factors.append(RiskFactor("blastRadius", str(beyond), radius, why))
+
     by_tier = {tc.tier: tc for tc in answer.summary.services_by_tier}
     t1 = by_tier[1].count if 1 in by_tier else 0
     t2 = by_tier[2].count if 2 in by_tier else 0
+    tiers = []
+    if t1:
+        tiers.append(f"{_plural(t1, 'tier-1 service')} ({named.text('tier1')})")
+    if t2:
+        tiers.append(f"{_plural(t2, 'tier-2 service')} ({named.text('tier2')})")
     factors.append(
         RiskFactor(
             "criticalServices",
             f"tier1={t1} tier2={t2}",
             min(25, 10 * t1 + 4 * t2),
-            f"The impact set holds {t1} tier-1 and {t2} tier-2 services.",
+            f"The impact set holds {' and '.join(tiers)}: 10 points per tier-1 and 4 per "
+            "tier-2 service, at most 25."
+            if tiers
+            else "No tier-1 or tier-2 service is in the impact set.",
         )
     )
+
     down_services = sum(tc.down for tc in answer.summary.services_by_tier)
     started_services = sum(1 for s in answer.starts if s.kind is EntityKind.SERVICE)
     down_beyond = max(0, down_services - started_services)
-    factors.append(
-        RiskFactor(
-            "downServices",
-            str(down_beyond),
-            min(10, 2 * down_beyond),
-            f"{down_beyond} services beyond the modified ones would be DOWN if the change fails.",
+    reached = sum(tc.count for tc in answer.summary.services_by_tier) - started_services
+    if down_beyond:
+        why = (
+            f"If the change fails, {_plural(down_beyond, 'service')} beyond the modified ones "
+            f"would be DOWN ({named.text('down')}): 2 points each, at most 10."
         )
-    )
+    elif reached > 0:
+        page = [edge.node for edge in answer.affected.edges]
+        groups = sorted({c.group for node in page for c in node.saved_by})
+        complete = len(page) == answer.affected.total_count
+        held = f" ({', '.join(groups[:NAMED])})" if groups and complete else ""
+        why = (
+            f"None of the {_plural(reached, 'service')} reached beyond the modified ones would "
+            f"be DOWN: redundancy{held} keeps each one up (they are DEGRADED)."
+        )
+    else:
+        why = "No service beyond the modified ones is reached."
+    factors.append(RiskFactor("downServices", str(down_beyond), min(10, 2 * down_beyond), why))
+
     weights = {
         ConflictKind.COLLISION: 10,
         ConflictKind.BLACKOUT: 20,
         ConflictKind.OUTSIDE_MAINTENANCE: 10,
     }
     counts = {k: sum(1 for c in conflicts if c.kind is k) for k in ConflictKind}
+    if conflicts:
+        found = []
+        for kind in ConflictKind:
+            others = [c.other.key for c in conflicts if c.kind is kind]
+            if not others:
+                continue
+            what = {
+                ConflictKind.COLLISION: "with change",
+                ConflictKind.BLACKOUT: "inside blackout window",
+                ConflictKind.OUTSIDE_MAINTENANCE: "outside maintenance windows such as",
+            }[kind]
+            shown = ", ".join(sorted(set(others))[:NAMED])
+            found.append(f"{len(others)} {kind.value} ({what} {shown})")
+        why = (
+            f"{'; '.join(found)}: COLLISION 10, BLACKOUT 20 and OUTSIDE_MAINTENANCE 10 points "
+            "each, at most 35."
+        )
+    elif window is None:
+        why = "None found, but without a planned window collisions and blackouts were not checked."
+    else:
+        why = (
+            "None: no open change overlapping the window shares the impact set, no blackout "
+            "window covers it, and no maintenance window of a modified entity is left."
+        )
     factors.append(
         RiskFactor(
             "conflicts",
             " ".join(f"{k.value}={n}" for k, n in counts.items()),
             min(35, sum(weights[k] * n for k, n in counts.items())),
-            f"{len(conflicts)} conflicts.",
+            why,
         )
     )
+
     ctype = change.attributes.get("changeType")
     type_points = {"emergency": 10, "normal": 5, "standard": 0}
+    type_words = {
+        "emergency": "An emergency change (least time to review and test): 10 points",
+        "normal": "A normal change (assessed by the CAB): 5 points",
+        "standard": "A standard change (pre-approved, repeatable): 0 points",
+    }
+    if isinstance(ctype, str) and ctype in type_words:
+        why = f"{type_words[ctype]}; emergency 10, normal 5, standard 0."
+    elif ctype is None:
+        why = "The change states no changeType: counted like a normal change, 5 points."
+    else:
+        why = (
+            f"changeType {ctype!r} is not standard, normal or emergency: counted like a normal "
+            "change, 5 points."
+        )
     factors.append(
         RiskFactor(
             "changeType",
             str(ctype) if ctype is not None else "unknown",
             type_points.get(ctype, 5) if isinstance(ctype, str) else 5,
-            "Emergency changes are the riskiest, standard (pre-approved) ones the least.",
+            why,
         )
     )
+
     declared = change.attributes.get("risk")
-    level = declared.lower() if isinstance(declared, str) else ""
-    risk_points = (
-        10
-        if level in {"high", "critical", "very high"}
-        else 5
-        if level in {"moderate", "medium"}
-        else 0
-    )
+    level = declared.lower().strip() if isinstance(declared, str) else ""
+    high, medium = {"high", "critical", "very high"}, {"moderate", "medium"}
+    risk_points = 10 if level in high else 5 if level in medium else 0
+    scale = "high or critical 10, moderate or medium 5, low 0"
+    if declared is None:
+        why = "The change tool declares no risk: 0 points; the other factors stand alone."
+    elif level in high | medium | {"low"}:
+        why = f"The change tool declares risk {declared!r}: {risk_points} points ({scale})."
+    else:
+        why = f"The declared risk {declared!r} is not a level this score knows ({scale}): 0 points."
     factors.append(
         RiskFactor(
             "declaredRisk",
             str(declared) if declared is not None else "unknown",
             risk_points,
-            "The risk the change tool states.",
+            why,
         )
     )
+
     factors.append(
         RiskFactor(
             "noPlannedWindow",
             "yes" if window is None else "no",
             10 if window is None else 0,
-            "Without a planned window, collisions and blackouts cannot be checked."
+            f"No usable planned window ({_window_problem(change)}): collisions and blackouts "
+            "cannot be checked, 10 points."
             if window is None
-            else f"Planned {window.describe()}.",
+            else f"Planned {_span(window)}: collisions, blackouts and maintenance windows were "
+            "checked against it.",
         )
     )
+
     stale = answer.summary.stale
     factors.append(
         RiskFactor(
             "staleEntities",
             str(stale),
             min(5, stale),
-            f"{stale} entities of the impact set are stale: the picture may be out of date.",
+            f"{_plural(stale, 'entity', 'entities')} of the impact set "
+            f"{'is' if stale == 1 else 'are'} stale, no source asserts "
+            f"{'it' if stale == 1 else 'them'} any more ({named.text('stale')}): the picture "
+            "may be out of date. 1 point each, at most 5."
+            if stale
+            else "No entity of the impact set is stale: every one is still asserted by a source.",
         )
     )
     return factors
+
+
+def _plural(n: int, word: str, words: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else (words or word + 's')}"
+
+
+_KIND_WORDS = {
+    EntityKind.SERVICE: ("service", "services"),
+    EntityKind.CONFIGURATION_ITEM: ("configuration item", "configuration items"),
+    EntityKind.PROJECT: ("project", "projects"),
+}
+
+
+def _count(n: int, kind: EntityKind) -> str:
+    one, many = _KIND_WORDS.get(kind, (kind.value, kind.value + "s"))
+    return _plural(n, one, many)

@@ -198,3 +198,118 @@ async def test_change_impact_as_of(store: GraphStore, engine: IngestEngine) -> N
     assert now.impact.summary.total == 5 and past.impact.summary.total == 3
     assert {f.name: f.value for f in past.risk_factors}["declaredRisk"] == "unknown"
     assert {f.name: f.value for f in now.risk_factors}["declaredRisk"] == "high"
+
+
+def why(answer, name: str) -> str:  # type: ignore[no-untyped-def]
+    return next(f.explanation for f in answer.risk_factors if f.name == name)
+
+
+async def test_risk_explanations_name_what_they_counted(
+    store: GraphStore, engine: IngestEngine
+) -> None:
+    await load(
+        engine,
+        [
+            *BASE,
+            chg("chg-1", "10:00", "12:00", ctype="emergency", risk="Critical"),
+            chg("chg-overlap", "11:00", "13:00"),
+            ent("chg-nowin", state="new", plannedStart="2030-01-01T10:00:00+00:00"),
+            ent("chg-odd", state="new", changeType="normal", risk="spicy"),
+        ],
+        [
+            *BASE_RELS,
+            rel("chg-1", "MODIFIES", "c-db"),
+            rel("chg-overlap", "MODIFIES", "s-web"),
+            rel("chg-nowin", "MODIFIES", "c-other"),
+        ],
+    )
+    answer = await change_impact(store, "chg-1")
+    assert why(answer, "blastRadius").startswith(
+        "2 entities beyond the 1 modified (ConfigurationItem/c-db) would be affected: "
+        "2 services; the furthest is 2 hops away."
+    )
+    assert why(answer, "criticalServices") == (
+        "The impact set holds 1 tier-1 service (s-app) and 1 tier-2 service (s-web): "
+        "10 points per tier-1 and 4 per tier-2 service, at most 25."
+    )
+    assert "would be DOWN (s-app, s-web)" in why(answer, "downServices")
+    assert why(answer, "conflicts").startswith("1 COLLISION (with change chg-overlap)")
+    assert why(answer, "changeType").startswith("An emergency change")
+    assert why(answer, "declaredRisk").startswith("The change tool declares risk 'Critical': 10")
+    assert why(answer, "noPlannedWindow") == (
+        "Planned 2030-01-01 10:00 → 12:00 UTC: collisions, blackouts and maintenance windows "
+        "were checked against it."
+    )
+    assert why(answer, "staleEntities").startswith("No entity of the impact set is stale")
+
+    nowin = await change_impact(store, "chg-nowin")
+    assert why(nowin, "noPlannedWindow").startswith("No usable planned window (plannedEnd is")
+    assert "were not checked" in why(nowin, "conflicts")
+    assert why(nowin, "blastRadius") == (
+        "Nothing beyond the 1 modified (ConfigurationItem/c-other) depends on them."
+    )
+    assert why(nowin, "criticalServices") == "No tier-1 or tier-2 service is in the impact set."
+    assert why(nowin, "downServices") == "No service beyond the modified ones is reached."
+    assert why(nowin, "changeType").startswith("The change states no changeType")
+    assert why(nowin, "declaredRisk").startswith("The change tool declares no risk")
+
+    odd = await change_impact(store, "chg-odd")
+    assert "MODIFIES nothing the graph knows" in why(odd, "blastRadius")
+    assert "'spicy' is not a level this score knows" in why(odd, "declaredRisk")
+
+
+async def test_redundancy_named_when_no_service_goes_down(
+    store: GraphStore, engine: IngestEngine
+) -> None:
+    await load(
+        engine,
+        [ent("c-db1"), ent("c-db2"), ent("s-app", tier=1), chg("chg-1", "10:00", "12:00")],
+        [
+            rel("s-app", "DEPENDS_ON", "c-db1", redundancyGroup="db"),
+            rel("s-app", "DEPENDS_ON", "c-db2", redundancyGroup="db"),
+            rel("chg-1", "MODIFIES", "c-db1"),
+        ],
+    )
+    answer = await change_impact(store, "chg-1")
+    assert why(answer, "downServices") == (
+        "None of the 1 service reached beyond the modified ones would be DOWN: redundancy "
+        "(db) keeps each one up (they are DEGRADED)."
+    )
+
+
+async def test_assignees_and_a_configuration_item_the_change_does_not_modify(
+    store: GraphStore, engine: IngestEngine
+) -> None:
+    await load(
+        engine,
+        [
+            *BASE,
+            ent("p-ann"),
+            chg("chg-1", "10:00", "12:00", configurationItem="C-DB"),
+            chg("chg-2", "10:00", "12:00", configurationItem="db-cluster-07"),
+            chg("chg-3", "10:00", "12:00", configurationItem="c-later"),
+            ent("chg-empty", state="new"),
+        ],
+        [
+            *BASE_RELS,
+            rel("chg-1", "MODIFIES", "c-db"),
+            rel("chg-1", "ASSIGNED_TO", "t-dba"),
+            rel("chg-1", "ASSIGNED_TO", "p-ann"),
+            rel("chg-2", "MODIFIES", "c-db"),
+        ],
+    )
+    one = await change_impact(store, "chg-1")
+    assert [(r.kind.value, r.key) for r in one.assigned_to] == [
+        ("Team", "t-dba"),
+        ("Person", "p-ann"),
+    ]
+    assert one.unlinked_ci is None, "the key matches, whatever the case"
+    two = await change_impact(store, "chg-2")
+    assert (two.assigned_to, two.unlinked_ci, two.unlinked_ci_entity) == ((), "db-cluster-07", None)
+    # a CI loaded after the change was imported: named, and found in the graph now
+    await load(engine, [ent("c-later")])
+    three = await change_impact(store, "chg-3")
+    assert three.start_set == () and three.unlinked_ci == "c-later"
+    assert three.unlinked_ci_entity is not None and three.unlinked_ci_entity.key == "c-later"
+    empty = await change_impact(store, "chg-empty")
+    assert (empty.start_set, empty.unlinked_ci) == ((), None)
