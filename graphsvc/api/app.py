@@ -38,7 +38,7 @@ from graphsvc.api.observability import Metrics, TimeoutAndMetricsMiddleware, con
 from graphsvc.api.pages import graphiql_page, pages_router
 from graphsvc.api.problems import install_problem_handlers, problem_response
 from graphsvc.api.reports import router as reports_router
-from graphsvc.api.rest import Services
+from graphsvc.api.rest import ANSWER_SHAPES, Services
 from graphsvc.api.rest import router as rest_router
 from graphsvc.api.tokens import Scope, TokenStore
 from graphsvc.api.workers import WorkerLoops
@@ -269,6 +269,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(batch.pop("$defs", {}))
             components["IngestBatch"] = batch
+            for shape in ANSWER_SHAPES:  # the analyses' answers, derived from their dataclasses
+                components.update(shape.components())
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -36,18 +36,23 @@ Every route does its store and CPU work in the worker loops
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict
-from datetime import datetime
-from typing import Annotated, Any, Literal, ParamSpec, TypeVar
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import anyio
 import orjson
 import structlog
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import ClientDisconnect
 
+from graphsvc.analysis.impact import Impact, dependencies, impact
+from graphsvc.analysis.ownership import Ownership, ownership
+from graphsvc.api.answers import AnswerShape
 from graphsvc.api.auth import Authenticator
 from graphsvc.api.problems import Problem
 from graphsvc.api.tokens import Principal, Scope
@@ -55,15 +60,15 @@ from graphsvc.api.workers import WorkerLoops
 from graphsvc.collector import gc_paused
 from graphsvc.config import Settings
 from graphsvc.deadline import deadline
-from graphsvc.errors import BatchRejected, ItemError, NotFound, ReadOnlyStore
+from graphsvc.errors import BatchRejected, InvalidInput, ItemError, NotFound, ReadOnlyStore
 from graphsvc.ingest.engine import IngestEngine
 from graphsvc.ingest.results import IngestSummary
 from graphsvc.ingest.runner import resolve_refs
 from graphsvc.model.batch import EntityRef, IngestBatch
 from graphsvc.model.records import EntityRecord, IdentityConflict, RunRecord
 from graphsvc.model.validation import parse_batch, parse_batch_json
-from graphsvc.model.vocabulary import EntityKind
-from graphsvc.store.base import GraphStore
+from graphsvc.model.vocabulary import EntityKind, Status
+from graphsvc.store.base import EntityQuery, GraphStore
 
 __all__ = ["READ_ONLY_MESSAGE", "Services", "router"]
 
@@ -705,27 +710,206 @@ async def list_identity_conflicts(
     )
 
 
-KindName = Literal["Team", "Person", "Service", "ConfigurationItem", "Change", "Project", "Window"]
+KindSpelling = StrEnum(  # type: ignore[misc]
+    "KindSpelling",
+    {spelling: spelling for kind in EntityKind for spelling in (kind.value, kind.name)},
+)
+"""A kind in either spelling (``Service`` or ``SERVICE``), derived from the vocabulary."""
+
+
+def _kind(spelling: KindSpelling | str) -> EntityKind:
+    """The kind a spelling names (``Service``, ``SERVICE``; any letter case).
+
+    Raises:
+        InvalidInput: when it names no kind (the message lists the kinds).
+    """
+    text = str(getattr(spelling, "value", spelling))
+    for kind in EntityKind:
+        if text.lower() in (kind.value.lower(), kind.name.lower()):
+            return kind
+    kinds = ", ".join(k.value for k in EntityKind)
+    msg = f"{text[:60]!r} is not a kind; kinds are {kinds} (or SERVICE, CONFIGURATION_ITEM, …)"
+    raise InvalidInput(msg)
+
+
+class EntityPageOut(BaseModel):
+    """One page of entities, ordered by id, with the count of every match."""
+
+    items: list[EntityOut]
+    total: int = Field(description="Every entity that matches, not only this page.")
+    next: int | None = Field(description="Pass as `after` for the next page; null at the end.")
+
+
+@router.get(
+    "/entities",
+    response_model=EntityPageOut,
+    response_model_by_alias=True,
+    summary="Search entities by kind, text in key or name, and status",
+)
+async def search_entities(
+    _principal: Reader,
+    svc: Svc,
+    kind: Annotated[KindSpelling | None, Query(description="Only this kind.")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="Case-insensitive text in the key or the name."),
+    ] = None,
+    status: Annotated[
+        list[Status] | None, Query(description="Only these statuses (repeat the parameter).")
+    ] = None,
+    first: Annotated[int, Query(ge=1, le=500)] = 50,
+    after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+) -> EntityPageOut:
+    """Return one page of the entities matching every condition given, in id order."""
+    query = EntityQuery(
+        kind=_kind(kind) if kind is not None else None,
+        statuses=frozenset(status) if status else None,
+        text=q or None,
+    )
+    page = await svc.run(lambda: svc.store.find_entities(query, first=first, after=after))
+    return EntityPageOut(
+        items=[EntityOut.of(r) for r in page.items],
+        total=page.total,
+        next=page.end_cursor if page.has_next else None,
+    )
 
 
 @router.get(
     "/entities/{kind}/{key:path}",
     response_model=EntityOut,
     response_model_by_alias=True,
-    summary="One entity by kind and key (or alias)",
+    summary="One entity by kind (either spelling) and key (or alias)",
 )
-async def get_entity(kind: KindName, key: str, _principal: Reader, svc: Svc) -> EntityOut:
+async def get_entity(kind: KindSpelling, key: str, _principal: Reader, svc: Svc) -> EntityOut:
     """Return one entity by kind and key."""
-
-    async def read() -> EntityRecord | None:
-        found = (await svc.store.resolve([(EntityKind(kind), key)]))[0]
-        return (await svc.store.entities([found]))[0] if found is not None else None
-
-    record = await svc.run(read)
+    [found] = await svc.run(lambda: _named(svc.store, [f"{_kind(kind).value}/{key}"]))
+    record = (await svc.run(lambda: svc.store.entities([found])))[0]
     if record is None:
-        msg = f"no {kind} with key {key!r}"
+        msg = f"no {_kind(kind).value} with key {key[:80]!r}"
         raise NotFound(msg)
     return EntityOut.of(record)
+
+
+REF_HELP = (
+    "An entity as Kind/key (either kind spelling; the key may hold slashes), e.g. "
+    "Service/billing or CONFIGURATION_ITEM/db-01. Repeat the parameter for several."
+)
+
+
+async def _named(store: GraphStore, refs: Sequence[str]) -> list[int]:
+    """The entity ids ``Kind/key`` references name, in order.
+
+    Raises:
+        InvalidInput: a reference without a slash, or with no kind before it.
+        NotFound: naming every reference no entity has (key or alias).
+    """
+    wanted: list[tuple[EntityKind, str]] = []
+    for ref in refs:
+        kind, slash, key = ref.partition("/")
+        if not slash or not key:
+            msg = f"{ref[:80]!r} is not Kind/key (for example Service/billing)"
+            raise InvalidInput(msg)
+        wanted.append((_kind(kind), key))
+    found = await store.resolve(wanted)
+    unknown = [
+        f"{k.value}/{key[:80]}" for (k, key), f in zip(wanted, found, strict=True) if f is None
+    ]
+    if unknown:
+        msg = f"no entity has {'this key' if len(unknown) == 1 else 'these keys'}: " + ", ".join(
+            unknown[:20]
+        )
+        raise NotFound(msg)
+    return [f for f in found if f is not None]
+
+
+IMPACT_SHAPE = AnswerShape(Impact)
+OWNERSHIP_SHAPE = AnswerShape(Ownership)
+ANSWER_SHAPES = (IMPACT_SHAPE, OWNERSHIP_SHAPE)
+"""The analysis answers REST writes; their schemas go into the OpenAPI document."""
+
+
+def _answer_of(shape: AnswerShape) -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {
+            "description": f"The {shape.name} answer (PRODUCT.md 4.7, in REST's camelCase).",
+            "content": {"application/json": {"schema": {"$ref": shape.ref}}},
+        }
+    }
+
+
+def _walk_route(walk: Callable[..., Awaitable[Impact]], what: str) -> Callable[..., Any]:
+    async def read(
+        _principal: Reader,
+        svc: Svc,
+        ref: Annotated[list[str], Query(description=REF_HELP, min_length=1, max_length=1000)],
+        max_depth: Annotated[int | None, Query(alias="maxDepth", ge=0, le=10_000)] = None,
+        as_of: Annotated[datetime | None, Query(alias="asOf")] = None,
+        first: Annotated[int, Query(ge=0, le=500)] = 50,
+        after: Annotated[str | None, Query(max_length=40)] = None,
+        paths: Annotated[bool, Query(description="Include one shortest path per entity.")] = True,
+    ) -> JSONResponse:
+        async def compute() -> Impact:
+            start = await _named(svc.store, ref)
+            return await walk(
+                svc.store,
+                start,
+                max_depth=max_depth,
+                as_of=_utc(as_of),
+                first=first,
+                after=after,
+                paths=paths,
+                max_path_steps=svc.settings.graphql_max_path_steps if paths else None,
+            )
+
+        return JSONResponse(IMPACT_SHAPE.dump(await svc.run(compute)))
+
+    read.__doc__ = what
+    return read
+
+
+router.add_api_route(
+    "/impact",
+    _walk_route(impact, "What is affected if these entities fail or change (PRODUCT.md 4.2)."),
+    methods=["GET"],
+    summary="Impact of entities named by kind and key",
+    responses=_answer_of(IMPACT_SHAPE),
+)
+router.add_api_route(
+    "/dependencies",
+    _walk_route(dependencies, "What these entities need: the reverse walk of impact."),
+    methods=["GET"],
+    summary="Dependencies of entities named by kind and key",
+    responses=_answer_of(IMPACT_SHAPE),
+)
+
+
+@router.get(
+    "/ownership",
+    summary="Owners, supporters and escalation of one entity named by kind and key",
+    responses=_answer_of(OWNERSHIP_SHAPE),
+)
+async def ownership_read(
+    _principal: Reader,
+    svc: Svc,
+    ref: Annotated[
+        str, Query(description=REF_HELP.replace(" Repeat the parameter for several.", ""))
+    ],
+    as_of: Annotated[datetime | None, Query(alias="asOf")] = None,
+) -> JSONResponse:
+    """Return who owns and supports the entity, direct or inherited (PRODUCT.md 4.3)."""
+
+    async def compute() -> Ownership:
+        [entity_id] = await _named(svc.store, [ref])
+        return await ownership(svc.store, entity_id, as_of=_utc(as_of))
+
+    return JSONResponse(OWNERSHIP_SHAPE.dump(await svc.run(compute)))
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """A time without zone is read as UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 @router.post(

@@ -68,6 +68,14 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("get", "/api/v1/entities/{kind}/{key}"): Route(
         "GET", "/api/v1/entities/Service/checkout", Scope.READ
     ),
+    ("get", "/api/v1/entities"): Route("GET", "/api/v1/entities?kind=SERVICE&q=check", Scope.READ),
+    ("get", "/api/v1/impact"): Route("GET", "/api/v1/impact?ref=Service/checkout", Scope.READ),
+    ("get", "/api/v1/dependencies"): Route(
+        "GET", "/api/v1/dependencies?ref=SERVICE/checkout", Scope.READ
+    ),
+    ("get", "/api/v1/ownership"): Route(
+        "GET", "/api/v1/ownership?ref=Service/checkout", Scope.READ
+    ),
     ("post", "/api/v1/entities/resolve"): Route(
         "POST",
         "/api/v1/entities/resolve",

@@ -19,7 +19,7 @@ async def test_get_entity_and_404_problem(api: Api) -> None:
     assert body["provenance"]["attributes.ciClass"]["source"] == "handwritten"
     missing = await api.client.get("/api/v1/entities/Service/nope")
     assert missing.status_code == 404 and missing.headers["content-type"] == PROBLEM
-    assert "no Service with key 'nope'" in missing.json()["detail"]
+    assert "no entity has this key: Service/nope" in missing.json()["detail"]
     bad_kind = await api.client.get("/api/v1/entities/Servce/x")
     assert bad_kind.status_code == 422 and bad_kind.headers["content-type"] == PROBLEM
 
