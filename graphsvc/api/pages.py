@@ -296,7 +296,7 @@ already run, and answers impact, ownership and consolidation-readiness questions
 
 <h2>Interfaces</h2>
 <dl>
-<dt>GraphQL: <a href="{root}/graphql"><code>/graphql</code></a></dt>
+<dt>GraphQL: <code>/graphql</code></dt>
 <dd>Queries and mutations as <code>POST</code> with a JSON body
 <code>{{"query": "..."}}</code>; a server with tokens wants
 <code>Authorization: Bearer &lt;token&gt;</code>.
@@ -318,12 +318,17 @@ promised and how it is tested), <code>DEVELOPERS.md</code> (how the code is laid
 out) and <code>schema/schema.graphql</code> (the GraphQL schema).</p>
 
 <p>Every page here, and every script and style it loads, is served by graphsvc
-itself: they work without internet access. The browser code of GraphiQL
-(MIT: <a href="{static}/vendor/graphiql-3.8.3/LICENSE">licence</a>), React
-(MIT: <a href="{static}/vendor/react-18.2.0/LICENSE">licence</a>) and Swagger UI
+itself: they work without internet access. It ships, unchanged, the browser code of
+GraphiQL 3.8.3 (MIT: <a href="{static}/vendor/graphiql-3.8.3/LICENSE">licence</a>)
+and its Explorer plugin 1.0.2
+(MIT: <a href="{static}/vendor/graphiql-plugin-explorer-1.0.2/LICENSE">licence</a>),
+React and React DOM 18.2.0
+(MIT: <a href="{static}/vendor/react-18.2.0/LICENSE">licence</a>,
+<a href="{static}/vendor/react-dom-18.2.0/LICENSE">licence</a>) and Swagger UI 5.36.0
 (Apache-2.0: <a href="{static}/vendor/swagger-ui-dist-5.36.0/LICENSE">licence</a>,
-<a href="{static}/vendor/swagger-ui-dist-5.36.0/NOTICE">notice</a>) is shipped
-with it, unchanged.</p>
+<a href="{static}/vendor/swagger-ui-dist-5.36.0/NOTICE">notice</a>,
+<a href="{static}/vendor/swagger-ui-dist-5.36.0/swagger-ui-bundle.js.LICENSE.txt">bundled
+licences</a>).</p>
 </body>
 </html>
 """
