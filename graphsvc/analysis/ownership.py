@@ -47,6 +47,8 @@ __all__ = [
     "OrphanPage",
     "OwnerRef",
     "Ownership",
+    "count_ghost_owners",
+    "count_orphans",
     "ghost_owners",
     "orphans",
     "owners_of",
@@ -342,6 +344,36 @@ async def orphans(
         if not page.has_next:
             return OrphanPage(tuple(found), False, cursor)
     return OrphanPage(tuple(found), True, cursor)
+
+
+async def count_orphans(store: GraphStore, kind: EntityKind | None = None) -> int:
+    """How many entities :func:`orphans` would list over all its pages (a full scan).
+
+    Raises:
+        InvalidInput: for a kind other than Service or ConfigurationItem.
+    """
+    total, cursor = 0, None
+    while True:
+        page = await orphans(store, kind, first=COUNT_PAGE, after=cursor)
+        total += len(page.items)
+        if not page.has_next:
+            return total
+        cursor = page.end_cursor
+
+
+async def count_ghost_owners(store: GraphStore) -> int:
+    """How many teams :func:`ghost_owners` would list over all its pages (a full scan)."""
+    total, cursor = 0, None
+    while True:
+        page = await ghost_owners(store, first=COUNT_PAGE, after=cursor)
+        total += len(page.items)
+        if not page.has_next:
+            return total
+        cursor = page.end_cursor
+
+
+COUNT_PAGE = 10_000
+"""Findings per scan step of the counts (the scan itself reads :data:`SCAN` at a time)."""
 
 
 async def ghost_owners(

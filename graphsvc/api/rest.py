@@ -234,6 +234,7 @@ class ConflictPageOut(BaseModel):
 
     items: list[ConflictOut]
     next: int | None
+    total: int = Field(description="Every recorded conflict, not only this page.")
 
 
 class RunOut(BaseModel):
@@ -707,6 +708,7 @@ async def list_identity_conflicts(
     return ConflictPageOut(
         items=[ConflictOut.of(c) for c in page.items],
         next=page.end_cursor if page.has_next else None,
+        total=page.total,
     )
 
 

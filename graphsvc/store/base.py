@@ -156,11 +156,16 @@ class RelationPage:
 
 @dataclass(frozen=True, slots=True)
 class HistoryPage:
-    """One page of history events, oldest first; ``end_cursor`` is the last ``seq``."""
+    """One page of history events, oldest first; ``end_cursor`` is the last ``seq``.
+
+    ``total`` counts every event of the item (merged-in entities included), not
+    only this page nor only those after the cursor.
+    """
 
     items: tuple[HistoryEvent, ...]
     has_next: bool
     end_cursor: int | None
+    total: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -542,11 +547,15 @@ class NewConflict:
 
 @dataclass(frozen=True, slots=True)
 class ConflictPage:
-    """One page of identity conflicts, oldest first; ``end_cursor`` is the last ``seq``."""
+    """One page of identity conflicts, oldest first; ``end_cursor`` is the last ``seq``.
+
+    ``total`` counts every recorded conflict, not only this page.
+    """
 
     items: tuple[IdentityConflict, ...]
     has_next: bool
     end_cursor: int | None
+    total: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -192,6 +192,25 @@ async def test_ownership_orphans_and_ghost_owners(demo: Api) -> None:
     }
     services_only = ok(await demo.gql("{ orphans(kind: SERVICE) { edges { node { key } } } }"))
     assert [e["node"]["key"] for e in services_only["orphans"]["edges"]] == ["bed-board-staidans"]
+    # every connection has a totalCount, counting beyond the page
+    counted = ok(
+        await demo.gql(
+            "{ all: orphans(first: 1) { totalCount edges { node { key } } } "
+            "services: orphans(kind: SERVICE, first: 1) { totalCount } "
+            "ghostOwners(first: 1) { totalCount } identityConflicts { totalCount } }"
+        )
+    )
+    assert (counted["all"]["totalCount"], len(counted["all"]["edges"])) == (3, 1)
+    assert counted["services"]["totalCount"] == 1
+    assert counted["ghostOwners"]["totalCount"] == 2
+    assert counted["identityConflicts"]["totalCount"] >= 0
+    history = ok(
+        await demo.gql(
+            '{ entity(kind: SERVICE, key: "billing") { history(first: 1) { totalCount '
+            "edges { cursor } } } }"
+        )
+    )["entity"]["history"]
+    assert len(history["edges"]) == 1 and history["totalCount"] >= 1
 
     ghosts = ok(
         await demo.gql(

@@ -240,7 +240,9 @@ async def test_an_identifier_another_stored_entity_holds_is_a_conflict_not_a_mer
     )
     assert again.identity_conflicts == 1
     assert (await store.identity_conflicts(first=10)).items == (conflict,)
-    assert (await store.identity_conflicts(first=10, after=conflict.seq)).items == ()
+    later = await store.identity_conflicts(first=10, after=conflict.seq)
+    assert later.items == () and later.total == 1  # the total counts every conflict
+    assert page.total == 1
 
 
 # --------------------------------------------------------------- reconciliation
@@ -485,6 +487,8 @@ async def test_history_records_every_change_with_time_source_actor_and_run(
     await engine.finish_run(run.run_id, complete=True)
     page = await store.history(ItemRef(ItemKind.ENTITY, await entity_id(store, SVC, "s")), first=10)
     created, updated = page.items
+    one = await store.history(ItemRef(ItemKind.ENTITY, await entity_id(store, SVC, "s")), first=1)
+    assert (len(one.items), one.has_next, one.total, page.total) == (1, True, 2, 2)
     assert (created.op, created.source, created.actor) == (HistoryOp.CREATED, "cmdb", "alice")
     assert (updated.op, updated.source, updated.actor, updated.run_id) == (
         HistoryOp.UPDATED,

@@ -47,7 +47,15 @@ from graphsvc.analysis.impact import (
     dependencies,
     impact,
 )
-from graphsvc.analysis.ownership import GhostOwner, OwnerRef, Ownership, ghost_owners, orphans
+from graphsvc.analysis.ownership import (
+    GhostOwner,
+    OwnerRef,
+    Ownership,
+    count_ghost_owners,
+    count_orphans,
+    ghost_owners,
+    orphans,
+)
 from graphsvc.analysis.ownership import ownership as ownership_of
 from graphsvc.analysis.readiness import (
     CandidatePair,
@@ -484,6 +492,13 @@ class OwnershipType:
 class OrphanConnection:
     edges: list[EntityEdge]
     page_info: PageInfo
+    kind: strawberry.Private[EntityKind | None]
+
+    @strawberry.field(
+        description="Every orphan, not only this page (counted only when asked: a full scan)."
+    )
+    async def total_count(self, info: Info[GraphContext, None]) -> int:
+        return await count_orphans(info.context.store, self.kind)
 
 
 @strawberry.type(name="GhostOwner", description="A team that owns something but cannot act.")
@@ -515,6 +530,12 @@ class GhostOwnerEdge:
 class GhostOwnerConnection:
     edges: list[GhostOwnerEdge]
     page_info: PageInfo
+
+    @strawberry.field(
+        description="Every ghost owner, not only this page (counted only when asked: a scan)."
+    )
+    async def total_count(self, info: Info[GraphContext, None]) -> int:
+        return await count_ghost_owners(info.context.store)
 
 
 # ------------------------------------------------------------------ change types
@@ -862,6 +883,7 @@ class AnalysisQuery:
             raise _bad_input(exc) from None
         edges = [EntityEdge(cursor=encode_cursor(r.id), node=_entity(r)) for r in page.items]
         return OrphanConnection(
+            kind=kind,
             edges=edges,
             page_info=_scan_page_info(
                 page.has_next, after, [e.cursor for e in edges], page.end_cursor

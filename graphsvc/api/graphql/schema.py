@@ -221,6 +221,7 @@ class Query(AnalysisQuery):
                 start_cursor=edges[0].cursor if edges else None,
                 end_cursor=edges[-1].cursor if edges else None,
             ),
+            total_count=page.total,
         )
 
     @strawberry.field(description="The latest ingest runs, newest first.")

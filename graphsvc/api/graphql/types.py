@@ -226,6 +226,7 @@ class HistoryEdge:
 class HistoryConnection:
     edges: list[HistoryEdge]
     page_info: PageInfo
+    total_count: int = strawberry.field(description="Every event, not only this page.")
 
 
 @strawberry.interface(name="Entity", description="What every entity type has.")
@@ -326,6 +327,7 @@ class EntityInterface(relay.Node):
                 start_cursor=edges[0].cursor if edges else None,
                 end_cursor=edges[-1].cursor if edges else None,
             ),
+            total_count=page.total,
         )
 
     @classmethod
@@ -599,6 +601,7 @@ class IdentityConflictEdge:
 class IdentityConflictConnection:
     edges: list[IdentityConflictEdge]
     page_info: PageInfo
+    total_count: int = strawberry.field(description="Every recorded conflict.")
 
 
 def entity_object(record: EntityRecord | None) -> EntityInterface | None:

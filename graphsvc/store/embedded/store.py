@@ -1083,7 +1083,12 @@ class EmbeddedStore(GraphStore):
                     changes={k: FieldChange(v[0], v[1]) for k, v in parsed.items()},
                 )
             )
-        return HistoryPage(tuple(events), len(rows) > first, events[-1].seq if events else None)
+        [(total,)] = self._reader().execute(
+            f"SELECT count(*) FROM history WHERE item IN ({marks})", tuple(items)
+        )
+        return HistoryPage(
+            tuple(events), len(rows) > first, events[-1].seq if events else None, int(total)
+        )
 
     async def check(self, *, limit: int = 100) -> CheckReport:
         """Check the file, the history, the index and the identifiers (see the port)."""
@@ -1243,7 +1248,8 @@ class EmbeddedStore(GraphStore):
                 :first
             ]
         )
-        return ConflictPage(items, len(rows) > first, items[-1].seq if items else None)
+        [(total,)] = self._reader().execute("SELECT count(*) FROM identity_conflict")
+        return ConflictPage(items, len(rows) > first, items[-1].seq if items else None, int(total))
 
     @_reads_the_file
     async def runs(self, *, source: str | None = None, first: int = 100) -> list[RunRecord]:

@@ -741,6 +741,15 @@ def history_page(items: Sequence[int], after: int, limit: int) -> Statement:
     )
 
 
+def history_count(items: Sequence[int]) -> Statement:
+    """How many history events the given item codes have (``n``)."""
+    return Statement(
+        f"UNWIND $items AS item\nMATCH (h:{HISTORY} {{item: item}})\nRETURN count(h) AS n",
+        {"items": list(items)},
+        op="history_count",
+    )
+
+
 @_packs
 def events_after(items: Sequence[int], as_of: int) -> Statement:
     """Events of the given item codes later than ``as_of``, newest first (to undo them)."""
@@ -1134,6 +1143,13 @@ def conflicts_page(after: int, limit: int) -> Statement:
         "ORDER BY seq LIMIT $limit",
         {"after": after, "limit": limit},
         op="conflicts_page",
+    )
+
+
+def conflicts_count() -> Statement:
+    """How many identity conflicts are recorded (``n``)."""
+    return Statement(
+        f"MATCH (c:{IDENTITY_CONFLICT})\nRETURN count(c) AS n", {}, op="conflicts_count"
     )
 
 

@@ -890,14 +890,15 @@ class Neo4jStore(GraphStore):
         """Return an item's history, merged-in entities included (oldest first)."""
         first = max(0, first)
 
-        async def work(run: Run) -> list[Row]:
+        async def work(run: Run) -> tuple[list[Row], int]:
             items = [encode(ref.item, ref.id)]
             if ref.item is ItemKind.ENTITY:
                 losers = await run(q.losers_of(ref.id))
                 items += sorted(encode(ItemKind.ENTITY, int(r["id"])) for r in losers)
-            return await run(q.history_page(items, after or 0, first + 1))
+            counted = await run(q.history_count(items))
+            return await run(q.history_page(items, after or 0, first + 1)), int(counted[0]["n"])
 
-        rows = await self._read(work, "reading history")
+        rows, total = await self._read(work, "reading history")
         events = []
         for row in rows[:first]:
             kind, item_id = decode(int(row["item"]))
@@ -915,7 +916,9 @@ class Neo4jStore(GraphStore):
                     changes={k: FieldChange(v[0], v[1]) for k, v in parsed.items()},
                 )
             )
-        return HistoryPage(tuple(events), len(rows) > first, events[-1].seq if events else None)
+        return HistoryPage(
+            tuple(events), len(rows) > first, events[-1].seq if events else None, total
+        )
 
     async def check(self, *, limit: int = 100) -> CheckReport:
         """Check the history against the graph and the identifiers (see the port).
@@ -963,6 +966,7 @@ class Neo4jStore(GraphStore):
         rows = await self._read(
             _rows(q.conflicts_page(after or 0, max(0, first) + 1)), "reading identity conflicts"
         )
+        counted = await self._read(_rows(q.conflicts_count()), "counting identity conflicts")
         items = tuple(
             IdentityConflict(
                 seq=int(r["seq"]),
@@ -978,7 +982,8 @@ class Neo4jStore(GraphStore):
             )
             for r in rows[: max(0, first)]
         )
-        return ConflictPage(items, len(rows) > first, items[-1].seq if items else None)
+        total = int(counted[0]["n"])
+        return ConflictPage(items, len(rows) > first, items[-1].seq if items else None, total)
 
     async def runs(self, *, source: str | None = None, first: int = 100) -> list[RunRecord]:
         """Return the latest runs, newest first."""
