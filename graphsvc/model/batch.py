@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     JsonValue,
@@ -57,6 +58,19 @@ ItemStatus = Literal["active", "retired"]
 ``active`` (or nothing) asserts it."""
 
 
+def _kind_in_either_spelling(value: object) -> object:
+    """A kind's upper snake name (``SERVICE``, GraphQL's spelling) names it too."""
+    if isinstance(value, str) and not isinstance(value, EntityKind):
+        for kind in EntityKind:
+            if value == kind.name:
+                return kind.value
+    return value
+
+
+KindName = Annotated[EntityKind, BeforeValidator(_kind_in_either_spelling)]
+"""An entity kind in a batch: ``Service`` or ``SERVICE`` (PRODUCT.md 4.7: either spelling)."""
+
+
 class EntityRef(BaseModel):
     """A relation endpoint: ``{kind, key}`` or ``{kind, identifiers}``.
 
@@ -74,7 +88,7 @@ class EntityRef(BaseModel):
         serialize_by_alias=True,
     )
 
-    kind: EntityKind
+    kind: KindName
     key: Key | None = None
     identifiers: IdentifierMap | None = None
 
@@ -102,7 +116,7 @@ class EntityItem(BaseModel):
         serialize_by_alias=True,
     )
 
-    kind: EntityKind
+    kind: KindName
     key: Key
     name: Name | None = None
     status: ItemStatus | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from graphsvc.errors import BatchRejected
 from graphsvc.model.validation import parse_batch, parse_batch_json, parse_datetime
@@ -82,3 +83,30 @@ def test_well_known_relation_attributes_apply_only_where_declared() -> None:
                 ],
             }
         )
+
+
+def test_kinds_are_accepted_in_either_spelling() -> None:
+    """PRODUCT.md 4.7: ``SERVICE`` (GraphQL's spelling) names the kind as ``Service`` does."""
+    from graphsvc.model.batch import IngestBatch
+    from graphsvc.model.vocabulary import EntityKind
+
+    batch = IngestBatch.model_validate(
+        {
+            "source": "s",
+            "entities": [
+                {"kind": "SERVICE", "key": "a"},
+                {"kind": "CONFIGURATION_ITEM", "key": "b", "attributes": {"ciClass": "vm"}},
+            ],
+            "relations": [
+                {
+                    "type": "RUNS_ON",
+                    "from": {"kind": "SERVICE", "key": "a"},
+                    "to": {"kind": "ConfigurationItem", "key": "b"},
+                }
+            ],
+        }
+    )
+    assert [e.kind for e in batch.entities] == [EntityKind.SERVICE, EntityKind.CONFIGURATION_ITEM]
+    assert batch.relations[0].from_.kind is EntityKind.SERVICE
+    with pytest.raises(ValidationError, match="'Service'"):
+        IngestBatch.model_validate({"source": "s", "entities": [{"kind": "service", "key": "a"}]})
