@@ -293,7 +293,7 @@ async def crawl(client: httpx.AsyncClient, path: str, headers: dict[str, str]) -
 
 @asynccontextmanager
 async def running(
-    tmp_path: Path, **overrides: Any
+    tmp_path: Path, client_host: str = "127.0.0.1", **overrides: Any
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     settings = Settings(
         **{
@@ -306,7 +306,7 @@ async def running(
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 51000))
+        transport = httpx.ASGITransport(app=app, client=(client_host, 51000))
         async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as client:
             yield app, client
 
@@ -506,6 +506,20 @@ async def test_docs_page_allows_only_its_own_inline_script(dev: httpx.AsyncClien
     policy = r.headers["content-security-policy"]
     assert f"script-src 'self' 'sha256-{digest}';" in policy
     assert "'unsafe-inline'" not in policy.split("style-src")[0]
+
+
+async def test_pages_need_no_token_and_hold_no_graph_data(tmp_path: Path) -> None:
+    """With tokens (a remote client, no token): the pages answer, GraphQL itself does not."""
+    async with running(tmp_path, client_host="10.1.2.3", env="development", auth="tokens") as (
+        _app,
+        client,
+    ):
+        ingest = await client.post("/api/v1/ingest", json={"source": "t", "entities": []})
+        assert ingest.status_code == 401
+        for path in ("/", "/docs", f"/static/{GRAPHIQL_ASSETS[-1]}"):
+            assert (await client.get(path)).status_code == 200, path
+        # GraphiQL's page is answered after the token check, as any GraphQL request
+        assert (await client.get("/graphql", headers=HTML)).status_code == 401
 
 
 async def test_pages_are_not_in_the_openapi_document(dev: httpx.AsyncClient) -> None:
