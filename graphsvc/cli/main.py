@@ -4,6 +4,13 @@ Exit codes: 0 success; 2 invalid input (a malformed file, an invalid item: the
 message names the file, the item and the reason, and nothing was written); 3 the
 store cannot be used; 1 anything else (reported in one line, never a traceback
 unless ``GRAPHSVC_DEBUG=1``).
+
+Help texts (``--help``: the commands' docstrings up to ``Args:`` and the
+options' ``help=``) are plain text: no reST or Markdown markup, no module
+paths. A short option means one thing in every command: ``-o`` is always
+``--output`` and ``-f`` always ``--format``; importer settings are ``--set
+NAME=VALUE`` (no short form; ``--option`` is still accepted, hidden, for old
+scripts). ``tests/cli/test_help.py`` holds every command to this.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import structlog
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -34,6 +42,7 @@ from graphsvc.ingest.runner import (
     BatchSink,
     EngineSink,
     ImportReport,
+    UnresolvedReference,
     check_batches,
     read_batch_file,
     run_import,
@@ -112,13 +121,23 @@ def _policy(settings: Settings) -> IngestPolicy:
     )
 
 
-def _show_summary(summary: IngestSummary, title: str, limit: int = 20) -> None:
-    """Print the summary table, then (on stderr) what was accepted but may be a mistake."""
+def _show_summary(
+    summary: IngestSummary, title: str, limit: int = 20, *, not_created: int = 0
+) -> None:
+    """Print the summary table, then (on stderr) what was accepted but may be a mistake.
+
+    ``not_created``: relations of an import left out because an end names
+    nothing (a row of the table when not 0).
+    """
     for warning in summary.warnings[:limit]:
-        err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     if len(summary.warnings) > limit:
         err.print(f"[yellow]… and {len(summary.warnings) - limit} more warnings[/]")
-    out.print(_summary_table(summary, title))
+    table = _summary_table(summary, title)
+    if not_created:
+        table.add_row("not created", "", str(not_created))
+        table.caption = "not created: relations with an unresolved reference (listed above)"
+    out.print(table)
 
 
 def _summary_table(summary: IngestSummary, title: str) -> Table:
@@ -171,10 +190,10 @@ def export_schema(
         typer.Option("--check", help="Only compare with the files there; exit 1 when they differ."),
     ] = False,
 ) -> None:
-    """Write the schemas derived from the code into ``schema/``.
+    """Write the schemas derived from the code into the folder schema.
 
     The ingest batch JSON Schema, the GraphQL SDL and the change report's JSON
-    Schema; ``--check`` only compares.
+    Schema. With --check, only compare with the files there.
     """
     files = _schema_files()
     stale = []
@@ -193,9 +212,30 @@ def export_schema(
 
 def _print_warnings(warnings: Sequence[ImportWarning], limit: int = 20) -> None:
     for warning in warnings[:limit]:
-        err.print(f"[yellow]warning:[/] {warning.describe()}", highlight=False, soft_wrap=True)
+        err.print(
+            f"[yellow]warning:[/] {escape(warning.describe())}", highlight=False, soft_wrap=True
+        )
     if len(warnings) > limit:
         err.print(f"[yellow]… and {len(warnings) - limit} more warnings[/]")
+
+
+def _print_unresolved(unresolved: Sequence[UnresolvedReference]) -> None:
+    """Name every reference of an import that named nothing (all of them, on stderr)."""
+    if not unresolved:
+        return
+    relations = len({u.relation for u in unresolved})
+    err.print(
+        f"[yellow]{len(unresolved)} reference(s) could not be resolved; "
+        f"{relations} relation(s) were not created:[/]",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for reference in unresolved:
+        err.print(
+            f"[yellow]unresolved:[/] {escape(reference.describe())}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 async def _import_batches(settings: Settings, paths: Sequence[Path], actor: str) -> IngestSummary:
@@ -252,7 +292,8 @@ def import_(
         str,
         typer.Argument(
             metavar="FORMAT",
-            help="`batch` for graphsvc ingest batches (JSON or NDJSON), or an importer name.",
+            help="batch for graphsvc ingest batches (JSON or NDJSON), or an importer name "
+            "(graphsvc importers lists them).",
         ),
     ],
     paths: Annotated[list[Path], typer.Argument(metavar="PATH...", help="Files to import.")],
@@ -262,8 +303,18 @@ def import_(
     scope: Annotated[
         str, typer.Option(help="Scope the files describe (cluster, account, site).")
     ] = "default",
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="NAME=VALUE",
+            help="An importer setting, for example table=cmdb_ci_server or "
+            "timeZone=Europe/Amsterdam (servicenow); repeat for several.",
+        ),
+    ] = None,
     option: Annotated[
-        list[str] | None, typer.Option("--option", "-o", help="Importer option name=value.")
+        list[str] | None,
+        typer.Option("--option", metavar="NAME=VALUE", hidden=True, help="Old name of --set."),
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Items per batch.")] = 5000,
     actor: Annotated[
@@ -290,8 +341,12 @@ def import_(
 ) -> None:
     """Import files: ingest batches, or a tool's output as one complete run.
 
-    With --url the files are parsed and checked here and the run goes to a
-    running graphsvc over its REST API (see graphsvc.cli.remote).
+    A tool's files are read and checked before anything is written. Relations
+    whose other end is neither in the files nor in the graph are not created;
+    each such reference is listed (which record, which field, which value).
+
+    With --url the files are read and checked here, and the run goes to the
+    graphsvc served at that URL, over its REST API, instead of the local store.
     """
     settings = _settings()
     if format_ == "batch":
@@ -305,11 +360,11 @@ def import_(
         _show_summary(summary, f"imported {len(paths)} file(s)")
         return
     settings_map: dict[str, str] = {}
-    for item in option or []:
+    for item in [*(option or []), *(set_ or [])]:
         name, sep, value = item.partition("=")
-        if not sep:
-            raise _fail(f"--option {item!r}: expected name=value", 2)
-        settings_map[name] = value
+        if not sep or not name.strip():
+            raise _fail(f"--set {item!r}: expected NAME=VALUE", 2)
+        settings_map[name.strip()] = value
 
     async def run(sink: BatchSink) -> ImportReport:
         importer = load_importer(format_)
@@ -338,9 +393,13 @@ def import_(
             store = store_from_settings(settings)
             async with store:
                 report = await run(EngineSink(IngestEngine(store, _policy(settings)), actor=actor))
-        _print_warnings(report.warnings)
+        unresolved = {u.warning for u in report.unresolved}
+        _print_warnings([w for w in report.warnings if w not in unresolved])
+        _print_unresolved(report.unresolved)
         _show_summary(
-            report.summary, f"{format_} import: run {report.run_id}, {report.batches} batch(es)"
+            report.summary,
+            f"{format_} import: run {report.run_id}, {report.batches} batch(es)",
+            not_created=len({u.relation for u in report.unresolved}),
         )
 
     _run(work)
@@ -380,7 +439,7 @@ def serve(
         raise _fail(
             f"refusing to bind {host}: the server would run in local mode ({why}) and answer "
             "anyone without authentication. Create a token with "
-            "`graphsvc token create NAME --scope admin` (or set GRAPHSVC_AUTH=tokens), "
+            "'graphsvc token create NAME --scope admin' (or set GRAPHSVC_AUTH=tokens), "
             "or bind 127.0.0.1.",
             2,
         )
@@ -571,7 +630,7 @@ def report_change(
         Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
     ] = None,
 ) -> None:
-    """Render the CAB change review report of a change (PRODUCT.md 4.4).
+    """Render the change review report of a change, for the CAB.
 
     Summary, conflicts, the impact diagram (HTML only), affected services by
     tier, teams to notify, affected projects and every affected entity. The
@@ -662,7 +721,7 @@ def conflicts(
     ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
-    """List identity conflicts, oldest first (PRODUCT.md 2, "Identification").
+    """List identity conflicts, oldest first.
 
     Each is an identifier value an item carried that another entity keeps:
     the entity the item was identified as, the holder, the type and value, the

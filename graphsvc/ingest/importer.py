@@ -25,13 +25,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from graphsvc.errors import InvalidInput
 from graphsvc.model.batch import EntityItem, RelationItem
+from graphsvc.model.vocabulary import EntityKind
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "FieldReference",
     "ImportResult",
     "ImportWarning",
     "Importer",
@@ -66,16 +68,64 @@ class ImportWarning:
 
 
 @dataclass(frozen=True, slots=True)
+class FieldReference:
+    """The field of a tool's record that one end of a relation comes from, for messages.
+
+    An importer cannot know what the store holds. When an end of a relation
+    is neither in the import nor in the store, the runner leaves the relation
+    out and names it in the tool's words, from this note: which record, which
+    field, what the field says (see ``graphsvc.ingest.runner.UnresolvedReference``).
+    A relation end may carry several notes (two fields of a record, or two
+    records, naming the same thing); each is reported.
+
+    Attributes:
+        relation: Index of the relation in :attr:`ImportResult.relations`.
+        end: The end the field names: ``"from"`` or ``"to"``.
+        path: The file.
+        element: Where in it (a JSON pointer to the field, a line).
+        item: The record holding the field, as the tool's users know it
+            (``change CHG0000001``).
+        field: The field's name in the tool (``cmdb_ci``).
+        value: What the field says, as people read it
+            (``'db-prod-07' (sys_id 3f2…)``).
+        other_kinds: Kinds the referenced record may have in the graph when no
+            entity of the end's own kind matches (a ServiceNow ``cmdb_ci`` may
+            be a service): the runner tries them in order, with the same key or
+            identifiers, and uses the first that matches. The relation type
+            must allow each of them.
+    """
+
+    relation: int
+    end: Literal["from", "to"]
+    path: str
+    element: str
+    item: str
+    field: str
+    value: str
+    other_kinds: tuple[EntityKind, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ImportResult:
     """What a tool's files say, as ingest items.
 
     Relations must only name entities that this result contains, or that the
-    store already holds (identify them by key or identifiers).
+    store already holds (identify them by key or identifiers); a relation with
+    an end in neither is left out by the runner and reported.
+
+    Attributes:
+        entities: The entities to assert.
+        relations: The relations to assert (entities of the result first).
+        warnings: What was skipped or looked wrong (not fatal).
+        references: Optional notes saying which field of which record each
+            relation end comes from, so that an end that cannot be resolved is
+            reported in the tool's words (:class:`FieldReference`).
     """
 
     entities: tuple[EntityItem, ...] = ()
     relations: tuple[RelationItem, ...] = ()
     warnings: tuple[ImportWarning, ...] = ()
+    references: tuple[FieldReference, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

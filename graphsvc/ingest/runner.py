@@ -1,8 +1,10 @@
 """Running an importer as one ingest run, and loading batch files.
 
-:func:`run_import` parses every file, transforms them, checks every item, drops
-(with a warning) relations whose endpoints exist neither in the import nor in
-the store, and only then writes: ``startRun``, the batches (entities first), and
+:func:`run_import` parses every file, transforms them, checks every item, leaves
+out the relations whose endpoints exist neither in the import nor in the store
+(each one reported as an :class:`UnresolvedReference`, in the importer's words
+when it noted which field of which record the end comes from), and only then
+writes: ``startRun``, the batches (entities first), and
 ``finishRun(complete=true)``. A malformed file or an invalid item therefore
 writes nothing. If writing fails half-way, the run is finished incomplete, so
 nothing is marked stale.
@@ -14,6 +16,7 @@ store; a remote sink (in the CLI) posts them to a running graphsvc.
 from __future__ import annotations
 
 import gc
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -27,7 +30,13 @@ from pydantic import ValidationError
 from graphsvc.errors import BatchRejected, ItemError, ParseError
 from graphsvc.ingest.engine import IngestEngine
 from graphsvc.ingest.identify import Holder, resolve_endpoint
-from graphsvc.ingest.importer import Importer, ImporterOptions, ImportResult, ImportWarning
+from graphsvc.ingest.importer import (
+    FieldReference,
+    Importer,
+    ImporterOptions,
+    ImportResult,
+    ImportWarning,
+)
 from graphsvc.ingest.results import IngestSummary
 from graphsvc.model.batch import EntityItem, EntityRef, IngestBatch, RelationItem
 from graphsvc.model.validation import missing_required, parse_batch, validate_batch
@@ -40,8 +49,11 @@ __all__ = [
     "ImportReport",
     "ImportTimings",
     "Progress",
+    "ReferenceCheck",
+    "UnresolvedReference",
     "batches_of",
     "check_batches",
+    "check_references",
     "drop_dangling",
     "read_batch_file",
     "resolve_refs",
@@ -60,9 +72,13 @@ class ImportReport:
         run_id: The run.
         batches: Batches written.
         summary: The ingest counts over the whole run (the finish included).
-        warnings: What the importer skipped and the relations dropped because an
-            endpoint exists neither in the import nor in the store.
+        warnings: What the importer skipped, and the relations left out because
+            an end exists neither in the import nor in the store (the warnings
+            of ``unresolved``, also listed here).
         timings: Where the time went.
+        unresolved: Every reference that named nothing, so its relation was not
+            created: which record, which field, which value when the importer
+            noted its fields (:class:`UnresolvedReference`).
     """
 
     run_id: str
@@ -70,6 +86,7 @@ class ImportReport:
     summary: IngestSummary
     warnings: tuple[ImportWarning, ...]
     timings: ImportTimings = field(default_factory=lambda: ImportTimings())
+    unresolved: tuple[UnresolvedReference, ...] = ()
 
 
 class BatchSink(ABC):
@@ -198,74 +215,209 @@ def _ref_id(ref: EntityRef) -> tuple[EntityKind, str | None, tuple[tuple[str, st
     return (ref.kind, None, tuple(sorted((ref.identifiers or {}).items())))
 
 
-async def drop_dangling(
-    result: ImportResult, sink: BatchSink
-) -> tuple[tuple[RelationItem, ...], list[ImportWarning]]:
-    """Split off the relations whose endpoints exist neither in ``result`` nor in the store.
+_RefId = tuple[EntityKind, str | None, tuple[tuple[str, str], ...]]
 
-    An endpoint is in ``result`` when an entity of it has its kind and key, or
-    its kind and one of its identifier values (normalised). Every distinct
-    endpoint outside ``result`` is looked up with one :meth:`BatchSink.exists`
-    call; none is made when every endpoint is inside.
 
-    Returns:
-        The relations to keep (in order), and one warning per relation left out.
+@dataclass(frozen=True, slots=True)
+class UnresolvedReference:
+    """A relation end that is neither in the import nor in the store: the relation was not created.
+
+    Attributes:
+        relation: The relation left out (``TYPE Kind/key -> Kind/key``).
+        endpoint: The end that names nothing (``Kind/key`` or ``Kind{type=value}``).
+        warning: The message: the file and element, and in words which record,
+            which field and which value, when the importer said so
+            (:class:`~graphsvc.ingest.importer.FieldReference`); else the
+            relation and the end by their keys.
+        reference: The importer's note on the field, when it gave one.
     """
+
+    relation: str
+    endpoint: str
+    warning: ImportWarning
+    reference: FieldReference | None = None
+
+    def describe(self) -> str:
+        """Return the message with its file and element."""
+        return self.warning.describe()
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceCheck:
+    """What :func:`check_references` found.
+
+    Attributes:
+        relations: The relations to write, in order; an end the importer gave
+            other kinds for (:attr:`FieldReference.other_kinds`) is rewritten to
+            the kind that matched.
+        unresolved: One entry per field note of an end that names nothing (one
+            per relation when the importer gave no note), in the order of the
+            files and of the places in them.
+    """
+
+    relations: tuple[RelationItem, ...]
+    unresolved: tuple[UnresolvedReference, ...]
+
+
+async def check_references(result: ImportResult, sink: BatchSink) -> ReferenceCheck:
+    """Split off the relations with an end that exists neither in ``result`` nor in the store.
+
+    An end is in ``result`` when an entity of it has its kind and key, or its
+    kind and one of its identifier values (normalised). When an end names
+    nothing with its own kind and the importer's note on it lists
+    :attr:`~graphsvc.ingest.importer.FieldReference.other_kinds`, the same key
+    or identifiers are tried with those kinds, in order, and the first that
+    names an entity is used. Every distinct end (and alternative) outside
+    ``result`` is looked up with one :meth:`BatchSink.exists` call; none is
+    made when every end is inside.
+    """
+    notes: dict[tuple[int, str], list[FieldReference]] = {}
+    for note in result.references:
+        if 0 <= note.relation < len(result.relations):
+            notes.setdefault((note.relation, note.end), []).append(note)
     keys = {(e.kind, e.key) for e in result.entities}
-    outside: dict[tuple[EntityKind, str | None, tuple[tuple[str, str], ...]], EntityRef] = {}
-    suspect: set[int] = set()
-    by_identifiers: list[tuple[int, EntityRef]] = []
+    normalize = VOCABULARY.normalize_identifier
+    # identifier values of the import, only of the (kind, type)s references use
+    wanted: set[tuple[EntityKind, str]] = set()
     for index, rel in enumerate(result.relations):
-        for ref in (rel.from_, rel.to):
-            key = ref.key
-            if key is None:
-                by_identifiers.append((index, ref))
-            elif (ref.kind, key) not in keys:
-                outside.setdefault((ref.kind, key, ()), ref)
-                suspect.add(index)
-    if by_identifiers:
-        # identifier values of the import, only of the (kind, type)s references use
-        normalize = VOCABULARY.normalize_identifier
-        wanted = {(ref.kind, t) for _, ref in by_identifiers for t in ref.identifiers or {}}
-        identifiers = {
+        for end, ref in (("from", rel.from_), ("to", rel.to)):
+            if ref.key is None:
+                kinds = [ref.kind] + [k for n in notes.get((index, end), ()) for k in n.other_kinds]
+                wanted.update((k, t) for k in kinds for t in ref.identifiers or {})
+    identifiers = (
+        {
             (e.kind, t, normalize(t, v))
             for e in result.entities
             if e.identifiers
             for t, v in e.identifiers.items()
             if (e.kind, t) in wanted
         }
-        for index, ref in by_identifiers:
-            if not any(
-                (ref.kind, t, normalize(t, v)) in identifiers
-                for t, v in (ref.identifiers or {}).items()
-            ):
-                outside.setdefault(_ref_id(ref), ref)
-                suspect.add(index)
-    suspects = sorted(suspect)
+        if wanted
+        else set()
+    )
+
+    def inside(ref: EntityRef) -> bool:
+        if ref.key is not None:
+            return (ref.kind, ref.key) in keys
+        return any(
+            (ref.kind, t, normalize(t, v)) in identifiers
+            for t, v in (ref.identifiers or {}).items()
+        )
+
+    outside: dict[_RefId, EntityRef] = {}
+    suspects: list[tuple[int, str, list[EntityRef]]] = []
+    for index, rel in enumerate(result.relations):
+        for end, ref in (("from", rel.from_), ("to", rel.to)):
+            if inside(ref):
+                continue
+            candidates = [ref]
+            for note in notes.get((index, end), ()):
+                for kind in note.other_kinds:
+                    if kind is not ref.kind and all(c.kind is not kind for c in candidates):
+                        candidates.append(ref.model_copy(update={"kind": kind}))
+            suspects.append((index, end, candidates))
+            for candidate in candidates:
+                if not inside(candidate):
+                    outside.setdefault(_ref_id(candidate), candidate)
     if not suspects:
-        return tuple(result.relations), []
+        return ReferenceCheck(tuple(result.relations), ())
     ids = list(outside)
-    found = await sink.exists([outside[i] for i in ids])
-    missing = {i for i, ok in zip(ids, found, strict=True) if not ok}
-    if not missing:
-        return tuple(result.relations), []
-    dropped: set[int] = set()
-    warnings: list[ImportWarning] = []
-    for index in suspects:
-        rel = result.relations[index]
-        gone = [r.label() for r in (rel.from_, rel.to) if _ref_id(r) in missing]
-        if gone:
-            dropped.add(index)
-            warnings.append(
-                ImportWarning(
-                    "",
-                    f"relation {index} of the import",
-                    f"dropped {rel.label()}: {', '.join(gone)} exists neither in this import "
-                    "nor in the store",
+    found = await sink.exists([outside[i] for i in ids]) if ids else []
+    present = {i for i, ok in zip(ids, found, strict=True) if ok}
+    replaced: dict[tuple[int, str], EntityRef] = {}
+    missing: dict[int, list[tuple[str, list[EntityRef]]]] = {}
+    for index, end, candidates in suspects:
+        hit = next((c for c in candidates if inside(c) or _ref_id(c) in present), None)
+        if hit is None:
+            missing.setdefault(index, []).append((end, candidates))
+        elif hit is not candidates[0]:
+            replaced[(index, end)] = hit
+    unresolved: list[UnresolvedReference] = []
+    kept: list[RelationItem] = []
+    for index, rel in enumerate(result.relations):
+        gone = missing.get(index)
+        if gone is None:
+            if (index, "from") in replaced or (index, "to") in replaced:
+                rel = rel.model_copy(
+                    update={
+                        "from_": replaced.get((index, "from"), rel.from_),
+                        "to": replaced.get((index, "to"), rel.to),
+                    }
+                )
+            kept.append(rel)
+            continue
+        unresolved.extend(_unresolved(index, rel, gone, notes))
+    unresolved.sort(key=lambda u: (u.warning.path, _in_order(u.warning.element)))
+    return ReferenceCheck(tuple(kept), tuple(unresolved))
+
+
+def _in_order(element: str) -> tuple[tuple[int, str], ...]:
+    """Sort key of an element: numbers by value (``/result/2`` before ``/result/10``)."""
+    return tuple(
+        (int(part), "") if part.isdigit() else (-1, part)
+        for part in re.split(r"(\d+)", element)
+        if part
+    )
+
+
+def _unresolved(
+    index: int,
+    rel: RelationItem,
+    gone: list[tuple[str, list[EntityRef]]],
+    notes: Mapping[tuple[int, str], list[FieldReference]],
+) -> list[UnresolvedReference]:
+    """The reports of one relation left out (see :class:`UnresolvedReference`)."""
+    out: list[UnresolvedReference] = []
+    label = rel.label()
+    unnoted: list[str] = []
+    for end, candidates in gone:
+        endpoint = candidates[0].label()
+        ends_notes = notes.get((index, end), [])
+        if not ends_notes:
+            unnoted.append(endpoint)
+            continue
+        if len(candidates) > 1:
+            kinds = [c.kind.value for c in candidates]
+            where = f"no {', '.join(kinds[:-1])} or {kinds[-1]} in this import or in the store"
+        else:
+            where = "neither in this import nor in the store"
+        for note in ends_notes:
+            message = (
+                f"{note.item}: {note.field} {note.value} is not in the graph ({where}); "
+                f"the {rel.type.value} relation was not created"
+            )
+            out.append(
+                UnresolvedReference(
+                    label, endpoint, ImportWarning(note.path, note.element, message), note
                 )
             )
-    kept = tuple(r for i, r in enumerate(result.relations) if i not in dropped)
-    return kept, warnings
+    if unnoted:
+        message = (
+            f"dropped {label}: {', '.join(unnoted)} exists neither in this import nor in the store"
+        )
+        out.append(
+            UnresolvedReference(
+                label,
+                ", ".join(unnoted),
+                ImportWarning("", f"relation {index} of the import", message),
+            )
+        )
+    return out
+
+
+async def drop_dangling(
+    result: ImportResult, sink: BatchSink
+) -> tuple[tuple[RelationItem, ...], list[ImportWarning]]:
+    """Split off the relations whose endpoints exist neither in ``result`` nor in the store.
+
+    :func:`check_references`, with its findings as warnings.
+
+    Returns:
+        The relations to keep (in order), and one warning per unresolved
+        reference (per relation left out when the importer noted no fields).
+    """
+    check = await check_references(result, sink)
+    return check.relations, [u.warning for u in check.unresolved]
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,8 +489,13 @@ async def run_import(
     gc.freeze()
     try:
         source_name = source or importer.default_source
-        relations, dropped = await drop_dangling(result, sink)
-        result = ImportResult(result.entities, relations, result.warnings + tuple(dropped))
+        check = await check_references(result, sink)
+        relations, unresolved = check.relations, check.unresolved
+        result = ImportResult(
+            result.entities,
+            relations,
+            result.warnings + tuple(u.warning for u in unresolved),
+        )
         batches = list(
             batches_of(result, source=source_name, scope=scope, run_id=None, size=batch_size)
         )
@@ -357,7 +514,7 @@ async def run_import(
         check_s=checked_at - transformed_at,
         write_s=written_at - checked_at,
     )
-    return ImportReport(summary.run_id or "", count, summary, warnings, timings)
+    return ImportReport(summary.run_id or "", count, summary, warnings, timings, unresolved)
 
 
 def _invalid_item(path: str, element: str, exc: ValidationError) -> ParseError:

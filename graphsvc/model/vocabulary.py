@@ -556,6 +556,11 @@ KINDS: tuple[KindSpec, ...] = (
             ),
             _attr("backoutPlan", _S, "How the change is undone if it fails."),
             _attr("testPlan", _S, "How the change is verified."),
+            _attr(
+                "configurationItem",
+                _S,
+                "The CI the change tool names (kept when the graph lacks it).",
+            ),
         ),
     ),
     KindSpec(

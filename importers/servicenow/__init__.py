@@ -13,8 +13,8 @@ when empty) or with display values (``sysparm_display_value=all``:
 ``{"display_value", "value"[, "link"]}``). Codes, sys_ids and dates are read
 from the raw ``value``; names and labels from ``display_value`` when present.
 
-Mapping (every key is ``snow/<sys_id>``; every entity carries the identifier
-``servicenowSysId``):
+Mapping (every key is ``snow/<sys_id>`` but a change's, which is its number;
+every entity carries the identifier ``servicenowSysId``):
 
 =========================  ===========================================================
 records                    become
@@ -30,10 +30,13 @@ records                    become
 other ``cmdb_ci*``         ``ConfigurationItem`` with ``ciClass`` = ``sys_class_name``
 ``sys_user_group``         ``Team``: ``email``, ``manager``, ``description``;
                            ``parent`` -> Team ``PART_OF`` parent team
-``change_request``         ``Change``: ``state``, ``changeType``, ``plannedStart``,
-                           ``plannedEnd``, ``risk``, ``number``, ``priority`` …;
-                           ``cmdb_ci`` / ``business_service`` / ``service_offering``
-                           -> Change ``MODIFIES`` that CI or service
+``change_request``         ``Change`` keyed by its ``number`` (below); ``cmdb_ci`` /
+                           ``business_service`` / ``service_offering`` -> Change
+                           ``MODIFIES`` that CI or service; ``assignment_group`` ->
+                           Change ``ASSIGNED_TO`` the Team, ``assigned_to`` -> Change
+                           ``ASSIGNED_TO`` the Person
+``task_ci``                a change's Affected CIs: Change ``MODIFIES`` ``ci_item``;
+                           rows of other tasks (incidents …) skipped with a warning
 ``cmdb_rel_ci``            a relation per its ``type`` (below)
 ``cmdb_rel_type``          no entity: names the types of ``cmdb_rel_ci`` records
                            whose ``type`` is a bare sys_id
@@ -104,12 +107,23 @@ A relationship whose shape the vocabulary forbids (``RUNS_ON`` a service) is
 skipped with a warning.
 
 The kind of a referenced record (relationship ends, a change's ``cmdb_ci``)
-is the kind it gets in this run; a record not in the run is taken to be a
-``ConfigurationItem`` (a ``Service`` for ``business_service`` and
-``service_offering``). If the store holds it under another kind, the runner
-drops the relation with a warning.
+is the kind it gets in this run. A relationship end not in the run is taken
+to be a ``ConfigurationItem``; if the store holds it under another kind, the
+relation is not created and the import says so. A change's references to
+records not in the run are sent by sys_id (``{kind, identifiers:
+{servicenowSysId}}``), so they reach the entity whatever its key (an Nmap host
+merged with the ServiceNow CI, say), and a ``cmdb_ci`` or ``ci_item`` that is
+no ``ConfigurationItem`` in the store is looked for as a ``Service`` (a
+``business_service`` or ``service_offering`` the other way round).
 
-Changes: ``state`` maps codes and labels (``-5`` New -> ``new``, ``-4`` Assess
+Changes. The key is the change ``number`` (``CHG0000001``), the name its
+``short_description``; the sys_id is the ``servicenowSysId`` identifier, so
+exports that name the change by sys_id (``task_ci``) reach it, and a store
+that holds it under the key ``snow/<sys_id>`` of earlier versions keeps one
+entity: the identifier identifies it and the number becomes an alias, by
+which it is found from then on. Two records of one import with one number but
+different sys_ids (exports of two instances) are refused.
+``state`` maps codes and labels (``-5`` New -> ``new``, ``-4`` Assess
 and ``-3`` Authorize -> ``assess``, ``-2`` -> ``scheduled``, ``-1`` ->
 ``implement``, ``0`` -> ``review``, ``3`` -> ``closed``, ``4`` Canceled ->
 ``cancelled``; legacy labels such as Closed Skipped too); ``type`` -> ``changeType``
@@ -118,9 +132,37 @@ are left out with a warning. ``start_date``/``end_date`` -> ``plannedStart`` /
 ``plannedEnd``: **the Table API returns raw date-times as ``YYYY-MM-DD
 HH:MM:SS`` in UTC without a zone, so they are read as UTC and written with
 ``+00:00``.** Display values of dates are in the exporting user's time zone
-and are never used; exports made with ``sysparm_display_value=true`` (display
-values only) therefore give wrong times and should not be used.
-``risk`` is the label (``High``).
+and are never used. A change from an export of display values only
+(``sysparm_display_value=true``: a reference without ``value``, or a
+``state`` label instead of its code) has no UTC times: its dates are refused
+(a :class:`~graphsvc.errors.ParseError` naming the record and field) unless
+the ``timeZone`` setting names the exporting user's zone
+(``--set timeZone=Europe/Amsterdam``). An export of raw values only
+(``sysparm_display_value=false``) is read in full; names are then the run's
+own names of the records referenced, else their sys_ids.
+``risk`` is the label (``High``; from the code when there is no label),
+``approval`` the choice value (``requested``, ``approved`` …),
+``requestedBy`` / ``assignedTo`` / ``assignmentGroup`` the names of those
+references, ``configurationItem`` the name of the ``cmdb_ci`` (kept whether or
+not the graph has that CI, so that a report can say what the change tool
+named), ``backoutPlan``, ``testPlan``, ``implementationPlan``, ``changePlan``,
+``justification``, ``riskImpactAnalysis`` and ``description`` the texts (each
+line stripped), plus ``number``, ``shortDescription``, ``priority``,
+``impact`` and ``category``.
+
+Unresolved references. Every relation end the import names that is neither in
+the import nor in the store is reported in ServiceNow's words, and its
+relation is not created: ``change CHG0000001: cmdb_ci 'db-prod-07' (sys_id …)
+is not in the graph (…); the MODIFIES relation was not created``
+(:class:`~graphsvc.ingest.runner.UnresolvedReference`). Users are not
+imported, so ``assigned_to`` resolves only when some source has a ``Person``
+with the user's sys_id.
+
+Runs. Each import is one complete run of its source and scope: what that
+source asserted before in the scope and does not assert now goes stale. Import
+changes together with the CMDB files, or under a scope of their own
+(``--scope changes``); a run of changes alone in the CMDB's scope would mark
+the CMDB's entities stale.
 
 A record present in several files of a run is one entity; per attribute the
 later file wins.

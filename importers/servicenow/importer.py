@@ -5,17 +5,31 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import tzinfo
 from pathlib import Path
 from typing import ClassVar, Literal
 
 from pydantic import JsonValue
 
-from graphsvc.ingest.importer import Importer, ImporterOptions, ImportResult, ImportWarning
+from graphsvc.errors import ParseError
+from graphsvc.ingest.importer import (
+    FieldReference,
+    Importer,
+    ImporterOptions,
+    ImportResult,
+    ImportWarning,
+)
 from graphsvc.model.batch import EntityItem, EntityRef, RelationItem
-from graphsvc.model.validation import parse_datetime
 from graphsvc.model.vocabulary import VOCABULARY, EntityKind, RelationType
+from importers.servicenow.changes import (
+    CHANGE_TEXTS,
+    TIME_ZONE_SETTING,
+    change_number,
+    read_time_zone,
+    snow_datetime,
+    text_block,
+)
 from importers.servicenow.codes import (
     CHANGE_STATES,
     CHANGE_TYPES,
@@ -31,14 +45,15 @@ from importers.servicenow.records import SnowField, SnowFile, SnowRecord, SnowTa
 
 __all__ = ["ServiceNowImporter", "snow_key"]
 
-_CI, _SERVICE, _TEAM, _CHANGE = (
+_CI, _SERVICE, _TEAM, _CHANGE, _PERSON = (
     EntityKind.CONFIGURATION_ITEM,
     EntityKind.SERVICE,
     EntityKind.TEAM,
     EntityKind.CHANGE,
+    EntityKind.PERSON,
 )
+_SYS_ID = "servicenowSysId"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
-_SNOW_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}$")
 _LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "localhost6", "ip6-localhost"})
 _JUNK_SERIALS = frozenset(
     {
@@ -102,22 +117,27 @@ _NUMBERS = (("disk_space", "diskSpaceGb"), ("cpu_speed", "cpuSpeedMhz"))
 
 
 def snow_key(sys_id: str) -> str:
-    """Return the natural key of the record ``sys_id`` (for every kind)."""
+    """Return the natural key of the record ``sys_id`` (every kind but ``Change``).
+
+    A change's key is its number (``CHG0000001``); its sys_id is its
+    ``servicenowSysId`` identifier.
+    """
     return f"snow/{sys_id}"
 
 
-def snow_datetime(value: str) -> str | None:
-    """Return a ServiceNow date-time as ISO 8601 with a zone, or ``None`` if unreadable.
+def _ref_id(ref: EntityRef) -> tuple[str, str]:
+    """A relation end as sortable text: its kind and its key (or identifiers)."""
+    if ref.key is not None:
+        return (ref.kind.value, ref.key)
+    return (
+        ref.kind.value,
+        ",".join(f"{t}={v}" for t, v in sorted((ref.identifiers or {}).items())),
+    )
 
-    The Table API returns raw values as ``YYYY-MM-DD HH:MM:SS`` in UTC without a
-    zone; they are read as UTC (``+00:00``). A value that already carries a zone
-    is kept as it says.
-    """
-    text = value.strip()
-    if _SNOW_TIME.match(text):
-        return datetime.fromisoformat(text).replace(tzinfo=UTC).isoformat()
-    parsed = parse_datetime(text)
-    return parsed.isoformat() if parsed else None
+
+def _shown(ref_display: str, sys_id: str) -> str:
+    """What a reference field says, for messages: ``'name' (sys_id …)`` or ``sys_id …``."""
+    return f"{ref_display!r} (sys_id {sys_id})" if ref_display else f"sys_id {sys_id}"
 
 
 @dataclass(slots=True)
@@ -147,30 +167,79 @@ class _Skipped:
     count: int = 0
 
 
-class _Run:
-    """The state of one transform (pure: fed only from the parsed files)."""
+_Triple = tuple[str, str, str, str, str]
 
-    def __init__(self, files: Sequence[SnowFile], service_classes: frozenset[str]) -> None:
+
+class _Run:
+    """The state of one transform (pure: fed only from the parsed files).
+
+    Raises:
+        ParseError: from the constructor, when two change records of the run
+            share a number but not a sys_id, or one sys_id comes with two numbers.
+    """
+
+    def __init__(
+        self,
+        files: Sequence[SnowFile],
+        service_classes: frozenset[str],
+        time_zone: tzinfo | None = None,
+    ) -> None:
         self.files = files
         self.service_classes = service_classes
+        self.time_zone = time_zone
         self.entities: dict[tuple[EntityKind, str], _Draft] = {}
-        self.relations: dict[tuple[str, str, str, str, str], RelationItem] = {}
+        self.relations: dict[_Triple, RelationItem] = {}
+        self.notes: dict[_Triple, list[FieldReference]] = {}
         self.warnings: list[ImportWarning] = []
         self.skipped_types: dict[str, _Skipped] = {}
         self.kind_of: dict[str, EntityKind] = {}
         self.groups: set[str] = set()
+        self.names: dict[str, str] = {}
+        self.change_numbers: dict[str, str] = {}
         self.rel_type_names: dict[str, str] = dict(OOB_REL_TYPE_IDS)
+        numbered: dict[str, tuple[str, str, str]] = {}  # number -> sys_id, path, element
         for file in files:
             for record in file.records:
                 if record.table is SnowTable.CI:
                     self.kind_of[record.sys_id] = self.ci_kind(record)
+                    self.names[record.sys_id] = record.label("name")
                 elif record.table is SnowTable.GROUP:
                     self.groups.add(record.sys_id)
+                    self.names[record.sys_id] = record.label("name")
+                elif record.table is SnowTable.CHANGE:
+                    self.number_change(file.path, record, numbered)
                 elif record.table is SnowTable.RELATION_TYPE:
                     name = record.value("name") or (
                         f"{record.value('parent_descriptor')}::{record.value('child_descriptor')}"
                     )
                     self.rel_type_names[record.sys_id] = name
+
+    def number_change(
+        self, path: str, record: SnowRecord, numbered: dict[str, tuple[str, str, str]]
+    ) -> None:
+        """Note a change's number (its key), refusing numbers that name two changes."""
+        number = change_number(record)
+        where = f"{record.element}/number"
+        before = self.change_numbers.get(record.sys_id)
+        if before is not None and before != number:
+            raise ParseError(
+                path,
+                where,
+                f"the change_request record (sys_id {record.sys_id}) has number {number!r} "
+                f"here and {before!r} in another record of this import",
+            )
+        owner = numbered.get(number)
+        if owner is not None and owner[0] != record.sys_id:
+            raise ParseError(
+                path,
+                where,
+                f"change number {number!r} names two change_request records: sys_id "
+                f"{record.sys_id} here and sys_id {owner[0]} at {owner[1]}: {owner[2]}; a "
+                "change's number is its key (exports of two ServiceNow instances go in "
+                "separate imports)",
+            )
+        self.change_numbers[record.sys_id] = number
+        numbered.setdefault(number, (record.sys_id, path, record.element))
 
     # ------------------------------------------------------------- helpers
     def ci_kind(self, record: SnowRecord) -> EntityKind:
@@ -180,7 +249,9 @@ class _Run:
         self.warnings.append(ImportWarning(path, element, message))
 
     def draft(self, kind: EntityKind, sys_id: str) -> _Draft:
-        key = snow_key(sys_id)
+        return self.draft_key(kind, snow_key(sys_id))
+
+    def draft_key(self, kind: EntityKind, key: str) -> _Draft:
         found = self.entities.get((kind, key))
         if found is None:
             found = self.entities[(kind, key)] = _Draft(kind, key)
@@ -193,15 +264,49 @@ class _Run:
         to: tuple[EntityKind, str],
         attributes: dict[str, JsonValue] | None = None,
     ) -> None:
-        triple = (type_.value, from_[0].value, from_[1], to[0].value, to[1])
-        self.relations[triple] = RelationItem.model_validate(
-            {
-                "type": type_,
-                "from": EntityRef(kind=from_[0], key=snow_key(from_[1])),
-                "to": EntityRef(kind=to[0], key=snow_key(to[1])),
-                "attributes": attributes or {},
-            }
+        self.relate_refs(
+            type_,
+            EntityRef(kind=from_[0], key=snow_key(from_[1])),
+            EntityRef(kind=to[0], key=snow_key(to[1])),
+            attributes,
         )
+
+    def relate_refs(
+        self,
+        type_: RelationType,
+        from_: EntityRef,
+        to: EntityRef,
+        attributes: dict[str, JsonValue] | None = None,
+        notes: Sequence[FieldReference] = (),
+    ) -> None:
+        """Assert a relation; ``notes`` say which fields name its ends (relation index unset)."""
+        triple = (type_.value, *_ref_id(from_), *_ref_id(to))
+        self.relations[triple] = RelationItem.model_validate(
+            {"type": type_, "from": from_, "to": to, "attributes": attributes or {}}
+        )
+        if notes:
+            self.notes.setdefault(triple, []).extend(notes)
+
+    def ref_to(self, sys_id: str, kind: EntityKind) -> tuple[EntityRef, bool]:
+        """Return the end for the record ``sys_id`` of ``kind``, and whether this run holds it.
+
+        A record of the run is named by its key (with the kind the run gives
+        it); any other by its sys_id (``servicenowSysId``), which the store
+        resolves whatever key the entity has.
+        """
+        in_run = self.kind_of.get(sys_id)
+        if in_run is not None and kind in (_CI, _SERVICE):
+            return EntityRef(kind=in_run, key=snow_key(sys_id)), True
+        if kind is _TEAM and sys_id in self.groups:
+            return EntityRef(kind=_TEAM, key=snow_key(sys_id)), True
+        if kind is _CHANGE and sys_id in self.change_numbers:
+            return EntityRef(kind=_CHANGE, key=self.change_numbers[sys_id]), True
+        return EntityRef(kind=kind, identifiers={_SYS_ID: sys_id}), False
+
+    def reference_label(self, ref: SnowField) -> str:
+        """What a reference names, for people: its display value, else the run's name for it."""
+        sys_id = ref.value.strip()
+        return (ref.display or "").strip() or self.names.get(sys_id, "") or sys_id
 
     def is_group(self, ref: SnowField) -> bool:
         return bool(ref.value) and (
@@ -214,6 +319,7 @@ class _Run:
             SnowTable.CI: self.ci,
             SnowTable.GROUP: self.group,
             SnowTable.CHANGE: self.change,
+            SnowTable.TASK_CI: self.task_ci,
             SnowTable.RELATION: self.relation,
         }
         for file in self.files:
@@ -237,10 +343,16 @@ class _Run:
         entities = sorted(
             (d.item() for d in self.entities.values()), key=lambda e: (e.kind.value, e.key)
         )
+        order = sorted(self.relations)
         return ImportResult(
             entities=tuple(entities),
-            relations=tuple(self.relations[k] for k in sorted(self.relations)),
+            relations=tuple(self.relations[k] for k in order),
             warnings=tuple(self.warnings),
+            references=tuple(
+                replace(note, relation=index)
+                for index, triple in enumerate(order)
+                for note in self.notes.get(triple, ())
+            ),
         )
 
     def ci(self, path: str, record: SnowRecord) -> None:
@@ -379,14 +491,45 @@ class _Run:
             self.relate(RelationType.PART_OF, (_TEAM, record.sys_id), (_TEAM, parent))
 
     def change(self, path: str, record: SnowRecord) -> None:
-        draft = self.draft(_CHANGE, record.sys_id)
-        number, summary = record.label("number"), record.label("short_description")
-        draft.name = " ".join(p for p in (number, summary) if p) or record.sys_id
-        draft.identifiers["servicenowSysId"] = record.sys_id
-        attributes: dict[str, JsonValue] = {}
-        if number:
-            attributes["number"] = number
-        if summary:
+        number = self.change_numbers[record.sys_id]
+        draft = self.draft_key(_CHANGE, number)
+        draft.name = record.label("short_description") or number
+        draft.identifiers[_SYS_ID] = record.sys_id
+        draft.attributes.update(self.change_attributes(path, record, number))
+        me = EntityRef(kind=_CHANGE, key=number)
+        for fld, type_, kind, others in (
+            ("cmdb_ci", RelationType.MODIFIES, _CI, (_SERVICE,)),
+            ("business_service", RelationType.MODIFIES, _SERVICE, (_CI,)),
+            ("service_offering", RelationType.MODIFIES, _SERVICE, (_CI,)),
+            ("assignment_group", RelationType.ASSIGNED_TO, _TEAM, ()),
+            ("assigned_to", RelationType.ASSIGNED_TO, _PERSON, ()),
+        ):
+            ref = record.fields.get(fld)
+            target = ref.value.strip() if ref is not None else ""
+            if ref is None or not target:
+                continue
+            end, in_run = self.ref_to(target, kind)
+            note = FieldReference(
+                -1,
+                "to",
+                path,
+                f"{record.element}/{fld}",
+                f"change {number}",
+                fld,
+                _shown((ref.display or "").strip(), target),
+                () if in_run else others,
+            )
+            self.relate_refs(type_, me, end, notes=[note])
+
+    def change_attributes(self, path: str, record: SnowRecord, number: str) -> dict[str, JsonValue]:
+        """The attributes of a change record (see the package docstring).
+
+        Raises:
+            ParseError: for a date-time of a display-values-only export when the
+                ``timeZone`` setting does not say which zone it is in.
+        """
+        attributes: dict[str, JsonValue] = {"number": number}
+        if summary := record.label("short_description"):
             attributes["shortDescription"] = summary
         state = record.fields.get("state")
         if state is not None and (state.value.strip() or state.display):
@@ -407,36 +550,96 @@ class _Run:
             else:
                 self.warn(path, f"{record.element}/type", f"unknown change type {type_.label!r}")
         for fld, name in (("start_date", "plannedStart"), ("end_date", "plannedEnd")):
-            raw = record.value(fld)
-            if not raw:
-                continue
-            when = snow_datetime(raw)
-            if when:
+            if when := self.change_time(path, record, number, fld):
                 attributes[name] = when
-            else:
-                self.warn(path, f"{record.element}/{fld}", f"{raw!r} is not a date-time")
         risk = record.fields.get("risk")
         if risk is not None and risk.value.strip():
-            attributes["risk"] = risk.display or RISKS.get(risk.value.strip(), risk.value.strip())
-        for fld, name in (
-            ("priority", "priority"),
-            ("impact", "impact"),
-            ("category", "category"),
-            ("requested_by", "requestedBy"),
-            ("assignment_group", "assignmentGroup"),
-        ):
+            attributes["risk"] = (risk.display or "").strip() or RISKS.get(
+                risk.value.strip(), risk.value.strip()
+            )
+        approval = record.fields.get("approval")
+        if approval is not None and approval.label.strip():
+            # the choice value (requested, approved, rejected, not requested …)
+            attributes["approval"] = (approval.value or approval.label).strip().lower()
+        for fld, name in (("priority", "priority"), ("impact", "impact"), ("category", "category")):
             if text := record.label(fld):
                 attributes[name] = text
-        draft.attributes.update(attributes)
-        for fld, default in (
-            ("cmdb_ci", _CI),
-            ("business_service", _SERVICE),
-            ("service_offering", _SERVICE),
+        for fld, name in (
+            ("requested_by", "requestedBy"),
+            ("assignment_group", "assignmentGroup"),
+            ("assigned_to", "assignedTo"),
+            ("cmdb_ci", "configurationItem"),
         ):
-            target = record.value(fld)
-            if target:
-                kind = self.kind_of.get(target, default)
-                self.relate(RelationType.MODIFIES, (_CHANGE, record.sys_id), (kind, target))
+            ref = record.fields.get(fld)
+            if ref is not None and ref.value.strip():
+                attributes[name] = self.reference_label(ref)
+        for fld, name in CHANGE_TEXTS:
+            if text := text_block(record.label(fld)):
+                attributes[name] = text
+        return attributes
+
+    def change_time(self, path: str, record: SnowRecord, number: str, fld: str) -> str | None:
+        """A change's date-time field as ISO 8601 with a zone (``None``: empty or unreadable)."""
+        raw = record.value(fld)
+        if not raw:
+            return None
+        zone = self.time_zone
+        if record.display_only and zone is None:
+            raise ParseError(
+                path,
+                f"{record.element}/{fld}",
+                f"change {number}: {fld} {raw!r} comes from an export of display values only "
+                "(sysparm_display_value=true), whose times are in the exporting user's time "
+                "zone, not UTC: export with sysparm_display_value=all (or false), or name that "
+                f"zone with --set {TIME_ZONE_SETTING}=Area/City",
+            )
+        when = snow_datetime(raw, zone) if record.display_only and zone else snow_datetime(raw)
+        if when is None:
+            self.warn(path, f"{record.element}/{fld}", f"{raw!r} is not a date-time")
+        return when
+
+    def task_ci(self, path: str, record: SnowRecord) -> None:
+        """An Affected CIs row: the change ``MODIFIES`` the CI."""
+        task, item = record.fields["task"], record.fields["ci_item"]
+        task_id, ci_id = task.value.strip(), item.value.strip()
+        task_shown = (task.display or "").strip()
+        number = self.change_numbers.get(task_id)
+        if number is None and task_shown and not task_shown.upper().startswith("CHG"):
+            self.skip(
+                path,
+                record,
+                "task_ci row(s) of tasks that are not change requests (only a change's "
+                "affected CIs are imported)",
+            )
+            return
+        change, change_in_run = self.ref_to(task_id, _CHANGE)
+        ci, ci_in_run = self.ref_to(ci_id, _CI)
+        name = number or task_shown or f"with sys_id {task_id}"
+        notes = [
+            FieldReference(
+                -1,
+                "to",
+                path,
+                f"{record.element}/ci_item",
+                f"change {name} (affected CIs)",
+                "ci_item",
+                _shown((item.display or "").strip(), ci_id),
+                () if ci_in_run else (_SERVICE,),
+            )
+        ]
+        if not change_in_run:
+            notes.append(
+                FieldReference(
+                    -1,
+                    "from",
+                    path,
+                    f"{record.element}/task",
+                    "task_ci row",
+                    "task",
+                    _shown(task_shown, task_id),
+                )
+            )
+        self.relate_refs(RelationType.MODIFIES, change, ci, notes=notes)
 
     def rel_type_name(self, ref: SnowField | None) -> str:
         if ref is None:
@@ -524,4 +727,5 @@ class ServiceNowImporter(Importer[SnowFile]):
         service_classes = SERVICE_CLASSES | {
             c.strip().lower() for c in extra.split(",") if c.strip()
         }
-        return _Run([f for _p, f in parsed], frozenset(service_classes)).run()
+        zone = read_time_zone(options.settings.get(TIME_ZONE_SETTING))
+        return _Run([f for _p, f in parsed], frozenset(service_classes), zone).run()

@@ -9,9 +9,26 @@ Accepted shapes (anything else is a :class:`~graphsvc.errors.ParseError`):
 
 Each record's table is told, in this order, by the ``table`` setting, by its
 ``sys_class_name``, by a table name in the file name (``…cmdb_ci_server…``,
-``…sys_user_group…``), or by its fields (``parent``/``child``/``type`` is a
-relationship, ``parent_descriptor`` a relationship type, a ``CHG…`` number a
-change request).
+``…sys_user_group…``, ``…task_ci…``), or by its fields (``parent``/``child``/
+``type`` is a relationship, ``parent_descriptor`` a relationship type,
+``task``/``ci_item`` an affected CI, a ``CHG…`` number a change request).
+
+Change requests and affected CIs are checked field by field, since their
+number and references become keys and relations (each failure is a
+:class:`~graphsvc.errors.ParseError` naming the file, the JSON pointer of the
+field and the record's sys_id):
+
+* a change needs a ``number``, a string (``"CHG0000001"`` or
+  ``{"display_value": "CHG0000001", "value": "CHG0000001"}``): a number, an
+  array or an empty value is refused;
+* a reference (``cmdb_ci``, ``business_service``, ``service_offering``,
+  ``assignment_group``, ``assigned_to``, ``requested_by``; a ``task_ci`` row's
+  ``task`` and ``ci_item``) is an object with a string ``value`` and/or
+  ``display_value``/``link``, a bare 32-character sys_id (what
+  ``sysparm_exclude_reference_link=true`` gives), or empty. Any other string
+  (a name, as a display-values-only export without links gives) is refused:
+  nothing could resolve it;
+* a ``task_ci`` row needs both its ``task`` and its ``ci_item``.
 """
 
 from __future__ import annotations
@@ -25,12 +42,26 @@ from graphsvc.errors import ParseError
 from importers.servicenow.codes import SERVICE_CLASSES
 from importers.servicenow.records import SnowField, SnowFile, SnowRecord, SnowTable
 
-__all__ = ["classify", "parse_servicenow_json"]
+__all__ = ["CHANGE_REFERENCES", "TASK_CI_REFERENCES", "classify", "parse_servicenow_json"]
 
 _TABLE_IN_NAME = re.compile(
-    r"(cmdb_rel_ci|cmdb_rel_type|sys_user_group|change_request|service_offering"
+    r"(cmdb_rel_ci|cmdb_rel_type|sys_user_group|change_request|service_offering|task_ci"
     r"|cmdb_ci(?:_[a-z0-9]+)*)"
 )
+_SYS_ID = re.compile(r"^[0-9a-fA-F]{32}$")
+_TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_STATE_CODE = re.compile(r"^-?\d+$")
+CHANGE_REFERENCES = (
+    "cmdb_ci",
+    "business_service",
+    "service_offering",
+    "assignment_group",
+    "assigned_to",
+    "requested_by",
+)
+"""Reference fields of ``change_request`` that the importer reads."""
+TASK_CI_REFERENCES = ("task", "ci_item")
+"""Reference fields of ``task_ci`` (both required)."""
 
 
 def classify(sys_class: str, service_classes: frozenset[str] = SERVICE_CLASSES) -> SnowTable:
@@ -44,6 +75,8 @@ def classify(sys_class: str, service_classes: frozenset[str] = SERVICE_CLASSES) 
         return SnowTable.GROUP
     if name.startswith("change_request"):
         return SnowTable.CHANGE
+    if name == "task_ci":
+        return SnowTable.TASK_CI
     if name.startswith("cmdb_ci") or name in service_classes:
         return SnowTable.CI
     return SnowTable.OTHER
@@ -74,6 +107,49 @@ def _field(raw: object) -> SnowField | None:
     return None
 
 
+def _describe(value: object) -> str:
+    """Name a JSON value's type (and a short form of it) for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {'true' if value else 'false'}"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 60 else f"{value[:57]}..."
+        return f"the string {shown!r}"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _display_only(raw: Mapping[str, object], table: SnowTable) -> bool:
+    """Whether a record comes from a display-values-only export (``sysparm_display_value=true``)."""
+    for value in raw.values():
+        if isinstance(value, Mapping) and "display_value" in value and "value" not in value:
+            return True
+    if table is SnowTable.CHANGE:
+        state = raw.get("state")
+        if isinstance(state, str) and state.strip() and not _STATE_CODE.match(state.strip()):
+            return True  # a label ("New"): raw exports give the code ("-5")
+    return False
+
+
+def _class_name(fields: Mapping[str, SnowField]) -> str:
+    """The table a record's ``sys_class_name`` names (``""``: none, or not a table name).
+
+    A display-values-only export gives the class's label (``Change Request``):
+    a label whose words make a known table name is read as that table; any
+    other label is not a table name, and the file name or the fields decide.
+    """
+    found = fields.get("sys_class_name")
+    name = found.value.strip() if found is not None else ""
+    if not name or _TABLE_NAME.match(name):
+        return name
+    guess = "_".join(name.lower().split())
+    return guess if classify(guess) is not SnowTable.OTHER else ""
+
+
 def _fields(raw: Mapping[str, object]) -> dict[str, SnowField]:
     out: dict[str, SnowField] = {}
     for name, value in raw.items():
@@ -98,9 +174,7 @@ class _Reader:
         if not isinstance(raw, Mapping):
             raise self.fail(element, f"a record must be a JSON object, got {type(raw).__name__}")
         fields = _fields(raw)
-        sys_class = self.table or (
-            fields["sys_class_name"].value.strip() if "sys_class_name" in fields else ""
-        )
+        sys_class = self.table or _class_name(fields)
         if not sys_class:
             sys_class = self.name_table or self._by_shape(fields)
         if not sys_class:
@@ -108,15 +182,115 @@ class _Reader:
                 element,
                 "cannot tell which table this record comes from: it has no sys_class_name, "
                 "the file name names no known table (cmdb_ci…, cmdb_rel_ci, cmdb_rel_type, "
-                "sys_user_group, change_request) and its fields match none "
-                "(give the table with --option table=NAME)",
+                "sys_user_group, change_request, task_ci) and its fields match none "
+                "(give the table with --set table=NAME)",
             )
         table = classify(sys_class)
         if table in (SnowTable.CI, SnowTable.GROUP, SnowTable.CHANGE, SnowTable.RELATION_TYPE):
             sys_id = fields.get("sys_id")
             if sys_id is None or not sys_id.value.strip():
                 raise self.fail(f"{element}/sys_id", f"a {table.value} record needs a sys_id")
-        self.records.append(SnowRecord(table, sys_class.lower(), element, fields))
+        found = fields.get("sys_id")
+        record = f"the {table.value} record" + (
+            f" (sys_id {found.value.strip()})" if found is not None and found.value.strip() else ""
+        )
+        if table is SnowTable.CHANGE:
+            self.check_number(raw, element, record)
+            self.check_references(raw, element, CHANGE_REFERENCES, record)
+        elif table is SnowTable.TASK_CI:
+            self.check_references(raw, element, TASK_CI_REFERENCES, record, required=True)
+        self.records.append(
+            SnowRecord(table, sys_class.lower(), element, fields, _display_only(raw, table))
+        )
+
+    def check_number(self, raw: Mapping[str, object], element: str, record: str) -> None:
+        """Refuse a change record whose ``number`` is missing, empty or not a string.
+
+        ``record`` names the record in messages (``the change_request record (sys_id …)``).
+        """
+        where = f"{element}/number"
+        number = raw.get("number")
+        text: object = number
+        if isinstance(number, Mapping):
+            for part in ("value", "display_value"):
+                got = number.get(part)
+                if got is not None and not isinstance(got, str):
+                    raise self.fail(
+                        f"{where}/{part}",
+                        f"{record} has a number that is "
+                        f"not a string: expected text such as 'CHG0000001', got {_describe(got)}",
+                    )
+            text = number.get("value") or number.get("display_value")
+        elif number is not None and not isinstance(number, str):
+            raise self.fail(
+                where,
+                f"{record} has a number that is not a "
+                f"string: expected text such as 'CHG0000001', got {_describe(number)}",
+            )
+        if not isinstance(text, str) or not text.strip():
+            raise self.fail(
+                where,
+                f"{record} has no number: a change is known by its number (CHG…), which is its key",
+            )
+
+    def check_references(
+        self,
+        raw: Mapping[str, object],
+        element: str,
+        names: tuple[str, ...],
+        record: str,
+        *,
+        required: bool = False,
+    ) -> None:
+        """Refuse reference fields of a record that no sys_id can be read from.
+
+        ``record`` names the record in messages; with ``required`` every field
+        of ``names`` must be set.
+        """
+        expected = (
+            'a reference: an object {"value": sys_id, "link": url} (with '
+            "sysparm_display_value=all also display_value), or a bare 32-character sys_id"
+        )
+        for name in names:
+            value = raw.get(name)
+            where = f"{element}/{name}"
+            if value is None or value == "" or (isinstance(value, Mapping) and not value):
+                if required:
+                    raise self.fail(
+                        where, f"{record} has no {name}: a task_ci row needs {' and '.join(names)}"
+                    )
+                continue
+            if isinstance(value, str):
+                if _SYS_ID.match(value.strip()):
+                    continue
+                raise self.fail(
+                    where,
+                    f"{record}: {name} must be {expected}; got {_describe(value)}, which no "
+                    "sys_id can be read from (export with sysparm_display_value=all, or "
+                    "without sysparm_exclude_reference_link)",
+                )
+            if not isinstance(value, Mapping):
+                raise self.fail(
+                    where, f"{record}: {name} must be {expected}; got {_describe(value)}"
+                )
+            if not {"value", "display_value", "link"} & value.keys():
+                raise self.fail(
+                    where,
+                    f"{record}: {name} must be {expected}; got an object with keys "
+                    f"{', '.join(sorted(map(str, value)))}",
+                )
+            for part in ("value", "display_value", "link"):
+                got = value.get(part)
+                if got is not None and not isinstance(got, str):
+                    raise self.fail(
+                        f"{where}/{part}",
+                        f"{record}: the {part} of reference {name} must be a string, "
+                        f"got {_describe(got)}",
+                    )
+            if required and not (value.get("value") or value.get("link")):
+                raise self.fail(
+                    where, f"{record} has no {name}: a task_ci row needs {' and '.join(names)}"
+                )
 
     @staticmethod
     def _by_shape(fields: Mapping[str, SnowField]) -> str:
@@ -124,6 +298,8 @@ class _Reader:
             return "cmdb_rel_ci"
         if {"parent_descriptor", "child_descriptor"} <= fields.keys():
             return "cmdb_rel_type"
+        if {"task", "ci_item"} <= fields.keys():
+            return "task_ci"
         if fields.get("number", SnowField("")).value.upper().startswith("CHG"):
             return "change_request"
         return ""

@@ -22,6 +22,8 @@ class SnowTable(StrEnum):
     """User groups (teams)."""
     CHANGE = "change_request"
     """Change requests."""
+    TASK_CI = "task_ci"
+    """Affected CIs of tasks (``task``, ``ci_item``): a change's Affected CIs related list."""
     OTHER = "other"
     """Any other table: skipped with a warning."""
 
@@ -62,12 +64,18 @@ class SnowRecord:
             named by the ``table`` setting or the file name.
         element: Where it is in the file, as a JSON pointer (``/result/3``).
         fields: Its fields by name; nested values other than references are dropped.
+        display_only: The export holds display values only
+            (``sysparm_display_value=true``): a reference carries
+            ``display_value`` without ``value``, or a change's ``state`` is a
+            label rather than its code. Its date-times are then in the
+            exporting user's time zone, not UTC.
     """
 
     table: SnowTable
     sys_class: str
     element: str
     fields: Mapping[str, SnowField]
+    display_only: bool = False
 
     def value(self, name: str) -> str:
         """Return the raw value of field ``name`` stripped (``""`` when absent)."""

@@ -1,4 +1,7 @@
-"""The ServiceNow importer against real Table API exports and documented table shapes."""
+"""The ServiceNow importer against real Table API exports and documented table shapes.
+
+Change requests and affected CIs: ``test_servicenow_changes.py``.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +40,6 @@ SFA = "snow/a9c0c8d2c6112276018f7705562f9cb0"  # Sales Force Automation (crafted
 DB_HOSTING = "snow/f00dcafe00000000000000000000a001"
 CLUSTER = "snow/f00dcafe00000000000000000000a002"
 PEOPLESOFT = "snow/f00dcafe00000000000000000000a003"
-CHG = "snow/a9e9c33dc61122760072455df62663d2"
 
 
 def transform(*paths: Path, **settings: str) -> ImportResult:
@@ -135,35 +137,6 @@ def test_sys_user_group_export_found_by_file_name() -> None:
             "db53a9290a0a0a650091abebccf833c6",
         )
     }
-
-
-def test_change_request_with_display_values() -> None:
-    result = transform(CHANGE)
-    (change,) = result.entities
-    assert change.kind is EntityKind.CHANGE
-    assert change.key == CHG
-    assert change.name == "CHG0000001 Rollback Oracle ® Version"
-    assert change.attributes == {
-        "category": "Software",
-        "changeType": "normal",
-        "impact": "3 - Low",
-        "number": "CHG0000001",
-        # raw values are UTC; the display values (+2 h) are never used for times
-        "plannedEnd": "2020-09-12T01:00:00+00:00",
-        "plannedStart": "2020-09-11T23:00:00+00:00",
-        "priority": "3 - Moderate",
-        "requestedBy": "David Loo",
-        "risk": "High",
-        "shortDescription": "Rollback Oracle ® Version",
-        "state": "new",  # state -5
-    }
-    # the CI is not in this run: taken to be a ConfigurationItem
-    assert triples(result) == {("MODIFIES", "Change", CHG, "ConfigurationItem", SFA)}
-
-
-def test_change_modifies_the_service_when_the_run_knows_its_class() -> None:
-    result = transform(MIXED, CHANGE)
-    assert ("MODIFIES", "Change", CHG, "Service", SFA) in triples(result)
 
 
 def test_mixed_cmdb_ci_classes_services_and_ownership() -> None:
