@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.api.conftest import Api, MakeApi
+from graphsvc.api.app import create_app
+from graphsvc.config import Settings
+from tests.api.conftest import Api
 from tests.api.serving import chain_batch, chain_query
 
 SERVER_MODULES = ("graphsvc", "strawberry", "graphql", "starlette", "fastapi", "uvicorn")
@@ -62,13 +66,26 @@ async def _garbage_of(work: Callable[[], Awaitable[None]], times: int) -> Counte
         gc.collect()
 
 
-async def test_reads_writes_and_refusals_leave_no_cyclic_garbage(
-    make_api: MakeApi, backend: str
-) -> None:
-    if backend != "embedded":
-        pytest.skip("the Neo4j driver's own objects are outside this guarantee")
-    # survivors frozen by the server would hide garbage from the collector
-    api: Api = await make_api(graphql_max_path_steps=2000, gc_freeze_survivors=False)
+@pytest.fixture
+async def embedded_api(tmp_path: Path) -> AsyncIterator[Api]:
+    """The app on the embedded store (the Neo4j driver's objects are outside this guarantee)."""
+    settings = Settings(
+        data=tmp_path / "g.db",
+        tokens_file=tmp_path / "tokens.db",
+        durability="normal",
+        graphql_max_path_steps=2000,
+        # survivors frozen by the server would hide garbage from the collector
+        gc_freeze_survivors=False,
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 51000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+            yield Api(app, client)
+
+
+async def test_reads_writes_and_refusals_leave_no_cyclic_garbage(embedded_api: Api) -> None:
+    api = embedded_api
     assert (await api.client.post("/api/v1/ingest", json=chain_batch(300))).status_code == 200
     await api.load_small_graph()
     head = (await api.gql('{ entity(kind: SERVICE, key: "s0") { id } }'))["data"]["entity"]["id"]
