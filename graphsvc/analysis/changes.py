@@ -50,8 +50,8 @@ from graphsvc.analysis._common import (
 from graphsvc.analysis.impact import Analysis, Impact, analyse
 from graphsvc.errors import NotFound
 from graphsvc.model.records import EntityRecord
-from graphsvc.model.vocabulary import VOCABULARY, Direction, EntityKind, RelationType
-from graphsvc.store.base import GraphStore, TraversalSpec
+from graphsvc.model.vocabulary import VOCABULARY, Direction, EntityKind, RelationType, Status
+from graphsvc.store.base import EntityQuery, GraphStore, TraversalSpec
 
 __all__ = ["ChangeImpact", "Conflict", "ConflictKind", "RiskFactor", "change_impact"]
 
@@ -138,9 +138,11 @@ class ChangeImpact:
             key, aliases, name and identifier values); ``None`` when the change
             names no CI or names one it modifies. The CI was not in the graph
             (or not linked) when the change was imported.
-        unlinked_ci_entity: The entity (configuration item, else service) whose
-            key or alias is ``unlinked_ci``, when the graph holds one now (at
-            ``as_of``): linking the change to it would show its impact.
+        unlinked_ci_entity: The entity (configuration item, else service) that
+            ``unlinked_ci`` names, when the graph holds one at ``as_of``: by key
+            or alias, else (for the graph as it is now) by display name when
+            exactly one live entity has it. Linking the change to it would show
+            its impact.
     """
 
     change: EntityRecord
@@ -410,7 +412,13 @@ def _unlinked_ci(change: EntityRecord, start: Sequence[EntityRecord]) -> str | N
 async def _entity_named(
     store: GraphStore, name: str, as_of: datetime | None
 ) -> EntityRecord | None:
-    """Return the configuration item, else the service, whose key (or alias) is ``name``."""
+    """Return the configuration item, else the service, that ``name`` names.
+
+    First by key or alias (as of ``as_of``); then, for the graph as it is now
+    only (the entity filter of the port reads no history), by display name,
+    ignoring case, among live entities: change tools name a CI by its display
+    value. One entity is returned only when the name names exactly one.
+    """
     kinds = (EntityKind.CONFIGURATION_ITEM, EntityKind.SERVICE)
     found = await store.resolve([(k, name) for k in kinds], as_of=as_of)
     for entity_id in found:
@@ -418,6 +426,15 @@ async def _entity_named(
             record = (await store.entities([entity_id], as_of=as_of))[0]
             if record is not None:
                 return record
+    if as_of is not None:
+        return None
+    wanted = _fold(name)
+    live = frozenset({Status.ACTIVE, Status.STALE})
+    for kind in kinds:
+        page = await store.find_entities(EntityQuery(kind, live, name), first=20)
+        exact = [r for r in page.items if _fold(r.name) == wanted]
+        if len(exact) == 1:
+            return exact[0]
     return None
 
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pydantic import JsonValue
 
 from graphsvc.analysis.changes import ChangeImpact, Conflict, ConflictKind, change_impact
-from graphsvc.analysis.impact import Affected, ImpactState, TierCount
+from graphsvc.analysis.impact import Affected, ImpactState, RedundancyCover, TierCount
 from graphsvc.collector import gc_paused
 from graphsvc.model.records import EntityRecord
 from graphsvc.model.validation import parse_datetime
@@ -35,6 +35,7 @@ from graphsvc.report.model import (
     AffectedListing,
     AffectedProject,
     AffectedService,
+    Assignee,
     ChangeInfo,
     ChangeReport,
     ConflictItem,
@@ -44,16 +45,20 @@ from graphsvc.report.model import (
     KindTally,
     PathStepItem,
     ProjectReasonItem,
+    RedundancyItem,
+    ReportWarning,
     RiskAssessment,
     RiskBand,
     RiskFactorItem,
     ServiceTierGroup,
     Summary,
+    SurvivorItem,
     TeamMember,
     TeamRoleNotice,
     TeamToNotify,
     TierTally,
     TimeWindow,
+    WarningCode,
 )
 from graphsvc.store.base import GraphStore
 
@@ -169,9 +174,9 @@ async def build_change_report(
     """
     with gc_paused():
         answer = await change_impact(store, key, as_of=as_of, first=max_entities)
-        directory = await read_team_directory(
-            store, [t.team.id for t in answer.impact.teams_to_notify], as_of=as_of
-        )
+        teams = [t.team.id for t in answer.impact.teams_to_notify]
+        teams += [a.id for a in answer.assigned_to if a.kind is EntityKind.TEAM]
+        directory = await read_team_directory(store, teams, as_of=as_of)
         return report_from_change_impact(
             answer,
             directory,
@@ -313,6 +318,17 @@ def report_from_change_impact(
 ) -> ChangeReport:
     """Turn a change-impact answer into the report (pure; no store access).
 
+    Warnings (at the top of every format): the start set is empty (the change
+    MODIFIES nothing the graph knows), or the change names a
+    ``configurationItem`` that is not among what it modifies
+    (:attr:`~graphsvc.analysis.changes.ChangeImpact.unlinked_ci`).
+
+    What keeps each DEGRADED entity up (``keptUpBy``): its own redundancy
+    groups with a DOWN member (``Affected.saved_by``), or, when it has none,
+    those of the entity it was reached from (which is then DEGRADED too),
+    and so on back along its path. Entities are read in breadth-first order,
+    so the one it was reached from is always listed before it.
+
     The affected-entity listing and the services' paths come from the answer's
     page of affected entities (``answer.impact.affected``): ask
     :func:`~graphsvc.analysis.changes.change_impact` with a ``first`` large
@@ -333,6 +349,7 @@ def report_from_change_impact(
     change = answer.change
     window = TimeWindow(start=answer.window.start, end=answer.window.end) if answer.window else None
 
+    effort = change.attributes.get("effortHours")
     info = ChangeInfo(
         change=ref(change),
         status=change.status.value,
@@ -340,6 +357,15 @@ def report_from_change_impact(
         change_type=_text(change, "changeType"),
         declared_risk=_text(change, "risk"),
         window=window,
+        requested_by=_text(change, "requestedBy"),
+        assigned_to=[_assignee(a, directory, ref) for a in answer.assigned_to],
+        approval=_text(change, "approval"),
+        effort_hours=float(effort)
+        if isinstance(effort, int | float) and not isinstance(effort, bool)
+        else None,
+        backout_plan=_text(change, "backoutPlan"),
+        test_plan=_text(change, "testPlan"),
+        configuration_item=_text(change, "configurationItem"),
         attributes=dict(change.attributes),
     )
 
@@ -388,16 +414,18 @@ def report_from_change_impact(
         ],
     )
 
-    listing = [_affected_entity(a, ref) for a in page]
+    kept = _kept_up(page, ref)
+    listing = [_affected_entity(a, ref, kept) for a in page]
     return ChangeReport(
         generated_at=generated_at or datetime.now(UTC).replace(microsecond=0),
         as_of=as_of,
+        warnings=_warnings(answer, ref),
         change=info,
         summary=summary,
         risk=risk,
         start_set=ref.all(answer.start_set),
         conflicts=conflicts,
-        services=_services(page, impact.summary.services_by_tier, ref, max_services_per_tier),
+        services=_services(page, impact.summary.services_by_tier, ref, max_services_per_tier, kept),
         teams=_teams(answer, directory, ref),
         projects=_projects(answer, ref),
         affected=AffectedListing(
@@ -442,7 +470,102 @@ def _reached_from(node: Affected) -> tuple[EntityRecord, RelationType, Direction
     return last.from_, last.type, Direction.OUT
 
 
-def _affected_entity(node: Affected, ref: _Refs) -> AffectedEntity:
+def _warnings(answer: ChangeImpact, ref: _Refs) -> list[ReportWarning]:
+    """Return what makes the report incomplete (see :func:`report_from_change_impact`)."""
+    out: list[ReportWarning] = []
+    named = answer.unlinked_ci
+    if not answer.start_set:
+        message = (
+            "This change MODIFIES nothing the graph knows: its start set is empty, so no "
+            "impact could be worked out. The empty sections below do not mean the change is "
+            "harmless; they mean the graph does not know what it touches."
+        )
+        if named:
+            message += f" The change tool names the configuration item {named!r}."
+        out.append(ReportWarning(code=WarningCode.EMPTY_START_SET, message=message, entities=[]))
+    if named:
+        found = answer.unlinked_ci_entity
+        modified = ", ".join(r.key for r in answer.start_set[:5])
+        message = (
+            f"The change tool names the configuration item {named!r}, which is not among what "
+            "this change MODIFIES"
+            + (f" ({modified})" if modified else "")
+            + ": it was not in the graph when the change was imported, so its impact is "
+            "missing from this report."
+        )
+        if found is not None:
+            message += (
+                f" The graph holds {found.kind.value} {found.key} now: link the change to it "
+                "(import the change again) and generate the report again."
+            )
+        else:
+            message += " The graph holds no entity with that key now either."
+        out.append(
+            ReportWarning(
+                code=WarningCode.UNLINKED_CONFIGURATION_ITEM,
+                message=message,
+                entities=[ref(found)] if found is not None else [],
+            )
+        )
+    return out
+
+
+def _assignee(record: EntityRecord, directory: TeamDirectory, ref: _Refs) -> Assignee:
+    members = directory.members.get(record.id, ()) if record.kind is EntityKind.TEAM else ()
+    parents = directory.parents.get(record.id, ()) if record.kind is EntityKind.TEAM else ()
+    return Assignee(
+        assignee=ref(record),
+        status=record.status.value,
+        contacts=contacts_of(record),
+        role=_text(record, "role") if record.kind is EntityKind.PERSON else None,
+        members=[_member(p, ref) for p in members[:MEMBERS_SHOWN]],
+        member_count=len(members),
+        escalate_to=ref.all(parents),
+    )
+
+
+def _member(person: EntityRecord, ref: _Refs) -> TeamMember:
+    return TeamMember(
+        person=ref(person),
+        email=_text(person, "email") or person.identifiers.get("email"),
+        role=_text(person, "role"),
+    )
+
+
+def _redundancy(holder: EntityRecord, cover: RedundancyCover, ref: _Refs) -> RedundancyItem:
+    return RedundancyItem(
+        holder=ref(holder),
+        group=cover.group,
+        members=cover.members,
+        failed=ref.all(cover.failed),
+        survivors=[
+            SurvivorItem(entity=ref(s.entity), degraded=s.degraded) for s in cover.survivors
+        ],
+    )
+
+
+def _kept_up(page: Sequence[Affected], ref: _Refs) -> dict[int, list[RedundancyItem]]:
+    """Return, by entity id, what keeps each DEGRADED entity of ``page`` up.
+
+    Its own groups (``saved_by``), else those of the entity it was reached
+    from; ``page`` is in breadth-first order, so that one comes first.
+    """
+    kept: dict[int, list[RedundancyItem]] = {}
+    for node in page:
+        if node.state is not ImpactState.DEGRADED:
+            continue
+        if node.saved_by:
+            kept[node.entity.id] = [_redundancy(node.entity, c, ref) for c in node.saved_by]
+            continue
+        came = _reached_from(node)
+        if came is not None and came[0].id in kept:
+            kept[node.entity.id] = kept[came[0].id]
+    return kept
+
+
+def _affected_entity(
+    node: Affected, ref: _Refs, kept: Mapping[int, list[RedundancyItem]]
+) -> AffectedEntity:
     entity = node.entity
     came = _reached_from(node)
     kind = entity.kind
@@ -456,11 +579,16 @@ def _affected_entity(node: Affected, ref: _Refs) -> AffectedEntity:
         reached_from=ref(came[0]) if came else None,
         relation=came[1] if came else None,
         walked=came[2] if came else None,
+        kept_up_by=kept.get(entity.id, []),
     )
 
 
 def _services(
-    page: Sequence[Affected], tiers: Sequence[TierCount], ref: _Refs, limit: int
+    page: Sequence[Affected],
+    tiers: Sequence[TierCount],
+    ref: _Refs,
+    limit: int,
+    kept: Mapping[int, list[RedundancyItem]],
 ) -> list[ServiceTierGroup]:
     by_tier: dict[int | None, list[Affected]] = defaultdict(list)
     for node in page:
@@ -480,6 +608,7 @@ def _services(
                 depth=a.depth,
                 stale=a.stale,
                 path=[PathStepItem(type=s.type, from_=ref(s.from_), to=ref(s.to)) for s in a.path],
+                kept_up_by=kept.get(a.entity.id, []),
             )
             for a in nodes
         ]
@@ -531,14 +660,7 @@ def _teams(answer: ChangeImpact, directory: TeamDirectory, ref: _Refs) -> list[T
                 status=team.status.value,
                 roles=roles[team_id],
                 contacts=contacts,
-                members=[
-                    TeamMember(
-                        person=ref(p),
-                        email=_text(p, "email") or p.identifiers.get("email"),
-                        role=_text(p, "role"),
-                    )
-                    for p in members[:MEMBERS_SHOWN]
-                ],
+                members=[_member(p, ref) for p in members[:MEMBERS_SHOWN]],
                 member_count=len(members),
                 escalate_to=ref.all(parents),
                 warnings=warnings,

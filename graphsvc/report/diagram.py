@@ -15,6 +15,14 @@ stays legible however large the blast radius:
   ``max_nodes``.
 * Nodes are coloured by state (DOWN red, DEGRADED amber); modified entities
   have a thick border.
+* Redundancy that holds is drawn: each surviving member of a group that
+  keeps a DEGRADED entity up is a green box (or its own node, when it is in
+  the impact set) with a dashed green arrow to the entity it keeps up, labelled
+  with the group; the arrow from the failed member is labelled with the group
+  too. Surviving members take at most a fifth of ``max_nodes`` (the caption
+  says when some are left out; the tables name every one).
+* Labels are never cut: keys, names and details wrap onto several lines
+  (at spaces, else after ``/ - _ . :``, else anywhere).
 
 :func:`render_svg` runs Graphviz ``dot -Tsvg`` with the DOT on stdin and a
 time limit, and returns SVG ready to inline in HTML (no XML prolog, no fixed
@@ -36,8 +44,8 @@ from dataclasses import dataclass, field
 
 from graphsvc.analysis.impact import ImpactState
 from graphsvc.model.vocabulary import EntityKind
-from graphsvc.report.model import AffectedEntity, ChangeReport
-from graphsvc.report.wording import KIND_SHORT, kind_count, plural, tier_label
+from graphsvc.report.model import AffectedEntity, ChangeReport, EntityRef
+from graphsvc.report.wording import KIND_SHORT, held_text, kind_count, plural, tier_label
 
 __all__ = [
     "DEFAULT_MAX_NODES",
@@ -48,14 +56,19 @@ __all__ = [
     "draw",
     "impact_diagram",
     "render_svg",
+    "wrap_label",
 ]
 
 DEFAULT_MAX_NODES = 60
 """At most this many nodes are drawn (the change and group nodes included)."""
 DOT_TIMEOUT_SECONDS = 20.0
 """Graphviz gets this long to lay the diagram out before the report goes without it."""
-LABEL_CHARS = 30
-"""Keys and names longer than this are cut with an ellipsis in the diagram."""
+TITLE_WIDTH = 26
+"""Keys (a node's first line) wrap onto a new line after this many characters."""
+TEXT_WIDTH = 30
+"""Names and details wrap onto a new line after this many characters."""
+SURVIVOR_SHARE = 5
+"""Surviving members take at most ``max_nodes // SURVIVOR_SHARE`` nodes (at least 2)."""
 MAX_IN_ARROWS = 3
 """A node keeps at most this many incoming arrows (bundles of relations walked)."""
 MIN_ARROW_SHARE = 0.1
@@ -70,24 +83,67 @@ COLOURS = {
 """Fill and line colours of each state."""
 CHANGE_COLOURS = ("#1f3a5f", "#1f3a5f")
 START_LINE = "#111827"
+SURVIVOR_COLOURS = ("#e7f5ec", "#1e6b3a")
+"""Fill and line colours of a surviving member that the impact does not reach."""
 
 Key = tuple[EntityKind, str]
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
-def dot_label_text(text: str, limit: int | None = LABEL_CHARS) -> str:
-    r"""Escape ``text`` for the text of a Graphviz HTML-like label.
+def dot_label_text(text: str) -> str:
+    r"""Escape ``text`` for the text of a Graphviz HTML-like label, whole.
 
-    Characters XML cannot hold are dropped, line breaks become spaces, text
-    longer than ``limit`` is cut with an ellipsis, backslashes are doubled
-    (Graphviz reads ``\N``, ``\G`` … in labels) and ``& < > " '`` become XML
-    entities. Any Unicode text comes out exactly as given.
+    Characters XML cannot hold are dropped, line breaks and tabs become
+    spaces, backslashes are doubled (Graphviz reads ``\N``, ``\G`` … in
+    labels) and ``& < > " '`` become XML entities. Any Unicode text comes out
+    exactly as given; nothing is cut (see :func:`wrap_label` for long text).
     """
-    clean = _NOT_XML.sub("", text).replace("\r", " ").replace("\n", " ").replace("\t", " ")
-    if limit is not None and len(clean) > limit:
-        clean = clean[: limit - 1].rstrip() + "…"
-    return html.escape(clean.replace("\\", "\\\\"), quote=True)
+    return html.escape(_clean(text).replace("\\", "\\\\"), quote=True)
+
+
+def _clean(text: str) -> str:
+    return _NOT_XML.sub("", text).replace("\r", " ").replace("\n", " ").replace("\t", " ")
+
+
+_BREAK_AFTER = "/-_.:"
+
+
+def _pieces(word: str, width: int) -> list[str]:
+    """Split a word longer than ``width`` after a separator (``/ - _ . :``), else anywhere."""
+    out = []
+    while len(word) > width:
+        cut = max(word.rfind(c, 0, width) for c in _BREAK_AFTER) + 1
+        if cut <= 1:
+            cut = width
+        out.append(word[:cut])
+        word = word[cut:]
+    out.append(word)
+    return out
+
+
+def wrap_label(text: str, width: int) -> list[str]:
+    """Return ``text`` as lines of at most ``width`` characters, nothing cut.
+
+    Lines break at spaces (a run of spaces counts as one); a word longer than
+    a line breaks after ``/ - _ . :`` where it can, else at ``width``.
+    Joining the lines with spaces, or nothing where a word was split, gives
+    the text back.
+    """
+    lines: list[str] = []
+    current = ""
+    for word in (w for w in _clean(text).split(" ") if w):
+        for i, piece in enumerate(_pieces(word, width)):
+            joiner = "" if i else " "
+            if current and len(current) + len(joiner) + len(piece) <= width:
+                current += joiner + piece
+            else:
+                if current:
+                    lines.append(current)
+                current = piece
+    if current:
+        lines.append(current)
+    return lines or [""]
 
 
 @dataclass(slots=True)
@@ -109,6 +165,7 @@ class _Node:
 class _Edge:
     count: int = 0
     down: bool = False
+    groups: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,17 +224,46 @@ def _detail(e: AffectedEntity) -> str:
 def _entity_node(node_id: str, e: AffectedEntity) -> _Node:
     ref = e.entity
     name = ref.name if ref.name != ref.key else None
-    tooltip = f"{ref.kind.value}/{ref.key}" + (f" ({ref.name})" if name else "")
+    tooltip = f"{_ref_text(ref)}: {_detail(e)}"
+    if e.kept_up_by:
+        tooltip += f"; {held_text(e.kept_up_by, ref)}"
     return _Node(
         node_id,
         ref.key,
         name,
         _detail(e),
-        f"{tooltip}: {_detail(e)}",
+        tooltip,
         e.state,
         ref.kind,
         start=e.depth == 0,
     )
+
+
+def _ref_text(ref: EntityRef) -> str:
+    return f"{ref.kind.value}/{ref.key}" + (f" ({ref.name})" if ref.name != ref.key else "")
+
+
+@dataclass(slots=True)
+class _Survivor:
+    """A surviving member drawn for the entities it keeps up (holder node id -> groups)."""
+
+    node: _Node
+    keeps: dict[str, set[str]] = field(default_factory=dict)
+
+
+def _own_survivors(entities: Sequence[AffectedEntity]) -> list[Key]:
+    """Surviving members outside the impact set, of groups held by the entities themselves."""
+    inside = {_key(e) for e in entities}
+    found: dict[Key, None] = {}
+    for e in entities:
+        for item in e.kept_up_by:
+            if (item.holder.kind, item.holder.key) != _key(e):
+                continue
+            for s in item.survivors:
+                k = (s.entity.kind, s.entity.key)
+                if k not in inside:
+                    found.setdefault(k)
+    return list(found)
 
 
 class _Planner:
@@ -315,7 +401,9 @@ def impact_diagram(report: ChangeReport, *, max_nodes: int = DEFAULT_MAX_NODES) 
     """
     max_nodes = max(8, max_nodes)
     entities = report.affected.entities
-    planner = _Planner(entities, max_nodes)
+    outside = _own_survivors(entities)
+    reserve = min(len(outside), max(2, max_nodes // SURVIVOR_SHARE))
+    planner = _Planner(entities, max_nodes - reserve)
     planner.plan()
     nodes_of: dict[Key, _Node] = {}
     for e in entities:
@@ -364,11 +452,45 @@ def impact_diagram(report: ChangeReport, *, max_nodes: int = DEFAULT_MAX_NODES) 
         edge = edges[(source_id, target.id)]
         edge.count += 1
         edge.down = edge.down or e.state is ImpactState.DOWN
+        if e.reached_from is not None and _key(e) in planner.shown:
+            parent_key = (e.reached_from.kind, e.reached_from.key)
+            for item in e.kept_up_by:
+                if any((f.kind, f.key) == parent_key for f in item.failed):
+                    edge.groups.add(item.group)
     edges, hidden = _strongest(edges, change_id)
 
+    # surviving members: an arrow to each entity drawn one by one that they keep up
+    survivors: dict[Key, _Survivor] = {}
+    left_out: set[Key] = set()
+    room = max_nodes - 1 - len(planner.shown) - len(planner.groups)
+    for e in entities:
+        holder = planner.shown.get(_key(e))
+        if holder is None:
+            continue
+        for item in e.kept_up_by:
+            if (item.holder.kind, item.holder.key) != _key(e):
+                continue
+            for member in item.survivors:
+                k = (member.entity.kind, member.entity.key)
+                alone = planner.shown.get(k)
+                if k in nodes_of and alone is None:
+                    continue  # in the impact set but folded into a group: not drawn alone
+                found = survivors.get(k)
+                if found is None:
+                    if alone is None and room <= 0:
+                        left_out.add(k)
+                        continue
+                    node = alone or _survivor_node(f"u{len(survivors)}", member.entity)
+                    room -= alone is None
+                    found = survivors[k] = _Survivor(node)
+                found.keeps.setdefault(holder.id, set()).add(item.group)
+    clusters, boxed = _group_boxes(entities, planner.shown, survivors)
     change = report.change.change
     level = _levels(entities, nodes_of)
     level[change_id] = 0
+    for survivor in survivors.values():
+        if survivor.node.id not in level:
+            level[survivor.node.id] = max(1, min(level[h] for h in survivor.keeps) - 1)
     tooltips: dict[str, str] = {"impact": "Impact diagram"}
     lines = [
         "digraph impact {",
@@ -381,14 +503,17 @@ def impact_diagram(report: ChangeReport, *, max_nodes: int = DEFAULT_MAX_NODES) 
         'color="#7b8494", fontcolor="#4b5563"];',
     ]
     change_label = _label(change.key, change.name if change.name != change.key else None, "")
+    extra = [v.node for v in survivors.values() if v.node.id.startswith("u")]
     lines.append(
         f'  {change_id} [label=<{change_label}>, fillcolor="{CHANGE_COLOURS[0]}", '
         f'color="{CHANGE_COLOURS[1]}", fontcolor="#ffffff", style="filled"];'
     )
     tooltips[change_id] = f"Change/{change.key} ({change.name})"
-    all_nodes = [*planner.shown.values(), *planner.groups.values()]
+    all_nodes = [*planner.shown.values(), *planner.groups.values(), *extra]
     for node in all_nodes:
         fill, line = COLOURS[node.state or ImpactState.DEGRADED]
+        if node.state is None and not node.group:
+            fill, line = SURVIVOR_COLOURS
         style = "rounded,filled"
         if node.group:
             style += ",dashed"
@@ -427,14 +552,43 @@ def impact_diagram(report: ChangeReport, *, max_nodes: int = DEFAULT_MAX_NODES) 
                 attrs.append('color="#b3261e"')
             else:
                 attrs.append('color="#b7791f", style=dashed')
-            if edge.count > 1:
-                attrs.append(f'label="\N{MULTIPLICATION SIGN}{edge.count:,}"')
+            label = [f"\N{MULTIPLICATION SIGN}{edge.count:,}"] if edge.count > 1 else []
+            label += [f"group {g}" for g in sorted(edge.groups) if (b, g) not in boxed]
+            if label:
+                attrs.append(f"label=<{_edge_label(label)}>")
         lines.append(f"  {a} -> {b} [{', '.join(attrs)}];")
         tooltips[f"{a}&#45;&gt;{b}"] = (
             f"{plural(edge.count, 'entity', 'entities')} reached this way"
             if a != change_id
             else f"the change modifies {plural(edge.count, 'entity', 'entities')}"
+        ) + (f" (a failed member of group {', '.join(sorted(edge.groups))})" if edge.groups else "")
+    for box_label, box in clusters:
+        lines.append(f"  subgraph cluster_{box[0]} {{")
+        lines.append(
+            f'    label=<{box_label}>; style="dashed,rounded"; color="{SURVIVOR_COLOURS[1]}"; '
+            f'fontcolor="{SURVIVOR_COLOURS[1]}"; fontsize=10; margin=8;'
         )
+        lines.append(f"    {'; '.join(box)};")
+        lines.append("  }")
+    for survivor in survivors.values():
+        for holder_id, groups in sorted(survivor.keeps.items()):
+            names = ", ".join(sorted(groups))
+            unboxed = sorted(g for g in groups if (holder_id, g) not in boxed)
+            attrs = [
+                f'color="{SURVIVOR_COLOURS[1]}"',
+                f'fontcolor="{SURVIVOR_COLOURS[1]}"',
+                'style="dashed"',
+                "penwidth=1.6",
+            ]
+            if unboxed:
+                text = "keeps it up: " + ", ".join(unboxed)
+                attrs.append(f"label=<{_edge_label([text])}>")
+            if level.get(holder_id, 0) <= level.get(survivor.node.id, 0):
+                attrs.append("constraint=false")
+            lines.append(f"  {survivor.node.id} -> {holder_id} [{', '.join(attrs)}];")
+            tooltips[f"{survivor.node.id}&#45;&gt;{holder_id}"] = (
+                f"surviving member of redundancy group {names}: keeps it up"
+            )
     lines.append("}")
 
     collapsed = sum(g.down + g.degraded for g in planner.groups.values())
@@ -448,6 +602,16 @@ def impact_diagram(report: ChangeReport, *, max_nodes: int = DEFAULT_MAX_NODES) 
         )
     else:
         caption = f"Every entity of the impact set ({len(entities):,})."
+    if survivors:
+        caption += (
+            " Green boxes are surviving members of redundancy groups: the dashed green arrow "
+            "points at the DEGRADED entity each one keeps up."
+        )
+    if left_out:
+        caption += (
+            f" {plural(len(left_out), 'surviving member')} of redundancy groups "
+            f"{'is' if len(left_out) == 1 else 'are'} not drawn (the tables name every one)."
+        )
     if hidden:
         caption += (
             f" Each box shows only its strongest incoming arrows ({hidden:,} weaker links "
@@ -506,13 +670,77 @@ def _rankdir(level: dict[str, int]) -> str:
     return "LR" if ranks <= widest + 1 else "TB"
 
 
+def _group_boxes(
+    entities: Sequence[AffectedEntity], shown: dict[Key, _Node], survivors: dict[Key, _Survivor]
+) -> tuple[list[tuple[str, list[str]]], set[tuple[str, str]]]:
+    """Box the drawn members of each redundancy group that holds, when they can be boxed.
+
+    Returns the boxes (a label and the node ids inside) and the (holder node
+    id, group) pairs they stand for. A group is boxed when two or more of its
+    members are drawn one by one and none of them is in a box already (a node
+    sits in one box at most); its arrows then need no group label.
+    """
+    boxes: list[tuple[str, list[str]]] = []
+    boxed: set[tuple[str, str]] = set()
+    taken: set[str] = set()
+    for e in entities:
+        holder = shown.get(_key(e))
+        if holder is None:
+            continue
+        for item in e.kept_up_by:
+            if (item.holder.kind, item.holder.key) != _key(e):
+                continue
+            ids: list[str] = []
+            for ref in item.failed:
+                node = shown.get((ref.kind, ref.key))
+                if node is not None:
+                    ids.append(node.id)
+            for member in item.survivors:
+                found = survivors.get((member.entity.kind, member.entity.key))
+                if found is not None and holder.id in found.keeps:
+                    ids.append(found.node.id)
+            ids = list(dict.fromkeys(ids))
+            if len(ids) < 2 or taken & set(ids):
+                continue
+            taken.update(ids)
+            boxed.add((holder.id, item.group))
+            label = _edge_label(
+                [f"redundancy group {item.group}", f"{len(item.failed):,} of {item.members:,} DOWN"]
+            )
+            boxes.append((label, ids))
+    return boxes, boxed
+
+
+def _survivor_node(node_id: str, ref: EntityRef) -> _Node:
+    name = ref.name if ref.name != ref.key else None
+    detail = f"{KIND_SHORT[ref.kind]} · surviving member · up"
+    return _Node(
+        node_id,
+        ref.key,
+        name,
+        detail,
+        f"{_ref_text(ref)}: a surviving member of a redundancy group, not affected",
+        None,
+        ref.kind,
+    )
+
+
+def _lines(text: str, width: int, wrap: str) -> list[str]:
+    """Wrap ``text`` and put each escaped line in ``wrap`` (a format with one ``{}``)."""
+    return [wrap.format(dot_label_text(line)) for line in wrap_label(text, width)]
+
+
 def _label(title: str, subtitle: str | None, detail: str) -> str:
-    parts = [f"<B>{dot_label_text(title)}</B>"]
+    parts = _lines(title, TITLE_WIDTH, "<B>{}</B>")
     if subtitle:
-        parts.append(f'<FONT POINT-SIZE="10">{dot_label_text(subtitle)}</FONT>')
+        parts += _lines(subtitle, TEXT_WIDTH, '<FONT POINT-SIZE="10">{}</FONT>')
     if detail:
-        parts.append(f'<FONT POINT-SIZE="9" COLOR="#4b5563">{dot_label_text(detail, None)}</FONT>')
+        parts += _lines(detail, TEXT_WIDTH + 6, '<FONT POINT-SIZE="9" COLOR="#4b5563">{}</FONT>')
     return "<BR/>".join(parts)
+
+
+def _edge_label(texts: list[str]) -> str:
+    return "<BR/>".join(line for t in texts for line in _lines(t, TEXT_WIDTH, "{}"))
 
 
 _TITLE = re.compile(r"<title>([^<]*)</title>")

@@ -6,10 +6,16 @@ JSON Schema (:func:`graphsvc.report.schema.report_schema_json`). The HTML and
 Markdown renderers only lay it out; they compute nothing the model does not hold,
 except the diagram, which the HTML renderer draws from it.
 
-Sections, in reading order: ``change`` and ``summary`` (the one-screen summary,
-with ``risk``), ``conflicts``, ``services`` (affected services by tier),
-``teams`` (teams to notify, with contacts), ``projects``, and ``affected``
-(every affected entity).
+Sections, in reading order: ``warnings`` (what makes the report incomplete:
+shown first), ``change`` (who asked, who does it, approval, back-out and test
+plans) and ``summary`` (the one-screen summary, with ``risk``), ``conflicts``,
+``services`` (affected services by tier), ``teams`` (teams to notify, with
+contacts), ``projects``, and ``affected`` (every affected entity).
+
+Every DEGRADED entity says what keeps it up (``keptUpBy``): the redundancy
+group with a DOWN member and the surviving members, either its own or, for
+an entity DEGRADED only because what it needs is DEGRADED, those of the
+nearest entity on its path whose group holds (``holder``).
 
 Counts in ``summary`` are always complete. Lists of very large blast radii may
 be cut, and say so: ``affected.listed < affected.total`` when the listing stops
@@ -36,6 +42,7 @@ __all__ = [
     "AffectedListing",
     "AffectedProject",
     "AffectedService",
+    "Assignee",
     "ChangeInfo",
     "ChangeReport",
     "ConflictItem",
@@ -45,20 +52,29 @@ __all__ = [
     "KindTally",
     "PathStepItem",
     "ProjectReasonItem",
+    "RedundancyItem",
+    "ReportWarning",
     "RiskAssessment",
     "RiskBand",
     "RiskFactorItem",
     "ServiceTierGroup",
     "Summary",
+    "SurvivorItem",
     "TeamMember",
     "TeamRoleNotice",
     "TeamToNotify",
     "TierTally",
     "TimeWindow",
+    "WarningCode",
 ]
 
-REPORT_VERSION: Literal["1"] = "1"
-"""Version of the report's JSON shape; a breaking change of the shape raises it."""
+REPORT_VERSION: Literal["2"] = "2"
+"""Version of the report's JSON shape; a change of the shape raises it.
+
+2: ``warnings``; the change's requester, assignees, approval, effort, back-out
+and test plans and named configuration item; ``keptUpBy`` on affected
+services and entities.
+"""
 
 
 class _Frozen(BaseModel):
@@ -90,20 +106,6 @@ class TimeWindow(_Frozen):
     end: datetime
 
 
-class ChangeInfo(_Frozen):
-    """The change under review."""
-
-    change: EntityRef
-    status: str = Field(description="The entity's status: active, stale or retired.")
-    state: str | None = Field(description="The change's `state` attribute (new … closed).")
-    change_type: str | None = Field(description="standard, normal or emergency.")
-    declared_risk: str | None = Field(description="The risk the change tool states.")
-    window: TimeWindow | None = Field(
-        description="The planned window; null when plannedStart/plannedEnd are missing or wrong."
-    )
-    attributes: dict[str, JsonValue] = Field(description="Every attribute of the change.")
-
-
 class RiskBand(StrEnum):
     """How to read the risk score: low below 30, medium below 60, high from 60."""
 
@@ -115,7 +117,7 @@ class RiskBand(StrEnum):
 
 
 class RiskFactorItem(_Frozen):
-    """One input of the risk score (see ``graphsvc.analysis.changes.change_impact``)."""
+    """One input of the risk score: its value, its points, and what it counted."""
 
     name: str
     value: str
@@ -207,11 +209,38 @@ class PathStepItem(_Frozen):
     to: EntityRef
 
 
+class SurvivorItem(_Frozen):
+    """A surviving member of a redundancy group: not DOWN, so the group holds."""
+
+    entity: EntityRef
+    degraded: bool = Field(
+        description="True: it is in the impact set, DEGRADED but up; false: unaffected."
+    )
+
+
+class RedundancyItem(_Frozen):
+    """A redundancy group that keeps a DEGRADED entity up: some members DOWN, not all.
+
+    ``holder`` is the entity whose ``redundancyGroup`` it is: the DEGRADED
+    entity itself, or, for an entity that is DEGRADED only because what it
+    needs is DEGRADED, the nearest entity on its path whose group holds.
+    ``members`` counts the group's live relations; ``failed`` are the DOWN
+    members and ``survivors`` the others.
+    """
+
+    holder: EntityRef
+    group: str
+    members: int
+    failed: list[EntityRef]
+    survivors: list[SurvivorItem]
+
+
 class AffectedService(_Frozen):
     """An affected service and the path that explains it.
 
     ``path`` leaves a modified entity and ends at the service (empty when the
-    change modifies the service itself).
+    change modifies the service itself). ``keptUpBy`` says, for a DEGRADED
+    service, which redundancy keeps it up (empty for a DOWN one).
     """
 
     service: EntityRef
@@ -220,6 +249,7 @@ class AffectedService(_Frozen):
     depth: int
     stale: bool
     path: list[PathStepItem]
+    kept_up_by: list[RedundancyItem]
 
 
 class ServiceTierGroup(_Frozen):
@@ -286,6 +316,80 @@ class TeamToNotify(_Frozen):
     warnings: list[str]
 
 
+class Assignee(_Frozen):
+    """A team or person the change is ASSIGNED_TO: who does the work, and how to reach them.
+
+    ``contacts`` are the assignee's contact attributes (email, chat, on-call …).
+    For a team, ``members`` lists up to ten members (``memberCount`` in all)
+    and ``escalateTo`` the teams it is PART_OF; for a person, ``role`` is the
+    person's role and ``members``/``escalateTo`` are empty.
+    """
+
+    assignee: EntityRef
+    status: str = Field(description="active, stale or retired.")
+    contacts: list[Contact]
+    role: str | None
+    members: list[TeamMember]
+    member_count: int
+    escalate_to: list[EntityRef]
+
+
+class ChangeInfo(_Frozen):
+    """The change under review: what the change tool states about it, and who does it.
+
+    Free-text fields are as the change tool states them (null when it states
+    nothing): a report that shows null for ``backoutPlan`` or ``testPlan``
+    says the change has none on record.
+    """
+
+    change: EntityRef
+    status: str = Field(description="The entity's status: active, stale or retired.")
+    state: str | None = Field(description="The change's `state` attribute (new … closed).")
+    change_type: str | None = Field(description="standard, normal or emergency.")
+    declared_risk: str | None = Field(
+        description="The risk the change tool declares (shown beside the computed score)."
+    )
+    window: TimeWindow | None = Field(
+        description="The planned window; null when plannedStart/plannedEnd are missing or wrong."
+    )
+    requested_by: str | None = Field(description="Who asked for the change (`requestedBy`).")
+    assigned_to: list[Assignee] = Field(
+        description="Teams and people the change is ASSIGNED_TO, teams first."
+    )
+    approval: str | None = Field(description="The approval state (`approval`).")
+    effort_hours: float | None = Field(description="Estimated effort in hours (`effortHours`).")
+    backout_plan: str | None = Field(description="How the change is undone (`backoutPlan`).")
+    test_plan: str | None = Field(description="How the change is verified (`testPlan`).")
+    configuration_item: str | None = Field(
+        description="The configuration item the change tool names (`configurationItem`)."
+    )
+    attributes: dict[str, JsonValue] = Field(description="Every attribute of the change.")
+
+
+class WarningCode(StrEnum):
+    """What makes a report incomplete."""
+
+    __hash__ = str.__hash__
+
+    EMPTY_START_SET = "EMPTY_START_SET"
+    """The change MODIFIES nothing the graph knows: no impact could be walked."""
+    UNLINKED_CONFIGURATION_ITEM = "UNLINKED_CONFIGURATION_ITEM"
+    """The change names a configuration item that is not among what it MODIFIES."""
+
+
+class ReportWarning(_Frozen):
+    """A warning shown at the top of the report.
+
+    ``entities`` names the entity the warning is about when the graph holds
+    one (for UNLINKED_CONFIGURATION_ITEM: the entity whose key is the named
+    CI, when it exists now).
+    """
+
+    code: WarningCode
+    message: str
+    entities: list[EntityRef]
+
+
 class ProjectReasonItem(_Frozen):
     """One reason a project is affected.
 
@@ -316,7 +420,8 @@ class AffectedEntity(_Frozen):
     relation's ``from`` (``disk PART_OF array`` reaching the array), ``in`` when
     it is its ``to`` (``app DEPENDS_ON db`` reaching the app). All three are
     null for a modified entity (depth 0). Following ``reachedFrom`` gives the
-    whole path.
+    whole path. ``keptUpBy`` says, for a DEGRADED entity, which redundancy
+    keeps it up (see :class:`RedundancyItem`; empty for a DOWN one).
     """
 
     entity: EntityRef
@@ -328,6 +433,7 @@ class AffectedEntity(_Frozen):
     reached_from: EntityRef | None
     relation: RelationType | None
     walked: Direction | None
+    kept_up_by: list[RedundancyItem]
 
 
 class AffectedListing(_Frozen):
@@ -344,9 +450,12 @@ class AffectedListing(_Frozen):
 class ChangeReport(_Frozen):
     """The CAB change review report of one change (PRODUCT.md 4.4)."""
 
-    report_version: Literal["1"] = REPORT_VERSION
+    report_version: Literal["2"] = REPORT_VERSION
     generated_at: datetime
     as_of: datetime | None = Field(description="The graph was read as of then; null: now.")
+    warnings: list[ReportWarning] = Field(
+        description="What makes the report incomplete (shown first); empty when nothing does."
+    )
     change: ChangeInfo
     summary: Summary
     risk: RiskAssessment

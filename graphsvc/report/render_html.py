@@ -9,6 +9,10 @@ names wrap anywhere instead of widening the page.
 Large lists are folded with ``<details>``: a tier with more than
 :data:`OPEN_ROWS` services and each kind of the entity listing with more than
 :data:`OPEN_ROWS` entities start closed (closed sections are not printed).
+
+Warnings (an empty start set, a named configuration item the change does not
+modify) come first, above the verdict. Text is never cut: long keys, names
+and plans wrap.
 """
 
 from __future__ import annotations
@@ -22,15 +26,19 @@ from graphsvc.model.vocabulary import EntityKind
 from graphsvc.report.diagram import RenderedDiagram
 from graphsvc.report.model import (
     AffectedEntity,
+    Assignee,
     ChangeReport,
     ConflictItem,
+    Contact,
     EntityRef,
     PathStepItem,
+    RedundancyItem,
     ServiceTierGroup,
     TeamToNotify,
 )
 from graphsvc.report.wording import (
     KIND_SHORT,
+    Segment,
     conflict_times,
     conflict_title,
     detail_text,
@@ -40,6 +48,7 @@ from graphsvc.report.wording import (
     project_reason_text,
     reached_phrase,
     role_text,
+    state_reason,
     tier_label,
     time_text,
     walk,
@@ -413,6 +422,61 @@ figcaption {
   background:#fff;
   border:1.5px dashed var(--muted);
 }
+.sw.up {
+  background:#e7f5ec;
+  border-color:#1e6b3a;
+}
+.alert {
+  margin:18px 0 0;
+  padding:12px 16px;
+  border-radius:6px;
+  border:1px solid #f1b8b4;
+  border-left:6px solid var(--down);
+  background:var(--down-bg);
+  color:#5c1410;
+}
+.alert p {
+  margin:0;
+}
+.alert p+p {
+  margin-top:8px;
+}
+.alert strong {
+  color:var(--down);
+}
+.declared {
+  display:block;
+  margin-top:6px;
+  font-size:12px;
+  color:var(--muted);
+}
+.plans {
+  display:grid;
+  grid-template-columns:repeat(auto-fit,minmax(320px,1fr));
+  gap:10px 28px;
+  margin:6px 0 14px;
+}
+.plans div {
+  border-top:1px solid var(--line);
+  padding-top:6px;
+}
+.plans dt {
+  font-size:12px;
+  text-transform:uppercase;
+  letter-spacing:.05em;
+  color:var(--muted);
+  font-weight:600;
+}
+.plans dd {
+  margin:2px 0 0;
+  white-space:pre-wrap;
+}
+.why {
+  font-size:.92em;
+}
+.why .k {
+  font-weight:600;
+}
 .note {
   padding:10px 14px;
   border-radius:6px;
@@ -549,6 +613,53 @@ def _state(state: ImpactState) -> str:
     return f'<span class="st {css}">{state.value}</span>'
 
 
+def _segments(parts: list[Segment]) -> str:
+    return "".join(
+        f'<span class="k">{_e(text)}</span>' if is_key else _e(text) for text, is_key in parts
+    )
+
+
+def _why(
+    entity: EntityRef, state: ImpactState, depth: int, kept_up_by: list[RedundancyItem]
+) -> str:
+    """What keeps a DEGRADED entity up, or why it is DOWN; one line per reason."""
+    lines = state_reason(entity, state, depth, kept_up_by)
+    css = "why muted" if state is ImpactState.DOWN else "why"
+    return f'<div class="{css}">' + "<br>".join(_segments(line) for line in lines) + "</div>"
+
+
+def _contacts(contacts: list[Contact]) -> list[str]:
+    out = []
+    for c in contacts:
+        value = _e(c.value)
+        if c.channel.lower().endswith("email") and _EMAIL.match(c.value):
+            value = f'<a href="mailto:{_e(c.value)}">{value}</a>'
+        out.append(f'<span class="muted">{_e(c.channel)}</span> {value}')
+    return out
+
+
+def _assignee(a: Assignee) -> str:
+    head = _ref(a.assignee) + _status_tag(a.status)
+    if a.role:
+        head += f' <span class="muted">· {_e(a.role)}</span>'
+    parts = [head, *_contacts(a.contacts)]
+    if a.members:
+        names = ", ".join(_e(m.person.name) for m in a.members)
+        more = a.member_count - len(a.members)
+        parts.append(
+            f'<span class="muted">members</span> {names}' + (f" and {more:,} more" if more else "")
+        )
+    elif a.assignee.kind is EntityKind.TEAM:
+        escalate = ", ".join(_key(p) for p in a.escalate_to)
+        parts.append(
+            '<span class="tag warn">no members</span>'
+            + (f' <span class="muted">escalate to</span> {escalate}' if escalate else "")
+        )
+    if not a.contacts and not a.members:
+        parts.append('<span class="tag warn">no contact</span>')
+    return "<li>" + "<br>".join(parts) + "</li>"
+
+
 def _path(path: list[PathStepItem], end: EntityRef) -> str:
     if not path:
         return '<span class="muted">modified by this change</span>'
@@ -614,9 +725,20 @@ def _summary(report: ChangeReport) -> list[str]:
         f"{_e(as_of)}</p>",
         "</header>",
         '<section id="summary">',
+    ]
+    if report.warnings:
+        out.append('<div class="alert" role="alert">')
+        out += [
+            f"<p><strong>\N{WARNING SIGN} Warning:</strong> {_e(w.message)}</p>"
+            for w in report.warnings
+        ]
+        out.append("</div>")
+    declared = info.declared_risk or "none"
+    out += [
         f'<div class="verdict {risk.band.value}">',
         f'<div class="score"><span class="num">{risk.score}</span><span class="of">of 100</span>'
-        f'<span class="band">{risk.band.value} risk</span></div>',
+        f'<span class="band">{risk.band.value} risk</span>'
+        f'<span class="declared">declared: {_e(declared)}</span></div>',
         f'<p class="verdict-line">{_e(summary.verdict)}</p>',
         "</div>",
         '<dl class="facts">',
@@ -625,11 +747,36 @@ def _summary(report: ChangeReport) -> list[str]:
     def fact(label: str, value_html: str) -> None:
         out.append(f"<div><dt>{_e(label)}</dt><dd>{value_html}</dd></div>")
 
+    not_stated = '<span class="tag warn">not stated</span>'
     fact("Planned window", _e(window_text(info.window)))
     fact("Type", _e(info.change_type or "not stated"))
     fact("State", _e(info.state or "not stated") + _status_tag(info.status))
-    fact("Declared risk", _e(info.declared_risk or "not stated"))
-    fact("Modifies", _refs(report.start_set[:8], len(report.start_set)))
+    fact("Approval", _e(info.approval) if info.approval else not_stated)
+    fact("Requested by", _e(info.requested_by) if info.requested_by else not_stated)
+    fact(
+        "Assigned to",
+        f'<ul class="plain">{"".join(_assignee(a) for a in info.assigned_to)}</ul>'
+        if info.assigned_to
+        else not_stated,
+    )
+    fact(
+        "Declared risk",
+        (_e(info.declared_risk) if info.declared_risk else not_stated)
+        + f' <span class="muted">· computed {risk.score} of 100, {_e(risk.band.value)}</span>',
+    )
+    if info.effort_hours is not None:
+        fact("Effort", _e(f"{info.effort_hours:g} h"))
+    if info.configuration_item:
+        fact(
+            "Configuration item (change tool)",
+            f'<span class="k">{_e(info.configuration_item)}</span>',
+        )
+    fact(
+        "Modifies",
+        _refs(report.start_set[:8], len(report.start_set))
+        if report.start_set
+        else '<span class="tag warn">nothing the graph knows</span>',
+    )
     fact(
         "Impact set",
         f"{_e(plural(summary.impact_set, 'entity', 'entities'))}: "
@@ -651,6 +798,11 @@ def _summary(report: ChangeReport) -> list[str]:
         f'<a href="#teams">{_e(plural(summary.teams, "team"))}</a> · '
         f'<a href="#projects">{_e(plural(summary.projects, "affected project"))}</a>',
     )
+    out.append("</dl>")
+    out.append('<dl class="plans">')
+    for label, text in (("Back-out plan", info.backout_plan), ("Test plan", info.test_plan)):
+        value = _e(text) if text else not_stated
+        out.append(f"<div><dt>{_e(label)}</dt><dd>{value}</dd></div>")
     out.append("</dl>")
     out += [
         "<h3>Why this risk score</h3>",
@@ -732,6 +884,7 @@ def _diagram(diagram: RenderedDiagram | None) -> list[str]:
         '<span><span class="sw s"></span>modified by it</span>'
         '<span><span class="sw d"></span>DOWN</span>'
         '<span><span class="sw g"></span>DEGRADED (redundancy holds)</span>'
+        '<span><span class="sw up"></span>surviving redundant member (keeps it up)</span>'
         '<span><span class="sw grp"></span>group of entities</span>'
         "</div>",
         "</figcaption>",
@@ -771,15 +924,16 @@ def _tier(group: ServiceTierGroup) -> list[str]:
         )
     out.append(
         '<table class="fixed">'
-        + _cols(30, 12, 7, 51)
+        + _cols(23, 11, 6, 32, 28)
         + '<thead><tr><th>Service</th><th>State</th><th class="num">Hops</th>'
-        "<th>Path from the change</th></tr></thead><tbody>"
+        "<th>Path from the change</th><th>What keeps it up</th></tr></thead><tbody>"
     )
     for s in group.services:
         stale = ' <span class="tag warn">stale</span>' if s.stale else ""
         out.append(
             f"<tr><td>{_ref(s.service, kind=False)}{stale}</td><td>{_state(s.state)}</td>"
-            f'<td class="num">{s.depth}</td><td>{_path(s.path, s.service)}</td></tr>'
+            f'<td class="num">{s.depth}</td><td>{_path(s.path, s.service)}</td>'
+            f"<td>{_why(s.service, s.state, s.depth, s.kept_up_by)}</td></tr>"
         )
     out += ["</tbody></table>", "</details>"]
     return out
@@ -812,12 +966,7 @@ def _team_row(team: TeamToNotify) -> str:
         f'<li>{_e(role_text(r))} · <span class="muted">{_e(inheritance_text(r))}</span></li>'
         for r in team.roles
     )
-    contacts = []
-    for c in team.contacts:
-        value = _e(c.value)
-        if c.channel.lower().endswith("email") and _EMAIL.match(c.value):
-            value = f'<a href="mailto:{_e(c.value)}">{value}</a>'
-        contacts.append(f'<li><span class="muted">{_e(c.channel)}</span> {value}</li>')
+    contacts = [f"<li>{c}</li>" for c in _contacts(team.contacts)]
     members = [
         f"<li>{_e(m.person.name)}"
         + (f' <span class="muted">· {_e(m.role)}</span>' if m.role else "")
@@ -906,10 +1055,11 @@ def _entities(report: ChangeReport) -> list[str]:
             f"<summary><h3>{_e(kind_count(len(rows), kind).capitalize())}</h3>"
             f'<span class="muted">{down:,} DOWN · {len(rows) - down:,} DEGRADED</span></summary>',
             '<table class="fixed">'
-            + _cols(22, 26, 12, 12, 6, 22)
+            + _cols(16, 18, 9, 11, 5, 17, 24)
             + "<thead><tr><th>Key</th><th>Name</th>"
             f"<th>{'Tier' if kind is EntityKind.SERVICE else 'Class'}</th><th>State</th>"
-            '<th class="num">Hops</th><th>Reached from</th></tr></thead><tbody>',
+            '<th class="num">Hops</th><th>Reached from</th><th>What keeps it up</th>'
+            "</tr></thead><tbody>",
         ]
         out += [_entity_row(e) for e in rows]
         out += ["</tbody></table>", "</details>"]
@@ -925,10 +1075,11 @@ def _entity_row(e: AffectedEntity) -> str:
     if e.reached_from is None or phrase is None:
         came = '<span class="muted">modified</span>'
     else:
-        came = f'{_key(e.reached_from)} <span class="hop">{_e(phrase)} →</span>'
+        came = f'<span class="hop">{_e(phrase)}</span> {_key(e.reached_from)}'
     return (
         f'<tr><td class="k">{_e(ref.key)}</td><td>{name}</td><td>{_e(detail_text(e))}</td>'
-        f'<td>{_state(e.state)}{stale}</td><td class="num">{e.depth}</td><td>{came}</td></tr>'
+        f'<td>{_state(e.state)}{stale}</td><td class="num">{e.depth}</td><td>{came}</td>'
+        f"<td>{_why(e.entity, e.state, e.depth, e.kept_up_by)}</td></tr>"
     )
 
 
@@ -939,11 +1090,13 @@ def _footer(report: ChangeReport) -> list[str]:
         "modifies plus everything whose failure follows from theirs. DOWN: a failed "
         "dependency that no redundant alternative covers (modified entities are DOWN). "
         "DEGRADED: reached, but every failed dependency is covered by a surviving member of "
-        "a redundancy group. Windows are half-open: a window ending at 02:00 and one starting "
-        "at 02:00 do not overlap. All times are UTC.</p>",
-        f"<p>Risk score: the capped sum of the factors above (see "
-        f"graphsvc.analysis.changes). Report format version {_e(report.report_version)}; "
-        "the JSON format of the same report validates against "
-        "schema/change-report.schema.json.</p>",
+        "a redundancy group (“What keeps it up” names the group and the survivors; an entity "
+        "that is DEGRADED only because what it needs is DEGRADED is kept up through that "
+        "entity). Windows are half-open: a window ending at 02:00 and one starting at 02:00 "
+        "do not overlap. All times are UTC.</p>",
+        "<p>Risk score: the sum of the points of the factors in “Why this risk score”, capped "
+        "at 100; each factor says what it counted. Below 30 is low, below 60 medium, from 60 "
+        f"high. Report format version {_e(report.report_version)}; the JSON format of the same "
+        "report validates against the published change-report JSON Schema.</p>",
         "</footer>",
     ]

@@ -1,7 +1,8 @@
 """The Markdown format of the change report (CommonMark with GFM tables).
 
-Same sections, in the same order, as the HTML format; the diagram is only in
-the HTML (a line says so). Every string from the graph goes through
+Same sections, in the same order, as the HTML format, warnings first (as a
+block quote above the verdict); the diagram is only in the HTML (a line says
+so). Every string from the graph goes through
 :func:`md_text`, so names with ``|``, ``*``, ``<``, backticks or line breaks
 neither break a table nor turn into markup.
 """
@@ -14,15 +15,18 @@ from graphsvc.analysis.impact import ImpactState
 from graphsvc.model.vocabulary import EntityKind
 from graphsvc.report.model import (
     AffectedEntity,
+    Assignee,
     ChangeReport,
     ConflictItem,
     EntityRef,
     PathStepItem,
+    RedundancyItem,
     ServiceTierGroup,
     TeamToNotify,
 )
 from graphsvc.report.wording import (
     KIND_SHORT,
+    Segment,
     conflict_times,
     conflict_title,
     detail_text,
@@ -32,6 +36,7 @@ from graphsvc.report.wording import (
     project_reason_text,
     reached_phrase,
     role_text,
+    state_reason,
     tier_label,
     time_text,
     walk,
@@ -81,6 +86,34 @@ def _path(path: list[PathStepItem], end: EntityRef) -> str:
     return " ".join(parts)
 
 
+def _segments(parts: list[Segment]) -> str:
+    return "".join(f"**{md_text(t)}**" if is_key else md_text(t) for t, is_key in parts)
+
+
+def _why(
+    entity: EntityRef, state: ImpactState, depth: int, kept_up_by: list[RedundancyItem]
+) -> str:
+    return "<br>".join(_segments(line) for line in state_reason(entity, state, depth, kept_up_by))
+
+
+def _assignee(a: Assignee) -> str:
+    parts = [_ref(a.assignee) + (f" ({md_text(a.status)})" if a.status != "active" else "")]
+    if a.role:
+        parts.append(md_text(a.role))
+    parts += [f"{md_text(c.channel)}: {md_text(c.value)}" for c in a.contacts]
+    if a.members:
+        more = a.member_count - len(a.members)
+        parts.append(
+            "members: "
+            + ", ".join(md_text(m.person.name) for m in a.members)
+            + (f" and {more:,} more" if more else "")
+        )
+    elif a.assignee.kind is EntityKind.TEAM:
+        escalate = ", ".join(md_text(p.key) for p in a.escalate_to)
+        parts.append("⚠ no members" + (f", escalate to {escalate}" if escalate else ""))
+    return " · ".join(parts)
+
+
 def _row(*cells: str) -> str:
     return "| " + " | ".join(c or " " for c in cells) + " |"
 
@@ -106,7 +139,10 @@ def render_markdown(report: ChangeReport) -> str:
         "",
         "DOWN: a failed dependency that no redundant alternative covers (modified entities "
         "are DOWN). DEGRADED: reached, but every failed dependency is covered by a surviving "
-        "member of a redundancy group. Windows are half-open; all times are UTC. "
+        "member of a redundancy group (*What keeps it up* names the group and the survivors; "
+        "an entity DEGRADED only because what it needs is DEGRADED is kept up through that "
+        "entity). Risk score: the sum of the factors' points, capped at 100 (below 30 low, "
+        "below 60 medium, from 60 high). Windows are half-open; all times are UTC. "
         f"Report format version {report.report_version}.",
         "",
     ]
@@ -132,18 +168,46 @@ def _summary(report: ChangeReport) -> list[str]:
         "",
         f"Generated {time_text(report.generated_at)} · graph as of {as_of}",
         "",
+    ]
+    for warning in report.warnings:
+        out += [f"> **⚠ Warning:** {md_text(warning.message)}", ""]
+
+    def stated(value: str | None) -> str:
+        return md_text(value) if value else "⚠ not stated"
+
+    declared = info.declared_risk or "none"
+    assigned = "; ".join(_assignee(a) for a in info.assigned_to) or "⚠ not stated"
+    out += [
         "## Summary",
         "",
         f"**Verdict: {md_text(s.verdict)}**",
         "",
-        f"**Risk score: {risk.score} of 100 ({risk.band.value} risk)**",
+        f"**Risk score: {risk.score} of 100 ({risk.band.value} risk; declared: "
+        f"{md_text(declared)})**",
         "",
         f"- **Planned window:** {md_text(window_text(info.window))}",
         f"- **Type:** {md_text(info.change_type or 'not stated')}",
         f"- **State:** {md_text(info.state or 'not stated')}"
         + (f" (entity {md_text(info.status)})" if info.status != "active" else ""),
-        f"- **Declared risk:** {md_text(info.declared_risk or 'not stated')}",
-        f"- **Modifies:** {_refs(report.start_set[:8], len(report.start_set))}",
+        f"- **Approval:** {stated(info.approval)}",
+        f"- **Requested by:** {stated(info.requested_by)}",
+        f"- **Assigned to:** {assigned}",
+        f"- **Declared risk:** {stated(info.declared_risk)} (computed: {risk.score} of 100, "
+        f"{risk.band.value})",
+    ]
+    if info.effort_hours is not None:
+        out.append(f"- **Effort:** {info.effort_hours:g} h")
+    if info.configuration_item:
+        out.append(f"- **Configuration item (change tool):** {md_text(info.configuration_item)}")
+    out += [
+        "- **Modifies:** "
+        + (
+            _refs(report.start_set[:8], len(report.start_set))
+            if report.start_set
+            else "⚠ nothing the graph knows"
+        ),
+        f"- **Back-out plan:** {stated(info.backout_plan)}",
+        f"- **Test plan:** {stated(info.test_plan)}",
         f"- **Impact set:** {plural(s.impact_set, 'entity', 'entities')}: {s.down:,} DOWN, "
         f"{s.degraded:,} DEGRADED"
         + (f", up to {plural(s.deepest, 'hop')} away" if s.deepest else "")
@@ -215,7 +279,10 @@ def _tier(group: ServiceTierGroup) -> list[str]:
             "first); every one is in the entity list below.",
             "",
         ]
-    out += [_row("Service", "State", "Hops", "Path from the change"), "| --- | --- | ---: | --- |"]
+    out += [
+        _row("Service", "State", "Hops", "Path from the change", "What keeps it up"),
+        "| --- | --- | ---: | --- | --- |",
+    ]
     for s in group.services:
         stale = " (stale)" if s.stale else ""
         out.append(
@@ -224,6 +291,7 @@ def _tier(group: ServiceTierGroup) -> list[str]:
                 s.state.value,
                 str(s.depth),
                 _path(s.path, s.service),
+                _why(s.service, s.state, s.depth, s.kept_up_by),
             )
         )
     out.append("")
@@ -323,13 +391,14 @@ def _entities(report: ChangeReport) -> list[str]:
                 "State",
                 "Hops",
                 "Reached from",
+                "What keeps it up",
             ),
-            "| --- | --- | --- | --- | ---: | --- |",
+            "| --- | --- | --- | --- | ---: | --- | --- |",
         ]
         for e in rows:
             phrase = reached_phrase(e)
             came = (
-                f"{md_text(e.reached_from.key)} *{md_text(phrase)} →*"
+                f"*{md_text(phrase)}* {md_text(e.reached_from.key)}"
                 if e.reached_from is not None and phrase is not None
                 else "modified"
             )
@@ -341,6 +410,7 @@ def _entities(report: ChangeReport) -> list[str]:
                     e.state.value + (" (stale)" if e.stale else ""),
                     str(e.depth),
                     came,
+                    _why(e.entity, e.state, e.depth, e.kept_up_by),
                 )
             )
         out.append("")

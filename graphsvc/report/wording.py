@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from graphsvc.analysis.changes import ConflictKind
-from graphsvc.analysis.impact import NoticeRole
+from graphsvc.analysis.impact import ImpactState, NoticeRole
 from graphsvc.model.vocabulary import Direction, EntityKind, RelationType
 from graphsvc.report.model import (
     AffectedEntity,
@@ -18,6 +18,7 @@ from graphsvc.report.model import (
     EntityRef,
     PathStepItem,
     ProjectReasonItem,
+    RedundancyItem,
     TeamRoleNotice,
     TimeWindow,
 )
@@ -25,18 +26,23 @@ from graphsvc.report.model import (
 __all__ = [
     "KIND_PLURAL",
     "KIND_SHORT",
+    "Segment",
     "conflict_times",
     "conflict_title",
     "detail_text",
     "duration",
+    "held_text",
     "hop_phrase",
     "inheritance_text",
     "kind_count",
     "plural",
     "project_reason_text",
     "reached_phrase",
+    "redundancy_segments",
     "ref_text",
     "role_text",
+    "segments_text",
+    "state_reason",
     "tier_label",
     "time_text",
     "walk",
@@ -146,7 +152,13 @@ def hop_phrase(step: PathStepItem, walked_from: EntityRef) -> str:
 
 
 def reached_phrase(entity: AffectedEntity) -> str | None:
-    """Say how impact reached ``entity`` from its ``reachedFrom`` (``None`` for a modified one)."""
+    """Say how ``entity`` relates to its ``reachedFrom``, from the entity's side.
+
+    The phrase goes before the ``reachedFrom`` key, so that the cell reads as a
+    sentence about the entity: ``depends on nbh-dc01`` (``entity DEPENDS_ON
+    nbh-dc01``), ``runs on vm-7``, ``contains disk-2`` (``disk-2 PART_OF
+    entity``). ``None`` for a modified entity.
+    """
     parent, relation, walked = entity.reached_from, entity.relation, entity.walked
     if parent is None or relation is None or walked is None:
         return None
@@ -154,7 +166,81 @@ def reached_phrase(entity: AffectedEntity) -> str | None:
         step = PathStepItem(type=relation, from_=parent, to=entity.entity)
     else:
         step = PathStepItem(type=relation, from_=entity.entity, to=parent)
-    return hop_phrase(step, parent)
+    return hop_phrase(step, entity.entity)
+
+
+Segment = tuple[str, bool]
+"""A piece of worded text and whether it is an entity key (renderers set keys apart)."""
+
+
+def segments_text(parts: Sequence[Segment]) -> str:
+    """Return segments as plain text."""
+    return "".join(text for text, _ in parts)
+
+
+def _keys(refs: Sequence[EntityRef], limit: int = 5) -> list[Segment]:
+    out: list[Segment] = []
+    for i, r in enumerate(refs[:limit]):
+        if i:
+            out.append((", ", False))
+        out.append((r.key, True))
+    if len(refs) > limit:
+        out.append((f" and {len(refs) - limit:,} more", False))
+    return out
+
+
+def redundancy_segments(item: RedundancyItem, entity: EntityRef) -> list[Segment]:
+    """Say which surviving members keep ``entity`` up, as segments.
+
+    ``nbh-dc02, sa-dc01 survive in group ad-dcs (1 of 3 members DOWN:
+    nbh-dc01)``; a survivor that is DEGRADED itself is marked so; for an
+    entity that is DEGRADED only through what it needs, the text starts with
+    ``through identity-ad:`` (the group's holder).
+    """
+    out: list[Segment] = []
+    if not _same(item.holder, entity):
+        out += [("through ", False), (item.holder.key, True), (": ", False)]
+    survivors = item.survivors
+    if survivors:
+        for i, s in enumerate(survivors[:5]):
+            if i:
+                out.append((", ", False))
+            out.append((s.entity.key, True))
+            if s.degraded:
+                out.append((" (itself DEGRADED)", False))
+        if len(survivors) > 5:
+            out.append((f" and {len(survivors) - 5:,} more", False))
+        out.append((" survives" if len(survivors) == 1 else " survive", False))
+    else:
+        out.append(("a member that can no longer be walked (retired?) survives", False))
+    out += [(" in group ", False), (item.group, False)]
+    out.append((f" ({len(item.failed):,} of {plural(item.members, 'member')} DOWN: ", False))
+    out += _keys(item.failed)
+    out.append((")", False))
+    return out
+
+
+def state_reason(
+    entity: EntityRef, state: ImpactState, depth: int, kept_up_by: Sequence[RedundancyItem]
+) -> list[list[Segment]]:
+    """Say why an impact-set entity is in its state, one line of segments per reason.
+
+    DEGRADED: what keeps it up (:func:`redundancy_segments`, one line per
+    group of ``kept_up_by``). DOWN: modified by the change (``depth`` 0), or
+    no surviving alternative.
+    """
+    if state is ImpactState.DEGRADED:
+        if kept_up_by:
+            return [redundancy_segments(i, entity) for i in kept_up_by]
+        return [[("reached only through redundant alternatives", False)]]
+    if depth == 0:
+        return [[("modified by this change", False)]]
+    return [[("no surviving alternative", False)]]
+
+
+def held_text(items: Sequence[RedundancyItem], entity: EntityRef) -> str:
+    """Return what keeps ``entity`` up in one plain line (the diagram's tooltips)."""
+    return "; ".join(segments_text(redundancy_segments(i, entity)) for i in items)
 
 
 def walk(path: Sequence[PathStepItem], end: EntityRef) -> list[tuple[EntityRef, str | None]]:

@@ -16,6 +16,8 @@ TEAM = "team#1 |x|"
 WINDOW = 'win "freeze" & <hold>'
 PROJECT = "prj\\back\\"
 AMP_NAME = "&amp; stays literal"
+BACKOUT = "Restore <script>alert(2)</script> & run `undo` | *now*"
+CI_NAMED = "db|02 <b>gone</b>"
 HOSTILE_KEYS = (CHANGE, CI, SVC, UNICODE, TEAM, WINDOW, PROJECT)
 
 
@@ -41,6 +43,11 @@ async def load_hostile(engine: IngestEngine) -> None:
                 "plannedStart": "2030-01-01T10:00:00+00:00",
                 "plannedEnd": "2030-01-01T12:00:00+00:00",
                 "risk": "high <b>",
+                "requestedBy": "Zoë | <b>boss</b>",
+                "approval": "approved *by* `cab`",
+                "backoutPlan": BACKOUT,
+                "testPlan": "ping <x> # 1\n| ok |",
+                "configurationItem": CI_NAMED,
             },
         },
         {"kind": c, "key": CI, "name": "db|01 **bold** _it_", "attributes": {"ciClass": "da<ta>|"}},
@@ -72,6 +79,7 @@ async def load_hostile(engine: IngestEngine) -> None:
     ]
     relations = [
         rel("MODIFIES", ("Change", CHANGE), (c, CI)),
+        rel("ASSIGNED_TO", ("Change", CHANGE), (t, TEAM)),
         rel("DEPENDS_ON", (s, SVC), (c, CI)),
         rel("DEPENDS_ON", (s, UNICODE), (s, SVC)),
         rel("OWNS", (t, TEAM), (s, SVC)),

@@ -89,3 +89,32 @@ def test_the_demo_report_renders_in_chromium(
     assert '<svg viewBox="' in html and 'class="impact-diagram"' in html
     assert html.count('class="node"') >= 3, "the diagram's nodes are in the DOM"
     assert "<script" not in html
+
+
+def test_survivors_warnings_and_whole_labels_in_chromium(
+    demo_reports: dict[str, ChangeReport], tmp_path: Path
+) -> None:
+    pages = {}
+    for key in ("CHG0041220", "CHG0041262"):
+        page = tmp_path / f"{key}.html"
+        page.write_text(render_report(demo_reports[key], ReportFormat.HTML), encoding="utf-8")
+        dom = chromium(
+            tmp_path / f"profile-{key}", "--dump-dom", "--virtual-time-budget=2000", page.as_uri()
+        )
+        assert dom.returncode == 0, dom.stderr[-2000:]
+        assert not page_errors(dom.stderr), page_errors(dom.stderr)
+        pages[key] = dom.stdout
+    patching = pages["CHG0041220"]
+    # the surviving domain controllers are drawn, boxed with the failed one as their group
+    for text in ("nbh-dc02", "sa-dc01", "redundancy group ad-dcs", "1 of 3 DOWN"):
+        assert f">{text}</text>" in patching, text
+    # the change's name is wrapped in the diagram, not cut
+    assert ">Monthly patching of domain</text>" in patching
+    assert ">controller nbh-dc01</text>" in patching
+    assert "…" not in patching
+    assert "survive in group ad-dcs" in patching
+    assert 'class="alert"' not in patching
+    unlinked = pages["CHG0041262"]
+    alert = unlinked.index('class="alert"')
+    assert alert < unlinked.index('class="verdict')
+    assert "nbh-esx-03" in unlinked[alert : unlinked.index("</div>", alert)]

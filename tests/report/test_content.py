@@ -362,3 +362,159 @@ def test_gc_paused_nests_and_restores_the_collector() -> None:
         assert not gc.isenabled(), "a collector that was off stays off"
     finally:
         gc.enable()
+
+
+def page_text(html: str) -> str:
+    """The text a reader of the HTML sees (tags dropped, entities decoded)."""
+    from tests.report.test_formats import parse
+
+    return "".join(parse(html).text)
+
+
+def test_the_cab_decides_on_requester_assignees_approval_and_plans(
+    demo_reports: dict[str, ChangeReport],
+) -> None:
+    report = demo_reports["CHG0041220"]
+    info = report.change
+    assert info.requested_by == "Samir Haddad (IAM Lead)"
+    assert (info.approval, info.effort_hours, info.declared_risk) == ("requested", 3.0, "moderate")
+    assert info.backout_plan is not None and info.backout_plan.startswith("Revert the VM")
+    assert info.test_plan is not None and "dcdiag /v" in info.test_plan
+    assert [(a.assignee.kind, a.assignee.key) for a in info.assigned_to] == [
+        (EntityKind.TEAM, "team-identity"),
+        (EntityKind.PERSON, "grace.obi"),
+    ]
+    team, person = info.assigned_to
+    assert [m.person.name for m in team.members] == ["Grace Obi", "Samir Haddad"]
+    assert [(c.channel, c.value) for c in person.contacts] == [
+        ("email", "grace.obi@northbridgehealth.org")
+    ]
+    assert report.warnings == []
+    html = render_html(report, None)
+    text = page_text(html)
+    markdown = render_markdown(report)
+    for shown in (text, markdown):
+        assert "Samir Haddad (IAM Lead)" in shown
+        assert "requested" in shown and "3 h" in shown
+        assert info.backout_plan in shown.replace("\\", "")
+        assert "iam@northbridgehealth.org" in shown and "grace.obi@northbridgehealth.org" in shown
+    # the declared risk next to the computed score
+    assert "declared: moderate" in text
+    assert "**Risk score: 51 of 100 (medium risk; declared: moderate)**" in markdown
+    assert "moderate · computed 51 of 100, medium" in text
+    # a change that states none of it says so
+    blackout = render_markdown(demo_reports["CHG0041215"])
+    assert "- **Back-out plan:** ⚠ not stated" in blackout
+    assert "- **Assigned to:** ⚠ not stated" in blackout
+
+
+def test_every_degraded_entity_names_what_keeps_it_up(
+    demo_reports: dict[str, ChangeReport],
+) -> None:
+    report = demo_reports["CHG0041220"]
+    by_key = {e.entity.key: e for e in report.affected.entities}
+    assert by_key["nbh-dc01"].kept_up_by == []  # modified: DOWN
+    [own] = by_key["identity-ad"].kept_up_by
+    assert (own.holder.key, own.group, own.members) == ("identity-ad", "ad-dcs", 3)
+    assert [f.key for f in own.failed] == ["nbh-dc01"]
+    assert [(s.entity.key, s.degraded) for s in own.survivors] == [
+        ("nbh-dc02", False),
+        ("sa-dc01", False),
+    ]
+    # every other entity is DEGRADED only through identity-ad, and says so
+    for e in report.affected.entities:
+        if e.state is ImpactState.DEGRADED:
+            assert e.kept_up_by == [own], e.entity.key
+    for group in report.services:
+        for service in group.services:
+            assert service.kept_up_by == [own]
+    line = "nbh-dc02, sa-dc01 survive in group ad-dcs (1 of 3 members DOWN: nbh-dc01)"
+    text = page_text(render_html(report, None))
+    assert line in text and f"through identity-ad: {line}" in text
+    markdown = render_markdown(report)
+    assert (
+        "**nbh-dc02**, **sa-dc01** survive in group ad-dcs (1 of 3 members DOWN: **nbh-dc01**)"
+        in markdown
+    )
+    assert "through **identity-ad**: **nbh-dc02**" in markdown
+    # a DOWN service says there is no surviving alternative
+    blackout = render_markdown(demo_reports["CHG0041215"])
+    assert "| DOWN | 1 | billing *needed by →* claims-gateway | no surviving alternative |" in (
+        blackout
+    )
+    assert "| *depends on* billing | no surviving alternative |" in blackout
+
+
+def test_a_survivor_that_is_degraded_itself_is_marked(
+    demo_reports: dict[str, ChangeReport],
+) -> None:
+    # the core switch's impact reaches redundancy groups whose survivors are reached too
+    report = demo_reports["CHG0041201"]
+    items = [i for e in report.affected.entities for i in e.kept_up_by]
+    assert items, "the core switch leaves redundancy groups holding"
+    for e in report.affected.entities:
+        assert (e.state is ImpactState.DEGRADED) == bool(e.kept_up_by), e.entity.key
+    impact_set = {(e.entity.kind, e.entity.key) for e in report.affected.entities}
+    for item in items:
+        assert item.failed and item.survivors
+        for s in item.survivors:
+            assert s.degraded == ((s.entity.kind, s.entity.key) in impact_set)
+
+
+def test_warnings_at_the_top_for_an_unlinked_configuration_item(
+    demo_reports: dict[str, ChangeReport],
+) -> None:
+    from graphsvc.report.model import WarningCode
+
+    report = demo_reports["CHG0041262"]
+    assert report.start_set == [] and report.summary.impact_set == 0
+    assert report.change.configuration_item == "nbh-esx-03"
+    assert [w.code for w in report.warnings] == [
+        WarningCode.EMPTY_START_SET,
+        WarningCode.UNLINKED_CONFIGURATION_ITEM,
+    ]
+    empty, unlinked = report.warnings
+    assert "MODIFIES nothing the graph knows" in empty.message
+    assert "'nbh-esx-03', which is not among what this change MODIFIES" in unlinked.message
+    assert "The graph holds ConfigurationItem nbh-esx-03 now" in unlinked.message
+    assert [e.key for e in unlinked.entities] == ["nbh-esx-03"]
+    risk = {f.name: f.explanation for f in report.risk.factors}
+    assert "MODIFIES nothing the graph knows" in risk["blastRadius"]
+    html = render_html(report, None)
+    assert html.index('class="alert"') < html.index('class="verdict')
+    assert html.count("Warning:</strong>") == 2
+    markdown = render_markdown(report)
+    assert markdown.index("> **⚠ Warning:** This change MODIFIES nothing") < markdown.index(
+        "## Summary"
+    )
+    assert "- **Modifies:** ⚠ nothing the graph knows" in markdown
+    # no warning for a change whose named CI is what it modifies
+    assert demo_reports["CHG0041220"].change.configuration_item == "nbh-dc01"
+    assert demo_reports["CHG0041220"].warnings == []
+
+
+def test_reached_from_reads_as_a_sentence_and_nothing_dangles(
+    demo_reports: dict[str, ChangeReport],
+) -> None:
+    report = demo_reports["CHG0041201"]
+    markdown = render_markdown(report)
+    html = render_html(report, None)
+    assert "→* |" not in markdown and "→</span></td>" not in html
+    rows = {line.split(" | ")[0]: line for line in markdown.splitlines() if line.startswith("| ")}
+    assert "| *depends on* nbh-dc1-core-sw-a |" in rows["| nbh-dc1-fabric"]
+    text = page_text(render_html(demo_reports["CHG0041220"], None))
+    assert "depends on nbh-dc01" in text
+
+
+def test_labels_are_whole_and_the_footer_names_no_module(
+    demo_reports: dict[str, ChangeReport],
+) -> None:
+    for key, report in demo_reports.items():
+        html = render_html(report, None)
+        markdown = render_markdown(report)
+        for text in (html, markdown):
+            assert "graphsvc." not in text, key
+            assert "…" not in text, f"{key}: something was cut"
+        assert "text-overflow" not in html
+    report = demo_reports["CHG0041220"]
+    assert "Monthly patching of domain controller nbh-dc01" in render_html(report, None)

@@ -15,7 +15,13 @@ import pytest
 from graphsvc.ingest.engine import IngestEngine
 from graphsvc.model.batch import IngestBatch
 from graphsvc.report import ChangeReport, ReportFormat, build_change_report, render_report
-from graphsvc.report.diagram import dot_label_text, draw, impact_diagram, render_svg
+from graphsvc.report.diagram import (
+    dot_label_text,
+    draw,
+    impact_diagram,
+    render_svg,
+    wrap_label,
+)
 from graphsvc.store.base import GraphStore
 from tests.report.conftest import needs_dot
 
@@ -23,7 +29,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 def node_lines(dot: str) -> list[str]:
-    return [line for line in dot.splitlines() if re.match(r"\s+(n\d+|g\d+|change) \[", line)]
+    return [line for line in dot.splitlines() if re.match(r"\s+(n\d+|g\d+|u\d+|change) \[", line)]
 
 
 def test_dot_label_text_escapes_for_html_like_labels() -> None:
@@ -32,8 +38,21 @@ def test_dot_label_text_escapes_for_html_like_labels() -> None:
     assert dot_label_text("one\ntwo\tthree\r") == "one two three "
     assert dot_label_text("bell\x07 and \ufffe") == "bell and "
     assert dot_label_text("ü日本'") == "ü日本&#x27;"
-    assert dot_label_text("x" * 50) == "x" * 29 + "…"
-    assert dot_label_text("x" * 50, None) == "x" * 50
+    assert dot_label_text("x" * 50) == "x" * 50, "nothing is cut"
+
+
+def test_labels_wrap_and_keep_every_character() -> None:
+    name = "Monthly patching of domain controller nbh-dc01"
+    assert wrap_label(name, 26) == ["Monthly patching of domain", "controller nbh-dc01"]
+    assert " ".join(wrap_label(name, 26)) == name
+    # a long key breaks after / - _ . : where it can, else anywhere
+    key = "k8s/prod-nbh/deploy/keycloak-operator-controller-manager"
+    lines = wrap_label(key, 26)
+    assert "".join(lines) == key and all(len(line) <= 26 for line in lines)
+    assert lines[0] == "k8s/prod-nbh/deploy/"
+    assert wrap_label("x" * 60, 26) == ["x" * 26, "x" * 26, "x" * 8]
+    assert wrap_label("", 26) == [""]
+    assert wrap_label("a\nb  c", 26) == ["a b c"]
 
 
 @needs_dot
@@ -42,15 +61,97 @@ def test_small_impact_sets_are_drawn_whole(demo_reports: dict[str, ChangeReport]
     drawn = draw(report)
     assert drawn.svg is not None and drawn.note is None
     assert drawn.diagram.collapsed == 0
-    assert drawn.diagram.nodes == 17  # the change and its 16 entities
-    assert drawn.diagram.caption == "Every entity of the impact set (16)."
+    # the change, its 16 entities and the 2 surviving members of group ad-dcs
+    assert drawn.diagram.nodes == 19
+    assert drawn.diagram.caption.startswith("Every entity of the impact set (16). Green boxes")
     root = ET.fromstring(drawn.svg)
     assert root.get("width") is None and root.get("viewBox"), "scales with the page"
-    texts = {t.text for t in root.iter(f"{SVG}text")}
-    assert {"CHG0041220", "nbh-dc01", "identity-sso", "claims-gateway"} <= texts
+    texts = [t.text for t in root.iter(f"{SVG}text")]
+    assert {"CHG0041220", "nbh-dc01", "identity-sso", "claims-gateway"} <= set(texts)
+    # the change's name is wrapped, not cut
+    assert "Monthly patching of domain" in texts and "controller nbh-dc01" in texts
+    assert not any("…" in (t or "") for t in texts)
     # coloured by state: the modified CI is DOWN, the rest DEGRADED
     assert 'fillcolor="#fdecea"' in drawn.diagram.dot and 'fillcolor="#fff4d6"' in drawn.diagram.dot
     assert "<!DOCTYPE" not in drawn.svg and "<?xml" not in drawn.svg
+
+
+@needs_dot
+def test_survivors_keep_their_degraded_entity_up_in_the_diagram(
+    demo_reports: dict[str, ChangeReport],
+) -> None:
+    drawn = draw(demo_reports["CHG0041220"])
+    dot = drawn.diagram.dot
+    # nbh-dc02 and sa-dc01 are drawn (green, not in the impact set) with an arrow to identity-ad
+    nodes = {m[1]: m[0] for m in re.findall(r"\s+(\w+) \[label=<<B>([^<]+)</B>", dot)}
+    for key in ("nbh-dc02", "sa-dc01"):
+        line = next(x for x in dot.splitlines() if x.strip().startswith(f"{nodes[key]} ["))
+        assert 'fillcolor="#e7f5ec"' in line, key
+        assert f"{nodes[key]} -> {nodes['identity-ad']} " in dot
+    # the failed member and the survivors are boxed as the group, with its count
+    assert re.search(
+        r"subgraph cluster_\w+ \{\n\s+label=<redundancy group ad-dcs<BR/>1 of 3 DOWN>", dot
+    )
+    box = dot[dot.index("subgraph cluster_") :]
+    members = box[box.index("\n", box.index("label=")) : box.index("}")]
+    assert {nodes["nbh-dc01"], nodes["nbh-dc02"], nodes["sa-dc01"]} == {
+        m.strip() for m in members.replace(";", " ").split()
+    }
+    root = ET.fromstring(drawn.svg or "")
+    titles = [t.text or "" for t in root.iter(f"{SVG}title")]
+    assert any(
+        t.startswith(
+            "Service/identity-ad (Active Directory (NBH-GROUP)): Service · tier 1 · "
+            "DEGRADED; nbh-dc02, sa-dc01 survive in group ad-dcs"
+        )
+        for t in titles
+    )
+    assert "surviving member" in (drawn.svg or "")
+
+
+async def test_survivors_beyond_the_node_cap_are_counted_in_the_caption(
+    store: GraphStore, engine: IngestEngine
+) -> None:
+    # 12 services each on a pair of VMs (one shared, failing; one of its own, surviving)
+    ents: list[dict[str, Any]] = [
+        {"kind": "ConfigurationItem", "key": "vm-shared", "attributes": {"ciClass": "vm"}},
+        {"kind": "Change", "key": "CHG-VM", "attributes": {"state": "new"}},
+    ]
+    rels: list[dict[str, Any]] = [
+        {
+            "type": "MODIFIES",
+            "from": {"kind": "Change", "key": "CHG-VM"},
+            "to": {"kind": "ConfigurationItem", "key": "vm-shared"},
+        }
+    ]
+    for i in range(12):
+        ents.append({"kind": "Service", "key": f"svc-{i}", "attributes": {"tier": 1}})
+        ents.append(
+            {"kind": "ConfigurationItem", "key": f"vm-{i}", "attributes": {"ciClass": "vm"}}
+        )
+        for vm in ("vm-shared", f"vm-{i}"):
+            rels.append(
+                {
+                    "type": "RUNS_ON",
+                    "from": {"kind": "Service", "key": f"svc-{i}"},
+                    "to": {"kind": "ConfigurationItem", "key": vm},
+                    "attributes": {"redundancyGroup": "pair"},
+                }
+            )
+    await engine.ingest(
+        IngestBatch.model_validate({"source": "vms", "entities": ents, "relations": rels})
+    )
+    report = await build_change_report(store, "CHG-VM")
+    diagram = impact_diagram(report, max_nodes=20)
+    assert diagram.nodes <= 20
+    survivors = [line for line in node_lines(diagram.dot) if "surviving member" in line]
+    # at least a fifth of the nodes are kept for them, and the rest is said
+    assert 20 // 5 <= len(survivors) < 12
+    left = 12 - len(survivors)
+    assert f"{left} surviving members of redundancy groups are not drawn" in diagram.caption
+    whole = impact_diagram(report)
+    assert len([x for x in node_lines(whole.dot) if "surviving member" in x]) == 12
+    assert "not drawn" not in whole.caption
 
 
 async def big_graph(engine: IngestEngine, services: int = 1500, cis: int = 400) -> None:

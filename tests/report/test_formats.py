@@ -13,7 +13,16 @@ from graphsvc.report import ChangeReport, ReportFormat, build_change_report, ren
 from graphsvc.report.render_markdown import md_text
 from graphsvc.store.base import GraphStore
 from tests.report.conftest import needs_dot
-from tests.report.hostile import AMP_NAME, CHANGE, HOSTILE_KEYS, SVC, SVC_NAME, load_hostile
+from tests.report.hostile import (
+    AMP_NAME,
+    BACKOUT,
+    CHANGE,
+    CI_NAMED,
+    HOSTILE_KEYS,
+    SVC,
+    SVC_NAME,
+    load_hostile,
+)
 
 SECTIONS = ["summary", "conflicts", "diagram", "services", "teams", "projects", "entities"]
 
@@ -142,6 +151,8 @@ async def test_hostile_names_are_escaped_in_every_format(
         assert key in seen, key
     assert AMP_NAME in seen
     assert SVC_NAME.replace("\n", " ") in seen
+    assert BACKOUT in seen and "Zoë | <b>boss</b>" in seen and "ping <x> # 1 | ok |" in seen
+    assert f"configuration item '{CI_NAMED}'" in seen
     rendered = MarkdownIt("commonmark").enable("table").render(md)
     assert "<script>" not in rendered and "<b>switch" not in rendered
     assert escape("<script>alert(1)</script>", quote=False) in rendered
@@ -155,6 +166,8 @@ async def test_hostile_names_are_escaped_in_every_format(
         assert key in text, key
     assert SVC_NAME in text and AMP_NAME in text
     assert "Zoë O'Brien <z>" in text and "Quarter <end> | freeze" in text
+    assert BACKOUT in text and "Zoë | <b>boss</b>" in text and "ping <x> # 1\n| ok |" in text
+    assert f"configuration item '{CI_NAMED}'" in text
 
 
 @needs_dot

@@ -39,6 +39,7 @@ def test_demo_reports_validate_and_read_back(demo_reports: dict[str, ChangeRepor
         "reportVersion",
         "generatedAt",
         "asOf",
+        "warnings",
         "change",
         "summary",
         "risk",
@@ -55,6 +56,7 @@ def test_demo_reports_validate_and_read_back(demo_reports: dict[str, ChangeRepor
         "start": "2025-03-23T00:00:00Z",
         "end": "2025-03-26T00:00:00Z",
     }
+    assert blackout["reportVersion"] == "2"
     step = blackout["services"][0]["services"][1]["path"][0]
     assert step == {
         "type": "DEPENDS_ON",
@@ -69,3 +71,63 @@ async def test_hostile_report_validates(store: GraphStore, engine: IngestEngine)
     document = json.loads(render_json(report))
     validator().validate(document)
     assert document["change"]["change"]["key"] == CHANGE
+
+
+def test_the_cab_fields_in_json(demo_reports: dict[str, ChangeReport]) -> None:
+    document = json.loads(render_json(demo_reports["CHG0041220"]))
+    change = document["change"]
+    assert change["requestedBy"] == "Samir Haddad (IAM Lead)"
+    assert (change["approval"], change["effortHours"]) == ("requested", 3.0)
+    assert change["backoutPlan"].startswith("Revert the VM to the pre-patch snapshot")
+    assert change["testPlan"].startswith("Before and after: dcdiag")
+    assert change["configurationItem"] == "nbh-dc01"
+    assert change["declaredRisk"] == "moderate"
+    team, person = change["assignedTo"]
+    assert team["assignee"] == {
+        "kind": "Team",
+        "key": "team-identity",
+        "name": "Identity & Access Management",
+    }
+    assert team["contacts"] == [{"channel": "email", "value": "iam@northbridgehealth.org"}]
+    assert team["memberCount"] == 2 and team["escalateTo"][0]["key"] == "dept-infrastructure"
+    assert person["assignee"]["key"] == "grace.obi" and person["role"] == "IAM Engineer"
+    assert document["warnings"] == []
+    ad = next(e for e in document["affected"]["entities"] if e["entity"]["key"] == "identity-ad")
+    assert ad["keptUpBy"] == [
+        {
+            "holder": {
+                "kind": "Service",
+                "key": "identity-ad",
+                "name": "Active Directory (NBH-GROUP)",
+            },
+            "group": "ad-dcs",
+            "members": 3,
+            "failed": [
+                {"kind": "ConfigurationItem", "key": "nbh-dc01", "name": "Domain controller 1"}
+            ],
+            "survivors": [
+                {
+                    "entity": {
+                        "kind": "ConfigurationItem",
+                        "key": "nbh-dc02",
+                        "name": "Domain controller 2",
+                    },
+                    "degraded": False,
+                },
+                {
+                    "entity": {
+                        "kind": "ConfigurationItem",
+                        "key": "sa-dc01",
+                        "name": "St. Aidan's domain controller",
+                    },
+                    "degraded": False,
+                },
+            ],
+        }
+    ]
+    unlinked = json.loads(render_json(demo_reports["CHG0041262"]))
+    assert [w["code"] for w in unlinked["warnings"]] == [
+        "EMPTY_START_SET",
+        "UNLINKED_CONFIGURATION_ITEM",
+    ]
+    assert unlinked["warnings"][1]["entities"][0]["key"] == "nbh-esx-03"
