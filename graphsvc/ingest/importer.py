@@ -135,7 +135,7 @@ class ImporterOptions:
     Attributes:
         scope: The scope the run describes (cluster, account, site); some
             importers use it in keys (for example Kubernetes namespaces per cluster).
-        settings: Format-specific options from ``--option name=value`` (for
+        settings: Format-specific options from ``--set name=value`` (for
             example ``mapping=cols.yaml`` for ``csv``).
     """
 
