@@ -189,6 +189,7 @@ async def test_ownership_orphans_and_ghost_owners(demo: Api) -> None:
         "nbh-dicom-router-old",
         "sa-ftp-legacy",
         "bed-board-staidans",
+        "ip-10.10.20.41",  # the host only a network scan knows
     }
     services_only = ok(await demo.gql("{ orphans(kind: SERVICE) { edges { node { key } } } }"))
     assert [e["node"]["key"] for e in services_only["orphans"]["edges"]] == ["bed-board-staidans"]
@@ -200,7 +201,7 @@ async def test_ownership_orphans_and_ghost_owners(demo: Api) -> None:
             "ghostOwners(first: 1) { totalCount } identityConflicts { totalCount } }"
         )
     )
-    assert (counted["all"]["totalCount"], len(counted["all"]["edges"])) == (3, 1)
+    assert (counted["all"]["totalCount"], len(counted["all"]["edges"])) == (4, 1)
     assert counted["services"]["totalCount"] == 1
     assert counted["ghostOwners"]["totalCount"] == 2
     assert counted["identityConflicts"]["totalCount"] >= 0
@@ -322,3 +323,33 @@ async def test_bad_ids_cursors_and_scopes_are_errors_not_answers(
         {"ids": [start]},
     )
     assert body["errors"][0]["extensions"]["code"] == "PAGE_SIZE"
+
+
+async def test_degraded_entities_name_what_keeps_them_up(demo: Api) -> None:
+    data = ok(
+        await demo.gql(
+            '{ impact(refs: [{kind: CONFIGURATION_ITEM, key: "nbh-dc1-core-sw-a"}]) { '
+            "affected(first: 5) { edges { node { entity { key } state savedBy { group members "
+            "failed { key } survivors { entity { key } degraded } } } } } } }"
+        )
+    )
+    by_key = {e["node"]["entity"]["key"]: e["node"] for e in data["impact"]["affected"]["edges"]}
+    assert by_key["nbh-dc1-core-sw-a"]["savedBy"] == []  # DOWN: nothing keeps it up
+    fabric = by_key["nbh-dc1-fabric"]
+    assert fabric["state"] == "DEGRADED"
+    assert fabric["savedBy"] == [
+        {
+            "group": "dc1-core-switches",
+            "members": 2,
+            "failed": [{"key": "nbh-dc1-core-sw-a"}],
+            "survivors": [{"entity": {"key": "nbh-dc1-core-sw-b"}, "degraded": False}],
+        }
+    ]
+
+
+async def test_readiness_of_a_project_that_consolidates_nothing(demo: Api) -> None:
+    data = ok(
+        await demo.gql('{ consolidationReadiness(projectKey: "PRJ-0117") { status score reason } }')
+    )["consolidationReadiness"]
+    assert data["status"] == "NOT_APPLICABLE"
+    assert "CONSOLIDATES nothing" in data["reason"]

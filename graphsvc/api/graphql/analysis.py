@@ -43,6 +43,7 @@ from graphsvc.analysis.impact import (
     NoticeRole,
     PathStep,
     ProjectReason,
+    RedundancyCover,
     TeamNotice,
     dependencies,
     impact,
@@ -263,6 +264,12 @@ class AffectedType:
     path: list[PathStepType] = strawberry.field(
         description="One shortest path from a start entity, in walk order (empty for a start)."
     )
+    saved_by: list[RedundancyCoverType] = strawberry.field(
+        description=(
+            "For a DEGRADED entity: the redundancy groups that keep it up, each with its DOWN "
+            "members and the surviving members (empty for a DOWN entity)."
+        )
+    )
 
     @classmethod
     def of(cls, a: Affected) -> AffectedType:
@@ -272,6 +279,37 @@ class AffectedType:
             state=a.state,
             stale=a.stale,
             path=[PathStepType.of(s) for s in a.path],
+            saved_by=[RedundancyCoverType.of(c) for c in a.saved_by],
+        )
+
+
+@strawberry.type(name="Survivor", description="A member of a redundancy group that is not DOWN.")
+class SurvivorType:
+    entity: EntityInterface
+    degraded: bool = strawberry.field(
+        description="Reached by the impact and DEGRADED itself (false: not reached)."
+    )
+
+
+@strawberry.type(
+    name="RedundancyCover",
+    description="A redundancy group keeping a DEGRADED entity up: some members DOWN, not all.",
+)
+class RedundancyCoverType:
+    group: str = strawberry.field(description="The redundancyGroup name.")
+    members: int = strawberry.field(description="Live relations in the group.")
+    failed: list[EntityInterface] = strawberry.field(description="The DOWN members.")
+    survivors: list[SurvivorType] = strawberry.field(description="The members keeping it up.")
+
+    @classmethod
+    def of(cls, c: RedundancyCover) -> RedundancyCoverType:
+        return cls(
+            group=c.group,
+            members=c.members,
+            failed=_entities(c.failed),
+            survivors=[
+                SurvivorType(entity=_entity(v.entity), degraded=v.degraded) for v in c.survivors
+            ],
         )
 
 
@@ -648,6 +686,9 @@ class ReadinessType:
     score: int
     checks: list[ReadinessCheckType]
     replacements: list[ReplacementType]
+    reason: str = strawberry.field(
+        description="One line: why this status (the failing and warning checks, or why N/A)."
+    )
 
     @classmethod
     def of(cls, r: Readiness) -> ReadinessType:
@@ -657,6 +698,7 @@ class ReadinessType:
             score=r.score,
             checks=[ReadinessCheckType.of(c) for c in r.checks],
             replacements=[ReplacementType.of(x) for x in r.replacements],
+            reason=r.reason,
         )
 
 
