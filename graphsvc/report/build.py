@@ -376,12 +376,13 @@ def report_from_change_impact(
         a.entity.kind for a in page if a.state is ImpactState.DOWN
     )
     by_state = {s.state: s.count for s in impact.summary.by_state}
+    verdict = verdict_line(
+        [c.kind for c in answer.conflicts], impact.summary.services_by_tier, impact.summary.total
+    )
+    if not answer.start_set:
+        verdict = "impact unknown: the change modifies nothing the graph knows; " + verdict
     summary = Summary(
-        verdict=verdict_line(
-            [c.kind for c in answer.conflicts],
-            impact.summary.services_by_tier,
-            impact.summary.total,
-        ),
+        verdict=verdict,
         conflicts=[
             ConflictTally(kind=k, count=sum(1 for c in answer.conflicts if c.kind is k))
             for k in ConflictKind

@@ -50,14 +50,16 @@ def render_report(
     """Render ``report`` in ``fmt``.
 
     Only HTML runs Graphviz (``dot_binary``, default ``dot`` on ``PATH``, with
-    ``dot_timeout`` seconds and at most ``max_nodes`` nodes); without Graphviz
-    the HTML carries a note in the diagram's place. Markdown and JSON never
-    need it.
+    ``dot_timeout`` seconds and at most ``max_nodes`` nodes), and only when the
+    impact set holds something to draw; without Graphviz the HTML carries a
+    note in the diagram's place. Markdown and JSON never need it.
     """
     with gc_paused():
         if fmt is ReportFormat.JSON:
             return render_json(report)
         if fmt is ReportFormat.MARKDOWN:
             return render_markdown(report)
+        if report.summary.impact_set == 0:
+            return render_html(report, None)  # nothing to draw: no Graphviz run
         diagram = draw(report, max_nodes=max_nodes, timeout=dot_timeout, dot_binary=dot_binary)
         return render_html(report, diagram)

@@ -700,7 +700,7 @@ def render_html(report: ChangeReport, diagram: RenderedDiagram | None) -> str:
     ]
     out += _summary(report)
     out += _conflicts(report)
-    out += _diagram(diagram)
+    out += _diagram(diagram, report)
     out += _services(report)
     out += _teams(report)
     out += _projects(report)
@@ -867,8 +867,15 @@ def _conflict(conflict: ConflictItem, report: ChangeReport) -> list[str]:
     return out
 
 
-def _diagram(diagram: RenderedDiagram | None) -> list[str]:
+def _diagram(diagram: RenderedDiagram | None, report: ChangeReport) -> list[str]:
     out = ['<section id="diagram">', "<h2>Impact diagram</h2>"]
+    if report.summary.impact_set == 0:
+        out += [
+            '<p class="note">Nothing to draw: the change modifies nothing the graph knows '
+            "(see the warning at the top).</p>",
+            "</section>",
+        ]
+        return out
     if diagram is None or diagram.svg is None:
         note = diagram.note if diagram is not None else "No diagram was drawn for this report."
         out += [f'<p class="note">{_e(note or "No diagram.")}</p>', "</section>"]

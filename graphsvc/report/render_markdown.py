@@ -206,14 +206,14 @@ def _summary(report: ChangeReport) -> list[str]:
             if report.start_set
             else "⚠ nothing the graph knows"
         ),
-        f"- **Back-out plan:** {stated(info.backout_plan)}",
-        f"- **Test plan:** {stated(info.test_plan)}",
         f"- **Impact set:** {plural(s.impact_set, 'entity', 'entities')}: {s.down:,} DOWN, "
         f"{s.degraded:,} DEGRADED"
         + (f", up to {plural(s.deepest, 'hop')} away" if s.deepest else "")
         + (f", {s.stale:,} stale" if s.stale else ""),
         f"- **Services affected:** {tiers}",
         f"- **Notify:** {plural(s.teams, 'team')}, {plural(s.projects, 'affected project')}",
+        f"- **Back-out plan:** {stated(info.backout_plan)}",
+        f"- **Test plan:** {stated(info.test_plan)}",
         "",
         "### Why this risk score",
         "",

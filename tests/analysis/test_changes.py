@@ -313,3 +313,33 @@ async def test_assignees_and_a_configuration_item_the_change_does_not_modify(
     assert three.unlinked_ci_entity is not None and three.unlinked_ci_entity.key == "c-later"
     empty = await change_impact(store, "chg-empty")
     assert (empty.start_set, empty.unlinked_ci) == ((), None)
+
+
+async def test_a_configuration_item_named_by_its_display_name(
+    store: GraphStore, engine: IngestEngine
+) -> None:
+    named = {
+        "kind": "ConfigurationItem",
+        "key": "c-bill7",
+        "name": "Billing DB Seven",
+        "attributes": {"ciClass": "database"},
+    }
+    await load(
+        engine,
+        [
+            named,
+            ent("c-db"),
+            chg("chg-by-name", "10:00", "12:00", configurationItem="billing db seven"),
+            chg("chg-linked", "10:00", "12:00", configurationItem="Billing DB Seven"),
+        ],
+        [rel("chg-by-name", "MODIFIES", "c-db"), rel("chg-linked", "MODIFIES", "c-bill7")],
+    )
+    answer = await change_impact(store, "chg-by-name")
+    assert answer.unlinked_ci == "billing db seven"
+    assert answer.unlinked_ci_entity is not None and answer.unlinked_ci_entity.key == "c-bill7"
+    # the display name of a modified entity links it
+    assert (await change_impact(store, "chg-linked")).unlinked_ci is None
+    # as of a time, only keys and aliases are looked up (names are read as they are now)
+    then = (await store.stats()).last_commit
+    past = await change_impact(store, "chg-by-name", as_of=then)
+    assert past.unlinked_ci == "billing db seven" and past.unlinked_ci_entity is None

@@ -488,6 +488,10 @@ def test_warnings_at_the_top_for_an_unlinked_configuration_item(
         "## Summary"
     )
     assert "- **Modifies:** ⚠ nothing the graph knows" in markdown
+    assert report.summary.verdict.startswith(
+        "impact unknown: the change modifies nothing the graph knows; no conflicts"
+    )
+    assert "Nothing to draw: the change modifies nothing the graph knows" in html
     # no warning for a change whose named CI is what it modifies
     assert demo_reports["CHG0041220"].change.configuration_item == "nbh-dc01"
     assert demo_reports["CHG0041220"].warnings == []
