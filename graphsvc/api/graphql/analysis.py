@@ -81,7 +81,6 @@ from graphsvc.api.graphql.types import (
     entity_object,
     page_size,
 )
-from graphsvc.api.tokens import Scope
 from graphsvc.errors import AnswerTooLarge, InvalidInput, NotFound
 from graphsvc.ingest.runner import resolve_refs
 from graphsvc.model.batch import EntityRef
@@ -134,13 +133,6 @@ def _as_of(value: datetime | None) -> datetime | None:
 def _bad_input(exc: InvalidInput) -> GraphQLError:
     code = "ANSWER_TOO_LARGE" if isinstance(exc, AnswerTooLarge) else "BAD_INPUT"
     return GraphQLError(str(exc), extensions={"code": code})
-
-
-def _require(info: Info[GraphContext, None]) -> None:
-    if not info.context.principal.allows(Scope.READ):
-        held = info.context.principal.scope.value
-        msg = f"this token's scope ({held}) does not allow read"
-        raise GraphQLError(msg, extensions={"code": "FORBIDDEN"})
 
 
 def _entity_id(global_id: strawberry.ID) -> int:
@@ -838,7 +830,6 @@ class AnalysisQuery:
         max_depth: int | None = None,
         as_of: datetime | None = None,
     ) -> ImpactType:
-        _require(info)
         start, when = await named_entities(info, ids, refs), _as_of(as_of)
         store = info.context.store
 
@@ -867,7 +858,6 @@ class AnalysisQuery:
         max_depth: int | None = None,
         as_of: datetime | None = None,
     ) -> ImpactType:
-        _require(info)
         start, when = await named_entities(info, ids, refs), _as_of(as_of)
         store = info.context.store
 
@@ -895,7 +885,6 @@ class AnalysisQuery:
         ref: EntityRefInput | None = None,
         as_of: datetime | None = None,
     ) -> OwnershipType:
-        _require(info)
         if (id is None) == (ref is None):
             msg = 'name one entity: ref: {kind: SERVICE, key: "billing"}, or id: a global id'
             raise GraphQLError(msg, extensions={"code": "BAD_INPUT"})
@@ -916,7 +905,6 @@ class AnalysisQuery:
         first: int | None = None,
         after: str | None = None,
     ) -> OrphanConnection:
-        _require(info)
         try:
             page = await orphans(
                 info.context.store, kind, first=page_size(info, first), after=decode_cursor(after)
@@ -936,7 +924,6 @@ class AnalysisQuery:
     async def ghost_owners(
         self, info: Info[GraphContext, None], first: int | None = None, after: str | None = None
     ) -> GhostOwnerConnection:
-        _require(info)
         page = await ghost_owners(
             info.context.store, first=page_size(info, first), after=decode_cursor(after)
         )
@@ -957,7 +944,6 @@ class AnalysisQuery:
     async def change_impact(
         self, info: Info[GraphContext, None], key: str, as_of: datetime | None = None
     ) -> ChangeImpactType:
-        _require(info)
         store, when = info.context.store, _as_of(as_of)
 
         paths, most = _path_steps(info)
@@ -982,7 +968,6 @@ class AnalysisQuery:
     async def consolidation_readiness(
         self, info: Info[GraphContext, None], project_key: str, as_of: datetime | None = None
     ) -> ReadinessType:
-        _require(info)
         try:
             answer = await consolidation_readiness(
                 info.context.store, project_key, as_of=_as_of(as_of)
@@ -1000,7 +985,6 @@ class AnalysisQuery:
         capability: str | None = None,
         first: int | None = None,
     ) -> list[CandidatePairType]:
-        _require(info)
         pairs = await consolidation_candidates(
             info.context.store, capability=capability, first=page_size(info, first)
         )

@@ -11,10 +11,12 @@ own again. Unexpected errors reach the client masked (see ``guards``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, cast
 
 import strawberry
+from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError
 from pydantic import ValidationError
 from strawberry import relay
@@ -23,6 +25,7 @@ from strawberry.extensions import (
     DisableIntrospection,
     MaxTokensLimiter,
     ParserCache,
+    SchemaExtension,
     ValidationCache,
 )
 from strawberry.extensions.max_aliases import create_validator as alias_rule
@@ -30,6 +33,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
+from strawberry.types.graphql import OperationType
 
 from graphsvc.api.graphql.analysis import AnalysisQuery, EntityRefInput, not_found
 from graphsvc.api.graphql.context import GraphContext
@@ -113,13 +117,36 @@ class RunType:
         )
 
 
-def _require(info: Info[GraphContext, None], scope: Scope) -> None:
-    if not info.context.principal.allows(scope):
-        held = info.context.principal.scope.value
-        msg = f"this token's scope ({held}) does not allow {scope.value}"
-        raise GraphQLError(msg, extensions={"code": "FORBIDDEN"})
-    if scope is not Scope.READ and info.context.settings.read_only:
-        raise GraphQLError(READ_ONLY_MESSAGE, extensions={"code": "READ_ONLY"})
+class ScopeGuard(SchemaExtension):
+    """The one place GraphQL checks what the caller may do, before any resolver runs.
+
+    Queries need the ``read`` scope, mutations ``write``; a read-only replica
+    refuses every mutation (``READ_ONLY``, naming the writer's role). A refused
+    operation is answered with that one error and no data. Contexts without a
+    principal (scripts and tests executing the schema directly) are not checked.
+    """
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.result is None:
+            error = _refusal(context.context, context.operation_type)
+            if error is not None:
+                context.result = GraphQLExecutionResult(data=None, errors=[error])
+        yield
+
+
+def _refusal(context: object, operation: OperationType) -> GraphQLError | None:
+    principal = getattr(context, "principal", None)
+    if principal is None:
+        return None
+    needed = Scope.WRITE if operation is OperationType.MUTATION else Scope.READ
+    if not principal.allows(needed):
+        msg = f"this token's scope ({principal.scope.value}) does not allow {needed.value}"
+        return GraphQLError(msg, extensions={"code": "FORBIDDEN"})
+    settings = getattr(context, "settings", None)
+    if needed is Scope.WRITE and settings is not None and settings.read_only:
+        return GraphQLError(READ_ONLY_MESSAGE, extensions={"code": "READ_ONLY"})
+    return None
 
 
 @strawberry.type
@@ -128,7 +155,6 @@ class Query(AnalysisQuery):
 
     @strawberry.field(description="Any entity or relation by its Relay global id.")
     async def node(self, info: Info[GraphContext, None], id: strawberry.ID) -> relay.Node | None:
-        _require(info, Scope.READ)
         type_name, number = global_id_parts(id)
         if type_name == "Relation":
             relation = await info.context.loaders.relation.load(number)
@@ -147,7 +173,6 @@ class Query(AnalysisQuery):
         kind: EntityKindEnum,  # type: ignore[valid-type]
         key: str,
     ) -> EntityInterface:
-        _require(info, Scope.READ)
         found = (await info.context.store.resolve([(kind, key)]))[0]
         record = await info.context.loaders.entity.load(found) if found is not None else None
         if record is None:
@@ -167,7 +192,6 @@ class Query(AnalysisQuery):
         first: int | None = None,
         after: str | None = None,
     ) -> EntityConnection:
-        _require(info, Scope.READ)
         size = page_size(info, first)
         attributes: object = filter.attributes if filter and filter.attributes else {}
         if not isinstance(attributes, dict):
@@ -206,7 +230,6 @@ class Query(AnalysisQuery):
     async def identity_conflicts(
         self, info: Info[GraphContext, None], first: int | None = None, after: str | None = None
     ) -> IdentityConflictConnection:
-        _require(info, Scope.READ)
         size = page_size(info, first)
         page = await info.context.store.identity_conflicts(first=size, after=decode_cursor(after))
         edges = [
@@ -228,7 +251,6 @@ class Query(AnalysisQuery):
     async def runs(
         self, info: Info[GraphContext, None], source: str | None = None, first: int | None = None
     ) -> list[RunType]:
-        _require(info, Scope.READ)
         size = page_size(info, first)
         return [RunType.of(r) for r in await info.context.store.runs(source=source, first=size)]
 
@@ -419,7 +441,6 @@ class Mutation:
 
     @strawberry.mutation(description="Apply one ingest batch (atomic), or with dryRun report it.")
     async def ingest(self, info: Info[GraphContext, None], input: IngestInput) -> IngestPayload:
-        _require(info, Scope.WRITE)
         try:
             try:
                 batch: IngestBatch = parse_batch(_batch_document(input), origin="input")
@@ -434,7 +455,6 @@ class Mutation:
     async def start_run(
         self, info: Info[GraphContext, None], input: StartRunInput
     ) -> StartRunPayload:
-        _require(info, Scope.WRITE)
         try:
             run = await info.context.engine.start_run(
                 input.source, input.scope, actor=info.context.principal.name
@@ -457,7 +477,6 @@ class Mutation:
     async def finish_run(
         self, info: Info[GraphContext, None], input: FinishRunInput
     ) -> FinishRunPayload:
-        _require(info, Scope.WRITE)
         try:
             summary = await info.context.engine.finish_run(
                 input.run_id,
@@ -495,6 +514,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         directive_rule,
     ]
     extensions: list[Any] = [
+        ScopeGuard,
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         page_guard,
         # The depth and alias rules are built once (not per request as the
