@@ -916,6 +916,8 @@ async def _covers(
     walked_size = dict(zip(as_ids(e.relation[saving]), as_ids(e.group_size[saving]), strict=True))
     saved = np.unique(e.target[saving])
     saved_ids = walk.entities.astype(np.int64)[saved]
+    by_id = np.argsort(saved_ids, kind="stable")  # the store reads its arrays in id order
+    saved, saved_ids = saved[by_id], saved_ids[by_id]
     hop = await store.neighbours(saved_ids, REDUNDANT_NEEDS, as_of=as_of)
     if hop.entity.shape[0] == 0:  # pragma: no cover - the walk walked some of them
         return {}

@@ -1,4 +1,7 @@
-"""Property: impact reaches exactly what a plain breadth-first search reaches, at the same depths."""
+"""Property: impact reaches exactly what a plain breadth-first search reaches, at the same depths.
+
+States and the redundancy that keeps DEGRADED entities up match a naive reading of the rule.
+"""
 
 from __future__ import annotations
 
@@ -141,6 +144,31 @@ def states(edges: dict[tuple[int, int, str], str | None], depth: dict[int, int])
     return {v: "DOWN" if v in down else "DEGRADED" for v in depth}
 
 
+def survivors(
+    edges: dict[tuple[int, int, str], str | None], depth: dict[int, int], state: dict[int, str]
+) -> dict[int, list[tuple[str, int, list[int], list[tuple[int, bool]]]]]:
+    """What keeps each DEGRADED entity up: its groups with a DOWN member, naively.
+
+    Per entity, by group name: (group, relations in the group, DOWN members,
+    (other member, whether it is reached)); empty for DOWN entities.
+    """
+    out: dict[int, list[tuple[str, int, list[int], list[tuple[int, bool]]]]] = {}
+    for v in depth:
+        out[v] = []
+        if state[v] != "DEGRADED":
+            continue
+        groups: dict[str, list[int]] = {}
+        for (a, b, t), g in edges.items():
+            if a == v and g is not None and t != "PART_OF":
+                groups.setdefault(g, []).append(b)
+        for g, members in sorted(groups.items()):
+            failed = sorted(b for b in set(members) if state.get(b) == "DOWN")
+            if failed:
+                alive = sorted((b, b in depth) for b in set(members) if state.get(b) != "DOWN")
+                out[v].append((g, len(members), failed, alive))
+    return out
+
+
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -193,5 +221,18 @@ def test_states_match_the_naive_rule(
             got = {by_id[e.node.entity.id]: e.node.state.value for e in answer.affected.edges}
             depth = bfs(set(grouped), starts, max_depth)
             assert got == states(grouped, depth)
+            saved = {
+                by_id[e.node.entity.id]: [
+                    (
+                        c.group,
+                        c.members,
+                        [by_id[f.id] for f in c.failed],
+                        [(by_id[s.entity.id], s.degraded) for s in c.survivors],
+                    )
+                    for c in e.node.saved_by
+                ]
+                for e in answer.affected.edges
+            }
+            assert saved == survivors(grouped, depth, got)
 
     anyio.run(run)
