@@ -166,6 +166,7 @@ async def change_impact(
     after: str | None = None,
     paths: bool = True,
     max_path_steps: int | None = None,
+    redundancy: bool = True,
 ) -> ChangeImpact:
     """Return a change's start set, impact, conflicts and risk (PRODUCT.md 4.4).
 
@@ -211,6 +212,9 @@ async def change_impact(
         after: Cursor into the impact's affected entities.
         paths: Build the paths of the page (see :func:`~graphsvc.analysis.impact.impact`).
         max_path_steps: Most path steps the page may hold (``None``: unbounded).
+        redundancy: Name what keeps the page's DEGRADED entities up (``saved_by``; see
+            :func:`~graphsvc.analysis.impact.impact`); ``False`` saves two store calls
+            (the ``downServices`` explanation then names no group).
 
     Raises:
         NotFound: when no change has this key (at ``as_of``).
@@ -236,6 +240,7 @@ async def change_impact(
         after,
         paths=paths,
         max_path_steps=max_path_steps,
+        redundancy=redundancy,
     )
     answer = run.answer
     impact_set = np.sort(run.walk.entities.astype(np.int64))

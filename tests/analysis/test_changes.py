@@ -343,3 +343,21 @@ async def test_a_configuration_item_named_by_its_display_name(
     then = (await store.stats()).last_commit
     past = await change_impact(store, "chg-by-name", as_of=then)
     assert past.unlinked_ci == "billing db seven" and past.unlinked_ci_entity is None
+
+
+async def test_redundancy_details_can_be_left_out(store: GraphStore, engine: IngestEngine) -> None:
+    await load(
+        engine,
+        [ent("c-db1"), ent("c-db2"), ent("s-app", tier=1), chg("chg-1", "10:00", "12:00")],
+        [
+            rel("s-app", "DEPENDS_ON", "c-db1", redundancyGroup="db"),
+            rel("s-app", "DEPENDS_ON", "c-db2", redundancyGroup="db"),
+            rel("chg-1", "MODIFIES", "c-db1"),
+        ],
+    )
+    full = await change_impact(store, "chg-1")
+    quiet = await change_impact(store, "chg-1", redundancy=False)
+    assert [e.node.saved_by != () for e in full.impact.affected.edges] == [False, True]
+    assert all(e.node.saved_by == () for e in quiet.impact.affected.edges)
+    assert quiet.risk_score == full.risk_score
+    assert "redundancy keeps each one up" in why(quiet, "downServices")
