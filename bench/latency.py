@@ -33,6 +33,7 @@ Requirements of the issue are printed beside each figure.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import re
@@ -68,6 +69,8 @@ IMPACT_Q = (
     "entity { key } depth state } } } teamsToNotify { team { key } why } } }"
 )
 CHAIN = 5000
+CHAIN_AFTER = base64.urlsafe_b64encode(b"c:4400").decode()
+"""The GraphQL cursor after the 4,400th affected entity (the issue's after: "4400")."""
 
 WRK_SCRIPT = """
 local bodies = %(bodies)s
@@ -383,7 +386,7 @@ def main() -> None:
             print("2. while the chain query runs", flush=True)
             chain_body = {
                 "query": (
-                    f'{{ impact(ids:["{head}"]) {{ affected(first:500, after:"4400") {{ edges {{ '
+                    f'{{ impact(ids:["{head}"]) {{ affected(first:500, after:"{CHAIN_AFTER}") {{ edges {{ '
                     "node { depth path { type from{key name} to{key name} } } } } } }"
                 )
             }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -71,8 +72,9 @@ def chain_batch(n: int) -> dict[str, object]:
 
 
 def chain_query(head_id: str, after: int) -> str:
-    """The issue's query: one page of 500 paths from the head of a chain."""
+    """The issue's query: one page of 500 paths from the head of a chain (after ``after``)."""
+    cursor = base64.urlsafe_b64encode(f"c:{after}".encode()).decode()  # GraphQL's one scheme
     return (
-        f'{{ impact(ids:["{head_id}"]) {{ affected(first:500, after:"{after}") {{ edges {{ '
+        f'{{ impact(ids:["{head_id}"]) {{ affected(first:500, after:"{cursor}") {{ edges {{ '
         "node { depth path { type from{key name} to{key name} } } } } } }"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
 from typing import Any
 
@@ -312,7 +313,7 @@ async def test_bad_ids_cursors_and_scopes_are_errors_not_answers(
         'query($ids: [ID!]!) { impact(ids: $ids) { affected(after: "x") { totalCount } } }',
         {"ids": [start]},
     )
-    assert body["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+    assert body["errors"][0]["extensions"]["code"] == "BAD_CURSOR"  # the one cursor scheme
     body = await demo.gql(
         "query($ids: [ID!]!) { impact(ids: $ids, maxDepth: -1) { summary { total } } }",
         {"ids": [start]},
@@ -353,3 +354,21 @@ async def test_readiness_of_a_project_that_consolidates_nothing(demo: Api) -> No
     )["consolidationReadiness"]
     assert data["status"] == "NOT_APPLICABLE"
     assert "CONSOLIDATES nothing" in data["reason"]
+
+
+async def test_affected_pages_use_the_cursor_scheme_of_every_connection(demo: Api) -> None:
+    query = (
+        "query($after: String) { impact(refs: [{kind: CONFIGURATION_ITEM, key: "
+        '"nbh-dc1-core-sw-a"}]) { affected(first: 3, after: $after) { edges { cursor node '
+        "{ entity { key } } } pageInfo { endCursor hasNextPage } } } }"
+    )
+    first = ok(await demo.gql(query))["impact"]["affected"]
+    entities = ok(await demo.gql("{ entities(first: 1) { pageInfo { endCursor } } }"))
+    # both are base64 of c:<position>, opaque to clients
+    for cursor in (first["pageInfo"]["endCursor"], entities["entities"]["pageInfo"]["endCursor"]):
+        assert base64.urlsafe_b64decode(cursor).startswith(b"c:")
+    second = ok(await demo.gql(query, {"after": first["pageInfo"]["endCursor"]}))["impact"]
+    keys = [e["node"]["entity"]["key"] for e in first["edges"]] + [
+        e["node"]["entity"]["key"] for e in second["affected"]["edges"]
+    ]
+    assert len(keys) == len(set(keys)) == 6

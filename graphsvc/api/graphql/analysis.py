@@ -217,11 +217,26 @@ class _Answers(Generic[T]):
         return await self.page(*self._default)
 
 
+def _position(cursor: str | None) -> str | None:
+    """The analysis's page position of a GraphQL cursor (the one scheme of every connection).
+
+    Raises:
+        GraphQLError: ``BAD_CURSOR`` for a cursor this service did not make.
+    """
+    position = decode_cursor(cursor)
+    return None if position is None else str(position)
+
+
+def _cursor(position: str | None) -> str | None:
+    """The GraphQL cursor of an analysis page position."""
+    return None if position is None else encode_cursor(int(position))
+
+
 async def _answers(
     info: Info[GraphContext, None], compute: Callable[[int, str | None], Awaitable[T]]
 ) -> _Answers[T]:
     args = _first_affected_args(info)
-    default = (0, None) if args is None else (page_size(info, args[0]), args[1])
+    default = (0, None) if args is None else (page_size(info, args[0]), _position(args[1]))
     answers = _Answers(compute, default)
     await answers.any()  # errors (unknown change, bad cursor) surface on this field
     return answers
@@ -431,17 +446,18 @@ class ImpactType:
     async def affected(
         self, info: Info[GraphContext, None], first: int | None = None, after: str | None = None
     ) -> AffectedConnectionType:
-        answer = self.project(await self.answers.page(page_size(info, first), after))
-        conn = answer.affected
+        page = await self.answers.page(page_size(info, first), _position(after))
+        conn = self.project(page).affected
         return AffectedConnectionType(
             edges=[
-                AffectedEdgeType(cursor=e.cursor, node=AffectedType.of(e.node)) for e in conn.edges
+                AffectedEdgeType(cursor=encode_cursor(int(e.cursor)), node=AffectedType.of(e.node))
+                for e in conn.edges
             ],
             page_info=PageInfo(
                 has_next_page=conn.page_info.has_next_page,
                 has_previous_page=conn.page_info.has_previous_page,
-                start_cursor=conn.page_info.start_cursor,
-                end_cursor=conn.page_info.end_cursor,
+                start_cursor=_cursor(conn.page_info.start_cursor),
+                end_cursor=_cursor(conn.page_info.end_cursor),
             ),
             total_count=conn.total_count,
         )
