@@ -372,3 +372,17 @@ async def test_affected_pages_use_the_cursor_scheme_of_every_connection(demo: Ap
         e["node"]["entity"]["key"] for e in second["affected"]["edges"]
     ]
     assert len(keys) == len(set(keys)) == 6
+
+
+async def test_change_impact_names_assignees_and_an_unlinked_ci(demo: Api) -> None:
+    query = (
+        "query($key: String!) { changeImpact(key: $key) { assignedTo { key kind } startSet "
+        "{ key } unlinkedConfigurationItem unlinkedConfigurationItemEntity { key } } }"
+    )
+    assigned = ok(await demo.gql(query, {"key": "CHG0041220"}))["changeImpact"]
+    assert {a["key"] for a in assigned["assignedTo"]} == {"team-identity", "grace.obi"}
+    assert assigned["unlinkedConfigurationItem"] is None
+    unlinked = ok(await demo.gql(query, {"key": "CHG0041262"}))["changeImpact"]
+    assert unlinked["startSet"] == []
+    assert unlinked["unlinkedConfigurationItem"] == "nbh-esx-03"
+    assert unlinked["unlinkedConfigurationItemEntity"] == {"key": "nbh-esx-03"}

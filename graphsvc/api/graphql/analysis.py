@@ -106,7 +106,10 @@ CheckResultEnum = strawberry.enum(CheckResult, name="CheckResult", description="
 ReadinessStatusEnum = strawberry.enum(
     ReadinessStatus,
     name="ReadinessStatus",
-    description="BLOCKED if a check fails, AT_RISK if one warns, else READY.",
+    description=(
+        "BLOCKED if a check fails, AT_RISK if one warns, else READY; NOT_APPLICABLE when the "
+        "project consolidates nothing (score 0, no checks; see reason)."
+    ),
 )
 
 MAX_START_IDS = 1000
@@ -156,14 +159,27 @@ def _path_steps(info: Info[GraphContext, None]) -> tuple[bool, int | None]:
 
 def _selects_path(selections: Sequence[Any], *, below_affected: bool) -> bool:
     """Whether ``selections`` select ``path`` somewhere below an ``affected``."""
+    return _selects_below_affected(selections, "path", below_affected=below_affected)
+
+
+def _selects_below_affected(selections: Sequence[Any], name: str, *, below_affected: bool) -> bool:
+    """Whether ``selections`` select the field ``name`` somewhere below an ``affected``."""
     for sel in selections:
-        name = getattr(sel, "name", None)
-        if below_affected and name == "path":
+        found = getattr(sel, "name", None)
+        if below_affected and found == name:
             return True
         inner = getattr(sel, "selections", ()) or ()
-        if _selects_path(inner, below_affected=below_affected or name == "affected"):
+        if _selects_below_affected(
+            inner, name, below_affected=below_affected or found == "affected"
+        ):
             return True
     return False
+
+
+def _redundancy(info: Info[GraphContext, None]) -> bool:
+    """Whether the query shows which redundancy groups keep DEGRADED entities up (savedBy)."""
+    roots = info.selected_fields[0].selections if info.selected_fields else ()
+    return _selects_below_affected(roots, "savedBy", below_affected=False)
 
 
 def _first_affected_args(info: Info[GraphContext, None]) -> tuple[int | None, str | None] | None:
@@ -274,7 +290,8 @@ class AffectedType:
     saved_by: list[RedundancyCoverType] = strawberry.field(
         description=(
             "For a DEGRADED entity: the redundancy groups that keep it up, each with its DOWN "
-            "members and the surviving members (empty for a DOWN entity)."
+            "members and the surviving members. Empty for a DOWN entity, for one DEGRADED only "
+            "because what it needs is DEGRADED, and in dependencies answers."
         )
     )
 
@@ -638,6 +655,26 @@ class ChangeImpactType:
     async def start_set(self) -> list[EntityInterface]:
         return _entities((await self.answers.any()).start_set)
 
+    @strawberry.field(description="Who does the work: the teams and people it is ASSIGNED_TO.")
+    async def assigned_to(self) -> list[EntityInterface]:
+        return _entities((await self.answers.any()).assigned_to)
+
+    @strawberry.field(
+        description=(
+            "The CI the change tool names (configurationItem) when it is none of what the "
+            "change MODIFIES: it was unknown when the change was imported (null otherwise)."
+        )
+    )
+    async def unlinked_configuration_item(self) -> str | None:
+        return (await self.answers.any()).unlinked_ci
+
+    @strawberry.field(
+        description="The entity the graph now holds under that name, if one (null otherwise)."
+    )
+    async def unlinked_configuration_item_entity(self) -> EntityInterface | None:
+        found = (await self.answers.any()).unlinked_ci_entity
+        return _entity(found) if found is not None else None
+
     @strawberry.field(description="The impact of the start set (unbounded).")
     def impact(self) -> ImpactType:
         return ImpactType(answers=self.answers, project=_impact_of)
@@ -850,6 +887,7 @@ class AnalysisQuery:
         store = info.context.store
 
         paths, most = _path_steps(info)
+        saved = _redundancy(info)
 
         def compute(first: int, after: str | None) -> Awaitable[Impact]:
             return impact(
@@ -861,6 +899,7 @@ class AnalysisQuery:
                 after=after,
                 paths=paths,
                 max_path_steps=most,
+                redundancy=saved,
             )
 
         return ImpactType(answers=await _answers(info, compute), project=_same)
@@ -963,6 +1002,7 @@ class AnalysisQuery:
         store, when = info.context.store, _as_of(as_of)
 
         paths, most = _path_steps(info)
+        saved = _redundancy(info)
 
         def compute(first: int, after: str | None) -> Awaitable[ChangeImpact]:
             return change_impact(
@@ -973,6 +1013,7 @@ class AnalysisQuery:
                 after=after,
                 paths=paths,
                 max_path_steps=most,
+                redundancy=saved,
             )
 
         try:
