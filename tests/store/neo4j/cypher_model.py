@@ -510,6 +510,9 @@ class Model:
         keys = ("seq", "at", "op", "item", "source", "actor", "run_id", "changes")
         return [{k: h.get(k) for k in keys} for h in rows[: p["limit"]]]
 
+    def op_history_count(self, st: Statement, p: dict[str, Any]) -> list[Row]:
+        return [{"n": sum(1 for h in self.s.history.values() if h["item"] in p["items"])}]
+
     def op_events_after(self, st: Statement, p: dict[str, Any]) -> list[Row]:
         rows = sorted(
             (
@@ -667,6 +670,9 @@ class Model:
             assert row["seq"] not in self.s.conflicts, "identity_conflict_seq"
             self.s.conflicts[row["seq"]] = dict(row)
         return []
+
+    def op_conflicts_count(self, st: Statement, p: dict[str, Any]) -> list[Row]:
+        return [{"n": len(self.s.conflicts)}]
 
     def op_conflicts_page(self, st: Statement, p: dict[str, Any]) -> list[Row]:
         rows = [dict(c) for seq, c in sorted(self.s.conflicts.items()) if seq > p["after"]]
