@@ -47,25 +47,19 @@ def step(
     return TraversalStep(type_, direction, frozenset(from_kinds), frozenset(to_kinds))
 
 
-OWNED_BY = (step(RelationType.OWNS, Direction.IN, to_kinds={EntityKind.TEAM}),)
-SUPPORTED_BY = (step(RelationType.SUPPORTS, Direction.IN, to_kinds={EntityKind.TEAM}),)
-PART_OF_UP = (step(RelationType.PART_OF, Direction.OUT, SVC_CI, SVC_CI),)
-MEMBERS = (step(RelationType.MEMBER_OF, Direction.IN, {EntityKind.TEAM}, {EntityKind.PERSON}),)
-PARENT_TEAMS = (step(RelationType.PART_OF, Direction.OUT, {EntityKind.TEAM}, {EntityKind.TEAM}),)
-MODIFIED_BY = (step(RelationType.MODIFIES, Direction.IN, SVC_CI, {EntityKind.CHANGE}),)
-MODIFIES = (step(RelationType.MODIFIES, Direction.OUT, {EntityKind.CHANGE}, SVC_CI),)
-IMPLEMENTS = (
-    step(RelationType.IMPLEMENTS, Direction.OUT, {EntityKind.CHANGE}, {EntityKind.PROJECT}),
-)
-WINDOWS_ON = (step(RelationType.APPLIES_TO, Direction.IN, SVC_CI, {EntityKind.WINDOW}),)
-CONSUMERS = (
-    step(RelationType.DEPENDS_ON, Direction.IN, SVC_CI, SVC_CI | {EntityKind.PROJECT}),
-    step(RelationType.RUNS_ON, Direction.IN, SVC_CI, SVC_CI),
-)
-NEEDS = (
-    step(RelationType.DEPENDS_ON, Direction.OUT, SVC_CI | {EntityKind.PROJECT}, SVC_CI),
-    step(RelationType.RUNS_ON, Direction.OUT, SVC_CI, SVC_CI),
-)
+# The steps the analyses walk, their kinds taken from the vocabulary's relation rules.
+_V, _R, _IN, _OUT = VOCABULARY, RelationType, Direction.IN, Direction.OUT
+OWNED_BY = _V.steps(_R.OWNS, _IN)
+SUPPORTED_BY = _V.steps(_R.SUPPORTS, _IN)
+PART_OF_UP = _V.steps(_R.PART_OF, _OUT, leaving=SVC_CI)
+MEMBERS = _V.steps(_R.MEMBER_OF, _IN)
+PARENT_TEAMS = _V.steps(_R.PART_OF, _OUT, leaving={EntityKind.TEAM})
+MODIFIED_BY = _V.steps(_R.MODIFIES, _IN)
+MODIFIES = _V.steps(_R.MODIFIES, _OUT)
+IMPLEMENTS = _V.steps(_R.IMPLEMENTS, _OUT)
+WINDOWS_ON = _V.steps(_R.APPLIES_TO, _IN)
+CONSUMERS = _V.steps(_R.DEPENDS_ON, _IN) + _V.steps(_R.RUNS_ON, _IN)
+NEEDS = _V.steps(_R.DEPENDS_ON, _OUT) + _V.steps(_R.RUNS_ON, _OUT)
 
 
 def restrict(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from functools import cached_property
@@ -188,12 +188,20 @@ class KindSpec:
         code: Persisted integer code (stable forever).
         description: What an entity of this kind is.
         attributes: Well-known attributes; other attributes are free-form JSON.
+        noun: The kind in running text, singular and plural ("configuration item",
+            "configuration items").
+        short_name: The kind in table cells and diagram labels ("CI").
+        report_order: Where the kind's entities are listed in a change report
+            (lower first).
     """
 
     kind: EntityKind
     code: int
     description: str
     attributes: tuple[AttributeSpec, ...] = ()
+    noun: tuple[str, str] = ("", "")
+    short_name: str = ""
+    report_order: int = 0
 
     @property
     def required_attributes(self) -> tuple[str, ...]:
@@ -376,6 +384,20 @@ class Vocabulary:
         return self._type_by_code[code]
 
     @property
+    def kinds_in_report_order(self) -> tuple[EntityKind, ...]:
+        """Every kind, in the order a change report lists their entities."""
+        return tuple(k.kind for k in sorted(self.kinds.values(), key=lambda k: k.report_order))
+
+    def noun(self, kind: EntityKind, count: int = 1) -> str:
+        """The kind in running text: "configuration item", or its plural when ``count != 1``."""
+        singular, plural = self.kinds[kind].noun
+        return singular if count == 1 else plural
+
+    def short_name(self, kind: EntityKind) -> str:
+        """The kind in a table cell or a diagram label ("CI")."""
+        return self.kinds[kind].short_name
+
+    @property
     def max_kind_code(self) -> int:
         """The largest kind code (for sizing lookup tables)."""
         return max(self._kind_by_code)
@@ -406,6 +428,39 @@ class Vocabulary:
         """Return how firmly ``id_type`` names a thing (undeclared types are weak)."""
         spec = self.identifiers.get(id_type)
         return spec.strength if spec else IdentifierStrength.WEAK
+
+    def steps(
+        self,
+        type_: RelationType,
+        direction: Direction,
+        *,
+        leaving: Iterable[EntityKind] | None = None,
+    ) -> tuple[TraversalStep, ...]:
+        """The steps that walk ``type_`` in ``direction``, their kinds taken from its rules.
+
+        One step per rule of the type: ``OUT`` leaves the rule's from kinds for
+        its to kinds, ``IN`` the other way round. Analyses name the steps they walk
+        this way, so that a kind added to a rule is walked without a second table.
+
+        Args:
+            type_: The relation type.
+            direction: ``OUT`` follows relations from their ``from``; ``IN`` from their ``to``.
+            leaving: Only the rules whose side being left holds one of these kinds,
+                narrowed to them (``PART_OF`` from teams is the team hierarchy).
+        """
+        wanted = frozenset(leaving) if leaving is not None else None
+        out: list[TraversalStep] = []
+        for rule in self.relation_types[type_].rules:
+            start, end = (
+                (rule.from_kinds, rule.to_kinds)
+                if direction is Direction.OUT
+                else (rule.to_kinds, rule.from_kinds)
+            )
+            if wanted is not None:
+                start = start & wanted
+            if start:
+                out.append(TraversalStep(type_, direction, start, end))
+        return tuple(out)
 
     @cached_property
     def impact_steps(self) -> tuple[TraversalStep, ...]:
@@ -472,12 +527,18 @@ KINDS: tuple[KindSpec, ...] = (
             _attr("email", _M, "Contact address of the team."),
             _attr("capacityHoursPerWeek", _N, "Hours per week the team can give.", minimum=0),
         ),
+        noun=("team", "teams"),
+        short_name="Team",
+        report_order=6,
     ),
     KindSpec(
         _K.PERSON,
         2,
         "A member of a team.",
         (_attr("email", _M, "Contact address."), _attr("role", _S, "Role in the team.")),
+        noun=("person", "people"),
+        short_name="Person",
+        report_order=7,
     ),
     KindSpec(
         _K.SERVICE,
@@ -504,6 +565,9 @@ KINDS: tuple[KindSpec, ...] = (
             _CAPACITY,
             _LOAD,
         ),
+        noun=("service", "services"),
+        short_name="Service",
+        report_order=1,
     ),
     KindSpec(
         _K.CONFIGURATION_ITEM,
@@ -522,6 +586,9 @@ KINDS: tuple[KindSpec, ...] = (
             _CAPACITY,
             _LOAD,
         ),
+        noun=("configuration item", "configuration items"),
+        short_name="CI",
+        report_order=2,
     ),
     KindSpec(
         _K.CHANGE,
@@ -562,6 +629,9 @@ KINDS: tuple[KindSpec, ...] = (
                 "The CI the change tool names (kept when the graph lacks it).",
             ),
         ),
+        noun=("change", "changes"),
+        short_name="Change",
+        report_order=4,
     ),
     KindSpec(
         _K.PROJECT,
@@ -575,6 +645,9 @@ KINDS: tuple[KindSpec, ...] = (
             _attr("plannedEnd", _D, "Planned end."),
             _attr("sponsor", _S, "Who sponsors it."),
         ),
+        noun=("project", "projects"),
+        short_name="Project",
+        report_order=3,
     ),
     KindSpec(
         _K.WINDOW,
@@ -592,6 +665,9 @@ KINDS: tuple[KindSpec, ...] = (
             _attr("start", _D, "Start of the window (inclusive).", required=True),
             _attr("end", _D, "End of the window (exclusive).", required=True),
         ),
+        noun=("window", "windows"),
+        short_name="Window",
+        report_order=5,
     ),
 )
 

@@ -22,7 +22,7 @@ from collections import defaultdict
 from html import escape
 
 from graphsvc.analysis.impact import ImpactState
-from graphsvc.model.vocabulary import EntityKind
+from graphsvc.model.vocabulary import VOCABULARY, EntityKind
 from graphsvc.report.diagram import RenderedDiagram
 from graphsvc.report.model import (
     AffectedEntity,
@@ -1023,15 +1023,7 @@ def _projects(report: ChangeReport) -> list[str]:
     return out
 
 
-_KIND_ORDER = [
-    EntityKind.SERVICE,
-    EntityKind.CONFIGURATION_ITEM,
-    EntityKind.PROJECT,
-    EntityKind.CHANGE,
-    EntityKind.WINDOW,
-    EntityKind.TEAM,
-    EntityKind.PERSON,
-]
+_KIND_ORDER = VOCABULARY.kinds_in_report_order
 
 
 def _entities(report: ChangeReport) -> list[str]:

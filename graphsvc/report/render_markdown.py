@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from graphsvc.analysis.impact import ImpactState
-from graphsvc.model.vocabulary import EntityKind
+from graphsvc.model.vocabulary import VOCABULARY, EntityKind
 from graphsvc.report.model import (
     AffectedEntity,
     Assignee,
@@ -346,15 +346,7 @@ def _projects(report: ChangeReport) -> list[str]:
     return out
 
 
-_KIND_ORDER = [
-    EntityKind.SERVICE,
-    EntityKind.CONFIGURATION_ITEM,
-    EntityKind.PROJECT,
-    EntityKind.CHANGE,
-    EntityKind.WINDOW,
-    EntityKind.TEAM,
-    EntityKind.PERSON,
-]
+_KIND_ORDER = VOCABULARY.kinds_in_report_order
 
 
 def _entities(report: ChangeReport) -> list[str]:

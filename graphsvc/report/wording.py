@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from graphsvc.analysis.changes import ConflictKind
 from graphsvc.analysis.impact import ImpactState, NoticeRole
-from graphsvc.model.vocabulary import Direction, EntityKind, RelationType
+from graphsvc.model.vocabulary import VOCABULARY, Direction, EntityKind, RelationType
 from graphsvc.report.model import (
     AffectedEntity,
     ConflictItem,
@@ -49,27 +49,11 @@ __all__ = [
     "window_text",
 ]
 
-KIND_SHORT: dict[EntityKind, str] = {
-    EntityKind.TEAM: "Team",
-    EntityKind.PERSON: "Person",
-    EntityKind.SERVICE: "Service",
-    EntityKind.CONFIGURATION_ITEM: "CI",
-    EntityKind.CHANGE: "Change",
-    EntityKind.PROJECT: "Project",
-    EntityKind.WINDOW: "Window",
-}
-"""Short kind names for tables and the diagram."""
+KIND_SHORT: dict[EntityKind, str] = {k: VOCABULARY.short_name(k) for k in EntityKind}
+"""Short kind names for tables and the diagram (declared in the vocabulary)."""
 
-KIND_PLURAL: dict[EntityKind, tuple[str, str]] = {
-    EntityKind.TEAM: ("team", "teams"),
-    EntityKind.PERSON: ("person", "people"),
-    EntityKind.SERVICE: ("service", "services"),
-    EntityKind.CONFIGURATION_ITEM: ("configuration item", "configuration items"),
-    EntityKind.CHANGE: ("change", "changes"),
-    EntityKind.PROJECT: ("project", "projects"),
-    EntityKind.WINDOW: ("window", "windows"),
-}
-"""Singular and plural words for each kind."""
+KIND_PLURAL: dict[EntityKind, tuple[str, str]] = {k: VOCABULARY.kinds[k].noun for k in EntityKind}
+"""Singular and plural words for each kind (declared in the vocabulary)."""
 
 _FORWARD = {
     RelationType.DEPENDS_ON: "depends on",

@@ -81,3 +81,33 @@ def test_json_schema_carries_the_vocabulary() -> None:
     tiers = [c for c in entity["allOf"] if c["if"]["properties"]["kind"]["const"] == "Service"]
     tier = tiers[0]["then"]["properties"]["attributes"]["properties"]["tier"]["anyOf"][0]
     assert (tier["type"], tier["minimum"], tier["maximum"]) == ("integer", 1, 4)
+
+
+def test_every_kind_declares_its_words_and_report_place() -> None:
+    """What the report, REST and analyses need of a kind lives in the vocabulary (issue 18, 3)."""
+    from graphsvc.model.vocabulary import VOCABULARY
+
+    orders = [spec.report_order for spec in VOCABULARY.kinds.values()]
+    assert len(set(orders)) == len(orders) and min(orders) > 0
+    for spec in VOCABULARY.kinds.values():
+        assert spec.noun[0] and spec.noun[1] and spec.short_name, spec.kind
+    assert VOCABULARY.noun(EntityKind.PERSON, 2) == "people"
+    assert VOCABULARY.short_name(EntityKind.CONFIGURATION_ITEM) == "CI"
+    assert VOCABULARY.kinds_in_report_order[0] is EntityKind.SERVICE
+
+
+def test_steps_take_their_kinds_from_the_relation_rules() -> None:
+    from graphsvc.model.vocabulary import VOCABULARY, Direction, RelationType
+
+    [owned] = VOCABULARY.steps(RelationType.OWNS, Direction.IN)
+    assert owned.to_kinds == {EntityKind.TEAM}
+    assert owned.from_kinds == {
+        EntityKind.SERVICE,
+        EntityKind.CONFIGURATION_ITEM,
+        EntityKind.PROJECT,
+    }
+    teams = VOCABULARY.steps(RelationType.PART_OF, Direction.OUT, leaving={EntityKind.TEAM})
+    assert [(s.from_kinds, s.to_kinds) for s in teams] == [
+        (frozenset({EntityKind.TEAM}), frozenset({EntityKind.TEAM}))
+    ]
+    assert VOCABULARY.steps(RelationType.OWNS, Direction.OUT, leaving={EntityKind.PERSON}) == ()
