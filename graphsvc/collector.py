@@ -15,9 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-import anyio
-
-__all__ = ["freeze_survivors", "gc_paused", "sweep_young_generations"]
+__all__ = ["gc_paused"]
 
 _gc_lock = threading.Lock()
 _gc_holders = 0
@@ -78,23 +76,3 @@ def freeze_survivors(schedule: Callable[[Callable[[], None]], object]) -> Callab
 
     gc.callbacks.append(callback)
     return lambda: gc.callbacks.remove(callback)
-
-
-async def sweep_young_generations(every: float) -> None:
-    """Every ``every`` seconds, collect the young generations and freeze what survives.
-
-    Requests leave no cyclic garbage, so what survives a young collection is
-    long-lived (caches filled while serving, rows kept by the store) or still in
-    use. Freezing it right after the collection keeps the young generations
-    small: no later collection walks more than what one interval allocated, so
-    no collection pauses the threads for long (one gen-1 collection walking the
-    warm-up took 21 ms at 1M entities). The collection just before the freeze
-    frees any cycle made in the interval, so only a cycle made in the instant
-    between the two could be frozen with the survivors.
-
-    Runs until cancelled.
-    """
-    while True:
-        await anyio.sleep(every)
-        gc.collect(1)
-        gc.freeze()

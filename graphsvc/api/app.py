@@ -42,7 +42,7 @@ from graphsvc.api.rest import ANSWER_SHAPES, Services
 from graphsvc.api.rest import router as rest_router
 from graphsvc.api.tokens import Scope, TokenStore
 from graphsvc.api.workers import WorkerLoops
-from graphsvc.collector import freeze_survivors, sweep_young_generations
+from graphsvc.collector import freeze_survivors
 from graphsvc.config import Settings
 from graphsvc.errors import GraphSvcError, StoreCorrupted
 from graphsvc.ingest.abandon import IdleRunWatch
@@ -172,8 +172,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     )
                 else:
                     background.start_soon(_abandon_idle_runs, watch, app.state.services)
-                if settings.gc_sweep_seconds > 0:
-                    background.start_soon(sweep_young_generations, settings.gc_sweep_seconds)
                 try:
                     yield
                 finally:

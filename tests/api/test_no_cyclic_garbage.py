@@ -76,7 +76,6 @@ async def embedded_api(tmp_path: Path) -> AsyncIterator[Api]:
         graphql_max_path_steps=2000,
         # survivors frozen by the server would hide garbage from the collector
         gc_freeze_survivors=False,
-        gc_sweep_seconds=0,
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
