@@ -301,8 +301,14 @@ def import_(
         str | None, typer.Option(help="Source name (default: the importer's).")
     ] = None,
     scope: Annotated[
-        str, typer.Option(help="Scope the files describe (cluster, account, site).")
-    ] = "default",
+        str | None,
+        typer.Option(
+            help="Scope the files describe (cluster, account, site). An import is one "
+            "complete run of its source and scope: what the source asserted in the scope "
+            "before and the files leave out becomes stale. Default: the importer's "
+            "suggestion (servicenow change exports: changes), else default."
+        ),
+    ] = None,
     set_: Annotated[
         list[str] | None,
         typer.Option(
@@ -398,7 +404,8 @@ def import_(
         _print_unresolved(report.unresolved)
         _show_summary(
             report.summary,
-            f"{format_} import: run {report.run_id}, {report.batches} batch(es)",
+            f"{format_} import: run {report.run_id} (scope {report.scope}), "
+            f"{report.batches} batch(es)",
             not_created=len({u.relation for u in report.unresolved}),
         )
 

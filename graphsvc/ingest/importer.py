@@ -120,12 +120,18 @@ class ImportResult:
         references: Optional notes saying which field of which record each
             relation end comes from, so that an end that cannot be resolved is
             reported in the tool's words (:class:`FieldReference`).
+        scope_hint: The scope the run should cover when the caller names none
+            (``None``: ``default``). An import is one complete run of its source
+            and scope, so files that describe only part of what the source
+            reports (a tool's change exports beside its CMDB) need a scope of
+            their own, or the rest of the source would go stale.
     """
 
     entities: tuple[EntityItem, ...] = ()
     relations: tuple[RelationItem, ...] = ()
     warnings: tuple[ImportWarning, ...] = ()
     references: tuple[FieldReference, ...] = ()
+    scope_hint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

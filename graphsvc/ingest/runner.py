@@ -87,6 +87,7 @@ class ImportReport:
     warnings: tuple[ImportWarning, ...]
     timings: ImportTimings = field(default_factory=lambda: ImportTimings())
     unresolved: tuple[UnresolvedReference, ...] = ()
+    scope: str = "default"
 
 
 class BatchSink(ABC):
@@ -444,7 +445,7 @@ async def run_import(
     sink: BatchSink,
     *,
     source: str | None = None,
-    scope: str = "default",
+    scope: str | None = None,
     settings: Mapping[str, str] | None = None,
     batch_size: int = 5000,
     progress: Progress | None = None,
@@ -464,7 +465,7 @@ async def run_import(
             field and the value); nothing was written.
         BatchRejected: an item is invalid; nothing was written.
     """
-    options = ImporterOptions(scope=scope, settings=dict(settings or {}))
+    options = ImporterOptions(scope=scope or "default", settings=dict(settings or {}))
     clock = time.perf_counter
     collecting = gc.isenabled()
     gc.disable()
@@ -489,6 +490,9 @@ async def run_import(
     gc.freeze()
     try:
         source_name = source or importer.default_source
+        # the run's scope: the caller's, else what the files suggest (a tool's
+        # change exports apart from its CMDB), else "default"
+        scope = scope or result.scope_hint or "default"
         check = await check_references(result, sink)
         relations, unresolved = check.relations, check.unresolved
         result = ImportResult(
@@ -514,7 +518,7 @@ async def run_import(
         check_s=checked_at - transformed_at,
         write_s=written_at - checked_at,
     )
-    return ImportReport(summary.run_id or "", count, summary, warnings, timings, unresolved)
+    return ImportReport(summary.run_id or "", count, summary, warnings, timings, unresolved, scope)
 
 
 def _invalid_item(path: str, element: str, exc: ValidationError) -> ParseError:

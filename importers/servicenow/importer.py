@@ -689,6 +689,23 @@ class _Run:
         self.relate(mapping.type, (from_kind, from_id), (to_kind, to_id), attributes)
 
 
+CHANGE_SCOPE = "changes"
+"""The scope of an import of change exports alone (``change_request``, ``task_ci``)."""
+
+
+def _scope_hint(files: Sequence[SnowFile]) -> str | None:
+    """``changes`` when every record is a change or an affected-CI row, else ``None``.
+
+    An import is one complete run of its source and scope. Change exports
+    imported alone in the CMDB's scope would leave out every CI, group and
+    relation the CMDB import asserted there, and make them all stale.
+    """
+    tables = {record.table for f in files for record in f.records}
+    if tables and tables <= {SnowTable.CHANGE, SnowTable.TASK_CI}:
+        return CHANGE_SCOPE
+    return None
+
+
 class ServiceNowImporter(Importer[SnowFile]):
     """ServiceNow Table API exports -> CIs, services, teams, changes and relations.
 
@@ -728,4 +745,6 @@ class ServiceNowImporter(Importer[SnowFile]):
             c.strip().lower() for c in extra.split(",") if c.strip()
         }
         zone = read_time_zone(options.settings.get(TIME_ZONE_SETTING))
-        return _Run([f for _p, f in parsed], frozenset(service_classes), zone).run()
+        files = [f for _p, f in parsed]
+        result = _Run(files, frozenset(service_classes), zone).run()
+        return replace(result, scope_hint=_scope_hint(files))

@@ -26,7 +26,7 @@ from graphsvc.ingest.runner import EngineSink, ImportReport, run_import
 from graphsvc.model.batch import EntityItem, EntityRef, IngestBatch
 from graphsvc.model.records import EntityRecord
 from graphsvc.model.vocabulary import Direction, EntityKind, RelationType, Status
-from graphsvc.store.base import GraphStore
+from graphsvc.store.base import EntityQuery, GraphStore
 from importers.servicenow import ServiceNowImporter
 
 DATA = Path(__file__).parents[2] / "data" / "servicenow"
@@ -150,7 +150,7 @@ def as_importer(importer: object) -> Importer[object]:
 
 
 async def run(
-    engine: IngestEngine, *paths: Path, scope: str = "dev", **settings: str
+    engine: IngestEngine, *paths: Path, scope: str | None = "dev", **settings: str
 ) -> ImportReport:
     return await run_import(
         as_importer(ServiceNowImporter()),
@@ -562,3 +562,28 @@ def test_the_cli_names_every_unresolved_reference(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr
     refused = cli("import", "servicenow", str(CHANGE), "-o", "timeZone=UTC")
     assert refused.returncode == 2
+
+
+async def test_change_exports_alone_take_a_scope_of_their_own(
+    engine: IngestEngine, store: GraphStore, tmp_path: Path
+) -> None:
+    """A careless operator imports the CMDB, then a change file, both without --scope.
+
+    An import is one complete run of its source and scope: in the CMDB's scope the
+    change file would have made every CI stale. Change exports alone go to the
+    ``changes`` scope unless the caller names one; mixed files stay in ``default``.
+    """
+    cmdb = await run(engine, SERVERS, GROUPS, MIXED, scope=None)
+    assert cmdb.scope == "default"
+    report = await run(engine, with_fields(tmp_path, "change_request.json"), TASK_CI, scope=None)
+    assert report.scope == "changes"
+    assert report.summary.marked_stale == 0
+    server = await record_of(store, EntityKind.CONFIGURATION_ITEM, (await first_ci_key(store)))
+    assert server.status is Status.ACTIVE
+    named = await run(engine, with_fields(tmp_path, "change_request.json"), scope="cmdb-2")
+    assert named.scope == "cmdb-2"  # the caller's scope wins
+
+
+async def first_ci_key(store: GraphStore) -> str:
+    page = await store.find_entities(EntityQuery(kind=EntityKind.CONFIGURATION_ITEM), first=1)
+    return page.items[0].key
