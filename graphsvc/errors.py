@@ -9,6 +9,7 @@ caller ever sees ``sqlite3`` or ``neo4j`` exceptions::
     GraphSvcError
     ├── InvalidInput          input refused before anything was written (exit code 2, HTTP 400/422)
     │   ├── BatchRejected     an ingest batch with one or more offending items, all named
+    │   ├── InvalidCursor     a page cursor this service did not hand out
     │   └── AnswerTooLarge    one answer would exceed its size bound; says how to ask for less
     ├── NotFound              a named entity, relation, run or token does not exist (HTTP 404)
     ├── Conflict              the request contradicts stored state, e.g. a finished run (HTTP 409)
@@ -37,6 +38,7 @@ __all__ = [
     "DeadlineExceeded",
     "GraphSvcError",
     "IngestError",
+    "InvalidCursor",
     "InvalidInput",
     "ItemError",
     "NotFound",
@@ -56,6 +58,10 @@ class GraphSvcError(Exception):
 
 class InvalidInput(GraphSvcError):
     """Input was refused before anything was written."""
+
+
+class InvalidCursor(InvalidInput):
+    """A page cursor this service did not hand out (see :mod:`graphsvc.model.cursor`)."""
 
 
 class AnswerTooLarge(InvalidInput):

@@ -93,7 +93,7 @@ class Conflict:
         other: The other change (COLLISION) or the window (BLACKOUT,
             OUTSIDE_MAINTENANCE: the entity's maintenance window that overlaps
             the change most, else the next one, else the last one).
-        entities: The entities that cause it (up to :data:`SHOWN`): shared
+        entities: The entities that cause it (at most 50): shared
             impact-set entities, entities the blackout applies to, or the
             modified entity outside its maintenance windows.
         explanation: The conflict in words.

@@ -53,6 +53,7 @@ from graphsvc.analysis._common import (
 from graphsvc.analysis._kernel import propagate_down
 from graphsvc.deadline import check_deadline
 from graphsvc.errors import AnswerTooLarge, InvalidInput
+from graphsvc.model.cursor import decode_cursor, encode_cursor
 from graphsvc.model.records import EntityRecord, RelationRecord
 from graphsvc.model.vocabulary import (
     VOCABULARY,
@@ -80,9 +81,7 @@ __all__ = [
     "Survivor",
     "TeamNotice",
     "TierCount",
-    "decode_cursor",
     "dependencies",
-    "encode_cursor",
     "impact",
 ]
 
@@ -128,7 +127,7 @@ class PathStep:
 
     Attributes:
         type: The relation type.
-        from_: The relation's ``from`` entity (GraphQL ``from``).
+        from_: The relation's ``from`` entity.
         to: The relation's ``to`` entity.
         relation_id: The relation's id.
     """
@@ -291,7 +290,7 @@ class TeamNotice:
 
     Attributes:
         team: The team.
-        role: OWNER or SUPPORT (GraphQL ``why``).
+        role: OWNER or SUPPORT.
         inherited: ``True`` when the team serves none of the affected entities
             directly, only ``PART_OF`` ancestors of some of them (PRODUCT.md 4.3).
         via: Up to five of the ancestors (lowest ids first) the team owns or
@@ -356,27 +355,14 @@ class Impact:
     as_of: datetime | None
 
 
-def encode_cursor(position: int) -> str:
-    """Return the cursor of the affected entity at ``position`` (0-based)."""
-    return str(position)
-
-
-def decode_cursor(cursor: str | None) -> int:
-    """Return the position a cursor names (``-1`` for ``None``: before the first).
+def _begin(after: str | None) -> int:
+    """Return the position of the first entity of the page after the cursor ``after``.
 
     Raises:
-        InvalidInput: when the cursor is not one this module produced.
+        InvalidCursor: when ``after`` is not a cursor of :mod:`graphsvc.model.cursor`.
     """
-    if cursor is None:
-        return -1
-    try:
-        position = int(cursor)
-    except ValueError:
-        position = -2
-    if position < -1:
-        msg = f"invalid cursor {cursor!r}"
-        raise InvalidInput(msg)
-    return position
+    position = decode_cursor(after)
+    return 0 if position is None else position + 1
 
 
 async def impact(
@@ -648,7 +634,7 @@ async def analyse(
     if first < 0:
         msg = f"first must be 0 or more, got {first}"
         raise InvalidInput(msg)
-    begin = decode_cursor(after) + 1
+    begin = _begin(after)
     walk = await store.traverse(
         TraversalSpec(as_ids(ids), steps, max_depth, as_of, include_stale=True, collect_edges=True)
     )

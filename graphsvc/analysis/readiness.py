@@ -109,7 +109,15 @@ class ReadinessStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ReadinessCheck:
-    """One check: its name, result, the entities that fail (or warn) it, and why."""
+    """One check: its name, result, the entities that fail (or warn) it, and why.
+
+    Attributes:
+        name: ``targets``, ``consumersMigrated``, ``ownership``, ``conflicts``,
+            ``capacity`` or ``dataQuality``.
+        result: PASS, WARN or FAIL.
+        entities: The entities that fail (or warn) it, by kind and key.
+        reason: The result in words.
+    """
 
     name: str
     result: CheckResult
@@ -133,8 +141,11 @@ class Readiness:
         project: The project.
         status: READY, AT_RISK or BLOCKED; NOT_APPLICABLE when the project
             consolidates nothing.
-        score: 0 to 100 (see the module docstring); 0 when NOT_APPLICABLE
-            (nothing was scored).
+        score: 0 to 100, the sum of the checks' weights (targets 25,
+            consumersMigrated 25, ownership 15, conflicts 15, capacity 10,
+            dataQuality 10): a passing check earns its whole weight, a warning
+            one half of it (rounded down), a failing one nothing. 0 when
+            NOT_APPLICABLE (nothing was scored).
         checks: The six checks, in the specification's order; none when
             NOT_APPLICABLE.
         replacements: Each source with its targets.

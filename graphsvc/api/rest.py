@@ -847,7 +847,10 @@ def _walk_route(walk: Callable[..., Awaitable[Impact]], what: str) -> Callable[.
         max_depth: Annotated[int | None, Query(alias="maxDepth", ge=0, le=10_000)] = None,
         as_of: Annotated[datetime | None, Query(alias="asOf")] = None,
         first: Annotated[int, Query(ge=0, le=500)] = 50,
-        after: Annotated[str | None, Query(max_length=40)] = None,
+        after: Annotated[
+            str | None,
+            Query(max_length=40, description="The `affected.pageInfo.endCursor` of the last page."),
+        ] = None,
         paths: Annotated[bool, Query(description="Include one shortest path per entity.")] = True,
     ) -> JSONResponse:
         async def compute() -> Impact:

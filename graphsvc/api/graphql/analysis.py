@@ -29,28 +29,25 @@ from strawberry import relay
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from graphsvc.analysis._common import Interval
 from graphsvc.analysis.changes import (
     ChangeImpact,
-    Conflict,
     ConflictKind,
-    RiskFactor,
     change_impact,
 )
 from graphsvc.analysis.impact import (
-    Affected,
+    AffectedConnection,
     Impact,
     ImpactState,
     NoticeRole,
     PathStep,
-    ProjectReason,
-    RedundancyCover,
     TeamNotice,
     dependencies,
     impact,
 )
+from graphsvc.analysis.impact import PageInfo as AnalysisPageInfo
 from graphsvc.analysis.ownership import (
     GhostOwner,
-    OwnerRef,
     Ownership,
     count_ghost_owners,
     count_orphans,
@@ -62,26 +59,24 @@ from graphsvc.analysis.readiness import (
     CandidatePair,
     CheckResult,
     Readiness,
-    ReadinessCheck,
     ReadinessStatus,
-    Replacement,
     consolidation_candidates,
     consolidation_readiness,
 )
 from graphsvc.api.graphql.context import GraphContext
+from graphsvc.api.graphql.derive import answer_type, register_answer_type
 from graphsvc.api.graphql.types import (
     EntityEdge,
     EntityInterface,
     EntityKindEnum,
     PageInfo,
-    RelationTypeEnum,
     decode_cursor,
     encode_cursor,
     entity_number,
     entity_object,
     page_size,
 )
-from graphsvc.errors import AnswerTooLarge, InvalidInput, NotFound
+from graphsvc.errors import AnswerTooLarge, InvalidCursor, InvalidInput, NotFound
 from graphsvc.ingest.runner import resolve_refs
 from graphsvc.model.batch import EntityRef
 from graphsvc.model.records import EntityRecord
@@ -90,6 +85,7 @@ from graphsvc.model.vocabulary import EntityKind
 __all__ = ["AnalysisQuery"]
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 ImpactStateEnum = strawberry.enum(
     ImpactState,
@@ -134,7 +130,13 @@ def _as_of(value: datetime | None) -> datetime | None:
 
 
 def _bad_input(exc: InvalidInput) -> GraphQLError:
-    code = "ANSWER_TOO_LARGE" if isinstance(exc, AnswerTooLarge) else "BAD_INPUT"
+    code = (
+        "ANSWER_TOO_LARGE"
+        if isinstance(exc, AnswerTooLarge)
+        else "BAD_CURSOR"
+        if isinstance(exc, InvalidCursor)
+        else "BAD_INPUT"
+    )
     return GraphQLError(str(exc), extensions={"code": code})
 
 
@@ -233,322 +235,99 @@ class _Answers(Generic[T]):
         return await self.page(*self._default)
 
 
-def _position(cursor: str | None) -> str | None:
-    """The analysis's page position of a GraphQL cursor (the one scheme of every connection).
-
-    Raises:
-        GraphQLError: ``BAD_CURSOR`` for a cursor this service did not make.
-    """
-    position = decode_cursor(cursor)
-    return None if position is None else str(position)
-
-
-def _cursor(position: str | None) -> str | None:
-    """The GraphQL cursor of an analysis page position."""
-    return None if position is None else encode_cursor(int(position))
-
-
 async def _answers(
     info: Info[GraphContext, None], compute: Callable[[int, str | None], Awaitable[T]]
 ) -> _Answers[T]:
     args = _first_affected_args(info)
-    default = (0, None) if args is None else (page_size(info, args[0]), _position(args[1]))
+    default = (0, None) if args is None else (page_size(info, args[0]), args[1])
     answers = _Answers(compute, default)
     await answers.any()  # errors (unknown change, bad cursor) surface on this field
     return answers
 
 
-# ------------------------------------------------------------------ impact types
+# ------------------------------------------------------------------ answer types
+#
+# Derived from the analyses' result dataclasses (see graphsvc.api.graphql.derive);
+# what is written here is only what a dataclass field cannot say by itself.
 
 
-@strawberry.type(name="PathStep", description="One relation walked on a path, as stored.")
-class PathStepType:
-    type: str = strawberry.field(description="The relation type, e.g. DEPENDS_ON.")
-    from_: EntityInterface = strawberry.field(name="from", description="The relation's from.")
-    to: EntityInterface = strawberry.field(description="The relation's to.")
-    relation_id: strawberry.ID = strawberry.field(description="Global id of the relation.")
+class _Projected(Generic[T, U]):
+    """One part of another answer's runs (the impact inside a change impact)."""
 
-    @classmethod
-    def of(cls, step: PathStep) -> PathStepType:
-        return cls(
-            type=step.type.value,
-            from_=_entity(step.from_),
-            to=_entity(step.to),
-            relation_id=strawberry.ID(relay.to_base64("Relation", step.relation_id)),
+    def __init__(self, answers: _Answers[T], project: Callable[[T], U]) -> None:
+        self._answers = answers
+        self._project = project
+
+    async def any(self) -> U:
+        return self._project(await self._answers.any())
+
+    async def page(self, first: int, after: str | None) -> U:
+        return self._project(await self._answers.page(first, after))
+
+
+def _relation_id(root: PathStep) -> strawberry.ID:
+    return strawberry.ID(relay.to_base64("Relation", root.relation_id))
+
+
+register_answer_type(AnalysisPageInfo, PageInfo)
+TimeWindow = answer_type(Interval, name="TimeWindow")
+PathStepType = answer_type(
+    PathStep,
+    overrides={
+        "relation_id": strawberry.field(
+            resolver=_relation_id, description="Global id of the relation."
         )
-
-
-@strawberry.type(name="Affected", description="An affected (or needed) entity and why.")
-class AffectedType:
-    entity: EntityInterface
-    depth: int = strawberry.field(description="Fewest hops from a start entity (starts: 0).")
-    state: ImpactStateEnum  # type: ignore[valid-type]
-    stale: bool
-    path: list[PathStepType] = strawberry.field(
-        description="One shortest path from a start entity, in walk order (empty for a start)."
-    )
-    saved_by: list[RedundancyCoverType] = strawberry.field(
-        description=(
-            "For a DEGRADED entity: the redundancy groups that keep it up, each with its DOWN "
-            "members and the surviving members. Empty for a DOWN entity, for one DEGRADED only "
-            "because what it needs is DEGRADED, and in dependencies answers."
-        )
-    )
-
-    @classmethod
-    def of(cls, a: Affected) -> AffectedType:
-        return cls(
-            entity=_entity(a.entity),
-            depth=a.depth,
-            state=a.state,
-            stale=a.stale,
-            path=[PathStepType.of(s) for s in a.path],
-            saved_by=[RedundancyCoverType.of(c) for c in a.saved_by],
-        )
-
-
-@strawberry.type(name="Survivor", description="A member of a redundancy group that is not DOWN.")
-class SurvivorType:
-    entity: EntityInterface
-    degraded: bool = strawberry.field(
-        description="Reached by the impact and DEGRADED itself (false: not reached)."
-    )
-
-
-@strawberry.type(
-    name="RedundancyCover",
-    description="A redundancy group keeping a DEGRADED entity up: some members DOWN, not all.",
+    },
 )
-class RedundancyCoverType:
-    group: str = strawberry.field(description="The redundancyGroup name.")
-    members: int = strawberry.field(description="Live relations in the group.")
-    failed: list[EntityInterface] = strawberry.field(description="The DOWN members.")
-    survivors: list[SurvivorType] = strawberry.field(description="The members keeping it up.")
+AffectedConnectionType = answer_type(AffectedConnection)
+TeamNoticeType = answer_type(TeamNotice, rename={"role": "why"})
+OwnershipType = answer_type(Ownership)
+GhostOwnerType = answer_type(GhostOwner)
+ReadinessType = answer_type(Readiness)
+CandidatePairType = answer_type(CandidatePair)
 
-    @classmethod
-    def of(cls, c: RedundancyCover) -> RedundancyCoverType:
-        return cls(
-            group=c.group,
-            members=c.members,
-            failed=_entities(c.failed),
-            survivors=[
-                SurvivorType(entity=_entity(v.entity), degraded=v.degraded) for v in c.survivors
-            ],
+
+async def _affected_page(
+    root: Any, info: Info[GraphContext, None], first: int | None = None, after: str | None = None
+) -> AffectedConnectionType:  # type: ignore[valid-type]
+    answer: Impact = await root.source.page(page_size(info, first), after)
+    return answer.affected
+
+
+ImpactType = answer_type(
+    Impact,
+    lazy=True,
+    overrides={
+        "affected": strawberry.field(
+            resolver=_affected_page,
+            description="One page of affected entities with depth, state and path.",
         )
-
-
-@strawberry.type(name="AffectedEdge")
-class AffectedEdgeType:
-    cursor: str
-    node: AffectedType
-
-
-@strawberry.type(
-    name="AffectedConnection",
-    description="Affected entities in breadth-first order; totalCount counts them all.",
+    },
 )
-class AffectedConnectionType:
-    edges: list[AffectedEdgeType]
-    page_info: PageInfo
-    total_count: int
-
-
-@strawberry.type(name="KindCount")
-class KindCountType:
-    kind: EntityKindEnum  # type: ignore[valid-type]
-    count: int
-
-
-@strawberry.type(name="StateCount")
-class StateCountType:
-    state: ImpactStateEnum  # type: ignore[valid-type]
-    count: int
-
-
-@strawberry.type(name="TierCount", description="Affected services of one tier (null: no tier).")
-class TierCountType:
-    tier: int | None
-    count: int
-    down: int
-    degraded: int
-
-
-@strawberry.type(name="ImpactSummary", description="Complete aggregates (never paginated).")
-class ImpactSummaryType:
-    total: int
-    by_kind: list[KindCountType]
-    by_state: list[StateCountType]
-    services_by_tier: list[TierCountType]
-    stale: int
-    deepest: int
-
-
-@strawberry.type(name="TeamNotice", description="A team to notify, and why.")
-class TeamNoticeType:
-    team: EntityInterface
-    why: NoticeRoleEnum  # type: ignore[valid-type]
-    inherited: bool = strawberry.field(
-        description="True when the team serves only PART_OF ancestors of affected entities."
-    )
-    via: list[EntityInterface] = strawberry.field(
-        description="Up to five ancestors the role was inherited through."
-    )
-    via_count: int = strawberry.field(description="How many such ancestors there are.")
-    affected: int = strawberry.field(description="Affected entities the team is notified for.")
-
-    @classmethod
-    def of(cls, t: TeamNotice) -> TeamNoticeType:
-        return cls(
-            team=_entity(t.team),
-            why=t.role,
-            inherited=t.inherited,
-            via=_entities(t.via),
-            via_count=t.via_count,
-            affected=t.affected,
-        )
-
-
-@strawberry.type(name="ProjectReason", description="Why a project is affected.")
-class ProjectReasonType:
-    project: EntityInterface
-    relation: RelationTypeEnum = strawberry.field(  # type: ignore[valid-type]
-        description="DEPENDS_ON, DELIVERS, CONSOLIDATES, or IMPLEMENTS (through open changes)."
-    )
-    count: int
-    entities: list[EntityInterface] = strawberry.field(description="Up to five examples.")
-    changes: list[EntityInterface]
-
-    @classmethod
-    def of(cls, r: ProjectReason) -> ProjectReasonType:
-        return cls(
-            project=_entity(r.project),
-            relation=r.relation,
-            count=r.count,
-            entities=_entities(r.entities),
-            changes=_entities(r.changes),
-        )
-
-
-@strawberry.type(
-    name="Impact",
-    description="What is affected (impact) or needed (dependencies), with aggregates.",
-)
-class ImpactType:
-    answers: strawberry.Private[_Answers[Any]]
-    project: strawberry.Private[Callable[[Any], Impact]]
-
-    async def _any(self) -> Impact:
-        return self.project(await self.answers.any())
-
-    @strawberry.field(description="The start entities walked (unknown or retired ones left out).")
-    async def starts(self) -> list[EntityInterface]:
-        return _entities((await self._any()).starts)
-
-    @strawberry.field(description="Counts by kind and state; services by tier.")
-    async def summary(self) -> ImpactSummaryType:
-        s = (await self._any()).summary
-        return ImpactSummaryType(
-            total=s.total,
-            by_kind=[KindCountType(kind=k.kind, count=k.count) for k in s.by_kind],
-            by_state=[StateCountType(state=c.state, count=c.count) for c in s.by_state],
-            services_by_tier=[
-                TierCountType(tier=t.tier, count=t.count, down=t.down, degraded=t.degraded)
-                for t in s.services_by_tier
-            ],
-            stale=s.stale,
-            deepest=s.deepest,
-        )
-
-    @strawberry.field(description="One page of affected entities with depth, state and path.")
-    async def affected(
-        self, info: Info[GraphContext, None], first: int | None = None, after: str | None = None
-    ) -> AffectedConnectionType:
-        page = await self.answers.page(page_size(info, first), _position(after))
-        conn = self.project(page).affected
-        return AffectedConnectionType(
-            edges=[
-                AffectedEdgeType(cursor=encode_cursor(int(e.cursor)), node=AffectedType.of(e.node))
-                for e in conn.edges
-            ],
-            page_info=PageInfo(
-                has_next_page=conn.page_info.has_next_page,
-                has_previous_page=conn.page_info.has_previous_page,
-                start_cursor=_cursor(conn.page_info.start_cursor),
-                end_cursor=_cursor(conn.page_info.end_cursor),
-            ),
-            total_count=conn.total_count,
-        )
-
-    @strawberry.field(description="Owners first, then support teams; most affected first.")
-    async def teams_to_notify(self) -> list[TeamNoticeType]:
-        return [TeamNoticeType.of(t) for t in (await self._any()).teams_to_notify]
-
-    @strawberry.field(description="Projects affected, by key.")
-    async def affected_projects(self) -> list[EntityInterface]:
-        return _entities((await self._any()).affected_projects)
-
-    @strawberry.field(description="Why each project is affected.")
-    async def project_reasons(self) -> list[ProjectReasonType]:
-        return [ProjectReasonType.of(r) for r in (await self._any()).project_reasons]
-
-    @strawberry.field(description="The depth limit used (null: unbounded).")
-    async def max_depth(self) -> int | None:
-        return (await self._any()).max_depth
-
-    @strawberry.field(description="The time the graph was read at (null: now).")
-    async def as_of(self) -> datetime | None:
-        return (await self._any()).as_of
-
-
-def _same(answer: Impact) -> Impact:
-    return answer
 
 
 def _impact_of(answer: ChangeImpact) -> Impact:
     return answer.impact
 
 
-# ------------------------------------------------------------------ ownership types
+def _change_impact_impact(root: Any) -> ImpactType:  # type: ignore[valid-type]
+    return ImpactType(source=_Projected(root.source, _impact_of))  # type: ignore[no-any-return]
 
 
-@strawberry.type(name="OwnerRef", description="An owning or support team, direct or inherited.")
-class OwnerRefType:
-    team: EntityInterface
-    inherited: bool
-    via: list[EntityInterface] = strawberry.field(
-        description="The entities the team serves directly (the entity itself when direct)."
-    )
-    chains: list[list[EntityInterface]] = strawberry.field(
-        description="For an inherited team: one PART_OF chain per via entity, entity first."
-    )
-
-    @classmethod
-    def of(cls, o: OwnerRef) -> OwnerRefType:
-        return cls(
-            team=_entity(o.team),
-            inherited=o.inherited,
-            via=_entities(o.via),
-            chains=[_entities(c) for c in o.chains],
+ChangeImpactType = answer_type(
+    ChangeImpact,
+    lazy=True,
+    rename={
+        "unlinked_ci": "unlinkedConfigurationItem",
+        "unlinked_ci_entity": "unlinkedConfigurationItemEntity",
+    },
+    overrides={
+        "impact": strawberry.field(
+            resolver=_change_impact_impact,
+            description="The impact of the start set (unbounded).",
         )
-
-
-@strawberry.type(name="Ownership", description="Who owns and supports an entity.")
-class OwnershipType:
-    entity: EntityInterface
-    owners: list[OwnerRefType]
-    supporters: list[OwnerRefType]
-    escalation: list[EntityInterface] = strawberry.field(
-        description="Members of the owning teams, then the teams they are PART_OF."
-    )
-
-    @classmethod
-    def of(cls, o: Ownership) -> OwnershipType:
-        return cls(
-            entity=_entity(o.entity),
-            owners=[OwnerRefType.of(r) for r in o.owners],
-            supporters=[OwnerRefType.of(r) for r in o.supporters],
-            escalation=_entities(o.escalation),
-        )
+    },
+)
 
 
 @strawberry.type(name="OrphanConnection", description="Services and CIs without any owner.")
@@ -564,29 +343,10 @@ class OrphanConnection:
         return await count_orphans(info.context.store, self.kind)
 
 
-@strawberry.type(name="GhostOwner", description="A team that owns something but cannot act.")
-class GhostOwnerType:
-    team: EntityInterface
-    owns: int
-    no_members: bool
-    inactive: bool
-    reason: str
-
-    @classmethod
-    def of(cls, g: GhostOwner) -> GhostOwnerType:
-        return cls(
-            team=_entity(g.team),
-            owns=g.owns,
-            no_members=g.no_members,
-            inactive=g.inactive,
-            reason=g.reason,
-        )
-
-
 @strawberry.type(name="GhostOwnerEdge")
 class GhostOwnerEdge:
     cursor: str
-    node: GhostOwnerType
+    node: GhostOwnerType  # type: ignore[valid-type]
 
 
 @strawberry.type(name="GhostOwnerConnection")
@@ -599,169 +359,6 @@ class GhostOwnerConnection:
     )
     async def total_count(self, info: Info[GraphContext, None]) -> int:
         return await count_ghost_owners(info.context.store)
-
-
-# ------------------------------------------------------------------ change types
-
-
-@strawberry.type(name="Conflict", description="A conflict of a change and what causes it.")
-class ConflictType:
-    kind: ConflictKindEnum  # type: ignore[valid-type]
-    other: EntityInterface = strawberry.field(description="The other change, or the window.")
-    entities: list[EntityInterface] = strawberry.field(
-        description="The entities that cause it (at most 50; see totalEntities)."
-    )
-    explanation: str
-    total_entities: int
-
-    @classmethod
-    def of(cls, c: Conflict) -> ConflictType:
-        return cls(
-            kind=c.kind,
-            other=_entity(c.other),
-            entities=_entities(c.entities),
-            explanation=c.explanation,
-            total_entities=c.total_entities,
-        )
-
-
-@strawberry.type(name="RiskFactor", description="One input of the risk score.")
-class RiskFactorType:
-    name: str
-    value: str
-    points: int
-    explanation: str
-
-    @classmethod
-    def of(cls, r: RiskFactor) -> RiskFactorType:
-        return cls(name=r.name, value=r.value, points=r.points, explanation=r.explanation)
-
-
-@strawberry.type(name="TimeWindow", description="A half-open interval [start, end).")
-class TimeWindow:
-    start: datetime
-    end: datetime
-
-
-@strawberry.type(name="ChangeImpact", description="A change's impact, conflicts and risk.")
-class ChangeImpactType:
-    answers: strawberry.Private[_Answers[ChangeImpact]]
-
-    @strawberry.field
-    async def change(self) -> EntityInterface:
-        return _entity((await self.answers.any()).change)
-
-    @strawberry.field(description="What the change MODIFIES.")
-    async def start_set(self) -> list[EntityInterface]:
-        return _entities((await self.answers.any()).start_set)
-
-    @strawberry.field(description="Who does the work: the teams and people it is ASSIGNED_TO.")
-    async def assigned_to(self) -> list[EntityInterface]:
-        return _entities((await self.answers.any()).assigned_to)
-
-    @strawberry.field(
-        description=(
-            "The CI the change tool names (configurationItem) when it is none of what the "
-            "change MODIFIES: it was unknown when the change was imported (null otherwise)."
-        )
-    )
-    async def unlinked_configuration_item(self) -> str | None:
-        return (await self.answers.any()).unlinked_ci
-
-    @strawberry.field(
-        description="The entity the graph now holds under that name, if one (null otherwise)."
-    )
-    async def unlinked_configuration_item_entity(self) -> EntityInterface | None:
-        found = (await self.answers.any()).unlinked_ci_entity
-        return _entity(found) if found is not None else None
-
-    @strawberry.field(description="The impact of the start set (unbounded).")
-    def impact(self) -> ImpactType:
-        return ImpactType(answers=self.answers, project=_impact_of)
-
-    @strawberry.field(description="COLLISIONs, then BLACKOUTs, then OUTSIDE_MAINTENANCE.")
-    async def conflicts(self) -> list[ConflictType]:
-        return [ConflictType.of(c) for c in (await self.answers.any()).conflicts]
-
-    @strawberry.field(description="0 to 100: the capped sum of the risk factors' points.")
-    async def risk_score(self) -> int:
-        return (await self.answers.any()).risk_score
-
-    @strawberry.field(description="Every input of the risk score.")
-    async def risk_factors(self) -> list[RiskFactorType]:
-        return [RiskFactorType.of(r) for r in (await self.answers.any()).risk_factors]
-
-    @strawberry.field(description="The planned window (null when the change states none).")
-    async def window(self) -> TimeWindow | None:
-        w = (await self.answers.any()).window
-        return TimeWindow(start=w.start, end=w.end) if w is not None else None
-
-
-# ------------------------------------------------------------------ readiness types
-
-
-@strawberry.type(name="ReadinessCheck", description="One readiness check and what fails it.")
-class ReadinessCheckType:
-    name: str = strawberry.field(
-        description="targets, consumersMigrated, ownership, conflicts, capacity or dataQuality."
-    )
-    result: CheckResultEnum  # type: ignore[valid-type]
-    entities: list[EntityInterface]
-    reason: str
-
-    @classmethod
-    def of(cls, c: ReadinessCheck) -> ReadinessCheckType:
-        return cls(name=c.name, result=c.result, entities=_entities(c.entities), reason=c.reason)
-
-
-@strawberry.type(name="Replacement", description="A source and the targets it is REPLACED_BY.")
-class ReplacementType:
-    source: EntityInterface
-    targets: list[EntityInterface]
-
-    @classmethod
-    def of(cls, r: Replacement) -> ReplacementType:
-        return cls(source=_entity(r.source), targets=_entities(r.targets))
-
-
-@strawberry.type(name="Readiness", description="Whether a consolidation can go ahead.")
-class ReadinessType:
-    project: EntityInterface
-    status: ReadinessStatusEnum  # type: ignore[valid-type]
-    score: int
-    checks: list[ReadinessCheckType]
-    replacements: list[ReplacementType]
-    reason: str = strawberry.field(
-        description="One line: why this status (the failing and warning checks, or why N/A)."
-    )
-
-    @classmethod
-    def of(cls, r: Readiness) -> ReadinessType:
-        return cls(
-            project=_entity(r.project),
-            status=r.status,
-            score=r.score,
-            checks=[ReadinessCheckType.of(c) for c in r.checks],
-            replacements=[ReplacementType.of(x) for x in r.replacements],
-            reason=r.reason,
-        )
-
-
-@strawberry.type(name="CandidatePair", description="Two live services with one capability.")
-class CandidatePairType:
-    first: EntityInterface
-    second: EntityInterface
-    capability: str
-    shared_consumers: list[EntityInterface]
-
-    @classmethod
-    def of(cls, p: CandidatePair) -> CandidatePairType:
-        return cls(
-            first=_entity(p.first),
-            second=_entity(p.second),
-            capability=p.capability,
-            shared_consumers=_entities(p.shared_consumers),
-        )
 
 
 # ------------------------------------------------------------------ query fields
@@ -882,7 +479,7 @@ class AnalysisQuery:
         refs: list[EntityRefInput] | None = None,
         max_depth: int | None = None,
         as_of: datetime | None = None,
-    ) -> ImpactType:
+    ) -> ImpactType:  # type: ignore[valid-type]
         start, when = await named_entities(info, ids, refs), _as_of(as_of)
         store = info.context.store
 
@@ -902,7 +499,7 @@ class AnalysisQuery:
                 redundancy=saved,
             )
 
-        return ImpactType(answers=await _answers(info, compute), project=_same)
+        return ImpactType(source=await _answers(info, compute))  # type: ignore[no-any-return]
 
     @strawberry.field(description="What these entities need: the reverse walk of impact.")
     async def dependencies(
@@ -912,7 +509,7 @@ class AnalysisQuery:
         refs: list[EntityRefInput] | None = None,
         max_depth: int | None = None,
         as_of: datetime | None = None,
-    ) -> ImpactType:
+    ) -> ImpactType:  # type: ignore[valid-type]
         start, when = await named_entities(info, ids, refs), _as_of(as_of)
         store = info.context.store
 
@@ -930,7 +527,7 @@ class AnalysisQuery:
                 max_path_steps=most,
             )
 
-        return ImpactType(answers=await _answers(info, compute), project=_same)
+        return ImpactType(source=await _answers(info, compute))  # type: ignore[no-any-return]
 
     @strawberry.field(description="Owners, supporters and escalation of one entity (4.3).")
     async def ownership(
@@ -939,7 +536,7 @@ class AnalysisQuery:
         id: strawberry.ID | None = None,
         ref: EntityRefInput | None = None,
         as_of: datetime | None = None,
-    ) -> OwnershipType:
+    ) -> OwnershipType:  # type: ignore[valid-type]
         if (id is None) == (ref is None):
             msg = 'name one entity: ref: {kind: SERVICE, key: "billing"}, or id: a global id'
             raise GraphQLError(msg, extensions={"code": "BAD_INPUT"})
@@ -950,7 +547,7 @@ class AnalysisQuery:
             answer = await ownership_of(info.context.store, number, as_of=_as_of(as_of))
         except NotFound as exc:
             raise not_found([str(exc)]) from None
-        return OwnershipType.of(answer)
+        return answer
 
     @strawberry.field(description="Services and CIs that are not retired and have no owner.")
     async def orphans(
@@ -982,10 +579,7 @@ class AnalysisQuery:
         page = await ghost_owners(
             info.context.store, first=page_size(info, first), after=decode_cursor(after)
         )
-        edges = [
-            GhostOwnerEdge(cursor=encode_cursor(g.team.id), node=GhostOwnerType.of(g))
-            for g in page.items
-        ]
+        edges = [GhostOwnerEdge(cursor=encode_cursor(g.team.id), node=g) for g in page.items]
         return GhostOwnerConnection(
             edges=edges,
             page_info=_scan_page_info(
@@ -998,7 +592,7 @@ class AnalysisQuery:
     )
     async def change_impact(
         self, info: Info[GraphContext, None], key: str, as_of: datetime | None = None
-    ) -> ChangeImpactType:
+    ) -> ChangeImpactType:  # type: ignore[valid-type]
         store, when = info.context.store, _as_of(as_of)
 
         paths, most = _path_steps(info)
@@ -1017,21 +611,21 @@ class AnalysisQuery:
             )
 
         try:
-            return ChangeImpactType(answers=await _answers(info, compute))
+            return ChangeImpactType(source=await _answers(info, compute))  # type: ignore[no-any-return]
         except NotFound:
             raise not_found([_ref_text(EntityKind.CHANGE, key)]) from None
 
     @strawberry.field(description="Whether a consolidation project can go ahead (4.6).")
     async def consolidation_readiness(
         self, info: Info[GraphContext, None], project_key: str, as_of: datetime | None = None
-    ) -> ReadinessType:
+    ) -> ReadinessType:  # type: ignore[valid-type]
         try:
             answer = await consolidation_readiness(
                 info.context.store, project_key, as_of=_as_of(as_of)
             )
         except NotFound:
             raise not_found([_ref_text(EntityKind.PROJECT, project_key)]) from None
-        return ReadinessType.of(answer)
+        return answer
 
     @strawberry.field(
         description="Pairs of live services sharing a capability, most shared consumers first."
@@ -1041,8 +635,8 @@ class AnalysisQuery:
         info: Info[GraphContext, None],
         capability: str | None = None,
         first: int | None = None,
-    ) -> list[CandidatePairType]:
+    ) -> list[CandidatePairType]:  # type: ignore[valid-type]
         pairs = await consolidation_candidates(
             info.context.store, capability=capability, first=page_size(info, first)
         )
-        return [CandidatePairType.of(p) for p in pairs]
+        return list(pairs)

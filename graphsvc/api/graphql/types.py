@@ -9,8 +9,6 @@ connections (forward pagination: ``first``/``after``; cursors are opaque).
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Optional, cast
@@ -22,6 +20,9 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from graphsvc.api.graphql.context import GraphContext, RelationsKey
+from graphsvc.errors import InvalidCursor
+from graphsvc.model import cursor as model_cursor
+from graphsvc.model.cursor import MAX_POSITION, encode_cursor
 from graphsvc.model.records import (
     EntityRecord,
     HistoryEvent,
@@ -72,12 +73,6 @@ DirectionEnum = strawberry.enum(
 )
 
 
-MAX_POSITION = 2**62
-"""The largest id, sequence number or cursor position any store hands out; a global id or
-cursor naming more (or less than zero) is refused as the client's mistake, before the store
-sees it."""
-
-
 def entity_number(global_id: str, *, what: str = "the global id of an entity") -> int:
     """Return the entity number of a Relay global id naming an entity kind.
 
@@ -120,30 +115,16 @@ def _bad_id(global_id: str, what: str) -> GraphQLError:
     )
 
 
-def encode_cursor(value: int) -> str:
-    """Return the opaque cursor of a position (an id or a sequence number)."""
-    return base64.urlsafe_b64encode(f"c:{value}".encode()).decode()
-
-
 def decode_cursor(cursor: str | None) -> int | None:
-    """Return the position a cursor encodes.
+    """Return the position a cursor encodes (:func:`graphsvc.model.cursor.decode_cursor`).
 
     Raises:
-        GraphQLError: when the cursor was not made by this service.
+        GraphQLError: (``BAD_CURSOR``) when the cursor was not made by this service.
     """
-    if cursor is None:
-        return None
     try:
-        text = base64.urlsafe_b64decode(cursor.encode()).decode()
-        if not text.startswith("c:"):
-            raise ValueError(text)
-        position = int(text[2:])
-        if not 0 <= position <= MAX_POSITION:
-            raise ValueError(text)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        msg = f"invalid cursor {cursor[:64]!r}: pass the endCursor of the previous page"
-        raise GraphQLError(msg, extensions={"code": "BAD_CURSOR"}) from None
-    return position
+        return model_cursor.decode_cursor(cursor)
+    except InvalidCursor as exc:
+        raise GraphQLError(str(exc), extensions={"code": "BAD_CURSOR"}) from None
 
 
 def page_size(info: Info[GraphContext, None], first: int | None) -> int:
