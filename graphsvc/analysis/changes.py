@@ -733,13 +733,5 @@ def _plural(n: int, word: str, words: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else (words or word + 's')}"
 
 
-_KIND_WORDS = {
-    EntityKind.SERVICE: ("service", "services"),
-    EntityKind.CONFIGURATION_ITEM: ("configuration item", "configuration items"),
-    EntityKind.PROJECT: ("project", "projects"),
-}
-
-
 def _count(n: int, kind: EntityKind) -> str:
-    one, many = _KIND_WORDS.get(kind, (kind.value, kind.value + "s"))
-    return _plural(n, one, many)
+    return f"{n:,} {VOCABULARY.noun(kind, n)}"

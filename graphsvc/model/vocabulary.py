@@ -435,6 +435,7 @@ class Vocabulary:
         direction: Direction,
         *,
         leaving: Iterable[EntityKind] | None = None,
+        reaching: Iterable[EntityKind] | None = None,
     ) -> tuple[TraversalStep, ...]:
         """The steps that walk ``type_`` in ``direction``, their kinds taken from its rules.
 
@@ -447,8 +448,11 @@ class Vocabulary:
             direction: ``OUT`` follows relations from their ``from``; ``IN`` from their ``to``.
             leaving: Only the rules whose side being left holds one of these kinds,
                 narrowed to them (``PART_OF`` from teams is the team hierarchy).
+            reaching: Only the rules whose side being reached holds one of these
+                kinds, narrowed to them (what a *change* ``MODIFIES``, not a task).
         """
         wanted = frozenset(leaving) if leaving is not None else None
+        reached = frozenset(reaching) if reaching is not None else None
         out: list[TraversalStep] = []
         for rule in self.relation_types[type_].rules:
             start, end = (
@@ -458,7 +462,9 @@ class Vocabulary:
             )
             if wanted is not None:
                 start = start & wanted
-            if start:
+            if reached is not None:
+                end = end & reached
+            if start and end:
                 out.append(TraversalStep(type_, direction, start, end))
         return tuple(out)
 

@@ -111,3 +111,12 @@ def test_steps_take_their_kinds_from_the_relation_rules() -> None:
         (frozenset({EntityKind.TEAM}), frozenset({EntityKind.TEAM}))
     ]
     assert VOCABULARY.steps(RelationType.OWNS, Direction.OUT, leaving={EntityKind.PERSON}) == ()
+
+
+def test_steps_can_be_narrowed_to_the_kinds_reached() -> None:
+    [by_change] = VOCABULARY.steps(
+        RelationType.MODIFIES, Direction.IN, reaching={EntityKind.CHANGE}
+    )
+    assert by_change.to_kinds == {EntityKind.CHANGE}
+    assert by_change.from_kinds == {EntityKind.SERVICE, EntityKind.CONFIGURATION_ITEM}
+    assert VOCABULARY.steps(RelationType.MODIFIES, Direction.IN, reaching={EntityKind.TEAM}) == ()
