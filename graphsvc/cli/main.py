@@ -51,7 +51,7 @@ from graphsvc.model.batch import IngestBatch
 from graphsvc.model.records import IdentityConflict
 from graphsvc.model.schema_export import batch_schema_json
 from graphsvc.store.base import CheckReport
-from graphsvc.store.factory import store_from_settings
+from graphsvc.store.factory import store_from_settings, store_schema_files
 
 __all__ = ["app"]
 
@@ -177,6 +177,7 @@ def _schema_files() -> dict[str, str]:
         "ingest-batch.schema.json": batch_schema_json(),
         "schema.graphql": graphql,
         SCHEMA_FILE: report_schema_json(),
+        **store_schema_files(),
     }
 
 
@@ -192,8 +193,9 @@ def export_schema(
 ) -> None:
     """Write the schemas derived from the code into the folder schema.
 
-    The ingest batch JSON Schema, the GraphQL SDL and the change report's JSON
-    Schema. With --check, only compare with the files there.
+    The ingest batch JSON Schema, the GraphQL SDL, the change report's JSON
+    Schema and the Neo4j constraints and indexes. With --check, only compare
+    with the files there.
     """
     files = _schema_files()
     stale = []

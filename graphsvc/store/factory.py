@@ -5,7 +5,7 @@ from __future__ import annotations
 from graphsvc.config import Settings
 from graphsvc.store.base import GraphStore
 
-__all__ = ["store_from_settings"]
+__all__ = ["store_schema_files", "store_from_settings"]
 
 
 def store_from_settings(settings: Settings, *, read_only: bool = False) -> GraphStore:
@@ -33,3 +33,14 @@ def store_from_settings(settings: Settings, *, read_only: bool = False) -> Graph
         password=settings.neo4j_password.get_secret_value(),
         database=settings.neo4j_database,
     )
+
+
+def store_schema_files() -> dict[str, str]:
+    """The schema files the backends derive from the vocabulary, by file name.
+
+    ``neo4j.cypher``: the constraints and indexes a Neo4j store creates on open
+    (written to ``schema/`` by ``graphsvc export-schema``).
+    """
+    from graphsvc.store.neo4j.cypher import schema_script
+
+    return {"neo4j.cypher": schema_script()}

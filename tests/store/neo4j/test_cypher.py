@@ -65,7 +65,7 @@ async def test_labels_and_types_come_from_the_closed_sets() -> None:
 
 def test_the_committed_schema_file_is_what_the_store_creates() -> None:
     assert (ROOT / "schema" / "neo4j.cypher").read_text() == q.schema_script(), (
-        "regenerate: python -m graphsvc.store.neo4j.cypher > schema/neo4j.cypher"
+        "regenerate: graphsvc export-schema"
     )
 
 
