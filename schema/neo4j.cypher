@@ -10,6 +10,7 @@ CREATE CONSTRAINT key_ConfigurationItem IF NOT EXISTS FOR (e:ConfigurationItem) 
 CREATE CONSTRAINT key_Change IF NOT EXISTS FOR (e:Change) REQUIRE e.key IS UNIQUE;
 CREATE CONSTRAINT key_Project IF NOT EXISTS FOR (e:Project) REQUIRE e.key IS UNIQUE;
 CREATE CONSTRAINT key_Window IF NOT EXISTS FOR (e:Window) REQUIRE e.key IS UNIQUE;
+CREATE CONSTRAINT key_Task IF NOT EXISTS FOR (e:Task) REQUIRE e.key IS UNIQUE;
 CREATE INDEX entity_kind_key IF NOT EXISTS FOR (e:Entity) ON (e.kind, e.key);
 CREATE INDEX entity_merged_into IF NOT EXISTS FOR (e:Entity) ON (e.merged_into);
 CREATE INDEX entity_attr_capability IF NOT EXISTS FOR (e:Entity) ON (e.attr_capability);

@@ -56,6 +56,7 @@ class EntityKind(StrEnum):
     CHANGE = "Change"
     PROJECT = "Project"
     WINDOW = "Window"
+    TASK = "Task"
 
 
 class RelationType(StrEnum):
@@ -76,6 +77,7 @@ class RelationType(StrEnum):
     REPLACED_BY = "REPLACED_BY"
     APPLIES_TO = "APPLIES_TO"
     ASSIGNED_TO = "ASSIGNED_TO"
+    REQUIRES = "REQUIRES"
 
 
 class Status(StrEnum):
@@ -532,6 +534,13 @@ KINDS: tuple[KindSpec, ...] = (
         (
             _attr("email", _M, "Contact address of the team."),
             _attr("capacityHoursPerWeek", _N, "Hours per week the team can give.", minimum=0),
+            _attr(
+                "projectShare",
+                _N,
+                "Share of the team's time project work may take (0 to 1; 0.4 when absent).",
+                minimum=0,
+                maximum=1,
+            ),
         ),
         noun=("team", "teams"),
         short_name="Team",
@@ -541,7 +550,11 @@ KINDS: tuple[KindSpec, ...] = (
         _K.PERSON,
         2,
         "A member of a team.",
-        (_attr("email", _M, "Contact address."), _attr("role", _S, "Role in the team.")),
+        (
+            _attr("email", _M, "Contact address."),
+            _attr("role", _S, "Role in the team."),
+            _attr("hoursPerWeek", _N, "Hours the person works a week (40 when absent).", minimum=0),
+        ),
         noun=("person", "people"),
         short_name="Person",
         report_order=7,
@@ -675,6 +688,28 @@ KINDS: tuple[KindSpec, ...] = (
         short_name="Window",
         report_order=5,
     ),
+    KindSpec(
+        _K.TASK,
+        8,
+        "A unit of IT work, planned in a PPM tool or raised in an ITSM tool: an IT task a "
+        "project needs before it can start, a change task, a request.",
+        (
+            _attr(
+                "status",
+                _E,
+                "Where the work is; open unless done or cancelled.",
+                choices=("open", "in_progress", "blocked", "done", "cancelled"),
+            ),
+            _attr("effortHours", _N, "Estimated effort in hours.", minimum=0),
+            _attr("plannedStart", _D, "When the work is planned to start."),
+            _attr("due", _D, "When the work must be done."),
+            _attr("origin", _E, "Which side raised it: ppm or itsm.", choices=("ppm", "itsm")),
+            _attr("externalUrl", _S, "The task in the tool it comes from."),
+        ),
+        noun=("task", "tasks"),
+        short_name="Task",
+        report_order=8,
+    ),
 )
 
 _REDUNDANCY = _attr(
@@ -684,6 +719,13 @@ _REDUNDANCY = _attr(
 )
 _CRITICALITY = _attr("criticality", _S, "How critical the relation is, as the source states it.")
 _CONFIDENCE = _attr("confidence", _N, "How sure the source is (0 to 1).", minimum=0, maximum=1)
+_ALLOCATION = _attr(
+    "allocation",
+    _N,
+    "Share of the person's time this team has (0 to 1; 1 when absent).",
+    minimum=0,
+    maximum=1,
+)
 _COMMON = (_CRITICALITY, _CONFIDENCE)
 
 _T = RelationType
@@ -732,6 +774,13 @@ RELATION_TYPES: tuple[RelationTypeSpec, ...] = (
         (
             _rule(_T.PART_OF, _SVC_CI, _SVC_CI, "from is a component of to", _FT),
             _rule(_T.PART_OF, _one(_K.TEAM), _one(_K.TEAM), "team hierarchy", _NO),
+            _rule(
+                _T.PART_OF,
+                _one(_K.TASK),
+                _one(_K.PROJECT),
+                "the task is in the project's plan",
+                _NO,
+            ),
         ),
         _COMMON,
     ),
@@ -751,12 +800,15 @@ RELATION_TYPES: tuple[RelationTypeSpec, ...] = (
         _T.MEMBER_OF,
         6,
         (_rule(_T.MEMBER_OF, _one(_K.PERSON), _one(_K.TEAM), "membership", _NO),),
-        _COMMON,
+        (_ALLOCATION, *_COMMON),
     ),
     RelationTypeSpec(
         _T.MODIFIES,
         7,
-        (_rule(_T.MODIFIES, _one(_K.CHANGE), _SVC_CI, "what the change touches", _SS),),
+        (
+            _rule(_T.MODIFIES, _one(_K.CHANGE), _SVC_CI, "what the change touches", _SS),
+            _rule(_T.MODIFIES, _one(_K.TASK), _SVC_CI, "what the task will touch", _NO),
+        ),
         _COMMON,
     ),
     RelationTypeSpec(
@@ -768,6 +820,13 @@ RELATION_TYPES: tuple[RelationTypeSpec, ...] = (
                 _one(_K.CHANGE),
                 _one(_K.PROJECT),
                 "the change is work of the project",
+                _NO,
+            ),
+            _rule(
+                _T.IMPLEMENTS,
+                _one(_K.CHANGE),
+                _one(_K.TASK),
+                "the change carries the task out",
                 _NO,
             ),
         ),
@@ -827,9 +886,23 @@ RELATION_TYPES: tuple[RelationTypeSpec, ...] = (
         (
             _rule(
                 _T.ASSIGNED_TO,
-                _one(_K.CHANGE),
+                frozenset({_K.TASK, _K.CHANGE}),
                 frozenset({_K.TEAM, _K.PERSON}),
                 "who does the work",
+                _NO,
+            ),
+        ),
+        _COMMON,
+    ),
+    RelationTypeSpec(
+        _T.REQUIRES,
+        14,
+        (
+            _rule(
+                _T.REQUIRES,
+                frozenset({_K.PROJECT, _K.TASK}),
+                _one(_K.TASK),
+                "from cannot start before to is done (a prerequisite)",
                 _NO,
             ),
         ),
