@@ -124,3 +124,31 @@ async def test_the_openapi_document_describes_the_answers(api: Api) -> None:
     collect(document)
     dangling = {r for r in refs if r.rsplit("/", 1)[-1] not in schemas}
     assert not dangling, dangling
+
+
+async def test_graphql_takes_a_kind_in_either_spelling_and_answers_one(api: Api) -> None:
+    for kind in ("Service", "SERVICE"):
+        body = await api.gql(
+            f'{{ entity(kind: {kind}, key: "checkout") {{ kind key }} '
+            f'impact(refs: [{{kind: {kind}, key: "payments-api"}}]) {{ starts {{ kind }} }} }}'
+        )
+        assert "errors" not in body, body
+        assert body["data"]["entity"] == {"kind": "SERVICE", "key": "checkout"}
+        assert body["data"]["impact"]["starts"] == [{"kind": "SERVICE"}]
+    wrong = await api.gql('{ entity(kind: Services, key: "checkout") { key } }')
+    assert "Services" in wrong["errors"][0]["message"]
+
+
+async def test_impact_pages_follow_the_cursor_they_were_given(api: Api) -> None:
+    first = await api.client.get("/api/v1/impact?ref=ConfigurationItem/vm-17&first=2")
+    page = first.json()["affected"]
+    assert [e["node"]["entity"]["key"] for e in page["edges"]] == ["vm-17", "pg-main"]
+    after = page["pageInfo"]["endCursor"]
+    rest = await api.client.get(f"/api/v1/impact?ref=ConfigurationItem/vm-17&first=2&after={after}")
+    assert [e["node"]["entity"]["key"] for e in rest.json()["affected"]["edges"]] == [
+        "payments-api",
+        "checkout",
+    ]
+    forged = await api.client.get("/api/v1/impact?ref=ConfigurationItem/vm-17&after=1")
+    assert forged.status_code == 400, forged.text
+    assert "invalid cursor '1'" in forged.json()["detail"]

@@ -9,6 +9,7 @@ connections (forward pagination: ``first``/``after``; cursors are opaque).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Optional, cast
@@ -63,7 +64,37 @@ __all__ = [
     "page_size",
 ]
 
-EntityKindEnum = strawberry.enum(EntityKind, name="EntityKind", description="The kinds of entity.")
+EntityKindEnum = strawberry.enum(
+    EntityKind,
+    name="EntityKind",
+    description=(
+        "The kinds of entity. Answers spell them SERVICE; arguments also take the spelling of "
+        "REST and ingest batches (Service, ConfigurationItem)."
+    ),
+)
+
+
+def _accept_both_kind_spellings() -> None:
+    """Add each kind's REST spelling (``ConfigurationItem``) as a deprecated enum alias.
+
+    An argument may name a kind either way; answers say ``CONFIGURATION_ITEM``,
+    because strawberry serialises a value under the first name that has it.
+    """
+    definition = EntityKindEnum.__strawberry_definition__
+    primary = list(definition.values)
+    definition.values = primary + [
+        dataclasses.replace(
+            value,
+            name=value.value,
+            description=f"The same as {value.name}.",
+            deprecation_reason=f"Spell it {value.name}, as answers do (both are accepted).",
+        )
+        for value in primary
+        if value.name != value.value
+    ]
+
+
+_accept_both_kind_spellings()
 RelationTypeEnum = strawberry.enum(
     RelationType, name="RelationType", description="The relation types."
 )
