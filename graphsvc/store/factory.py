@@ -5,7 +5,7 @@ from __future__ import annotations
 from graphsvc.config import Settings
 from graphsvc.store.base import GraphStore
 
-__all__ = ["store_schema_files", "store_from_settings"]
+__all__ = ["store_from_settings", "store_schema_files"]
 
 
 def store_from_settings(settings: Settings, *, read_only: bool = False) -> GraphStore:

@@ -18,6 +18,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry import relay
 from strawberry.scalars import JSON
+from strawberry.types.enum import StrawberryEnumDefinition
 from strawberry.types import Info
 
 from graphsvc.api.graphql.context import GraphContext, RelationsKey
@@ -80,7 +81,7 @@ def _accept_both_kind_spellings() -> None:
     An argument may name a kind either way; answers say ``CONFIGURATION_ITEM``,
     because strawberry serialises a value under the first name that has it.
     """
-    definition = EntityKindEnum.__strawberry_definition__
+    definition: StrawberryEnumDefinition = EntityKindEnum.__strawberry_definition__  # type: ignore[attr-defined]
     primary = list(definition.values)
     definition.values = primary + [
         dataclasses.replace(
