@@ -18,8 +18,8 @@ import strawberry
 from graphql import GraphQLError
 from strawberry import relay
 from strawberry.scalars import JSON
-from strawberry.types.enum import StrawberryEnumDefinition
 from strawberry.types import Info
+from strawberry.types.enum import StrawberryEnumDefinition
 
 from graphsvc.api.graphql.context import GraphContext, RelationsKey
 from graphsvc.errors import InvalidCursor
