@@ -16,12 +16,22 @@ PERSON = "Person"
 CHANGE = "Change"
 PROJECT = "Project"
 WINDOW = "Window"
+TASK = "Task"
 
-_PREFIX = {"s": SVC, "c": CI, "t": TEAM, "p": PERSON, "chg": CHANGE, "prj": PROJECT, "w": WINDOW}
+_PREFIX = {
+    "s": SVC,
+    "c": CI,
+    "t": TEAM,
+    "p": PERSON,
+    "chg": CHANGE,
+    "prj": PROJECT,
+    "w": WINDOW,
+    "tsk": TASK,
+}
 
 
 def kind_of(key: str) -> str:
-    """Kind from the key's prefix: s-, c-, t-, p-, chg-, prj-, w-."""
+    """Kind from the key's prefix: s-, c-, t-, p-, chg-, prj-, w-, tsk-."""
     return _PREFIX[key.split("-", 1)[0]]
 
 
