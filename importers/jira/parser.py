@@ -28,6 +28,7 @@ from importers.jira.records import (
     JiraLinkType,
     JiraPage,
     JiraProject,
+    JiraUser,
 )
 
 __all__ = ["FIELD_NAMES", "FieldChoice", "parse_jira_json"]
@@ -35,7 +36,7 @@ __all__ = ["FIELD_NAMES", "FieldChoice", "parse_jira_json"]
 FIELD_NAMES: dict[str, tuple[str, ...]] = {
     "changeType": ("change type",),
     "risk": ("change risk", "risk"),
-    "plannedStart": ("planned start", "planned start date", "change start date"),
+    "plannedStart": ("planned start", "planned start date", "change start date", "start date"),
     "plannedEnd": ("planned end", "planned end date", "change completion date"),
     "epic": ("epic link",),
 }
@@ -76,6 +77,17 @@ def _str(raw: object) -> str | None:
 
 def _obj(raw: object) -> Mapping[str, object]:
     return raw if isinstance(raw, Mapping) else {}
+
+
+def _user(raw: object) -> JiraUser | None:
+    """An assignee-like user object; ``None`` when absent or naming nobody."""
+    user = _obj(raw)
+    account = _str(user.get("accountId")) or _str(user.get("name")) or _str(user.get("key"))
+    email = _str(user.get("emailAddress"))
+    if account is None and email is None:
+        return None
+    account = account or email or ""
+    return JiraUser(account, _str(user.get("displayName")) or account, email)
 
 
 class _Reader:
@@ -148,6 +160,7 @@ class _Reader:
             return _str(fields.get(fid)) if fid else None
 
         epic = _str(_obj(fields.get("epic")).get("key")) or custom("epic")
+        parent = _obj(fields.get("parent"))
         return JiraIssue(
             key=key,
             element=element,
@@ -163,12 +176,42 @@ class _Reader:
             risk=custom("risk"),
             planned_start=custom("plannedStart"),
             planned_end=custom("plannedEnd"),
-            parent_key=_str(_obj(fields.get("parent")).get("key")),
+            parent_key=_str(parent.get("key")),
             epic_key=epic,
             links=tuple(
                 self.link(link, f"{element}/fields/issuelinks/{i}") for i, link in enumerate(links)
             ),
+            parent_type=_str(_obj(_obj(parent.get("fields")).get("issuetype")).get("name")),
+            self_url=_str(raw.get("self")),
+            assignee=_user(fields.get("assignee")),
+            due_date=_str(fields.get("duedate")),
+            original_estimate_seconds=self.estimate(fields, element),
         )
+
+    def estimate(self, fields: Mapping[str, object], element: str) -> float | None:
+        """Return the original estimate in seconds (``None`` when unset).
+
+        ``timeoriginalestimate`` wins over ``timetracking.originalEstimateSeconds``.
+
+        Raises:
+            ParseError: when the value is not a non-negative number.
+        """
+        for where, value in (
+            ("fields/timeoriginalestimate", fields.get("timeoriginalestimate")),
+            (
+                "fields/timetracking/originalEstimateSeconds",
+                _obj(fields.get("timetracking")).get("originalEstimateSeconds"),
+            ),
+        ):
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise self.fail(
+                    f"{element}/{where}",
+                    f"an original estimate must be a number of seconds (0 or more), got {value!r}",
+                )
+            return float(value)
+        return None
 
     def link(self, raw: object, element: str) -> JiraLink:
         if not isinstance(raw, Mapping):

@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["JiraFile", "JiraIssue", "JiraLink", "JiraLinkType", "JiraPage", "JiraProject"]
+__all__ = [
+    "JiraFile",
+    "JiraIssue",
+    "JiraLink",
+    "JiraLinkType",
+    "JiraPage",
+    "JiraProject",
+    "JiraUser",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +70,25 @@ class JiraLink:
 
 
 @dataclass(frozen=True, slots=True)
+class JiraUser:
+    """A user named by an issue field (``fields.assignee``).
+
+    Jira Server/Data Center names users by ``name``/``key``; Jira Cloud by
+    ``accountId`` (and shows ``emailAddress`` only when the user's privacy
+    settings allow).
+
+    Attributes:
+        account: ``accountId`` (Cloud), else ``name``, else ``key`` (Server).
+        display_name: ``displayName`` (else the account).
+        email: ``emailAddress``, when given and not empty.
+    """
+
+    account: str
+    display_name: str
+    email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class JiraIssue:
     """An issue (``GET /rest/api/2/issue/{key}`` or an element of a search result).
 
@@ -88,6 +115,13 @@ class JiraIssue:
         parent_key: ``fields.parent.key``.
         epic_key: ``fields.epic.key`` (Agile API) or the ``Epic Link`` field.
         links: ``fields.issuelinks``.
+        parent_type: ``fields.parent.fields.issuetype.name`` (Jira Cloud puts an
+            issue's epic in ``parent``), when the response embeds it.
+        self_url: The issue's ``self`` (its REST URL).
+        assignee: ``fields.assignee``; ``None`` when unassigned.
+        due_date: ``fields.duedate`` as written (a date: ``2024-06-01``).
+        original_estimate_seconds: ``fields.timeoriginalestimate``, else
+            ``fields.timetracking.originalEstimateSeconds``; ``None`` when unset.
     """
 
     key: str
@@ -107,6 +141,11 @@ class JiraIssue:
     parent_key: str | None = None
     epic_key: str | None = None
     links: tuple[JiraLink, ...] = ()
+    parent_type: str | None = None
+    self_url: str | None = None
+    assignee: JiraUser | None = None
+    due_date: str | None = None
+    original_estimate_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,12 @@ LINK_TYPES = DATA / "go-jira-all_issuelinktypes.json"
 CHANGES = DATA / "crafted-OPS-changes-search.json"
 ALL = (PROJECT, ABDERA, SEARCH, ISSUE, SPRINT, LINK_TYPES, CHANGES)
 
-PROJ, CHG = EntityKind.PROJECT, EntityKind.CHANGE
+PROJ, CHG, TASK, PERSON = (
+    EntityKind.PROJECT,
+    EntityKind.CHANGE,
+    EntityKind.TASK,
+    EntityKind.PERSON,
+)
 
 
 def parse(path: Path, **settings: str) -> JiraFile:
@@ -90,21 +95,27 @@ def test_projects() -> None:
     assert result.warnings == ()
 
 
-def test_non_change_issues_are_skipped_with_one_count_per_file() -> None:
+def test_non_change_issues_become_tasks_of_their_project() -> None:
     result = transform(PROJECT, SEARCH, ISSUE)
-    assert [e.key for e in result.entities] == ["jira/SAMPLEPROJECT"]
-    assert [(Path(w.path).name, w.message) for w in result.warnings] == [
-        (
-            SEARCH.name,
-            "skipped 11 issue(s) whose type is not imported (Task: 11); "
-            "see the changeTypes and projectIssueTypes settings",
-        ),
-        (
-            ISSUE.name,
-            "skipped 1 issue(s) whose type is not imported (Task: 1); "
-            "see the changeTypes and projectIssueTypes settings",
-        ),
-    ]
+    tasks = [e for e in result.entities if e.kind is TASK]
+    assert len(tasks) == 11  # SAMPLEPROJECT-1 is in the search and the issue file: one task
+    one = entity(result, TASK, "jira/SAMPLEPROJECT-1")
+    assert one.attributes == {
+        "due": "2011-12-14T00:00:00+00:00",  # duedate "2011-12-14": start of the day, UTC
+        "externalUrl": "http://localhost:2990/jira/browse/SAMPLEPROJECT-1",
+        "issueType": "Task",
+        "jiraStatus": "Open",
+        "origin": "ppm",
+        "priority": "Major",
+        "status": "open",  # status "Open", no statusCategory in this old Jira
+    }
+    admin = entity(result, PERSON, "admin@example.com")
+    assert admin.identifiers == {"email": "admin@example.com"}
+    assert admin.attributes == {"email": "admin@example.com"}
+    assert ("PART_OF", "jira/SAMPLEPROJECT-1", "jira/SAMPLEPROJECT") in triples(result)
+    assert ("ASSIGNED_TO", "jira/SAMPLEPROJECT-1", "admin@example.com") in triples(result)
+    assert len(result.relations) == 22  # PART_OF and ASSIGNED_TO for each of the 11
+    assert result.warnings == ()
 
 
 def test_real_issues_become_changes_when_their_type_is_configured() -> None:
@@ -131,7 +142,12 @@ def test_sprint_page_is_flagged_as_incomplete_and_its_project_is_created() -> No
     assert ar86.attributes["state"] == "new"  # status "Ready", category "new"
     team = entity(result, PROJ, "jira/AR")
     assert team.name == "Team Argon"  # from fields.project, no project file in the run
-    assert triples(result) == {("IMPLEMENTS", "jira/AR-86", "jira/AR")}
+    # the Agile epic field names AR-37, an epic outside the run: created by its key
+    assert triples(result) == {
+        ("IMPLEMENTS", "jira/AR-86", "jira/AR"),
+        ("IMPLEMENTS", "jira/AR-86", "jira/AR-37"),
+    }
+    assert entity(result, PROJ, "jira/AR-37").identifiers == {"jiraKey": "AR-37"}
     (warning,) = result.warnings
     assert "holds 1 of its 10 issues" in warning.message
 
@@ -160,23 +176,22 @@ def test_change_issues_states_types_windows_and_links() -> None:
     assert entity(result, CHG, "jira/OPS-4").attributes["state"] == "new"
     ops = entity(result, PROJ, "jira/OPS")
     assert ops.name == "IT Operations"
-    assert triples(result) == {("IMPLEMENTS", f"jira/OPS-{n}", "jira/OPS") for n in (1, 2, 3, 4)}
+    assert {t for t in triples(result) if t[0] == "IMPLEMENTS" and t[2] == "jira/OPS"} == {
+        ("IMPLEMENTS", f"jira/OPS-{n}", "jira/OPS") for n in (1, 2, 3, 4)
+    }
+    assert entity(result, TASK, "jira/OPS-11").attributes["issueType"] == "Bug"
     messages = sorted(w.message for w in result.warnings)
     assert messages == [
         "OPS-3: plannedStart '2024-06-01' is not a date-time with a time zone; left out",
         # the Blocker link appears on OPS-1 and OPS-2 but is one link
         "skipped 1 'Blocker' issue link(s): the vocabulary has no relation between two changes",
-        "skipped 1 'Incorporates' issue link(s): the vocabulary has no relation from a change "
-        "to an issue of type Epic",
         "skipped 1 'Relates' issue link(s): the vocabulary has no relation from a change to an "
         "issue of type Task",
-        "skipped 2 issue(s) whose type is not imported (Bug: 1, Epic: 1); "
-        "see the changeTypes and projectIssueTypes settings",
     ]
 
 
-def test_epics_as_projects_link_changes_through_links_and_epic_field() -> None:
-    result = transform(CHANGES, projectIssueTypes="Epic")
+def test_epics_are_projects_by_default_and_link_changes_through_links_and_epic_field() -> None:
+    result = transform(CHANGES)
     epic = entity(result, PROJ, "jira/OPS-10")
     assert epic.name == "Data centre exit"
     assert epic.attributes == {
@@ -199,6 +214,14 @@ def test_epics_as_projects_link_changes_through_links_and_epic_field() -> None:
 def test_change_types_setting_replaces_the_default_list() -> None:
     result = transform(CHANGES, changeTypes="Change")
     assert sorted(e.key for e in result.entities if e.kind is CHG) == ["jira/OPS-1", "jira/OPS-3"]
+    # the Deployment and the Release are tasks now
+    assert {e.key for e in result.entities if e.kind is TASK} >= {"jira/OPS-2", "jira/OPS-4"}
+
+
+def test_an_empty_project_issue_types_setting_makes_epics_tasks() -> None:
+    result = transform(CHANGES, projectIssueTypes="")
+    assert entity(result, TASK, "jira/OPS-10").attributes["status"] == "in_progress"
+    assert not [e for e in result.entities if e.kind is PROJ and e.key == "jira/OPS-10"]
 
 
 def test_field_settings_pick_custom_fields(tmp_path: Path) -> None:
@@ -309,8 +332,9 @@ async def test_import_twice_changes_nothing_then_a_missing_change_goes_stale(
     changes = tmp_path / "changes.json"
     changes.write_text(CHANGES.read_text())
     first = await run(engine, PROJECT, changes)
-    assert first.summary.entities_created == 6  # 4 changes, OPS, SAMPLEPROJECT
-    assert first.summary.relations_created == 4
+    # 4 changes, OPS, SAMPLEPROJECT, the epic OPS-10, the Bug OPS-11 as a task, its assignee
+    assert first.summary.entities_created == 9
+    assert first.summary.relations_created == 8
     second = await run(engine, PROJECT, changes)
     assert second.summary.created == 0
     assert second.summary.updated == 0
@@ -330,4 +354,4 @@ async def test_import_twice_changes_nothing_then_a_missing_change_goes_stale(
     assert ops.status is Status.ACTIVE
     page = await store.relations(ops.id, Direction.IN, first=10)
     statuses = sorted(r.status.value for r in page.items)
-    assert statuses == ["active", "active", "active", "stale"]
+    assert statuses == ["active", "active", "active", "active", "stale"]
