@@ -112,7 +112,6 @@ TEAMS_OF_PERSON = _V.steps(_R.MEMBER_OF, _OUT)
 WORK_OF = _V.steps(_R.ASSIGNED_TO, _IN)
 ASSIGNEES = _V.steps(_R.ASSIGNED_TO, _OUT)
 REQUIRED_BY = _V.steps(_R.REQUIRES, _IN)
-REQUIRES_OUT = _V.steps(_R.REQUIRES, _OUT)
 PLAN_OF_PROJECT = _V.steps(_R.PART_OF, _IN, leaving={_PROJECT}, reaching={_TASK})
 PROJECT_OF_TASK = _V.steps(_R.PART_OF, _OUT, leaving={_TASK}, reaching={_PROJECT})
 

@@ -52,6 +52,8 @@ from starlette.requests import ClientDisconnect
 
 from graphsvc.analysis.impact import Impact, dependencies, impact
 from graphsvc.analysis.ownership import Ownership, ownership
+from graphsvc.analysis.plan import ProjectPlan, project_plan
+from graphsvc.analysis.work import CapacityForecast, TeamLoad, capacity_forecast, team_load
 from graphsvc.api.answers import AnswerShape
 from graphsvc.api.auth import Authenticator
 from graphsvc.api.problems import Problem
@@ -826,7 +828,10 @@ async def _named(store: GraphStore, refs: Sequence[str]) -> list[int]:
 
 IMPACT_SHAPE = AnswerShape(Impact)
 OWNERSHIP_SHAPE = AnswerShape(Ownership)
-ANSWER_SHAPES = (IMPACT_SHAPE, OWNERSHIP_SHAPE)
+TEAM_LOAD_SHAPE = AnswerShape(TeamLoad)
+FORECAST_SHAPE = AnswerShape(CapacityForecast)
+PLAN_SHAPE = AnswerShape(ProjectPlan)
+ANSWER_SHAPES = (IMPACT_SHAPE, OWNERSHIP_SHAPE, TEAM_LOAD_SHAPE, FORECAST_SHAPE, PLAN_SHAPE)
 """The analysis answers REST writes; their schemas go into the OpenAPI document."""
 
 
@@ -908,6 +913,77 @@ async def ownership_read(
         return await ownership(svc.store, entity_id, as_of=_utc(as_of))
 
     return JSONResponse(OWNERSHIP_SHAPE.dump(await svc.run(compute)))
+
+
+PeriodStart = Annotated[
+    datetime, Query(alias="from", description="A moment in the first week (ISO 8601).")
+]
+PeriodEnd = Annotated[datetime, Query(description="A moment in the last week (ISO 8601).")]
+
+
+@router.get(
+    "/teams/{key}/load",
+    summary="A team's capacity and load per ISO week (PRODUCT.md 7, teamLoad)",
+    responses=_answer_of(TEAM_LOAD_SHAPE),
+)
+async def team_load_read(
+    _principal: Reader,
+    svc: Svc,
+    key: str,
+    start: PeriodStart,
+    to: PeriodEnd,
+    as_of: Annotated[datetime | None, Query(alias="asOf")] = None,
+) -> JSONResponse:
+    """Return the team's weekly capacity, project and operational load, and week states."""
+
+    async def compute() -> TeamLoad:
+        return await team_load(svc.store, key, _aware(start), _aware(to), as_of=_utc(as_of))
+
+    return JSONResponse(TEAM_LOAD_SHAPE.dump(await svc.run(compute)))
+
+
+@router.get(
+    "/capacity-forecast",
+    summary="Every team with a week that is not OK, worst first (PRODUCT.md 7)",
+    responses=_answer_of(FORECAST_SHAPE),
+)
+async def capacity_forecast_read(
+    _principal: Reader,
+    svc: Svc,
+    start: PeriodStart,
+    to: PeriodEnd,
+    as_of: Annotated[datetime | None, Query(alias="asOf")] = None,
+) -> JSONResponse:
+    """Return the teams that are over their project share or overbooked in the period."""
+
+    async def compute() -> CapacityForecast:
+        return await capacity_forecast(svc.store, _aware(start), _aware(to), as_of=_utc(as_of))
+
+    return JSONResponse(FORECAST_SHAPE.dump(await svc.run(compute)))
+
+
+@router.get(
+    "/projects/{key}/plan",
+    summary="A project's prerequisites, problems, critical path and status (PRODUCT.md 7)",
+    responses=_answer_of(PLAN_SHAPE),
+)
+async def project_plan_read(
+    _principal: Reader,
+    svc: Svc,
+    key: str,
+    as_of: Annotated[datetime | None, Query(alias="asOf")] = None,
+) -> JSONResponse:
+    """Return the plan of the project: every prerequisite task and what holds it up."""
+
+    async def compute() -> ProjectPlan:
+        return await project_plan(svc.store, key, as_of=_utc(as_of))
+
+    return JSONResponse(PLAN_SHAPE.dump(await svc.run(compute)))
+
+
+def _aware(value: datetime) -> datetime:
+    """A time without zone is read as UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def _utc(value: datetime | None) -> datetime | None:

@@ -35,6 +35,11 @@ QUERIES: dict[str, str] = {
     "entities": "{ entities { totalCount } }",
     "runs": "{ runs { runId } }",
     "identityConflicts": "{ identityConflicts { edges { cursor } } }",
+    "teamLoad": '{ teamLoad(teamKey: "payments", from: "2030-01-07T00:00:00Z",'
+    ' to: "2030-01-20T00:00:00Z") { worst } }',
+    "capacityForecast": '{ capacityForecast(from: "2030-01-07T00:00:00Z",'
+    ' to: "2030-01-20T00:00:00Z") { teamsLookedAt } }',
+    "projectPlan": '{ projectPlan(projectKey: "P-1") { status } }',
 }
 """Every root query field: all need ``read``."""
 
@@ -82,6 +87,13 @@ ROUTES: dict[tuple[str, str], Route] = {
         Scope.READ,
         {"refs": [{"kind": "Service", "key": "checkout"}]},
     ),
+    ("get", "/api/v1/teams/{key}/load"): Route(
+        "GET", "/api/v1/teams/payments/load?from=2030-01-07&to=2030-01-20", Scope.READ
+    ),
+    ("get", "/api/v1/capacity-forecast"): Route(
+        "GET", "/api/v1/capacity-forecast?from=2030-01-07&to=2030-01-20", Scope.READ
+    ),
+    ("get", "/api/v1/projects/{key}/plan"): Route("GET", "/api/v1/projects/P-1/plan", Scope.READ),
     ("get", "/api/v1/reports/changes/{key}"): Route(
         "GET", "/api/v1/reports/changes/CHG-1?format=json", Scope.READ
     ),

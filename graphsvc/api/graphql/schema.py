@@ -63,6 +63,7 @@ from graphsvc.api.graphql.types import (
     global_id_parts,
     page_size,
 )
+from graphsvc.api.graphql.work import WorkQuery
 from graphsvc.api.rest import READ_ONLY_MESSAGE
 from graphsvc.api.tokens import Scope
 from graphsvc.config import Settings
@@ -150,7 +151,7 @@ def _refusal(context: object, operation: OperationType) -> GraphQLError | None:
 
 
 @strawberry.type
-class Query(AnalysisQuery):
+class Query(AnalysisQuery, WorkQuery):
     """Read access; every field needs the ``read`` scope."""
 
     @strawberry.field(description="Any entity or relation by its Relay global id.")
