@@ -35,6 +35,10 @@ other ``cmdb_ci*``         ``ConfigurationItem`` with ``ciClass`` = ``sys_class_
                            ``MODIFIES`` that CI or service; ``assignment_group`` ->
                            Change ``ASSIGNED_TO`` the Team, ``assigned_to`` -> Change
                            ``ASSIGNED_TO`` the Person
+``sc_task``, ``change_task``, ``Task`` keyed by its ``number`` (below)
+``pm_project_task``
+``pm_project``             ``Project`` keyed by its ``number`` (``PRJ0010001``):
+                           ``status`` (state label), ``plannedStart``/``plannedEnd``
 ``task_ci``                a change's Affected CIs: Change ``MODIFIES`` ``ci_item``;
                            rows of other tasks (incidents …) skipped with a warning
 ``cmdb_rel_ci``            a relation per its ``type`` (below)
@@ -150,6 +154,31 @@ named), ``backoutPlan``, ``testPlan``, ``implementationPlan``, ``changePlan``,
 line stripped), plus ``number``, ``shortDescription``, ``priority``,
 ``impact`` and ``category``.
 
+Tasks. ``sc_task``, ``change_task`` and ``pm_project_task`` records (told
+by ``sys_class_name``, else the file name, else the number prefix
+``SCTASK``/``CTASK``/``PRJTASK``) become ``Task`` entities keyed by their
+``number``, with the sys_id as ``servicenowSysId``, the ``short_description``
+as name, and: ``status`` from ``state`` (codes of the task table: ``-5``
+Pending and ``1`` Open -> open, ``2`` Work in Progress -> in_progress, ``3``
+Closed Complete -> done, ``4`` Closed Incomplete / Canceled and ``7`` Closed
+Skipped -> cancelled; the labels too; a change task ``on_hold`` and not closed
+-> blocked); ``due`` from ``due_date`` (a project task: else ``end_date``, its
+planned end); ``plannedStart`` from ``expected_start``, ``start_date``,
+``planned_start_date`` or ``work_start`` (the first set); ``effortHours`` from
+``effort``, ``planned_effort`` or ``estimated_work``: a ``glide_duration``
+comes from the Table API as a time after the epoch (``1970-01-03 04:00:00`` =
+52 hours), a display value as ``2 Days 4 Hours``, a plain number as hours;
+``origin`` ``itsm`` for ``sc_task``/``change_task`` and ``ppm`` for
+``pm_project_task``; ``externalUrl`` ``<instance>/<table>.do?sys_id=…`` when a
+reference link tells the instance; ``table``, ``number``,
+``shortDescription``, ``priority``, ``assignmentGroup``, ``assignedTo``.
+Relations: ``assignment_group`` -> Task ``ASSIGNED_TO`` Team, ``assigned_to``
+-> Task ``ASSIGNED_TO`` Person, ``cmdb_ci`` -> Task ``MODIFIES`` the CI (or
+service), a change task's ``change_request`` -> that Change ``IMPLEMENTS`` the
+Task, a project task's ``top_task`` (else ``project``) -> Task ``PART_OF`` the
+Project. Dates are read as for changes (UTC). Each end outside the import is
+sent by sys_id, and reported like a change's when the store lacks it.
+
 Unresolved references. Every relation end the import names that is neither in
 the import nor in the store is reported in ServiceNow's words, and its
 relation is not created: ``change CHG0000001: cmdb_ci 'db-prod-07' (sys_id …)
@@ -161,7 +190,8 @@ with the user's sys_id.
 Runs. Each import is one complete run of its source and scope: what that
 source asserted before in the scope and does not assert now goes stale. Import
 changes together with the CMDB files, or under a scope of their own
-(``--scope changes``); a run of changes alone in the CMDB's scope would mark
+(``--scope changes``; files of changes, affected CIs, tasks and projects
+alone go there by default); a run of changes alone in the CMDB's scope would mark
 the CMDB's entities stale.
 
 A record present in several files of a run is one entity; per attribute the

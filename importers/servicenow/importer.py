@@ -1,4 +1,4 @@
-"""The ServiceNow importer: Table API exports -> CIs, services, teams, changes and relations."""
+"""The ServiceNow importer: Table API exports -> CIs, services, teams, changes, tasks, relations."""
 
 from __future__ import annotations
 
@@ -42,16 +42,29 @@ from importers.servicenow.codes import (
 )
 from importers.servicenow.parser import parse_servicenow_json
 from importers.servicenow.records import SnowField, SnowFile, SnowRecord, SnowTable
+from importers.servicenow.tasks import (
+    STATE_LABELS,
+    TASK_ORIGINS,
+    duration_hours,
+    instance_url,
+    task_status,
+)
 
 __all__ = ["ServiceNowImporter", "snow_key"]
 
-_CI, _SERVICE, _TEAM, _CHANGE, _PERSON = (
+_CI, _SERVICE, _TEAM, _CHANGE, _PERSON, _TASK, _PROJECT = (
     EntityKind.CONFIGURATION_ITEM,
     EntityKind.SERVICE,
     EntityKind.TEAM,
     EntityKind.CHANGE,
     EntityKind.PERSON,
+    EntityKind.TASK,
+    EntityKind.PROJECT,
 )
+_TASK_STARTS = ("expected_start", "start_date", "planned_start_date", "work_start")
+"""Task fields read, in this order, as ``plannedStart``."""
+_TASK_EFFORTS = ("effort", "planned_effort", "estimated_work")
+"""Task fields read, in this order, as ``effortHours``."""
 _SYS_ID = "servicenowSysId"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "localhost6", "ip6-localhost"})
@@ -196,6 +209,8 @@ class _Run:
         self.groups: set[str] = set()
         self.names: dict[str, str] = {}
         self.change_numbers: dict[str, str] = {}
+        self.task_numbers: dict[str, str] = {}  # sys_id -> number, tasks of the run
+        self.project_numbers: dict[str, str] = {}  # sys_id -> number, pm_project of the run
         self.rel_type_names: dict[str, str] = dict(OOB_REL_TYPE_IDS)
         numbered: dict[str, tuple[str, str, str]] = {}  # number -> sys_id, path, element
         for file in files:
@@ -208,6 +223,10 @@ class _Run:
                     self.names[record.sys_id] = record.label("name")
                 elif record.table is SnowTable.CHANGE:
                     self.number_change(file.path, record, numbered)
+                elif record.table is SnowTable.TASK:
+                    self.task_numbers[record.sys_id] = change_number(record)
+                elif record.table is SnowTable.PROJECT:
+                    self.project_numbers[record.sys_id] = change_number(record)
                 elif record.table is SnowTable.RELATION_TYPE:
                     name = record.value("name") or (
                         f"{record.value('parent_descriptor')}::{record.value('child_descriptor')}"
@@ -301,6 +320,10 @@ class _Run:
             return EntityRef(kind=_TEAM, key=snow_key(sys_id)), True
         if kind is _CHANGE and sys_id in self.change_numbers:
             return EntityRef(kind=_CHANGE, key=self.change_numbers[sys_id]), True
+        if kind is _TASK and sys_id in self.task_numbers:
+            return EntityRef(kind=_TASK, key=self.task_numbers[sys_id]), True
+        if kind is _PROJECT and sys_id in self.project_numbers:
+            return EntityRef(kind=_PROJECT, key=self.project_numbers[sys_id]), True
         return EntityRef(kind=kind, identifiers={_SYS_ID: sys_id}), False
 
     def reference_label(self, ref: SnowField) -> str:
@@ -321,6 +344,8 @@ class _Run:
             SnowTable.CHANGE: self.change,
             SnowTable.TASK_CI: self.task_ci,
             SnowTable.RELATION: self.relation,
+            SnowTable.TASK: self.task,
+            SnowTable.PROJECT: self.project,
         }
         for file in self.files:
             if not file.records:
@@ -550,7 +575,7 @@ class _Run:
             else:
                 self.warn(path, f"{record.element}/type", f"unknown change type {type_.label!r}")
         for fld, name in (("start_date", "plannedStart"), ("end_date", "plannedEnd")):
-            if when := self.change_time(path, record, number, fld):
+            if when := self.change_time(path, record, f"change {number}", fld):
                 attributes[name] = when
         risk = record.fields.get("risk")
         if risk is not None and risk.value.strip():
@@ -578,8 +603,11 @@ class _Run:
                 attributes[name] = text
         return attributes
 
-    def change_time(self, path: str, record: SnowRecord, number: str, fld: str) -> str | None:
-        """A change's date-time field as ISO 8601 with a zone (``None``: empty or unreadable)."""
+    def change_time(self, path: str, record: SnowRecord, item: str, fld: str) -> str | None:
+        """A date-time field as ISO 8601 with a zone (``None``: empty or unreadable).
+
+        ``item`` names the record in messages (``change CHG0000001``).
+        """
         raw = record.value(fld)
         if not raw:
             return None
@@ -588,7 +616,7 @@ class _Run:
             raise ParseError(
                 path,
                 f"{record.element}/{fld}",
-                f"change {number}: {fld} {raw!r} comes from an export of display values only "
+                f"{item}: {fld} {raw!r} comes from an export of display values only "
                 "(sysparm_display_value=true), whose times are in the exporting user's time "
                 "zone, not UTC: export with sysparm_display_value=all (or false), or name that "
                 f"zone with --set {TIME_ZONE_SETTING}=Area/City",
@@ -597,6 +625,120 @@ class _Run:
         if when is None:
             self.warn(path, f"{record.element}/{fld}", f"{raw!r} is not a date-time")
         return when
+
+    def task(self, path: str, record: SnowRecord) -> None:
+        """A task of ``sc_task``, ``change_task`` or ``pm_project_task`` -> ``Task``.
+
+        See the package docstring for the attributes. Relations, each with a
+        note naming the field (an end outside the run is sent by sys_id and,
+        when the store lacks it too, reported in ServiceNow's words):
+        ``assignment_group`` -> ``ASSIGNED_TO`` the Team, ``assigned_to`` ->
+        ``ASSIGNED_TO`` the Person, ``cmdb_ci`` -> ``MODIFIES`` the CI (or
+        service), a change task's ``change_request`` -> that Change
+        ``IMPLEMENTS`` the task, a project task's ``top_task`` (else
+        ``project``) -> ``PART_OF`` the Project.
+        """
+        number = self.task_numbers[record.sys_id]
+        table = record.sys_class
+        draft = self.draft_key(_TASK, number)
+        draft.name = record.label("short_description") or number
+        draft.identifiers[_SYS_ID] = record.sys_id
+        attributes: dict[str, JsonValue] = {
+            "number": number,
+            "origin": TASK_ORIGINS.get(table, "itsm"),
+            "table": table,
+        }
+        status = task_status(record)
+        if status:
+            attributes["status"] = status
+        elif record.label("state"):
+            self.warn(
+                path, f"{record.element}/state", f"unknown task state {record.label('state')!r}"
+            )
+        due_fields = ("due_date", "end_date") if table == "pm_project_task" else ("due_date",)
+        for name, fields in (("due", due_fields), ("plannedStart", _TASK_STARTS)):
+            for fld in fields:
+                if when := self.change_time(path, record, f"task {number}", fld):
+                    attributes[name] = when
+                    break
+        for fld in _TASK_EFFORTS:
+            raw = record.value(fld) or record.label(fld)
+            if not raw:
+                continue
+            hours = duration_hours(raw)
+            if hours is None:
+                self.warn(path, f"{record.element}/{fld}", f"{raw!r} is not a duration; ignored")
+                continue
+            attributes["effortHours"] = int(hours) if hours.is_integer() else round(hours, 4)
+            break
+        base = instance_url(record)
+        if base:
+            attributes["externalUrl"] = f"{base}/{table}.do?sys_id={record.sys_id}"
+        if summary := record.label("short_description"):
+            attributes["shortDescription"] = summary
+        for fld, name in (
+            ("priority", "priority"),
+            ("assignment_group", "assignmentGroup"),
+            ("assigned_to", "assignedTo"),
+        ):
+            ref = record.fields.get(fld)
+            if ref is not None and ref.value.strip():
+                attributes[name] = self.reference_label(ref) if fld != "priority" else ref.label
+        draft.attributes.update(attributes)
+        me = EntityRef(kind=_TASK, key=number)
+        project_field = "top_task" if record.value("top_task") else "project"
+        for fld, type_, kind, others, outgoing in (
+            ("cmdb_ci", RelationType.MODIFIES, _CI, (_SERVICE,), True),
+            ("assignment_group", RelationType.ASSIGNED_TO, _TEAM, (), True),
+            ("assigned_to", RelationType.ASSIGNED_TO, _PERSON, (), True),
+            ("change_request", RelationType.IMPLEMENTS, _CHANGE, (), False),
+            (project_field, RelationType.PART_OF, _PROJECT, (), True),
+        ):
+            ref = record.fields.get(fld)
+            target = ref.value.strip() if ref is not None else ""
+            if ref is None or not target:
+                continue
+            if fld == "project" and table != "pm_project_task":
+                continue
+            end, in_run = self.ref_to(target, kind)
+            note = FieldReference(
+                -1,
+                "to" if outgoing else "from",
+                path,
+                f"{record.element}/{fld}",
+                f"{table} {number}",
+                fld,
+                _shown((ref.display or "").strip(), target),
+                () if in_run else others,
+            )
+            from_, to = (me, end) if outgoing else (end, me)
+            self.relate_refs(type_, from_, to, notes=[note])
+
+    def project(self, path: str, record: SnowRecord) -> None:
+        """A ``pm_project`` record -> ``Project`` keyed by its number (``PRJ0010001``).
+
+        Attributes: ``status`` (the state's label), ``plannedStart`` /
+        ``plannedEnd`` (``start_date`` / ``end_date``), ``priority``,
+        ``shortDescription``, ``number``; identifier ``servicenowSysId``.
+        """
+        number = self.project_numbers[record.sys_id]
+        draft = self.draft_key(_PROJECT, number)
+        draft.name = record.label("short_description") or number
+        draft.identifiers[_SYS_ID] = record.sys_id
+        attributes: dict[str, JsonValue] = {"number": number}
+        state = record.fields.get("state")
+        if state is not None and state.label.strip():
+            attributes["status"] = (state.display or "").strip() or STATE_LABELS.get(
+                state.value.strip(), state.value.strip()
+            )
+        for fld, name in (("start_date", "plannedStart"), ("end_date", "plannedEnd")):
+            if when := self.change_time(path, record, f"project {number}", fld):
+                attributes[name] = when
+        if priority := record.label("priority"):
+            attributes["priority"] = priority
+        if summary := record.label("short_description"):
+            attributes["shortDescription"] = summary
+        draft.attributes.update(attributes)
 
     def task_ci(self, path: str, record: SnowRecord) -> None:
         """An Affected CIs row: the change ``MODIFIES`` the CI."""
@@ -690,18 +832,19 @@ class _Run:
 
 
 CHANGE_SCOPE = "changes"
-"""The scope of an import of change exports alone (``change_request``, ``task_ci``)."""
+"""The scope of an import of work exports alone (changes, affected CIs, tasks, projects)."""
 
 
 def _scope_hint(files: Sequence[SnowFile]) -> str | None:
-    """``changes`` when every record is a change or an affected-CI row, else ``None``.
+    """``changes`` when every record is a change, affected-CI row, task or project, else ``None``.
 
     An import is one complete run of its source and scope. Change exports
     imported alone in the CMDB's scope would leave out every CI, group and
     relation the CMDB import asserted there, and make them all stale.
     """
     tables = {record.table for f in files for record in f.records}
-    if tables and tables <= {SnowTable.CHANGE, SnowTable.TASK_CI}:
+    work = {SnowTable.CHANGE, SnowTable.TASK_CI, SnowTable.TASK, SnowTable.PROJECT}
+    if tables and tables <= work:
         return CHANGE_SCOPE
     return None
 
@@ -718,7 +861,8 @@ class ServiceNowImporter(Importer[SnowFile]):
     name: ClassVar[str] = "servicenow"
     default_source: ClassVar[str] = "servicenow"
     description: ClassVar[str] = (
-        "ServiceNow Table API JSON: cmdb_ci*, cmdb_rel_ci, sys_user_group, change_request"
+        "ServiceNow Table API JSON: cmdb_ci*, cmdb_rel_ci, sys_user_group, change_request, "
+        "sc_task, change_task, pm_project_task, pm_project"
     )
 
     def parse(self, path: Path, options: ImporterOptions) -> SnowFile:

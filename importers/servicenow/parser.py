@@ -11,19 +11,23 @@ Each record's table is told, in this order, by the ``table`` setting, by its
 ``sys_class_name``, by a table name in the file name (``…cmdb_ci_server…``,
 ``…sys_user_group…``, ``…task_ci…``), or by its fields (``parent``/``child``/
 ``type`` is a relationship, ``parent_descriptor`` a relationship type,
-``task``/``ci_item`` an affected CI, a ``CHG…`` number a change request).
+``task``/``ci_item`` an affected CI, a ``CHG…`` number a change request, an
+``SCTASK…``, ``CTASK…`` or ``PRJTASK…`` number a task of ``sc_task``,
+``change_task`` or ``pm_project_task``, a ``PRJ…`` number a ``pm_project``).
 
 Change requests and affected CIs are checked field by field, since their
 number and references become keys and relations (each failure is a
 :class:`~graphsvc.errors.ParseError` naming the file, the JSON pointer of the
 field and the record's sys_id):
 
-* a change needs a ``number``, a string (``"CHG0000001"`` or
+* a change, a task and a project need a ``number``, a string (``"CHG0000001"`` or
   ``{"display_value": "CHG0000001", "value": "CHG0000001"}``): a number, an
   array or an empty value is refused;
 * a reference (``cmdb_ci``, ``business_service``, ``service_offering``,
-  ``assignment_group``, ``assigned_to``, ``requested_by``; a ``task_ci`` row's
-  ``task`` and ``ci_item``) is an object with a string ``value`` and/or
+  ``assignment_group``, ``assigned_to``, ``requested_by``; a task's
+  ``cmdb_ci``, ``assignment_group``, ``assigned_to``, ``change_request``,
+  ``top_task``, ``project``; a ``task_ci`` row's ``task`` and ``ci_item``) is
+  an object with a string ``value`` and/or
   ``display_value``/``link``, a bare 32-character sys_id (what
   ``sysparm_exclude_reference_link=true`` gives), or empty. Any other string
   (a name, as a display-values-only export without links gives) is refused:
@@ -41,12 +45,19 @@ from pathlib import Path
 from graphsvc.errors import ParseError
 from importers.servicenow.codes import SERVICE_CLASSES
 from importers.servicenow.records import SnowField, SnowFile, SnowRecord, SnowTable
+from importers.servicenow.tasks import TASK_ORIGINS, TASK_PREFIXES
 
-__all__ = ["CHANGE_REFERENCES", "TASK_CI_REFERENCES", "classify", "parse_servicenow_json"]
+__all__ = [
+    "CHANGE_REFERENCES",
+    "TASK_CI_REFERENCES",
+    "TASK_REFERENCES",
+    "classify",
+    "parse_servicenow_json",
+]
 
 _TABLE_IN_NAME = re.compile(
     r"(cmdb_rel_ci|cmdb_rel_type|sys_user_group|change_request|service_offering|task_ci"
-    r"|cmdb_ci(?:_[a-z0-9]+)*)"
+    r"|sc_task|change_task|pm_project_task|pm_project|cmdb_ci(?:_[a-z0-9]+)*)"
 )
 _SYS_ID = re.compile(r"^[0-9a-fA-F]{32}$")
 _TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -60,6 +71,15 @@ CHANGE_REFERENCES = (
     "requested_by",
 )
 """Reference fields of ``change_request`` that the importer reads."""
+TASK_REFERENCES = (
+    "cmdb_ci",
+    "assignment_group",
+    "assigned_to",
+    "change_request",
+    "top_task",
+    "project",
+)
+"""Reference fields of task records (``sc_task``, ``change_task``, ``pm_project_task``)."""
 TASK_CI_REFERENCES = ("task", "ci_item")
 """Reference fields of ``task_ci`` (both required)."""
 
@@ -77,6 +97,10 @@ def classify(sys_class: str, service_classes: frozenset[str] = SERVICE_CLASSES) 
         return SnowTable.CHANGE
     if name == "task_ci":
         return SnowTable.TASK_CI
+    if name in TASK_ORIGINS:
+        return SnowTable.TASK
+    if name == "pm_project":
+        return SnowTable.PROJECT
     if name.startswith("cmdb_ci") or name in service_classes:
         return SnowTable.CI
     return SnowTable.OTHER
@@ -128,7 +152,7 @@ def _display_only(raw: Mapping[str, object], table: SnowTable) -> bool:
     for value in raw.values():
         if isinstance(value, Mapping) and "display_value" in value and "value" not in value:
             return True
-    if table is SnowTable.CHANGE:
+    if table in (SnowTable.CHANGE, SnowTable.TASK, SnowTable.PROJECT):
         state = raw.get("state")
         if isinstance(state, str) and state.strip() and not _STATE_CODE.match(state.strip()):
             return True  # a label ("New"): raw exports give the code ("-5")
@@ -182,11 +206,19 @@ class _Reader:
                 element,
                 "cannot tell which table this record comes from: it has no sys_class_name, "
                 "the file name names no known table (cmdb_ci…, cmdb_rel_ci, cmdb_rel_type, "
-                "sys_user_group, change_request, task_ci) and its fields match none "
+                "sys_user_group, change_request, task_ci, sc_task, change_task, "
+                "pm_project_task, pm_project) and its fields match none "
                 "(give the table with --set table=NAME)",
             )
         table = classify(sys_class)
-        if table in (SnowTable.CI, SnowTable.GROUP, SnowTable.CHANGE, SnowTable.RELATION_TYPE):
+        if table in (
+            SnowTable.CI,
+            SnowTable.GROUP,
+            SnowTable.CHANGE,
+            SnowTable.RELATION_TYPE,
+            SnowTable.TASK,
+            SnowTable.PROJECT,
+        ):
             sys_id = fields.get("sys_id")
             if sys_id is None or not sys_id.value.strip():
                 raise self.fail(f"{element}/sys_id", f"a {table.value} record needs a sys_id")
@@ -197,16 +229,28 @@ class _Reader:
         if table is SnowTable.CHANGE:
             self.check_number(raw, element, record)
             self.check_references(raw, element, CHANGE_REFERENCES, record)
+        elif table in (SnowTable.TASK, SnowTable.PROJECT):
+            example = {"pm_project": "PRJ0010001"}.get(sys_class.lower(), "SCTASK0010001")
+            self.check_number(raw, element, record, example, "record")
+            self.check_references(raw, element, TASK_REFERENCES, record)
         elif table is SnowTable.TASK_CI:
             self.check_references(raw, element, TASK_CI_REFERENCES, record, required=True)
         self.records.append(
             SnowRecord(table, sys_class.lower(), element, fields, _display_only(raw, table))
         )
 
-    def check_number(self, raw: Mapping[str, object], element: str, record: str) -> None:
-        """Refuse a change record whose ``number`` is missing, empty or not a string.
+    def check_number(
+        self,
+        raw: Mapping[str, object],
+        element: str,
+        record: str,
+        example: str = "CHG0000001",
+        what: str = "change",
+    ) -> None:
+        """Refuse a record whose ``number`` (its key) is missing, empty or not a string.
 
-        ``record`` names the record in messages (``the change_request record (sys_id …)``).
+        ``record`` names the record in messages (``the change_request record
+        (sys_id …)``); ``example`` is a number of its table, ``what`` its noun.
         """
         where = f"{element}/number"
         number = raw.get("number")
@@ -218,19 +262,20 @@ class _Reader:
                     raise self.fail(
                         f"{where}/{part}",
                         f"{record} has a number that is "
-                        f"not a string: expected text such as 'CHG0000001', got {_describe(got)}",
+                        f"not a string: expected text such as {example!r}, got {_describe(got)}",
                     )
             text = number.get("value") or number.get("display_value")
         elif number is not None and not isinstance(number, str):
             raise self.fail(
                 where,
                 f"{record} has a number that is not a "
-                f"string: expected text such as 'CHG0000001', got {_describe(number)}",
+                f"string: expected text such as {example!r}, got {_describe(number)}",
             )
         if not isinstance(text, str) or not text.strip():
             raise self.fail(
                 where,
-                f"{record} has no number: a change is known by its number (CHG…), which is its key",
+                f"{record} has no number: a {what} is known by its number "
+                f"({example[:-7]}…), which is its key",
             )
 
     def check_references(
@@ -300,8 +345,14 @@ class _Reader:
             return "cmdb_rel_type"
         if {"task", "ci_item"} <= fields.keys():
             return "task_ci"
-        if fields.get("number", SnowField("")).value.upper().startswith("CHG"):
+        number = fields.get("number", SnowField("")).value.upper()
+        if number.startswith("CHG"):
             return "change_request"
+        for prefix, table in TASK_PREFIXES.items():
+            if number.startswith(prefix):
+                return table
+        if number.startswith("PRJ"):
+            return "pm_project"
         return ""
 
     def instance(self, raw: Mapping[str, object]) -> None:
