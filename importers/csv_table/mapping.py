@@ -10,6 +10,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
 
@@ -28,7 +29,15 @@ from importers.csv_table.records import AttributeRule, CsvMapping, RelationRule,
 
 __all__ = ["VALUE_TYPES", "convert", "find_mapping", "load_mapping"]
 
-VALUE_TYPES: tuple[ValueType, ...] = ("string", "integer", "number", "boolean", "datetime")
+VALUE_TYPES: tuple[ValueType, ...] = (
+    "string",
+    "integer",
+    "number",
+    "boolean",
+    "datetime",
+    "date",
+    "hours",
+)
 """The ``type`` values an attribute rule may give."""
 
 _TRUE = frozenset({"true", "yes", "y", "1", "t", "on"})
@@ -56,9 +65,19 @@ _RELATION_FIELDS = frozenset(
         "separator",
         "targetPrefix",
         "targetIdentifier",
+        "targetPattern",
         "attributes",
     }
 )
+_COMPATIBLE: dict[ValueType, ValueType] = {"date": "datetime", "hours": "number"}
+"""Types that give values of another type (a date gives a datetime, hours a number)."""
+_HOURS = re.compile(
+    r"^([+]?\d+(?:\.\d+)?)\s*(h|hr|hrs|hour|hours|d|day|days|w|wk|wks|week|weeks|"
+    r"m|min|mins|minute|minutes|emin|ehr|ehrs)?\??$",
+    re.IGNORECASE,
+)
+_HOURS_PER = {"h": 1.0, "d": 8.0, "w": 40.0, "m": 1 / 60}
+"""Hours per unit (first letter): a working day is 8 hours, a week 40, as MS Project assumes."""
 _VOCABULARY_TYPES: dict[AttributeType, ValueType] = {
     AttributeType.INTEGER: "integer",
     AttributeType.NUMBER: "number",
@@ -67,19 +86,62 @@ _VOCABULARY_TYPES: dict[AttributeType, ValueType] = {
 }
 
 
-def convert(text: str, type_: ValueType) -> Scalar:
+def _hours(text: str) -> Scalar:
+    match = _HOURS.match(text.replace(",", ""))
+    if not match:
+        msg = f"{text!r} is not a number of hours (such as 16, 16h, 16 hrs, 2d, 2 days)"
+        raise ValueError(msg)
+    number = float(match.group(1))
+    unit = (match.group(2) or "h").lower().removeprefix("e")  # elapsed units: same length
+    hours = number * _HOURS_PER[unit[0]]
+    return int(hours) if hours.is_integer() else round(hours, 4)
+
+
+def _date(text: str, form: str | None) -> Scalar:
+    if form is not None:
+        try:
+            parsed = datetime.strptime(text, form)
+        except ValueError:
+            msg = f"{text!r} is not a date in the format {form!r}"
+            raise ValueError(msg) from None
+    else:
+        zoned = parse_datetime(text)
+        if zoned is not None:
+            return zoned.isoformat()
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            msg = f"{text!r} is not an ISO 8601 date or date-time"
+            raise ValueError(msg) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.isoformat()
+
+
+def convert(text: str, type_: ValueType, form: str | None = None) -> Scalar:
     """Convert one cell (already stripped, not empty) to ``type_``.
 
     ``integer``: an optional sign and digits. ``number``: any finite decimal
     number (an integer stays an integer). ``boolean``: true/false, yes/no, y/n,
     1/0, t/f, on/off (any case). ``datetime``: ISO 8601 with a time zone,
-    returned in ISO form. ``string``: the text itself.
+    returned in ISO form. ``date``: what PPM tools export: an ISO 8601 date or
+    date-time, or text in the strptime format ``form``; a value without a zone
+    is read in UTC (``2024-06-03`` -> ``2024-06-03T00:00:00+00:00``).
+    ``hours``: a number of hours with an optional unit as MS Project and
+    Smartsheet write work (``16``, ``16h``, ``16 hrs``, ``2d`` and ``2 days`` of
+    8 hours, ``1w`` of 40 hours, ``30m``/``30 mins``; elapsed units ``ehrs``,
+    ``emin`` too; a trailing ``?`` for an estimate is ignored). ``string``: the
+    text itself.
 
     Raises:
         ValueError: with the reason, when the text does not convert.
     """
     if type_ == "string":
         return text
+    if type_ == "date":
+        return _date(text, form)
+    if type_ == "hours":
+        return _hours(text)
     if type_ == "integer":
         if not re.fullmatch(r"[+-]?\d+", text):
             msg = f"{text!r} is not an integer"
@@ -188,7 +250,7 @@ class _Checker:
             rule = AttributeRule(name, default, column=self.text(raw, where))
         else:
             body = self.mapping(raw, where)
-            unknown = set(body) - {"column", "value", "type"}
+            unknown = set(body) - {"column", "value", "type", "values", "format"}
             if unknown:
                 raise self.fail(where, f"unknown field(s) {', '.join(sorted(unknown))}")
             type_raw = body.get("type", default)
@@ -197,14 +259,26 @@ class _Checker:
             type_: ValueType = type_raw
             if ("column" in body) == ("value" in body):
                 raise self.fail(where, "give either column or value")
+            values: dict[str, str] = {}
+            for cell, mapped in self.mapping(body.get("values"), f"{where}.values").items():
+                if isinstance(mapped, bool) or not isinstance(mapped, str | int | float):
+                    raise self.fail(f"{where}.values.{cell}", "must be a string or number")
+                values[" ".join(str(cell).split()).lower()] = str(mapped)
+            form = self.text(body.get("format"), f"{where}.format", required=False)
+            if form is not None and type_ != "date":
+                raise self.fail(f"{where}.format", "a format is for type date only")
             if "column" in body:
                 rule = AttributeRule(
-                    name, type_, column=self.text(body["column"], f"{where}.column")
+                    name,
+                    type_,
+                    column=self.text(body["column"], f"{where}.column"),
+                    values=values,
+                    format=form,
                 )
             else:
                 value = self.constant(body["value"], type_, f"{where}.value")
                 rule = AttributeRule(name, type_, value=value)
-        if spec is not None and rule.type != default:
+        if spec is not None and _COMPATIBLE.get(rule.type, rule.type) != default:
             raise self.fail(
                 f"{where}.type",
                 f"{name} of a {kind.value if kind else ''} is of type {spec.type.value}; "
@@ -248,6 +322,14 @@ class _Checker:
         )
         if identifier is not None and not _IDENTIFIER_TYPE.match(identifier):
             raise self.fail(f"{where}.targetIdentifier", "must match ^[a-z][A-Za-z0-9]*$")
+        pattern = self.text(body.get("targetPattern"), f"{where}.targetPattern", required=False)
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise self.fail(
+                    f"{where}.targetPattern", f"not a regular expression: {exc}"
+                ) from None
         attributes: dict[str, Scalar] = {}
         spec = VOCABULARY.relation_types[type_]
         for name, value in self.mapping(body.get("attributes"), f"{where}.attributes").items():
@@ -265,6 +347,7 @@ class _Checker:
             separator=separator,
             target_prefix=prefix,
             target_identifier=identifier,
+            target_pattern=pattern,
             attributes=attributes,
             where=where,
         )

@@ -8,6 +8,7 @@ the line it starts on.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -67,10 +68,11 @@ class _Rows:
                 assert value is not None
             else:
                 text = self.cell(cells, column)
+                text = rule.values.get(" ".join(text.split()).lower(), text)
                 if not text:
                     continue
                 try:
-                    value = convert(text, rule.type)
+                    value = convert(text, rule.type, rule.format)
                 except ValueError as exc:
                     raise self.fail(line, column, f"{rule.name}: {exc}") from None
             attr = spec.attribute(rule.name)
@@ -117,6 +119,16 @@ class _Rows:
             for part in (p.strip() for p in parts):
                 if not part:
                     continue
+                if rule.target_pattern is not None:
+                    found = re.search(rule.target_pattern, part)
+                    if found is None:
+                        raise self.fail(
+                            line,
+                            rule.column,
+                            f"{part!r} does not match the targetPattern {rule.target_pattern!r} "
+                            f"({self.mapping.path}: {rule.where})",
+                        )
+                    part = (found.group(1) if found.groups() else found.group(0)).strip()
                 target = part if rule.target_identifier else rule.target_prefix + part
                 if len(target) > MAX_KEY_LENGTH:
                     raise self.fail(line, rule.column, f"longer than {MAX_KEY_LENGTH} characters")

@@ -22,7 +22,7 @@ __all__ = [
 Scalar = str | int | float | bool
 """A converted cell value."""
 
-ValueType = Literal["string", "integer", "number", "boolean", "datetime"]
+ValueType = Literal["string", "integer", "number", "boolean", "datetime", "date", "hours"]
 """How a cell is converted."""
 
 
@@ -35,12 +35,19 @@ class AttributeRule:
         type: How the cell (or constant) is converted.
         column: The column holding it; ``None`` for a constant.
         value: The constant, already converted; ``None`` when read from a column.
+        values: Cell text (compared case-insensitively, spaces trimmed) -> the
+            value to use instead, before conversion (``Complete`` -> ``done``);
+            a cell not listed is converted as it is.
+        format: For ``date``: a :func:`~datetime.datetime.strptime` format the
+            cells are written in (``%a %m/%d/%y %I:%M %p``); ``None``: ISO 8601.
     """
 
     name: str
     type: ValueType
     column: str | None = None
     value: Scalar | None = None
+    values: Mapping[str, str] = field(default_factory=dict)
+    format: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +62,9 @@ class RelationRule:
         separator: Splits several targets in one cell; ``None``: one target per cell.
         target_prefix: Prepended to each target key.
         target_identifier: The cell holds this identifier of the target, not its key.
+        target_pattern: A regular expression each target must match; its first
+            group (else the whole match) is the target (``^([0-9]+)`` reads ``3``
+            from MS Project's ``3FS+2 days``); ``None``: the part as it is.
         attributes: Constant attributes of every relation of this column.
         where: Where the rule is in the mapping file (``relations[0]``), for messages.
     """
@@ -66,6 +76,7 @@ class RelationRule:
     separator: str | None = None
     target_prefix: str = ""
     target_identifier: str | None = None
+    target_pattern: str | None = None
     attributes: Mapping[str, Scalar] = field(default_factory=dict)
     where: str = ""
 
