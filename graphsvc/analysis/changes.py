@@ -48,6 +48,7 @@ from graphsvc.analysis._common import (
     window_interval,
 )
 from graphsvc.analysis.impact import Analysis, Impact, analyse
+from graphsvc.analysis.work import TEAMS_OF_PERSON, WeekState, load_book
 from graphsvc.errors import NotFound
 from graphsvc.model.records import EntityRecord
 from graphsvc.model.vocabulary import VOCABULARY, Direction, EntityKind, RelationType, Status
@@ -59,6 +60,10 @@ SHOWN = 50
 """At most this many entities are named on one conflict (the explanation gives the total)."""
 NAMED = 5
 """A risk factor's explanation names at most this many entities (and says how many more)."""
+CARRIES_OUT = VOCABULARY.steps(
+    RelationType.IMPLEMENTS, Direction.OUT, leaving={EntityKind.CHANGE}, reaching={EntityKind.TASK}
+)
+"""From a change to the tasks it ``IMPLEMENTS``."""
 ASSIGNED = (
     step(
         RelationType.ASSIGNED_TO,
@@ -143,6 +148,7 @@ class ChangeImpact:
             or alias, else (for the graph as it is now) by display name when
             exactly one live entity has it. Linking the change to it would show
             its impact.
+        tasks: The tasks the change ``IMPLEMENTS`` (carries out), by key.
     """
 
     change: EntityRecord
@@ -155,6 +161,7 @@ class ChangeImpact:
     assigned_to: tuple[EntityRecord, ...] = ()
     unlinked_ci: str | None = None
     unlinked_ci_entity: EntityRecord | None = None
+    tasks: tuple[EntityRecord, ...] = ()
 
 
 async def change_impact(
@@ -200,6 +207,9 @@ async def change_impact(
                         medium 5, low 0, unknown 0
     noPlannedWindow     10 when plannedStart/plannedEnd are missing or wrong   10
     staleEntities       1 per stale entity in the impact set                   5
+    assigneeOverbooked  10 when a team doing the change (assigned, or a team   10
+                        of an assigned person) is OVERBOOKED in a week of the
+                        planned window (PRODUCT.md 7)
     ==================  =====================================================  =========
 
     ``risk_score = min(100, sum of points)``.
@@ -225,10 +235,12 @@ async def change_impact(
         msg = f"change {key!r} not found"
         raise NotFound(msg)
     window = change_window(change)
-    hop = await store.neighbours([cid], (*MODIFIES, *ASSIGNED), as_of=as_of)
+    hop = await store.neighbours([cid], (*MODIFIES, *ASSIGNED, *CARRIES_OUT), as_of=as_of)
     modifies = hop.type == VOCABULARY.type_code(RelationType.MODIFIES)
+    assigns = hop.type == VOCABULARY.type_code(RelationType.ASSIGNED_TO)
     start = sorted(set(as_ids(hop.entity[modifies])))
-    assignees = sorted(set(as_ids(hop.entity[~modifies])))
+    assignees = sorted(set(as_ids(hop.entity[assigns])))
+    task_ids = sorted(set(as_ids(hop.entity[~(modifies | assigns)])))
     run = await analyse(
         store,
         start,
@@ -310,6 +322,7 @@ async def change_impact(
     for e, _, _ in outside:
         want.add(e)
     want.update(assignees)
+    want.update(task_ids)
     named = await _named_services(store, run, as_of)
     for ids_ in named.values():
         want.update(ids_[:NAMED])
@@ -381,6 +394,7 @@ async def change_impact(
     examples = {name: [recs[i] for i in ids_ if i in recs] for name, ids_ in named.items()}
     counts = {name: len(ids_) for name, ids_ in named.items()}
     factors = _risk(change, answer, conflicts, window, _Named(examples, counts))
+    factors.append(await _assignee_load(store, window, assigned, as_of))
     score = min(100, sum(f.points for f in factors))
     return ChangeImpact(
         change,
@@ -393,6 +407,65 @@ async def change_impact(
         assigned,
         unlinked,
         unlinked_entity,
+        tuple(sorted((recs[i] for i in task_ids if i in recs), key=lambda r: r.key)),
+    )
+
+
+async def _assignee_load(
+    store: GraphStore,
+    window: Interval | None,
+    assigned: Sequence[EntityRecord],
+    as_of: datetime | None,
+) -> RiskFactor:
+    """The ``assigneeOverbooked`` factor: is a team doing the change overbooked in its weeks?
+
+    The teams are those the change is ``ASSIGNED_TO`` and the teams of the people
+    it is assigned to; their load is computed as ``teamLoad`` does
+    (:mod:`graphsvc.analysis.work`), *now* being ``as_of`` or the current time.
+    """
+    if window is None or not assigned:
+        why = (
+            "The change has no usable planned window, so its weeks are unknown."
+            if window is None
+            else "Nobody is assigned to the change, so no team's load could be checked."
+        )
+        return RiskFactor("assigneeOverbooked", "unknown", 0, why)
+    people = [r.id for r in assigned if r.kind is EntityKind.PERSON]
+    team_ids = {r.id for r in assigned if r.kind is EntityKind.TEAM}
+    if people:
+        theirs = await store.neighbours(people, TEAMS_OF_PERSON, as_of=as_of)
+        team_ids |= set(as_ids(theirs.entity))
+    teams = list((await records(store, team_ids, as_of)).values())
+    if not teams:
+        why = "The people assigned to the change are in no team, so no team's load was checked."
+        return RiskFactor("assigneeOverbooked", "unknown", 0, why)
+    now = as_of or datetime.now(UTC)
+    book = await load_book(store, teams, window.start, window.end, as_of=as_of, now=now)
+    overbooked = [
+        (book.teams[t].record, monday)
+        for t in range(len(book.teams))
+        for w, monday in enumerate(book.week_starts())
+        if book.states[t, w] == WeekState.OVERBOOKED.rank
+    ]
+    if not overbooked:
+        return RiskFactor(
+            "assigneeOverbooked",
+            "no",
+            0,
+            f"No team doing the change ({labels(teams)}) is overbooked in the weeks of its "
+            "planned window.",
+        )
+    shown = "; ".join(
+        f"{label(team)} in the week of {monday.date().isoformat()}"
+        for team, monday in overbooked[:NAMED]
+    )
+    more = f" and {len(overbooked) - NAMED} more" if len(overbooked) > NAMED else ""
+    return RiskFactor(
+        "assigneeOverbooked",
+        "yes",
+        10,
+        f"Teams doing the change have more work than hours in its weeks: {shown}{more}. "
+        "Overloaded implementers make mistakes and skip tests: 10 points.",
     )
 
 

@@ -53,6 +53,7 @@ from graphsvc.analysis.work import (
     ASSIGNEES,
     PLAN_OF_PROJECT,
     TEAMS_OF_PERSON,
+    LoadBook,
     WeekState,
     is_open_work,
     load_book,
@@ -72,6 +73,7 @@ __all__ = [
     "ProblemKind",
     "ProjectPlan",
     "TaskProblem",
+    "overbooked_teams",
     "plan_tasks",
     "project_plan",
 ]
@@ -317,6 +319,7 @@ class _Facts:
         self.team_records: dict[int, EntityRecord] = {}
         self.not_ok: dict[int, dict[int, WeekState]] = {}
         self.book_weeks: dict[int, list[int]] = {}
+        self._book: LoadBook | None = None
 
     @classmethod
     async def gather(
@@ -327,10 +330,11 @@ class _Facts:
         as_of: datetime | None,
     ) -> _Facts:
         facts = cls()
+        if tasks:
+            await facts._assignees(store, tasks, as_of)
         open_tasks = [t for t in tasks if is_open_work(t)]
         if not open_tasks:
             return facts
-        await facts._assignees(store, open_tasks, as_of)
         await facts._blackouts(store, open_tasks, as_of)
         await facts._loads(store, open_tasks, moment, as_of)
         return facts
@@ -498,7 +502,7 @@ class _Facts:
     def _overbooked(self, task: EntityRecord) -> list[TaskProblem]:
         out: list[TaskProblem] = []
         weeks = self.book_weeks.get(task.id, [])
-        if not weeks:
+        if not weeks or self._book is None:
             return out
         starts = self._book.week_starts()
         for team_id in sorted(self.carriers.get(task.id, set())):
@@ -507,20 +511,58 @@ class _Facts:
             if not bad:
                 continue
             team = self.team_records[team_id]
-            worst = max((states[w] for w in bad), key=lambda s: s.rank)
-            named = ", ".join(f"week of {starts[w].date().isoformat()}" for w in bad[:3])
-            more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+            said = []
+            for state in (WeekState.OVERBOOKED, WeekState.OVER_PROJECT_SHARE):
+                these = [w for w in bad if states[w] is state]
+                if these:
+                    named = ", ".join(
+                        f"the week of {starts[w].date().isoformat()}" for w in these[:3]
+                    )
+                    more = f" and {len(these) - 3} more" if len(these) > 3 else ""
+                    said.append(f"{state.value} in {named}{more}")
             out.append(
                 TaskProblem(
                     ProblemKind.TEAM_OVERBOOKED,
-                    f"{_label(team)} is {worst.value} in the {named}{more}",
+                    f"{_label(team)} is " + "; ".join(said),
                     (team,),
                 )
             )
         return out
 
+    def overbooked(self, tasks: Iterable[EntityRecord]) -> dict[int, list[datetime]]:
+        """Teams carrying some of ``tasks`` that are OVERBOOKED in a week those tasks span.
+
+        Team id -> the Mondays of those weeks, in order.
+        """
+        found: dict[int, set[int]] = defaultdict(set)
+        for task in tasks:
+            weeks = self.book_weeks.get(task.id, [])
+            for team_id in self.carriers.get(task.id, set()):
+                states = self.not_ok.get(team_id, {})
+                found[team_id] |= {w for w in weeks if states.get(w) is WeekState.OVERBOOKED}
+        starts = self._book.week_starts() if self._book is not None else []
+        return {t: [starts[w] for w in sorted(ws)] for t, ws in found.items() if ws}
+
 
 _STATE_NAMES = {1: "OVER_PROJECT_SHARE", 2: "OVERBOOKED"}
+
+
+async def overbooked_teams(
+    store: GraphStore, project_id: int, *, as_of: datetime | None, now: datetime
+) -> list[tuple[EntityRecord, list[datetime]]]:
+    """The teams doing a project's open tasks that are OVERBOOKED in a week those tasks span.
+
+    Each with the Mondays of those weeks; teams by key. The tasks are the
+    project's plan (see the module docstring); a team *does* a task when it or
+    one of its members is ``ASSIGNED_TO`` it.
+    """
+    ids, _graph = await plan_tasks(store, project_id, as_of)
+    found = await records(store, ids, as_of)
+    open_tasks = [found[i] for i in ids if i in found and is_open_work(found[i])]
+    facts = await _Facts.gather(store, open_tasks, now, as_of)
+    weeks = facts.overbooked(open_tasks)
+    teams = [(facts.team_records[t], ws) for t, ws in weeks.items() if t in facts.team_records]
+    return sorted(teams, key=lambda tw: tw[0].key)
 
 
 def _touches(span: Interval, window: Interval) -> bool:

@@ -23,9 +23,9 @@ to move.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from graphsvc.analysis._common import (
@@ -51,6 +51,7 @@ from graphsvc.analysis._common import (
     window_interval,
 )
 from graphsvc.analysis.ownership import owners_of
+from graphsvc.analysis.plan import overbooked_teams
 from graphsvc.errors import NotFound
 from graphsvc.model.records import EntityRecord
 from graphsvc.model.vocabulary import VOCABULARY, Direction, EntityKind, RelationType, Status
@@ -189,7 +190,11 @@ def _worst(results: Iterable[CheckResult]) -> CheckResult:
 
 
 async def consolidation_readiness(
-    store: GraphStore, project_key: str, *, as_of: datetime | None = None
+    store: GraphStore,
+    project_key: str,
+    *,
+    as_of: datetime | None = None,
+    now: datetime | None = None,
 ) -> Readiness:
     """Return whether a consolidation project can move its sources onto their targets.
 
@@ -215,8 +220,10 @@ async def consolidation_readiness(
        window gets WARN: conflicts cannot be checked. Changes without a planned
        window are not counted.
     5. ``capacity``: for each target, its ``load`` plus the ``load`` of the
-       sources it replaces fits its ``capacity`` (FAIL if not); WARN when a
-       figure is missing.
+       sources it replaces fits its ``capacity`` (FAIL if not), and no team
+       doing the project's open tasks (its plan, see
+       :mod:`graphsvc.analysis.plan`) is OVERBOOKED in a week those tasks span
+       (FAIL); WARN when a target's figure is missing.
     6. ``dataQuality``: no source, target or consumer is stale, and each has
        its kind's required attributes (WARN).
 
@@ -229,7 +236,9 @@ async def consolidation_readiness(
     Args:
         store: The store.
         project_key: The project's key (or alias), resolved as of ``as_of``.
-        as_of: Answer from the graph as it was then.
+        as_of: Answer from the graph as it was then (also *now* for the teams' load).
+        now: *Now* for the teams' load when ``as_of`` is not given (default: the
+            current time).
 
     Raises:
         NotFound: when no project has this key (at ``as_of``).
@@ -488,58 +497,14 @@ async def consolidation_readiness(
                 )
             )
 
-    # 5. capacity
-    replaced_by: dict[int, list[int]] = defaultdict(list)
-    for s, ts in targets_of.items():
-        for t in ts:
-            replaced_by[t].append(s)
-    over: list[tuple[int, float, float]] = []
-    unknown: list[int] = []
-    for t, ss in sorted(replaced_by.items()):
-        r = recs.get(t)
-        if r is None:
-            continue
-        cap = number(r.attributes.get("capacity"))
-        loads = [number(recs[i].attributes.get("load")) if i in recs else None for i in [t, *ss]]
-        if cap is None or any(v is None for v in loads):
-            unknown.append(t)
-            continue
-        total = sum(v for v in loads if v is not None)
-        if total > cap:
-            over.append((t, total, cap))
-    if over:
-        checks.append(
-            _check(
-                "capacity",
-                CheckResult.FAIL,
-                rec([t for t, _, _ in over]),
-                "Not enough room: "
-                + "; ".join(
-                    f"{recs[t].key} would carry {total:g} but can take {cap:g}"
-                    for t, total, cap in over
-                )
-                + ".",
-            )
+    checks.append(
+        _capacity_check(
+            recs,
+            targets_of,
+            rec,
+            await overbooked_teams(store, pid, as_of=as_of, now=as_of or now or datetime.now(UTC)),
         )
-    elif unknown:
-        checks.append(
-            _check(
-                "capacity",
-                CheckResult.WARN,
-                rec(unknown),
-                "Capacity cannot be checked: capacity or load figures are missing for "
-                f"{labels(rec(unknown))} or the sources they replace.",
-            )
-        )
-    else:
-        checks.append(
-            _check(
-                "capacity",
-                CheckResult.PASS,
-                [],
-                "Every target has room for its own load plus the load of its sources.",
-            )
-        )
+    )
 
     # 6. data quality
     poor: list[EntityRecord] = []
@@ -703,4 +668,67 @@ async def consolidation_candidates(
             tuple(sorted((recs[c] for c in shared if c in recs), key=lambda r: r.key)),
         )
         for _, cap, _, _, a, b, shared in top
+    )
+
+
+def _capacity_check(
+    recs: dict[int, EntityRecord],
+    targets_of: dict[int, list[int]],
+    rec: Callable[[Iterable[int]], list[EntityRecord]],
+    overbooked: Sequence[tuple[EntityRecord, list[datetime]]],
+) -> ReadinessCheck:
+    """The ``capacity`` check: targets' room for their sources, and the teams doing the work.
+
+    FAIL when a target would carry more ``load`` than its ``capacity`` or a team
+    doing the project's open tasks is OVERBOOKED in a week those tasks span
+    (PRODUCT.md 7); WARN when a target's figures are missing.
+    """
+    replaced_by: dict[int, list[int]] = defaultdict(list)
+    for s, ts in targets_of.items():
+        for t in ts:
+            replaced_by[t].append(s)
+    over: list[tuple[int, float, float]] = []
+    unknown: list[int] = []
+    for t, ss in sorted(replaced_by.items()):
+        r = recs.get(t)
+        if r is None:
+            continue
+        cap = number(r.attributes.get("capacity"))
+        loads = [number(recs[i].attributes.get("load")) if i in recs else None for i in [t, *ss]]
+        if cap is None or any(v is None for v in loads):
+            unknown.append(t)
+            continue
+        total = sum(v for v in loads if v is not None)
+        if total > cap:
+            over.append((t, total, cap))
+    if over or overbooked:
+        parts = [
+            f"{recs[t].key} would carry {total:g} but can take {cap:g}" for t, total, cap in over
+        ]
+        parts += [
+            f"team {team.key}, which does open tasks of this project, is OVERBOOKED in the "
+            + ", ".join(f"week of {w.date().isoformat()}" for w in weeks[:3])
+            + (f" and {len(weeks) - 3} more" if len(weeks) > 3 else "")
+            for team, weeks in overbooked
+        ]
+        return _check(
+            "capacity",
+            CheckResult.FAIL,
+            [*rec([t for t, _, _ in over]), *(team for team, _ in overbooked)],
+            "Not enough room: " + "; ".join(parts) + ".",
+        )
+    if unknown:
+        return _check(
+            "capacity",
+            CheckResult.WARN,
+            rec(unknown),
+            "Capacity cannot be checked: capacity or load figures are missing for "
+            f"{labels(rec(unknown))} or the sources they replace.",
+        )
+    return _check(
+        "capacity",
+        CheckResult.PASS,
+        [],
+        "Every target has room for its own load plus the load of its sources, and no team "
+        "doing the project's open tasks is overbooked.",
     )

@@ -73,6 +73,7 @@ async def test_start_set_impact_teams_projects_and_no_conflict(
         "declaredRisk": 0,
         "noPlannedWindow": 0,
         "staleEntities": 0,
+        "assigneeOverbooked": 0,
     }
     assert answer.risk_score == 20
     with pytest.raises(NotFound):
@@ -361,3 +362,42 @@ async def test_redundancy_details_can_be_left_out(store: GraphStore, engine: Ing
     assert all(e.node.saved_by == () for e in quiet.impact.affected.edges)
     assert quiet.risk_score == full.risk_score
     assert "redundancy keeps each one up" in why(quiet, "downServices")
+
+
+async def test_tasks_carried_out_and_an_overbooked_assignee_team(
+    store: GraphStore, engine: IngestEngine
+) -> None:
+    """chg-1 (2030-01-01 20:00-23:00) IMPLEMENTS tsk-1; t-dba has 10 h a week."""
+    busy = {"effortHours": 30, "plannedStart": "2029-12-31T00:00:00+00:00"}
+    await load(
+        engine,
+        [
+            *BASE,
+            chg("chg-1", "20:00", "23:00"),
+            ent("t-dba", capacityHoursPerWeek=10),
+            {"kind": "Task", "key": "tsk-1", "attributes": {"due": "2030-01-02T00:00:00+00:00"}},
+            {
+                "kind": "Task",
+                "key": "tsk-busy",
+                "attributes": {**busy, "due": "2030-01-04T00:00:00+00:00"},
+            },
+        ],
+        [
+            *BASE_RELS,
+            rel("chg-1", "MODIFIES", "c-db"),
+            rel("chg-1", "IMPLEMENTS", "tsk-1"),
+            rel("chg-1", "ASSIGNED_TO", "t-dba"),
+        ],
+    )
+    quiet = await change_impact(store, "chg-1", as_of=None)
+    assert [t.key for t in quiet.tasks] == ["tsk-1"]
+    [factor] = [f for f in quiet.risk_factors if f.name == "assigneeOverbooked"]
+    assert (factor.value, factor.points) == ("no", 0)
+    assert "Team/t-dba" in factor.explanation
+    # 30 h of other work in the change's week: t-dba is overbooked
+    await load(engine, [], [rel("tsk-busy", "ASSIGNED_TO", "t-dba")])
+    busy_answer = await change_impact(store, "chg-1")
+    [factor] = [f for f in busy_answer.risk_factors if f.name == "assigneeOverbooked"]
+    assert (factor.value, factor.points) == ("yes", 10)
+    assert "Team/t-dba in the week of 2029-12-31" in factor.explanation
+    assert busy_answer.risk_score == quiet.risk_score + 10

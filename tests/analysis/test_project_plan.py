@@ -172,7 +172,7 @@ async def test_problems_name_what_causes_them(engine: IngestEngine, store: Graph
     blackout = found["tsk-b", ProblemKind.BLACKOUT]
     assert [e.key for e in blackout.entities] == ["w-freeze", "s-ehr"]
     overbooked = found["tsk-b", ProblemKind.TEAM_OVERBOOKED]
-    assert "OVERBOOKED in the week of 2030-01-14" in overbooked.explanation
+    assert "is OVERBOOKED in the week of 2030-01-14" in overbooked.explanation
     assert answer.status is PlanStatus.BLOCKED
     assert (
         answer.reason == "BLOCKED: 1 task ASSIGNEE_GHOST, 1 task BLACKOUT, 2 tasks TEAM_OVERBOOKED"
@@ -212,6 +212,12 @@ async def test_done_work_has_no_problems_and_leaves_the_path(
     assert problems(answer) == {}
     assert answer.status is PlanStatus.READY and answer.reason == "every prerequisite is done"
     assert answer.critical_path == () and answer.earliest_start == NOW
+    assert [[a.key for a in t.assignees] for t in answer.tasks] == [
+        ["t-dev"],
+        [],
+        ["t-dev"],
+        ["t-dev"],
+    ]
 
 
 async def test_an_undated_open_task_makes_the_earliest_start_unknown(

@@ -193,6 +193,39 @@ async def test_capacity_warns_without_figures(store: GraphStore, engine: IngestE
     assert [e.key for e in check.entities] == ["s-new"]
 
 
+async def test_capacity_fails_when_a_team_doing_the_work_is_overbooked(
+    store: GraphStore, engine: IngestEngine
+) -> None:
+    await consolidation(engine)
+    cutover = {"effortHours": 80, "plannedStart": when("02-04"), "due": when("02-08")}
+    await load(
+        engine,
+        [
+            ent("t-apps", capacityHoursPerWeek=40),
+            {"kind": "Task", "key": "tsk-cutover", "attributes": cutover},
+            {"kind": "Task", "key": "tsk-done", "attributes": {**cutover, "status": "done"}},
+        ],
+        [
+            rel("tsk-cutover", "PART_OF", "prj-merge"),
+            rel("tsk-done", "PART_OF", "prj-merge"),
+            rel("tsk-cutover", "ASSIGNED_TO", "t-apps"),
+            rel("tsk-done", "ASSIGNED_TO", "t-apps"),
+        ],
+    )
+    check = await check_alone(store, "capacity", "FAIL")
+    assert [e.key for e in check.entities] == ["t-apps"]
+    assert "team t-apps, which does open tasks of this project, is OVERBOOKED in the week of " in (
+        check.reason
+    )
+    assert "2030-02-04" in check.reason
+    # 40 hours in the week fit: the check passes again
+    await load(
+        engine,
+        [{"kind": "Task", "key": "tsk-cutover", "attributes": {**cutover, "effortHours": 40}}],
+    )
+    await check_alone(store, "capacity", "PASS")
+
+
 async def test_data_quality_warns_for_stale_consumer(
     store: GraphStore, engine: IngestEngine
 ) -> None:
