@@ -174,6 +174,7 @@ async def change_impact(
     paths: bool = True,
     max_path_steps: int | None = None,
     redundancy: bool = True,
+    now: datetime | None = None,
 ) -> ChangeImpact:
     """Return a change's start set, impact, conflicts and risk (PRODUCT.md 4.4).
 
@@ -225,6 +226,8 @@ async def change_impact(
         redundancy: Name what keeps the page's DEGRADED entities up (``saved_by``; see
             :func:`~graphsvc.analysis.impact.impact`); ``False`` saves two store calls
             (the ``downServices`` explanation then names no group).
+        now: *Now* for the assignee teams' load (``assigneeOverbooked``) when ``as_of``
+            is not given (default: the current time).
 
     Raises:
         NotFound: when no change has this key (at ``as_of``).
@@ -394,7 +397,8 @@ async def change_impact(
     examples = {name: [recs[i] for i in ids_ if i in recs] for name, ids_ in named.items()}
     counts = {name: len(ids_) for name, ids_ in named.items()}
     factors = _risk(change, answer, conflicts, window, _Named(examples, counts))
-    factors.append(await _assignee_load(store, window, assigned, as_of))
+    moment = as_of or now or datetime.now(UTC)
+    factors.append(await _assignee_load(store, window, assigned, as_of, moment))
     score = min(100, sum(f.points for f in factors))
     return ChangeImpact(
         change,
@@ -416,12 +420,13 @@ async def _assignee_load(
     window: Interval | None,
     assigned: Sequence[EntityRecord],
     as_of: datetime | None,
+    now: datetime,
 ) -> RiskFactor:
     """The ``assigneeOverbooked`` factor: is a team doing the change overbooked in its weeks?
 
     The teams are those the change is ``ASSIGNED_TO`` and the teams of the people
     it is assigned to; their load is computed as ``teamLoad`` does
-    (:mod:`graphsvc.analysis.work`), *now* being ``as_of`` or the current time.
+    (:mod:`graphsvc.analysis.work`) as of ``now``.
     """
     if window is None or not assigned:
         why = (
@@ -439,7 +444,6 @@ async def _assignee_load(
     if not teams:
         why = "The people assigned to the change are in no team, so no team's load was checked."
         return RiskFactor("assigneeOverbooked", "unknown", 0, why)
-    now = as_of or datetime.now(UTC)
     book = await load_book(store, teams, window.start, window.end, as_of=as_of, now=now)
     overbooked = [
         (book.teams[t].record, monday)

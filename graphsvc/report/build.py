@@ -38,6 +38,7 @@ from graphsvc.report.model import (
     Assignee,
     ChangeInfo,
     ChangeReport,
+    ChangeTask,
     ConflictItem,
     ConflictTally,
     Contact,
@@ -166,14 +167,15 @@ async def build_change_report(
             modified entities first); the counts stay complete either way.
         max_services_per_tier: List at most this many services of each tier
             with their paths.
-        generated_at: The report's time stamp (default: now, to the second).
+        generated_at: The report's time stamp (default: now, to the second); also *now*
+            for the assignee teams' load.
 
     Raises:
         NotFound: when no change has this key (at ``as_of``).
         InvalidInput: for a negative ``max_entities``.
     """
     with gc_paused():
-        answer = await change_impact(store, key, as_of=as_of, first=max_entities)
+        answer = await change_impact(store, key, as_of=as_of, first=max_entities, now=generated_at)
         teams = [t.team.id for t in answer.impact.teams_to_notify]
         teams += [a.id for a in answer.assigned_to if a.kind is EntityKind.TEAM]
         directory = await read_team_directory(store, teams, as_of=as_of)
@@ -367,6 +369,7 @@ def report_from_change_impact(
         test_plan=_text(change, "testPlan"),
         configuration_item=_text(change, "configurationItem"),
         attributes=dict(change.attributes),
+        tasks=[_task(t, ref) for t in answer.tasks],
     )
 
     conflicts = [_conflict(c, window, ref) for c in answer.conflicts]
@@ -509,6 +512,19 @@ def _warnings(answer: ChangeImpact, ref: _Refs) -> list[ReportWarning]:
             )
         )
     return out
+
+
+def _task(record: EntityRecord, ref: _Refs) -> ChangeTask:
+    effort = record.attributes.get("effortHours")
+    due = record.attributes.get("due")
+    return ChangeTask(
+        task=ref(record),
+        status=_text(record, "status"),
+        due=parse_datetime(due) if isinstance(due, str) else None,
+        effort_hours=float(effort)
+        if isinstance(effort, int | float) and not isinstance(effort, bool)
+        else None,
+    )
 
 
 def _assignee(record: EntityRecord, directory: TeamDirectory, ref: _Refs) -> Assignee:

@@ -334,6 +334,15 @@ class Assignee(_Frozen):
     escalate_to: list[EntityRef]
 
 
+class ChangeTask(_Frozen):
+    """A task the change carries out (``IMPLEMENTS``)."""
+
+    task: EntityRef
+    status: str | None = Field(description="The task's `status` (open … done), as stated.")
+    due: datetime | None = Field(description="When the task is due (`due`).")
+    effort_hours: float | None = Field(description="Estimated effort in hours (`effortHours`).")
+
+
 class ChangeInfo(_Frozen):
     """The change under review: what the change tool states about it, and who does it.
 
@@ -364,6 +373,10 @@ class ChangeInfo(_Frozen):
         description="The configuration item the change tool names (`configurationItem`)."
     )
     attributes: dict[str, JsonValue] = Field(description="Every attribute of the change.")
+    tasks: list[ChangeTask] = Field(
+        default_factory=list,
+        description="The tasks the change IMPLEMENTS (carries out), by key (PRODUCT.md 7).",
+    )
 
 
 class WarningCode(StrEnum):

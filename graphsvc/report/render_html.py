@@ -28,6 +28,7 @@ from graphsvc.report.model import (
     AffectedEntity,
     Assignee,
     ChangeReport,
+    ChangeTask,
     ConflictItem,
     Contact,
     EntityRef,
@@ -638,6 +639,16 @@ def _contacts(contacts: list[Contact]) -> list[str]:
     return out
 
 
+def _change_task(t: ChangeTask) -> str:
+    """A task the change carries out: the task, its status, due date and effort."""
+    facts = [t.status or "status not stated"]
+    if t.due is not None:
+        facts.append(f"due {t.due.date().isoformat()}")
+    if t.effort_hours is not None:
+        facts.append(f"{t.effort_hours:g} h")
+    return f'{_ref(t.task)} <span class="muted">· {_e(", ".join(facts))}</span>'
+
+
 def _assignee(a: Assignee) -> str:
     head = _ref(a.assignee) + _status_tag(a.status)
     if a.role:
@@ -766,6 +777,11 @@ def _summary(report: ChangeReport) -> list[str]:
     )
     if info.effort_hours is not None:
         fact("Effort", _e(f"{info.effort_hours:g} h"))
+    if info.tasks:
+        fact(
+            "Carries out",
+            f'<ul class="plain">{"".join(f"<li>{_change_task(t)}</li>" for t in info.tasks)}</ul>',
+        )
     if info.configuration_item:
         fact(
             "Configuration item (change tool)",

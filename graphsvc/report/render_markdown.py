@@ -17,6 +17,7 @@ from graphsvc.report.model import (
     AffectedEntity,
     Assignee,
     ChangeReport,
+    ChangeTask,
     ConflictItem,
     EntityRef,
     PathStepItem,
@@ -94,6 +95,16 @@ def _why(
     entity: EntityRef, state: ImpactState, depth: int, kept_up_by: list[RedundancyItem]
 ) -> str:
     return "<br>".join(_segments(line) for line in state_reason(entity, state, depth, kept_up_by))
+
+
+def _change_task(t: ChangeTask) -> str:
+    """A task the change carries out: the task, its status, due date and effort."""
+    facts = [md_text(t.status or "status not stated")]
+    if t.due is not None:
+        facts.append(f"due {t.due.date().isoformat()}")
+    if t.effort_hours is not None:
+        facts.append(f"{t.effort_hours:g} h")
+    return f"{_ref(t.task)} ({', '.join(facts)})"
 
 
 def _assignee(a: Assignee) -> str:
@@ -197,6 +208,8 @@ def _summary(report: ChangeReport) -> list[str]:
     ]
     if info.effort_hours is not None:
         out.append(f"- **Effort:** {info.effort_hours:g} h")
+    if info.tasks:
+        out.append("- **Carries out:** " + "; ".join(_change_task(t) for t in info.tasks))
     if info.configuration_item:
         out.append(f"- **Configuration item (change tool):** {md_text(info.configuration_item)}")
     out += [

@@ -28,6 +28,7 @@ SHOWCASES = (
     "CHG0041230",  # touching windows: no conflict
     "CHG0041201",  # the largest impact set
     "CHG0041262",  # names a CI it does not modify: warnings
+    "CHG0041266",  # its assignee team is overbooked in its week
 )
 
 ROOT = Path(__file__).parents[2]

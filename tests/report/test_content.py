@@ -522,3 +522,25 @@ def test_labels_are_whole_and_the_footer_names_no_module(
         assert "text-overflow" not in html
     report = demo_reports["CHG0041220"]
     assert "Monthly patching of domain controller nbh-dc01" in render_html(report, None)
+
+
+def test_the_report_names_the_tasks_a_change_carries_out_and_an_overbooked_team(
+    demo_reports: dict[str, ChangeReport],
+) -> None:
+    keycloak = demo_reports["CHG0041221"]
+    [task] = keycloak.change.tasks
+    assert (task.task.key, task.status, task.effort_hours) == ("TASK-EHR-102", "in_progress", 36)
+    markdown = render_markdown(keycloak)
+    [line] = [x for x in markdown.splitlines() if x.startswith("- **Carries out:** Task **")]
+    assert "EHR" in line and "102" in line and "36 h" in line
+    assert "in_progress" in page_text(render_html(keycloak, None))
+    assert demo_reports["CHG0041220"].change.tasks == []
+
+    clearing = demo_reports["CHG0041266"]
+    [factor] = [f for f in clearing.risk.factors if f.name == "assigneeOverbooked"]
+    assert factor.points == 10
+    assert "team-integration" in factor.explanation
+    assert (
+        "assigneeOverbooked" in render_markdown(clearing)
+        or "overbooked" in render_markdown(clearing).lower()
+    )
