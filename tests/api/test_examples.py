@@ -5,7 +5,8 @@ PRODUCT.md 5, "Examples that run": each fenced ``graphql`` block of
 loaded with the demo graph (``graphsvc demo``'s batches, today's date). A block
 fails the test when the answer carries an error, or when it is empty: every
 top-level field null, an empty list, or a connection without edges. Blocks that
-declare an ``$asOf`` variable get the time just after the demo was loaded.
+declare an ``$asOf`` variable get the time just after the demo was loaded; ``$from``
+and ``$to`` get that time and eight weeks later.
 """
 
 from __future__ import annotations
@@ -67,7 +68,9 @@ async def test_every_example_answers_with_data(
     demo: tuple[Api, str], query: str, backend: str
 ) -> None:
     api, loaded = demo
-    variables = {"asOf": loaded} if "$asOf" in query else None
+    later = (dt.datetime.fromisoformat(loaded) + dt.timedelta(weeks=8)).isoformat()
+    offered = {"asOf": loaded, "from": loaded, "to": later}
+    variables = {k: v for k, v in offered.items() if f"${k}" in query} or None
     body = await api.gql(query, variables)
     assert "errors" not in body, body.get("errors")
     data = body["data"]
