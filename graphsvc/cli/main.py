@@ -675,6 +675,150 @@ def report_change(
     err.print(f"wrote {output} ({fmt.value}, {len(text.encode()):,} bytes)", highlight=False)
 
 
+_WORK_FORMAT_HELP = "html, md (or markdown) or json (default: from the extension of -o, else md)."
+_WORK_AS_OF_HELP = (
+    "Read the graph as it was then, and spread the work from then (ISO 8601; no zone means UTC)."
+)
+
+
+def _work_format(format_: str | None, output: Path | None) -> str:
+    """The format of a plan or load report: ``html``, ``md`` or ``json`` (exit 2 otherwise)."""
+    chosen = format_ or (_REPORT_SUFFIXES.get(output.suffix.lower()) if output else None) or "md"
+    name = {"markdown": "md"}.get(chosen.lower(), chosen.lower())
+    if name not in ("html", "md", "json"):
+        raise _fail(f"--format must be html, md (markdown) or json, not {chosen!r}", 2)
+    return name
+
+
+def _moment(value: str, option: str) -> datetime:
+    """Parse a date or time option: ISO 8601; a bare date is 00:00 UTC, no zone means UTC."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise _fail(
+            f"{option} {value!r}: expected an ISO 8601 date or time such as 2030-01-07 or "
+            "2030-01-07T09:00:00Z",
+            2,
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _emit(text: str, output: Path | None, fmt: str) -> None:
+    """Write a report to ``output`` (its folder created) or to stdout."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    err.print(f"wrote {output} ({fmt}, {len(text.encode()):,} bytes)", highlight=False)
+
+
+def _answer_json(answer: object) -> str:
+    """An analysis answer as the REST endpoints write it (camelCase), indented."""
+    from graphsvc.api.answers import AnswerShape
+
+    document = AnswerShape(type(answer)).dump(answer)
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+@report_app.command("project")
+def report_project(
+    key: Annotated[str, typer.Argument(help="The project's key (or an alias).")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help=_WORK_AS_OF_HELP)] = None,
+    format_: Annotated[str | None, typer.Option("--format", "-f", help=_WORK_FORMAT_HELP)] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+    ] = None,
+) -> None:
+    """Render the plan of a project: what must be done before it can start.
+
+    The status (READY, AT_RISK or BLOCKED) and why, the earliest start, the
+    critical path, and every prerequisite task with its status, assignees, due
+    date, effort and problems; circular prerequisites when there are any. The
+    json format is the plan as the REST API returns it. The store is opened
+    read-only. An unknown project key exits with code 2.
+    """
+    from graphsvc.analysis.plan import project_plan
+    from graphsvc.errors import NotFound
+    from graphsvc.report.plan_report import plan_report, render_plan_html, render_plan_markdown
+
+    fmt = _work_format(format_, output)
+    moment = _as_of(as_of)
+    settings = _settings()
+
+    async def work() -> str:
+        store = store_from_settings(settings, read_only=True)
+        async with store:
+            try:
+                plan = await project_plan(store, key, as_of=moment)
+            except NotFound:
+                when = f" as of {moment.isoformat()}" if moment else ""
+                raise _fail(f"no Project has the key or alias {key!r}{when}", 2) from None
+        if fmt == "json":
+            return _answer_json(plan)
+        document = plan_report(plan)
+        return render_plan_html(document) if fmt == "html" else render_plan_markdown(document)
+
+    _emit(_run(work), output, fmt)
+
+
+@report_app.command("team")
+def report_team(
+    key: Annotated[str, typer.Argument(help="The team's key (or an alias).")],
+    start: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            help="A day or time in the first week (ISO 8601; a date is 00:00 UTC).",
+        ),
+    ],
+    end: Annotated[
+        str,
+        typer.Option("--to", help="A day or time in the last week (at most 260 weeks later)."),
+    ],
+    as_of: Annotated[str | None, typer.Option("--as-of", help=_WORK_AS_OF_HELP)] = None,
+    format_: Annotated[str | None, typer.Option("--format", "-f", help=_WORK_FORMAT_HELP)] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+    ] = None,
+) -> None:
+    """Render a team's capacity and load per week (Monday to Sunday, UTC).
+
+    The capacity and where it comes from, the project share, and for each
+    week the capacity, project capacity, project and operational load, state
+    (OK, OVER_PROJECT_SHARE or OVERBOOKED) and its largest work items; then
+    the work without effort or end. The html format adds a chart of the weekly
+    load. The json format is the load as the REST API returns it. The store is
+    opened read-only. An unknown team key, or --to before --from, exits with
+    code 2.
+    """
+    from graphsvc.analysis.work import team_load
+    from graphsvc.errors import NotFound
+    from graphsvc.report.team_report import render_team_html, render_team_markdown, team_report
+
+    fmt = _work_format(format_, output)
+    first, last = _moment(start, "--from"), _moment(end, "--to")
+    if last < first:
+        raise _fail(f"--to {end} is before --from {start}", 2)
+    moment = _as_of(as_of)
+    settings = _settings()
+
+    async def work() -> str:
+        store = store_from_settings(settings, read_only=True)
+        async with store:
+            try:
+                load = await team_load(store, key, first, last, as_of=moment)
+            except NotFound:
+                when = f" as of {moment.isoformat()}" if moment else ""
+                raise _fail(f"no Team has the key or alias {key!r}{when}", 2) from None
+        if fmt == "json":
+            return _answer_json(load)
+        document = team_report(load)
+        return render_team_html(document) if fmt == "html" else render_team_markdown(document)
+
+    _emit(_run(work), output, fmt)
+
+
 @app.command("check")
 def check(
     limit: Annotated[
