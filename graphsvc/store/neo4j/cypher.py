@@ -285,7 +285,8 @@ _META_MATCH = f"MATCH (m:{META} {{name: $name}})"
 READ_META = Statement(
     f"{_META_MATCH}\n"
     "RETURN m.schema_version AS schema_version, m.entities AS entities, "
-    "m.relations AS relations, m.next_history AS next_history, m.last_commit AS last_commit",
+    "m.relations AS relations, m.next_history AS next_history, m.last_commit AS last_commit, "
+    "m.mirrored AS mirrored",
     {"name": STORE_NAME},
     op="read_meta",
 )
@@ -295,16 +296,67 @@ ANY_NODE = Statement("MATCH (n) RETURN count(n) AS nodes", op="any_node")
 """How many nodes the database holds (from the count store)."""
 
 
-def create_meta(created: int) -> Statement:
-    """Create the store's meta node unless it exists (concurrent opens are safe)."""
+def create_meta(created: int, mirrored: Sequence[str]) -> Statement:
+    """Create the store's meta node unless it exists (concurrent opens are safe).
+
+    A new store mirrors every indexed attribute from the start (``mirrored``).
+    """
     return Statement(
         f"MERGE (m:{META} {{name: $name}})\n"
         "ON CREATE SET m.schema_version = $version, m.created = $created, "
         "m.next_entity = 1, m.next_relation = 1, m.next_history = 1, m.next_run = 1, "
-        "m.entities = 0, m.relations = 0, m.last_commit = 0\n"
-        "RETURN m.schema_version AS schema_version",
-        {"name": STORE_NAME, "version": SCHEMA_VERSION, "created": created},
+        "m.entities = 0, m.relations = 0, m.last_commit = 0, m.mirrored = $mirrored\n"
+        "RETURN m.schema_version AS schema_version, m.mirrored AS mirrored",
+        {
+            "name": STORE_NAME,
+            "version": SCHEMA_VERSION,
+            "created": created,
+            "mirrored": list(mirrored),
+        },
         op="create_meta",
+    )
+
+
+MIRRORED_BEFORE_RECORDED = (
+    "capability",
+    "ciClass",
+    "lifecycle",
+    "projectType",
+    "state",
+    "tier",
+    "windowType",
+)
+"""The attributes mirrored by stores made before the meta node recorded them."""
+
+
+@_packs
+def mirror_sources(after: int, limit: int) -> Statement:
+    """Entities with attributes and ``id > after``, by id, at most ``limit``."""
+    return Statement(
+        f"MATCH (e:{ENTITY})\n"
+        "WHERE e.id > $after AND e.attributes <> '{}'\n"
+        "RETURN e.id AS id, e.attributes AS attributes\n"
+        "ORDER BY id LIMIT $limit",
+        {"after": after, "limit": limit},
+        op="mirror_sources",
+    )
+
+
+def set_mirror(rows: Sequence[Mapping[str, Any]]) -> Statement:
+    """Set ``attr_<a>`` properties of entities; rows are ``{id, props}``."""
+    return Statement(
+        f"UNWIND $rows AS row\nMATCH (e:{ENTITY} {{id: row.id}})\nSET e += row.props",
+        {"rows": [dict(r) for r in rows]},
+        op="set_mirror",
+    )
+
+
+def set_mirrored(names: Sequence[str]) -> Statement:
+    """Record which indexed attributes every entity now mirrors."""
+    return Statement(
+        f"{_META_MATCH}\nSET m.mirrored = $names",
+        {"name": STORE_NAME, "names": list(names)},
+        op="set_mirrored",
     )
 
 

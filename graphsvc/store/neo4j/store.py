@@ -509,8 +509,9 @@ class Neo4jStore(GraphStore):
                 _rows(q.Statement(text, op="schema")), "creating constraints and indexes"
             )
         await self._gw.write(_rows(q.AWAIT_INDEXES), "waiting for indexes to come online")
+        indexed = self.vocabulary.indexed_attributes
         created = await self._gw.write(
-            _rows(q.create_meta(_now_micros())), "creating the graphsvc meta node"
+            _rows(q.create_meta(_now_micros(), indexed)), "creating the graphsvc meta node"
         )
         self._check_version(created, where)
         if created and created[0]["schema_version"] in q.MIGRATIONS:
@@ -518,6 +519,37 @@ class Neo4jStore(GraphStore):
             await self._gw.write(
                 _rows(q.set_schema_version(q.SCHEMA_VERSION)), "recording the migration"
             )
+        mirrored = created[0].get("mirrored") if created else None
+        held = set(q.MIRRORED_BEFORE_RECORDED if mirrored is None else mirrored)
+        if not set(indexed) <= held:
+            await self._backfill_mirror(sorted(set(indexed) - held))
+
+    async def _backfill_mirror(self, names: Sequence[str]) -> None:
+        """Mirror attributes that became indexed after the entities were written.
+
+        An attribute the vocabulary now declares ``indexed`` has no ``attr_<a>``
+        property on entities written before: filters on it would miss them. Every
+        entity with attributes is read once and given the missing mirrors; the meta
+        node then records the new set. Idempotent: interrupted, the next open starts
+        again.
+        """
+        doing = "mirroring newly indexed attributes " + ", ".join(names)
+        after = 0
+        while True:
+            rows = await self._gw.read(_rows(q.mirror_sources(after, _WRITE_BATCH)), doing)
+            if not rows:
+                break
+            updates = []
+            for r in rows:
+                wanted = {q.attr_property(a) for a in names}
+                mirror = indexed_mirror(orjson.loads(r["attributes"]), self.vocabulary)
+                props = {k: v for k, v in mirror.items() if k in wanted and v is not None}
+                if props:
+                    updates.append({"id": int(r["id"]), "props": props})
+            if updates:
+                await self._gw.write(_rows(q.set_mirror(updates)), doing)
+            after = int(rows[-1]["id"])
+        await self._gw.write(_rows(q.set_mirrored(self.vocabulary.indexed_attributes)), doing)
 
     async def _rebuild_identifiers(self) -> None:
         """Migrate from version 1 (keys and identifier values NFC, a node per holder).

@@ -191,7 +191,14 @@ class Model:
         return [
             {
                 k: m.get(k)
-                for k in ("schema_version", "entities", "relations", "next_history", "last_commit")
+                for k in (
+                    "schema_version",
+                    "entities",
+                    "relations",
+                    "next_history",
+                    "last_commit",
+                    "mirrored",
+                )
             }
         ]
 
@@ -219,8 +226,36 @@ class Model:
                 "entities": 0,
                 "relations": 0,
                 "last_commit": 0,
+                "mirrored": list(p["mirrored"]),
             }
-        return [{"schema_version": self.s.meta["schema_version"]}]
+        return [
+            {
+                "schema_version": self.s.meta["schema_version"],
+                "mirrored": self.s.meta.get("mirrored"),
+            }
+        ]
+
+    def op_mirror_sources(self, st: Statement, p: dict[str, Any]) -> list[Row]:
+        found = sorted(
+            (e for e in self.s.entities.values() if e["id"] > p["after"]),
+            key=lambda e: e["id"],
+        )
+        rows = [
+            {"id": e["id"], "attributes": e["attributes"]} for e in found if e["attributes"] != "{}"
+        ]
+        return rows[: p["limit"]]
+
+    def op_set_mirror(self, st: Statement, p: dict[str, Any]) -> list[Row]:
+        for row in p["rows"]:
+            e = self.s.entities.get(row["id"])
+            if e is not None:
+                set_props(e, row["props"], "entity")
+        return []
+
+    def op_set_mirrored(self, st: Statement, p: dict[str, Any]) -> list[Row]:
+        assert self.s.meta is not None
+        self.s.meta["mirrored"] = list(p["names"])
+        return []
 
     def op_lock_meta(self, st: Statement, p: dict[str, Any]) -> list[Row]:
         m = self.s.meta

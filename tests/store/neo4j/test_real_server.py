@@ -273,3 +273,37 @@ async def test_check_finds_what_the_graph_lacks(empty_neo4j: Settings, neo4j_adm
     messages = [(f.check, f.message) for f in report.findings]
     assert ("history", f"entity {a} has no 'created' event") in messages
     assert any(c == "identifiers" and "'10.0.0.9'" in m for c, m in messages), messages
+
+
+async def test_attributes_indexed_later_are_mirrored_on_open(
+    empty_neo4j: Settings, neo4j_admin: Any
+) -> None:
+    """A store written before ``due`` and ``effortHours`` were indexed lacks their mirrors:
+    the next open adds them, so filters on them find the old entities."""
+    from graphsvc.store.base import EntityQuery
+
+    task = {
+        "kind": "Task",
+        "key": "t-old",
+        "attributes": {"due": "2030-01-10T00:00:00+00:00", "effortHours": 8, "note": "x"},
+    }
+    async with store_from_settings(empty_neo4j) as store:
+        await IngestEngine(store).ingest(batch(entities=[task, ent(SVC, "s", tier=1)]))
+    with neo4j_admin.session(database=empty_neo4j.neo4j_database) as session:
+        # what a store of the version before looks like: no mirrors, no record of them
+        session.run("MATCH (e:Entity) REMOVE e.attr_due, e.attr_effortHours, e.attr_tier").consume()
+        session.run("MATCH (m:GraphsvcStore) SET m.mirrored = ['tier']").consume()
+    async with store_from_settings(empty_neo4j) as store:
+        query = EntityQuery(attributes={"due": "2030-01-10T00:00:00+00:00", "effortHours": 8})
+        page = await store.find_entities(query, first=10)
+        assert [e.key for e in page.items] == ["t-old"]
+    with neo4j_admin.session(database=empty_neo4j.neo4j_database) as session:
+        row = session.run(
+            "MATCH (m:GraphsvcStore) MATCH (e:Entity {key: 't-old'}) "
+            "RETURN m.mirrored AS mirrored, e.attr_due AS due, e.attr_note AS note"
+        ).single()
+        tier = session.run("MATCH (e:Entity {key: 's'}) RETURN e.attr_tier AS tier").single()
+    assert row is not None and set(VOCABULARY.indexed_attributes) <= set(row["mirrored"])
+    assert row["due"] == "2030-01-10T00:00:00+00:00" and row["note"] is None
+    # tier was recorded as mirrored, so it is not backfilled (nothing reads every entity)
+    assert tier is not None and tier["tier"] is None
