@@ -40,7 +40,6 @@ one book.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -60,7 +59,7 @@ from graphsvc.model.vocabulary import (
     RelationType,
     Status,
 )
-from graphsvc.store.base import EntityQuery, GraphStore, Neighbours
+from graphsvc.store.base import AttributeColumn, EntityQuery, GraphStore, Neighbours
 
 __all__ = [
     "DEFAULT_HOURS_PER_WEEK",
@@ -300,17 +299,6 @@ def work_interval(record: EntityRecord) -> tuple[datetime, datetime] | None:
     return (min(start, end), end)
 
 
-def _missing(record: EntityRecord) -> str | None:
-    """What keeps open work from being scheduled (``None``: it can be spread)."""
-    lacks = []
-    if number(record.attributes.get("effortHours")) is None:
-        lacks.append("effortHours")
-    end = "plannedEnd" if record.kind is _CHANGE else "due"
-    if when(record.attributes.get(end)) is None:
-        lacks.append(end)
-    return " and ".join(lacks) or None
-
-
 def _seconds(moment: datetime) -> float:
     return (moment - _EPOCH).total_seconds()
 
@@ -367,34 +355,32 @@ class LoadBook:
 
     Build it with :func:`load_book`. ``project[t, w]`` and ``operational[t, w]``
     are the hours team ``t`` (index into :attr:`teams`) carries in week ``w``.
+    The book holds the work as ids and arrays; the records of the work a view
+    lists are read with :meth:`read_details`.
     """
 
     def __init__(
         self,
         teams: Sequence[_Team],
         week_edges: NDArray[np.float64],
-        work: Sequence[EntityRecord],
-        project_work: NDArray[np.bool_],
+        work: _Work,
         hours: NDArray[np.float64],
-        rows: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]],
-        unscheduled: dict[int, list[UnscheduledWork]],
+        rows: _Rows,
     ) -> None:
         self.teams = tuple(teams)
         self.week_edges = week_edges
-        self.work = tuple(work)
-        self.project_work = project_work
+        self.work = work
         self._hours = hours
         self._rows = rows
-        self._unscheduled = unscheduled
+        self._records: dict[int, EntityRecord] = {}
         n_teams, n_weeks = len(self.teams), len(week_edges) - 1
         self.project = np.zeros((n_teams, n_weeks))
         self.operational = np.zeros((n_teams, n_weeks))
-        work_idx, team_idx, weight = rows
-        if len(work_idx):
-            weighted = hours[work_idx] * weight[:, None]
-            is_project = project_work[work_idx]
-            np.add.at(self.project, team_idx[is_project], weighted[is_project])
-            np.add.at(self.operational, team_idx[~is_project], weighted[~is_project])
+        if len(rows.work):
+            weighted = hours[rows.work] * rows.weight[:, None]
+            is_project = work.project[rows.work]
+            np.add.at(self.project, rows.team[is_project], weighted[is_project])
+            np.add.at(self.operational, rows.team[~is_project], weighted[~is_project])
         self.capacity = np.array([t.capacity for t in self.teams], dtype=np.float64)
         share = np.array([t.project_share for t in self.teams], dtype=np.float64)
         self.project_capacity = self.capacity * share
@@ -406,9 +392,23 @@ class LoadBook:
         """The Mondays of the weeks, in order."""
         return [_EPOCH + timedelta(seconds=float(s)) for s in self.week_edges[:-1]]
 
+    async def read_details(self, store: GraphStore, t: int, as_of: datetime | None) -> None:
+        """Read the records :meth:`weeks` and :meth:`unscheduled` list for team ``t``."""
+        items, hours = self._shares(t)
+        wanted: set[int] = set()
+        for w in range(hours.shape[1]):
+            wanted.update(self._largest_items(items, hours[:, w]))
+        wanted.update(int(i) for i in self._unscheduled_items(t))
+        ids = [int(self.work.ids[i]) for i in sorted(wanted)]
+        self._records.update(await records(store, ids, as_of))
+
     def weeks(self, t: int, *, details: bool = True, only_not_ok: bool = False) -> list[WeekLoad]:
-        """The weeks of team ``t`` (with the work lists when ``details``)."""
-        shares = self._shares(t) if details else None
+        """The weeks of team ``t`` (with the work lists when ``details``).
+
+        The work lists need :meth:`read_details` first (work whose record is
+        missing is left out of them).
+        """
+        items, hours = self._shares(t) if details else (np.zeros(0, np.int64), np.zeros((0, 0)))
         out = []
         for w, monday in enumerate(self.week_starts()):
             state = _STATE_OF[int(self.states[t, w])]
@@ -416,8 +416,8 @@ class LoadBook:
                 continue
             listed: tuple[WorkShare, ...] = ()
             count = 0
-            if shares is not None:
-                listed, count = _largest(shares, w, self.work, self.project_work)
+            if details and len(items):
+                listed, count = self._listed(items, hours[:, w])
             out.append(
                 WeekLoad(
                     monday,
@@ -433,20 +433,57 @@ class LoadBook:
         return out
 
     def unscheduled(self, t: int) -> list[UnscheduledWork]:
-        """Open work of team ``t`` that lacks effort or an end, by kind and key."""
-        return sorted(self._unscheduled.get(t, []), key=lambda u: (u.work.kind, u.work.key))
+        """Open work of team ``t`` that lacks effort or an end, by kind and key.
+
+        Needs :meth:`read_details` first.
+        """
+        out = []
+        for i in self._unscheduled_items(t):
+            record = self._records.get(int(self.work.ids[i]))
+            if record is not None:
+                out.append(
+                    UnscheduledWork(record, bool(self.work.project[i]), self.work.missing(int(i)))
+                )
+        return sorted(out, key=lambda u: (u.work.kind, u.work.key))
 
     def worst(self, t: int) -> WeekState:
         """The worst state of team ``t``'s weeks (OK when there are none)."""
         row = self.states[t]
         return _STATE_OF[int(row.max())] if row.size else WeekState.OK
 
+    def _unscheduled_items(self, t: int) -> NDArray[np.int64]:
+        mine = self._rows.work[self._rows.team == t]
+        return np.unique(mine[~self.work.scheduled[mine]])
+
     def _shares(self, t: int) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-        """The work items on team ``t`` and their hours per week (items by weeks)."""
-        work_idx, team_idx, weight = self._rows
-        mine = team_idx == t
-        items = work_idx[mine]
-        return items, self._hours[items] * weight[mine][:, None]
+        """The work items on team ``t`` (one row each) and their hours per week."""
+        mine = self._rows.team == t
+        items = self._rows.work[mine]
+        hours = self._hours[items] * self._rows.weight[mine][:, None]
+        unique, inverse = np.unique(items, return_inverse=True)
+        merged = np.zeros((len(unique), hours.shape[1]))
+        np.add.at(merged, inverse.reshape(-1), hours)
+        return unique, merged
+
+    def _largest_items(self, items: NDArray[np.int64], column: NDArray[np.float64]) -> list[int]:
+        present = np.flatnonzero(column > _EPS)
+        if len(present) > SHOWN_WORK:
+            present = present[np.argsort(-column[present], kind="stable")[: SHOWN_WORK * 2]]
+        return [int(items[r]) for r in present]
+
+    def _listed(
+        self, items: NDArray[np.int64], column: NDArray[np.float64]
+    ) -> tuple[tuple[WorkShare, ...], int]:
+        count = int(np.count_nonzero(column > _EPS))
+        ranked = []
+        for i in self._largest_items(items, column):
+            record = self._records.get(int(self.work.ids[i]))
+            if record is not None:
+                hours = float(column[np.searchsorted(items, i)])
+                ranked.append((hours, record, bool(self.work.project[i])))
+        ranked.sort(key=lambda x: (-x[0], x[1].key))
+        listed = tuple(WorkShare(r, h, p) for h, r, p in ranked[:SHOWN_WORK])
+        return listed, count
 
 
 _STATE_OF = {0: WeekState.OK, 1: WeekState.OVER_PROJECT_SHARE, 2: WeekState.OVERBOOKED}
@@ -469,26 +506,6 @@ def week_states(
     over = total > capacity[:, None] + _EPS
     over_share = project > project_capacity[:, None] + _EPS
     return np.where(over, 2, np.where(over_share, 1, 0)).astype(np.int8)
-
-
-def _largest(
-    shares: tuple[NDArray[np.int64], NDArray[np.float64]],
-    week: int,
-    work: Sequence[EntityRecord],
-    project_work: NDArray[np.bool_],
-) -> tuple[tuple[WorkShare, ...], int]:
-    items, hours = shares
-    column = hours[:, week] if len(items) else np.zeros(0)
-    present = np.flatnonzero(column > _EPS)
-    if not len(present):
-        return (), 0
-    # merge the rows of one item carried twice (as a team's and as a member's work)
-    merged: dict[int, float] = defaultdict(float)
-    for row in present.tolist():
-        merged[int(items[row])] += float(column[row])
-    ranked = sorted(merged.items(), key=lambda kv: (-kv[1], work[kv[0]].key))[:SHOWN_WORK]
-    listed = tuple(WorkShare(work[i], h, bool(project_work[i])) for i, h in ranked)
-    return listed, len(merged)
 
 
 def _week_edges(start: datetime, end: datetime) -> NDArray[np.float64]:
@@ -519,102 +536,227 @@ def _now(now: datetime | None, as_of: datetime | None) -> datetime:
 
 async def _capacities(
     store: GraphStore, teams: Sequence[EntityRecord], as_of: datetime | None
-) -> tuple[list[_Team], dict[int, list[tuple[int, float]]]]:
-    """Each team's capacity, and each member's teams with allocations (person -> [(team, a)]).
+) -> tuple[list[_Team], _Memberships]:
+    """Each team's capacity, and the memberships of its members in every team they are in.
 
     The allocations are those of every team the members belong to, so that a
     person's work can be split over all of them.
     """
     ids = [t.id for t in teams]
     members = await store.neighbours(ids, MEMBERS_OF_TEAM, as_of=as_of, include_stale=True)
-    person_ids = sorted(set(as_ids(members.entity)))
-    memberships = (
-        await store.neighbours(person_ids, TEAMS_OF_PERSON, as_of=as_of) if person_ids else None
+    person_ids = np.unique(members.entity)
+    memberships = await store.neighbours(person_ids, TEAMS_OF_PERSON, as_of=as_of)
+    allocation = await _allocations(store, memberships.relation, as_of)
+    by_relation = dict(zip(as_ids(memberships.relation), allocation.tolist(), strict=True))
+    active = await _active_hours(store, person_ids, as_of)
+    member_rows = np.searchsorted(person_ids, members.entity)
+    hours = active[member_rows] * np.array(
+        [by_relation.get(r, 1.0) for r in as_ids(members.relation)], dtype=np.float64
     )
-    allocation: dict[int, float] = {}
-    person_teams: dict[int, list[tuple[int, float]]] = defaultdict(list)
-    if memberships is not None and len(memberships.origin):
-        relations = await store.relations_by_id(as_ids(memberships.relation), as_of=as_of)
-        for row, rel in enumerate(relations):
-            share = number(rel.attributes.get("allocation")) if rel is not None else None
-            value = 1.0 if share is None else max(0.0, share)
-            person = person_ids[int(memberships.origin[row])]
-            allocation[int(memberships.relation[row])] = value
-            person_teams[person].append((int(memberships.entity[row]), value))
-    people = await records(store, person_ids, as_of)
-    hours_of: dict[int, float] = defaultdict(float)
-    count_of: dict[int, int] = defaultdict(int)
-    for row in range(len(members.origin)):
-        member = people.get(int(members.entity[row]))
-        if member is None or member.status is not Status.ACTIVE:
-            continue
-        team_id = ids[int(members.origin[row])]
-        hours = number(member.attributes.get("hoursPerWeek"))
-        hours = DEFAULT_HOURS_PER_WEEK if hours is None else hours
-        hours_of[team_id] += hours * allocation.get(int(members.relation[row]), 1.0)
-        count_of[team_id] += 1
+    counted = ~np.isnan(hours)
+    per_team = np.bincount(members.origin[counted], hours[counted], minlength=len(ids))
+    heads = np.bincount(members.origin[counted], minlength=len(ids))
     out = []
-    for team in teams:
+    for i, team in enumerate(teams):
         stated = number(team.attributes.get("capacityHoursPerWeek"))
         share = number(team.attributes.get("projectShare"))
         share = DEFAULT_PROJECT_SHARE if share is None else min(1.0, max(0.0, share))
         if stated is not None:
             capacity, source = max(0.0, stated), "capacityHoursPerWeek"
         else:
-            capacity = hours_of.get(team.id, 0.0)
-            n = count_of.get(team.id, 0)
+            capacity = float(per_team[i])
+            n = int(heads[i])
             source = (
                 f"{n} active member{'s' if n != 1 else ''}: hoursPerWeek * allocation"
                 if n
                 else "no capacityHoursPerWeek and no active members: 0"
             )
         out.append(_Team(team, capacity, source, share))
-    return out, person_teams
+    person_of = person_ids[memberships.origin] if len(person_ids) else np.zeros(0, np.int64)
+    return out, _Memberships(person_of, memberships.entity, allocation)
+
+
+async def _allocations(
+    store: GraphStore, relation_ids: NDArray[np.int64], as_of: datetime | None
+) -> NDArray[np.float64]:
+    """The ``allocation`` of each ``MEMBER_OF`` relation (1 when absent, never below 0)."""
+    if not len(relation_ids):
+        return np.zeros(0)
+    found = await store.relations_by_id(as_ids(relation_ids), as_of=as_of)
+    out = np.ones(len(found))
+    for i, rel in enumerate(found):
+        share = number(rel.attributes.get("allocation")) if rel is not None else None
+        if share is not None:
+            out[i] = max(0.0, share)
+    return out
+
+
+async def _active_hours(
+    store: GraphStore, person_ids: NDArray[np.int64], as_of: datetime | None
+) -> NDArray[np.float64]:
+    """Each person's ``hoursPerWeek`` (40 when absent); NaN for one not active."""
+    found = await records(store, person_ids, as_of)
+    out = np.full(len(person_ids), np.nan)
+    for i, pid in enumerate(as_ids(person_ids)):
+        person = found.get(pid)
+        if person is not None and person.status is Status.ACTIVE:
+            hours = number(person.attributes.get("hoursPerWeek"))
+            out[i] = DEFAULT_HOURS_PER_WEEK if hours is None else hours
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Memberships:
+    """Who is in which team, with the allocation: three arrays of equal length."""
+
+    person: NDArray[np.int64]
+    team: NDArray[np.int64]
+    allocation: NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    """Each way a work item loads a team of the book: work index, team index, weight."""
+
+    work: NDArray[np.int64]
+    team: NDArray[np.int64]
+    weight: NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class _Work:
+    """The open work of a book, as arrays (one entry per work item, by id)."""
+
+    ids: NDArray[np.int64]
+    project: NDArray[np.bool_]
+    scheduled: NDArray[np.bool_]
+    start: NDArray[np.float64]
+    end: NDArray[np.float64]
+    effort: NDArray[np.float64]
+    has_effort: NDArray[np.bool_]
+    has_end: NDArray[np.bool_]
+    is_change: NDArray[np.bool_]
+
+    def missing(self, i: int) -> str:
+        """What keeps work item ``i`` from being scheduled, in words."""
+        lacks = [] if self.has_effort[i] else ["effortHours"]
+        if not self.has_end[i]:
+            lacks.append("plannedEnd" if self.is_change[i] else "due")
+        return " and ".join(lacks) or "an interval"
 
 
 async def project_work_of(
-    store: GraphStore, tasks: Sequence[EntityRecord], as_of: datetime | None
-) -> set[int]:
-    """Return the ids of the tasks that are project work (see the module docstring).
+    store: GraphStore,
+    task_ids: NDArray[np.int64],
+    origin_ppm: NDArray[np.bool_],
+    as_of: datetime | None,
+) -> NDArray[np.bool_]:
+    """Return which of the tasks are project work (see the module docstring).
 
     Walks up from the tasks: who ``REQUIRES`` them and which project they are
     ``PART_OF``, until no new task is found; a task is project work when its
-    ``origin`` is ``ppm`` or a project is reached from it that way.
+    ``origin`` is ``ppm`` (``origin_ppm``) or a project is reached from it that way.
     """
-    ids = [t.id for t in tasks]
-    parents: dict[int, set[int]] = defaultdict(set)
-    in_plan: set[int] = set()
-    seen = set(ids)
-    frontier = ids
-    while frontier:
+    project_code = VOCABULARY.kind_code(_PROJECT)
+    children: list[NDArray[np.int64]] = []
+    parents: list[NDArray[np.int64]] = []
+    planned: list[NDArray[np.int64]] = []
+    seen = np.unique(task_ids)
+    frontier = seen
+    while len(frontier):
         check_deadline()
         up = await store.neighbours(frontier, (*REQUIRED_BY, *PROJECT_OF_TASK), as_of=as_of)
-        project_code = VOCABULARY.kind_code(_PROJECT)
-        fresh: list[int] = []
-        for row in range(len(up.origin)):
-            child = frontier[int(up.origin[row])]
-            parent = int(up.entity[row])
-            if int(up.kind[row]) == project_code:
-                in_plan.add(child)
-                continue
-            parents[child].add(parent)
-            if parent not in seen:
-                seen.add(parent)
-                fresh.append(parent)
+        child = frontier[up.origin]
+        to_project = up.kind == project_code
+        planned.append(child[to_project])
+        children.append(child[~to_project])
+        parents.append(up.entity[~to_project])
+        fresh = np.setdiff1d(up.entity[~to_project], seen)
+        seen = np.union1d(seen, fresh)
         frontier = fresh
-    children: dict[int, list[int]] = defaultdict(list)
-    for child, ups in parents.items():
-        for parent in ups:
-            children[parent].append(child)
-    stack = list(in_plan)
-    while stack:
-        for child in children.get(stack.pop(), ()):
-            if child not in in_plan:
-                in_plan.add(child)
-                stack.append(child)
-    out = {t.id for t in tasks if t.id in in_plan}
-    out |= {t.id for t in tasks if t.attributes.get("origin") == "ppm"}
-    return out
+    in_plan = np.unique(np.concatenate(planned)) if planned else np.zeros(0, np.int64)
+    child_all = np.concatenate(children) if children else np.zeros(0, np.int64)
+    parent_all = np.concatenate(parents) if parents else np.zeros(0, np.int64)
+    marked = in_plan
+    while True:  # what a planned task requires is planned too
+        reached = np.setdiff1d(child_all[np.isin(parent_all, marked)], in_plan)
+        if not len(reached):
+            break
+        in_plan = np.union1d(in_plan, reached)
+        marked = reached
+    return np.isin(task_ids, in_plan) | origin_ppm
+
+
+def _column_mask(column: AttributeColumn, accepted: frozenset[str]) -> NDArray[np.bool_]:
+    """Where the column's value is one of ``accepted``."""
+    hits = [i for i, v in enumerate(column.values) if isinstance(v, str) and v in accepted]
+    return np.isin(column.codes, np.array(hits, dtype=np.int32))
+
+
+def _column_numbers(column: AttributeColumn) -> NDArray[np.float64]:
+    """The column as floats (NaN where it states none, or no number)."""
+    table = np.array(
+        [n if (n := number(v)) is not None else np.nan for v in column.values] + [np.nan]
+    )
+    return table[column.codes]
+
+
+def _column_seconds(column: AttributeColumn) -> NDArray[np.float64]:
+    """The column's times as seconds since the epoch (NaN where none or malformed)."""
+    table = np.array(
+        [_seconds(t) if (t := when(v)) is not None else np.nan for v in column.values] + [np.nan]
+    )
+    return table[column.codes]
+
+
+async def _read_work(
+    store: GraphStore, ids: NDArray[np.int64], kinds: NDArray[np.int8], as_of: datetime | None
+) -> _Work:
+    """The open work among ``ids`` (Tasks and Changes), read in bulk from indexed attributes."""
+    columns = {
+        name: await store.attribute_column(ids, name, as_of=as_of)
+        for name in (
+            "state",
+            "status",
+            "effortHours",
+            "due",
+            "plannedEnd",
+            "plannedStart",
+            "origin",
+        )
+    }
+    is_change = kinds == VOCABULARY.kind_code(_CHANGE)
+    closed = np.where(
+        is_change,
+        _column_mask(columns["state"], _CLOSED_CHANGE),
+        _column_mask(columns["status"], _CLOSED_TASK),
+    )
+    keep = ~closed
+    ids, is_change = ids[keep], is_change[keep]
+    effort = _column_numbers(columns["effortHours"])[keep]
+    due = _column_seconds(columns["due"])[keep]
+    planned_end = _column_seconds(columns["plannedEnd"])[keep]
+    start = _column_seconds(columns["plannedStart"])[keep]
+    ppm = _column_mask(columns["origin"], frozenset({"ppm"}))[keep] & ~is_change
+    end = np.where(is_change, planned_end, due)
+    has_effort, has_end = ~np.isnan(effort), ~np.isnan(end)
+    scheduled = has_effort & has_end
+    start = np.where(np.isnan(start), end - effort / HOURS_PER_DAY * 86_400.0, start)
+    start = np.minimum(start, end)
+    tasks = ~is_change
+    project = np.zeros(len(ids), dtype=np.bool_)
+    project[tasks] = await project_work_of(store, ids[tasks], ppm[tasks], as_of)
+    return _Work(
+        ids,
+        project,
+        scheduled,
+        np.where(scheduled, start, 0.0),
+        np.where(scheduled, end, 0.0),
+        np.where(scheduled, np.maximum(effort, 0.0), 0.0),
+        has_effort,
+        has_end,
+        is_change,
+    )
 
 
 async def load_book(
@@ -634,104 +776,72 @@ async def load_book(
     """
     edges = _week_edges(_utc(start), _utc(end))
     moment = _now(now, as_of)
-    capacities, person_teams = await _capacities(store, teams, as_of)
-    team_index = {t.record.id: i for i, t in enumerate(capacities)}
-    people = sorted(set(person_teams))
+    capacities, members = await _capacities(store, teams, as_of)
+    people = np.unique(members.person)
     direct = await store.neighbours([t.id for t in teams], WORK_OF, as_of=as_of)
-    via_people = (
-        await store.neighbours(people, WORK_OF, as_of=as_of)
-        if people
-        else direct.subset(np.zeros(0, dtype=np.int64))
-    )
-    work_ids = sorted(set(as_ids(direct.entity)) | set(as_ids(via_people.entity)))
-    found = await records(store, work_ids, as_of)
-    work = [found[i] for i in work_ids if i in found and is_open_work(found[i])]
-    index = {w.id: i for i, w in enumerate(work)}
+    via = await store.neighbours(people, WORK_OF, as_of=as_of)
+    all_ids = np.concatenate([direct.entity, via.entity])
+    all_kinds = np.concatenate([direct.kind, via.kind])
+    ids, first = np.unique(all_ids, return_index=True)
     check_deadline()
-    assignees = await store.neighbours([w.id for w in work], ASSIGNEES, as_of=as_of)
-    n_assignees = np.bincount(assignees.origin, minlength=len(work)).astype(np.int64)
-    tasks = [w for w in work if w.kind is _TASK]
-    project_ids = await project_work_of(store, tasks, as_of)
-    project_work = np.array([w.id in project_ids for w in work], dtype=np.bool_)
-    rows = _assignment_rows(
-        direct,
-        via_people,
-        [t.id for t in teams],
-        people,
-        person_teams,
-        team_index,
-        index,
-        n_assignees,
-    )
-    scheduled = np.zeros(len(work), dtype=np.bool_)
-    starts = np.zeros(len(work))
-    ends = np.zeros(len(work))
-    efforts = np.zeros(len(work))
-    unscheduled: dict[int, list[UnscheduledWork]] = defaultdict(list)
-    lacking: dict[int, str] = {}
-    for i, record in enumerate(work):
-        gap = _missing(record)
-        planned = work_interval(record) if gap is None else None
-        if gap is not None or planned is None:
-            lacking[i] = gap or "an interval"
-            continue
-        scheduled[i] = True
-        starts[i], ends[i] = _seconds(planned[0]), _seconds(planned[1])
-        efforts[i] = max(0.0, number(record.attributes.get("effortHours")) or 0.0)
-    work_idx, team_idx, _weight = rows
-    for w, t in zip(work_idx.tolist(), team_idx.tolist(), strict=True):
-        if w in lacking:
-            unscheduled[t].append(UnscheduledWork(work[w], bool(project_work[w]), lacking[w]))
-    for t, items in unscheduled.items():
-        unique = {u.work.id: u for u in items}
-        unscheduled[t] = list(unique.values())
+    work = await _read_work(store, ids, all_kinds[first], as_of)
+    assignees = await store.neighbours(work.ids, ASSIGNEES, as_of=as_of)
+    n_assignees = np.bincount(assignees.origin, minlength=len(work.ids))
+    team_index = {t.record.id: i for i, t in enumerate(capacities)}
+    rows = _assignment_rows(direct, via, people, members, team_index, work.ids, n_assignees)
     check_deadline()
-    hours = spread(starts, ends, efforts * scheduled, edges, _seconds(moment))
-    return LoadBook(capacities, edges, work, project_work, hours, rows, unscheduled)
+    hours = spread(work.start, work.end, work.effort, edges, _seconds(moment))
+    return LoadBook(capacities, edges, work, hours, rows)
 
 
 def _assignment_rows(
     direct: Neighbours,
-    via_people: Neighbours,
-    team_ids: Sequence[int],
-    people: Sequence[int],
-    person_teams: dict[int, list[tuple[int, float]]],
+    via: Neighbours,
+    people: NDArray[np.int64],
+    members: _Memberships,
     team_index: dict[int, int],
-    work_index: dict[int, int],
+    work_ids: NDArray[np.int64],
     n_assignees: NDArray[np.int64],
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
-    """(work index, team index, weight) for every way a work item loads a team of the book."""
-    work_rows: list[int] = []
-    team_rows: list[int] = []
-    weights: list[float] = []
-    for row in range(len(direct.origin)):
-        w = work_index.get(int(direct.entity[row]))
-        if w is None:
-            continue
-        work_rows.append(w)
-        team_rows.append(team_index[team_ids[int(direct.origin[row])]])
-        weights.append(1.0 / max(1, int(n_assignees[w])))
-    for row in range(len(via_people.origin)):
-        w = work_index.get(int(via_people.entity[row]))
-        if w is None:
-            continue
-        person = people[int(via_people.origin[row])]
-        teams = person_teams.get(person, [])
-        total = sum(a for _, a in teams)
-        if total <= 0:
-            continue
-        each = 1.0 / max(1, int(n_assignees[w]))
-        for team, allocation in teams:
-            t = team_index.get(team)
-            if t is None:
-                continue
-            work_rows.append(w)
-            team_rows.append(t)
-            weights.append(each * allocation / total)
-    return (
-        np.array(work_rows, dtype=np.int64),
-        np.array(team_rows, dtype=np.int64),
-        np.array(weights, dtype=np.float64),
+) -> _Rows:
+    """Every way an open work item loads a team of the book (see the module docstring).
+
+    ``direct`` are the teams' own assignments (origin: the team's index), ``via``
+    their members' (origin: index into ``people``). Each assignee carries an equal
+    share; a person's share is split over the person's teams by allocation.
+    """
+    known = np.isin(direct.entity, work_ids)
+    d_work = np.searchsorted(work_ids, direct.entity[known])
+    d_team = direct.origin[known]
+    d_weight = 1.0 / np.maximum(1, n_assignees[d_work])
+    order = np.argsort(members.person, kind="stable")
+    m_person = members.person[order]
+    m_team = np.array([team_index.get(int(t), -1) for t in members.team[order]], dtype=np.int64)
+    m_share = members.allocation[order]
+    total = np.bincount(np.searchsorted(people, m_person), m_share, minlength=len(people))
+    known = np.isin(via.entity, work_ids)
+    v_work = np.searchsorted(work_ids, via.entity[known])
+    v_person = people[via.origin[known]]
+    lo = np.searchsorted(m_person, v_person, side="left")
+    hi = np.searchsorted(m_person, v_person, side="right")
+    count = hi - lo
+    rep_work = np.repeat(v_work, count)
+    rep_person = np.repeat(np.searchsorted(people, v_person), count)
+    # the membership rows of each assignment's person, one after the other
+    slot = (
+        np.repeat(lo, count)
+        + np.arange(int(count.sum()))
+        - np.repeat(np.cumsum(count) - count, count)
+    ).astype(np.int64)
+    share = np.divide(
+        m_share[slot], total[rep_person], out=np.zeros(len(slot)), where=total[rep_person] > 0
+    )
+    v_weight = share / np.maximum(1, n_assignees[rep_work])
+    v_team = m_team[slot]
+    inside = (v_team >= 0) & (v_weight > 0)
+    return _Rows(
+        np.concatenate([d_work, rep_work[inside]]).astype(np.int64),
+        np.concatenate([d_team, v_team[inside]]).astype(np.int64),
+        np.concatenate([d_weight, v_weight[inside]]).astype(np.float64),
     )
 
 
@@ -770,6 +880,7 @@ async def team_load(
     """
     team = await _team(store, team_key, as_of)
     book = await load_book(store, [team], start, end, as_of=as_of, now=now)
+    await book.read_details(store, 0, as_of)
     info = book.teams[0]
     return TeamLoad(
         team,
@@ -785,18 +896,20 @@ async def team_load(
 
 async def all_teams(store: GraphStore, as_of: datetime | None) -> list[EntityRecord]:
     """Every team that is not retired (as the graph is now; then re-read ``as_of``)."""
-    ids: list[int] = []
+    teams: list[EntityRecord] = []
     after: int | None = None
     query = EntityQuery(kind=_TEAM, statuses=frozenset({Status.ACTIVE, Status.STALE}))
     while True:
         check_deadline()
         page = await store.find_entities(query, first=1000, after=after)
-        ids += [r.id for r in page.items]
+        teams += page.items
         if not page.has_next:
             break
         after = page.end_cursor
-    found = await records(store, ids, as_of)
-    return [found[i] for i in ids if i in found]
+    if as_of is None:
+        return teams
+    found = await records(store, [t.id for t in teams], as_of)
+    return [found[t.id] for t in teams if t.id in found]
 
 
 async def capacity_forecast(
