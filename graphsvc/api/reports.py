@@ -10,13 +10,12 @@ Rendering (and Graphviz, for HTML) runs in a worker thread, off the event loop.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 
 from graphsvc.api.problems import Problem
-from graphsvc.api.rest import Reader, Svc
+from graphsvc.api.rest import IsoTime, Reader, Svc
 from graphsvc.errors import InvalidInput
 from graphsvc.report import MEDIA_TYPES, ReportFormat, build_change_report, render_report
 from graphsvc.report.model import ChangeReport
@@ -62,7 +61,7 @@ async def change_report(
         ReportFormat, Query(alias="format", description="html (default), md or json")
     ] = ReportFormat.HTML,
     as_of: Annotated[
-        datetime | None,
+        IsoTime | None,
         Query(alias="asOf", description="Read the graph as it was then (with a time zone)."),
     ] = None,
 ) -> Response:

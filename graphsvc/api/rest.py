@@ -36,6 +36,7 @@ Every route does its store and CPU work in the worker loops
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -47,7 +48,7 @@ import orjson
 import structlog
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.requests import ClientDisconnect
 
 from graphsvc.analysis.impact import Impact, dependencies, impact
@@ -844,13 +845,26 @@ def _answer_of(shape: AnswerShape) -> dict[int | str, dict[str, Any]]:
     }
 
 
+def _iso_only(value: object) -> object:
+    """Refuse a number where a time is asked for (pydantic would read it as Unix seconds)."""
+    if isinstance(value, str) and not _ISO_DATE.match(value):
+        msg = "not an ISO 8601 date or time (for example 2030-01-07 or 2030-01-07T09:00:00Z)"
+        raise ValueError(msg)
+    return value
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+IsoTime = Annotated[datetime, BeforeValidator(_iso_only)]
+"""A time in a query parameter: ISO 8601 only (``0`` or ``1700000000`` are refused)."""
+
+
 def _walk_route(walk: Callable[..., Awaitable[Impact]], what: str) -> Callable[..., Any]:
     async def read(
         _principal: Reader,
         svc: Svc,
         ref: Annotated[list[str], Query(description=REF_HELP, min_length=1, max_length=1000)],
         max_depth: Annotated[int | None, Query(alias="maxDepth", ge=0, le=10_000)] = None,
-        as_of: Annotated[datetime | None, Query(alias="asOf")] = None,
+        as_of: Annotated[IsoTime | None, Query(alias="asOf")] = None,
         first: Annotated[int, Query(ge=0, le=500)] = 50,
         after: Annotated[
             str | None,
@@ -904,7 +918,7 @@ async def ownership_read(
     ref: Annotated[
         str, Query(description=REF_HELP.replace(" Repeat the parameter for several.", ""))
     ],
-    as_of: Annotated[datetime | None, Query(alias="asOf")] = None,
+    as_of: Annotated[IsoTime | None, Query(alias="asOf")] = None,
 ) -> JSONResponse:
     """Return who owns and supports the entity, direct or inherited (PRODUCT.md 4.3)."""
 
@@ -916,9 +930,9 @@ async def ownership_read(
 
 
 PeriodStart = Annotated[
-    datetime, Query(alias="from", description="A moment in the first week (ISO 8601).")
+    IsoTime, Query(alias="from", description="A moment in the first week (ISO 8601).")
 ]
-PeriodEnd = Annotated[datetime, Query(description="A moment in the last week (ISO 8601).")]
+PeriodEnd = Annotated[IsoTime, Query(description="A moment in the last week (ISO 8601).")]
 
 
 @router.get(
@@ -932,7 +946,7 @@ async def team_load_read(
     key: str,
     start: PeriodStart,
     to: PeriodEnd,
-    as_of: Annotated[datetime | None, Query(alias="asOf")] = None,
+    as_of: Annotated[IsoTime | None, Query(alias="asOf")] = None,
 ) -> JSONResponse:
     """Return the team's weekly capacity, project and operational load, and week states."""
 
@@ -952,7 +966,7 @@ async def capacity_forecast_read(
     svc: Svc,
     start: PeriodStart,
     to: PeriodEnd,
-    as_of: Annotated[datetime | None, Query(alias="asOf")] = None,
+    as_of: Annotated[IsoTime | None, Query(alias="asOf")] = None,
 ) -> JSONResponse:
     """Return the teams that are over their project share or overbooked in the period."""
 
@@ -971,7 +985,7 @@ async def project_plan_read(
     _principal: Reader,
     svc: Svc,
     key: str,
-    as_of: Annotated[datetime | None, Query(alias="asOf")] = None,
+    as_of: Annotated[IsoTime | None, Query(alias="asOf")] = None,
 ) -> JSONResponse:
     """Return the plan of the project: every prerequisite task and what holds it up."""
 

@@ -157,3 +157,12 @@ async def test_unknown_keys_and_bad_periods_are_refused(work_api: Api) -> None:
     assert r.status_code == 404 and "Team/nobody" in r.json()["detail"]
     r = await work_api.client.get("/api/v1/capacity-forecast", params={"from": "not a date"})
     assert r.status_code == 422
+    # a number is not a time (pydantic alone would read it as Unix seconds)
+    for path, params in (
+        ("/api/v1/capacity-forecast", {"from": "0", "to": "2030-01-01"}),
+        ("/api/v1/projects/prj-ehr/plan", {"asOf": "1700000000"}),
+        ("/api/v1/impact", {"ref": "Task/tsk-hl7", "asOf": "0"}),
+    ):
+        r = await work_api.client.get(path, params=params)
+        assert r.status_code == 422, (path, r.text)
+        assert "not an ISO 8601 date or time" in r.text
