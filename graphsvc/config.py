@@ -59,8 +59,8 @@ class Settings(BaseSettings):
             are refused (``ANSWER_TOO_LARGE``) and their work stopped.
         worker_threads: Threads (each with its event loop) where requests do their
             work, off the server's event loop; also how many compute at once.
-        gc_freeze_survivors: After each collection, move what survived out of the
-            collector's reach (:func:`graphsvc.collector.freeze_survivors`).
+        gc_freeze_survivors: After each collection of an older generation, move what
+            survived out of the collector's reach (:func:`graphsvc.collector.freeze_survivors`).
         row_cache_entries: Embedded store: entity rows, alias lists and relation rows
             each kept in memory after a read until the next commit (0: none). Portals
             reading the same entities again are answered without SQLite.
