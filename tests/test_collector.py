@@ -16,8 +16,8 @@ class _Node:
 
 def test_older_generation_collections_freeze_their_survivors_young_ones_do_not() -> None:
     """Freezing after every young collection was tried (759b12a) and reverted: in the
-    10-minute soak it made the server's memory grow without bound (objects of cycles
-    alive at a collection stay frozen) and the p99s worse."""
+    10-minute soak the server's memory grew steadily and never came back (objects of
+    cycles alive at a collection stay frozen), and the p99s were worse than before."""
     scheduled: list[Callable[[], None]] = []
     gc.collect()
     gc.unfreeze()
