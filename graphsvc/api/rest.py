@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import functools
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -57,21 +58,27 @@ from graphsvc.analysis.plan import ProjectPlan, project_plan
 from graphsvc.analysis.work import CapacityForecast, TeamLoad, capacity_forecast, team_load
 from graphsvc.api.answers import AnswerShape
 from graphsvc.api.auth import Authenticator
-from graphsvc.api.problems import Problem
+from graphsvc.api.problems import Problem, problem_response
 from graphsvc.api.tokens import Principal, Scope
 from graphsvc.api.workers import WorkerLoops
 from graphsvc.collector import gc_paused
 from graphsvc.config import Settings
-from graphsvc.deadline import deadline
+from graphsvc.deadline import current_deadline, deadline
 from graphsvc.errors import BatchRejected, InvalidInput, ItemError, NotFound, ReadOnlyStore
 from graphsvc.ingest.engine import IngestEngine
 from graphsvc.ingest.results import IngestSummary
 from graphsvc.ingest.runner import resolve_refs
 from graphsvc.model.batch import EntityRef, IngestBatch
-from graphsvc.model.records import EntityRecord, IdentityConflict, RunRecord
+from graphsvc.model.records import (
+    EntityRecord,
+    HistoryEvent,
+    IdentityConflict,
+    ItemKind,
+    RunRecord,
+)
 from graphsvc.model.validation import parse_batch, parse_batch_json
-from graphsvc.model.vocabulary import EntityKind, Status
-from graphsvc.store.base import EntityQuery, GraphStore
+from graphsvc.model.vocabulary import EntityKind, RelationType, Status
+from graphsvc.store.base import EntityQuery, EventQuery, GraphStore
 
 __all__ = ["READ_ONLY_MESSAGE", "Services", "router"]
 
@@ -1021,3 +1028,177 @@ async def resolve_entities(body: ResolveIn, _principal: Reader, svc: Svc) -> Res
     whose strong identifiers agree); one naming two entities names none.
     """
     return ResolveOut(ids=await svc.run(lambda: resolve_refs(svc.store, body.refs)))
+
+
+# ------------------------------------------------------------------ events
+
+MAX_EVENT_WAIT = 30.0
+"""Longest ``wait`` of ``GET /api/v1/events``, in seconds."""
+
+EVENT_POLL_SECONDS = 0.1
+"""How often a long poll looks at the store for new events."""
+
+
+class FieldChangeOut(BaseModel):
+    """One field's value before and after an event (``null``: absent)."""
+
+    field: str = Field(
+        description="name, status, attributes.<a>, identifiers.<t>, alias, mergedInto or merged."
+    )
+    old: Any
+    new: Any
+
+
+class EventOut(BaseModel):
+    """One committed change (PRODUCT.md 8)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    seq: int = Field(description="Position in the store's history; increases in commit order.")
+    at: datetime = Field(description="Commit time of the change.")
+    op: str = Field(description="created, updated, status_changed, merged or merged_into.")
+    item: str = Field(description="entity or relation.")
+    item_id: int = Field(alias="itemId", description="The entity's or relation's id.")
+    source: str
+    actor: str = Field(description="Who sent the change (a token's name, cli); may be empty.")
+    run_id: str | None = Field(alias="runId")
+    changes: list[FieldChangeOut]
+
+    @classmethod
+    def of(cls, e: HistoryEvent) -> EventOut:
+        """Convert a history event."""
+        return cls(
+            seq=e.seq,
+            at=e.at,
+            op=e.op.value,
+            item=e.item.value,
+            item_id=e.item_id,
+            source=e.source,
+            actor=e.actor,
+            run_id=e.run_id,
+            changes=[FieldChangeOut(field=k, old=v.old, new=v.new) for k, v in e.changes.items()],
+        )
+
+
+class EventPageOut(BaseModel):
+    """Events after the cursor, in commit order; pass ``next`` as ``after`` to go on."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    items: list[EventOut]
+    next: int = Field(
+        description=(
+            "Pass as `after` for the next call. Always given: at the end of the feed it is "
+            "the cursor to wait from; it may move past events a filter left out."
+        )
+    )
+    has_more: bool = Field(
+        alias="hasMore", description="Events after `next` exist already: call again at once."
+    )
+    oldest_seq: int = Field(
+        alias="oldestSeq",
+        description="The oldest seq the server holds; an `after` below oldestSeq - 1 is 410.",
+    )
+
+
+@router.get(
+    "/events",
+    response_model=EventPageOut,
+    response_model_by_alias=True,
+    summary="The event feed: every committed change after a cursor, with a long poll",
+    responses={410: {"model": Problem, "content": {"application/problem+json": {}}}},
+)
+async def list_events(
+    _principal: Reader,
+    svc: Svc,
+    after: Annotated[
+        int | None,
+        Query(ge=0, le=2**62, description="Only events with a larger seq (the last `next`)."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Most events answered.")] = 100,
+    item: Annotated[
+        ItemKind | None, Query(description="Only events of entities, or only of relations.")
+    ] = None,
+    kind: Annotated[
+        list[KindSpelling] | None,
+        Query(description="Only events of entities of these kinds (repeat the parameter)."),
+    ] = None,
+    type_: Annotated[
+        list[RelationType] | None,
+        Query(
+            alias="type",
+            description=(
+                "Only events of relations of these types (repeat the parameter). With `kind`, "
+                "events of either; with `kind` alone, no relation event."
+            ),
+        ),
+    ] = None,
+    source: Annotated[
+        list[Annotated[str, Field(max_length=200)]] | None,
+        Query(max_length=50, description="Only events made by these sources."),
+    ] = None,
+    exclude_source: Annotated[
+        list[Annotated[str, Field(max_length=200)]] | None,
+        Query(
+            alias="excludeSource",
+            max_length=50,
+            description="No event made by these sources (a tool leaves out its own writes).",
+        ),
+    ] = None,
+    wait: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=MAX_EVENT_WAIT,
+            description=(
+                "Seconds to wait for an event when there is none yet (long poll); the answer "
+                "comes as soon as one commits. Ends early before the request timeout."
+            ),
+        ),
+    ] = 0,
+) -> Any:
+    """Return events with ``seq > after`` matching every filter, oldest first (PRODUCT.md 8).
+
+    Without ``after``, from the first event. The answer is empty only when
+    nothing matched before ``wait`` ran out; ``next`` is then the cursor to ask
+    again from. A cursor the server no longer holds events after (``after``
+    below ``oldestSeq - 1``) is answered 410 Gone: events were removed, the
+    reader must resynchronise.
+    """
+    query = EventQuery(
+        item=item,
+        kinds=frozenset(_kind(k) for k in kind) if kind else None,
+        types=frozenset(type_) if type_ else None,
+        sources=frozenset(source) if source else None,
+        exclude_sources=frozenset(exclude_source or ()),
+    )
+    cursor = after or 0
+    ends = time.monotonic() + wait
+    found = current_deadline()
+    if found is not None:  # answer before the request timeout stops the request
+        ends = min(ends, found.at - 1.0)
+    checked = False
+    while True:
+        page = await svc.run(functools.partial(svc.store.events, query, first=limit, after=cursor))
+        if not checked:
+            checked = True
+            if after is not None and after < page.oldest_seq - 1:
+                return problem_response(
+                    410,
+                    "Gone",
+                    f"after={after} is older than the oldest event the server holds "
+                    f"(seq {page.oldest_seq}): read the current state again and follow the feed "
+                    f"from after={page.oldest_seq - 1}",
+                )
+        cursor = page.end_cursor
+        now = time.monotonic()
+        if page.items or now >= ends:
+            break
+        if not page.has_next:  # caught up: look again soon (a stretch filtered out: at once)
+            await anyio.sleep(min(EVENT_POLL_SECONDS, ends - now))
+    return EventPageOut(
+        items=[EventOut.of(e) for e in page.items],
+        next=cursor,
+        has_more=page.has_next,
+        oldest_seq=page.oldest_seq,
+    )

@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
 __all__ = [
+    "EVENT_SCAN",
     "MERGED",
     "Assertion",
     "AssertionState",
@@ -71,6 +72,8 @@ __all__ = [
     "EntityQuery",
     "EntityState",
     "EntityUpdate",
+    "EventPage",
+    "EventQuery",
     "GraphStore",
     "HistoryPage",
     "ItemRef",
@@ -91,6 +94,7 @@ __all__ = [
     "WalkedEdges",
     "WriteTransaction",
     "check_indexed",
+    "event_page",
 ]
 
 _T = TypeVar("_T")
@@ -166,6 +170,91 @@ class HistoryPage:
     has_next: bool
     end_cursor: int | None
     total: int
+
+
+EVENT_SCAN = 10_000
+"""Most sequence numbers one :meth:`GraphStore.events` call looks through.
+
+A filter that matches few events must not make one call read the whole
+history: each call scans at most this many positions after the cursor and
+answers the cursor it reached (:attr:`EventPage.end_cursor`), so a reader
+following the feed moves on even through a stretch of events it filtered out."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    """Which events of the store's history :meth:`GraphStore.events` answers.
+
+    Every given condition must hold. ``kinds`` and ``types`` together name the
+    items whose events are wanted: an entity event matches when ``kinds`` holds
+    the entity's kind, a relation event when ``types`` holds the relation's
+    type; when only ``kinds`` is given, no relation event matches, and the other
+    way round; when neither is given, every item matches. The kind of a merged
+    entity is the kind it had (merges never change kinds).
+
+    Attributes:
+        item: Only events of entities, or only of relations.
+        kinds: Only events of entities of these kinds (see above).
+        types: Only events of relations of these types (see above).
+        sources: Only events made by one of these sources.
+        exclude_sources: No event made by one of these sources (a tool that
+            writes back under its own source reads the feed without its echoes).
+    """
+
+    item: ItemKind | None = None
+    kinds: frozenset[EntityKind] | None = None
+    types: frozenset[RelationType] | None = None
+    sources: frozenset[str] | None = None
+    exclude_sources: frozenset[str] = frozenset()
+
+    @property
+    def selects_items(self) -> bool:
+        """Whether the kind of each event's item (a join) decides whether it matches."""
+        return self.kinds is not None or self.types is not None
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    """One page of the store's events, in ``seq`` order (which is commit order).
+
+    Attributes:
+        items: The matching events with ``seq > after``, at most ``first``.
+        has_next: Whether events after :attr:`end_cursor` exist now (matching or
+            not); ``False`` means the reader has caught up.
+        end_cursor: Pass as ``after`` for the next page: the seq of the last event
+            on a full page, else the last seq looked through (at most
+            :data:`EVENT_SCAN` after ``after``). Never beyond an event not yet
+            readable, so nothing committed later is skipped; equal to ``after``
+            (``0`` for none) when nothing newer exists.
+        oldest_seq: The oldest seq the store still holds: a cursor below
+            ``oldest_seq - 1`` has lost events (``1`` while nothing was ever removed).
+    """
+
+    items: tuple[HistoryEvent, ...]
+    has_next: bool
+    end_cursor: int
+    oldest_seq: int
+
+
+def event_page(
+    rows: Sequence[HistoryEvent], first: int, *, after: int, upto: int, last: int, oldest: int
+) -> EventPage:
+    """Build the page of :meth:`GraphStore.events` from the rows of one scan.
+
+    Args:
+        rows: Matching events with ``after < seq <= upto``, in seq order, at most
+            ``first + 1``.
+        first: The page size asked for.
+        after: The cursor asked for (``0`` for none).
+        upto: The last seq the scan looked at.
+        last: The last seq committed when the scan began.
+        oldest: The oldest seq the store holds.
+    """
+    items = tuple(rows[:first])
+    if len(rows) > first:
+        return EventPage(items, True, items[-1].seq if items else after, oldest)
+    end = max(after, upto)
+    return EventPage(items, end < last, end, oldest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -799,6 +888,28 @@ class GraphStore(ABC):
         """Return the history of one entity or relation, oldest first.
 
         For an entity this includes the events of entities merged into it.
+        """
+
+    @abstractmethod
+    async def events(self, query: EventQuery, *, first: int, after: int | None = None) -> EventPage:
+        """Return the history of the whole store after a cursor: the event feed.
+
+        Events with ``seq > after`` (``None``: from the start) that match
+        ``query``, in seq order, at most ``first`` (``0``: none, only the
+        cursor). One call looks through at most :data:`EVENT_SCAN` sequence
+        numbers, so a page may hold fewer than ``first`` events, even none,
+        while ``has_next`` is true; follow :attr:`EventPage.end_cursor`.
+
+        Seq order is commit order: a reader that has seen ``seq = n`` never
+        later finds a new event below ``n``, so a feed following
+        ``end_cursor`` sees every committed event exactly once. Each backend
+        says why (the embedded store has one writer; Neo4j allocates seqs
+        under the store-wide write lock, held until commit). Every call first
+        reads the last committed seq and scans no further: events committed
+        while it reads are left for the next call, never skipped.
+
+        Events of merged entities and of items retired since stay in the
+        feed; an event's item is named by its id as recorded.
         """
 
     @abstractmethod

@@ -35,6 +35,7 @@ QUERIES: dict[str, str] = {
     "entities": "{ entities { totalCount } }",
     "runs": "{ runs { runId } }",
     "identityConflicts": "{ identityConflicts { edges { cursor } } }",
+    "events": "{ events(first: 5) { edges { cursor } pageInfo { endCursor } } }",
     "teamLoad": '{ teamLoad(teamKey: "payments", from: "2030-01-07T00:00:00Z",'
     ' to: "2030-01-20T00:00:00Z") { worst } }',
     "capacityForecast": '{ capacityForecast(from: "2030-01-07T00:00:00Z",'
@@ -67,6 +68,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("post", "/api/v1/runs"): Route("POST", "/api/v1/runs", Scope.WRITE, {"source": "sweep"}),
     ("get", "/api/v1/runs"): Route("GET", "/api/v1/runs", Scope.READ),
     ("get", "/api/v1/identity-conflicts"): Route("GET", "/api/v1/identity-conflicts", Scope.READ),
+    ("get", "/api/v1/events"): Route("GET", "/api/v1/events?after=0&limit=5", Scope.READ),
     ("post", "/api/v1/runs/{run_id}/finish"): Route(
         "POST", "/api/v1/runs/nope/finish", Scope.WRITE, {"complete": False}
     ),

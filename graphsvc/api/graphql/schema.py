@@ -37,6 +37,7 @@ from strawberry.types.graphql import OperationType
 
 from graphsvc.api.graphql.analysis import AnalysisQuery, EntityRefInput, not_found
 from graphsvc.api.graphql.context import GraphContext
+from graphsvc.api.graphql.events import EventsQuery
 from graphsvc.api.graphql.guards import (
     BoundedExecutionContext,
     ClientSafeErrors,
@@ -151,7 +152,7 @@ def _refusal(context: object, operation: OperationType) -> GraphQLError | None:
 
 
 @strawberry.type
-class Query(AnalysisQuery, WorkQuery):
+class Query(AnalysisQuery, WorkQuery, EventsQuery):
     """Read access; every field needs the ``read`` scope."""
 
     @strawberry.field(description="Any entity or relation by its Relay global id.")

@@ -70,6 +70,7 @@ from graphsvc.model.vocabulary import (
     normalize_key,
 )
 from graphsvc.store.base import (
+    EVENT_SCAN,
     MERGED,
     AssertionState,
     AttributeColumn,
@@ -81,6 +82,8 @@ from graphsvc.store.base import (
     EntityPage,
     EntityQuery,
     EntityState,
+    EventPage,
+    EventQuery,
     GraphStore,
     HistoryPage,
     ItemRef,
@@ -93,6 +96,7 @@ from graphsvc.store.base import (
     WalkedEdges,
     WriteTransaction,
     check_indexed,
+    event_page,
 )
 from graphsvc.store.embedded import kernel
 from graphsvc.store.embedded.index import MAX_MICROS, Adjacency, GraphIndex, triple_key
@@ -1066,29 +1070,89 @@ class EmbeddedStore(GraphStore):
             )
             .fetchall()
         )
-        events = []
-        for seq, at, op, item, source_id, actor, run_id, changes in rows[:first]:
-            kind, item_id = decode(item)
-            parsed: dict[str, list[Any]] = orjson.loads(changes) if changes else {}
-            events.append(
-                HistoryEvent(
-                    seq=seq,
-                    at=from_micros(at),
-                    op=HistoryOp(op),
-                    item=kind,
-                    item_id=item_id,
-                    source=self._source_name(source_id),
-                    actor=actor,
-                    run_id=run_id,
-                    changes={k: FieldChange(v[0], v[1]) for k, v in parsed.items()},
-                )
-            )
+        events = [self._history_event(row) for row in rows[:first]]
         [(total,)] = self._reader().execute(
             f"SELECT count(*) FROM history WHERE item IN ({marks})", tuple(items)
         )
         return HistoryPage(
             tuple(events), len(rows) > first, events[-1].seq if events else None, int(total)
         )
+
+    def _history_event(self, row: Sequence[Any]) -> HistoryEvent:
+        """An event from ``seq, at, op, item, source_id, actor, run_id, changes``."""
+        seq, at, op, item, source_id, actor, run_id, changes = row
+        kind, item_id = decode(item)
+        parsed: dict[str, list[Any]] = orjson.loads(changes) if changes else {}
+        return HistoryEvent(
+            seq=seq,
+            at=from_micros(at),
+            op=HistoryOp(op),
+            item=kind,
+            item_id=item_id,
+            source=self._source_name(source_id),
+            actor=actor,
+            run_id=run_id,
+            changes={k: FieldChange(v[0], v[1]) for k, v in parsed.items()},
+        )
+
+    @_reads_the_file
+    async def events(self, query: EventQuery, *, first: int, after: int | None = None) -> EventPage:
+        """Return the store's events after a cursor (see the port).
+
+        Seq order is commit order here because the store has one writer (the
+        file lock and the write lock) and ``history.seq`` is the table's
+        rowid, given in insertion order; a rolled-back transaction gives its
+        numbers back, so there are no gaps either.
+
+        Each statement reads its own snapshot of the file: the last seq is read
+        first and the scan stops there, so an event committed in between (with
+        a larger seq) is left for the next call. The kind of an event's item is
+        a join on the entity or relation table by primary key, made only when
+        ``query`` names kinds or types; the window ``seq > after AND seq <=
+        upto`` is a range of the history table's rowid.
+        """
+        first = max(0, first)
+        start = max(0, after or 0)
+        conn = self._reader()
+        low, high = conn.execute("SELECT min(seq), max(seq) FROM history").fetchone()
+        last = int(high or 0)
+        oldest = int(low) if low is not None else 1
+        upto = min(start + EVENT_SCAN, last)
+        if upto <= start:
+            return EventPage((), False, start, oldest)
+        sql = [
+            "SELECT h.seq, h.at, h.op, h.item, h.source_id, h.actor, r.run_id, h.changes "
+            "FROM history h LEFT JOIN run r ON r.seq = h.run_seq"
+        ]
+        where = ["h.seq > ?", "h.seq <= ?"]
+        params: list[object] = [start, upto]
+        if query.sources is not None or query.exclude_sources:
+            sql.append("JOIN source s ON s.id = h.source_id")
+        if query.sources is not None:
+            where.append(f"s.name IN ({','.join('?' * len(query.sources))})")
+            params += sorted(query.sources)
+        if query.exclude_sources:
+            where.append(f"s.name NOT IN ({','.join('?' * len(query.exclude_sources))})")
+            params += sorted(query.exclude_sources)
+        if query.item is not None:
+            where.append("(h.item & 1) = ?")
+            params.append(1 if query.item is ItemKind.RELATION else 0)
+        if query.selects_items:
+            sql.append(
+                "LEFT JOIN entity e ON (h.item & 1) = 0 AND e.id = (h.item >> 1) "
+                "LEFT JOIN relation x ON (h.item & 1) = 1 AND x.id = (h.item >> 1)"
+            )
+            kinds = sorted(self.vocabulary.kind_code(k) for k in query.kinds or ())
+            types = sorted(self.vocabulary.type_code(t) for t in query.types or ())
+            where.append(
+                f"(e.kind IN ({','.join('?' * len(kinds))}) "
+                f"OR x.type IN ({','.join('?' * len(types))}))"
+            )
+            params += [*kinds, *types]
+        text = f"{' '.join(sql)} WHERE {' AND '.join(where)} ORDER BY h.seq LIMIT ?"
+        rows = conn.execute(text, (*params, first + 1)).fetchall()
+        events = [self._history_event(row) for row in rows]
+        return event_page(events, first, after=start, upto=upto, last=last, oldest=oldest)
 
     async def check(self, *, limit: int = 100) -> CheckReport:
         """Check the file, the history, the index and the identifiers (see the port)."""

@@ -802,6 +802,64 @@ def history_count(items: Sequence[int]) -> Statement:
     )
 
 
+OLDEST_EVENT = Statement(
+    f"MATCH (h:{HISTORY})\nWHERE h.seq > 0\nRETURN h.seq AS seq\nORDER BY seq LIMIT 1",
+    op="oldest_event",
+)
+"""The oldest history event's ``seq`` (no row: none); an index-backed order on ``history_seq``."""
+
+
+@_packs
+def events_page(
+    after: int,
+    upto: int,
+    limit: int,
+    *,
+    parity: int | None = None,
+    kinds: Sequence[int] | None = None,
+    types: Sequence[str] | None = None,
+    sources: Sequence[str] | None = None,
+    excluded: Sequence[str] = (),
+) -> Statement:
+    """The store's events with ``after < seq <= upto``, in seq order, at most ``limit``.
+
+    A seek on the ``history_seq`` range index. ``parity`` keeps entity (``0``)
+    or relation (``1``) events; ``kinds`` (entity kind codes) and ``types``
+    (relation type names) keep the events of items of those kinds or types,
+    read from the entity node or the relation's reference node by id (each a
+    unique-index lookup, made only when a kind or type is asked for);
+    ``sources`` and ``excluded`` keep or drop events by their source.
+    """
+    where = ["h.seq > $after", "h.seq <= $upto"]
+    params: dict[str, Any] = {"after": after, "upto": upto, "limit": limit}
+    if sources is not None:
+        where.append("h.source IN $sources")
+        params["sources"] = sorted(sources)
+    if excluded:
+        where.append("NOT h.source IN $excluded")
+        params["excluded"] = sorted(excluded)
+    if parity is not None:
+        where.append("h.item % 2 = $parity")
+        params["parity"] = parity
+    text = f"MATCH (h:{HISTORY})\nWHERE {' AND '.join(where)}\n"
+    if kinds is not None or types is not None:
+        text += (
+            f"OPTIONAL MATCH (e:{ENTITY} {{id: h.item / 2}}) WHERE h.item % 2 = 0\n"
+            f"OPTIONAL MATCH (k:{RELATION_REF} {{id: h.item / 2}}) WHERE h.item % 2 = 1\n"
+            "WITH h, e, k\n"
+            "WHERE e.kind IN $kinds OR k.type IN $types\n"
+        )
+        params["kinds"] = sorted(kinds or ())
+        params["types"] = sorted(types or ())
+    return Statement(
+        text + "RETURN h.seq AS seq, h.at AS at, h.op AS op, h.item AS item, h.source AS source, "
+        "h.actor AS actor, h.run_id AS run_id, h.changes AS changes\n"
+        "ORDER BY seq LIMIT $limit",
+        params,
+        op="events_page",
+    )
+
+
 @_packs
 def events_after(items: Sequence[int], as_of: int) -> Statement:
     """Events of the given item codes later than ``as_of``, newest first (to undo them)."""

@@ -91,6 +91,7 @@ from graphsvc.model.vocabulary import (
     normalize_key,
 )
 from graphsvc.store.base import (
+    EVENT_SCAN,
     MERGED,
     AssertionState,
     AttributeColumn,
@@ -101,6 +102,8 @@ from graphsvc.store.base import (
     EntityPage,
     EntityQuery,
     EntityState,
+    EventPage,
+    EventQuery,
     GraphStore,
     HistoryPage,
     ItemRef,
@@ -112,6 +115,7 @@ from graphsvc.store.base import (
     TraversalSpec,
     WriteTransaction,
     check_indexed,
+    event_page,
 )
 from graphsvc.store.history import ItemState, revert
 from graphsvc.store.locks import ThreadSafeAsyncLock
@@ -931,26 +935,68 @@ class Neo4jStore(GraphStore):
             return await run(q.history_page(items, after or 0, first + 1)), int(counted[0]["n"])
 
         rows, total = await self._read(work, "reading history")
-        events = []
-        for row in rows[:first]:
-            kind, item_id = decode(int(row["item"]))
-            parsed: dict[str, list[Any]] = orjson.loads(row["changes"]) if row["changes"] else {}
-            events.append(
-                HistoryEvent(
-                    seq=int(row["seq"]),
-                    at=from_micros(int(row["at"])),
-                    op=HistoryOp(row["op"]),
-                    item=kind,
-                    item_id=item_id,
-                    source=str(row["source"]),
-                    actor=str(row["actor"] or ""),
-                    run_id=row["run_id"],
-                    changes={k: FieldChange(v[0], v[1]) for k, v in parsed.items()},
-                )
-            )
+        events = [_history_event(row) for row in rows[:first]]
         return HistoryPage(
             tuple(events), len(rows) > first, events[-1].seq if events else None, total
         )
+
+    async def events(self, query: EventQuery, *, first: int, after: int | None = None) -> EventPage:
+        """Return the store's events after a cursor (see the port).
+
+        Why seq order is commit order with concurrent writers, in this process
+        or others: every write transaction (:meth:`write` and :meth:`transact`
+        alike) begins with :func:`~graphsvc.store.neo4j.cypher.lock_meta`, a
+        ``SET`` on the one meta node, which takes that node's exclusive lock
+        until the transaction commits or rolls back, and only then reads the
+        ``next_history`` counter. Its seqs are allocated from that counter and
+        the counter written back (``save_meta``) in the same transaction. So a
+        second writer cannot read the counter before the first has committed:
+        transactions hold disjoint, increasing seq ranges in the order they
+        commit. A transaction rolled back (or retried by the driver after a
+        transient failure, a cluster leader switch among them) wrote nothing,
+        and its retry reads the counter again under the lock: the same seqs, no
+        duplicate. Identity conflicts take seqs from the same counter, so the
+        history has gaps, which the window below does not mind. A read on a
+        cluster follower sees a prefix of the leader's commits, that is, a
+        prefix of the seqs.
+
+        The scan window ends at the counter read first in the same read
+        transaction (``next_history - 1``): an event committed while the page
+        is read may have a larger seq and is left for the next call. The
+        window is a range seek on the ``history_seq`` index; a kind or type
+        filter reads each scanned event's entity (``Entity.id``) or relation
+        reference (``RelationRef.id``) by unique index, at most
+        :data:`~graphsvc.store.base.EVENT_SCAN` lookups per call.
+        """
+        first = max(0, first)
+        start = max(0, after or 0)
+
+        async def work(run: Run) -> tuple[int, int, list[Row]]:
+            meta = await run(q.READ_META)
+            last = max(0, int(meta[0]["next_history"] or 1) - 1) if meta else 0
+            found = await run(q.OLDEST_EVENT)
+            oldest = int(found[0]["seq"]) if found else 1
+            upto = min(start + EVENT_SCAN, last)
+            if upto <= start:
+                return last, oldest, []
+            statement = q.events_page(
+                start,
+                upto,
+                first + 1,
+                parity=None if query.item is None else int(query.item is ItemKind.RELATION),
+                kinds=None
+                if query.kinds is None
+                else [self.vocabulary.kind_code(k) for k in query.kinds],
+                types=None if query.types is None else [t.value for t in query.types],
+                sources=None if query.sources is None else list(query.sources),
+                excluded=list(query.exclude_sources),
+            )
+            return last, oldest, await run(statement)
+
+        last, oldest, rows = await self._read(work, "reading events")
+        upto = min(start + EVENT_SCAN, last)
+        events = [_history_event(row) for row in rows]
+        return event_page(events, first, after=start, upto=upto, last=last, oldest=oldest)
 
     async def check(self, *, limit: int = 100) -> CheckReport:
         """Check the history against the graph and the identifiers (see the port).
@@ -1255,6 +1301,22 @@ def _resolved(rows: Sequence[Row], n: int) -> list[int | None]:
             target = row["merged_into"] if row["merged_into"] is not None else row["entity_id"]
             out[int(row["i"])] = int(target)
     return out
+
+
+def _history_event(row: Row) -> HistoryEvent:
+    kind, item_id = decode(int(row["item"]))
+    parsed: dict[str, list[Any]] = orjson.loads(row["changes"]) if row["changes"] else {}
+    return HistoryEvent(
+        seq=int(row["seq"]),
+        at=from_micros(int(row["at"])),
+        op=HistoryOp(row["op"]),
+        item=kind,
+        item_id=item_id,
+        source=str(row["source"]),
+        actor=str(row["actor"] or ""),
+        run_id=row["run_id"],
+        changes={k: FieldChange(v[0], v[1]) for k, v in parsed.items()},
+    )
 
 
 def _events_by_item(rows: Sequence[Row]) -> dict[int, list[tuple[str, str | None]]]:

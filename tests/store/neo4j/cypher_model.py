@@ -548,6 +548,33 @@ class Model:
     def op_history_count(self, st: Statement, p: dict[str, Any]) -> list[Row]:
         return [{"n": sum(1 for h in self.s.history.values() if h["item"] in p["items"])}]
 
+    def op_oldest_event(self, st: Statement, p: dict[str, Any]) -> list[Row]:
+        seqs = [h["seq"] for h in self.s.history.values() if h["seq"] > 0]
+        return [{"seq": min(seqs)}] if seqs else []
+
+    def op_events_page(self, st: Statement, p: dict[str, Any]) -> list[Row]:
+        def kept(h: dict[str, Any]) -> bool:
+            if not p["after"] < h["seq"] <= p["upto"]:
+                return False
+            if "sources" in p and h["source"] not in p["sources"]:
+                return False
+            if h["source"] in p.get("excluded", ()):
+                return False
+            if "parity" in p and h["item"] % 2 != p["parity"]:
+                return False
+            if "kinds" in p:
+                item_id = h["item"] // 2
+                if h["item"] % 2 == 0:
+                    e = self.s.entities.get(item_id)
+                    return e is not None and e["kind"] in p["kinds"]
+                k = self.s.refs.get(item_id)
+                return k is not None and k["type"] in p["types"]
+            return True
+
+        rows = sorted((h for h in self.s.history.values() if kept(h)), key=lambda h: h["seq"])
+        keys = ("seq", "at", "op", "item", "source", "actor", "run_id", "changes")
+        return [{k: h.get(k) for k in keys} for h in rows[: p["limit"]]]
+
     def op_events_after(self, st: Statement, p: dict[str, Any]) -> list[Row]:
         rows = sorted(
             (
