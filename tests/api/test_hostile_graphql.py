@@ -81,6 +81,7 @@ PAGED_FIELDS = [
     '{ entity(kind: SERVICE, key: "checkout") { incoming(first: %d) { totalCount } } }',
     '{ entity(kind: SERVICE, key: "checkout") { history(first: %d) { pageInfo { hasNextPage } } } }',
     '{ impact(ids: ["x"]) { affected(first: %d) { totalCount } } }',
+    "{ events(first: %d) { pageInfo { hasNextPage } } }",
 ]
 
 
