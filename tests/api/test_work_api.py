@@ -166,3 +166,34 @@ async def test_unknown_keys_and_bad_periods_are_refused(work_api: Api) -> None:
         r = await work_api.client.get(path, params=params)
         assert r.status_code == 422, (path, r.text)
         assert "not an ISO 8601 date or time" in r.text
+
+
+async def test_the_fields_take_references_too(work_api: Api) -> None:
+    """A PPM tool names its project by the id it knows (an identifier), not our key."""
+    r = await work_api.client.post(
+        "/api/v1/ingest",
+        json={
+            "source": "jira",
+            "entities": [{"kind": "Project", "key": "prj-ehr", "identifiers": {"jiraKey": "EHR"}}],
+        },
+    )
+    assert r.status_code == 200, r.text
+    body = await work_api.gql(
+        '{ projectPlan(project: {kind: PROJECT, identifiers: {jiraKey: "EHR"}}) { status } '
+        'teamLoad(team: {kind: Team, key: "t-int"}, from: "2030-01-07T00:00:00Z",'
+        ' to: "2030-01-08T00:00:00Z") { capacity } }'
+    )
+    assert "errors" not in body, body
+    assert body["data"]["projectPlan"]["status"] == "BLOCKED"
+    assert body["data"]["teamLoad"]["capacity"] == 20
+    for query, code in (
+        ('{ projectPlan(project: {kind: TEAM, key: "t-int"}) { status } }', "BAD_INPUT"),
+        (
+            '{ projectPlan(projectKey: "prj-ehr", project: {kind: PROJECT, key: "x"}) { status } }',
+            "BAD_INPUT",
+        ),
+        ("{ projectPlan { status } }", "BAD_INPUT"),
+        ('{ projectPlan(project: {kind: PROJECT, key: "nope"}) { status } }', "NOT_FOUND"),
+    ):
+        answer = await work_api.gql(query)
+        assert answer["errors"][0]["extensions"]["code"] == code, (query, answer)

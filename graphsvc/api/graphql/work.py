@@ -23,9 +23,11 @@ from graphsvc.analysis.work import (
     capacity_forecast,
     team_load,
 )
+from graphsvc.api.graphql.analysis import EntityRefInput, named_entities
 from graphsvc.api.graphql.context import GraphContext
 from graphsvc.api.graphql.derive import answer_type
 from graphsvc.errors import AnswerTooLarge, InvalidInput, NotFound
+from graphsvc.model.vocabulary import EntityKind
 
 __all__ = ["WorkQuery"]
 
@@ -81,6 +83,40 @@ def _not_found(what: str) -> GraphQLError:
     )
 
 
+async def _key_of(
+    info: Info[GraphContext, None],
+    kind: EntityKind,
+    key: str | None,
+    ref: EntityRefInput | None,
+    key_name: str,
+    ref_name: str,
+) -> str:
+    """The key of the one entity named by a key argument or a reference argument.
+
+    A reference may name the entity by identifiers (``{kind: PROJECT, identifiers:
+    {jiraKey: "EHR"}}``: the id a PPM tool knows it by).
+
+    Raises:
+        GraphQLError: ``BAD_INPUT`` unless exactly one of the two is given, or when the
+            reference is of another kind; ``NOT_FOUND`` when it names nothing.
+    """
+    if (key is None) == (ref is None):
+        msg = f'name the {kind.value.lower()}: {key_name}: "…", or {ref_name}: {{kind: …}}'
+        raise GraphQLError(msg, extensions={"code": "BAD_INPUT"})
+    if key is not None:
+        return key
+    assert ref is not None
+    named = EntityKind(ref.kind)
+    if named is not kind:
+        msg = f"{ref_name} must be a {kind.value}, not a {named.value}"
+        raise GraphQLError(msg, extensions={"code": "BAD_INPUT"})
+    [number] = await named_entities(info, None, [ref])
+    record = await info.context.loaders.entity.load(number)
+    if record is None:  # merged or gone since it was resolved
+        raise _not_found(f"{kind.value}/{number}")
+    return record.key
+
+
 @strawberry.type
 class WorkQuery:
     """The work and capacity fields of ``Query`` (every one needs the ``read`` scope)."""
@@ -94,11 +130,13 @@ class WorkQuery:
     async def team_load(
         self,
         info: Info[GraphContext, None],
-        team_key: str,
         from_: Annotated[datetime, strawberry.argument(name="from")],
         to: datetime,
+        team_key: str | None = None,
+        team: EntityRefInput | None = None,
         as_of: datetime | None = None,
     ) -> TeamLoadType:  # type: ignore[valid-type]
+        team_key = await _key_of(info, EntityKind.TEAM, team_key, team, "teamKey", "team")
         try:
             return await team_load(
                 info.context.store, team_key, _aware(from_), _aware(to), as_of=_utc(as_of)
@@ -132,8 +170,15 @@ class WorkQuery:
         )
     )
     async def project_plan(
-        self, info: Info[GraphContext, None], project_key: str, as_of: datetime | None = None
+        self,
+        info: Info[GraphContext, None],
+        project_key: str | None = None,
+        project: EntityRefInput | None = None,
+        as_of: datetime | None = None,
     ) -> ProjectPlanType:  # type: ignore[valid-type]
+        project_key = await _key_of(
+            info, EntityKind.PROJECT, project_key, project, "projectKey", "project"
+        )
         try:
             answer: ProjectPlan = await project_plan(
                 info.context.store, project_key, as_of=_utc(as_of)
