@@ -30,6 +30,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.generation import GenerationMode
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -78,6 +80,7 @@ def rest_app() -> Iterator[FuzzApp]:
 )
 def test_rest_api(case: schemathesis.Case, rest_app: FuzzApp) -> None:
     count("rest")
+    _short_long_polls(case)
     writes = case.method.upper() == "POST" and case.path != "/api/v1/entities/resolve"
     before = rest_app.snapshot() if writes else None
     response = case.call(timeout=30)
@@ -90,6 +93,23 @@ def test_rest_api(case: schemathesis.Case, rest_app: FuzzApp) -> None:
             f"{case.method} {case.path} was refused ({response.status_code}: "
             f"{response.text[:300]}) but wrote to the store: {changed}"
         )
+
+
+def _short_long_polls(case: schemathesis.Case) -> None:
+    """Cap a valid long-poll ``wait`` at a tenth of a second.
+
+    Generated waits of up to 30 s on a feed with nothing new made this test take
+    over a minute and a half; the long poll itself is tested in
+    ``tests/api/test_events_api.py``. Invalid waits (text, negative, too large) are
+    left as generated, so that their refusal is still checked.
+    """
+    query = case.query or {}
+    if "wait" not in query or case.meta is None:
+        return
+    component = case.meta.components.get(ParameterLocation.QUERY)
+    if component is None or component.mode is not GenerationMode.POSITIVE:
+        return  # a negative case: its wait must reach the server as generated
+    query["wait"] = 0.1
 
 
 # ------------------------------------------------------------- NDJSON streams
