@@ -68,7 +68,7 @@ from graphsvc.errors import BatchRejected, InvalidInput, ItemError, NotFound, Re
 from graphsvc.ingest.engine import IngestEngine
 from graphsvc.ingest.results import IngestSummary
 from graphsvc.ingest.runner import resolve_refs
-from graphsvc.model.batch import EntityRef, IngestBatch
+from graphsvc.model.batch import EntityRef, IngestBatch, SourceName
 from graphsvc.model.records import (
     EntityRecord,
     HistoryEvent,
@@ -1134,11 +1134,11 @@ async def list_events(
         ),
     ] = None,
     source: Annotated[
-        list[Annotated[str, Field(max_length=200)]] | None,
+        list[SourceName] | None,
         Query(max_length=50, description="Only events made by these sources."),
     ] = None,
     exclude_source: Annotated[
-        list[Annotated[str, Field(max_length=200)]] | None,
+        list[SourceName] | None,
         Query(
             alias="excludeSource",
             max_length=50,

@@ -16,7 +16,7 @@ import pytest
 
 from graphsvc.model.cursor import encode_cursor
 from graphsvc.store.base import EventPage, EventQuery
-from tests.api.conftest import Api
+from tests.api.conftest import Api, MakeApi
 
 
 def _batch(source: str, *keys: str, tier: int = 1) -> dict[str, Any]:
@@ -220,3 +220,16 @@ async def test_graphql_events_page_with_the_one_cursor_scheme(api: Api) -> None:
     assert bad["errors"][0]["extensions"]["code"] == "BAD_CURSOR"
     huge = await api.gql("{ events(first: 100000000) { oldestSeq } }")
     assert huge["errors"][0]["extensions"]["code"] == "PAGE_SIZE"
+
+
+async def test_a_source_filter_must_be_a_source_name(make_api: MakeApi) -> None:
+    """Found by the REST fuzz: any text was taken as a source name (control characters too)."""
+    api: Api = await make_api()
+    for value in ("\x18bad", "ä", " x", ""):
+        for name in ("source", "excludeSource"):
+            r = await api.client.get("/api/v1/events", params={name: value})
+            assert r.status_code == 422, (name, value, r.text)
+    ok = await api.client.get(
+        "/api/v1/events", params={"source": "k8s-prod", "excludeSource": "ppm"}
+    )
+    assert ok.status_code == 200, ok.text
