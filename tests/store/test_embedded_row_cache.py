@@ -123,3 +123,59 @@ def test_capacity_bounds_the_cache_and_zero_disables_it() -> None:
     off.read([1], lambda: state, load)
     off.read([1], lambda: state, load)
     assert loads[-2:] == [[1], [1]]
+
+
+async def test_a_commit_keeps_the_rows_it_did_not_write(tmp_path: Path) -> None:
+    """An importer's commit drops only what it wrote: a portal's rows stay in memory."""
+    store = EmbeddedStore(tmp_path / "g.db", durability="normal")
+    await store.open()
+    engine = IngestEngine(store, IngestPolicy())
+    try:
+        await engine.ingest(batch("one"))
+        assert await billing(store) == ("one", 2, (), {"since": "one"})
+        other = IngestBatch.model_validate(
+            {
+                "source": "importer",
+                "entities": [
+                    {"kind": "ConfigurationItem", "key": "vm-1", "attributes": {"ciClass": "vm"}}
+                ],
+            }
+        )
+
+        def misses() -> tuple[int, int]:
+            return store._entity_row_cache.misses, store._relation_row_cache.misses
+
+        before = misses()
+        await billing(store)
+        unknown = misses()[1] - before[1]  # relation ids billing() asks for that do not exist
+        await engine.ingest(other)  # writes nothing billing reads
+        before = misses()
+        assert await billing(store) == ("one", 2, (), {"since": "one"})
+        assert misses() == (before[0], before[1] + unknown)
+        await engine.ingest(batch("two", tier=1))  # writes billing and its OWNS relation
+        assert await billing(store) == ("two", 1, (), {"since": "two"})
+        assert misses()[0] > before[0] and misses()[1] > before[1] + unknown
+        await engine.ingest(batch("three", alias="bill", tier=3))  # an alias: every list re-read
+        assert await billing(store) == ("three", 3, ("bill",), {"since": "three"})
+    finally:
+        await store.close()
+
+
+def test_advance_drops_written_rows_and_refuses_a_gap() -> None:
+    index = object()
+    cache: RowCache[str] = RowCache(10)
+    cache.read([1, 2, 3], lambda: (index, 1), lambda ids: {i: f"v1 {i}" for i in ids})
+    cache.advance((index, 1), (index, 2), [2])
+    assert cache.read([1, 2, 3], lambda: (index, 2), lambda ids: {i: f"v2 {i}" for i in ids}) == {
+        1: "v1 1",
+        2: "v2 2",
+        3: "v1 3",
+    }
+    cache.advance((index, 3), (index, 4), [])  # it missed commit 3: it keeps nothing
+    assert cache.read([1], lambda: (index, 4), lambda ids: {1: "v4 1"}) == {1: "v4 1"}
+    cache.advance((index, 4), (index, 5), None)  # any row may have changed
+    assert cache.read([1], lambda: (index, 5), lambda ids: {1: "v5 1"}) == {1: "v5 1"}
+    # a reader that loaded at version 5 stores after the cache moved on to 6: nothing kept
+    cache.advance((index, 5), (index, 6), [])
+    cache._remember((index, 5), {7: "v5 7"})
+    assert cache.read([7], lambda: (index, 6), lambda ids: {7: "v6 7"}) == {7: "v6 7"}

@@ -11,9 +11,14 @@ Validity: every commit bumps :attr:`GraphIndex.version
 under the index lock), and a reload replaces the index. An entry is served only
 while the (index, version) it was read at is still current; rows read are stored
 only when the state did not change between just before the read and just after
-it. A row read at a snapshot older than a commit can therefore never be served
-after that commit; one read just after a commit but stored under the previous
-version is simply dropped at the bump.
+it. At the bump, :meth:`RowCache.advance` drops the rows the commit wrote and
+carries the others over to the new version: an importer that writes a batch
+every second then no longer empties the cache a portal reads from. A row read
+at a snapshot older than a commit can therefore never be served after that
+commit: either it was stored before the bump, and the bump drops it if the
+commit wrote it (an unwritten row is the same at both versions), or it was
+stored after, which the state check refuses. One read just after the ``COMMIT``
+but stored under the previous version is the new row, or is dropped at the bump.
 """
 
 from __future__ import annotations
@@ -85,9 +90,42 @@ class RowCache(Generic[V]):
             self._remember(before, loaded)
         return found
 
+    def advance(self, was: State, now: State, written: Iterable[int] | None) -> None:
+        """Carry the entries over a commit that moved the store from ``was`` to ``now``.
+
+        Called by the committer just after the bump, under the index lock. A
+        reader that saw ``now`` before this call may already have moved the cache
+        to ``now`` (with rows read after the ``COMMIT``): those are kept.
+
+        Args:
+            was: The state just before the commit.
+            now: The state the commit made.
+            written: Ids whose rows the commit inserted, updated or deleted;
+                ``None`` when the commit may have changed any row (all are dropped).
+                A cache that does not hold ``was`` rows keeps nothing: it
+                cannot know what the commits in between wrote.
+        """
+        with self._lock:
+            if self._valid_for(now):
+                return
+            if not self._valid_for(was):
+                self._state = None
+                self._values.clear()
+                return
+            values = self._values
+            if written is None:
+                values.clear()
+            else:
+                for i in written:
+                    values.pop(i, None)
+            self._state = now
+
     def _remember(self, state: State, loaded: Mapping[int, V]) -> None:
         with self._lock:
             if not self._valid_for(state):
+                current = self._state
+                if current is not None and current[0] is state[0] and current[1] > state[1]:
+                    return  # read at an older version than the cache has moved on to
                 self._state = state
                 self._values.clear()  # the same (old, frozen) dict: no young container
             values = self._values

@@ -715,6 +715,20 @@ class EmbeddedStore(GraphStore):
                 for id_type, value in identifiers
             ]
 
+    def _apply_committed(self, update: IndexUpdate) -> None:
+        """Apply a committed change set to the index; keep the cached rows it did not write.
+
+        Called under the index lock, after SQLite committed the change set (on
+        the writer) or after reading it from the changelog (on a replica).
+        """
+        idx = self.index
+        was: State = (idx, idx.version)
+        update.apply(idx, self)
+        now: State = (idx, idx.version)
+        self._entity_row_cache.advance(was, now, update.entity_rows_written())
+        self._relation_row_cache.advance(was, now, update.relation_rows_written())
+        self._alias_cache.advance(was, now, update.alias_lists_written())
+
     def _state(self) -> State:
         """The state rows read now are valid for (see :mod:`.rowcache`)."""
         idx = self.index
@@ -1599,7 +1613,7 @@ class EmbeddedStore(GraphStore):
         for seq, payload in rows:
             update = IndexUpdate.from_json(payload)
             with self.index.lock:
-                update.apply(self.index, self)
+                self._apply_committed(update)
             self._followed, last = seq, update.at
         return CatchUp(len(rows), False, from_micros(last) if last is not None else None)
 
@@ -1948,7 +1962,7 @@ class _EmbeddedTransaction(WriteTransaction):
                 raise
             with store.index.lock:
                 conn.execute("COMMIT")
-                update.apply(store.index, store)
+                store._apply_committed(update)
         except sqlite3.Error as exc:
             msg = f"{store.path}: commit failed: {exc}"
             raise StoreError(msg) from exc

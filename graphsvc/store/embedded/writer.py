@@ -202,6 +202,11 @@ class IndexUpdate:
     status_events: list[tuple[int, int, int, int]] = field(default_factory=list)
     group_events: list[tuple[int, int, str | None]] = field(default_factory=list)
     changed: list[int] = field(default_factory=list)  # entities with a history event
+    seen_entities: list[int] | None = field(default_factory=list)
+    """Entities asserted again (their row's ``last_seen`` moved); ``None``: not recorded
+    (a changelog entry of an older version), any row may have."""
+    seen_relations: list[int] | None = field(default_factory=list)
+    """Relations asserted again, as :attr:`seen_entities`."""
 
     def apply(self, idx: GraphIndex, catalog: Catalog) -> None:
         """Apply, under the index lock, after SQLite committed (the order matters)."""
@@ -228,6 +233,38 @@ class IndexUpdate:
             idx.log_group(at, rel_id, idx.group_code(old_group))
         idx.last_commit = max(idx.last_commit, self.at)
         idx.version += 1
+
+    def entity_rows_written(self) -> list[int] | None:
+        """Ids of the ``entity`` rows this change set inserted or updated; ``None``: unknown."""
+        if self.seen_entities is None:
+            return None
+        ids = list(self.entities.ids) if self.entities is not None else []
+        ids += self.seen_entities
+        ids += [u.id for u in self.entity_updates]
+        for merge in self.merges:
+            ids += (merge.loser, merge.survivor)
+        return ids
+
+    def relation_rows_written(self) -> list[int] | None:
+        """Ids of the ``relation`` rows this change set inserted or updated; ``None``: unknown."""
+        if self.seen_relations is None:
+            return None
+        ids = list(self.relations.ids) if self.relations is not None else []
+        ids += self.seen_relations
+        ids += [u.id for u in self.relation_updates]
+        return ids
+
+    def alias_lists_written(self) -> list[int] | None:
+        """Entities whose alias list this change set may have changed; ``None``: any.
+
+        A merge moves the loser's aliases and a new alias may take a key over
+        (``INSERT OR REPLACE``) from whichever entity held it, so either makes
+        every list suspect; new entities are listed in case their (empty) list
+        was read before they existed.
+        """
+        if self.merges or self.aliases:
+            return None
+        return list(self.entities.ids) if self.entities is not None else []
 
     def to_json(self) -> bytes:
         """This update as JSON, for the ``changelog`` replicas follow."""
@@ -259,6 +296,8 @@ class IndexUpdate:
                 "status_events": self.status_events,
                 "group_events": self.group_events,
                 "changed": self.changed,
+                "seen_entities": self.seen_entities,
+                "seen_relations": self.seen_relations,
             }
         )
 
@@ -282,6 +321,8 @@ class IndexUpdate:
             status_events=[tuple(x) for x in d["status_events"]],
             group_events=[tuple(x) for x in d["group_events"]],
             changed=d["changed"],
+            seen_entities=d.get("seen_entities"),
+            seen_relations=d.get("seen_relations"),
         )
 
 
@@ -618,15 +659,16 @@ class ChangeSetWriter:
                 for a in cs.assertions
             ],
         )
+        seen: dict[ItemKind, list[int]] = {ItemKind.ENTITY: [], ItemKind.RELATION: []}
+        for a in cs.assertions:
+            if a.ref.id > 0:
+                seen[a.ref.item].append(self.real(a.ref.id))
         for item_kind, table in ((ItemKind.ENTITY, "entity"), (ItemKind.RELATION, "relation")):
             conn.executemany(
-                f"UPDATE {table} SET last_seen=? WHERE id=?",
-                [
-                    (at, self.real(a.ref.id))
-                    for a in cs.assertions
-                    if a.ref.item is item_kind and a.ref.id > 0
-                ],
+                f"UPDATE {table} SET last_seen=? WHERE id=?", [(at, i) for i in seen[item_kind]]
             )
+        self.update.seen_entities = seen[ItemKind.ENTITY]
+        self.update.seen_relations = seen[ItemKind.RELATION]
         conn.executemany(
             "UPDATE assertion SET missed=? WHERE assertor=? AND item=?",
             [(missed, assertor, encode(ref.item, ref.id)) for ref, missed in cs.withdrawn],
