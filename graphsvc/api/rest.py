@@ -39,7 +39,7 @@ import functools
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, ParamSpec, TypeVar
@@ -49,7 +49,8 @@ import orjson
 import structlog
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
+from pydantic.alias_generators import to_camel
 from starlette.requests import ClientDisconnect
 
 from graphsvc.analysis.impact import Impact, dependencies, impact
@@ -66,7 +67,7 @@ from graphsvc.config import Settings
 from graphsvc.deadline import current_deadline, deadline
 from graphsvc.errors import BatchRejected, InvalidInput, ItemError, NotFound, ReadOnlyStore
 from graphsvc.ingest.engine import IngestEngine
-from graphsvc.ingest.results import IngestSummary
+from graphsvc.ingest.results import UNAPPLIED_LIMIT, IngestSummary, UnappliedWrite
 from graphsvc.ingest.runner import resolve_refs
 from graphsvc.model.batch import EntityRef, IngestBatch, SourceName
 from graphsvc.model.records import (
@@ -159,6 +160,37 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
 # ------------------------------------------------------------------ models
 
 
+class UnappliedOut(BaseModel):
+    """A write the reconciliation rule did not apply: a source of higher priority holds the field.
+
+    Sending the value the field has is no conflict and is not listed. The losing
+    source corrects its copy to ``kept``.
+    """
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    item: str = Field(description="entity or relation.")
+    section: str = Field(description="entities or relations: where the item is in the batch.")
+    index: int = Field(
+        description="The item's position in its section of the batch (of an NDJSON stream: "
+        "its line number)."
+    )
+    label: str = Field(description="Kind/key, or TYPE Kind/key -> Kind/key, as sent.")
+    field: str = Field(description="name, attributes.<a> or identifiers.<t>.")
+    sent: JsonValue = Field(description="The value sent (null: a removal).")
+    kept: JsonValue = Field(description="The value the field keeps.")
+    holder: str = Field(description="The source that holds the field.")
+    holder_priority: int
+    sender: str = Field(description="The source of the batch.")
+    sender_priority: int
+    reason: str
+
+    @classmethod
+    def of(cls, w: UnappliedWrite) -> UnappliedOut:
+        """Convert an engine record."""
+        return cls.model_validate(asdict(w))
+
+
 class SummaryOut(BaseModel):
     """What an ingest changed (or, in a dry run, would change)."""
 
@@ -181,6 +213,14 @@ class SummaryOut(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     batches: int = 1
     changes: list[dict[str, Any]] = Field(default_factory=list)
+    unapplied: list[UnappliedOut] = Field(
+        default_factory=list,
+        description="Writes not applied because a source of higher priority holds the field "
+        f"(the first {UNAPPLIED_LIMIT:,}, in batch order).",
+    )
+    unapplied_total: int = Field(
+        0, alias="unappliedTotal", description="All writes not applied, listed or not."
+    )
 
     @classmethod
     def of(cls, s: IngestSummary, batches: int = 1) -> SummaryOut:
@@ -203,6 +243,8 @@ class SummaryOut(BaseModel):
             warnings=list(s.warnings),
             batches=batches,
             changes=[asdict(c) for c in s.changes],
+            unapplied=[UnappliedOut.of(w) for w in s.unapplied],
+            unapplied_total=s.unapplied_total,
         )
 
 
@@ -553,7 +595,7 @@ async def _ingest_stream(
         except BatchRejected as exc:
             raise _on_lines(exc, entities, relations, batches) from None
         summary = summary if summary.run_id else IngestSummary(run_id=run_id)
-        summary = summary + result
+        summary = summary + _with_lines(result, entities, relations)
         batches += 1
         pending.clear()
 
@@ -588,6 +630,19 @@ async def _ingest_stream(
 
 
 _Line = tuple[int, dict[str, Any]]
+
+
+def _with_lines(
+    summary: IngestSummary, entities: list[_Line], relations: list[_Line]
+) -> IngestSummary:
+    """``summary`` with its unapplied writes naming NDJSON line numbers, not batch positions."""
+    if not summary.unapplied:
+        return summary
+    lines = {"entities": entities, "relations": relations}
+    return replace(
+        summary,
+        unapplied=tuple(replace(w, index=lines[w.section][w.index][0]) for w in summary.unapplied),
+    )
 
 
 def _item(number: int, line: bytes) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from graphsvc.cli.remote import RemoteSink
 from graphsvc.config import Settings
@@ -138,6 +139,37 @@ def _show_summary(
         table.add_row("not created", "", str(not_created))
         table.caption = "not created: relations with an unresolved reference (listed above)"
     out.print(table)
+    if summary.unapplied_total:
+        out.print(_unapplied_table(summary, limit))
+
+
+def _unapplied_table(summary: IngestSummary, limit: int) -> Table:
+    """The writes a source of higher priority overruled (the first ``limit``), as a table."""
+    total = summary.unapplied_total
+    table = Table(
+        title=f"{total} write(s) not applied: a source of higher priority holds the field",
+        show_header=True,
+        header_style="bold",
+    )
+    for column in ("item", "field", "sent", "kept", "held by"):
+        table.add_column(column, overflow="fold")
+    for w in summary.unapplied[:limit]:
+        table.add_row(
+            Text(w.label),
+            Text(w.field),
+            Text(_short_json(w.sent)),
+            Text(_short_json(w.kept)),
+            Text(f"{w.holder} (priority {w.holder_priority} > {w.sender_priority})"),
+        )
+    shown = min(limit, len(summary.unapplied))
+    if total > shown:
+        table.caption = f"… and {total - shown} more"
+    return table
+
+
+def _short_json(value: object, most: int = 60) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 def _summary_table(summary: IngestSummary, title: str) -> Table:

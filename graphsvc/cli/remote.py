@@ -55,7 +55,7 @@ from graphsvc.errors import (
     StoreError,
     StoreUnavailable,
 )
-from graphsvc.ingest.results import IngestSummary, PlannedChange
+from graphsvc.ingest.results import IngestSummary, PlannedChange, UnappliedWrite
 from graphsvc.ingest.runner import BatchSink
 from graphsvc.model.batch import EntityRef, IngestBatch
 from graphsvc.model.records import RunState
@@ -293,4 +293,26 @@ def _summary(answer: dict[str, Any]) -> IngestSummary:
         identity_conflicts=_count(answer, "identityConflicts"),
         warnings=tuple(str(w) for w in answer.get("warnings") or () if isinstance(w, str)),
         changes=changes,
+        unapplied=tuple(
+            _unapplied(w) for w in answer.get("unapplied") or () if isinstance(w, dict)
+        ),
+        unapplied_total=_count(answer, "unappliedTotal"),
+    )
+
+
+def _unapplied(raw: dict[str, Any]) -> UnappliedWrite:
+    """Read one ``UnappliedOut`` document back."""
+    return UnappliedWrite(
+        item=str(raw.get("item") or ""),
+        section=str(raw.get("section") or ""),
+        index=_count(raw, "index"),
+        label=str(raw.get("label") or ""),
+        field=str(raw.get("field") or ""),
+        sent=raw.get("sent"),
+        kept=raw.get("kept"),
+        holder=str(raw.get("holder") or ""),
+        holder_priority=_count(raw, "holderPriority"),
+        sender=str(raw.get("sender") or ""),
+        sender_priority=_count(raw, "senderPriority"),
+        reason=str(raw.get("reason") or ""),
     )

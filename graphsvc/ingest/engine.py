@@ -24,7 +24,10 @@ The rules, as implemented here:
   ``identifiers.<t>``) remembers its source; a source may overwrite a field set
   by a source of lower or equal priority, never higher. An attribute sent as
   ``null`` is removed under the same rule. Required attributes are required when
-  an entity is created and may never be removed.
+  an entity is created and may never be removed. Every write the rule refuses
+  (a different value, or a removal, of a field a higher-priority source holds)
+  is listed in the summary as an :class:`~graphsvc.ingest.results.UnappliedWrite`
+  naming the holder, so the losing source can correct its copy (PRODUCT.md 8).
 * **Runs and staleness.** Each (source, scope) records which items it asserted
   in which run. When a run finishes complete, the items this (source, scope)
   asserted before the run started and not since are withdrawn; those no other
@@ -69,7 +72,13 @@ from graphsvc.ingest.identify import (
     identify,
     resolve_endpoint,
 )
-from graphsvc.ingest.results import WARNING_LIMIT, IngestSummary, PlannedChange
+from graphsvc.ingest.results import (
+    UNAPPLIED_LIMIT,
+    WARNING_LIMIT,
+    IngestSummary,
+    PlannedChange,
+    UnappliedWrite,
+)
 from graphsvc.model.batch import EntityItem, EntityRef, IngestBatch, RelationItem
 from graphsvc.model.fields import FieldPath, FieldSection, attribute_path, identifier_path
 from graphsvc.model.records import FieldChange, HistoryOp, ItemKind, RunRecord, RunState
@@ -144,8 +153,15 @@ class _Work:
     original_status: Status | None = None
     provenance_changed: bool = False
 
-    def set(self, name: str, value: object, source: str, at: int, policy: IngestPolicy) -> None:
-        """Set (or, with ``None``, remove) a field under the reconciliation rule."""
+    def set(self, name: str, value: object, source: str, at: int, policy: IngestPolicy) -> bool:
+        """Set (or, with ``None``, remove) a field under the reconciliation rule.
+
+        Returns:
+            ``False`` when the write is not applied: a source of higher priority
+            holds the field and ``value`` differs from the field's (or asks to
+            remove a field that is there); ``True`` otherwise, also when there
+            was nothing to change.
+        """
         current = self.fields.get(name)
         setter = self.provenance.get(name)
         if (
@@ -153,15 +169,17 @@ class _Work:
             and setter[0] != source
             and policy.priority(source) < policy.priority(setter[0])
         ):
-            return
+            if value is None:
+                return name not in self.fields
+            return current is not None and _same(current, value)
         if value is None:
             if name not in self.fields:
-                return
+                return True
         elif current is not None and _same(current, value):
             if setter is not None and policy.priority(source) > policy.priority(setter[0]):
                 self.provenance[name] = (source, at)
                 self.provenance_changed = True
-            return
+            return True
         if not self.is_new and name not in self.original:
             self.original[name] = current
         self.provenance_changed = True
@@ -171,6 +189,7 @@ class _Work:
         else:
             self.fields[name] = value
             self.provenance[name] = (source, at)
+        return True
 
     def drop(self, name: str) -> None:
         """Remove a field whatever source set it (a rule, not a source, removes it)."""
@@ -598,6 +617,8 @@ class _BatchPlanner:
         self._required = {k: spec.required_attributes for k, spec in vocabulary.kinds.items()}
         self.asserted: set[ItemRef] = set()
         self.retired_by_batch: set[ItemRef] = set()
+        self.unapplied: list[UnappliedWrite] = []  # the first UNAPPLIED_LIMIT
+        self.unapplied_total = 0
 
     def _temp(self) -> int:
         value = self.next_temp
@@ -657,10 +678,50 @@ class _BatchPlanner:
             retired=summary.retired + ager.retired_count,
             marked_stale=ager.stale_count,
             identity_conflicts=len(self.conflicts),
-            warnings=tuple(attribute_warnings(batch, self.vocab)[:WARNING_LIMIT]),
+            warnings=tuple(attribute_warnings(batch, self.vocab, WARNING_LIMIT)),
             changes=tuple(notes[: self.policy.change_limit]) if batch.dry_run else (),
+            unapplied=tuple(self.unapplied),
+            unapplied_total=self.unapplied_total,
         )
         return changes, summary
+
+    def _write(
+        self, work: _Work, field_name: str, value: JsonValue, where: tuple[str, int, str]
+    ) -> None:
+        """Write one field of an item under the reconciliation rule; note it when refused.
+
+        ``where``: the item's section, its index there and its label.
+        """
+        source, policy = self.batch.source, self.policy
+        if work.set(field_name, value, source, self.at, policy):
+            return
+        self.unapplied_total += 1
+        if len(self.unapplied) >= UNAPPLIED_LIMIT:
+            return
+        section, index, label = where
+        holder = work.provenance[field_name][0]
+        kept = work.fields.get(field_name)
+        mine, theirs = policy.priority(source), policy.priority(holder)
+        what = "remove" if value is None else "change"
+        self.unapplied.append(
+            UnappliedWrite(
+                item="entity" if section == "entities" else "relation",
+                section=section,
+                index=index,
+                label=label,
+                field=field_name,
+                sent=value,
+                kept=kept,
+                holder=holder,
+                holder_priority=theirs,
+                sender=source,
+                sender_priority=mine,
+                reason=(
+                    f"source {holder!r} (priority {theirs}) holds {field_name}; "
+                    f"source {source!r} (priority {mine}) may not {what} it"
+                ),
+            )
+        )
 
     async def _run(self) -> tuple[str, int, int, RunState]:
         batch = self.batch
@@ -805,7 +866,7 @@ class _BatchPlanner:
             if found.rule != 1:
                 self._add_alias(work, kind, item.key)
         before = _split_entity_fields(work.fields)[2]
-        self._apply_entity_item(work, item, found.keep)
+        self._apply_entity_item(work, item, found.keep, index)
         clashes = [*found.clashes, *self._give_up_taken_values(kind, work, found.keep)]
         self._move_holdings(kind, work.id, before, _split_entity_fields(work.fields)[2])
         self.keys[(kind, item.key)] = work.id
@@ -986,21 +1047,22 @@ class _BatchPlanner:
         return work
 
     def _apply_entity_item(
-        self, work: _Work, item: EntityItem, identifiers: Mapping[str, str]
+        self, work: _Work, item: EntityItem, identifiers: Mapping[str, str], index: int
     ) -> None:
-        source, at, policy = self.batch.source, self.at, self.policy
+        source, at = self.batch.source, self.at
+        where = ("entities", index, item.label())
         if item.name is not None:
             if work.is_new and "name" not in work.provenance:
                 work.fields["name"] = item.name
                 work.provenance["name"] = (source, at)
             else:
-                work.set("name", item.name, source, at, policy)
+                self._write(work, "name", item.name, where)
         elif work.is_new and "name" not in work.provenance:
             work.provenance["name"] = (source, at)
         for name, value in item.attributes.items():
-            work.set(attribute_path(name), value, source, at, policy)
+            self._write(work, attribute_path(name), value, where)
         for t, v in identifiers.items():
-            work.set(identifier_path(t), v, source, at, policy)
+            self._write(work, identifier_path(t), v, where)
         ref = ItemRef(ItemKind.ENTITY, work.id)
         if item.status == "retired":
             work.set_status(Status.RETIRED)
@@ -1112,12 +1174,12 @@ class _BatchPlanner:
         existing = await self.tx.lookup_relations(lookup) if lookup else {}
         new = self.new_relations
         source_at = (self.batch.source, self.at)
-        for item, triple in zip(relations, triples, strict=True):
+        for index, (item, triple) in enumerate(zip(relations, triples, strict=True)):
             if triple is None:
                 continue
             work = known.get(triple)
             if work is not None:
-                self._apply_relation_item(work, item)
+                self._apply_relation_item(work, item, index)
                 continue
             record = new.get(triple)
             if record is not None:  # the same relation twice in one batch
@@ -1125,7 +1187,7 @@ class _BatchPlanner:
                 continue
             state = existing.get(triple)
             if state is not None:
-                self._apply_relation_item(self._relation_existing_work(triple, state), item)
+                self._apply_relation_item(self._relation_existing_work(triple, state), item, index)
                 continue
             attributes: dict[str, JsonValue] = {
                 k: v for k, v in item.attributes.items() if v is not None
@@ -1153,16 +1215,17 @@ class _BatchPlanner:
         self.relation_meta[triple] = triple
         return work
 
-    def _apply_relation_item(self, work: _Work, item: RelationItem) -> None:
-        source, at, policy = self.batch.source, self.at, self.policy
+    def _apply_relation_item(self, work: _Work, item: RelationItem, index: int) -> None:
+        source, at = self.batch.source, self.at
         if work.is_new and not work.provenance and not work.fields:
             for name, value in item.attributes.items():
                 if value is not None:
                     work.fields[attribute_path(name)] = value
                     work.provenance[attribute_path(name)] = (source, at)
         else:
+            where = ("relations", index, item.label())
             for name, value in item.attributes.items():
-                work.set(attribute_path(name), value, source, at, policy)
+                self._write(work, attribute_path(name), value, where)
         ref = ItemRef(ItemKind.RELATION, work.id)
         if item.status == "retired":
             work.set_status(Status.RETIRED)

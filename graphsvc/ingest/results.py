@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pydantic import JsonValue
+
 from graphsvc.model.records import RunState
 
-__all__ = ["IngestSummary", "PlannedChange"]
+__all__ = ["UNAPPLIED_LIMIT", "IngestSummary", "PlannedChange", "UnappliedWrite"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,54 @@ class PlannedChange:
 
 WARNING_LIMIT = 100
 """Most warnings one summary carries (a load of a million odd attributes says so 100 times)."""
+
+UNAPPLIED_LIMIT = 1000
+"""Most unapplied writes one summary lists (``unapplied_total`` counts them all)."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnappliedWrite:
+    """A field an item sent that the reconciliation rule did not write (PRODUCT.md 8).
+
+    A source may overwrite a field set by a source of lower or equal priority,
+    never a higher one (PRODUCT.md 2, "Reconciliation"). A write is *not
+    applied* when the field is held by another source of higher priority and
+    the item sends a different value, or sends ``null`` to remove it. Sending
+    the value the field already has is no conflict and is not listed; nor is a
+    write of an equal-priority source, which is applied (the later write wins:
+    the earlier source learns of it from the event feed). The losing source
+    corrects its copy to ``kept``, or has its priority raised.
+
+    Attributes:
+        item: ``entity`` or ``relation``.
+        section: ``entities`` or ``relations``: where the item is in the batch.
+        index: The item's position in ``section`` of its batch (for an NDJSON
+            stream, its line number).
+        label: The item as the batch named it: ``Kind/key``, or
+            ``TYPE Kind/key -> Kind/key`` for a relation.
+        field: ``name``, ``attributes.<a>`` or ``identifiers.<t>`` (identifier
+            values as the vocabulary normalises them).
+        sent: The value the item sent (``None``: it asked to remove the field).
+        kept: The value the field keeps.
+        holder: The source that holds the field.
+        holder_priority: The holder's priority.
+        sender: The source of the batch.
+        sender_priority: Its priority (lower than ``holder_priority``).
+        reason: The same in one sentence.
+    """
+
+    item: str
+    section: str
+    index: int
+    label: str
+    field: str
+    sent: JsonValue
+    kept: JsonValue
+    holder: str
+    holder_priority: int
+    sender: str
+    sender_priority: int
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +104,12 @@ class IngestSummary:
         warnings: What was accepted but may be a mistake (an attribute that is
             not well-known for its kind, with the nearest well-known one).
         changes: In a dry run, the planned changes (at most ``change_limit``).
+        unapplied: Writes the reconciliation rule did not apply because a
+            source of higher priority holds the field (at most
+            :data:`UNAPPLIED_LIMIT`, in batch order; a dry run lists the ones
+            it would not apply; a run's finish writes no field, so none).
+        unapplied_total: How many writes were not applied (all of them, also
+            beyond the ones listed).
     """
 
     run_id: str | None = None
@@ -72,6 +128,8 @@ class IngestSummary:
     identity_conflicts: int = 0
     warnings: tuple[str, ...] = field(default=())
     changes: tuple[PlannedChange, ...] = field(default=())
+    unapplied: tuple[UnappliedWrite, ...] = field(default=())
+    unapplied_total: int = 0
 
     @property
     def created(self) -> int:
@@ -107,4 +165,6 @@ class IngestSummary:
             warnings=(self.warnings + other.warnings)[:WARNING_LIMIT],
             marked_stale=self.marked_stale + other.marked_stale,
             changes=self.changes + other.changes,
+            unapplied=(self.unapplied + other.unapplied)[:UNAPPLIED_LIMIT],
+            unapplied_total=self.unapplied_total + other.unapplied_total,
         )

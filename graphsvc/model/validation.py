@@ -153,15 +153,21 @@ def unrepresentable(value: object) -> str | None:
     return None
 
 
-def attribute_warnings(batch: IngestBatch, vocabulary: Vocabulary = VOCABULARY) -> list[str]:
+def attribute_warnings(
+    batch: IngestBatch, vocabulary: Vocabulary = VOCABULARY, limit: int | None = None
+) -> list[str]:
     """One warning per attribute that is not well-known for its kind or relation type.
 
     Such attributes are stored (PRODUCT.md 2, "Atomic"); the warning names the
     nearest well-known attribute when one is close (``tire`` -> ``tier``).
+    With ``limit``, the first ``limit`` warnings only (the search for the
+    nearest name costs: a batch of 100,000 odd attributes looks for 100).
     """
     out: list[str] = []
     for index, entity in enumerate(batch.entities):
         kind = vocabulary.kinds[entity.kind]
+        if limit is not None and len(out) >= limit:
+            return out[:limit]
         for name in entity.attributes:
             if kind.attribute(name) is None:
                 known = [a.name for a in kind.attributes]
@@ -171,6 +177,8 @@ def attribute_warnings(batch: IngestBatch, vocabulary: Vocabulary = VOCABULARY) 
                 )
     for index, relation in enumerate(batch.relations):
         spec = vocabulary.relation_types[relation.type]
+        if limit is not None and len(out) >= limit:
+            return out[:limit]
         for name in relation.attributes:
             if spec.attribute(name) is None and not _is_well_known_relation_attribute(
                 name, vocabulary
@@ -180,7 +188,7 @@ def attribute_warnings(batch: IngestBatch, vocabulary: Vocabulary = VOCABULARY) 
                     f"relations[{index}] {relation.label()}: attributes.{name} is not a "
                     f"well-known {relation.type.value} attribute{_nearest(name, known)}"
                 )
-    return out
+    return out if limit is None else out[:limit]
 
 
 def _nearest(name: str, known: Iterable[str]) -> str:

@@ -37,6 +37,7 @@ from strawberry.types.graphql import OperationType
 
 from graphsvc.api.graphql.analysis import AnalysisQuery, EntityRefInput, not_found
 from graphsvc.api.graphql.context import GraphContext
+from graphsvc.api.graphql.derive import answer_type
 from graphsvc.api.graphql.events import EventsQuery
 from graphsvc.api.graphql.guards import (
     BoundedExecutionContext,
@@ -69,7 +70,7 @@ from graphsvc.api.rest import READ_ONLY_MESSAGE
 from graphsvc.api.tokens import Scope
 from graphsvc.config import Settings
 from graphsvc.errors import BatchRejected, Conflict, GraphSvcError, InvalidInput, NotFound
-from graphsvc.ingest.results import IngestSummary
+from graphsvc.ingest.results import UNAPPLIED_LIMIT, IngestSummary, UnappliedWrite
 from graphsvc.model.batch import IngestBatch
 from graphsvc.model.records import RunRecord
 from graphsvc.model.validation import parse_batch
@@ -267,6 +268,23 @@ class UserError:
     code: str
 
 
+def _sent(root: UnappliedWrite) -> JSON | None:
+    return cast("JSON", root.sent)
+
+
+def _kept(root: UnappliedWrite) -> JSON | None:
+    return cast("JSON", root.kept)
+
+
+UnappliedWriteType = answer_type(
+    UnappliedWrite,
+    overrides={
+        "sent": strawberry.field(resolver=_sent, description="The value sent (null: a removal)."),
+        "kept": strawberry.field(resolver=_kept, description="The value the field keeps."),
+    },
+)
+
+
 @strawberry.type(
     name="IngestSummary", description="What an ingest changed (or, in a dry run, would change)."
 )
@@ -291,6 +309,12 @@ class IngestSummaryType:
         description="Accepted but maybe a mistake: attributes that are not well-known."
     )
     changes: JSON = strawberry.field(description="Planned changes of a dry run.")
+    unapplied: list[UnappliedWriteType] = strawberry.field(  # type: ignore[valid-type]
+        description="Writes not applied because a source of higher priority holds the field "
+        f"(the first {UNAPPLIED_LIMIT:,}, in batch order); the losing source corrects its "
+        "copy to `kept`."
+    )
+    unapplied_total: int = strawberry.field(description="All writes not applied, listed or not.")
 
     @classmethod
     def of(cls, s: IngestSummary) -> IngestSummaryType:
@@ -317,6 +341,8 @@ class IngestSummaryType:
                     for c in s.changes
                 ],
             ),
+            unapplied=list(s.unapplied),
+            unapplied_total=s.unapplied_total,
         )
 
 
