@@ -10,12 +10,14 @@ counting still frees what such work drops while the collector is paused.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["gc_paused"]
+__all__ = ["collect_when_idle", "collecting_when_idle", "freeze_survivors", "gc_paused"]
 
 _gc_lock = threading.Lock()
 _gc_holders = 0
@@ -76,3 +78,62 @@ def freeze_survivors(schedule: Callable[[Callable[[], None]], object]) -> Callab
 
     gc.callbacks.append(callback)
     return lambda: gc.callbacks.remove(callback)
+
+
+_idle_collection = threading.local()
+
+
+def collecting_when_idle() -> bool:
+    """Whether the collection running in this thread is one :func:`collect_when_idle` started.
+
+    Read by the collector's callbacks (which run in the thread that collects): such
+    a collection stops no request, so the pause metrics count it apart.
+    """
+    return bool(getattr(_idle_collection, "active", False))
+
+
+async def collect_when_idle(
+    busy: Callable[[], int],
+    *,
+    check_every: float = 0.02,
+    quiet_for: float = 0.04,
+    min_young: int = 1000,
+) -> None:
+    """Collect the young generations at moments no request is being worked on; run forever.
+
+    Left to itself the collector runs when allocations cross its thresholds,
+    that is in the middle of requests, and a collection of the middle generation
+    walks everything that survived the youngest ten (21 ms measured at 1M
+    entities, all of it added to the requests in flight). Run at a quiet
+    moment instead, the same collection delays nobody, and the automatic ones
+    that still come under continuous load find little left to walk. With
+    :func:`freeze_survivors` on, what such a collection leaves is frozen: at a
+    quiet moment that is what outlives requests (caches, open connections),
+    not a request's working set.
+
+    Args:
+        busy: The number of requests being worked on (0: quiet), read on this loop.
+        check_every: Seconds between two looks.
+        quiet_for: Seconds ``busy`` must have stayed 0 before a collection.
+        min_young: Fewer new objects than this in the youngest generation, and
+            none in the middle one: nothing worth a collection.
+    """
+    quiet_since: float | None = None
+    while True:
+        await asyncio.sleep(check_every)
+        if busy():
+            quiet_since = None
+            continue
+        now = time.monotonic()
+        if quiet_since is None:
+            quiet_since = now
+            continue
+        young, middle, _ = gc.get_count()
+        if now - quiet_since < quiet_for or (young < min_young and middle == 0):
+            continue
+        _idle_collection.active = True
+        try:
+            gc.collect(1)
+        finally:
+            _idle_collection.active = False
+        quiet_since = None

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
             work, off the server's event loop; also how many compute at once.
         gc_freeze_survivors: After each collection of an older generation, move what
             survived out of the collector's reach (:func:`graphsvc.collector.freeze_survivors`).
+        gc_collect_when_idle: Run the collector's young generations at quiet moments
+            (no request worked on for 40 ms), so that fewer collections land in the
+            middle of requests (:func:`graphsvc.collector.collect_when_idle`).
         row_cache_entries: Embedded store: entity rows, alias lists and relation rows
             each kept in memory after a read until the next commit (0: none). Portals
             reading the same entities again are answered without SQLite.
@@ -119,6 +122,7 @@ class Settings(BaseSettings):
     worker_threads: int = Field(default=2, ge=1, le=64)
     gc_young_threshold: int = Field(default=10_000, ge=100, le=1_000_000)
     gc_freeze_survivors: bool = True
+    gc_collect_when_idle: bool = True
     row_cache_entries: int = Field(default=100_000, ge=0, le=10_000_000)
     request_timeout_seconds: float = Field(default=30.0, gt=0)
     header_timeout_seconds: float = Field(default=10.0, gt=0)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import weakref
 from collections.abc import Callable
 
-from graphsvc.collector import freeze_survivors
+from graphsvc.collector import collect_when_idle, collecting_when_idle, freeze_survivors
 
 
 class _Node:
@@ -35,3 +36,35 @@ def test_older_generation_collections_freeze_their_survivors_young_ones_do_not()
         stop()
     gc.collect(1)
     assert scheduled == [gc.freeze], "stopped: nothing more is scheduled"
+
+
+async def test_young_generations_are_collected_at_quiet_moments_only() -> None:
+    """``collect_when_idle`` collects once no request has been worked on for a while,
+    and its collections are told apart (they stop no request)."""
+    seen: list[tuple[int, bool]] = []
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "stop":
+            seen.append((info["generation"], collecting_when_idle()))
+
+    busy = [1]
+    keep = [[_Node() for _ in range(50)] for _ in range(100)]  # 5,000 young survivors
+    gc.callbacks.append(callback)
+    task = asyncio.create_task(
+        collect_when_idle(lambda: busy[0], check_every=0.005, quiet_for=0.01, min_young=100)
+    )
+    try:
+        await asyncio.sleep(0.1)
+        assert (1, True) not in seen, "nothing collected while a request is worked on"
+        busy[0] = 0
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if (1, True) in seen:
+                break
+        assert (1, True) in seen, "collected once quiet"
+        assert all(not idle for gen, idle in seen if gen != 1), "only its own are marked"
+    finally:
+        task.cancel()
+        gc.callbacks.remove(callback)
+    assert keep
+    assert not collecting_when_idle()

@@ -13,6 +13,7 @@ endpoints ``/livez`` (the process answers; no dependency checked), ``/readyz``
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import json
 from collections.abc import AsyncIterator
@@ -42,7 +43,7 @@ from graphsvc.api.rest import ANSWER_SHAPES, Services
 from graphsvc.api.rest import router as rest_router
 from graphsvc.api.tokens import Scope, TokenStore
 from graphsvc.api.workers import WorkerLoops
-from graphsvc.collector import freeze_survivors
+from graphsvc.collector import collect_when_idle, freeze_survivors
 from graphsvc.config import Settings
 from graphsvc.errors import GraphSvcError, StoreCorrupted
 from graphsvc.ingest.abandon import IdleRunWatch
@@ -172,6 +173,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     )
                 else:
                     background.start_soon(_abandon_idle_runs, watch, app.state.services)
+                if settings.gc_collect_when_idle:
+                    background.start_soon(functools.partial(collect_when_idle, workers.in_flight))
                 try:
                     yield
                 finally:

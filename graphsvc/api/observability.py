@@ -28,6 +28,7 @@ import orjson
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from graphsvc.collector import collecting_when_idle
 from graphsvc.deadline import deadline
 
 __all__ = ["Metrics", "TimeoutAndMetricsMiddleware", "configure_logging"]
@@ -149,6 +150,12 @@ class Metrics:
             registry=self.registry,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
         )
+        self.gc_idle = Histogram(
+            "graphsvc_gc_idle_collection_seconds",
+            "Collections run at quiet moments (no request worked on; not in the pauses).",
+            registry=self.registry,
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
+        )
         self.gc_frozen = Gauge(
             "graphsvc_gc_frozen_objects",
             "Objects moved out of the collector's generations (never walked again).",
@@ -186,7 +193,9 @@ class Metrics:
         """Time every garbage collection from now on; return the function that stops it.
 
         A collection stops every thread of the process, so its pauses are part of
-        every request's latency (``gc.callbacks`` brackets each one).
+        every request's latency (``gc.callbacks`` brackets each one). Collections
+        run at quiet moments (:func:`graphsvc.collector.collect_when_idle`) stop
+        no request: they are timed apart.
         """
         started = [0.0]
         longest = [0.0]
@@ -196,6 +205,9 @@ class Metrics:
                 started[0] = time.perf_counter()
                 return
             pause = time.perf_counter() - started[0]
+            if collecting_when_idle():
+                self.gc_idle.observe(pause)
+                return
             self.gc_pauses.labels(str(info.get("generation", -1))).observe(pause)
             if pause > longest[0]:
                 longest[0] = pause
