@@ -148,8 +148,13 @@ def wrk(
 
 
 @contextmanager
-def server(db: Path, *args: str, **settings: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``graphsvc serve`` over ``db`` on a free loopback port, until the block ends."""
+def server(
+    db: Path, *args: str, python: str = sys.executable, cwd: Path | None = None, **settings: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``graphsvc serve`` over ``db`` on a free loopback port, until the block ends.
+
+    ``python`` and ``cwd`` run another checkout's code (``--baseline``).
+    """
     from load import free_port  # the soak's helper
 
     port = free_port()
@@ -160,8 +165,9 @@ def server(db: Path, *args: str, **settings: str) -> Iterator[tuple[str, subproc
         **{f"GRAPHSVC_{k.upper()}": v for k, v in settings.items()},
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "graphsvc.cli.main", "serve", "--port", str(port), *args],
+        [python, "-m", "graphsvc.cli.main", "serve", "--port", str(port), *args],
         env=env,
+        cwd=cwd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -231,6 +237,59 @@ def gc_pauses(base: str) -> dict[str, dict[str, float]]:
     ):
         found.setdefault(generation, {})[kind] = float(value)
     return found
+
+
+def baseline_figures(checkout: Path, entity_bodies: list[str], window: Any, work: Path) -> Any:
+    """Quiet ``/livez`` and ``entity`` throughput of another checkout's server, as measured here.
+
+    The issue's figure was measured on another day, perhaps another machine; the
+    code it measured, run here between this code's windows, says what that
+    figure is on this machine. The baseline serves its own copy of the 1M store
+    (built by its own code: the file format changed since).
+    """
+    checkout = checkout.resolve()
+    commit = subprocess.run(
+        ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    copy = work / "baseline.db"
+    print(
+        f"copying the baseline's store: {copy_store(checkout / 'bench/data/graph-1m.db', copy):.1f} s"
+    )
+    with server(
+        copy, python=str(checkout / ".venv/bin/python"), cwd=checkout, durability="normal"
+    ) as (base, _):
+        window("/graphql", entity_bodies[:200], on=base)  # warm up
+        livez = window("/livez", [], on=base)
+        entity = window("/graphql", entity_bodies, on=base)
+    copy.unlink()
+    return {
+        "commit": commit,
+        "livez": livez,
+        "entity": entity,
+        "entity_over_livez_throughput": entity["throughput_per_s"] / livez["throughput_per_s"],
+    }
+
+
+def gc_snapshot(base: str) -> dict[str, float]:
+    """The server's collector so far: longest pause, pauses and those over 10 ms, idle ones."""
+    text = httpx.get(f"{base}/metrics", timeout=30).text
+
+    def total(pattern: str) -> float:
+        return sum(float(v) for v in re.findall(pattern, text, re.MULTILINE))
+
+    pauses = total(r'^graphsvc_gc_pause_seconds_count\{generation="\d+"\} (\S+)$')
+    under_10ms = total(r'^graphsvc_gc_pause_seconds_bucket\{generation="\d+",le="0\.01"\} (\S+)$')
+    return {
+        "longest_pause_ms": metric(base, "graphsvc_gc_longest_pause_seconds") * 1e3,
+        "pauses": pauses,
+        "pauses_over_10ms": pauses - under_10ms,
+        "pause_seconds": total(r'^graphsvc_gc_pause_seconds_sum\{generation="\d+"\} (\S+)$'),
+        "idle_collections": total(r"^graphsvc_gc_idle_collection_seconds_count (\S+)$"),
+        "idle_collection_seconds": total(r"^graphsvc_gc_idle_collection_seconds_sum (\S+)$"),
+    }
 
 
 def replica_figures(writer: str, replica: str, window: Any) -> dict[str, Any]:
@@ -317,6 +376,15 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20, help="length of each wrk window")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--workers", default="2", help="GRAPHSVC_WORKER_THREADS of the server")
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        help=(
+            "another checkout (with its .venv and its own bench/data/graph-1m.db, e.g. the "
+            "commit the issue measured): its quiet /livez and entity figures are measured in "
+            "the same run, right after this code's"
+        ),
+    )
     args = ap.parse_args()
     ensure_wrk()
     g = cached(1_000_000, 5_000_000, 42, BENCH / "data")
@@ -381,6 +449,10 @@ def main() -> None:
                 "entity_over_livez_throughput": entity["throughput_per_s"]
                 / livez["throughput_per_s"],
             }
+            figures["quiet"]["gc_so_far"] = gc_snapshot(base)
+            if args.baseline is not None:
+                figures["baseline"] = baseline_figures(args.baseline, entity_bodies, window, work)
+                print(json.dumps(figures["baseline"], indent=1), flush=True)
             print(json.dumps(figures["quiet"], indent=1), flush=True)
 
             print("2. while the chain query runs", flush=True)
@@ -410,6 +482,7 @@ def main() -> None:
                 if chain.seconds
                 else None,
             }
+            figures["during_chain_query"]["gc_so_far"] = gc_snapshot(base)
             print(json.dumps(figures["during_chain_query"], indent=1), flush=True)
 
             print("3. while an importer writes 5,000-item batches", flush=True)
@@ -444,6 +517,7 @@ def main() -> None:
                 if importer.seconds
                 else None,
             }
+            figures["during_import"]["gc_so_far"] = gc_snapshot(base)
             print(json.dumps(figures["during_import"], indent=1), flush=True)
             print("4. a read replica beside the writer", flush=True)
             with server(copy, "--read-only", worker_threads=args.workers) as (replica, _):
