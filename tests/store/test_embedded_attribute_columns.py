@@ -70,3 +70,39 @@ async def test_as_of_columns_replay_only_what_changed_and_follow_later_commits(
         past = await store.attribute_column([*wanted, d], "tier", as_of=t2)
         assert past.decoded() == [4, 2, 3, None]
         assert (await store.attribute_column([*wanted, d], "tier")).decoded() == [4, None, 1, 2]
+
+
+async def test_a_commit_indexes_attributes_as_one_entity_at_a_time_would(tmp_path: Path) -> None:
+    """Commits index attributes in bulk (one array write per column); the columns
+    hold what indexing each entity alone gives: values set, changed, removed."""
+
+    def batch(round_: int) -> IngestBatch:
+        return IngestBatch.model_validate(
+            {
+                "source": "t",
+                "entities": [
+                    {
+                        "kind": "Service",
+                        "key": f"s{i}",
+                        "attributes": {"tier": 1 + (i + round_) % 4}
+                        | ({"capability": f"cap-{i}"} if (i + round_) % 3 else {}),
+                    }
+                    for i in range(50)
+                ],
+            }
+        )
+
+    async with EmbeddedStore(tmp_path / "g.db", durability="normal") as store:
+        engine = IngestEngine(store)
+        for round_ in range(3):
+            await engine.ingest(batch(round_))
+            ids = [
+                i
+                for i in await store.resolve([(EntityKind.SERVICE, f"s{i}") for i in range(50)])
+                if i
+            ]
+            records = await store.entities(ids)
+            for name in ("tier", "capability"):
+                column = await store.attribute_column(ids, name)
+                expected = [r.attributes.get(name) if r else None for r in records]
+                assert column.decoded() == expected, (round_, name)

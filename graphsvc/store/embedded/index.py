@@ -307,6 +307,31 @@ class GraphIndex:
         for name, column in self.attributes.items():
             column.set(entity_id, attributes.get(name))
 
+    def set_attributes_many(
+        self, entity_ids: Sequence[int], attributes: Sequence[Mapping[str, JsonValue]]
+    ) -> None:
+        """:meth:`set_attributes` for many entities at once (one array write per column).
+
+        A commit of thousands of entities holds the index lock, which every read
+        waits for, while it indexes them: one write per column and batch instead
+        of one per column and entity. An id given twice takes its last attributes.
+        """
+        last = dict(zip(entity_ids, attributes, strict=True))
+        if not last:
+            return
+        columns = self.attributes
+        codes = {name: [-1] * len(last) for name in columns}
+        for row, stated in enumerate(last.values()):
+            for name, value in stated.items():  # an entity's own few, not every column
+                column_codes = codes.get(name)
+                if column_codes is not None and value is not None:
+                    column_codes[row] = columns[name].code_of(value)
+        ids = np.fromiter(last, dtype=np.int64, count=len(last))
+        top = int(ids.max()) + 1
+        for name, column in columns.items():
+            column.codes.ensure(top)
+            column.codes.data[ids] = codes[name]
+
     def resolve_many(self, ids: NDArray[np.int64]) -> NDArray[np.int64]:
         """Return the survivors of merged ids (vectorised :meth:`resolve`).
 

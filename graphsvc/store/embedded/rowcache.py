@@ -115,9 +115,10 @@ class RowCache(Generic[V]):
             values = self._values
             if written is None:
                 values.clear()
-            else:
-                for i in written:
-                    values.pop(i, None)
+            elif values:
+                stale = values.keys() & set(written)
+                for i in stale:
+                    del values[i]
             self._state = now
 
     def _remember(self, state: State, loaded: Mapping[int, V]) -> None:

@@ -83,14 +83,13 @@ class NewEntitiesDelta:
             np.asarray(self.statuses, dtype=np.int8),
             np.full(n, at, dtype=np.int64),
         )
-        for eid, code, key, attributes, identifiers in zip(
-            self.ids, self.kinds, self.keys, self.attributes, self.identifiers, strict=True
+        for eid, code, key, identifiers in zip(
+            self.ids, self.kinds, self.keys, self.identifiers, strict=True
         ):
             idx.keys[code][key] = eid
-            if attributes:
-                idx.set_attributes(eid, attributes)  # type: ignore[arg-type]
             for t, v in identifiers.items():
                 idx.hold_identifier(idx.identifier_key(code, t, v), eid)
+        idx.set_attributes_many(self.ids, self.attributes)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,11 +102,12 @@ class EntityUpdateDelta:
     old_identifiers: Mapping[str, str]
     identifiers: Mapping[str, str] | None
 
-    def apply(self, idx: GraphIndex) -> None:
+    def apply(self, idx: GraphIndex, *, attributes: bool = True) -> None:
+        """Apply to the index; ``attributes=False``: the caller indexes them (in bulk)."""
         kind_code = int(idx.e_kind.data[self.id])
         if self.status is not None:
             idx.set_entity_status(self.id, self.status)
-        if self.attributes is not None:
+        if attributes and self.attributes is not None:
             idx.set_attributes(self.id, self.attributes)  # type: ignore[arg-type]
         if self.identifiers is not None:
             for t, v in self.old_identifiers.items():
@@ -222,7 +222,12 @@ class IndexUpdate:
         for entity_id, kind, key in self.aliases:
             idx.keys[kind][key] = entity_id
         for update in self.entity_updates:
-            update.apply(idx)
+            update.apply(idx, attributes=False)
+        with_attributes = [u for u in self.entity_updates if u.attributes is not None]
+        idx.set_attributes_many(
+            [u.id for u in with_attributes],
+            [u.attributes for u in with_attributes],  # type: ignore[misc]
+        )
         if self.relations is not None:
             self.relations.apply(idx, self.at)
         for rupdate in self.relation_updates:
