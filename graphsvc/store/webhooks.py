@@ -18,9 +18,10 @@ Concurrency rules every backend keeps:
   compare-and-set on the cursor: they change nothing (and answer ``False``)
   when the cursor is no longer the one the caller read, so a worker whose lease
   ran out while it was sending cannot move a cursor another worker moved.
-* They change nothing either when the subscription is no longer active
-  (disabled, failing or deleted meanwhile), so a disable is never undone by a
-  delivery that was in flight.
+* :meth:`WebhookStore.postpone` changes nothing either when the subscription
+  is no longer active (disabled, failing or deleted meanwhile), so a disable is
+  never undone by a failure that was in flight; :meth:`WebhookStore.advance`
+  records an acknowledged batch whatever the state (the receiver has it).
 
 The delivery log keeps the last :data:`DELIVERY_LOG_KEEP` attempts of each
 subscription; older rows are dropped as new ones are recorded.
@@ -263,7 +264,7 @@ class WebhookStore(ABC):
 
     @abstractmethod
     async def list(self) -> list[Webhook]:
-        """Return every subscription, oldest first."""
+        """Return every subscription, oldest first (by creation time, then id)."""
 
     @abstractmethod
     async def set_state(self, webhook_id: str, state: WebhookState, *, now: int) -> Webhook | None:
@@ -283,8 +284,8 @@ class WebhookStore(ABC):
         """Move the cursor from ``expected`` to ``cursor`` after a success (compare-and-set).
 
         Clears the pending batch (``batch_end``, ``attempts``, ``next_attempt``,
-        ``last_error``). Changes nothing and answers ``False`` when the
-        subscription is gone, not active, or its cursor is not ``expected``.
+        ``last_error``); the state stays. Changes nothing and answers ``False``
+        when the subscription is gone or its cursor is not ``expected``.
         """
 
     @abstractmethod
@@ -304,7 +305,8 @@ class WebhookStore(ABC):
         Sets ``batch_end``, ``attempts`` and ``last_error``; with a
         ``next_attempt`` the batch is tried again then; with ``None`` the
         schedule is spent and the subscription becomes ``failing`` (cursor and
-        pending batch kept). Same conditions as :meth:`advance`.
+        pending batch kept). Changes nothing and answers ``False`` when the
+        subscription is gone, not active, or its cursor is not ``expected``.
         """
 
     @abstractmethod

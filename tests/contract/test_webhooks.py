@@ -97,7 +97,9 @@ async def test_create_get_list_and_delete(store: GraphStore) -> None:
     hooks = store.webhooks
     assert await hooks.list() == []
     a = await hooks.create(new())
-    b = await hooks.create(new("http://other.example.org/x", filter=EventQuery(), cursor=0))
+    b = await hooks.create(
+        new("http://other.example.org/x", filter=EventQuery(), cursor=0, created=T0 + 1)
+    )
     assert a.id != b.id and a.id.startswith("wh_")
     assert a.url == "https://hooks.example.org/in"
     assert a.filter == FILTER  # every part of the filter round-trips
@@ -186,9 +188,14 @@ async def test_the_cursor_moves_only_by_compare_and_set(store: GraphStore) -> No
     )
     assert moved.last_error == ""
     assert not await hooks.advance(h.id, expected=7, cursor=20, now=T0)  # already moved
-    # a disabled subscription is not moved by a delivery that was in flight
+    # a failure in flight does not undo a disable; an acknowledged batch is recorded
     await hooks.set_state(h.id, WebhookState.DISABLED, now=T0)
-    assert not await hooks.advance(h.id, expected=12, cursor=20, now=T0)
+    assert not await hooks.postpone(
+        h.id, expected=12, batch_end=20, attempts=1, next_attempt=T0, error="x", now=T0
+    )
+    assert await hooks.advance(h.id, expected=12, cursor=20, now=T0)
+    still = await hooks.get(h.id)
+    assert still is not None and (still.state, still.cursor) == (WebhookState.DISABLED, 20)
     assert not await hooks.advance("wh_nothing", expected=0, cursor=1, now=T0)
 
 

@@ -256,7 +256,7 @@ class EmbeddedWebhooks(WebhookStore):
                 conn.execute(
                     "UPDATE webhook SET cursor = ?, batch_end = NULL, attempts = 0, "
                     "next_attempt = NULL, last_error = '', updated = ? "
-                    "WHERE id = ? AND cursor = ? AND state = 'active'",
+                    "WHERE id = ? AND cursor = ?",
                     (cursor, now, webhook_id, expected),
                 ).rowcount
                 > 0

@@ -1323,12 +1323,14 @@ def list_webhooks() -> Statement:
     )
 
 
-def set_webhook(webhook_id: str, changes: Mapping[str, Any], *, cursor: int | None) -> Statement:
-    """Set properties of a subscription; with ``cursor``, only if active at that cursor."""
+def set_webhook(
+    webhook_id: str, changes: Mapping[str, Any], *, cursor: int | None, active: bool = False
+) -> Statement:
+    """Set properties of a subscription; with ``cursor``, only at that cursor (and ``active``)."""
     guard = ""
     params: dict[str, Any] = {"id": webhook_id, "changes": dict(changes)}
     if cursor is not None:
-        guard = "WHERE w.cursor = $cursor AND w.state = 'active'\n"
+        guard = "WHERE w.cursor = $cursor" + (" AND w.state = 'active'" if active else "") + "\n"
         params["cursor"] = cursor
     return Statement(
         f"{_LOCK_WEBHOOK}{guard}SET w += $changes\nREMOVE w.locked\nRETURN {WEBHOOK_FIELDS}",

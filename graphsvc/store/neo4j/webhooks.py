@@ -190,7 +190,8 @@ class Neo4jWebhooks(WebhookStore):
             "state": state.value,
             "updated": now,
         }
-        return bool(await self._writing(q.set_webhook(webhook_id, changes, cursor=expected)))
+        statement = q.set_webhook(webhook_id, changes, cursor=expected, active=True)
+        return bool(await self._writing(statement))
 
     async def record_delivery(self, attempt: DeliveryAttempt) -> DeliveryRecord:
         """Number the attempt from the node's counter (under its lock), drop the oldest."""
