@@ -222,6 +222,7 @@ def create_app(settings: Settings | None = None, *, webhook_clock: Clock | None 
             settings=settings,
             principal=principal,
             workers=svc.workers,
+            webhooks=svc.webhooks,
         )
 
     graphql = FastJSONGraphQLRouter(

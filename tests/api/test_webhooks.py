@@ -310,6 +310,7 @@ async def test_a_receiver_down_for_an_hour_gets_everything_after_in_order(
     started = clock.now()
     await ingest(api, services(["a", "b"]))
     await until(lambda: len(receiver.received()) == 1, "the first attempt")
+    await until(lambda: _attempts_are(api, wid, 1), "the first failure recorded")
     first = await hook(api, wid)
     assert first["attempts"] == 1 and first["state"] == "active"
     assert first["lastError"] == "HTTP 503" and first["pendingBatchEnd"] is not None
@@ -535,3 +536,60 @@ async def test_the_secret_is_sealed_at_rest(
     if backend == "embedded":
         raw = (tmp_path / "g.db").read_bytes() + (tmp_path / "g.db-wal").read_bytes()
         assert made["secret"][6:].encode() not in raw
+
+
+async def test_graphql_manages_webhooks_with_the_admin_scope(
+    make_hooks_api: MakeHooksApi, receiver: Receiver
+) -> None:
+    api = await make_hooks_api()
+    body = await api.gql(
+        'mutation($url: String!) { createWebhook(input: {url: $url, description: "g",'
+        ' filter: {kinds: [SERVICE], excludeSources: ["jira"]}}) {'
+        " secret webhook { id state cursor filter { kinds excludeSources } }"
+        " userErrors { field message code } } }",
+        {"url": receiver.url},
+    )
+    made = body["data"]["createWebhook"]
+    assert made["userErrors"] == [] and made["secret"].startswith("whsec_")
+    wid = made["webhook"]["id"]
+    assert made["webhook"]["filter"] == {"kinds": ["Service"], "excludeSources": ["jira"]}
+    await ingest(api, services(["a"]))
+    await ingest(api, services(["b"], source="jira"))
+    await until(lambda: len(receiver.received()) == 1, "a delivery")
+    listed = await api.gql(
+        "{ webhooks { id url state deliveries(first: 5) { items { number messageId succeeded }"
+        " hasMore } } }"
+    )
+    assert made["secret"] not in json.dumps(listed)
+    [one] = listed["data"]["webhooks"]
+    assert one["id"] == wid and one["deliveries"]["items"][0]["succeeded"]
+    resent = await api.gql(
+        f'mutation {{ resendWebhookDelivery(id: "{wid}", number: 1) {{'
+        " delivery { number manual succeeded } userErrors { code } } }"
+    )
+    assert resent["data"]["resendWebhookDelivery"]["delivery"] == {
+        "number": 2,
+        "manual": True,
+        "succeeded": True,
+    }
+    for name, state in (("disableWebhook", "disabled"), ("enableWebhook", "active")):
+        changed = await api.gql(
+            f'mutation {{ {name}(id: "{wid}") {{ webhook {{ state }} userErrors {{ code }} }} }}'
+        )
+        assert changed["data"][name]["webhook"]["state"] == state
+    refused = await api.gql(
+        'mutation { createWebhook(input: {url: "ftp://x.example.org"}) {'
+        " webhook { id } userErrors { field code message } } }"
+    )
+    [error] = refused["data"]["createWebhook"]["userErrors"]
+    assert error["field"] == ["input", "url"] and error["code"] == "INVALID"
+    gone = await api.gql(
+        f'mutation {{ deleteWebhook(id: "{wid}") {{ deleted userErrors {{ code }} }} }}'
+    )
+    assert gone["data"]["deleteWebhook"]["deleted"] is True
+    again = await api.gql(
+        f'mutation {{ deleteWebhook(id: "{wid}") {{ deleted userErrors {{ field code }} }} }}'
+    )
+    assert again["data"]["deleteWebhook"]["userErrors"] == [
+        {"field": ["input", "id"], "code": "NOT_FOUND"}
+    ]

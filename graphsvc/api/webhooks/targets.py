@@ -30,6 +30,8 @@ from graphsvc.errors import InvalidInput
 __all__ = ["MAX_URL_LENGTH", "PinnedTarget", "TargetRefused", "check_url", "pin_target"]
 
 MAX_URL_LENGTH = 2048
+RESOLVE_SECONDS = 5.0
+"""Longest a host name may take to resolve."""
 _IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 _SHARED = ipaddress.ip_network("100.64.0.0/10")
 
@@ -121,9 +123,13 @@ async def _addresses(host: str, port: int) -> list[_IP]:
         pass
     loop = asyncio.get_running_loop()
     try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        async with asyncio.timeout(RESOLVE_SECONDS):
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         msg = f"the host {host!r} cannot be resolved ({exc})"
+        raise TargetRefused(msg) from None
+    except TimeoutError:
+        msg = f"the host {host!r} was not resolved within {RESOLVE_SECONDS:g} s"
         raise TargetRefused(msg) from None
     found: list[_IP] = []
     for _family, _type, _proto, _name, sockaddr in infos:
