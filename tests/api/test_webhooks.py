@@ -281,6 +281,10 @@ async def test_deliveries_are_signed_in_order_batched_and_match_the_feed(
     assert secret[6:] not in json.dumps(log)
 
 
+async def _cursor_moved(api: Api, webhook_id: str, seq: int) -> bool:
+    return bool((await hook(api, webhook_id))["cursor"] > seq)
+
+
 async def _cursor_is(api: Api, webhook_id: str, seq: int) -> bool:
     return (await hook(api, webhook_id))["cursor"] == seq
 
@@ -556,6 +560,7 @@ async def test_graphql_manages_webhooks_with_the_admin_scope(
     await ingest(api, services(["a"]))
     await ingest(api, services(["b"], source="jira"))
     await until(lambda: len(receiver.received()) == 1, "a delivery")
+    await until(lambda: _cursor_moved(api, wid, made["webhook"]["cursor"]), "the cursor")
     listed = await api.gql(
         "{ webhooks { id url state deliveries(first: 5) { items { number messageId succeeded }"
         " hasMore } } }"
@@ -593,3 +598,25 @@ async def test_graphql_manages_webhooks_with_the_admin_scope(
     assert again["data"]["deleteWebhook"]["userErrors"] == [
         {"field": ["input", "id"], "code": "NOT_FOUND"}
     ]
+
+
+async def test_several_servers_on_neo4j_deliver_each_subscription_once(
+    make_hooks_api: MakeHooksApi, receiver: Receiver, backend: str
+) -> None:
+    if backend != "neo4j":
+        pytest.skip("an embedded store file has one writing server")
+    first = await make_hooks_api()
+    second = await make_hooks_api()  # another stateless process on the same database
+    made = await create(first, receiver.url)
+    secret = made["secret"]
+    for i in range(6):
+        await ingest((first, second)[i % 2], services([f"s{i}"]))
+    feed = (await first.client.get(f"/api/v1/events?after={made['cursor']}")).json()["items"]
+    await until(lambda: len(seqs(verified(receiver, secret))) >= len(feed), "every event")
+    await anyio.sleep(0.3)  # time for a second deliverer to send anything twice
+    assert seqs(verified(receiver, secret)) == [e["seq"] for e in feed]  # once each, in order
+    owners = {
+        (await server.services.store.webhooks.get(made["id"])).lease_owner  # type: ignore[union-attr]
+        for server in (first, second)
+    }
+    assert len(owners) == 1

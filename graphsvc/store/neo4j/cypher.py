@@ -1330,8 +1330,10 @@ def set_webhook(
     guard = ""
     params: dict[str, Any] = {"id": webhook_id, "changes": dict(changes)}
     if cursor is not None:
-        guard = "WHERE w.cursor = $cursor" + (" AND w.state = 'active'" if active else "") + "\n"
+        guard = "WHERE w.cursor = $cursor" + (" AND w.state = $active" if active else "") + "\n"
         params["cursor"] = cursor
+        if active:
+            params["active"] = "active"
     return Statement(
         f"{_LOCK_WEBHOOK}{guard}SET w += $changes\nREMOVE w.locked\nRETURN {WEBHOOK_FIELDS}",
         params,
