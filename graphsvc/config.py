@@ -90,6 +90,19 @@ class Settings(BaseSettings):
         graphql_max_variable_depth: Deepest nesting of lists and objects in GraphQL
             variables; 400 above.
         log_format: ``json``, ``console``, or ``auto`` (JSON unless on a terminal).
+        webhook_key: Key(s) sealing webhook signing secrets at rest (Fernet keys, comma
+            separated: the first seals, every one opens, for rotation). Without it the
+            embedded store uses ``webhook_key_file``; on Neo4j it is required to use webhooks.
+        webhook_key_file: Where the embedded store's webhook key is kept (default:
+            ``webhooks.key`` beside the data file, created 0600 when absent).
+        webhook_allow_private: Allow webhook targets on private, loopback, link-local
+            and other non-public addresses (refused by default).
+        webhook_batch_size: Most events one webhook delivery carries.
+        webhook_poll_seconds: How often delivery looks for new events and due retries
+            (a commit through this server wakes it at once).
+        webhook_lease_seconds: How long a process's right to deliver a subscription
+            lasts without renewal (another process takes over after it dies).
+        webhook_timeout_seconds: Longest a receiver may take to answer a delivery.
     """
 
     model_config = SettingsConfigDict(
@@ -133,8 +146,20 @@ class Settings(BaseSettings):
     graphql_max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     graphql_max_variable_depth: int = Field(default=32, ge=1, le=1000)
     log_format: Literal["auto", "json", "console"] = "auto"
+    webhook_key: SecretStr | None = None
+    webhook_key_file: Path | None = None
+    webhook_allow_private: bool = False
+    webhook_batch_size: int = Field(default=100, ge=1, le=1000)
+    webhook_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    webhook_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=10)
 
     @property
     def tokens_path(self) -> Path:
         """The token file actually used."""
         return self.tokens_file or self.data.with_name("tokens.db")
+
+    @property
+    def webhook_key_path(self) -> Path:
+        """The embedded store's webhook key file actually used."""
+        return self.webhook_key_file or self.data.with_name("webhooks.key")

@@ -42,6 +42,9 @@ from graphsvc.api.reports import router as reports_router
 from graphsvc.api.rest import ANSWER_SHAPES, Services
 from graphsvc.api.rest import router as rest_router
 from graphsvc.api.tokens import Scope, TokenStore
+from graphsvc.api.webhooks.admin import webhook_admin
+from graphsvc.api.webhooks.delivery import Clock
+from graphsvc.api.webhooks.rest import router as webhooks_router
 from graphsvc.api.workers import WorkerLoops
 from graphsvc.collector import collect_when_idle, freeze_survivors
 from graphsvc.config import Settings
@@ -110,8 +113,11 @@ class FastJSONGraphQLRouter(GraphQLRouter[Any, Any]):
         return graphiql_page(request)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the application for ``settings`` (from the environment when ``None``)."""
+def create_app(settings: Settings | None = None, *, webhook_clock: Clock | None = None) -> FastAPI:
+    """Build the application for ``settings`` (from the environment when ``None``).
+
+    ``webhook_clock``: the time the webhook delivery worker schedules by (tests).
+    """
     settings = settings or Settings()
     configure_logging(settings.log_format)
     metrics = Metrics()
@@ -162,6 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             read_only=settings.read_only,
         )
         watch = IdleRunWatch(settings.run_abandon_after_seconds)
+        hooks = webhook_admin(store, app.state.services.run, settings, clock=webhook_clock)
         try:
             async with anyio.create_task_group() as background:
                 if settings.read_only:
@@ -173,6 +180,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     )
                 else:
                     background.start_soon(_abandon_idle_runs, watch, app.state.services)
+                    # webhooks are delivered by writers only (PRODUCT.md 8)
+                    app.state.services.webhooks = hooks
+                    app.state.services.after_write = hooks.worker.notify
+                    background.start_soon(hooks.worker.run_forever)
                 if settings.gc_collect_when_idle:
                     background.start_soon(functools.partial(collect_when_idle, workers.in_flight))
                 try:
@@ -181,6 +192,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     background.cancel_scope.cancel()
         finally:
             # outside the task group: its cancellation must not cut the closing short
+            await hooks.worker.sender.aclose()
             await workers.aclose(store.release_loop)
             await store.close()
             tokens.close()
@@ -213,6 +225,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings=settings,
             principal=principal,
             workers=svc.workers,
+            webhooks=svc.webhooks,
         )
 
     graphql = FastJSONGraphQLRouter(
@@ -226,6 +239,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(graphql, include_in_schema=False)
     app.include_router(rest_router)
     app.include_router(reports_router)
+    app.include_router(webhooks_router)
     app.include_router(pages_router(development=development, title=app.title))
 
     @app.get("/livez", include_in_schema=False)

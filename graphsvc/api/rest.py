@@ -42,7 +42,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import anyio
 import orjson
@@ -80,6 +80,9 @@ from graphsvc.model.records import (
 from graphsvc.model.validation import parse_batch, parse_batch_json
 from graphsvc.model.vocabulary import EntityKind, RelationType, Status
 from graphsvc.store.base import EntityQuery, EventQuery, GraphStore
+
+if TYPE_CHECKING:
+    from graphsvc.api.webhooks.admin import WebhookAdmin
 
 __all__ = ["READ_ONLY_MESSAGE", "Services", "router"]
 
@@ -120,15 +123,22 @@ class Services:
         self.settings = settings
         self.max_body_bytes = settings.max_body_bytes
         self.workers = workers
+        self.webhooks: WebhookAdmin | None = None  # set by the app's lifespan on writers
+        self.after_write: Callable[[], None] | None = None  # wakes the webhook worker
 
     async def run(self, work: Callable[[], Awaitable[T]], *, writes: bool = False) -> T:
         """Run ``work()`` in the worker loops (where it is called when there are none).
 
-        ``writes``: the work writes (it runs on the writing loop, away from reads).
+        ``writes``: the work writes (it runs on the writing loop, away from reads);
+        :attr:`after_write` is called once it is done.
         """
-        if self.workers is None:
-            return await work()
-        return await self.workers.run(work, writes=writes)
+        try:
+            if self.workers is None:
+                return await work()
+            return await self.workers.run(work, writes=writes)
+        finally:
+            if writes and self.after_write is not None:
+                self.after_write()
 
 
 def services(request: Request) -> Services:
@@ -149,6 +159,7 @@ def _scope_dependency(scope: Scope) -> Any:
 
 Reader = Annotated[Principal, _scope_dependency(Scope.READ)]
 Writer = Annotated[Principal, _scope_dependency(Scope.WRITE)]
+Admin = Annotated[Principal, _scope_dependency(Scope.ADMIN)]
 Svc = Annotated[Services, Depends(services)]
 
 _PROBLEMS: dict[int | str, dict[str, Any]] = {

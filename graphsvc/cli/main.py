@@ -34,6 +34,7 @@ from rich.table import Table
 from rich.text import Text
 
 from graphsvc.cli.remote import RemoteSink
+from graphsvc.cli.webhooks import webhook_app
 from graphsvc.config import Settings
 from graphsvc.errors import GraphSvcError, InvalidInput, ParseError, StoreError
 from graphsvc.ingest.engine import IngestEngine, IngestPolicy
@@ -502,6 +503,7 @@ def serve(
 
 token_app = typer.Typer(help="Manage API tokens (stored only as hashes).", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+app.add_typer(webhook_app, name="webhook")
 
 
 @token_app.command("create")

@@ -58,6 +58,8 @@ if TYPE_CHECKING:
 
     from numpy.typing import NDArray
 
+    from graphsvc.store.webhooks import WebhookStore
+
 __all__ = [
     "EVENT_SCAN",
     "MERGED",
@@ -1021,6 +1023,16 @@ class GraphStore(ABC):
         opened on another loop). This default holds nothing per loop.
         """
         return
+
+    @property
+    def webhooks(self) -> WebhookStore:
+        """Webhook subscriptions and their delivery log (:mod:`graphsvc.store.webhooks`).
+
+        Raises:
+            InvalidInput: when the backend keeps none (this default).
+        """
+        msg = f"{type(self).__name__} keeps no webhook subscriptions"
+        raise InvalidInput(msg)
 
     # -------------------------------------------------------------------- writes
     async def erase(self) -> None:

@@ -42,7 +42,12 @@ QUERIES: dict[str, str] = {
     ' to: "2030-01-20T00:00:00Z") { teamsLookedAt } }',
     "projectPlan": '{ projectPlan(projectKey: "P-1") { status } }',
 }
-"""Every root query field: all need ``read``."""
+"""Every root query field that needs ``read``."""
+
+ADMIN_QUERIES: dict[str, str] = {
+    "webhooks": "{ webhooks { id deliveries(first: 1) { hasMore } } }",
+}
+"""Root query fields that need ``admin``."""
 
 MUTATIONS: dict[str, str] = {
     "ingest": 'mutation { ingest(input: {source: "sweep", entities: [{kind: TEAM, key: "sweep"}]})'
@@ -51,7 +56,18 @@ MUTATIONS: dict[str, str] = {
     "finishRun": 'mutation { finishRun(input: {runId: "nope", complete: false})'
     " { userErrors { message } } }",
 }
-"""Every mutation: all need ``write``."""
+"""Every mutation that needs ``write``."""
+
+NO_HOOK = "wh_" + "0" * 24
+ADMIN_MUTATIONS: dict[str, str] = {
+    "createWebhook": 'mutation { createWebhook(input: {url: "ftp://x"}) { userErrors { code } } }',
+    "disableWebhook": f'mutation {{ disableWebhook(id: "{NO_HOOK}") {{ userErrors {{ code }} }} }}',
+    "enableWebhook": f'mutation {{ enableWebhook(id: "{NO_HOOK}") {{ userErrors {{ code }} }} }}',
+    "deleteWebhook": f'mutation {{ deleteWebhook(id: "{NO_HOOK}") {{ userErrors {{ code }} }} }}',
+    "resendWebhookDelivery": f'mutation {{ resendWebhookDelivery(id: "{NO_HOOK}", number: 1)'
+    " { userErrors { code } } }",
+}
+"""Mutations that need ``admin`` (each answers a user error here: nothing to act on)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +85,28 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("get", "/api/v1/runs"): Route("GET", "/api/v1/runs", Scope.READ),
     ("get", "/api/v1/identity-conflicts"): Route("GET", "/api/v1/identity-conflicts", Scope.READ),
     ("get", "/api/v1/events"): Route("GET", "/api/v1/events?after=0&limit=5", Scope.READ),
+    ("post", "/api/v1/webhooks"): Route(
+        "POST", "/api/v1/webhooks", Scope.ADMIN, {"url": "ftp://refused.example.org"}
+    ),
+    ("get", "/api/v1/webhooks"): Route("GET", "/api/v1/webhooks", Scope.ADMIN),
+    ("get", "/api/v1/webhooks/{webhook_id}"): Route(
+        "GET", f"/api/v1/webhooks/{NO_HOOK}", Scope.ADMIN
+    ),
+    ("delete", "/api/v1/webhooks/{webhook_id}"): Route(
+        "DELETE", f"/api/v1/webhooks/{NO_HOOK}", Scope.ADMIN
+    ),
+    ("post", "/api/v1/webhooks/{webhook_id}/disable"): Route(
+        "POST", f"/api/v1/webhooks/{NO_HOOK}/disable", Scope.ADMIN
+    ),
+    ("post", "/api/v1/webhooks/{webhook_id}/enable"): Route(
+        "POST", f"/api/v1/webhooks/{NO_HOOK}/enable", Scope.ADMIN
+    ),
+    ("get", "/api/v1/webhooks/{webhook_id}/deliveries"): Route(
+        "GET", f"/api/v1/webhooks/{NO_HOOK}/deliveries", Scope.ADMIN
+    ),
+    ("post", "/api/v1/webhooks/{webhook_id}/deliveries/{number}/resend"): Route(
+        "POST", f"/api/v1/webhooks/{NO_HOOK}/deliveries/1/resend", Scope.ADMIN
+    ),
     ("post", "/api/v1/runs/{run_id}/finish"): Route(
         "POST", "/api/v1/runs/nope/finish", Scope.WRITE, {"complete": False}
     ),
@@ -146,8 +184,8 @@ async def guarded(make_api: MakeApi) -> tuple[Api, Tokens]:
 def test_the_sweep_covers_the_whole_surface() -> None:
     schema = build_schema(Settings(env="development"))._schema
     assert schema.query_type is not None and schema.mutation_type is not None
-    assert set(schema.query_type.fields) == set(QUERIES)
-    assert set(schema.mutation_type.fields) == set(MUTATIONS)
+    assert set(schema.query_type.fields) == set(QUERIES) | set(ADMIN_QUERIES)
+    assert set(schema.mutation_type.fields) == set(MUTATIONS) | set(ADMIN_MUTATIONS)
 
 
 async def test_the_sweep_covers_every_rest_operation(guarded: tuple[Api, Tokens]) -> None:
@@ -210,6 +248,23 @@ async def test_every_mutation_needs_write_and_a_refused_one_writes_nothing(
         for token in (tok.writer, tok.admin):
             status, body = await _gql(api, mutation, token)
             assert status == 200 and "errors" not in body, (field, body)
+
+
+async def test_every_admin_field_needs_admin_and_a_refused_one_does_nothing(
+    guarded: tuple[Api, Tokens],
+) -> None:
+    api, tok = guarded
+    for field, document in {**ADMIN_QUERIES, **ADMIN_MUTATIONS}.items():
+        for token in (None, tok.revoked, tok.expired):
+            status, _ = await _gql(api, document, token)
+            assert status == 401, field
+        for token in (tok.reader, tok.writer):
+            status, body = await _gql(api, document, token)
+            assert status == 200 and "FORBIDDEN" in _codes(body), (field, body)
+            assert not (body.get("data") or {}).get(field), (field, body)
+        status, body = await _gql(api, document, tok.admin)
+        assert status == 200 and "errors" not in body, (field, body)
+    assert await api.services.store.webhooks.list() == []
 
 
 async def test_every_rest_route_needs_its_scope(guarded: tuple[Api, Tokens]) -> None:

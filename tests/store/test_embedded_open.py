@@ -10,6 +10,7 @@ import pytest
 
 from graphsvc.errors import StoreCorrupted, StoreUnavailable
 from graphsvc.model.vocabulary import EntityKind
+from graphsvc.store.embedded.schema import SCHEMA_VERSION
 from graphsvc.store.embedded.store import EmbeddedStore
 
 
@@ -131,7 +132,9 @@ async def test_a_version_1_store_is_migrated_by_a_writer_and_refused_by_a_reader
     async with EmbeddedStore(path, read_only=True) as reader:
         assert (await reader.identity_conflicts(first=5)).items == ()
     con = sqlite3.connect(path)
-    assert con.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone() == ("3",)
+    assert con.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone() == (
+        SCHEMA_VERSION,
+    )
     con.close()
 
 

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TYPE_CHECKING
 
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
@@ -22,6 +23,9 @@ from graphsvc.ingest.engine import IngestEngine
 from graphsvc.model.records import EntityRecord, RelationRecord
 from graphsvc.model.vocabulary import VOCABULARY, Direction, RelationType, TraversalStep
 from graphsvc.store.base import GraphStore
+
+if TYPE_CHECKING:
+    from graphsvc.api.webhooks.admin import WebhookAdmin
 
 __all__ = ["GraphContext", "Loaders", "RelationsKey"]
 
@@ -107,6 +111,7 @@ class GraphContext(BaseContext):
     settings: Settings
     principal: Principal
     workers: WorkerLoops | None = None
+    webhooks: WebhookAdmin | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -65,6 +65,7 @@ from graphsvc.api.graphql.types import (
     global_id_parts,
     page_size,
 )
+from graphsvc.api.graphql.webhooks import WebhooksMutation, WebhooksQuery
 from graphsvc.api.graphql.work import WorkQuery
 from graphsvc.api.rest import READ_ONLY_MESSAGE
 from graphsvc.api.tokens import Scope
@@ -153,7 +154,7 @@ def _refusal(context: object, operation: OperationType) -> GraphQLError | None:
 
 
 @strawberry.type
-class Query(AnalysisQuery, WorkQuery, EventsQuery):
+class Query(AnalysisQuery, WorkQuery, EventsQuery, WebhooksQuery):
     """Read access; every field needs the ``read`` scope."""
 
     @strawberry.field(description="Any entity or relation by its Relay global id.")
@@ -464,8 +465,8 @@ def _user_errors(exc: GraphSvcError) -> list[UserError]:
 
 
 @strawberry.type
-class Mutation:
-    """Ingest operations; every field needs the ``write`` scope."""
+class Mutation(WebhooksMutation):
+    """Ingest operations need the ``write`` scope; webhook operations ``admin``."""
 
     @strawberry.mutation(description="Apply one ingest batch (atomic), or with dryRun report it.")
     async def ingest(self, info: Info[GraphContext, None], input: IngestInput) -> IngestPayload:

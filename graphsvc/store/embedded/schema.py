@@ -15,6 +15,9 @@ in the same transaction; read replicas (``graphsvc serve --read-only``) apply
 it to their own index to follow the writer. The writer keeps the last
 :data:`CHANGELOG_KEEP` commits. ``meta.epoch`` changes when the store is erased
 (``demo --reset``): a replica that sees another epoch reloads its index.
+
+``webhook`` and ``webhook_delivery`` hold webhook subscriptions and their delivery
+log (:mod:`graphsvc.store.embedded.webhooks`); the secret is stored sealed.
 """
 
 from __future__ import annotations
@@ -26,12 +29,12 @@ __all__ = ["CHANGELOG_KEEP", "MIGRATES_FROM", "SCHEMA", "SCHEMA_VERSION", "decod
 CHANGELOG_KEEP = 20_000
 """Commits kept in ``changelog``; a replica further behind reloads its index whole."""
 
-SCHEMA_VERSION = "3"
-"""Version 2 added ``identity_conflict``, version 3 ``changelog``; an older store is
-migrated when opened for writing (the new tables are created, keys and identifier
-values put in NFC, nothing else changes)."""
+SCHEMA_VERSION = "4"
+"""Version 2 added ``identity_conflict``, version 3 ``changelog``, version 4 ``webhook``
+and ``webhook_delivery``; an older store is migrated when opened for writing (the new
+tables are created, keys and identifier values put in NFC, nothing else changes)."""
 
-MIGRATES_FROM = frozenset({"1", "2"})
+MIGRATES_FROM = frozenset({"1", "2", "3"})
 """Older versions a writable open brings up to date."""
 
 SCHEMA = """
@@ -143,6 +146,41 @@ CREATE TABLE IF NOT EXISTS identity_conflict (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS identity_conflict_clash
     ON identity_conflict (kind, id_type, value, entity, holder);
+CREATE TABLE IF NOT EXISTS webhook (
+    id           TEXT PRIMARY KEY,
+    url          TEXT NOT NULL,
+    filter       TEXT NOT NULL,
+    description  TEXT NOT NULL,
+    secret       TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    cursor       INTEGER NOT NULL,
+    batch_end    INTEGER,
+    attempts     INTEGER NOT NULL,
+    next_attempt INTEGER,
+    last_error   TEXT NOT NULL,
+    created      INTEGER NOT NULL,
+    updated      INTEGER NOT NULL,
+    lease_owner  TEXT,
+    lease_until  INTEGER,
+    deliveries   INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS webhook_delivery (
+    webhook     TEXT NOT NULL,
+    number      INTEGER NOT NULL,
+    message_id  TEXT NOT NULL,
+    first_seq   INTEGER NOT NULL,
+    last_seq    INTEGER NOT NULL,
+    events      INTEGER NOT NULL,
+    attempt     INTEGER NOT NULL,
+    manual      INTEGER NOT NULL,
+    at          INTEGER NOT NULL,
+    duration    REAL NOT NULL,
+    status_code INTEGER,
+    error       TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    ok          INTEGER NOT NULL,
+    PRIMARY KEY (webhook, number)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS commit_log (
     at        INTEGER PRIMARY KEY,
     source_id INTEGER NOT NULL,

@@ -109,6 +109,7 @@ from graphsvc.store.embedded.schema import (
     decode,
     encode,
 )
+from graphsvc.store.embedded.webhooks import EmbeddedWebhooks
 from graphsvc.store.embedded.writer import ChangeSetWriter, IndexUpdate, dumps
 from graphsvc.store.history import ItemState, revert
 from graphsvc.store.locks import ThreadSafeAsyncLock
@@ -222,6 +223,7 @@ class EmbeddedStore(GraphStore):
         self._entity_row_cache: RowCache[tuple[Any, ...]] = RowCache(row_cache_entries)
         self._alias_cache: RowCache[tuple[str, ...]] = RowCache(row_cache_entries)
         self._relation_row_cache: RowCache[tuple[Any, ...]] = RowCache(row_cache_entries)
+        self._webhooks = EmbeddedWebhooks(self)
 
     # ================================================================= lifecycle
     async def open(self) -> None:
@@ -565,7 +567,21 @@ class EmbeddedStore(GraphStore):
         async with self._write_lock:
             self._close_sync()
 
+    @property
+    def webhooks(self) -> EmbeddedWebhooks:
+        """Webhook subscriptions in this file (:mod:`graphsvc.store.embedded.webhooks`)."""
+        return self._webhooks
+
+    def connect_for_writes(self) -> sqlite3.Connection:
+        """A new configured connection to the file, for a writer other than the graph's."""
+        return self._connect()
+
+    def reader_connection(self) -> sqlite3.Connection:
+        """This thread's read connection (read-only, opened on first use)."""
+        return self._reader()
+
     def _close_sync(self) -> None:
+        self._webhooks.close()
         for conn in self._reader_conns:
             with suppress(sqlite3.Error):
                 conn.close()

@@ -39,6 +39,10 @@ The graph model (``schema/neo4j.cypher`` is :func:`schema_script`):
   where ``item`` encodes an entity ``id * 2`` and a relation ``id * 2 + 1``,
   ``(:IdentityConflict {seq, at, kind, id_type, value, entity, holder,
   item_key, source, run_id})`` (``seq`` from the history counter).
+* ``(:Webhook {id, url, filter, description, secret, state, cursor, batch_end,
+  attempts, next_attempt, last_error, created, updated, lease_owner,
+  lease_until, deliveries})`` and ``(:WebhookDelivery {webhook, number, …})``:
+  webhook subscriptions and their delivery log (:mod:`graphsvc.store.neo4j.webhooks`).
 * One ``(:GraphsvcStore {name})`` node holds the schema version, the id
   counters and the last commit time; every write transaction sets a property
   on it first, which serialises graphsvc writers across processes.
@@ -67,6 +71,8 @@ __all__ = [
     "RUN",
     "SCHEMA_VERSION",
     "STORE_NAME",
+    "WEBHOOK",
+    "WEBHOOK_DELIVERY",
     "Statement",
     "attr_property",
     "name",
@@ -89,6 +95,8 @@ ASSERTION = "Assertion"
 RUN = "Run"
 HISTORY = "History"
 IDENTITY_CONFLICT = "IdentityConflict"
+WEBHOOK = "Webhook"
+WEBHOOK_DELIVERY = "WebhookDelivery"
 
 MISSING = object()
 """Marker for "no such row" in helpers that map rows."""
@@ -260,6 +268,9 @@ def schema_statements(vocabulary: Vocabulary = VOCABULARY) -> tuple[str, ...]:
         f"CREATE CONSTRAINT identity_conflict_clash IF NOT EXISTS "
         f"FOR (c:{IDENTITY_CONFLICT}) REQUIRE (c.kind, c.id_type, c.value, c.entity, c.holder) "
         "IS UNIQUE",
+        f"CREATE CONSTRAINT webhook_id IF NOT EXISTS FOR (w:{WEBHOOK}) REQUIRE w.id IS UNIQUE",
+        f"CREATE CONSTRAINT webhook_delivery_number IF NOT EXISTS "
+        f"FOR (d:{WEBHOOK_DELIVERY}) REQUIRE (d.webhook, d.number) IS UNIQUE",
     ]
     return tuple(out)
 
@@ -1260,6 +1271,155 @@ def conflicts_count() -> Statement:
     """How many identity conflicts are recorded (``n``)."""
     return Statement(
         f"MATCH (c:{IDENTITY_CONFLICT})\nRETURN count(c) AS n", {}, op="conflicts_count"
+    )
+
+
+# ---------------------------------------------------------------------- webhooks
+# Every write below that reads what it then changes (a compare-and-set, the lease,
+# the delivery counter) first SETs ``w.locked`` on the subscription: that takes the
+# node's exclusive lock, so the condition is read after any other writer of the node
+# committed (Neo4j's documented cure for lost updates), never from a stale read.
+
+WEBHOOK_FIELDS = (
+    "w.id AS id, w.url AS url, w.filter AS filter, w.description AS description, "
+    "w.secret AS secret, w.state AS state, w.cursor AS cursor, w.batch_end AS batch_end, "
+    "w.attempts AS attempts, w.next_attempt AS next_attempt, w.last_error AS last_error, "
+    "w.created AS created, w.updated AS updated, w.lease_owner AS lease_owner, "
+    "w.lease_until AS lease_until, w.deliveries AS deliveries"
+)
+DELIVERY_FIELDS = (
+    "d.number AS number, d.webhook AS webhook, d.message_id AS message_id, "
+    "d.first_seq AS first_seq, d.last_seq AS last_seq, d.events AS events, "
+    "d.attempt AS attempt, d.manual AS manual, d.at AS at, d.duration AS duration, "
+    "d.status_code AS status_code, d.error AS error, d.body AS body, d.ok AS ok"
+)
+_LOCK_WEBHOOK = f"MATCH (w:{WEBHOOK} {{id: $id}})\nSET w.locked = true\nWITH w\n"
+
+
+def create_webhook(props: Mapping[str, Any]) -> Statement:
+    """Create one subscription node from ``props`` (every property)."""
+    return Statement(
+        f"CREATE (w:{WEBHOOK})\nSET w = $props\nRETURN {WEBHOOK_FIELDS}",
+        {"props": dict(props)},
+        op="create_webhook",
+    )
+
+
+def get_webhook(webhook_id: str) -> Statement:
+    """One subscription by id."""
+    return Statement(
+        f"MATCH (w:{WEBHOOK} {{id: $id}})\nRETURN {WEBHOOK_FIELDS}",
+        {"id": webhook_id},
+        op="get_webhook",
+    )
+
+
+def list_webhooks() -> Statement:
+    """Every subscription, oldest first."""
+    return Statement(
+        f"MATCH (w:{WEBHOOK})\nRETURN {WEBHOOK_FIELDS}\nORDER BY created, id",
+        {},
+        op="list_webhooks",
+    )
+
+
+def set_webhook(
+    webhook_id: str, changes: Mapping[str, Any], *, cursor: int | None, active: bool = False
+) -> Statement:
+    """Set properties of a subscription; with ``cursor``, only at that cursor (and ``active``)."""
+    guard = ""
+    params: dict[str, Any] = {"id": webhook_id, "changes": dict(changes)}
+    if cursor is not None:
+        guard = "WHERE w.cursor = $cursor" + (" AND w.state = $active" if active else "") + "\n"
+        params["cursor"] = cursor
+        if active:
+            params["active"] = "active"
+    return Statement(
+        f"{_LOCK_WEBHOOK}{guard}SET w += $changes\nREMOVE w.locked\nRETURN {WEBHOOK_FIELDS}",
+        params,
+        op="set_webhook",
+    )
+
+
+def delete_webhook(webhook_id: str) -> Statement:
+    """Delete a subscription and its delivery log; ``n`` subscriptions deleted."""
+    return Statement(
+        f"MATCH (w:{WEBHOOK} {{id: $id}})\n"
+        f"OPTIONAL MATCH (d:{WEBHOOK_DELIVERY} {{webhook: $id}})\n"
+        "DETACH DELETE d\n"
+        "WITH DISTINCT w, w.id AS found\n"
+        "DETACH DELETE w\n"
+        "RETURN count(found) AS n",
+        {"id": webhook_id},
+        op="delete_webhook",
+    )
+
+
+def lease_webhook(webhook_id: str, owner: str, now: int, until: int) -> Statement:
+    """Take the lease unless another owner holds an unexpired one (a row: taken)."""
+    return Statement(
+        f"{_LOCK_WEBHOOK}"
+        "WHERE w.lease_owner IS NULL OR w.lease_owner = $owner OR w.lease_until <= $now\n"
+        "SET w.lease_owner = $owner, w.lease_until = $until\n"
+        "REMOVE w.locked\n"
+        "RETURN w.id AS id",
+        {"id": webhook_id, "owner": owner, "now": now, "until": until},
+        op="lease_webhook",
+    )
+
+
+def release_webhook(webhook_id: str, owner: str) -> Statement:
+    """Clear the lease if ``owner`` holds it."""
+    return Statement(
+        f"{_LOCK_WEBHOOK}"
+        "WHERE w.lease_owner = $owner\n"
+        "SET w.lease_owner = null, w.lease_until = null\n"
+        "REMOVE w.locked\n"
+        "RETURN w.id AS id",
+        {"id": webhook_id, "owner": owner},
+        op="release_webhook",
+    )
+
+
+def record_delivery(webhook_id: str, props: Mapping[str, Any], keep: int) -> Statement:
+    """Number a delivery from the subscription's counter, store it, drop the oldest.
+
+    Answers the new ``number`` (no row: no such subscription).
+    """
+    return Statement(
+        f"{_LOCK_WEBHOOK}"
+        "SET w.deliveries = w.deliveries + 1\n"
+        "REMOVE w.locked\n"
+        f"CREATE (d:{WEBHOOK_DELIVERY})\n"
+        "SET d = $props, d.webhook = $id, d.number = w.deliveries\n"
+        "WITH w, d\n"
+        f"OPTIONAL MATCH (old:{WEBHOOK_DELIVERY} {{webhook: $id}})\n"
+        "WHERE old.number <= w.deliveries - $keep\n"
+        "DETACH DELETE old\n"
+        "RETURN DISTINCT d.number AS number",
+        {"id": webhook_id, "props": dict(props), "keep": keep},
+        op="record_delivery",
+    )
+
+
+def deliveries_page(webhook_id: str, before: int, limit: int) -> Statement:
+    """Deliveries of a subscription numbered below ``before``, newest first."""
+    return Statement(
+        f"MATCH (d:{WEBHOOK_DELIVERY} {{webhook: $id}})\n"
+        "WHERE d.number < $before\n"
+        f"RETURN {DELIVERY_FIELDS}\n"
+        "ORDER BY number DESC LIMIT $limit",
+        {"id": webhook_id, "before": before, "limit": limit},
+        op="deliveries_page",
+    )
+
+
+def get_delivery(webhook_id: str, number: int) -> Statement:
+    """One delivery by subscription and number."""
+    return Statement(
+        f"MATCH (d:{WEBHOOK_DELIVERY} {{webhook: $id, number: $number}})\nRETURN {DELIVERY_FIELDS}",
+        {"id": webhook_id, "number": number},
+        op="get_delivery",
     )
 
 

@@ -135,6 +135,7 @@ from graphsvc.store.neo4j.codec import (
 )
 from graphsvc.store.neo4j.errors import boundary
 from graphsvc.store.neo4j.walk import Edge, Node, StepMask, bfs, count_groups, one_hop
+from graphsvc.store.neo4j.webhooks import Neo4jWebhooks
 
 __all__ = ["DriverGateway", "ExplicitTx", "Gateway", "Neo4jStore", "Run"]
 
@@ -476,6 +477,7 @@ class Neo4jStore(GraphStore):
         self._write_lock = ThreadSafeAsyncLock()
         self._writer = f"{socket.gethostname()}:{os.getpid()}"
         self._open = False
+        self._webhooks = Neo4jWebhooks(self._read, self._write_unlocked)
 
     # ================================================================= lifecycle
     async def open(self) -> None:
@@ -634,6 +636,16 @@ class Neo4jStore(GraphStore):
     async def _read(self, work: Callable[[Run], Awaitable[T]], doing: str) -> T:
         self._check_open()
         return await self._gw.read(work, doing)
+
+    async def _write_unlocked(self, work: Callable[[Run], Awaitable[T]], doing: str) -> T:
+        """A managed write transaction without the graph writers' lock (webhook writes)."""
+        self._check_open()
+        return await self._gw.write(work, doing)
+
+    @property
+    def webhooks(self) -> Neo4jWebhooks:
+        """Webhook subscriptions in this database (:mod:`graphsvc.store.neo4j.webhooks`)."""
+        return self._webhooks
 
     async def ping(self) -> None:
         """Read the meta node.

@@ -26,6 +26,8 @@ STORE_LABELS = {
     q.RUN,
     q.HISTORY,
     q.IDENTITY_CONFLICT,
+    q.WEBHOOK,
+    q.WEBHOOK_DELIVERY,
 }
 ALLOWED_NAMES = STORE_LABELS | {k.value for k in EntityKind} | {t.value for t in RelationType}
 
@@ -158,3 +160,28 @@ def test_names_that_are_not_identifiers_are_refused() -> None:
         q.name("Service) DETACH DELETE (n")
     with pytest.raises(ValueError):
         q.attr_property("tier`")
+
+
+def test_webhook_statements_keep_the_same_rules() -> None:
+    """Values as parameters, labels from the closed set (they are not in the recorded scenario)."""
+    wh = "wh_" + "0" * 24
+    built = [
+        q.create_webhook({"id": wh}),
+        q.get_webhook(wh),
+        q.list_webhooks(),
+        q.set_webhook(wh, {"state": "disabled"}, cursor=None),
+        q.set_webhook(wh, {"cursor": 2}, cursor=1, active=True),
+        q.delete_webhook(wh),
+        q.lease_webhook(wh, "o", 1, 2),
+        q.release_webhook(wh, "o"),
+        q.record_delivery(wh, {"ok": True}, 5),
+        q.deliveries_page(wh, 9, 5),
+        q.get_delivery(wh, 1),
+    ]
+    for st in built:
+        assert "'" not in st.text and '"' not in st.text, st.text
+        assert wh not in st.text
+        labels: set[str] = set()
+        for group in re.findall(r"\(\w*((?::\w+)+)", st.text):
+            labels.update(group.strip(":").split(":"))
+        assert labels <= ALLOWED_NAMES, st.text

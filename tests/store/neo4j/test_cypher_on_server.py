@@ -42,6 +42,13 @@ def _vocabulary_variants() -> list[q.Statement]:
     out += [q.set_entity_identifiers([{"id": 1, "identifiers": "{}"}])]
     out += [q.without_creation(relations, 10) for relations in (False, True)]
     out += [q.shared_identifiers(["serial"], 10), q.conflicts_page(0, 10)]
+    # webhooks (run for real by tests/contract/test_webhooks.py; planned here too)
+    wh = "wh_" + "0" * 24
+    out += [q.create_webhook({"id": wh}), q.get_webhook(wh), q.list_webhooks()]
+    out += [q.set_webhook(wh, {"state": "active"}, cursor=1, active=True), q.delete_webhook(wh)]
+    out += [q.lease_webhook(wh, "o", 1, 2), q.release_webhook(wh, "o")]
+    out += [q.record_delivery(wh, {"ok": True}, 5), q.deliveries_page(wh, 9, 5)]
+    out += [q.get_delivery(wh, 1)]
     return out
 
 
