@@ -97,13 +97,18 @@ def receiver() -> Iterator[Receiver]:
 
 
 class SimulatedClock:
-    """Wall time plus an offset the test moves; sleeps are short real ones."""
+    """A clock that stands still until the test moves it; sleeps are short real ones.
+
+    It does not follow wall time: on a busy machine seconds pass between a failure
+    and the test reading the next attempt, and the delay it measured would shrink.
+    """
 
     def __init__(self) -> None:
+        self.start = time.time()
         self.offset = 0.0
 
     def now(self) -> float:
-        return time.time() + self.offset
+        return self.start + self.offset
 
     async def sleep(self, seconds: float) -> None:
         await anyio.sleep(min(seconds, 0.02))
