@@ -53,6 +53,10 @@ MUTATIONS: dict[str, str] = {
 }
 """Every mutation: all need ``write``."""
 
+SUBSCRIPTIONS: dict[str, str] = {"events": "subscription { events { cursor } }"}
+"""Every subscription: all need ``read`` (over graphql-transport-ws; tested with a real
+server in ``tests/api/test_event_stream.py``)."""
+
 
 @dataclass(frozen=True)
 class Route:
@@ -60,6 +64,7 @@ class Route:
     path: str
     needs: Scope
     body: Any = None
+    headers: dict[str, str] | None = None
 
 
 BATCH = {"source": "sweep", "entities": [{"kind": "Team", "key": "sweep-rest"}]}
@@ -69,6 +74,10 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("get", "/api/v1/runs"): Route("GET", "/api/v1/runs", Scope.READ),
     ("get", "/api/v1/identity-conflicts"): Route("GET", "/api/v1/identity-conflicts", Scope.READ),
     ("get", "/api/v1/events"): Route("GET", "/api/v1/events?after=0&limit=5", Scope.READ),
+    # an invalid Last-Event-ID is refused after the scope check, before anything streams
+    ("get", "/api/v1/events/stream"): Route(
+        "GET", "/api/v1/events/stream", Scope.READ, headers={"Last-Event-ID": "x"}
+    ),
     ("post", "/api/v1/runs/{run_id}/finish"): Route(
         "POST", "/api/v1/runs/nope/finish", Scope.WRITE, {"complete": False}
     ),
@@ -148,6 +157,8 @@ def test_the_sweep_covers_the_whole_surface() -> None:
     assert schema.query_type is not None and schema.mutation_type is not None
     assert set(schema.query_type.fields) == set(QUERIES)
     assert set(schema.mutation_type.fields) == set(MUTATIONS)
+    assert schema.subscription_type is not None
+    assert set(schema.subscription_type.fields) == set(SUBSCRIPTIONS)
 
 
 async def test_the_sweep_covers_every_rest_operation(guarded: tuple[Api, Tokens]) -> None:
@@ -216,16 +227,17 @@ async def test_every_rest_route_needs_its_scope(guarded: tuple[Api, Tokens]) -> 
     api, tok = guarded
     order = [Scope.READ, Scope.WRITE, Scope.ADMIN]
     for route in ROUTES.values():
+        extra = route.headers or {}
         for token in (None, "gsv_forged_secret", tok.revoked, tok.expired):
             r = await api.client.request(
-                route.method, route.path, json=route.body, headers=bearer(token)
+                route.method, route.path, json=route.body, headers=bearer(token) | extra
             )
             assert r.status_code == 401, (route, token, r.text)
             assert r.headers["www-authenticate"] == "Bearer"
         for scope in order:
             before = await api.services.store.stats()
             r = await api.client.request(
-                route.method, route.path, json=route.body, headers=bearer(tok.of(scope))
+                route.method, route.path, json=route.body, headers=bearer(tok.of(scope)) | extra
             )
             if order.index(scope) < order.index(route.needs):
                 assert r.status_code == 403, (route, scope, r.text)

@@ -8,13 +8,14 @@ calls (one per loader and nesting level), never N.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
+from graphsvc.api.feed import FeedHub
 from graphsvc.api.tokens import Principal
 from graphsvc.api.workers import WorkerLoops
 from graphsvc.config import Settings
@@ -107,6 +108,10 @@ class GraphContext(BaseContext):
     settings: Settings
     principal: Principal
     workers: WorkerLoops | None = None
+    feed: FeedHub | None = None
+    """Wakes event subscriptions (``None``: a context without subscriptions)."""
+    recheck: Callable[[], bool] = lambda: True
+    """Whether the caller's token is still valid (subscriptions ask now and then)."""
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -37,7 +37,7 @@ from strawberry.types.graphql import OperationType
 
 from graphsvc.api.graphql.analysis import AnalysisQuery, EntityRefInput, not_found
 from graphsvc.api.graphql.context import GraphContext
-from graphsvc.api.graphql.events import EventsQuery
+from graphsvc.api.graphql.events import EventsQuery, EventsSubscription
 from graphsvc.api.graphql.guards import (
     BoundedExecutionContext,
     ClientSafeErrors,
@@ -491,6 +491,11 @@ class Mutation:
         return FinishRunPayload(summary=IngestSummaryType.of(summary), user_errors=[])
 
 
+@strawberry.type
+class Subscription(EventsSubscription):
+    """The event feed as it happens, over ``graphql-transport-ws`` only (needs ``read``)."""
+
+
 # ------------------------------------------------------------------------ limits
 
 
@@ -543,6 +548,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return GuardedSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[*ENTITY_TYPES.values(), RelationNode],
         extensions=extensions,
         execution_context_class=executor,
