@@ -152,6 +152,11 @@ class FeedHub:
         return self._closed
 
     @property
+    def waiting(self) -> int:
+        """Readers waiting for a commit now (long polls and idle followers)."""
+        return len(self._waiters)
+
+    @property
     def followers(self) -> int:
         """Streams and subscriptions following the feed now."""
         return self._followers

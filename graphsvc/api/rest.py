@@ -1120,6 +1120,10 @@ class EventPageOut(BaseModel):
         alias="oldestSeq",
         description="The oldest seq the server holds; an `after` below oldestSeq - 1 is 410.",
     )
+    last_seq: int = Field(
+        alias="lastSeq",
+        description="The last seq committed when the page was read (how far the feed goes).",
+    )
 
 
 def event_filter(
@@ -1227,6 +1231,7 @@ async def list_events(
         next=cursor,
         has_more=page.has_next,
         oldest_seq=page.oldest_seq,
+        last_seq=page.last_seq,
     )
 
 
