@@ -1264,7 +1264,19 @@ _STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
             "`event: gone` (events pruned before they were read) or `event: unauthorized` "
             "(the token was revoked) end it."
         ),
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "content": {
+            "text/event-stream": {  # each message (the SSE event schema of OpenAPI 3.2)
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "data": {"type": "string", "description": "An Event, as JSON."},
+                        "event": {"type": "string", "description": "gone or unauthorized"},
+                        "id": {"type": "string", "description": "The event's seq."},
+                        "retry": {"type": "integer", "minimum": 0},
+                    },
+                }
+            }
+        },
     },
     410: _PROBLEMS[400] | {"description": "Gone"},
     503: _PROBLEMS[503],
