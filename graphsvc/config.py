@@ -103,6 +103,21 @@ class Settings(BaseSettings):
         webhook_lease_seconds: How long a process's right to deliver a subscription
             lasts without renewal (another process takes over after it dies).
         webhook_timeout_seconds: Longest a receiver may take to answer a delivery.
+        event_streams_max: Most event streams (SSE) and GraphQL subscriptions open at
+            once in one process; more are refused (503) until one ends.
+        event_heartbeat_seconds: Longest silence of an event stream: a heartbeat
+            (an SSE comment) keeps proxies from closing it; tokens are checked again
+            this often.
+        event_poll_seconds: How often a process looks for commits of other processes
+            (other graphsvc processes on Neo4j) while anyone follows the feed; its own
+            commits wake followers at once.
+        event_stream_max_seconds: An event stream or subscription is ended after this
+            long (``0``: never); clients resume from their last seq.
+        event_retention_days: Events older than this are pruned (``0``: kept forever).
+        event_retention_max: At most about this many of the newest events are kept
+            (``0``: no limit).
+        event_prune_every_seconds: How often a writing process prunes (when a
+            retention rule is set), in short batches.
     """
 
     model_config = SettingsConfigDict(
@@ -153,6 +168,13 @@ class Settings(BaseSettings):
     webhook_poll_seconds: float = Field(default=0.5, gt=0, le=60)
     webhook_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=10)
+    event_streams_max: int = Field(default=100, ge=1, le=100_000)
+    event_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    event_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    event_stream_max_seconds: float = Field(default=3600.0, ge=0)
+    event_retention_days: float = Field(default=0.0, ge=0)
+    event_retention_max: int = Field(default=0, ge=0)
+    event_prune_every_seconds: float = Field(default=600.0, gt=0)
 
     @property
     def tokens_path(self) -> Path:

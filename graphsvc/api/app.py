@@ -18,17 +18,21 @@ import gc
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import anyio
 import orjson
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import HTTPConnection
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET, UnsetType
 
 import graphsvc
 from graphsvc.api.auth import Authenticator, choose_auth_mode
@@ -41,7 +45,7 @@ from graphsvc.api.problems import install_problem_handlers, problem_response
 from graphsvc.api.reports import router as reports_router
 from graphsvc.api.rest import ANSWER_SHAPES, Services
 from graphsvc.api.rest import router as rest_router
-from graphsvc.api.tokens import Scope, TokenStore
+from graphsvc.api.tokens import Principal, Scope, TokenStore
 from graphsvc.api.webhooks.admin import webhook_admin
 from graphsvc.api.webhooks.delivery import Clock
 from graphsvc.api.webhooks.rest import router as webhooks_router
@@ -53,10 +57,26 @@ from graphsvc.ingest.abandon import IdleRunWatch
 from graphsvc.ingest.engine import IngestEngine, IngestPolicy
 from graphsvc.model.batch import IngestBatch
 from graphsvc.store.factory import store_from_settings
+from graphsvc.store.retention import Retention, prune_in_batches
 
 __all__ = ["create_app"]
 
 log = structlog.get_logger("graphsvc")
+
+MAX_SUBSCRIPTIONS_PER_CONNECTION = 10
+"""Most operations one websocket runs at once (every subscription also counts against
+``GRAPHSVC_EVENT_STREAMS_MAX``)."""
+
+
+class _Unauthenticated(Principal):
+    """A websocket before its ``connection_init`` was accepted: it may do nothing."""
+
+    def allows(self, needed: Scope) -> bool:  # noqa: ARG002
+        """Nothing is allowed."""
+        return False
+
+
+NOBODY = _Unauthenticated("(not authenticated)", Scope.READ)
 
 
 async def _follow_the_writer(svc: Services, metrics: Metrics, every: float) -> None:
@@ -69,6 +89,8 @@ async def _follow_the_writer(svc: Services, metrics: Metrics, every: float) -> N
             log.warning("following the writer failed", error=str(exc))
             continue
         metrics.replica_commits.inc(caught.applied)
+        if caught.applied or caught.reloaded:
+            svc.feed.notify()  # the writer's events are readable: wake feed followers
         if caught.reloaded:
             log.info("replica reloaded its index")
         if caught.last_commit is not None:
@@ -87,6 +109,28 @@ async def _abandon_idle_runs(watch: IdleRunWatch, svc: Services) -> None:
             await svc.run(lambda: watch.sweep(svc.store, svc.engine), writes=True)
         except GraphSvcError as exc:  # the store is away for now: try again next time
             log.warning("sweeping idle runs failed", error=str(exc))
+
+
+async def _prune_events(svc: Services, retention: Retention, every: float) -> None:
+    """Prune the events past retention every so often, in short batches (a writer's task)."""
+    while True:
+        try:
+            done = await prune_in_batches(
+                lambda: svc.run(
+                    functools.partial(
+                        svc.store.prune_events,
+                        before=retention.before(datetime.now(UTC)),
+                        keep=retention.keep,
+                    ),
+                    writes=True,
+                )
+            )
+        except GraphSvcError as exc:  # the store is away for now: try again next time
+            log.warning("pruning events failed", error=str(exc))
+        else:
+            if done.removed:
+                log.info("events pruned", removed=done.removed, oldest_seq=done.oldest_seq)
+        await anyio.sleep(every)
 
 
 class FastJSONGraphQLRouter(GraphQLRouter[Any, Any]):
@@ -111,6 +155,37 @@ class FastJSONGraphQLRouter(GraphQLRouter[Any, Any]):
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         """GraphiQL, its scripts and styles served by graphsvc (see :mod:`graphsvc.api.pages`)."""
         return graphiql_page(request)
+
+    async def on_ws_connect(self, context: Any) -> UnsetType | dict[str, object] | None:
+        """Authenticate a ``graphql-transport-ws`` connection (its ``connection_init``).
+
+        The token is the payload's ``authorization`` (``"Bearer gsv_…"``), else the
+        upgrade request's ``Authorization`` header; in local mode the client and
+        the page that opened the socket must be local. A refused connection is
+        closed with 4403.
+        """
+        assert isinstance(context, GraphContext)
+        connection = context.request
+        assert connection is not None
+        svc: Services = connection.app.state.services
+        params = context.connection_params if isinstance(context.connection_params, dict) else {}
+        given = params.get("authorization", params.get("Authorization"))
+        token = given if isinstance(given, str) else None
+        try:
+            context.principal = svc.auth.principal(connection, Scope.READ, authorization=token)
+        except HTTPException as exc:
+            log.info("websocket refused", reason=str(exc.detail))
+            raise ConnectionRejectionError from None
+
+        def recheck() -> bool:
+            try:
+                svc.auth.principal(connection, Scope.READ, authorization=token)
+            except HTTPException:
+                return False
+            return True
+
+        context.recheck = recheck
+        return cast("UnsetType", UNSET)
 
 
 def create_app(settings: Settings | None = None, *, webhook_clock: Clock | None = None) -> FastAPI:
@@ -142,6 +217,9 @@ def create_app(settings: Settings | None = None, *, webhook_clock: Clock | None 
         engine = IngestEngine(store, policy)
         workers = WorkerLoops(settings.worker_threads)
         app.state.services = Services(store, engine, Authenticator(tokens, mode), settings, workers)
+        feed = app.state.services.feed
+        store.add_commit_listener(feed.notify)
+        app.state.before_shutdown = [feed.close]  # graphsvc.api.server: streams end first
         # What the store loaded lives as long as the server: moved out of the collector's
         # generations, a full collection does not walk it again (no pause of hundreds of
         # ms). No collection first: at 1M entities it would cost a second for little.
@@ -169,6 +247,7 @@ def create_app(settings: Settings | None = None, *, webhook_clock: Clock | None 
         )
         watch = IdleRunWatch(settings.run_abandon_after_seconds)
         hooks = webhook_admin(store, app.state.services.run, settings, clock=webhook_clock)
+        retention = Retention(settings.event_retention_days, settings.event_retention_max)
         try:
             async with anyio.create_task_group() as background:
                 if settings.read_only:
@@ -184,11 +263,16 @@ def create_app(settings: Settings | None = None, *, webhook_clock: Clock | None 
                     app.state.services.webhooks = hooks
                     app.state.services.after_write = hooks.worker.notify
                     background.start_soon(hooks.worker.run_forever)
+                    if retention.active:
+                        every = settings.event_prune_every_seconds
+                        background.start_soon(_prune_events, app.state.services, retention, every)
                 if settings.gc_collect_when_idle:
                     background.start_soon(functools.partial(collect_when_idle, workers.in_flight))
+                background.start_soon(feed.watch, app.state.services.read_events)
                 try:
                     yield
                 finally:
+                    feed.close()
                     background.cancel_scope.cancel()
         finally:
             # outside the task group: its cancellation must not cut the closing short
@@ -216,9 +300,15 @@ def create_app(settings: Settings | None = None, *, webhook_clock: Clock | None 
     )
     install_problem_handlers(app)
 
-    async def graphql_context(request: Request) -> GraphContext:
+    async def graphql_context(request: HTTPConnection) -> GraphContext:
         svc: Services = request.app.state.services
-        principal = svc.auth.principal(request, Scope.READ)
+        # a websocket is authenticated by its connection_init (on_ws_connect), which
+        # strawberry awaits before any operation; until then it may do nothing
+        principal = (
+            NOBODY
+            if request.scope["type"] == "websocket"
+            else svc.auth.principal(request, Scope.READ)
+        )
         return GraphContext(
             store=svc.store,
             engine=svc.engine,
@@ -226,6 +316,7 @@ def create_app(settings: Settings | None = None, *, webhook_clock: Clock | None 
             principal=principal,
             workers=svc.workers,
             webhooks=svc.webhooks,
+            feed=svc.feed,
         )
 
     graphql = FastJSONGraphQLRouter(
@@ -235,6 +326,9 @@ def create_app(settings: Settings | None = None, *, webhook_clock: Clock | None 
         allow_queries_via_get=True,
         multipart_uploads_enabled=False,
         context_getter=graphql_context,
+        subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+        connection_init_wait_timeout=timedelta(seconds=settings.header_timeout_seconds),
+        max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,
     )
     app.include_router(graphql, include_in_schema=False)
     app.include_router(rest_router)

@@ -26,7 +26,8 @@ import ipaddress
 from dataclasses import dataclass
 from enum import StrEnum
 
-from fastapi import HTTPException, Request, status
+from fastapi import HTTPException, status
+from starlette.requests import HTTPConnection
 
 from graphsvc.api.tokens import Principal, Scope, TokenStore
 
@@ -87,16 +88,26 @@ class Authenticator:
     tokens: TokenStore
     mode: AuthMode
 
-    def principal(self, request: Request, needed: Scope) -> Principal:
+    def principal(
+        self, request: HTTPConnection, needed: Scope, *, authorization: str | None = None
+    ) -> Principal:
         """Return the caller of ``request`` if it may do what ``needed`` requires.
+
+        Args:
+            request: The request, or a websocket's upgrade request.
+            needed: The scope the operation needs.
+            authorization: The ``Authorization`` value to check instead of the
+                request's header (a websocket's ``connection_init`` payload).
 
         Raises:
             HTTPException: 401 without a valid token, 403 when the scope is too small
-                or, in local mode, when the client is not on loopback.
+                or, in local mode, when the client is not on loopback. (A websocket
+                opened by a page of another origin is refused by strawberry's
+                same-origin check before it gets here.)
         """
         if self.mode is AuthMode.LOCAL:
             return self._local(request)
-        header = request.headers.get("authorization", "")
+        header = authorization or request.headers.get("authorization", "")
         scheme, _, presented = header.partition(" ")
         if scheme.lower() != "bearer" or not presented.strip():
             raise HTTPException(
@@ -120,7 +131,7 @@ class Authenticator:
         return principal
 
     @staticmethod
-    def _local(request: Request) -> Principal:
+    def _local(request: HTTPConnection) -> Principal:
         client = request.client.host if request.client else None
         if not is_loopback(client):
             raise HTTPException(

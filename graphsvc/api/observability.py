@@ -61,7 +61,13 @@ def _may_write(scope: Scope, graphql_body: bytes) -> bool:
 
 
 def _is_stream(scope: Scope) -> bool:
-    """Whether the request is an NDJSON ingest stream (bounded by idleness, not a deadline)."""
+    """Whether the request streams: bounded by its own limits, not the request deadline.
+
+    An NDJSON ingest stream (bounded by idleness) or the event stream
+    (``GET /api/v1/events/stream``, bounded by its own settings).
+    """
+    if scope.get("path") == "/api/v1/events/stream" and scope.get("method") in ("GET", "HEAD"):
+        return True
     if scope.get("path") != "/api/v1/ingest" or scope.get("method") != "POST":
         return False
     content_type = dict(scope.get("headers") or []).get(b"content-type", b"")

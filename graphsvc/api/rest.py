@@ -38,7 +38,8 @@ from __future__ import annotations
 import functools
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import aclosing
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -47,7 +48,8 @@ from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 import anyio
 import orjson
 import structlog
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
 from pydantic.alias_generators import to_camel
@@ -59,6 +61,17 @@ from graphsvc.analysis.plan import ProjectPlan, project_plan
 from graphsvc.analysis.work import CapacityForecast, TeamLoad, capacity_forecast, team_load
 from graphsvc.api.answers import AnswerShape
 from graphsvc.api.auth import Authenticator
+from graphsvc.api.feed import (
+    FOLLOW_PAGE,
+    EventStreamResponse,
+    FeedBusy,
+    FeedHub,
+    FeedItem,
+    Gone,
+    Heartbeat,
+    Revoked,
+    follow,
+)
 from graphsvc.api.problems import Problem, problem_response
 from graphsvc.api.tokens import Principal, Scope
 from graphsvc.api.workers import WorkerLoops
@@ -79,7 +92,7 @@ from graphsvc.model.records import (
 )
 from graphsvc.model.validation import parse_batch, parse_batch_json
 from graphsvc.model.vocabulary import EntityKind, RelationType, Status
-from graphsvc.store.base import EntityQuery, EventQuery, GraphStore
+from graphsvc.store.base import EntityQuery, EventPage, EventQuery, GraphStore
 
 if TYPE_CHECKING:
     from graphsvc.api.webhooks.admin import WebhookAdmin
@@ -116,6 +129,7 @@ class Services:
         auth: Authenticator,
         settings: Settings,
         workers: WorkerLoops | None = None,
+        feed: FeedHub | None = None,
     ) -> None:
         self.store = store
         self.engine = engine
@@ -125,6 +139,16 @@ class Services:
         self.workers = workers
         self.webhooks: WebhookAdmin | None = None  # set by the app's lifespan on writers
         self.after_write: Callable[[], None] | None = None  # wakes the webhook worker
+        self.feed = feed or FeedHub(
+            max_followers=settings.event_streams_max,
+            poll_seconds=settings.event_poll_seconds,
+            heartbeat_seconds=settings.event_heartbeat_seconds,
+            stream_max_seconds=settings.event_stream_max_seconds,
+        )
+
+    async def read_events(self, query: EventQuery, first: int, after: int) -> EventPage:
+        """One page of the store's events, read in the worker loops (a feed's ``read``)."""
+        return await self.run(functools.partial(self.store.events, query, first=first, after=after))
 
     async def run(self, work: Callable[[], Awaitable[T]], *, writes: bool = False) -> T:
         """Run ``work()`` in the worker loops (where it is called when there are none).
@@ -1101,9 +1125,6 @@ async def resolve_entities(body: ResolveIn, _principal: Reader, svc: Svc) -> Res
 MAX_EVENT_WAIT = 30.0
 """Longest ``wait`` of ``GET /api/v1/events``, in seconds."""
 
-EVENT_POLL_SECONDS = 0.1
-"""How often a long poll looks at the store for new events."""
-
 
 class FieldChangeOut(BaseModel):
     """One field's value before and after an event (``null``: absent)."""
@@ -1165,23 +1186,13 @@ class EventPageOut(BaseModel):
         alias="oldestSeq",
         description="The oldest seq the server holds; an `after` below oldestSeq - 1 is 410.",
     )
+    last_seq: int = Field(
+        alias="lastSeq",
+        description="The last seq committed when the page was read (how far the feed goes).",
+    )
 
 
-@router.get(
-    "/events",
-    response_model=EventPageOut,
-    response_model_by_alias=True,
-    summary="The event feed: every committed change after a cursor, with a long poll",
-    responses={410: {"model": Problem, "content": {"application/problem+json": {}}}},
-)
-async def list_events(
-    _principal: Reader,
-    svc: Svc,
-    after: Annotated[
-        int | None,
-        Query(ge=0, le=2**62, description="Only events with a larger seq (the last `next`)."),
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000, description="Most events answered.")] = 100,
+def event_filter(
     item: Annotated[
         ItemKind | None, Query(description="Only events of entities, or only of relations.")
     ] = None,
@@ -1211,6 +1222,37 @@ async def list_events(
             description="No event made by these sources (a tool leaves out its own writes).",
         ),
     ] = None,
+) -> EventQuery:
+    """The filters of ``GET /events`` and ``GET /events/stream`` (a FastAPI dependency)."""
+    return EventQuery(
+        item=item,
+        kinds=frozenset(_kind(k) for k in kind) if kind else None,
+        types=frozenset(type_) if type_ else None,
+        sources=frozenset(source) if source else None,
+        exclude_sources=frozenset(exclude_source or ()),
+    )
+
+
+EventFilter = Annotated[EventQuery, Depends(event_filter)]
+EventCursor = Annotated[
+    int | None,
+    Query(ge=0, le=2**62, description="Only events with a larger seq (the last `next`)."),
+]
+
+
+@router.get(
+    "/events",
+    response_model=EventPageOut,
+    response_model_by_alias=True,
+    summary="The event feed: every committed change after a cursor, with a long poll",
+    responses={410: {"model": Problem, "content": {"application/problem+json": {}}}},
+)
+async def list_events(
+    _principal: Reader,
+    svc: Svc,
+    query: EventFilter,
+    after: EventCursor = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Most events answered.")] = 100,
     wait: Annotated[
         float,
         Query(
@@ -1231,13 +1273,6 @@ async def list_events(
     below ``oldestSeq - 1``) is answered 410 Gone: events were removed, the
     reader must resynchronise.
     """
-    query = EventQuery(
-        item=item,
-        kinds=frozenset(_kind(k) for k in kind) if kind else None,
-        types=frozenset(type_) if type_ else None,
-        sources=frozenset(source) if source else None,
-        exclude_sources=frozenset(exclude_source or ()),
-    )
     cursor = after or 0
     ends = time.monotonic() + wait
     found = current_deadline()
@@ -1245,26 +1280,148 @@ async def list_events(
         ends = min(ends, found.at - 1.0)
     checked = False
     while True:
+        generation = svc.feed.generation
         page = await svc.run(functools.partial(svc.store.events, query, first=limit, after=cursor))
         if not checked:
             checked = True
             if after is not None and after < page.oldest_seq - 1:
-                return problem_response(
-                    410,
-                    "Gone",
-                    f"after={after} is older than the oldest event the server holds "
-                    f"(seq {page.oldest_seq}): read the current state again and follow the feed "
-                    f"from after={page.oldest_seq - 1}",
-                )
+                return problem_response(410, "Gone", Gone(after, page.oldest_seq).detail)
         cursor = page.end_cursor
         now = time.monotonic()
-        if page.items or now >= ends:
+        if page.items or now >= ends or svc.feed.closed:
             break
-        if not page.has_next:  # caught up: look again soon (a stretch filtered out: at once)
-            await anyio.sleep(min(EVENT_POLL_SECONDS, ends - now))
+        if not page.has_next:  # caught up: wait for a commit (a stretch filtered out: go on)
+            await svc.feed.wait(generation, ends - now)
     return EventPageOut(
         items=[EventOut.of(e) for e in page.items],
         next=cursor,
         has_more=page.has_next,
         oldest_seq=page.oldest_seq,
+        last_seq=page.last_seq,
+    )
+
+
+def _sse(event: FeedItem) -> bytes:
+    """One Server-Sent Events message (UTF-8; every line of JSON is one ``data:`` line)."""
+    if isinstance(event, Heartbeat):  # an id alone moves the client's Last-Event-ID
+        return f": heartbeat\nid: {event.cursor}\n\n".encode()
+    if isinstance(event, Gone):
+        body = orjson.dumps({"status": 410, "oldestSeq": event.oldest_seq, "detail": event.detail})
+        return b"event: gone\ndata: " + body + b"\n\n"
+    if isinstance(event, Revoked):
+        body = orjson.dumps({"status": 401, "detail": "the API token is no longer valid"})
+        return b"event: unauthorized\ndata: " + body + b"\n\n"
+    body = orjson.dumps(EventOut.of(event).model_dump(mode="json", by_alias=True))
+    return f"id: {event.seq}\n".encode() + b"data: " + body + b"\n\n"
+
+
+async def _sse_frames(items: AsyncGenerator[FeedItem, None]) -> AsyncIterator[bytes]:
+    yield b": graphsvc event feed\nretry: 2000\n\n"
+    async with aclosing(items):
+        async for item in items:
+            yield _sse(item)
+
+
+_STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": (
+            "Server-Sent Events: each event a message whose `id` is its seq and whose `data` "
+            "is an Event; `: heartbeat` comments (with the cursor as `id`) when idle; "
+            "`event: gone` (events pruned before they were read) or `event: unauthorized` "
+            "(the token was revoked) end it."
+        ),
+        "content": {
+            "text/event-stream": {  # each message (the SSE event schema of OpenAPI 3.2)
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "data": {"type": "string", "description": "An Event, as JSON."},
+                        "event": {"type": "string", "description": "gone or unauthorized"},
+                        "id": {"type": "string", "description": "The event's seq."},
+                        "retry": {"type": "integer", "minimum": 0},
+                    },
+                }
+            }
+        },
+    },
+    410: _PROBLEMS[400] | {"description": "Gone"},
+    503: _PROBLEMS[503],
+}
+
+
+@router.get(
+    "/events/stream",
+    response_class=EventStreamResponse,
+    status_code=200,
+    summary="The event feed as Server-Sent Events, resuming from Last-Event-ID",
+    responses=_STREAM_RESPONSES,
+)
+async def stream_events(
+    request: Request,
+    _principal: Reader,
+    svc: Svc,
+    query: EventFilter,
+    after: EventCursor = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            max_length=24,
+            description="The last id received (a browser's EventSource sends it when it "
+            "reconnects); wins over `after`.",
+        ),
+    ] = None,
+) -> Response:
+    """Stream every event after the cursor as it commits (PRODUCT.md 8).
+
+    The same filters as ``GET /events``. Starts after ``Last-Event-ID`` when sent
+    (a reconnect), else after ``after``, else at the oldest event held. A cursor
+    older than the oldest event held is answered 410 before anything streams;
+    when more streams are open than the server allows, 503 with Retry-After.
+    The stream has no request deadline; it ends when the client goes, when the
+    server shuts down and after ``GRAPHSVC_EVENT_STREAM_MAX_SECONDS`` (clients
+    reconnect with ``Last-Event-ID``).
+    """
+    cursor = after
+    if last_event_id is not None and last_event_id.strip():
+        text = last_event_id.strip()
+        if not text.isascii() or not text.isdigit() or int(text) > 2**62:
+            raise RequestValidationError(
+                [
+                    {
+                        "loc": ("header", "Last-Event-ID"),
+                        "msg": "must be the id of an event received (a seq, 0 to 2^62)",
+                        "type": "value_error",
+                    }
+                ]
+            )
+        cursor = int(text)
+    try:
+        place = svc.feed.take()
+    except FeedBusy as exc:
+        return problem_response(503, "Service unavailable", str(exc), headers={"Retry-After": "5"})
+    try:
+        first = await svc.read_events(query, FOLLOW_PAGE, cursor or 0)
+        if cursor is not None and cursor < first.oldest_seq - 1:
+            place.release()
+            return problem_response(410, "Gone", Gone(cursor, first.oldest_seq).detail)
+    except BaseException:
+        place.release()
+        raise
+
+    def still_allowed() -> bool:
+        try:
+            svc.auth.principal(request, Scope.READ)
+        except HTTPException:
+            return False
+        return True
+
+    start = cursor if cursor is not None else first.oldest_seq - 1
+    events = follow(
+        svc.feed, svc.read_events, query, start, first=first, still_allowed=still_allowed
+    )
+    return EventStreamResponse(
+        _sse_frames(events),
+        on_close=place.release,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -12,6 +12,7 @@ streams by their idle timeout (:mod:`graphsvc.api.rest`).
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 from typing import Any
 
@@ -19,7 +20,7 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["HeaderDeadlineProtocol", "run_server"]
+__all__ = ["GracefulServer", "HeaderDeadlineProtocol", "run_server"]
 
 _TIMEOUT_RESPONSE = (
     b"HTTP/1.1 408 Request Timeout\r\n"
@@ -75,6 +76,23 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
+class GracefulServer(uvicorn.Server):
+    """uvicorn's server, telling the app it is shutting down before it waits for connections.
+
+    uvicorn waits for every open response to finish before the app's lifespan
+    ends, and an event stream never finishes by itself: the callables in the
+    app's ``state.before_shutdown`` (the event feed's hub closes) run first, so
+    streams and subscriptions end cleanly and the server stops.
+    """
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """End the app's long-lived responses, then shut down as uvicorn does."""
+        app = self.config.app
+        for stop in getattr(getattr(app, "state", None), "before_shutdown", ()):
+            stop()
+        await super().shutdown(sockets)
+
+
 SWITCH_INTERVAL = 0.001
 """Seconds a thread that computes may hold the GIL while another waits (Python's default is
 5 ms): the server's event loop waits at most this long behind a worker that computes."""
@@ -86,7 +104,7 @@ def run_server(app: FastAPI, *, host: str, port: int, header_timeout: float) -> 
     protocol = type(
         "HeaderDeadlineProtocol", (HeaderDeadlineProtocol,), {"header_timeout": header_timeout}
     )
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -95,3 +113,4 @@ def run_server(app: FastAPI, *, host: str, port: int, header_timeout: float) -> 
         access_log=False,
         server_header=False,  # no "server: uvicorn": the version a scanner would look up
     )
+    GracefulServer(config).run()

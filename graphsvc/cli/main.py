@@ -15,11 +15,12 @@ scripts). ``tests/cli/test_help.py`` holds every command to this.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -34,6 +35,7 @@ from rich.table import Table
 from rich.text import Text
 
 from graphsvc.cli.remote import RemoteSink
+from graphsvc.cli.tail import TailFilter, tail_events
 from graphsvc.cli.webhooks import webhook_app
 from graphsvc.config import Settings
 from graphsvc.errors import GraphSvcError, InvalidInput, ParseError, StoreError
@@ -54,6 +56,7 @@ from graphsvc.model.records import IdentityConflict
 from graphsvc.model.schema_export import batch_schema_json
 from graphsvc.store.base import CheckReport
 from graphsvc.store.factory import store_from_settings, store_schema_files
+from graphsvc.store.retention import PruneTotal, prune_in_batches
 
 __all__ = ["app"]
 
@@ -964,6 +967,135 @@ def conflicts(
     out.print(table)
     if more:
         err.print(f"more: --after {rows[-1][0].seq}", highlight=False)
+
+
+events_app = typer.Typer(help="The event feed: follow it, prune it.", no_args_is_help=True)
+app.add_typer(events_app, name="events")
+
+
+def _event_line(event: dict[str, object]) -> str:
+    """One event as one readable line."""
+    changes = event.get("changes")
+    fields = ", ".join(
+        str(c.get("field"))
+        for c in (changes if isinstance(changes, list) else [])
+        if isinstance(c, dict)
+    )
+    actor = f" ({escape(str(event['actor']))})" if event.get("actor") else ""
+    run = f" run {escape(str(event['runId']))}" if event.get("runId") else ""
+    return (
+        f"[dim]{escape(str(event.get('at')))}[/] [cyan]#{event.get('seq')}[/] "
+        f"[bold]{escape(str(event.get('op')))}[/] {escape(str(event.get('item')))} "
+        f"{event.get('itemId')} by [green]{escape(str(event.get('source')))}[/]{actor}{run}"
+        + (f": {escape(fields)}" if fields else "")
+    )
+
+
+@events_app.command("tail")
+def events_tail(
+    url: Annotated[
+        str,
+        typer.Option(envvar="GRAPHSVC_URL", show_envvar=True, help="The graphsvc to follow."),
+    ] = "http://127.0.0.1:8000",
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="GRAPHSVC_TOKEN", show_envvar=True, help="API token (scope read)."),
+    ] = None,
+    after: Annotated[
+        int | None,
+        typer.Option(min=0, help="Start after this seq (0: the whole feed); default: from now."),
+    ] = None,
+    kind: Annotated[
+        list[str] | None, typer.Option(help="Only events of entities of this kind; repeat.")
+    ] = None,
+    type_: Annotated[
+        list[str] | None,
+        typer.Option("--type", help="Only events of relations of this type; repeat."),
+    ] = None,
+    source: Annotated[
+        list[str] | None, typer.Option(help="Only events made by this source; repeat.")
+    ] = None,
+    exclude_source: Annotated[
+        list[str] | None, typer.Option(help="No event made by this source; repeat.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per line (NDJSON).")
+    ] = False,
+) -> None:
+    """Print the event feed of a running graphsvc as it happens, one line per event.
+
+    Follows GET /api/v1/events with a long poll; after a dropped connection or a
+    server restart it goes on after the last event it printed. Ctrl-C ends it
+    (exit code 0). Exit code 2 for a bad URL, token or filter, 1 when the server
+    no longer holds the events after --after (they were pruned).
+    """
+    filters = TailFilter(
+        kinds=kind or (),
+        types=type_ or (),
+        sources=source or (),
+        exclude_sources=exclude_source or (),
+    )
+
+    def show(event: dict[str, object]) -> None:
+        if as_json:
+            sys.stdout.write(json.dumps(event, separators=(",", ":")) + "\n")
+            sys.stdout.flush()
+        else:
+            out.print(_event_line(event), highlight=False, soft_wrap=True)
+            out.file.flush()  # a pipe too sees each event as it comes
+
+    def retrying(why: str, pause: float) -> None:
+        err.print(f"[yellow]{escape(why)}; again in {pause:g} s[/]", highlight=False)
+
+    try:
+        _run(
+            lambda: tail_events(url, token, filters, after=after, on_event=show, on_retry=retrying)
+        )
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
+@events_app.command("prune")
+def events_prune(
+    keep_days: Annotated[
+        float | None, typer.Option(min=0, help="Remove events older than this many days.")
+    ] = None,
+    before: Annotated[
+        str | None,
+        typer.Option(help="Remove events committed before this time (ISO 8601, UTC if no zone)."),
+    ] = None,
+    keep: Annotated[
+        int | None, typer.Option(min=0, help="Keep at most about this many newest events.")
+    ] = None,
+) -> None:
+    """Remove old events from the local store's history (event retention), in short batches.
+
+    Removes the oldest events only, never the newest one. Per-item history then
+    begins at the oldest event kept, and attribute values read as of an earlier
+    time are those of that time. Feed readers with an older cursor get 410 Gone.
+    A server started with GRAPHSVC_EVENT_RETENTION_DAYS or _MAX prunes by itself.
+    """
+    settings = _settings()
+    cut = _moment(before, "--before") if before is not None else None
+    if keep_days is not None:
+        by_age = datetime.now(UTC) - timedelta(days=keep_days)
+        cut = by_age if cut is None else max(cut, by_age)
+    if cut is None and keep is None:
+        raise _fail("say what to remove: --keep-days, --before or --keep", 2)
+
+    async def work() -> PruneTotal:
+        store = store_from_settings(settings)
+        async with store:
+            return await prune_in_batches(
+                functools.partial(store.prune_events, before=cut, keep=keep), pause=0.01
+            )
+
+    done = _run(work)
+    out.print(
+        f"removed {done.removed:,} events in {done.batches} batch(es); "
+        f"the oldest event held is now seq {done.oldest_seq}",
+        highlight=False,
+    )
 
 
 @app.command("importers")

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EVENT_SCAN",
     "MERGED",
+    "PRUNE_BATCH",
     "Assertion",
     "AssertionState",
     "AttributeColumn",
@@ -75,6 +76,7 @@ __all__ = [
     "EntityState",
     "EntityUpdate",
     "EventPage",
+    "EventPrune",
     "EventQuery",
     "GraphStore",
     "HistoryPage",
@@ -236,6 +238,8 @@ class EventPage:
     has_next: bool
     end_cursor: int
     oldest_seq: int
+    last_seq: int = 0
+    """The last seq committed when the call began (``0``: none): how far the feed goes now."""
 
 
 def event_page(
@@ -254,9 +258,29 @@ def event_page(
     """
     items = tuple(rows[:first])
     if len(rows) > first:
-        return EventPage(items, True, items[-1].seq if items else after, oldest)
+        return EventPage(items, True, items[-1].seq if items else after, oldest, last)
     end = max(after, upto)
-    return EventPage(items, end < last, end, oldest)
+    return EventPage(items, end < last, end, oldest, last)
+
+
+PRUNE_BATCH = 2_000
+"""Most events one :meth:`GraphStore.prune_events` call removes (one short write)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventPrune:
+    """What one :meth:`GraphStore.prune_events` call did.
+
+    Attributes:
+        removed: Events removed by this call.
+        oldest_seq: The oldest seq the store holds now (:attr:`EventPage.oldest_seq`).
+        more: Whether events the same rule removes remain: call again (after
+            letting other writers in).
+    """
+
+    removed: int
+    oldest_seq: int
+    more: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -913,6 +937,51 @@ class GraphStore(ABC):
         Events of merged entities and of items retired since stay in the
         feed; an event's item is named by its id as recorded.
         """
+
+    @abstractmethod
+    async def prune_events(
+        self, *, before: datetime | None = None, keep: int | None = None, limit: int = PRUNE_BATCH
+    ) -> EventPrune:
+        """Remove the oldest events of the history (event retention), at most ``limit``.
+
+        An event is removed when it was committed before ``before`` or when its
+        seq is more than ``keep`` below the last seq (either rule; ``None``: that
+        rule is off; both off: nothing is removed). Commit times increase with
+        seq (each commit is given ``max(now, last commit + 1 µs)``), so both rules
+        remove a prefix of the history: every event after
+        :attr:`EventPage.oldest_seq` is still held, and a reader whose cursor
+        fell below ``oldest_seq - 1`` is told so (410 / ``GONE``), never served
+        a feed with a hole. The newest event is never removed (the store's seq
+        counter continues from it).
+
+        One call is one short write transaction: a writer waits at most for
+        ``limit`` deletions. Callers loop while :attr:`EventPrune.more`.
+
+        The history is the events: pruning also shortens per-item
+        :meth:`history` answers (an item's history then begins at its oldest
+        held event, its ``created`` event may be gone) and the reach of
+        attribute, name and identifier values read ``as_of`` a time before the
+        oldest held event (they are then the values of that oldest event's
+        time). Statuses and relations as of any time, identity conflicts and
+        runs are kept in their own tables and are not pruned.
+
+        Raises:
+            ReadOnlyStore: on a read replica.
+        """
+
+    def add_commit_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after each write transaction of this process commits.
+
+        Called in the committing thread, after the commit (the events are then
+        readable); it must be quick and thread-safe, and not raise. Commits of
+        other processes are not seen (followers poll for those).
+        """
+        self.__dict__.setdefault("_commit_listeners", []).append(listener)
+
+    def _committed(self) -> None:
+        """Tell the commit listeners a write transaction committed (backends call it)."""
+        for listener in self.__dict__.get("_commit_listeners", ()):
+            listener()
 
     @abstractmethod
     async def traverse(self, spec: TraversalSpec) -> Traversal:

@@ -69,6 +69,10 @@ ADMIN_MUTATIONS: dict[str, str] = {
 }
 """Mutations that need ``admin`` (each answers a user error here: nothing to act on)."""
 
+SUBSCRIPTIONS: dict[str, str] = {"events": "subscription { events { cursor } }"}
+"""Every subscription: all need ``read`` (over graphql-transport-ws; tested with a real
+server in ``tests/api/test_event_stream.py``)."""
+
 
 @dataclass(frozen=True)
 class Route:
@@ -76,6 +80,7 @@ class Route:
     path: str
     needs: Scope
     body: Any = None
+    headers: dict[str, str] | None = None
 
 
 BATCH = {"source": "sweep", "entities": [{"kind": "Team", "key": "sweep-rest"}]}
@@ -106,6 +111,10 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("post", "/api/v1/webhooks/{webhook_id}/deliveries/{number}/resend"): Route(
         "POST", f"/api/v1/webhooks/{NO_HOOK}/deliveries/1/resend", Scope.ADMIN
+    ),
+    # an invalid Last-Event-ID is refused after the scope check, before anything streams
+    ("get", "/api/v1/events/stream"): Route(
+        "GET", "/api/v1/events/stream", Scope.READ, headers={"Last-Event-ID": "x"}
     ),
     ("post", "/api/v1/runs/{run_id}/finish"): Route(
         "POST", "/api/v1/runs/nope/finish", Scope.WRITE, {"complete": False}
@@ -186,6 +195,8 @@ def test_the_sweep_covers_the_whole_surface() -> None:
     assert schema.query_type is not None and schema.mutation_type is not None
     assert set(schema.query_type.fields) == set(QUERIES) | set(ADMIN_QUERIES)
     assert set(schema.mutation_type.fields) == set(MUTATIONS) | set(ADMIN_MUTATIONS)
+    assert schema.subscription_type is not None
+    assert set(schema.subscription_type.fields) == set(SUBSCRIPTIONS)
 
 
 async def test_the_sweep_covers_every_rest_operation(guarded: tuple[Api, Tokens]) -> None:
@@ -271,16 +282,17 @@ async def test_every_rest_route_needs_its_scope(guarded: tuple[Api, Tokens]) -> 
     api, tok = guarded
     order = [Scope.READ, Scope.WRITE, Scope.ADMIN]
     for route in ROUTES.values():
+        extra = route.headers or {}
         for token in (None, "gsv_forged_secret", tok.revoked, tok.expired):
             r = await api.client.request(
-                route.method, route.path, json=route.body, headers=bearer(token)
+                route.method, route.path, json=route.body, headers=bearer(token) | extra
             )
             assert r.status_code == 401, (route, token, r.text)
             assert r.headers["www-authenticate"] == "Bearer"
         for scope in order:
             before = await api.services.store.stats()
             r = await api.client.request(
-                route.method, route.path, json=route.body, headers=bearer(tok.of(scope))
+                route.method, route.path, json=route.body, headers=bearer(tok.of(scope)) | extra
             )
             if order.index(scope) < order.index(route.needs):
                 assert r.status_code == 403, (route, scope, r.text)

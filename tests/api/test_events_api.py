@@ -116,7 +116,13 @@ async def test_a_long_poll_with_nothing_new_ends_empty_at_its_wait(api: Api) -> 
     r = await api.client.get(f"/api/v1/events?after={cursor}&wait=0.6")
     elapsed = time.monotonic() - started
     assert r.status_code == 200, r.text
-    assert r.json() == {"items": [], "next": cursor, "hasMore": False, "oldestSeq": 1}
+    assert r.json() == {
+        "items": [],
+        "next": cursor,
+        "hasMore": False,
+        "oldestSeq": 1,
+        "lastSeq": cursor,
+    }
     assert 0.55 < elapsed < 5
     # without wait: at once
     started = time.monotonic()

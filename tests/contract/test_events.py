@@ -143,14 +143,14 @@ async def test_events_after_a_cursor_and_nothing_after_the_last(
     later = await store.events(ALL, first=10, after=everything[2].seq)
     assert later.items == tuple(everything[3:])
     caught_up = await store.events(ALL, first=10, after=cursor)
-    assert caught_up == EventPage((), False, cursor, 1)
+    assert caught_up == EventPage((), False, cursor, 1, cursor)
     await engine.ingest(batch("cmdb", [ent(SVC, "new")]))
     fresh = await store.events(ALL, first=10, after=cursor)
     assert [(e.op, e.seq > cursor) for e in fresh.items] == [(HistoryOp.CREATED, True)]
     assert fresh.end_cursor == fresh.items[0].seq
     # an empty page asked for moves nothing but says whether there is more
     none = await store.events(ALL, first=0, after=cursor)
-    assert none == EventPage((), True, cursor, 1)
+    assert none == EventPage((), True, cursor, 1, fresh.items[0].seq)
 
 
 async def test_paging_sees_every_event_once(store: GraphStore, engine: IngestEngine) -> None:
@@ -211,7 +211,7 @@ async def test_filters_by_item_kind_type_and_source(
     assert len(await items(EventQuery(sources=frozenset({"cmdb", "itsm"})))) == 6
     # a filter that matches nothing still moves the cursor to the end
     page = await store.events(EventQuery(sources=frozenset({"nobody"})), first=10)
-    assert page == EventPage((), False, 6, 1)
+    assert page == EventPage((), False, 6, 1, 6)
 
 
 async def test_a_sparse_filter_scans_a_bounded_window_and_moves_on(
@@ -223,7 +223,7 @@ async def test_a_sparse_filter_scans_a_bounded_window_and_moves_on(
     await engine.ingest(batch("itsm", [ent(SVC, "late")]))
     query = EventQuery(sources=frozenset({"itsm"}))
     first = await store.events(query, first=10)
-    assert first == EventPage((), True, 2, 1)
+    assert first == EventPage((), True, 2, 1, 6)
     events, cursor = await feed(store, query)
     assert [e.seq for e in events] == [6] and cursor == 6
     everything, _ = await feed(store, first=10)

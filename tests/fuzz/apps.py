@@ -70,5 +70,7 @@ def build_app(name: str) -> FuzzApp:
         durability="normal",
         log_format="json",
         request_timeout_seconds=20,
+        # the event stream ends after its first page: the fuzz client reads whole answers
+        event_stream_max_seconds=0.05,
     )
     return FuzzApp(create_app(settings), folder)

@@ -8,7 +8,7 @@ calls (one per loader and nesting level), never N.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
+from graphsvc.api.feed import FeedHub
 from graphsvc.api.tokens import Principal
 from graphsvc.api.workers import WorkerLoops
 from graphsvc.config import Settings
@@ -112,6 +113,10 @@ class GraphContext(BaseContext):
     principal: Principal
     workers: WorkerLoops | None = None
     webhooks: WebhookAdmin | None = None
+    feed: FeedHub | None = None
+    """Wakes event subscriptions (``None``: a context without subscriptions)."""
+    recheck: Callable[[], bool] = lambda: True
+    """Whether the caller's token is still valid (subscriptions ask now and then)."""
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -23,7 +23,7 @@ import functools
 import re
 import threading
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,9 +51,10 @@ from graphql import (
 from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry import Schema
 from strawberry.extensions import MaskErrors, SchemaExtension
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext, StreamResult
 from strawberry.types import ExecutionContext
 from strawberry.types import ExecutionResult as StrawberryExecutionResult
+from strawberry.types.graphql import OperationType
 
 from graphsvc.deadline import check_deadline
 from graphsvc.errors import (
@@ -506,6 +507,33 @@ class GuardedSchema(Schema):
             result.data = None
             result.errors = [GraphQLError(str(stopping), extensions={"code": "ANSWER_TOO_LARGE"})]
         return result
+
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,  # noqa: ARG002
+    ) -> StreamResult:
+        """Stream a subscription (strawberry's), over a websocket: subscriptions only.
+
+        Queries and mutations over a websocket would run on the server's event
+        loop, without the request deadline: they are refused here and belong
+        in ``POST /graphql``, whatever ``allowed_operation_types`` asked.
+        """
+        return await Schema.stream(
+            self,
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            operation_extensions,
+            allowed_operation_types=(OperationType.SUBSCRIPTION,),
+        )
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

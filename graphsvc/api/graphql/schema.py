@@ -38,7 +38,7 @@ from strawberry.types.graphql import OperationType
 from graphsvc.api.graphql.analysis import AnalysisQuery, EntityRefInput, not_found
 from graphsvc.api.graphql.context import GraphContext
 from graphsvc.api.graphql.derive import answer_type
-from graphsvc.api.graphql.events import EventsQuery
+from graphsvc.api.graphql.events import EventsQuery, EventsSubscription
 from graphsvc.api.graphql.guards import (
     BoundedExecutionContext,
     ClientSafeErrors,
@@ -518,6 +518,11 @@ class Mutation(WebhooksMutation):
         return FinishRunPayload(summary=IngestSummaryType.of(summary), user_errors=[])
 
 
+@strawberry.type
+class Subscription(EventsSubscription):
+    """The event feed as it happens, over ``graphql-transport-ws`` only (needs ``read``)."""
+
+
 # ------------------------------------------------------------------------ limits
 
 
@@ -570,6 +575,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return GuardedSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[*ENTITY_TYPES.values(), RelationNode],
         extensions=extensions,
         execution_context_class=executor,

@@ -72,6 +72,7 @@ from graphsvc.model.vocabulary import (
 from graphsvc.store.base import (
     EVENT_SCAN,
     MERGED,
+    PRUNE_BATCH,
     AssertionState,
     AttributeColumn,
     CatchUp,
@@ -83,6 +84,7 @@ from graphsvc.store.base import (
     EntityQuery,
     EntityState,
     EventPage,
+    EventPrune,
     EventQuery,
     GraphStore,
     HistoryPage,
@@ -1134,9 +1136,10 @@ class EmbeddedStore(GraphStore):
         rowid, given in insertion order; a rolled-back transaction gives its
         numbers back, so there are no gaps either.
 
-        Each statement reads its own snapshot of the file: the last seq is read
-        first and the scan stops there, so an event committed in between (with
-        a larger seq) is left for the next call. The kind of an event's item is
+        One read transaction (one snapshot of the file) reads the bounds and
+        the rows: the scan stops at the last seq of that snapshot, and pruning
+        (:meth:`prune_events`) cannot remove rows between the bounds and the
+        rows, so ``oldest_seq`` is right for the rows answered. The kind of an event's item is
         a join on the entity or relation table by primary key, made only when
         ``query`` names kinds or types; the window ``seq > after AND seq <=
         upto`` is a range of the history table's rowid.
@@ -1144,12 +1147,22 @@ class EmbeddedStore(GraphStore):
         first = max(0, first)
         start = max(0, after or 0)
         conn = self._reader()
+        conn.execute("BEGIN")
+        try:
+            return self._events_in_snapshot(conn, query, first, start)
+        finally:
+            conn.execute("COMMIT")
+
+    def _events_in_snapshot(
+        self, conn: sqlite3.Connection, query: EventQuery, first: int, start: int
+    ) -> EventPage:
+        """The body of :meth:`events`, inside its read transaction."""
         low, high = conn.execute("SELECT min(seq), max(seq) FROM history").fetchone()
         last = int(high or 0)
         oldest = int(low) if low is not None else 1
         upto = min(start + EVENT_SCAN, last)
         if upto <= start:
-            return EventPage((), False, start, oldest)
+            return EventPage((), False, start, oldest, last)
         sql = [
             "SELECT h.seq, h.at, h.op, h.item, h.source_id, h.actor, r.run_id, h.changes "
             "FROM history h LEFT JOIN run r ON r.seq = h.run_seq"
@@ -1184,6 +1197,56 @@ class EmbeddedStore(GraphStore):
         events = [self._history_event(row) for row in rows]
         return event_page(events, first, after=start, upto=upto, last=last, oldest=oldest)
 
+    async def prune_events(
+        self, *, before: datetime | None = None, keep: int | None = None, limit: int = PRUNE_BATCH
+    ) -> EventPrune:
+        """Remove the oldest events (see the port): one ``DELETE`` of a rowid range.
+
+        The bound is found and the rows deleted in one ``BEGIN IMMEDIATE``
+        transaction under the write lock; the newest row always stays, so that
+        SQLite's next rowid (``max(rowid) + 1``) continues the seqs.
+        """
+        if self.read_only:
+            msg = f"this is a read replica of {self.path}: prune events on the writer"
+            raise ReadOnlyStore(msg)
+        if self._writer is None:
+            msg = "the store is not open for writing"
+            raise StoreUnavailable(msg)
+        cut = to_micros(before) if before is not None else None
+        async with self._write_lock:
+            return await anyio.to_thread.run_sync(self._prune_sync, cut, keep, max(0, limit))
+
+    def _prune_sync(self, cut: int | None, keep: int | None, limit: int) -> EventPrune:
+        conn = self._writer
+        assert conn is not None
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            low, high = conn.execute("SELECT min(seq), max(seq) FROM history").fetchone()
+            if high is None:
+                conn.execute("COMMIT")
+                return EventPrune(0, 1, False)
+            bound = 0  # the last seq the rules remove
+            if keep is not None:
+                bound = max(bound, int(high) - max(0, keep))
+            if cut is not None:
+                row = conn.execute(
+                    "SELECT seq FROM history WHERE at >= ? ORDER BY seq LIMIT 1", (cut,)
+                ).fetchone()
+                bound = max(bound, int(row[0]) - 1 if row else int(high))
+            bound = min(bound, int(high) - 1)
+            upto = min(bound, int(low) + limit - 1)
+            removed = 0
+            if upto >= low:
+                removed = conn.execute(
+                    "DELETE FROM history WHERE seq >= ? AND seq <= ?", (low, upto)
+                ).rowcount
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        oldest = max(int(low), upto + 1)
+        return EventPrune(removed, oldest, upto < bound)
+
     async def check(self, *, limit: int = 100) -> CheckReport:
         """Check the file, the history, the index and the identifiers (see the port)."""
         return await asyncio.to_thread(self._check_sync, limit)
@@ -1217,7 +1280,9 @@ class EmbeddedStore(GraphStore):
         conn: sqlite3.Connection, limit: int, checks: dict[str, str]
     ) -> list[CheckFinding]:
         out: list[CheckFinding] = []
-        for table, parity, what in (("entity", 0, "entity"), ("relation", 1, "relation")):
+        oldest = int(conn.execute("SELECT min(seq) FROM history").fetchone()[0] or 1)
+        tables = (("entity", 0, "entity"), ("relation", 1, "relation"))
+        for table, parity, what in tables if oldest == 1 else ():  # pruned: creations may be gone
             for (item_id,) in conn.execute(
                 f"SELECT t.id FROM {table} t WHERE NOT EXISTS (SELECT 1 FROM history h "
                 f"WHERE h.item = t.id * 2 + {parity} AND h.op = 'created') LIMIT ?",
@@ -1238,7 +1303,9 @@ class EmbeddedStore(GraphStore):
             int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
             for t in ("entity", "relation", "history")
         )
-        checks["history"] = f"{n_e:,} entities, {n_r:,} relations, {n_h:,} events"
+        checks["history"] = f"{n_e:,} entities, {n_r:,} relations, {n_h:,} events" + (
+            "" if oldest == 1 else f"; events before seq {oldest} pruned, creations unchecked"
+        )
         return out
 
     def _check_identifiers(
@@ -1665,6 +1732,7 @@ class EmbeddedStore(GraphStore):
             yield tx
             if tx.staged is not None:
                 await anyio.to_thread.run_sync(tx.commit)
+                self._committed()
 
     # ------------------------------------------------------------ write helpers
     def source_id(self, conn: sqlite3.Connection, name: str) -> int:

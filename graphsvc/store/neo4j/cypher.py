@@ -814,10 +814,44 @@ def history_count(items: Sequence[int]) -> Statement:
 
 
 OLDEST_EVENT = Statement(
-    f"MATCH (h:{HISTORY})\nWHERE h.seq > 0\nRETURN h.seq AS seq\nORDER BY seq LIMIT 1",
+    f"{_META_MATCH}\nRETURN coalesce(m.events_pruned_through, 0) + 1 AS seq",
+    {"name": STORE_NAME},
     op="oldest_event",
 )
-"""The oldest history event's ``seq`` (no row: none); an index-backed order on ``history_seq``."""
+"""The oldest seq the store holds: one past the last seq pruning removed (``1``: none
+was; seqs of identity conflicts make gaps, so this is kept, not the smallest held seq)."""
+
+
+def prune_events(upto: int, keep_bound: int, cut: int | None, limit: int) -> Statement:
+    """Delete the oldest events a retention rule removes, at most ``limit``, in seq order.
+
+    An event goes when ``seq <= upto`` (never the newest) and either ``seq <=
+    keep_bound`` or it was committed before ``cut`` (microseconds; ``None``:
+    that rule is off). Commit times grow with seq, so what goes is a prefix of
+    the first ``limit`` events (a seek on ``history_seq``). Answers how many
+    went (``removed``) and the largest seq among them (``through``, ``0``: none).
+    """
+    return Statement(
+        f"MATCH (h:{HISTORY})\nWHERE h.seq > 0 AND h.seq <= $upto\n"
+        "WITH h ORDER BY h.seq LIMIT $limit\n"
+        "WITH h WHERE h.seq <= $keep_bound OR ($cut IS NOT NULL AND h.at < $cut)\n"
+        "WITH collect(h) AS gone, max(h.seq) AS through\n"
+        "FOREACH (n IN gone | DETACH DELETE n)\n"
+        "RETURN size(gone) AS removed, coalesce(through, 0) AS through",
+        {"upto": upto, "keep_bound": keep_bound, "cut": cut, "limit": limit},
+        op="prune_events",
+    )
+
+
+def set_pruned_through(through: int) -> Statement:
+    """Record that every event up to seq ``through`` was pruned (never lowered)."""
+    return Statement(
+        f"{_META_MATCH}\n"
+        "SET m.events_pruned_through = CASE WHEN coalesce(m.events_pruned_through, 0) > $through "
+        "THEN m.events_pruned_through ELSE $through END",
+        {"name": STORE_NAME, "through": through},
+        op="set_pruned_through",
+    )
 
 
 @_packs

@@ -93,6 +93,7 @@ from graphsvc.model.vocabulary import (
 from graphsvc.store.base import (
     EVENT_SCAN,
     MERGED,
+    PRUNE_BATCH,
     AssertionState,
     AttributeColumn,
     ChangeSet,
@@ -103,6 +104,7 @@ from graphsvc.store.base import (
     EntityQuery,
     EntityState,
     EventPage,
+    EventPrune,
     EventQuery,
     GraphStore,
     HistoryPage,
@@ -987,7 +989,7 @@ class Neo4jStore(GraphStore):
             meta = await run(q.READ_META)
             last = max(0, int(meta[0]["next_history"] or 1) - 1) if meta else 0
             found = await run(q.OLDEST_EVENT)
-            oldest = int(found[0]["seq"]) if found else 1
+            oldest = int(found[0]["seq"] or 1) if found else 1
             upto = min(start + EVENT_SCAN, last)
             if upto <= start:
                 return last, oldest, []
@@ -1007,8 +1009,44 @@ class Neo4jStore(GraphStore):
 
         last, oldest, rows = await self._read(work, "reading events")
         upto = min(start + EVENT_SCAN, last)
+        if upto <= start:
+            return EventPage((), False, start, oldest, last)
         events = [_history_event(row) for row in rows]
         return event_page(events, first, after=start, upto=upto, last=last, oldest=oldest)
+
+    async def prune_events(
+        self, *, before: datetime | None = None, keep: int | None = None, limit: int = PRUNE_BATCH
+    ) -> EventPrune:
+        """Remove the oldest events (see the port): one managed write transaction.
+
+        It takes the store-wide write lock (:func:`~graphsvc.store.neo4j.cypher.lock_meta`)
+        like every write, reads the last seq under it, deletes at most ``limit``
+        ``History`` nodes in seq order and records the last seq removed on the
+        meta node (``events_pruned_through``), which ``oldest_seq`` is read from.
+        """
+        self._check_open()
+        cut = to_micros(before) if before is not None else None
+        size = max(0, limit)
+
+        async def unit(run: Run) -> tuple[int, int]:
+            rows = await run(q.lock_meta(self._writer))
+            if not rows:
+                msg = f"Neo4j database {self.database!r} lost the graphsvc meta node"
+                raise StoreCorrupted(msg)
+            last = _Counters.from_row(rows[0]).next_history - 1
+            removed, through = 0, 0
+            if (keep is not None or cut is not None) and size > 0:
+                keep_bound = last - max(0, keep) if keep is not None else -1
+                found = await run(q.prune_events(last - 1, keep_bound, cut, size))
+                removed, through = int(found[0]["removed"]), int(found[0]["through"])
+            if through:
+                await run(q.set_pruned_through(through))
+            oldest = await run(q.OLDEST_EVENT)
+            return removed, int(oldest[0]["seq"] or 1) if oldest else 1
+
+        async with self._write_lock:
+            removed, oldest = await self._gw.write(unit, "pruning events")
+        return EventPrune(removed, oldest, removed >= size > 0)
 
     async def check(self, *, limit: int = 100) -> CheckReport:
         """Check the history against the graph and the identifiers (see the port).
@@ -1022,7 +1060,9 @@ class Neo4jStore(GraphStore):
             if spec.strength is IdentifierStrength.STRONG
         ]  # fmt: skip
         findings: list[CheckFinding] = []
-        for relations in (False, True):
+        found = await self._read(_rows(q.OLDEST_EVENT), "checking the history")
+        oldest = int(found[0]["seq"] or 1) if found else 1
+        for relations in (False, True) if oldest == 1 else ():  # pruned: creations may be gone
             rows = await self._read(
                 _rows(q.without_creation(relations, limit)), "checking the history"
             )
@@ -1045,7 +1085,8 @@ class Neo4jStore(GraphStore):
         stats = await self.stats()
         checks = {
             "integrity": "left to Neo4j (neo4j-admin database check)",
-            "history": f"{stats.entities:,} entities, {stats.relations:,} relations",
+            "history": f"{stats.entities:,} entities, {stats.relations:,} relations"
+            + ("" if oldest == 1 else f"; events before seq {oldest} pruned, creations unchecked"),
             "identifiers": "every identifier node",
             "index": "none in memory (every read goes to Neo4j)",
         }
@@ -1269,6 +1310,7 @@ class Neo4jStore(GraphStore):
             if tx.wrote:
                 await xtx.run(q.save_meta(tx.counters.as_dict()))
                 await xtx.commit()
+                self._committed()
             else:
                 await xtx.rollback()
 
@@ -1301,7 +1343,9 @@ class Neo4jStore(GraphStore):
             return result
 
         async with self._write_lock:
-            return await self._gw.write(unit, "writing to Neo4j")
+            done = await self._gw.write(unit, "writing to Neo4j")
+        self._committed()
+        return done
 
 
 def _resolved(rows: Sequence[Row], n: int) -> list[int | None]:

@@ -549,8 +549,28 @@ class Model:
         return [{"n": sum(1 for h in self.s.history.values() if h["item"] in p["items"])}]
 
     def op_oldest_event(self, st: Statement, p: dict[str, Any]) -> list[Row]:
-        seqs = [h["seq"] for h in self.s.history.values() if h["seq"] > 0]
-        return [{"seq": min(seqs)}] if seqs else []
+        m = self.s.meta
+        return [] if m is None else [{"seq": (m.get("events_pruned_through") or 0) + 1}]
+
+    def op_prune_events(self, st: Statement, p: dict[str, Any]) -> list[Row]:
+        first = sorted(
+            (h for h in self.s.history.values() if 0 < h["seq"] <= p["upto"]),
+            key=lambda h: h["seq"],
+        )[: p["limit"]]
+        gone = [
+            h
+            for h in first
+            if h["seq"] <= p["keep_bound"] or (p["cut"] is not None and h["at"] < p["cut"])
+        ]
+        for h in gone:
+            del self.s.history[next(k for k, v in self.s.history.items() if v is h)]
+        return [{"removed": len(gone), "through": max((h["seq"] for h in gone), default=0)}]
+
+    def op_set_pruned_through(self, st: Statement, p: dict[str, Any]) -> list[Row]:
+        m = self.s.meta
+        if m is not None:
+            m["events_pruned_through"] = max(m.get("events_pruned_through") or 0, p["through"])
+        return []
 
     def op_events_page(self, st: Statement, p: dict[str, Any]) -> list[Row]:
         def kept(h: dict[str, Any]) -> bool:

@@ -11,7 +11,8 @@ from graphsvc.store.neo4j.store import Neo4jStore, _Neo4jTransaction
 INHERITED = {
     # verify: Neo4j checks its own store; erase: graphsvc does not erase a Neo4j database;
     # catch_up: every process reads the server afresh, there is no writer to follow
-    GraphStore: {"__aenter__", "__aexit__", "verify", "erase", "catch_up"},
+    # add_commit_listener: the port's list of listeners, called by the backends
+    GraphStore: {"__aenter__", "__aexit__", "verify", "erase", "catch_up", "add_commit_listener"},
     WriteTransaction: set(),
 }
 
