@@ -110,8 +110,9 @@ class SimulatedClock:
     def now(self) -> float:
         return self.start + self.offset
 
-    async def sleep(self, seconds: float) -> None:
-        await anyio.sleep(min(seconds, 0.02))
+    async def sleep(self, seconds: float, wake: anyio.Event) -> None:
+        with anyio.move_on_after(min(seconds, 0.02)):
+            await wake.wait()
 
     def advance(self, seconds: float) -> None:
         self.offset += seconds

@@ -115,8 +115,8 @@ class Clock(Protocol):
         """Seconds since the Unix epoch."""
         ...
 
-    async def sleep(self, seconds: float) -> None:
-        """Wait ``seconds``."""
+    async def sleep(self, seconds: float, wake: anyio.Event) -> None:
+        """Wait ``seconds``, or until ``wake`` is set, whichever comes first."""
         ...
 
 
@@ -127,9 +127,15 @@ class SystemClock:
         """Return ``time.time()``."""
         return time.time()
 
-    async def sleep(self, seconds: float) -> None:
-        """Sleep for real."""
-        await anyio.sleep(seconds)
+    async def sleep(self, seconds: float, wake: anyio.Event) -> None:
+        """Sleep for real, or until ``wake`` is set.
+
+        A cancel scope, not a task group of a sleeper and a waker: those would
+        leave a reference cycle (closures, their group) for the garbage collector
+        at every poll.
+        """
+        with anyio.move_on_after(seconds):
+            await wake.wait()
 
 
 def _micros(seconds: float) -> int:
@@ -237,22 +243,6 @@ class Sender:
         return outcome(code, f"HTTP {code}", text)
 
 
-async def _first_of(clock: Clock, seconds: float, wake: anyio.Event) -> None:
-    """Wait ``seconds`` by ``clock``, or until ``wake`` is set."""
-    async with anyio.create_task_group() as group:
-
-        async def sleeper() -> None:
-            await clock.sleep(seconds)
-            group.cancel_scope.cancel()
-
-        async def waker() -> None:
-            await wake.wait()
-            group.cancel_scope.cancel()
-
-        group.start_soon(sleeper)
-        group.start_soon(waker)
-
-
 class DeliveryWorker:
     """Delivers every active subscription of a store (see the module docstring).
 
@@ -321,7 +311,7 @@ class DeliveryWorker:
         self._wake = anyio.Event()
 
     async def _wait(self, seconds: float) -> None:
-        await _first_of(self.clock, max(0.0, seconds), self._wake)
+        await self.clock.sleep(max(0.0, seconds), self._wake)
 
     # --------------------------------------------------------------- scheduler
     async def run_forever(self) -> None:
