@@ -620,3 +620,24 @@ async def test_several_servers_on_neo4j_deliver_each_subscription_once(
         for server in (first, second)
     }
     assert len(owners) == 1
+
+
+async def test_a_lease_left_by_a_killed_server_does_not_delay_delivery_after_a_restart(
+    make_hooks_api: MakeHooksApi, receiver: Receiver, backend: str, tmp_path: Path
+) -> None:
+    if backend != "embedded":
+        pytest.skip("one process writes an embedded store: a lease found at start is stale")
+    import sqlite3
+
+    api = await make_hooks_api()
+    made = await create(api, receiver.url)
+    await stop(api, make_hooks_api)
+    with sqlite3.connect(tmp_path / "g.db") as conn:  # as kill -9 while delivering leaves it
+        conn.execute(
+            "UPDATE webhook SET lease_owner = 'gone:1:dead', lease_until = ?",
+            (int((time.time() + 3600) * 1_000_000),),
+        )
+    again = await make_hooks_api()
+    await ingest(again, services(["a"]))
+    await until(lambda: len(receiver.received()) == 1, "a delivery long before the lease ends")
+    assert seqs(verified(receiver, made["secret"])) == [made["cursor"] + 1]
