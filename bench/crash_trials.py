@@ -1,8 +1,10 @@
-"""Crash trials (issue 8): SIGKILL an ingest at a random moment, then check the store.
+"""Crash trials (issues 8 and 20): SIGKILL an ingest or a delivery at a random moment, then check.
 
     python bench/crash_trials.py [--trials 100] [--seed 1] [--mode both|cli|http]
                                  [--out bench/results/crash-trials.json]
     python bench/crash_trials.py --mode cli --replay SEED     # one trial again
+    python bench/crash_trials.py --mode delivery [--trials 100] [--out FILE]  # webhooks
+    python bench/crash_trials.py --mode delivery --replay SEED --kill-point ingest|delivery
 
 Each trial, in a fresh temporary folder, with ``GRAPHSVC_DURABILITY=full``:
 
@@ -44,6 +46,36 @@ Any departure is a *violation*, described in one line; there must be none.
 The RNG is seeded per trial (``seed`` in the results); the kill moment also
 depends on timing, so a replay lands on a similar, not the same, moment.
 
+**Delivery trials** (``--mode delivery``, issue 20: "kill -9 of the server
+during ingest and during delivery: every committed change has its event, every
+event is delivered at least once after the restart, in order per subscription,
+no event for an unacknowledged batch"), on an embedded store of their own:
+
+1. ``graphsvc serve`` with ``GRAPHSVC_WEBHOOK_ALLOW_PRIVATE=1`` and small
+   delivery batches; two subscriptions to a receiver in this process
+   (:class:`DurableReceiver`): ``all`` (every event) and ``cis`` (only the
+   ConfigurationItems' events, so its cursor also moves past filtered ones).
+   The receiver verifies each delivery's Standard Webhooks signature, waits a
+   random few milliseconds, appends it to a file (flushed, fsynced), answers 204;
+2. a client posts the batches (the ``http`` mode's), recording each 200;
+3. the server is killed either during a batch (as the ``http`` mode) or a
+   random 0 to 4 ms after the receiver answered its N-th delivery (N random),
+   which lands between a 2xx and the cursor's move as often as not;
+4. the store is reopened and checked as in step 4 above (every committed
+   change has its event, exactly the events of the batches present; the
+   batches present are the acknowledged ones, and perhaps the one in flight,
+   whose acknowledgement the kill took), and one more entity is written;
+5. the server is restarted on the store; when the receiver holds every event
+   each subscription's filter selects in the feed (``GET /api/v1/events``), the
+   deliveries read back from the file are checked per subscription
+   (:func:`check_deliveries`): every event delivered, exactly as the feed holds
+   it, and nothing else; each delivery consecutive events in seq order, none
+   beginning after a gap; events sent again only by the first delivery after
+   the kill (counted: ``redelivered_events``); one webhook-id, one content; the
+   subscription active without an error afterwards.
+
+Delivery results are written only with ``--out``.
+
 Results go to ``bench/results/crash-trials.json``: trials run per mode, batches
 checked, acknowledged batches, violations, reopen and ready times (median,
 p90, max), the git commit and the parameters. ``tests/store/test_crash_trials.py``
@@ -69,6 +101,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -238,11 +271,14 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float) -> floa
     return None
 
 
-def serve(db: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+def serve(
+    db: Path, port: int, log: Path, settings: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start ``graphsvc serve`` on ``db``; ``settings``: more ``GRAPHSVC_*`` variables."""
     with log.open("ab") as sink:
         return subprocess.Popen(
             graphsvc_cmd("serve", "--host", "127.0.0.1", "--port", str(port)),
-            env=graphsvc_env(db),
+            env={**graphsvc_env(db), **(settings or {})},
             cwd=db.parent,
             stdout=subprocess.DEVNULL,
             stderr=sink,
@@ -704,6 +740,415 @@ def check_item_history(
             fail(f"{what}: event {event.seq} from source {event.source!r}")
 
 
+# ------------------------------------------------------------ delivery trials
+
+SUBSCRIPTIONS: dict[str, dict[str, Any]] = {"all": {}, "cis": {"kinds": [KIND]}}
+"""The subscriptions of a delivery trial: every event, and only the CIs' (no relation event)."""
+
+
+KILL_POINTS = ("ingest", "delivery")
+"""Where a delivery trial kills the server: during a batch, or just after a delivery."""
+
+
+@dataclass(frozen=True)
+class DeliveryParams:
+    """The shape of one delivery trial."""
+
+    ingest: Params = field(
+        default_factory=lambda: Params(
+            batches=12, entities=40, updates_1=12, updates_2=6, rel_updates=8, early=0.0
+        )
+    )
+    webhook_batch_size: int = 25
+    """``GRAPHSVC_WEBHOOK_BATCH_SIZE``: small, so that a batch of the ingest takes several deliveries."""
+    poll_seconds: float = 0.05
+    answer_delay_s: float = 0.01
+    """The receiver waits a random time up to this before answering (deliveries lag the ingest)."""
+    during_delivery: float = 0.5
+    """Chance that a trial not told where to kill kills just after a delivery was answered."""
+    timeout_s: float = 90.0
+
+
+@dataclass
+class DeliveryTrial(Trial):
+    """What one delivery trial did and found (``mode`` is ``delivery``)."""
+
+    kill_point: str = ""
+    """``ingest`` (during a batch) or ``delivery`` (just after a delivery was answered)."""
+    deliveries_before_kill: int = 0
+    deliveries_after_restart: int = 0
+    events_expected: dict[str, int] = field(default_factory=dict)
+    """Per subscription: the events the store holds that its filter selects."""
+    redelivered_events: dict[str, int] = field(default_factory=dict)
+    """Per subscription: events delivered again after the restart (sent, 2xx, kill, cursor not moved)."""
+    catch_up_s: float | None = None
+    """From the restarted server's readiness until the receiver held every event."""
+
+
+@dataclass(frozen=True)
+class Received:
+    """One delivery as the receiver recorded it (a line of its file)."""
+
+    subscription: str
+    webhook_id: str
+    events: list[dict[str, Any]]
+    at: float
+    """``time.perf_counter()`` when the request arrived."""
+    verified: bool
+
+
+class DurableReceiver:
+    """A webhook receiver on loopback that records every delivery durably before its 2xx.
+
+    Each subscription posts to ``/<name>``; the receiver checks the Standard
+    Webhooks signature with the ``standardwebhooks`` package (a delivery that
+    does not verify is answered 401 and recorded as such), waits a random time
+    up to ``delay_s``, appends the delivery as one JSON line to ``path``
+    (flushed and fsynced), then answers 204. After the ``kill_after``-th
+    delivery is answered, :attr:`answered_enough` is set.
+    """
+
+    def __init__(self, path: Path, rng: random.Random, delay_s: float) -> None:
+        self.path = path
+        self.rng = rng
+        self.delay_s = delay_s
+        self.secrets: dict[str, str] = {}
+        self.cond = threading.Condition()
+        self.count = 0
+        self.seqs: dict[str, set[int]] = defaultdict(set)
+        self.kill_after: int | None = None
+        self.answered_enough = threading.Event()
+        self._file = path.open("ab")
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                at = time.perf_counter()
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                name = self.path.strip("/")
+                status = receiver.record(name, body, dict(self.headers.items()), at)
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+                receiver.answered()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def url(self, subscription: str) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/{subscription}"
+
+    def __enter__(self) -> DurableReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._file.close()
+
+    def record(self, name: str, body: bytes, headers: dict[str, str], at: float) -> int:
+        from standardwebhooks import Webhook
+        from standardwebhooks.webhooks import WebhookVerificationError
+
+        try:
+            events: list[dict[str, Any]] = Webhook(self.secrets[name]).verify(body, headers)[
+                "events"
+            ]
+            verified = True
+        except (KeyError, WebhookVerificationError):
+            events, verified = [], False
+        with self.cond:
+            delay = self.rng.uniform(0.0, self.delay_s)
+        time.sleep(delay)
+        line = {
+            "subscription": name,
+            "webhook_id": headers.get("webhook-id", ""),
+            "events": events,
+            "at": at,
+            "verified": verified,
+        }
+        with self.cond:
+            self._file.write(json.dumps(line).encode() + b"\n")
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self.seqs[name].update(e["seq"] for e in events)
+            self.cond.notify_all()
+        return 204 if verified else 401
+
+    def answered(self) -> None:
+        with self.cond:
+            self.count += 1
+            if self.kill_after is not None and self.count >= self.kill_after:
+                self.answered_enough.set()
+
+    def wait_for(self, wanted: dict[str, set[int]], timeout: float) -> bool:
+        """Wait until every subscription has received (at least) its wanted seqs."""
+        with self.cond:
+            return self.cond.wait_for(
+                lambda: all(seqs <= self.seqs[name] for name, seqs in wanted.items()), timeout
+            )
+
+    def deliveries(self) -> list[Received]:
+        """Every delivery recorded, in arrival order, read back from the file."""
+        with self.cond:
+            lines = self.path.read_bytes().splitlines()
+        return [Received(**json.loads(line)) for line in lines]
+
+
+def feed(port: int, query: str) -> list[dict[str, Any]]:
+    """Every event of ``GET /api/v1/events`` with ``query`` (paged to the end)."""
+    events: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        status, body = request(port, "GET", f"/api/v1/events?after={after}&limit=1000{query}")
+        if status != 200:
+            raise RuntimeError(f"GET /api/v1/events answered {status}: {body[:200]!r}")
+        page = json.loads(body)
+        events += page["items"]
+        if not page["hasMore"]:
+            return events
+        after = page["next"]
+
+
+def check_deliveries(
+    name: str, expected: list[dict[str, Any]], got: list[Received], kill_at: float
+) -> tuple[list[str], int]:
+    """Check one subscription's deliveries against the events its filter selects.
+
+    Every expected event delivered, each exactly as the feed holds it, nothing
+    else; each delivery a run of consecutive events in seq order; each delivery
+    starting at most one event after the furthest delivered so far (no gap);
+    events sent again only in the subscription's first delivery after the kill
+    (the batch answered 2xx whose cursor move the kill prevented); one
+    ``webhook-id``, one content. Returns the violations and the number of
+    events delivered again.
+    """
+    violations: list[str] = []
+    position = {e["seq"]: i for i, e in enumerate(expected)}
+    by_id: dict[str, list[int]] = {}
+    furthest = -1
+    again = 0
+    first_after_kill = True
+    for d in got:
+        seqs = [e["seq"] for e in d.events]
+        where = f"{name}: delivery {d.webhook_id} ({seqs[:1]}..{seqs[-1:]})"
+        if not d.verified:
+            violations.append(f"{name}: a delivery did not verify ({d.webhook_id})")
+            continue
+        if not seqs:
+            violations.append(f"{where} is empty")
+            continue
+        if by_id.setdefault(d.webhook_id, seqs) != seqs:
+            violations.append(f"{where}: the same webhook-id carried {by_id[d.webhook_id]}")
+        unknown = [
+            e["seq"]
+            for e in d.events
+            if e["seq"] not in position or expected[position[e["seq"]]] != e
+        ]
+        if unknown:
+            violations.append(f"{where}: events the store does not hold as sent: {unknown[:5]}")
+            continue
+        indexes = [position[s] for s in seqs]
+        if indexes != list(range(indexes[0], indexes[0] + len(indexes))):
+            violations.append(f"{where}: not consecutive events of the feed in seq order")
+        if indexes[0] > furthest + 1:
+            missing = [e["seq"] for e in expected[furthest + 1 : indexes[0]]]
+            violations.append(f"{where}: skipped {len(missing)} events ({missing[:5]}...)")
+        if indexes[0] <= furthest:
+            repeated = min(furthest, indexes[-1]) - indexes[0] + 1
+            if d.at > kill_at and first_after_kill:
+                again += repeated
+            else:
+                violations.append(f"{where}: {repeated} events sent again without a crash")
+        if d.at > kill_at:
+            first_after_kill = False
+        furthest = max(furthest, indexes[-1])
+    if furthest != len(expected) - 1:
+        violations.append(
+            f"{name}: delivered up to event {furthest + 1} of {len(expected)} after the restart"
+        )
+    return violations, again
+
+
+def run_delivery_trial(
+    seed: int, dp: DeliveryParams, workdir: Path | None = None, kill_point: str | None = None
+) -> DeliveryTrial:
+    """Kill ``graphsvc serve`` during an ingest or just after a delivery; check the deliveries.
+
+    ``kill_point`` (``ingest`` or ``delivery``) overrides the random choice.
+    See the module docstring (delivery trials) for the steps and the invariants.
+    """
+    if STORE_ENV:
+        raise ValueError("delivery trials run on an embedded store of their own")
+    warm_up()
+    started = time.perf_counter()
+    p = dp.ingest
+    rng = random.Random(seed)
+    trial = DeliveryTrial(mode="delivery", seed=seed, batches=p.batches)
+    drawn = "delivery" if rng.random() < dp.during_delivery else "ingest"
+    trial.kill_point = kill_point or drawn
+    settings = {
+        "GRAPHSVC_WEBHOOK_ALLOW_PRIVATE": "1",
+        "GRAPHSVC_WEBHOOK_BATCH_SIZE": str(dp.webhook_batch_size),
+        "GRAPHSVC_WEBHOOK_POLL_SECONDS": str(dp.poll_seconds),
+    }
+    with (
+        tempfile.TemporaryDirectory(prefix="crash-delivery-", dir=workdir) as tmp,
+        DurableReceiver(
+            Path(tmp) / "received.jsonl", random.Random(rng.random()), dp.answer_delay_s
+        ) as receiver,
+    ):
+        folder = Path(tmp)
+        db = folder / "g.db"
+        port = free_port()
+        proc = serve(db, port, folder / "serve.log", settings)
+        if wait_ready(port, proc, dp.timeout_s) is None:
+            stop(proc)
+            trial.violations.append("the service did not become ready before the ingest")
+            return trial
+        hooks: dict[str, str] = {}
+        for name, query in SUBSCRIPTIONS.items():
+            body = {"url": receiver.url(name), "filter": query, "description": name}
+            status, answer = request(port, "POST", "/api/v1/webhooks", json.dumps(body).encode())
+            if status != 201:
+                stop(proc)
+                trial.violations.append(f"creating webhook {name} answered {status}: {answer!r}")
+                return trial
+            made = json.loads(answer)
+            receiver.secrets[name] = made["secret"]
+            hooks[name] = made["id"]
+        bodies = [json.dumps(batch_doc(i, p)).encode() for i in range(p.batches)]
+        acks, log = Acks(), list[str]()
+        if trial.kill_point == "ingest":
+            after = rng.randint(1, p.batches - 2)
+            fraction = rng.uniform(0.0, 1.5)
+            trial.plan = f"kill {fraction:.2f} batch-times after ack {after}"
+        else:
+            # at least events / batch size deliveries per subscription: kill after one of
+            # the first 90 % of the fewest there can be
+            fewest = sum(n // dp.webhook_batch_size for n in subscription_events(p).values())
+            receiver.kill_after = rng.randint(1, max(1, int(fewest * 0.9)))
+            fraction = rng.uniform(0.0, 0.004)
+            trial.plan = (
+                f"kill {fraction * 1000:.1f} ms after delivery {receiver.kill_after} was answered"
+            )
+        t0 = time.perf_counter()
+        worker = threading.Thread(target=post_batches, args=(port, bodies, acks, log))
+        worker.start()
+        if trial.kill_point == "ingest":
+            acks.wait_for(after, dp.timeout_s)
+            time.sleep(fraction * acks.batch_time())
+        else:
+            receiver.answered_enough.wait(dp.timeout_s)
+            time.sleep(fraction)
+        running = proc.poll() is None
+        trial.kill_after_s = time.perf_counter() - t0
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kill_at = time.perf_counter()
+        worker.join(dp.timeout_s)
+        acked = acks.indexes()
+        trial.acked = len(acked)
+        trial.killed_mid_run = running and (
+            len(acked) < p.batches
+            if trial.kill_point == "ingest"
+            else receiver.answered_enough.is_set()
+        )
+        trial.violations += acks.errors
+        if acked != list(range(len(acked))):
+            trial.violations.append(f"acknowledged out of order: {acked}")
+        if "Traceback" in (folder / "serve.log").read_text(errors="replace"):
+            trial.violations.append("the service logged a traceback before the kill")
+        # every committed change has its event, none of an unacknowledged batch
+        anyio.run(check_after_crash, db, p, set(acked), trial)
+        if trial.present not in (len(acked), len(acked) + 1):
+            trial.violations.append(
+                f"{trial.present} batches present after {len(acked)} acknowledged"
+            )
+        # restart: every event is delivered, in order per subscription
+        port = free_port()
+        server = serve(db, port, folder / "serve-after.log", settings)
+        try:
+            trial.ready_s = wait_ready(port, server, dp.timeout_s)
+            if trial.ready_s is None:
+                text = (folder / "serve-after.log").read_text(errors="replace")[-500:]
+                trial.violations.append(f"the restarted service never got ready: {text}")
+                return trial
+            ready_at = time.perf_counter()
+            expected = {
+                "all": feed(port, ""),
+                "cis": feed(port, f"&kind={KIND}"),
+            }
+            trial.events_expected = {name: len(events) for name, events in expected.items()}
+            if len(expected["all"]) != trial_events(p, trial.present):
+                trial.violations.append(
+                    f"the feed holds {len(expected['all'])} events; the present batches and "
+                    f"the write after the crash made {trial_events(p, trial.present)}"
+                )
+            wanted = {name: {e["seq"] for e in events} for name, events in expected.items()}
+            if receiver.wait_for(wanted, dp.timeout_s):
+                trial.catch_up_s = time.perf_counter() - ready_at
+            else:
+                trial.violations.append("the receiver did not get every event after the restart")
+            got = sorted(receiver.deliveries(), key=lambda d: d.at)  # arrival order
+            trial.deliveries_before_kill = sum(1 for d in got if d.at <= kill_at)
+            trial.deliveries_after_restart = len(got) - trial.deliveries_before_kill
+            for name, events in expected.items():
+                mine = [d for d in got if d.subscription == name]
+                found, again = check_deliveries(name, events, mine, kill_at)
+                trial.violations += found
+                trial.redelivered_events[name] = again
+                status, answer = request(port, "GET", f"/api/v1/webhooks/{hooks[name]}")
+                hook = json.loads(answer) if status == 200 else {}
+                if hook.get("state") != "active" or hook.get("lastError"):
+                    trial.violations.append(f"{name}: after the restart the webhook is {hook}")
+            if "Traceback" in (folder / "serve-after.log").read_text(errors="replace"):
+                trial.violations.append("the restarted service logged a traceback")
+        finally:
+            stop(server)
+    trial.duration_s = time.perf_counter() - started
+    return trial
+
+
+def subscription_events(p: Params) -> dict[str, int]:
+    """Events each subscription selects when every batch is committed."""
+    entity_events = [
+        p.entities
+        + (min(p.updates_1, p.entities) if k >= 1 else 0)
+        + (min(p.updates_2, p.entities) if k >= 2 else 0)
+        for k in range(p.batches)
+    ]
+    return {
+        "all": sum(events_of_batch(k, p) for k in range(p.batches)),
+        "cis": sum(entity_events),
+    }
+
+
+def trial_events(p: Params, present: int) -> int:
+    """Events of the first ``present`` batches and of the one write after the crash."""
+    return sum(events_of_batch(k, p) for k in range(present)) + 1
+
+
+def summarize_delivery(
+    trials: list[DeliveryTrial], dp: DeliveryParams, seed: int
+) -> dict[str, Any]:
+    """The figures of a set of delivery trials (the JSON written with ``--out``)."""
+    base = summarize(list(trials), dp.ingest, seed)
+    base["parameters"] = {"seed": seed, **asdict(dp)}
+    base["trials_by_kill_point"] = dict(Counter(t.kill_point for t in trials))
+    base["deliveries_before_kill"] = sum(t.deliveries_before_kill for t in trials)
+    base["deliveries_after_restart"] = sum(t.deliveries_after_restart for t in trials)
+    base["events_expected"] = sum(sum(t.events_expected.values()) for t in trials)
+    base["trials_with_redelivery"] = sum(1 for t in trials if any(t.redelivered_events.values()))
+    base["redelivered_events"] = sum(sum(t.redelivered_events.values()) for t in trials)
+    base["catch_up_s"] = spread([t.catch_up_s for t in trials if t.catch_up_s is not None])
+    return base
+
+
 # ------------------------------------------------------------------- summary
 
 
@@ -759,10 +1204,29 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--mode", choices=["both", *MODES], default="both")
+    parser.add_argument(
+        "--mode",
+        choices=["both", *MODES, "delivery"],
+        default="both",
+        help="both: cli and http ingest trials; delivery: webhook delivery trials",
+    )
     parser.add_argument("--replay", type=int, metavar="SEED", help="run one trial with this seed")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "crash-trials.json")
+    parser.add_argument(
+        "--kill-point",
+        choices=KILL_POINTS,
+        help="delivery mode: kill only during a batch, or only just after a delivery "
+        "(default: alternately; give it with --replay)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where to write the results JSON (cli/http: bench/results/crash-trials.json "
+        "unless given; delivery: only when given)",
+    )
     args = parser.parse_args()
+    if args.mode == "delivery":
+        return main_delivery(args)
     p = Params()
     modes = list(MODES) if args.mode == "both" else [args.mode]
     if args.replay is not None:
@@ -788,6 +1252,45 @@ def main() -> int:
             print(f"      violation: {violation}", flush=True)
     result = summarize(trials, p, args.seed)
     if args.replay is None:
+        out = args.out or HERE / "results" / "crash-trials.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    brief = {k: v for k, v in result.items() if k != "trials"}
+    print(json.dumps(brief, indent=2, default=str))
+    return 1 if result["violations"] else 0
+
+
+def main_delivery(args: argparse.Namespace) -> int:
+    """``--mode delivery``: run the delivery trials, print them, write ``--out`` if given."""
+    dp = DeliveryParams()
+    seeds = (
+        [args.replay]
+        if args.replay is not None
+        else [args.seed * 100_000 + t for t in range(args.trials)]
+    )
+    trials: list[DeliveryTrial] = []
+    for number, seed in enumerate(seeds, start=1):
+        # alternately during a batch and just after a delivery, unless told
+        point = args.kill_point or KILL_POINTS[(number - 1) % 2]
+        trial = run_delivery_trial(seed, dp, kill_point=point)
+        trials.append(trial)
+        state = "VIOLATION" if trial.violations else "ok"
+        catch_up = f"{trial.catch_up_s:.2f}s" if trial.catch_up_s is not None else "never"
+        print(
+            f"[{number:3d}/{len(seeds)}] delivery seed {seed}: {trial.plan}; "
+            f"acked {trial.acked}/{trial.batches}, present {trial.present}"
+            f"{' (in-flight batch committed)' if trial.in_flight_present else ''}"
+            f"{'' if trial.killed_mid_run else ', not killed mid-run'}; "
+            f"deliveries {trial.deliveries_before_kill} before the kill, "
+            f"{trial.deliveries_after_restart} after; events {trial.events_expected}, "
+            f"again {trial.redelivered_events}; caught up {catch_up} after ready, "
+            f"{trial.duration_s:.1f}s: {state}",
+            flush=True,
+        )
+        for violation in trial.violations:
+            print(f"      violation: {violation}", flush=True)
+    result = summarize_delivery(trials, dp, args.seed)
+    if args.out is not None and args.replay is None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     brief = {k: v for k, v in result.items() if k != "trials"}

@@ -626,3 +626,26 @@ async def test_several_servers_on_neo4j_deliver_each_subscription_once(
         for server in (first, second)
     }
     assert len(owners) == 1
+
+
+async def test_a_lease_left_by_a_killed_server_after_a_restart(
+    make_hooks_api: MakeHooksApi, receiver: Receiver, backend: str, clock: SimulatedClock
+) -> None:
+    """Embedded: one process writes the file, so the lease is stale and ignored at once
+    (not after its 30 s). Neo4j: the owner may be another live server, so it is waited out."""
+    api = await make_hooks_api()
+    made = await create(api, receiver.url)
+    now = clock.now()
+    taken = await api.services.store.webhooks.lease(  # as kill -9 while delivering leaves it
+        made["id"], "gone:1:dead", now=int(now * 1e6), until=int((now + 3600) * 1e6)
+    )
+    assert taken
+    await stop(api, make_hooks_api)
+    again = await make_hooks_api()
+    await ingest(again, services(["a"]))
+    if backend == "neo4j":
+        await anyio.sleep(0.3)
+        assert receiver.received() == []
+        clock.advance(3600)
+    await until(lambda: len(receiver.received()) == 1, "a delivery")
+    assert seqs(verified(receiver, made["secret"])) == [made["cursor"] + 1]

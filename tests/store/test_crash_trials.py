@@ -10,11 +10,24 @@ tested first on a store damaged on purpose, so a silent checker cannot pass.
 from __future__ import annotations
 
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bench.crash_trials import Params, Trial, batch_doc, check_store, run_trial
+from bench.crash_trials import (
+    DeliveryParams,
+    Params,
+    Received,
+    Trial,
+    batch_doc,
+    check_deliveries,
+    check_store,
+    run_delivery_trial,
+    run_trial,
+    warm_up,
+)
 from graphsvc.config import Settings
 from graphsvc.ingest.engine import IngestEngine
 from graphsvc.model.batch import IngestBatch
@@ -82,3 +95,67 @@ async def test_the_checker_finds_lost_partial_and_inconsistent_batches(tmp_path:
         )
     wrong = await _check(db, p, {0, 1, 2, 3})
     assert any("entity b0000-00000: attributes" in v for v in wrong), wrong
+
+
+# ------------------------------------------------------------------ deliveries
+
+DELIVERY = DeliveryParams(
+    ingest=Params(batches=8, entities=20, updates_1=6, updates_2=3, rel_updates=4, early=0.0),
+    webhook_batch_size=10,
+)
+
+
+def test_killed_servers_deliver_every_committed_event_in_order_after_the_restart(
+    tmp_path: Path,
+) -> None:
+    """Three delivery trials of ``bench/crash_trials.py --mode delivery`` (same code).
+
+    They run side by side (each has its own servers, store, receiver and ports):
+    most of a trial is two ``graphsvc serve`` starts.
+    """
+    plan = ((21, "delivery"), (22, "ingest"), (23, "delivery"))
+    warm_up()
+    with ThreadPoolExecutor(len(plan)) as pool:
+        trials = list(
+            pool.map(lambda sk: run_delivery_trial(sk[0], DELIVERY, tmp_path, sk[1]), plan)
+        )
+    for t in trials:
+        assert t.violations == [], f"seed {t.seed} ({t.plan}): {t.violations}"
+        assert t.killed_mid_run and t.deliveries_before_kill > 0, (t.seed, t.plan)
+        assert t.present in (t.acked, t.acked + 1)
+        assert t.events_expected["all"] > t.events_expected["cis"] > 0
+        assert t.catch_up_s is not None and t.deliveries_after_restart > 0
+
+
+def _event(seq: int) -> dict[str, Any]:
+    return {"seq": seq, "op": "created", "source": "crash"}
+
+
+def _got(name: str, seqs: list[int], at: float, webhook_id: str = "") -> Received:
+    events = [_event(s) for s in seqs]
+    return Received(name, webhook_id or f"msg_{seqs[0]}_{seqs[-1]}", events, at, True)
+
+
+def test_the_delivery_checker_finds_gaps_repeats_and_foreign_events() -> None:
+    expected = [_event(s) for s in (1, 2, 3, 5, 6)]  # 4: filtered out
+    fine = [_got("a", [1, 2], 1.0), _got("a", [3, 5], 2.0), _got("a", [3, 5, 6], 9.0)]
+    assert check_deliveries("a", expected, fine, kill_at=5.0) == ([], 2)  # [3, 5] again
+    gap = [_got("a", [1, 2], 1.0), _got("a", [5, 6], 2.0)]
+    assert "skipped 1 events ([3]" in check_deliveries("a", expected, gap, 5.0)[0][0]
+    again = [_got("a", [1, 2], 1.0), _got("a", [2, 3], 2.0), _got("a", [5, 6], 3.0)]
+    assert "sent again without a crash" in check_deliveries("a", expected, again, 5.0)[0][0]
+    late = [*fine, _got("a", [6], 9.5)]  # a second repeat after the restart
+    assert "sent again without a crash" in check_deliveries("a", expected, late, 5.0)[0][0]
+    holes = [_got("a", [1, 3], 1.0), _got("a", [5, 6], 2.0)]
+    assert "not consecutive" in check_deliveries("a", expected, holes, 5.0)[0][0]
+    foreign = [_got("a", [1, 2, 3, 4], 1.0), _got("a", [5, 6], 2.0)]
+    assert "does not hold" in check_deliveries("a", expected, foreign, 5.0)[0][0]
+    changed = [_got("a", [1, 2, 3], 1.0), _got("a", [5, 6], 2.0)]
+    changed[0].events[1]["source"] = "elsewhere"
+    assert "does not hold" in check_deliveries("a", expected, changed, 5.0)[0][0]
+    short = [_got("a", [1, 2], 1.0)]
+    assert "delivered up to event 2 of 5" in check_deliveries("a", expected, short, 5.0)[0][0]
+    same_id = [_got("a", [1, 2], 1.0, "m"), _got("a", [1, 2, 3], 9.0, "m"), _got("a", [5, 6], 9.1)]
+    assert "the same webhook-id carried" in check_deliveries("a", expected, same_id, 5.0)[0][0]
+    forged = [Received("a", "m", [], 1.0, False)]
+    assert "did not verify" in check_deliveries("a", expected, forged, 5.0)[0][0]

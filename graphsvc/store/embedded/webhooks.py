@@ -218,7 +218,15 @@ class EmbeddedWebhooks(WebhookStore):
         return _webhook(row) if row else None
 
     async def list(self) -> list[Webhook]:
-        """Read every row, oldest first."""
+        """Read every row, oldest first.
+
+        On a writable store the first call opens the write connection, which
+        clears the leases a stopped process left (module docstring): the
+        delivery scheduler lists before it writes, and would otherwise take such
+        a lease for another process's and wait for its expiry.
+        """
+        if self._conn is None and not self._store.read_only:
+            await self._write(lambda _conn: None)
         rows = self._read().execute(f"SELECT {_COLUMNS} FROM webhook ORDER BY created, id")
         return [_webhook(r) for r in rows.fetchall()]
 
