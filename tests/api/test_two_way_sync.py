@@ -73,8 +73,9 @@ class ShiftedClock:
     def now(self) -> float:
         return time.time() + self.offset
 
-    async def sleep(self, seconds: float) -> None:
-        await anyio.sleep(min(seconds, 0.02))
+    async def sleep(self, seconds: float, wake: anyio.Event) -> None:
+        with anyio.move_on_after(min(seconds, 0.02)):
+            await wake.wait()
 
 
 @dataclass
