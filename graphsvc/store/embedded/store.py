@@ -1237,9 +1237,19 @@ class EmbeddedStore(GraphStore):
             upto = min(bound, int(low) + limit - 1)
             removed = 0
             if upto >= low:
+                # when the newest pruned event was committed: ``check`` then knows
+                # which items may have lost their 'created' event (not damage)
+                [pruned_at] = conn.execute(
+                    "SELECT max(at) FROM history WHERE seq >= ? AND seq <= ?", (low, upto)
+                ).fetchone()
                 removed = conn.execute(
                     "DELETE FROM history WHERE seq >= ? AND seq <= ?", (low, upto)
                 ).rowcount
+                conn.execute(
+                    "INSERT INTO meta(name, value) VALUES ('events_pruned_at', ?) "
+                    "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                    (str(pruned_at),),
+                )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -1281,12 +1291,16 @@ class EmbeddedStore(GraphStore):
     ) -> list[CheckFinding]:
         out: list[CheckFinding] = []
         oldest = int(conn.execute("SELECT min(seq) FROM history").fetchone()[0] or 1)
+        row = conn.execute("SELECT value FROM meta WHERE name = 'events_pruned_at'").fetchone()
+        # items created before the newest pruned event may have lost their creation
+        created_after = int(row[0]) if row is not None else -1
         tables = (("entity", 0, "entity"), ("relation", 1, "relation"))
-        for table, parity, what in tables if oldest == 1 else ():  # pruned: creations may be gone
+        for table, parity, what in tables:
             for (item_id,) in conn.execute(
-                f"SELECT t.id FROM {table} t WHERE NOT EXISTS (SELECT 1 FROM history h "
-                f"WHERE h.item = t.id * 2 + {parity} AND h.op = 'created') LIMIT ?",
-                (limit,),
+                f"SELECT t.id FROM {table} t WHERE t.first_seen > ? AND NOT EXISTS (SELECT 1 "
+                f"FROM history h WHERE h.item = t.id * 2 + {parity} AND h.op = 'created') "
+                "LIMIT ?",
+                (created_after, limit),
             ):
                 out.append(CheckFinding("history", f"{what} {item_id} has no 'created' event"))
         for (item,) in conn.execute(
@@ -1304,7 +1318,9 @@ class EmbeddedStore(GraphStore):
             for t in ("entity", "relation", "history")
         )
         checks["history"] = f"{n_e:,} entities, {n_r:,} relations, {n_h:,} events" + (
-            "" if oldest == 1 else f"; events before seq {oldest} pruned, creations unchecked"
+            ""
+            if row is None
+            else f"; events before seq {oldest} pruned, creations of the items they held unchecked"
         )
         return out
 
@@ -2027,10 +2043,23 @@ class _EmbeddedTransaction(WriteTransaction):
 
     # ------------------------------------------------------------------- commit
     def commit(self) -> None:
-        """Write the staged change set in one SQLite transaction, then update the index."""
-        changes = self.staged
+        """Write the staged change set in one SQLite transaction, then update the index.
+
+        The transaction lets go of the change set first: the thread that runs
+        this keeps its last task (and so this transaction) until it runs
+        another, and a change set of thousands of items kept alive would be
+        walked by every collection of the young generation meanwhile (10-20 ms
+        measured after each 5,000-item batch, every request in flight paused).
+        """
+        changes, self.staged = self.staged, None
         if changes is None:
             return
+        try:
+            self._commit(changes)
+        finally:
+            self._new_entity_ids, self._new_relation_ids = {}, {}
+
+    def _commit(self, changes: ChangeSet) -> None:
         store = self.store
         conn = store._writer
         if conn is None:
