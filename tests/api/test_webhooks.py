@@ -49,6 +49,9 @@ class Receiver:
     port: int = 0
     status: int = 204
     redirect_to: str | None = None
+    hang: bool = False
+    """Keep each delivery waiting for an answer (until ``answer`` is set, 10 s at most)."""
+    answer: threading.Event = field(default_factory=threading.Event)
     got: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -70,6 +73,8 @@ def receiver() -> Iterator[Receiver]:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             with state.lock:
                 state.got.append(Received(self.path, dict(self.headers.items()), body))
+            if state.hang:
+                state.answer.wait(10)
             if state.redirect_to is not None and self.path == "/hook":
                 self.send_response(307)
                 self.send_header("location", state.redirect_to)
@@ -90,6 +95,7 @@ def receiver() -> Iterator[Receiver]:
     thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     yield state
+    state.answer.set()
     server.shutdown()
     server.server_close()
 
@@ -456,6 +462,30 @@ async def test_a_restart_resumes_delivery_from_the_durable_cursor(
     delivered = [got[0][1][0], *[e for _, events in got[2:] for e in events]]
     assert delivered == feed  # resumed where it stopped: in order, nothing lost
     assert got[1][0] == got[2][0]  # the batch retried after the restart kept its webhook-id
+
+
+async def test_a_server_stops_at_once_with_a_delivery_in_flight_and_lets_go_of_it(
+    make_hooks_api: MakeHooksApi, receiver: Receiver
+) -> None:
+    api = await make_hooks_api(webhook_lease_seconds=60)
+    made = await create(api, receiver.url)
+    wid, secret = made["id"], made["secret"]
+    receiver.hang = True  # the receiver takes the POST and does not answer
+    await ingest(api, services(["a"]))
+    await until(lambda: len(receiver.received()) == 1, "a delivery in flight")
+    started = time.monotonic()
+    await stop(api, make_hooks_api)
+    assert time.monotonic() - started < 2.5  # not the 10 s timeout of the POST
+    receiver.hang = False
+    receiver.answer.set()
+    again = await make_hooks_api(webhook_lease_seconds=60)
+    held = await hook(again, wid)
+    assert held["cursor"] == made["cursor"]  # not acknowledged: sent again (at least once)
+    # the lease was let go: the next server delivers now, not when the lease runs out
+    await until(lambda: len(receiver.received()) == 2, "the delivery again")
+    got = verified(receiver, secret)
+    assert got[0] == got[1]  # the same webhook-id and events
+    await until(lambda: _cursor_moved(again, wid, made["cursor"]), "the cursor")
 
 
 @pytest.mark.parametrize(
