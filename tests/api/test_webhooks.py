@@ -488,36 +488,37 @@ async def test_a_server_stops_at_once_with_a_delivery_in_flight_and_lets_go_of_i
     await until(lambda: _cursor_moved(again, wid, made["cursor"]), "the cursor")
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        "http://127.0.0.1:9/hook",
-        "http://localhost/hook",
-        "http://[::1]/hook",
-        "http://[::ffff:127.0.0.1]/hook",
-        "http://169.254.169.254/latest/meta-data",
-        "http://10.0.0.7/hook",
-        "http://192.168.1.1/hook",
-        "http://100.64.0.1/hook",
-        "http://0.0.0.0/hook",
-        "http://224.0.0.1/hook",
-        "http://[fe80::1]/hook",
-        "ftp://example.org/hook",
-        "file:///etc/passwd",
-        "http://user:pw@example.org/hook",
-        "http:///nohost",
-        "http://exa mple.org/",
-        "not a url",
-    ],
-)
-async def test_private_and_malformed_targets_are_refused(
-    make_hooks_api: MakeHooksApi, url: str
-) -> None:
+REFUSED_TARGETS = [
+    "http://127.0.0.1:9/hook",
+    "http://localhost/hook",
+    "http://[::1]/hook",
+    "http://[::ffff:127.0.0.1]/hook",
+    "http://169.254.169.254/latest/meta-data",
+    "http://10.0.0.7/hook",
+    "http://192.168.1.1/hook",
+    "http://100.64.0.1/hook",
+    "http://0.0.0.0/hook",
+    "http://224.0.0.1/hook",
+    "http://[fe80::1]/hook",
+    "ftp://example.org/hook",
+    "file:///etc/passwd",
+    "http://user:pw@example.org/hook",
+    "http:///nohost",
+    "http://exa mple.org/",
+    "not a url",
+]
+
+
+async def test_private_and_malformed_targets_are_refused(make_hooks_api: MakeHooksApi) -> None:
+    # one app for every target (an app per target cost a store open and a worker each)
     api = await make_hooks_api(webhook_allow_private=False)
-    r = await api.client.post("/api/v1/webhooks", json={"url": url})
-    assert r.status_code == 422, r.text
-    problem = r.json()
-    assert problem["errors"][0]["field"] == "url", problem
+    wrong: dict[str, str] = {}
+    for url in REFUSED_TARGETS:
+        r = await api.client.post("/api/v1/webhooks", json={"url": url})
+        fields = [e["field"] for e in r.json().get("errors", [])] if r.status_code == 422 else []
+        if fields[:1] != ["url"]:
+            wrong[url] = f"{r.status_code} {r.text}"
+    assert wrong == {}  # every target refused, naming the url
     assert (await api.client.get("/api/v1/webhooks")).json() == []
 
 
