@@ -140,7 +140,8 @@ def neo4j_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     try:
         yield server
     finally:
-        server.stop()
+        # its home is the session's temporary folder: no clean shutdown to wait for
+        server.stop(keep_data=False)
 
 
 @pytest.fixture(scope="session")

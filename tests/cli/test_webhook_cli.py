@@ -60,7 +60,8 @@ def receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # shutdown() waits for serve_forever to look at its flag: every 0.5 s by default
+    threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/in", got
     server.shutdown()
     server.server_close()

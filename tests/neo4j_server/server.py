@@ -325,12 +325,18 @@ class Neo4jServer:
                 return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
         return "(no log)"
 
-    def stop(self, *, timeout: float = 60.0) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after ``timeout``); remove a temporary home."""
+    def stop(self, *, timeout: float = 60.0, keep_data: bool = True) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after ``timeout``); remove a temporary home.
+
+        Args:
+            timeout: Seconds a clean shutdown may take before the server is killed.
+            keep_data: Shut down cleanly (a checkpoint, 5-7 s). ``False``: kill at
+                once, for a server whose data is thrown away (the test session's).
+        """
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
+                os.killpg(process.pid, signal.SIGTERM if keep_data else signal.SIGKILL)
             try:
                 process.wait(timeout)
             except subprocess.TimeoutExpired:

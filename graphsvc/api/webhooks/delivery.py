@@ -84,6 +84,7 @@ __all__ = [
     "ATTEMPTS",
     "JITTER",
     "PENDING_READ",
+    "RELEASE_WAIT",
     "RETRY_DELAYS",
     "Clock",
     "DeliveryOutcome",
@@ -106,6 +107,10 @@ JITTER = 0.25
 """Each retry delay is lengthened by a random part of up to this fraction of itself."""
 PENDING_READ = 1000
 """Events read when a pending batch is sent again (at least any batch size allowed)."""
+RELEASE_WAIT = 1.0
+"""Longest a delivery task waits to release its lease as it ends, the server's stop
+included (a release takes milliseconds; a store that does not answer lets the lease
+run out by itself, and another process takes over then)."""
 
 
 class Clock(Protocol):
@@ -379,14 +384,16 @@ class DeliveryWorker:
         except GraphSvcError as exc:
             log.warning("delivering a webhook failed", webhook=webhook_id, error=str(exc))
         finally:
-            self._delivering.discard(webhook_id)
-            with anyio.move_on_after(5, shield=True):
+            # released before the scheduler may start another task for it: a release
+            # after that task's lease would clear the lease it delivers under
+            with anyio.move_on_after(RELEASE_WAIT, shield=True):
                 try:
                     await self._call(lambda: hooks.release(webhook_id, self.owner))
                 except GraphSvcError as exc:
                     log.warning(
                         "releasing a webhook lease failed", webhook=webhook_id, error=str(exc)
                     )
+            self._delivering.discard(webhook_id)
 
     async def _step(self, hook: Webhook) -> bool | None:
         """Send the next batch of ``hook`` (or move past filtered events).

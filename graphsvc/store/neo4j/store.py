@@ -438,6 +438,13 @@ def _rows(statement: q.Statement) -> Callable[[Run], Awaitable[list[Row]]]:
     return work
 
 
+async def _schema_names(run: Run) -> set[str]:
+    names: set[str] = set()
+    for statement in q.SCHEMA_NAMES:
+        names.update(str(r["name"]) for r in await run(statement))
+    return names
+
+
 async def _run_chunked(
     run: Run, values: Sequence[T], make: Callable[[Sequence[T]], q.Statement], size: int
 ) -> list[Row]:
@@ -512,7 +519,8 @@ class Neo4jStore(GraphStore):
                 )
                 raise StoreCorrupted(msg)
         self._check_version(meta, where)
-        for text in q.schema_statements(self.vocabulary):
+        existing = await self._gw.read(_schema_names, "reading the indexes and constraints")
+        for text in q.missing_schema(existing, self.vocabulary):
             await self._gw.write(
                 _rows(q.Statement(text, op="schema")), "creating constraints and indexes"
             )

@@ -210,6 +210,16 @@ class Model:
             self.s.schema.append(st.text)
         return []
 
+    def op_schema_names(self, st: Statement, p: dict[str, Any]) -> list[Row]:
+        names: list[str] = []
+        for text in self.s.schema:
+            named = text.split()[2]
+            if text.startswith("DROP") and named in names:
+                names.remove(named)
+            elif text.startswith("CREATE") and named not in names:
+                names.append(named)
+        return [{"name": n} for n in names]
+
     def op_await_indexes(self, st: Statement, p: dict[str, Any]) -> list[Row]:
         return []
 

@@ -91,6 +91,24 @@ def test_schema_is_derived_from_the_vocabulary() -> None:
     assert not dropped & set(created), "a name is dropped and created again"
 
 
+def test_only_the_schema_statements_that_change_something_are_sent() -> None:
+    schema = q.schema_statements()
+    created = {q.schema_name(s) for s in schema if s.startswith("CREATE")}
+    dropped = {q.schema_name(s) for s in schema if s.startswith("DROP")}
+    # an empty database: every creation, no drop
+    assert q.missing_schema(set()) == tuple(s for s in schema if s.startswith("CREATE"))
+    # the schema in place (and names graphsvc does not know): nothing to send
+    assert q.missing_schema(created | {"index_343aff4e"}) == ()
+    # a version 1 database: the old indexes are dropped and the new ones created
+    old = (created - {"identifier_holder", "alias_key"}) | dropped
+    assert set(q.missing_schema(old)) == {
+        *(s for s in schema if s.startswith("DROP")),
+        *(s for s in schema if q.schema_name(s) in {"identifier_holder", "alias_key"}),
+    }
+    # in the order of the schema: drops before the creations that replace them
+    assert list(q.missing_schema(old)) == [s for s in schema if s in q.missing_schema(old)]
+
+
 def test_level_expansion_text() -> None:
     now = q.expand_level(
         [7, 8],
