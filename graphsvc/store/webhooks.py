@@ -280,6 +280,17 @@ class WebhookStore(ABC):
         """Delete a subscription and its delivery log; ``False`` when there was none."""
 
     @abstractmethod
+    async def pin_batch(self, webhook_id: str, *, expected: int, batch_end: int, now: int) -> bool:
+        """Fix which events the next delivery holds, before its first attempt.
+
+        Every attempt of a batch, after a failure or after a crash between the
+        receiver's 2xx and the cursor's move, then sends the same events under
+        the same ``webhook-id``, so receivers that dedupe on it never apply a
+        batch twice. Sets ``batch_end`` only; compare-and-set on the cursor,
+        active subscriptions only (``False`` otherwise). Called by the lease holder.
+        """
+
+    @abstractmethod
     async def advance(self, webhook_id: str, *, expected: int, cursor: int, now: int) -> bool:
         """Move the cursor from ``expected`` to ``cursor`` after a success (compare-and-set).
 

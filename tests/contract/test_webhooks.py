@@ -199,6 +199,22 @@ async def test_the_cursor_moves_only_by_compare_and_set(store: GraphStore) -> No
     assert not await hooks.advance("wh_nothing", expected=0, cursor=1, now=T0)
 
 
+async def test_a_batch_is_pinned_before_its_first_attempt(store: GraphStore) -> None:
+    hooks = store.webhooks
+    h = await hooks.create(new())
+    assert not await hooks.pin_batch(h.id, expected=6, batch_end=12, now=T0)  # stale cursor
+    assert await hooks.pin_batch(h.id, expected=7, batch_end=12, now=T0)
+    pinned = await hooks.get(h.id)
+    assert pinned is not None
+    assert (pinned.batch_end, pinned.attempts, pinned.next_attempt) == (12, 0, None)
+    assert await hooks.advance(h.id, expected=7, cursor=12, now=T0)
+    done = await hooks.get(h.id)
+    assert done is not None and done.batch_end is None
+    await hooks.set_state(h.id, WebhookState.DISABLED, now=T0)
+    assert not await hooks.pin_batch(h.id, expected=12, batch_end=20, now=T0)
+    assert not await hooks.pin_batch("wh_nothing", expected=0, batch_end=1, now=T0)
+
+
 async def test_concurrent_compare_and_sets_let_one_win(store: GraphStore) -> None:
     hooks = store.webhooks
     h = await hooks.create(new())

@@ -15,9 +15,10 @@ So a batch is sent again until it is acknowledged, and the next batch is never
 sent before it: in seq order, with no gap. A crash (``kill -9``) between the
 2xx and the cursor's move sends the batch again: at least once. Every attempt
 of a batch carries the same ``webhook-id`` (``msg_<subscription>_<first seq>_<last
-seq>``) and the same events: after a first failure the batch's end is stored
-(``batch_end``) and each retry sends exactly the events up to it, so receivers
-dedupe on ``webhook-id``.
+seq>``) and the same events: the batch's end is stored (``batch_end``) before
+its first attempt, and every later attempt, after a failure or after a crash
+between the receiver's 2xx and the cursor's move, sends exactly the events up to
+it, so receivers dedupe on ``webhook-id``.
 
 **Retries.** After a failed attempt the batch is tried again after
 :data:`RETRY_DELAYS` (the Standard Webhooks / Svix schedule: 5 s, 5 min, 30 min,
@@ -430,6 +431,10 @@ class DeliveryWorker:
         if hook.batch_end is not None:
             events = [e for e in events if e.seq <= hook.batch_end]
             end = hook.batch_end
+        elif events and not await self._call(
+            lambda: hooks.pin_batch(hook.id, expected=hook.cursor, batch_end=end, now=_micros(now))
+        ):
+            return None  # disabled, deleted or moved meanwhile: look again
         if not events:
             if end > hook.cursor:  # a stretch the filter left out: move past it
                 return (

@@ -272,6 +272,21 @@ class EmbeddedWebhooks(WebhookStore):
 
         return await self._write(work)
 
+    async def pin_batch(self, webhook_id: str, *, expected: int, batch_end: int, now: int) -> bool:
+        """Set the pending batch's end, compare-and-set on the cursor (see the port)."""
+
+        def work(conn: sqlite3.Connection) -> bool:
+            return (
+                conn.execute(
+                    "UPDATE webhook SET batch_end = ?, updated = ? "
+                    "WHERE id = ? AND cursor = ? AND state = 'active'",
+                    (batch_end, now, webhook_id, expected),
+                ).rowcount
+                > 0
+            )
+
+        return await self._write(work)
+
     async def postpone(
         self,
         webhook_id: str,

@@ -169,6 +169,12 @@ class Neo4jWebhooks(WebhookStore):
         }
         return bool(await self._writing(q.set_webhook(webhook_id, changes, cursor=expected)))
 
+    async def pin_batch(self, webhook_id: str, *, expected: int, batch_end: int, now: int) -> bool:
+        """Set the pending batch's end, compare-and-set on the cursor under the node's lock."""
+        changes = {"batch_end": batch_end, "updated": now}
+        statement = q.set_webhook(webhook_id, changes, cursor=expected, active=True)
+        return bool(await self._writing(statement))
+
     async def postpone(
         self,
         webhook_id: str,
