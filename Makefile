@@ -63,7 +63,7 @@ system-deps:
 	fi
 
 unit: install system-deps
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 ## test: everything CI checks: lint, types, layering, schema drift, the test suite
 test: lint typecheck contracts schema-check unit
