@@ -27,6 +27,7 @@ from graphsvc.api.app import create_app
 from graphsvc.api.tokens import Scope, TokenStore
 from graphsvc.api.webhooks.delivery import JITTER, RETRY_DELAYS
 from graphsvc.config import Settings
+from graphsvc.store.factory import store_from_settings
 from tests.api.conftest import Api
 
 KEY = "hZ3r0Ha5VxJ8lU0a6tqg2mF4n9Vd8Z1cW2eYk7bQpXs="  # a Fernet key (tests only)
@@ -673,12 +674,20 @@ async def test_a_lease_left_by_a_killed_server_after_a_restart(
     (not after its 30 s). Neo4j: the owner may be another live server, so it is waited out."""
     api = await make_hooks_api()
     made = await create(api, receiver.url)
-    now = clock.now()
-    taken = await api.services.store.webhooks.lease(  # as kill -9 while delivering leaves it
-        made["id"], "gone:1:dead", now=int(now * 1e6), until=int((now + 3600) * 1e6)
-    )
-    assert taken
+    settings = api.services.settings
     await stop(api, make_hooks_api)
+    # as kill -9 while delivering leaves it (taken with no server running: a live
+    # server's own delivery task may hold the lease at any moment)
+    store = store_from_settings(settings)
+    await store.open()
+    try:
+        now = clock.now()
+        taken = await store.webhooks.lease(
+            made["id"], "gone:1:dead", now=int(now * 1e6), until=int((now + 3600) * 1e6)
+        )
+    finally:
+        await store.close()
+    assert taken
     again = await make_hooks_api()
     await ingest(again, services(["a"]))
     if backend == "neo4j":
