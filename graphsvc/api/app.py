@@ -355,6 +355,8 @@ def create_app(settings: Settings | None = None, *, webhook_clock: Clock | None 
     async def metrics_endpoint(request: Request) -> Response:
         svc: Services | None = getattr(request.app.state, "services", None)
         if svc is not None:
+            metrics.event_followers.set(svc.feed.followers)
+            metrics.event_waiters.set(svc.feed.waiting)
             if svc.workers is not None:
                 metrics.work_waiting.set(svc.workers.in_flight())
                 metrics.work_running.set(svc.workers.running())

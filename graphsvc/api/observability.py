@@ -184,6 +184,16 @@ class Metrics:
             "A read replica: commits of the writer applied.",
             registry=self.registry,
         )
+        self.event_followers = Gauge(
+            "graphsvc_event_followers",
+            "Event streams (Server-Sent Events) and GraphQL subscriptions open now.",
+            registry=self.registry,
+        )
+        self.event_waiters = Gauge(
+            "graphsvc_event_waiters",
+            "Readers waiting for the next commit now (long polls and idle followers).",
+            registry=self.registry,
+        )
         self.work_waiting = Gauge(
             "graphsvc_work_in_flight",
             "Requests waiting for an answer from the worker loops.",

@@ -158,6 +158,7 @@ def test_a_cap_on_streams_503_and_a_gone_client_frees_its_place(start: Start) ->
             busy = client.get("/api/v1/events/stream")
             assert busy.status_code == 503 and busy.headers["retry-after"] == "5"
             assert "GRAPHSVC_EVENT_STREAMS_MAX=1" in busy.json()["detail"]
+            assert "graphsvc_event_followers 1.0" in client.get("/metrics").text
             with _ws(live) as ws:
                 _init(ws)
                 ws.send(json.dumps(_subscribe("1", "subscription { events { cursor } }")))
@@ -168,6 +169,7 @@ def test_a_cap_on_streams_503_and_a_gone_client_frees_its_place(start: Start) ->
         while live.services.feed.followers:  # the client left: its stream ended
             assert time.monotonic() < deadline, "the stream outlived its client"
             time.sleep(0.02)
+        assert "graphsvc_event_followers 0.0" in client.get("/metrics").text
         with client.stream("GET", "/api/v1/events/stream") as r:
             assert r.status_code == 200
 
@@ -359,10 +361,25 @@ def test_production_limits_apply_to_subscriptions(start: Start) -> None:
         assert _next_message(ws)["type"] == "error"  # no introspection outside development
         huge = "subscription { events { " + "cursor " * 5000 + "} }"  # over the token limit
         ws.send(json.dumps(_subscribe("c", huge)))
-        answer = _next_message(ws)  # refused unparsed (strawberry answers "complete")
-        assert answer["type"] in ("error", "complete") and answer["id"] == "c", answer
-        assert "next" not in json.dumps(answer)
+        with pytest.raises(ConnectionClosed) as closed:  # refused unparsed
+            _next_message(ws)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400
+        assert "tokens" in closed.value.rcvd.reason
         assert live.services.feed.followers == 0
+
+
+def test_a_subscription_that_does_not_parse_closes_the_socket_with_the_error(
+    start: Start,
+) -> None:
+    live = start()
+    with _ws(live) as ws:  # graphql-transport-ws: 4400 with the syntax error
+        _init(ws)
+        ws.send(json.dumps(_subscribe("a", "subscription { events(")))
+        with pytest.raises(ConnectionClosed) as closed:
+            _next_message(ws)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400
+    assert closed.value.rcvd.reason.startswith("Syntax Error"), closed.value.rcvd.reason
+    assert live.services.feed.followers == 0
 
 
 def test_websockets_opened_by_pages_of_other_sites_are_refused(start: Start) -> None:

@@ -79,8 +79,9 @@ def test_the_chain_query_is_cut_at_its_deadline_while_livez_answers(
     assert took[0] < 6, took  # cut at the deadline, not when the work ends (82 s before)
     assert len(latencies) > 50
     assert max(latencies) < 1.0, max(latencies)  # a stall, on a loaded CI machine, is seconds
-    # the work stopped, not only the answer
-    until = time.monotonic() + 5
+    # the work stopped, not only the answer (unstopped, it runs for minutes; a loaded
+    # machine may take seconds to reach the next check)
+    until = time.monotonic() + 20
     while _running_work(base) > 0 and time.monotonic() < until:
         time.sleep(0.1)
     assert _running_work(base) == 0

@@ -282,12 +282,14 @@ async def test_deliveries_are_signed_in_order_batched_and_match_the_feed(
     assert [e for _, events in got for e in events] == feed["items"]  # the feed's own JSON
     assert all(d.path == "/hook" for d in receiver.received())
     assert len({mid for mid, _ in got}) == len(got)
-    log = await deliveries(api, made["id"])
-    assert [d["messageId"] for d in log] == [mid for mid, _ in got]
-    assert all(d["succeeded"] and d["statusCode"] == 204 and d["attempt"] == 1 for d in log)
+    # the receiver answers before the server records the attempt: wait for the record
     await until(
         lambda: _cursor_is(api, made["id"], expected[-1]), "the cursor after the last event"
     )
+    await until(lambda: _deliveries_logged(api, made["id"], len(got)), "every delivery in the log")
+    log = await deliveries(api, made["id"])
+    assert [d["messageId"] for d in log] == [mid for mid, _ in got]
+    assert all(d["succeeded"] and d["statusCode"] == 204 and d["attempt"] == 1 for d in log)
     # the secret is shown once: never in a list, a get, or a delivery log
     listed = (await api.client.get("/api/v1/webhooks")).text
     assert secret not in listed and "secret" not in listed
@@ -297,6 +299,10 @@ async def test_deliveries_are_signed_in_order_batched_and_match_the_feed(
 
 async def _cursor_moved(api: Api, webhook_id: str, seq: int) -> bool:
     return bool((await hook(api, webhook_id))["cursor"] > seq)
+
+
+async def _deliveries_logged(api: Api, webhook_id: str, count: int) -> bool:
+    return len(await deliveries(api, webhook_id)) >= count
 
 
 async def _cursor_is(api: Api, webhook_id: str, seq: int) -> bool:

@@ -38,6 +38,7 @@ from graphql import (
     GraphQLError,
     GraphQLResolveInfoHelpers,
     GraphQLSchema,
+    GraphQLSyntaxError,
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
@@ -54,6 +55,7 @@ from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext, StreamResult
 from strawberry.types import ExecutionContext
 from strawberry.types import ExecutionResult as StrawberryExecutionResult
+from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from graphsvc.deadline import check_deadline
@@ -522,9 +524,11 @@ class GuardedSchema(Schema):
 
         Queries and mutations over a websocket would run on the server's event
         loop, without the request deadline: they are refused here and belong
-        in ``POST /graphql``, whatever ``allowed_operation_types`` asked.
+        in ``POST /graphql``, whatever ``allowed_operation_types`` asked. A
+        document that does not parse ends the socket with 4400 and the syntax
+        error, as graphql-transport-ws says (see :func:`_syntax_error_first`).
         """
-        return await Schema.stream(
+        source = await Schema.stream(
             self,
             query,
             variable_values,
@@ -534,6 +538,7 @@ class GuardedSchema(Schema):
             operation_extensions,
             allowed_operation_types=(OperationType.SUBSCRIPTION,),
         )
+        return _syntax_error_first(source)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -550,6 +555,30 @@ class GuardedSchema(Schema):
                 )
             else:
                 log.info("graphql client error", operation=operation, message=error.message)
+
+
+async def _syntax_error_first(source: StreamResult) -> StreamResult:
+    """``source``, with a syntax error raised by its first step yielded as a result.
+
+    With strawberry's ``ParserCache`` extension the stream of a document that does
+    not parse raises the :class:`GraphQLSyntaxError` instead of yielding it as a
+    :class:`PreExecutionError`; the graphql-transport-ws handler then answered a
+    bare ``complete``, so the client never learnt what was wrong. Yielded, the
+    handler closes the socket with 4400 and the error, as the protocol says.
+    """
+    try:
+        try:
+            first = await anext(source)
+        except StopAsyncIteration:
+            return
+        except GraphQLSyntaxError as error:
+            yield PreExecutionError(data=None, errors=[error])
+            return
+        yield first
+        async for result in source:
+            yield result
+    finally:
+        await source.aclose()
 
 
 MAX_ERROR_MESSAGE = 400
