@@ -277,8 +277,14 @@ def create_app(settings: Settings | None = None, *, webhook_clock: Clock | None 
         finally:
             # outside the task group: its cancellation must not cut the closing short
             await hooks.worker.sender.aclose()
-            await workers.aclose(store.release_loop)
-            await store.close()
+            if await workers.aclose(store.release_loop):
+                await store.close()
+            else:
+                log.error(
+                    "a worker thread is still working 10 s after the stop: the store is "
+                    "left open for the process exit to close (closing it under a running "
+                    "read would crash the process)"
+                )
             tokens.close()
             stop_watching_gc()
             stop_freezing()

@@ -225,12 +225,18 @@ class WorkerLoops:
         worker.running += 1
         task.add_done_callback(lambda t: _settle(t, done, worker))
 
-    async def aclose(self, release: Callable[[], Awaitable[None]] | None = None) -> None:
+    async def aclose(self, release: Callable[[], Awaitable[None]] | None = None) -> bool:
         """Stop every worker loop and join the threads.
 
         Args:
             release: Run on each worker loop first (the store lets go of what it
                 opened on that loop); its errors are ignored.
+
+        Returns:
+            Whether every thread ended within 10 s. One that did not is still in
+            a piece of synchronous work (a long read): the store must not be
+            closed under it (closing a SQLite connection under a running
+            statement crashes the process).
         """
         self._closed = True
         for worker in (*self._workers, self._writer):
@@ -240,6 +246,7 @@ class WorkerLoops:
             worker.loop.call_soon_threadsafe(_cancel_all_and_stop, worker.loop)
         for worker in (*self._workers, self._writer):
             await asyncio.to_thread(worker.thread.join, 10)
+        return not any(w.thread.is_alive() for w in (*self._workers, self._writer))
 
 
 async def _quietly(release: Callable[[], Awaitable[None]]) -> None:
