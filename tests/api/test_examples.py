@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -79,6 +78,4 @@ async def test_every_example_answers_with_data(demo: tuple[Api, str], backend: s
             failures.append(f"{where}: {body['errors']}")
         elif not data or all(_empty(v) for v in data.values()):
             failures.append(f"{where}: empty answer {data}")
-    assert not failures, f"{len(failures)} of {len(found)} examples failed:\n" + "\n".join(
-        failures
-    )
+    assert not failures, f"{len(failures)} of {len(found)} examples failed:\n" + "\n".join(failures)
