@@ -235,7 +235,8 @@ def _critical_for(
                         status[w] = 1
                         stack[top] = w
                         top += 1
-    return status == 1
+    critical: A = status == 1
+    return critical
 
 
 strong_components = cast("Callable[[int, A, A], A]", _jit(_strong_components))
