@@ -31,11 +31,20 @@ from graphsvc.analysis._common import as_ids, records
 from graphsvc.analysis._graph_kernels import strong_components
 from graphsvc.analysis.impact import PathStep
 from graphsvc.deadline import check_deadline
+from graphsvc.errors import InvalidInput
+from graphsvc.model.cursor import decode_cursor, encode_cursor
 from graphsvc.model.records import EntityRecord, RelationRecord
 from graphsvc.model.vocabulary import VOCABULARY
 from graphsvc.store.base import GraphStore, StepEdges
 
-__all__ = ["CycleGroup", "CycleReport", "cyclic_groups", "dependency_cycles"]
+__all__ = [
+    "CycleGroup",
+    "CycleGroupPage",
+    "CycleReport",
+    "cycle_page",
+    "cyclic_groups",
+    "dependency_cycles",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,3 +210,50 @@ async def dependency_cycles(store: GraphStore, *, as_of: datetime | None = None)
         groups.append(CycleGroup(tuple(member_recs), tuple(steps)))
     groups.sort(key=lambda g: (-len(g.members), *(order(g.members[0]) if g.members else ("", ""))))
     return CycleReport(tuple(groups), sum(len(m) for m in found.members), len(edges), as_of)
+
+
+@dataclass(frozen=True, slots=True)
+class CycleGroupPage:
+    """One page of a :class:`CycleReport`'s groups (the REST answer).
+
+    Attributes:
+        groups: The groups of this page, in the report's order.
+        total: Every group, not only this page.
+        entities: How many entities are in some group.
+        relations: How many impact-carrying relations were looked at.
+        end_cursor: Pass as ``after`` for the next page (``None``: an empty page).
+        has_next_page: Whether groups follow this page.
+        as_of: The time the graph was read at (``None``: now).
+    """
+
+    groups: tuple[CycleGroup, ...]
+    total: int
+    entities: int
+    relations: int
+    end_cursor: str | None
+    has_next_page: bool
+    as_of: datetime | None
+
+
+def cycle_page(report: CycleReport, *, first: int, after: str | None) -> CycleGroupPage:
+    """Return the ``first`` groups of ``report`` after the cursor ``after``.
+
+    Raises:
+        InvalidInput: for a negative ``first``.
+        InvalidCursor: for a cursor this service did not hand out.
+    """
+    if first < 0:
+        msg = f"first must be 0 or more, got {first}"
+        raise InvalidInput(msg)
+    position = decode_cursor(after)
+    begin = 0 if position is None else position + 1
+    groups = report.groups[begin : begin + first]
+    return CycleGroupPage(
+        groups,
+        len(report.groups),
+        report.entities,
+        report.relations,
+        encode_cursor(begin + len(groups) - 1) if groups else None,
+        begin + len(groups) < len(report.groups),
+        report.as_of,
+    )
