@@ -55,9 +55,11 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
 from pydantic.alias_generators import to_camel
 from starlette.requests import ClientDisconnect
 
+from graphsvc.analysis.cycles import CycleGroupPage, cycle_page, dependency_cycles
 from graphsvc.analysis.impact import Impact, dependencies, impact
 from graphsvc.analysis.ownership import Ownership, ownership
 from graphsvc.analysis.plan import ProjectPlan, project_plan
+from graphsvc.analysis.spof import SinglePoints, single_points_of_failure
 from graphsvc.analysis.work import CapacityForecast, TeamLoad, capacity_forecast, team_load
 from graphsvc.api.answers import AnswerShape
 from graphsvc.api.auth import Authenticator
@@ -83,6 +85,7 @@ from graphsvc.ingest.engine import IngestEngine
 from graphsvc.ingest.results import UNAPPLIED_LIMIT, IngestSummary, UnappliedWrite
 from graphsvc.ingest.runner import resolve_refs
 from graphsvc.model.batch import EntityRef, IngestBatch, SourceName
+from graphsvc.model.cursor import decode_cursor
 from graphsvc.model.records import (
     EntityRecord,
     HistoryEvent,
@@ -929,7 +932,17 @@ OWNERSHIP_SHAPE = AnswerShape(Ownership)
 TEAM_LOAD_SHAPE = AnswerShape(TeamLoad)
 FORECAST_SHAPE = AnswerShape(CapacityForecast)
 PLAN_SHAPE = AnswerShape(ProjectPlan)
-ANSWER_SHAPES = (IMPACT_SHAPE, OWNERSHIP_SHAPE, TEAM_LOAD_SHAPE, FORECAST_SHAPE, PLAN_SHAPE)
+SPOF_SHAPE = AnswerShape(SinglePoints)
+CYCLES_SHAPE = AnswerShape(CycleGroupPage)
+ANSWER_SHAPES = (
+    IMPACT_SHAPE,
+    OWNERSHIP_SHAPE,
+    TEAM_LOAD_SHAPE,
+    FORECAST_SHAPE,
+    PLAN_SHAPE,
+    SPOF_SHAPE,
+    CYCLES_SHAPE,
+)
 """The analysis answers REST writes; their schemas go into the OpenAPI document."""
 
 
@@ -1024,6 +1037,52 @@ async def ownership_read(
         return await ownership(svc.store, entity_id, as_of=_utc(as_of))
 
     return JSONResponse(OWNERSHIP_SHAPE.dump(await svc.run(compute)))
+
+
+@router.get(
+    "/single-points-of-failure",
+    summary="The entities whose failure alone makes one service DOWN (PRODUCT.md 9)",
+    responses=_answer_of(SPOF_SHAPE),
+)
+async def single_points_read(
+    _principal: Reader,
+    svc: Svc,
+    ref: Annotated[
+        str, Query(description=REF_HELP.replace(" Repeat the parameter for several.", ""))
+    ],
+    as_of: Annotated[IsoTime | None, Query(alias="asOf")] = None,
+) -> JSONResponse:
+    """Return every entity whose failure alone makes the service DOWN, each with its path."""
+
+    async def compute() -> SinglePoints:
+        [entity_id] = await _named(svc.store, [ref])
+        return await single_points_of_failure(svc.store, entity_id, as_of=_utc(as_of))
+
+    return JSONResponse(SPOF_SHAPE.dump(await svc.run(compute)))
+
+
+@router.get(
+    "/dependency-cycles",
+    summary="Groups of services and CIs that depend on each other in a circle (PRODUCT.md 9)",
+    responses=_answer_of(CYCLES_SHAPE),
+)
+async def dependency_cycles_read(
+    _principal: Reader,
+    svc: Svc,
+    first: Annotated[int, Query(ge=0, le=500)] = 50,
+    after: Annotated[
+        str | None, Query(max_length=40, description="The `endCursor` of the last page.")
+    ] = None,
+    as_of: Annotated[IsoTime | None, Query(alias="asOf")] = None,
+) -> JSONResponse:
+    """Return one page of the cycle groups, largest first, each with one cycle as a path."""
+    decode_cursor(after)  # a bad cursor is refused before the whole graph is read
+
+    async def compute() -> CycleGroupPage:
+        report = await dependency_cycles(svc.store, as_of=_utc(as_of))
+        return cycle_page(report, first=first, after=after)
+
+    return JSONResponse(CYCLES_SHAPE.dump(await svc.run(compute)))
 
 
 PeriodStart = Annotated[

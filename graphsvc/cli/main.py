@@ -34,6 +34,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from graphsvc.analysis.impact import PathStep
 from graphsvc.cli.remote import RemoteSink
 from graphsvc.cli.tail import TailFilter, tail_events
 from graphsvc.cli.webhooks import webhook_app
@@ -54,6 +55,7 @@ from graphsvc.ingest.runner import (
 from graphsvc.model.batch import IngestBatch
 from graphsvc.model.records import IdentityConflict
 from graphsvc.model.schema_export import batch_schema_json
+from graphsvc.model.vocabulary import EntityKind
 from graphsvc.store.base import CheckReport
 from graphsvc.store.factory import store_from_settings, store_schema_files
 from graphsvc.store.retention import PruneTotal, prune_in_batches
@@ -967,6 +969,125 @@ def conflicts(
     out.print(table)
     if more:
         err.print(f"more: --after {rows[-1][0].seq}", highlight=False)
+
+
+def _entity_kind(text: str) -> EntityKind:
+    """The kind a CLI argument names (``Service``, ``SERVICE``, ``service``), or exit 2."""
+    for kind in EntityKind:
+        if text.lower() in (kind.value.lower(), kind.name.lower()):
+            return kind
+    kinds = ", ".join(k.value for k in EntityKind)
+    raise _fail(f"{text[:60]!r} is not a kind; kinds are {kinds}", 2)
+
+
+def _path_text(steps: Sequence[PathStep]) -> str:
+    """A path as ``a -TYPE-> b`` steps, each relation as stored."""
+    return "; ".join(f"{s.from_.key} {s.type.value} {s.to.key}" for s in steps)
+
+
+@app.command("spof")
+def spof(
+    kind: Annotated[str, typer.Argument(help="The entity's kind (Service or ConfigurationItem).")],
+    key: Annotated[str, typer.Argument(help="Its key (or an alias).")],
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Read the graph as it was then (ISO 8601; no zone: UTC)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The answer as REST writes it.")] = False,
+) -> None:
+    """List the single points of failure of a service.
+
+    The entities whose failure alone makes it DOWN (impact of that one entity
+    marks it DOWN: redundancy groups honoured, PRODUCT.md 4.2), nearest first,
+    each with one path to the service. The store is opened read-only. An
+    unknown kind or key exits with code 2.
+    """
+    from graphsvc.analysis.spof import SinglePoints, single_points_of_failure
+
+    moment = _as_of(as_of)
+    wanted = _entity_kind(kind)
+    settings = _settings()
+
+    async def work() -> SinglePoints:
+        store = store_from_settings(settings, read_only=True)
+        async with store:
+            found = (await store.resolve([(wanted, key)]))[0]
+            if found is None:
+                raise _fail(f"no {wanted.value} has the key or alias {key!r}", 2)
+            return await single_points_of_failure(store, found, as_of=moment)
+
+    answer = _run(work)
+    if as_json:
+        sys.stdout.write(_answer_json(answer))
+        return
+    table = Table(
+        title=f"single points of failure of {answer.service.kind.value}/{answer.service.key}",
+        show_header=True,
+        header_style="bold",
+    )
+    for column in ("depth", "entity", "stale", "path (relations as stored)"):
+        table.add_column(column)
+    for p in answer.points:
+        table.add_row(
+            str(p.depth),
+            escape(f"{p.entity.kind.value}/{p.entity.key}"),
+            "stale" if p.stale else "",
+            escape(_path_text(p.path)),
+        )
+    out.print(table)
+    err.print(
+        f"{len(answer.points)} single point(s) among {answer.dependencies} dependencies",
+        highlight=False,
+    )
+
+
+@app.command("cycles")
+def cycles(
+    first: Annotated[
+        int, typer.Option("--first", min=0, max=100_000, help="How many groups.")
+    ] = 50,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Read the graph as it was then (ISO 8601; no zone: UTC)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The answer as REST writes it.")] = False,
+) -> None:
+    """List the dependency cycles of the whole graph.
+
+    Groups of services and CIs that depend on each other in a circle (over the
+    impact-carrying relations), largest first, each with its members and one
+    cycle as a path. The store is opened read-only.
+    """
+    from graphsvc.analysis.cycles import CycleGroupPage, cycle_page, dependency_cycles
+
+    moment = _as_of(as_of)
+    settings = _settings()
+
+    async def work() -> CycleGroupPage:
+        store = store_from_settings(settings, read_only=True)
+        async with store:
+            report = await dependency_cycles(store, as_of=moment)
+        return cycle_page(report, first=first, after=None)
+
+    page = _run(work)
+    if as_json:
+        sys.stdout.write(_answer_json(page))
+        return
+    table = Table(title="dependency cycles", show_header=True, header_style="bold")
+    for column in ("size", "members", "one cycle (relations as stored)"):
+        table.add_column(column)
+    for group in page.groups:
+        shown = ", ".join(f"{m.kind.value}/{m.key}" for m in group.members[:10])
+        more = f" and {len(group.members) - 10} more" if len(group.members) > 10 else ""
+        path = escape(_path_text(group.cycle))
+        table.add_row(str(len(group.members)), escape(shown + more), path)
+    out.print(table)
+    err.print(
+        f"{page.total} group(s), {page.entities} entities in a cycle, "
+        f"{page.relations:,} impact-carrying relations looked at"
+        + (f"; {page.total - len(page.groups)} more (--first)" if page.has_next_page else ""),
+        highlight=False,
+    )
 
 
 events_app = typer.Typer(help="The event feed: follow it, prune it.", no_args_is_help=True)

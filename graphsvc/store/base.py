@@ -92,6 +92,7 @@ __all__ = [
     "RelationState",
     "RelationUpdate",
     "RunUpdate",
+    "StepEdges",
     "StoreStats",
     "Traversal",
     "TraversalSpec",
@@ -348,6 +349,26 @@ class Traversal:
     def __len__(self) -> int:
         """Return the number of reached entities (starts included)."""
         return int(self.entities.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class StepEdges:
+    """Every relation a walk along some steps could take, over the whole graph.
+
+    Arrays of equal length: ``source`` and ``target`` are entity ids in the
+    *walk* direction (a step with direction ``in`` goes from the relation's
+    ``to`` to its ``from``), ``relation`` the relation's id. Ordered by
+    relation id, then source. A relation that two steps walk both ways appears
+    once per way.
+    """
+
+    source: NDArray[np.int64]
+    target: NDArray[np.int64]
+    relation: NDArray[np.int64]
+
+    def __len__(self) -> int:
+        """Return the number of edges."""
+        return int(self.source.shape[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -989,6 +1010,25 @@ class GraphStore(ABC):
 
         Cycles are walked once; each entity is reached once, at its smallest depth.
         Retired and merged entities and relations are never walked.
+        """
+
+    @abstractmethod
+    async def step_edges(
+        self,
+        steps: Sequence[TraversalStep],
+        *,
+        as_of: datetime | None = None,
+        include_stale: bool = True,
+    ) -> StepEdges:
+        """Return every relation a walk along ``steps`` could take, over the whole graph.
+
+        The passes over the whole graph (dependency cycles) read it as arrays
+        from this, in one call. Same rules as :meth:`traverse`: a relation is
+        listed when some step follows its type in its direction from its source's
+        kind to its target's kind, and the relation and both entities are
+        walkable (retired and merged never; stale only with ``include_stale``;
+        as of a past time, statuses as they were then and only what existed
+        then).
         """
 
     @abstractmethod

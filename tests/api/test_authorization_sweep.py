@@ -41,6 +41,8 @@ QUERIES: dict[str, str] = {
     "capacityForecast": '{ capacityForecast(from: "2030-01-07T00:00:00Z",'
     ' to: "2030-01-20T00:00:00Z") { teamsLookedAt } }',
     "projectPlan": '{ projectPlan(projectKey: "P-1") { status } }',
+    "singlePointsOfFailure": "{ singlePointsOfFailure(id: $ID) { dependencies } }",
+    "dependencyCycles": "{ dependencyCycles { totalCount } }",
 }
 """Every root query field that needs ``read``."""
 
@@ -90,6 +92,10 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("get", "/api/v1/runs"): Route("GET", "/api/v1/runs", Scope.READ),
     ("get", "/api/v1/identity-conflicts"): Route("GET", "/api/v1/identity-conflicts", Scope.READ),
     ("get", "/api/v1/events"): Route("GET", "/api/v1/events?after=0&limit=5", Scope.READ),
+    ("get", "/api/v1/single-points-of-failure"): Route(
+        "GET", "/api/v1/single-points-of-failure?ref=Service/checkout", Scope.READ
+    ),
+    ("get", "/api/v1/dependency-cycles"): Route("GET", "/api/v1/dependency-cycles", Scope.READ),
     ("post", "/api/v1/webhooks"): Route(
         "POST", "/api/v1/webhooks", Scope.ADMIN, {"url": "ftp://refused.example.org"}
     ),

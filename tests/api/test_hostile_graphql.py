@@ -82,6 +82,7 @@ PAGED_FIELDS = [
     '{ entity(kind: SERVICE, key: "checkout") { history(first: %d) { pageInfo { hasNextPage } } } }',
     '{ impact(ids: ["x"]) { affected(first: %d) { totalCount } } }',
     "{ events(first: %d) { pageInfo { hasNextPage } } }",
+    "{ dependencyCycles(first: %d) { totalCount } }",
     "{ webhooks { deliveries(first: %d) { hasMore } } }",
 ]
 

@@ -39,6 +39,7 @@ from graphsvc.api.graphql.analysis import AnalysisQuery, EntityRefInput, not_fou
 from graphsvc.api.graphql.context import GraphContext
 from graphsvc.api.graphql.derive import answer_type
 from graphsvc.api.graphql.events import EventsQuery, EventsSubscription
+from graphsvc.api.graphql.graph_health import GraphHealthQuery
 from graphsvc.api.graphql.guards import (
     BoundedExecutionContext,
     ClientSafeErrors,
@@ -154,7 +155,7 @@ def _refusal(context: object, operation: OperationType) -> GraphQLError | None:
 
 
 @strawberry.type
-class Query(AnalysisQuery, WorkQuery, EventsQuery, WebhooksQuery):
+class Query(AnalysisQuery, GraphHealthQuery, WorkQuery, EventsQuery, WebhooksQuery):
     """Read access; every field needs the ``read`` scope."""
 
     @strawberry.field(description="Any entity or relation by its Relay global id.")

@@ -92,6 +92,7 @@ from graphsvc.store.base import (
     Neighbours,
     RelationPage,
     RelationState,
+    StepEdges,
     StoreStats,
     Traversal,
     TraversalSpec,
@@ -1637,6 +1638,61 @@ class EmbeddedStore(GraphStore):
         codes = current.codes.copy()
         codes[need] = remap[past.codes]
         return AttributeColumn(name, codes, tuple(values))
+
+    @_reads_the_file
+    async def step_edges(
+        self,
+        steps: Sequence[TraversalStep],
+        *,
+        as_of: datetime | None = None,
+        include_stale: bool = True,
+    ) -> StepEdges:
+        """Every relation ``steps`` may walk, from the index (:meth:`GraphStore.step_edges`).
+
+        Vectorised over the relation columns: a few passes over arrays of the
+        relation count, no walk.
+        """
+        idx = self.index
+        vocab = self.vocabulary
+        max_status = 1 if include_stale else 0
+        with idx.lock:
+            t, e_code, r_status, _, _ = self._walk_arrays(as_of)
+            top = idx.n_relations + 1
+            src = idx.r_src.data[1:top].astype(np.int64)
+            dst = idx.r_dst.data[1:top].astype(np.int64)
+            types = idx.r_type.data[1:top]
+            live = r_status[1:top] <= max_status
+            codes = e_code[: idx.n_entities + 1]
+            walkable = (codes >> 4) <= max_status
+            if as_of is not None:
+                live &= idx.r_created.data[1:top] <= t
+                walkable &= idx.e_created.data[: idx.n_entities + 1] <= t
+            kinds = (codes & 0xF).astype(np.int64)
+        live &= walkable[src] & walkable[dst]
+        rel_ids = np.arange(1, top, dtype=np.int64)
+        parts: list[tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]] = []
+        for step in steps:
+            leaving = np.zeros(vocab.max_kind_code + 1, dtype=np.bool_)
+            reaching = np.zeros(vocab.max_kind_code + 1, dtype=np.bool_)
+            leaving[[vocab.kind_code(k) for k in step.from_kinds]] = True
+            reaching[[vocab.kind_code(k) for k in step.to_kinds]] = True
+            a, b = (src, dst) if step.direction is Direction.OUT else (dst, src)
+            fits = (types == vocab.type_code(step.type)) & leaving[kinds[a]] & reaching[kinds[b]]
+            rows = np.flatnonzero(live & fits)
+            parts.append((a[rows], b[rows], rel_ids[rows]))
+        if not parts:
+            empty = np.zeros(0, dtype=np.int64)
+            return StepEdges(empty, empty.copy(), empty.copy())
+        source = np.concatenate([p[0] for p in parts])
+        target = np.concatenate([p[1] for p in parts])
+        relation = np.concatenate([p[2] for p in parts])
+        order = np.lexsort((source, relation))
+        source, target, relation = source[order], target[order], relation[order]
+        if relation.shape[0] > 1:  # the same relation walked the same way by two steps
+            keep = np.ones(relation.shape[0], dtype=np.bool_)
+            keep[1:] = (relation[1:] != relation[:-1]) | (source[1:] != source[:-1])
+            source, target, relation = source[keep], target[keep], relation[keep]
+        return StepEdges(source, target, relation)
 
     @_reads_the_file
     async def neighbours(

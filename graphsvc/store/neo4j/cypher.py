@@ -553,6 +553,18 @@ def walk_nodes(ids: Sequence[int]) -> Statement:
     )
 
 
+def entities_of_kinds(kinds: Sequence[int]) -> Statement:
+    """Every unmerged entity of the given kind codes, with what a walk needs of it."""
+    return Statement(
+        f"MATCH (e:{ENTITY})\n"
+        "WHERE e.kind IN $kinds AND e.merged_into IS NULL\n"
+        "RETURN e.id AS id, e.kind AS kind, e.status AS status, "
+        "e.first_seen AS first_seen, e.s_at AS s_at, e.s_old AS s_old",
+        {"kinds": list(kinds)},
+        op="entities_of_kinds",
+    )
+
+
 @_packs
 def resolve_keys(refs: Sequence[tuple[int, int, str]]) -> Statement:
     """Look (kind code, key) up as alias and as entity key; ``refs`` are (i, kind, key)."""

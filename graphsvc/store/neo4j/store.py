@@ -112,6 +112,7 @@ from graphsvc.store.base import (
     Neighbours,
     RelationPage,
     RelationState,
+    StepEdges,
     StoreStats,
     Traversal,
     TraversalSpec,
@@ -1273,6 +1274,51 @@ class Neo4jStore(GraphStore):
             )
 
         return await self._read(work, "walking the graph")
+
+    async def step_edges(
+        self,
+        steps: Sequence[TraversalStep],
+        *,
+        as_of: datetime | None = None,
+        include_stale: bool = True,
+    ) -> StepEdges:
+        """Every relation ``steps`` may walk (see :meth:`GraphStore.step_edges`).
+
+        One read transaction: the walkable entities of the kinds the steps
+        leave, then their relations in frontier-sized statements, as a walk
+        reads them, with the walk's rules (statuses replayed as of a past time).
+        """
+        mask = StepMask(steps, self.vocabulary)
+        max_status = 1 if include_stale else 0
+        t = to_micros(as_of) if as_of is not None else None
+        leaving = sorted({self.vocabulary.kind_code(k) for s in steps for k in s.from_kinds})
+
+        async def work(run: Run) -> StepEdges:
+            rows = await run(q.entities_of_kinds(leaving)) if steps else []
+            nodes: dict[int, int] = {}
+            for r in rows:
+                status = status_at(int(r["status"]), r["s_at"], r["s_old"], t)
+                if status <= max_status and (t is None or int(r["first_seen"]) <= t):
+                    nodes[int(r["id"])] = int(r["kind"])
+            found = await self._expand(run, sorted(nodes), mask, max_status, t)
+            out: list[tuple[int, int, int]] = []
+            for uid, edges in found.items():
+                for edge in edges:
+                    may, reaching = mask.leaves(edge.type, edge.is_out, nodes[uid])
+                    v = edge.v
+                    if (
+                        may
+                        and v.kind in reaching
+                        and edge.status <= max_status
+                        and v.status <= max_status
+                        and (t is None or (edge.first_seen <= t and v.first_seen <= t))
+                    ):
+                        out.append((edge.relation, uid, v.id))
+            out = sorted(set(out))
+            arr = np.asarray(out, dtype=np.int64).reshape(-1, 3)
+            return StepEdges(arr[:, 1].copy(), arr[:, 2].copy(), arr[:, 0].copy())
+
+        return await self._read(work, "reading the walkable relations")
 
     async def neighbours(
         self,
