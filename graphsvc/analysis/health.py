@@ -104,6 +104,7 @@ from graphsvc.analysis._common import (
 )
 from graphsvc.analysis.ownership import OWNS_OUT
 from graphsvc.analysis.readiness import NOT_LIVE, CheckResult
+from graphsvc.deadline import check_deadline
 from graphsvc.errors import InvalidInput
 from graphsvc.model.records import EntityRecord, to_micros
 from graphsvc.model.vocabulary import VOCABULARY, EntityKind, RelationType, Status
@@ -197,7 +198,8 @@ class HealthCheckResult:
     """One evaluated check.
 
     Attributes:
-        name: The check's name (:data:`CHECK_NAMES`).
+        name: The check's name (serviceCompleteness, ciCompleteness, orphans, ghostOwners,
+            identityConflicts, staleShare, staleDependencies).
         title: A short title.
         description: What the figure is.
         unit: Percent or count.
@@ -208,11 +210,12 @@ class HealthCheckResult:
         result: PASS, WARN or FAIL.
         population: Items the check examined.
         failing: Items that fail it (the score uses ``failing / population``).
-        entity_count: Entities listed for it (:func:`health_entities`).
+        entity_count: Entities listed for it (read them a page at a time).
         scopes: For ``staleShare``: every ``(source, scope)``, worst first.
         entity_ids: The listed entities' ids, ascending (not serialised).
         reason_bits: Per listed entity, a bit mask over ``reason_texts`` (not serialised).
         reason_texts: What each bit of ``reason_bits`` means (not serialised).
+        as_of: The moment of the report (not serialised): entity pages are read as of then.
     """
 
     name: str
@@ -231,6 +234,7 @@ class HealthCheckResult:
     entity_ids: Annotated[tuple[int, ...], Field(exclude=True)] = field(default=(), repr=False)
     reason_bits: Annotated[tuple[int, ...], Field(exclude=True)] = field(default=(), repr=False)
     reason_texts: Annotated[tuple[str, ...], Field(exclude=True)] = field(default=(), repr=False)
+    as_of: Annotated[datetime | None, Field(exclude=True)] = field(default=None, repr=False)
 
     @property
     def passing_share(self) -> float:
@@ -248,14 +252,15 @@ class ScorePoint:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class HealthReport:
-    """The answer of :func:`health`.
+    """How trustworthy the graph is (PRODUCT.md 9): the score and the checks behind it.
 
     Attributes:
         as_of: The moment described (``None``: now).
         generated: When the answer was computed.
-        score: 0-100 (see the module's formula).
+        score: 0-100: the weighted share of examined items passing each check (see the
+            README, "CMDB health").
         result: The worst check result.
-        checks: The evaluated checks, in :data:`CHECKS` order.
+        checks: The evaluated checks, in a fixed order.
         sources: Per source, the most problems first.
         trend: Filled by :func:`score_trend` (the last 30 days, oldest first).
     """
@@ -676,6 +681,7 @@ async def _facts(store: GraphStore, as_of: datetime | None, *, full: bool) -> _F
     cursor: int | None = None
     limit = None if as_of is None else as_of
     while True:
+        check_deadline()
         page = await store.identity_conflicts(first=CONFLICT_PAGE, after=cursor)
         for c in page.items:
             if limit is None or c.at <= limit:
@@ -744,6 +750,7 @@ async def _evaluate(
     out = []
     for check in CHECKS:
         if check.evaluate is not None:
+            check_deadline()
             out.append((check, await check.evaluate(facts, extra)))
     return facts, out
 
@@ -834,6 +841,7 @@ async def health(
             entity_ids=tuple(e.ids.tolist()),
             reason_bits=tuple(e.bits.tolist()),
             reason_texts=e.texts,
+            as_of=as_of,
         )
         for c, e in evaluated
     )
@@ -860,43 +868,41 @@ async def health_score(store: GraphStore, *, as_of: datetime | None = None) -> i
 
 async def health_entities(
     store: GraphStore,
-    report: HealthReport,
-    check: str,
+    check: HealthCheckResult,
     *,
     first: int,
     after: int | None = None,
 ) -> HealthEntityPage:
-    """Return one page of the entities failing ``check`` in ``report``, by id.
+    """Return one page of the entities failing one check of a report, by id.
 
-    The records are read for this page only, as of the report's ``as_of``.
+    The records are read for this page only, as of the report's ``as_of``
+    (find the check with :meth:`HealthReport.check`).
 
     Args:
         store: The store the report was computed from.
-        report: The report.
-        check: The check's name.
+        check: The check.
         first: Page size (0 or more).
         after: The ``end_cursor`` of the previous page (an entity id).
 
     Raises:
-        InvalidInput: for an unknown check or a negative ``first``.
+        InvalidInput: for a negative ``first``.
     """
     if first < 0:
         msg = f"first must be 0 or more, not {first}"
         raise InvalidInput(msg)
-    result = report.check(check)
-    ids = np.asarray(result.entity_ids, dtype=np.int64)
+    ids = np.asarray(check.entity_ids, dtype=np.int64)
     start = 0 if after is None else int(np.searchsorted(ids, after, side="right"))
     chosen = ids[start : start + first]
-    records = await store.entities(chosen.tolist(), as_of=report.as_of) if chosen.size else []
+    records = await store.entities(chosen.tolist(), as_of=check.as_of) if chosen.size else []
     items = []
     for i, record in zip(range(start, start + chosen.shape[0]), records, strict=True):
         if record is None:
             continue
-        bits = result.reason_bits[i]
-        reason = "; ".join(t for b, t in enumerate(result.reason_texts) if bits >> b & 1)
+        bits = check.reason_bits[i]
+        reason = "; ".join(t for b, t in enumerate(check.reason_texts) if bits >> b & 1)
         items.append(HealthEntity(record, reason))
     end = int(chosen[-1]) if chosen.size else after
-    return HealthEntityPage(tuple(items), len(result.entity_ids), start + first < ids.shape[0], end)
+    return HealthEntityPage(tuple(items), len(check.entity_ids), start + first < ids.shape[0], end)
 
 
 # --------------------------------------------------------------------- the trend
@@ -966,6 +972,7 @@ async def score_trend(
     points: list[ScorePoint] = []
     for k in range(days - 2, -1, -1):
         at = day - timedelta(days=k)
+        check_deadline()
         points.append(ScorePoint(at, await cache.score_at(store, at, report.generated)))
         await asyncio.sleep(0)
     points.append(ScorePoint(moment, report.score))

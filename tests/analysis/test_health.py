@@ -23,6 +23,7 @@ import pytest
 from graphsvc.analysis.health import (
     CHECK_NAMES,
     CHECKS,
+    HealthReport,
     ScoreCache,
     health,
     health_entities,
@@ -90,11 +91,8 @@ async def flawed(store: GraphStore, engine: IngestEngine) -> datetime:
     return t0
 
 
-async def _keys(store: GraphStore, report: object, check: str) -> dict[str, str]:
-    from graphsvc.analysis.health import HealthReport
-
-    assert isinstance(report, HealthReport)
-    page = await health_entities(store, report, check, first=100)
+async def _keys(store: GraphStore, report: HealthReport, check: str) -> dict[str, str]:
+    page = await health_entities(store, report.check(check), first=100)
     return {h.entity.key: h.reason for h in page.items}
 
 
@@ -178,17 +176,18 @@ async def test_as_of_before_the_flaws_passes_those_checks(
 async def test_entity_pages_follow_the_cursor(store: GraphStore, engine: IngestEngine) -> None:
     await flawed(store, engine)
     report = await health(store)
-    first = await health_entities(store, report, "orphans", first=1)
+    orphans = report.check("orphans")
+    first = await health_entities(store, orphans, first=1)
     assert first.total == 2 and first.has_next and len(first.items) == 1
-    second = await health_entities(store, report, "orphans", first=1, after=first.end_cursor)
+    second = await health_entities(store, orphans, first=1, after=first.end_cursor)
     assert not second.has_next and len(second.items) == 1
     assert first.items[0].entity.key != second.items[0].entity.key
-    empty = await health_entities(store, report, "orphans", first=0)
+    empty = await health_entities(store, orphans, first=0)
     assert empty.items == () and empty.total == 2
     with pytest.raises(InvalidInput, match="first"):
-        await health_entities(store, report, "orphans", first=-1)
+        await health_entities(store, orphans, first=-1)
     with pytest.raises(InvalidInput, match="unknown health check 'nope'"):
-        await health_entities(store, report, "nope", first=1)
+        report.check("nope")
 
 
 async def test_trend_has_thirty_points_computed_once(
