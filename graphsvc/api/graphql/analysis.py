@@ -35,16 +35,6 @@ from graphsvc.analysis.changes import (
     ConflictKind,
     change_impact,
 )
-from graphsvc.analysis.impact import (
-    AffectedConnection,
-    Impact,
-    ImpactState,
-    NoticeRole,
-    PathStep,
-    TeamNotice,
-    dependencies,
-    impact,
-)
 from graphsvc.analysis.health import (
     CheckUnit,
     HealthCheckResult,
@@ -55,6 +45,16 @@ from graphsvc.analysis.health import (
     score_trend,
 )
 from graphsvc.analysis.health import health as health_of
+from graphsvc.analysis.impact import (
+    AffectedConnection,
+    Impact,
+    ImpactState,
+    NoticeRole,
+    PathStep,
+    TeamNotice,
+    dependencies,
+    impact,
+)
 from graphsvc.analysis.impact import PageInfo as AnalysisPageInfo
 from graphsvc.analysis.ownership import (
     GhostOwner,
