@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from graphsvc.analysis.health import CHECK_NAMES
 from tests.api.conftest import Api, MakeApi
 
 BATCH: dict[str, Any] = {
@@ -99,7 +100,7 @@ async def test_health_in_graphql_with_paged_entities_and_trend(health_api: Api) 
     assert bad["errors"][0]["extensions"]["code"] == "BAD_CURSOR"
     for first in (-1, 10**9):
         refused = await health_api.gql(
-            "{ health { checks { entities(first: %d) { totalCount } } } }" % first
+            f"{{ health {{ checks {{ entities(first: {first}) {{ totalCount }} }} }} }}"
         )
         assert refused.get("data") is None and "first" in refused["errors"][0]["message"]
     old = await health_api.gql('{ health(asOf: "2001-01-01T00:00:00Z") { score checks { name } } }')
@@ -151,3 +152,46 @@ async def test_health_report_formats(health_api: Api) -> None:
     assert (await c.get("/api/v1/reports/health", params={"format": "pdf"})).status_code == 422
     naive = await c.get("/api/v1/reports/health", params={"asOf": "2030-01-01T00:00:00"})
     assert naive.status_code == 400 and "time zone" in naive.text
+
+
+def _gauges(text: str) -> dict[str, float]:
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("graphsvc_health_"):
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
+
+
+async def test_metrics_are_computed_once_per_commit(health_api: Api) -> None:
+    gauges = health_api.app.state.health_gauges
+    first = await health_api.client.get("/metrics")
+    assert first.status_code == 200
+    values = _gauges(first.text)
+    assert values['graphsvc_health_check_figure{check="serviceCompleteness"}'] == 50
+    assert 0 < values["graphsvc_health_score"] < 100
+    assert {k for k in values if "check=" in k} == {
+        f'graphsvc_health_check_figure{{check="{name}"}}' for name in CHECK_NAMES
+    }
+    assert gauges.computations == 1
+    await health_api.client.get("/metrics")
+    await health_api.client.get("/metrics")
+    assert gauges.computations == 1  # no commit since
+    fix = {
+        "source": "cmdb",
+        "entities": [
+            {"kind": "Service", "key": "s-bare", "attributes": {"tier": 2, "capability": "x"}}
+        ],
+        "relations": [
+            {
+                "type": t,
+                "from": {"kind": "Team", "key": "t-ops"},
+                "to": {"kind": "Service", "key": "s-bare"},
+            }
+            for t in ("OWNS", "SUPPORTS")
+        ],
+    }
+    assert (await health_api.client.post("/api/v1/ingest", json=fix)).status_code == 200
+    after = _gauges((await health_api.client.get("/metrics")).text)
+    assert gauges.computations == 2
+    assert after["graphsvc_health_score"] > values["graphsvc_health_score"]
