@@ -141,7 +141,7 @@ def score_chart_svg(report: HealthReport, width: int = 720, height: int = 200) -
         return top + plot_h * (1 - score / 100)
 
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'<svg viewBox="0 0 {width} {height}" '
         f'role="img" aria-label="Health score over the last {len(points)} days">',
         f"<title>Health score over the last {len(points)} days</title>",
     ]
