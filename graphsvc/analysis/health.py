@@ -375,11 +375,10 @@ class HealthCheck:
 
 @dataclass(frozen=True, slots=True)
 class _Extra:
-    """What some checks read beyond the facts (assertions: only for full reports)."""
+    """What a check may read beyond the facts (``staleShare`` reads the assertions)."""
 
     store: GraphStore
     as_of: datetime | None
-    full: bool
 
 
 def _percent(failing: int, population: int) -> float:
@@ -628,7 +627,7 @@ async def _has_team(
     return out
 
 
-async def _facts(store: GraphStore, as_of: datetime | None, *, full: bool) -> _Facts:
+async def _facts(store: GraphStore, as_of: datetime | None) -> _Facts:
     cols = await store.entity_columns(as_of=as_of)
     alive = cols.statuses != _RETIRED
     svc_all = cols.ids[(cols.kinds == _SVC) & alive]
@@ -705,7 +704,6 @@ async def _facts(store: GraphStore, as_of: datetime | None, *, full: bool) -> _F
     dependents, inverse = np.unique(bad_src, return_inverse=True)
     dependent_bits = np.zeros(dependents.shape[0], dtype=np.int64)
     np.bitwise_or.at(dependent_bits, inverse.reshape(-1), bits_per_row)
-    del full
     return _Facts(
         entities=cols,
         live_services=live_svc,
@@ -743,10 +741,10 @@ def _worst(results: Sequence[CheckResult]) -> CheckResult:
 
 
 async def _evaluate(
-    store: GraphStore, as_of: datetime | None, *, full: bool
+    store: GraphStore, as_of: datetime | None
 ) -> tuple[_Facts, list[tuple[HealthCheck, _Evaluated]]]:
-    facts = await _facts(store, as_of, full=full)
-    extra = _Extra(store, as_of, full)
+    facts = await _facts(store, as_of)
+    extra = _Extra(store, as_of)
     out = []
     for check in CHECKS:
         if check.evaluate is not None:
@@ -822,7 +820,7 @@ async def health(
         as_of: Describe the graph as it was then.
         now: The clock (``generated``).
     """
-    facts, evaluated = await _evaluate(store, as_of, full=True)
+    facts, evaluated = await _evaluate(store, as_of)
     checks = tuple(
         HealthCheckResult(
             name=c.name,
@@ -860,7 +858,7 @@ async def health_score(store: GraphStore, *, as_of: datetime | None = None) -> i
 
     The same evaluation as :func:`health` without per-source figures or entity lists.
     """
-    facts, evaluated = await _evaluate(store, as_of, full=False)
+    facts, evaluated = await _evaluate(store, as_of)
     if len(facts.entities) == 0:
         return None
     return _score(evaluated)
