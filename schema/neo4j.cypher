@@ -17,6 +17,7 @@ CREATE INDEX entity_attr_capability IF NOT EXISTS FOR (e:Entity) ON (e.attr_capa
 CREATE INDEX entity_attr_ciClass IF NOT EXISTS FOR (e:Entity) ON (e.attr_ciClass);
 CREATE INDEX entity_attr_due IF NOT EXISTS FOR (e:Entity) ON (e.attr_due);
 CREATE INDEX entity_attr_effortHours IF NOT EXISTS FOR (e:Entity) ON (e.attr_effortHours);
+CREATE INDEX entity_attr_environment IF NOT EXISTS FOR (e:Entity) ON (e.attr_environment);
 CREATE INDEX entity_attr_lifecycle IF NOT EXISTS FOR (e:Entity) ON (e.attr_lifecycle);
 CREATE INDEX entity_attr_origin IF NOT EXISTS FOR (e:Entity) ON (e.attr_origin);
 CREATE INDEX entity_attr_plannedEnd IF NOT EXISTS FOR (e:Entity) ON (e.attr_plannedEnd);

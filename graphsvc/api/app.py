@@ -38,6 +38,7 @@ import graphsvc
 from graphsvc.api.auth import Authenticator, choose_auth_mode
 from graphsvc.api.graphql.context import GraphContext
 from graphsvc.api.graphql.schema import build_schema
+from graphsvc.api.health_metrics import HealthGauges
 from graphsvc.api.limits import GraphQLBodyLimitMiddleware
 from graphsvc.api.observability import Metrics, TimeoutAndMetricsMiddleware, configure_logging
 from graphsvc.api.pages import graphiql_page, pages_router
@@ -196,6 +197,7 @@ def create_app(settings: Settings | None = None, *, webhook_clock: Clock | None 
     settings = settings or Settings()
     configure_logging(settings.log_format)
     metrics = Metrics()
+    health_gauges = HealthGauges(metrics.registry)
     development = settings.env == "development"
 
     @asynccontextmanager
@@ -305,6 +307,7 @@ def create_app(settings: Settings | None = None, *, webhook_clock: Clock | None 
         redoc_url=None,
     )
     install_problem_handlers(app)
+    app.state.health_gauges = health_gauges  # computed on scrapes, once per commit
 
     async def graphql_context(request: HTTPConnection) -> GraphContext:
         svc: Services = request.app.state.services
@@ -375,6 +378,7 @@ def create_app(settings: Settings | None = None, *, webhook_clock: Clock | None 
                 metrics.relations.set(stats.relations)
                 metrics.history.set(stats.history_events)
                 metrics.bytes.set(stats.bytes_on_disk)
+                await health_gauges.refresh(svc.store, stats.last_commit, svc.run)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     def openapi() -> dict[str, Any]:

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 import anyio
 import orjson
 import structlog
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
@@ -56,6 +56,8 @@ from pydantic.alias_generators import to_camel
 from starlette.requests import ClientDisconnect
 
 from graphsvc.analysis.cycles import CycleGroupPage, cycle_page, dependency_cycles
+from graphsvc.analysis.health import HealthEntityPage, HealthReport, health, health_entities
+from graphsvc.analysis.health import score_trend as health_trend
 from graphsvc.analysis.impact import Impact, dependencies, impact
 from graphsvc.analysis.ownership import Ownership, ownership
 from graphsvc.analysis.plan import ProjectPlan, project_plan
@@ -934,6 +936,8 @@ FORECAST_SHAPE = AnswerShape(CapacityForecast)
 PLAN_SHAPE = AnswerShape(ProjectPlan)
 SPOF_SHAPE = AnswerShape(SinglePoints)
 CYCLES_SHAPE = AnswerShape(CycleGroupPage)
+HEALTH_SHAPE = AnswerShape(HealthReport)
+HEALTH_PAGE_SHAPE = AnswerShape(HealthEntityPage)
 ANSWER_SHAPES = (
     IMPACT_SHAPE,
     OWNERSHIP_SHAPE,
@@ -942,6 +946,8 @@ ANSWER_SHAPES = (
     PLAN_SHAPE,
     SPOF_SHAPE,
     CYCLES_SHAPE,
+    HEALTH_SHAPE,
+    HEALTH_PAGE_SHAPE,
 )
 """The analysis answers REST writes; their schemas go into the OpenAPI document."""
 
@@ -1083,6 +1089,62 @@ async def dependency_cycles_read(
         return cycle_page(report, first=first, after=after)
 
     return JSONResponse(CYCLES_SHAPE.dump(await svc.run(compute)))
+
+
+@router.get(
+    "/health",
+    summary="How trustworthy the graph is: score, checks and figures per source (PRODUCT.md 9)",
+    responses=_answer_of(HEALTH_SHAPE),
+)
+async def health_read(
+    _principal: Reader,
+    svc: Svc,
+    as_of: Annotated[
+        IsoTime | None, Query(alias="asOf", description="Describe the graph as it was then.")
+    ] = None,
+    trend: Annotated[
+        bool, Query(description="Add the score over the last 30 days (cached per day).")
+    ] = False,
+) -> JSONResponse:
+    """Return the score, every check (figure, bounds, result, counts) and the sources.
+
+    The failing entities of a check are read a page at a time from
+    ``/health/checks/{name}/entities``.
+    """
+
+    async def compute() -> HealthReport:
+        report = await health(svc.store, as_of=_utc(as_of))
+        return await health_trend(svc.store, report) if trend else report
+
+    return JSONResponse(HEALTH_SHAPE.dump(await svc.run(compute)))
+
+
+@router.get(
+    "/health/checks/{name}/entities",
+    summary="One page of the entities failing a health check, with why",
+    responses=_answer_of(HEALTH_PAGE_SHAPE),
+)
+async def health_entities_read(
+    name: Annotated[str, Path(description="The check's name (orphans, staleShare, ...).")],
+    _principal: Reader,
+    svc: Svc,
+    as_of: Annotated[IsoTime | None, Query(alias="asOf")] = None,
+    first: Annotated[int, Query(ge=0, le=500)] = 50,
+    after: Annotated[
+        int | None, Query(ge=0, description="endCursor of the previous page (an entity id).")
+    ] = None,
+) -> JSONResponse:
+    """Return the entities failing the check, by id, ``first`` at a time after ``after``."""
+
+    async def compute() -> HealthEntityPage:
+        report = await health(svc.store, as_of=_utc(as_of))
+        try:
+            check = report.check(name)
+        except InvalidInput as exc:
+            raise NotFound(str(exc)) from None
+        return await health_entities(svc.store, check, first=first, after=after)
+
+    return JSONResponse(HEALTH_PAGE_SHAPE.dump(await svc.run(compute)))
 
 
 PeriodStart = Annotated[

@@ -858,6 +858,48 @@ def report_team(
     _emit(_run(work), output, fmt)
 
 
+@app.command("health")
+def health_command(
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Describe the graph as it was then (ISO 8601; no zone: UTC)."),
+    ] = None,
+    format_: Annotated[str | None, typer.Option("--format", "-f", help=_WORK_FORMAT_HELP)] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+    ] = None,
+) -> None:
+    """Report how trustworthy the graph is (PRODUCT.md 9).
+
+    The score (0-100, formula in the README), every check with its figure,
+    threshold, PASS/WARN/FAIL and the first failing entities, the figures per
+    source (worst first) and the score over the last 30 days (a chart in the
+    html format). The json format is the document as the REST API returns it.
+    The store is opened read-only.
+    """
+    from graphsvc.report.health_report import (
+        build_health_document,
+        render_health_html,
+        render_health_markdown,
+    )
+
+    fmt = _work_format(format_, output)
+    moment = _as_of(as_of)
+    settings = _settings()
+
+    async def work() -> str:
+        store = store_from_settings(settings, read_only=True)
+        async with store:
+            with _progress() as progress:
+                progress.add_task(f"checking the health of {_where(settings)}", total=None)
+                document = await build_health_document(store, as_of=moment)
+        if fmt == "json":
+            return _answer_json(document)
+        return render_health_html(document) if fmt == "html" else render_health_markdown(document)
+
+    _emit(_run(work), output, fmt)
+
+
 @app.command("check")
 def check(
     limit: Annotated[

@@ -601,7 +601,7 @@ KINDS: tuple[KindSpec, ...] = (
                 required=True,
                 indexed=True,
             ),
-            _attr("environment", _S, "prod, staging, dev …"),
+            _attr("environment", _S, "prod, staging, dev …", indexed=True),
             _CAPACITY,
             _LOAD,
         ),

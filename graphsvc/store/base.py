@@ -65,12 +65,14 @@ __all__ = [
     "MERGED",
     "PRUNE_BATCH",
     "Assertion",
+    "AssertionColumns",
     "AssertionState",
     "AttributeColumn",
     "ChangeSet",
     "CheckFinding",
     "CheckReport",
     "ConflictPage",
+    "EntityColumns",
     "EntityPage",
     "EntityQuery",
     "EntityState",
@@ -88,6 +90,7 @@ __all__ = [
     "NewEntity",
     "NewHistory",
     "NewRelation",
+    "RelationColumns",
     "RelationPage",
     "RelationState",
     "RelationUpdate",
@@ -421,6 +424,63 @@ class AttributeColumn:
     def decoded(self) -> list[JsonValue]:
         """Return every asked entity's value (``None`` where it states none)."""
         return [self.values[c] if c >= 0 else None for c in self.codes.tolist()]
+
+
+@dataclass(frozen=True, slots=True)
+class EntityColumns:
+    """Every (unmerged) entity of some kinds, column-wise, ordered by id.
+
+    Whole-graph analyses (``graphsvc.analysis.health``) read these instead of
+    records: three arrays of equal length. ``kinds`` holds kind codes
+    (:meth:`~graphsvc.model.vocabulary.Vocabulary.kind_from_code`), ``statuses``
+    status codes (:attr:`~graphsvc.model.vocabulary.Status.code`: 0 active,
+    1 stale, 2 retired).
+    """
+
+    ids: NDArray[np.int64]
+    kinds: NDArray[np.int8]
+    statuses: NDArray[np.int8]
+
+    def __len__(self) -> int:
+        """Return the number of entities."""
+        return int(self.ids.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class RelationColumns:
+    """Every (unmerged) relation of some types, column-wise, ordered by id.
+
+    ``types`` holds type codes
+    (:meth:`~graphsvc.model.vocabulary.Vocabulary.type_from_code`), ``statuses``
+    status codes; ``from_ids``/``to_ids`` are the endpoints' entity ids.
+    """
+
+    ids: NDArray[np.int64]
+    types: NDArray[np.int8]
+    from_ids: NDArray[np.int64]
+    to_ids: NDArray[np.int64]
+    statuses: NDArray[np.int8]
+
+    def __len__(self) -> int:
+        """Return the number of relations."""
+        return int(self.ids.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class AssertionColumns:
+    """Which source and scope asserts (or asserted) which entity, now, column-wise.
+
+    One row per ``(source, scope, entity)`` assertion kept by the store (the
+    bookkeeping of PRODUCT.md 2 "Runs and staleness"): ``assertor[i]`` indexes
+    :attr:`assertors`, a tuple of ``(source, scope)``; ``missed[i]`` is 0 while
+    the source asserts the entity, else the complete runs that missed it since.
+    Relations' assertions are not included. Rows come in no particular order.
+    """
+
+    assertors: tuple[tuple[str, str], ...]
+    assertor: NDArray[np.int32]
+    entity: NDArray[np.int64]
+    missed: NDArray[np.int32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -1082,6 +1142,35 @@ class GraphStore(ABC):
                 values.append(value)
             codes[i] = code
         return AttributeColumn(name, codes, tuple(values))
+
+    @abstractmethod
+    async def entity_columns(
+        self, kinds: frozenset[EntityKind] | None = None, *, as_of: datetime | None = None
+    ) -> EntityColumns:
+        """Return the id, kind and status of every entity of ``kinds`` (``None``: all), by id.
+
+        Merged entities are left out. With ``as_of``: the entities that existed
+        then (created at or before it), with the status they had then.
+        """
+
+    @abstractmethod
+    async def relation_columns(
+        self, types: frozenset[RelationType], *, as_of: datetime | None = None
+    ) -> RelationColumns:
+        """Return id, type, endpoints and status of every relation of ``types``, by id.
+
+        Retired relations are included (their status says so); merged ones are
+        not. With ``as_of``: the relations that existed then, with their status
+        then.
+        """
+
+    @abstractmethod
+    async def entity_assertions(self) -> AssertionColumns:
+        """Return every ``(source, scope)`` assertion of an entity the store keeps now.
+
+        Assertions are bookkeeping without history: there is no ``as_of``.
+        Assertions of merged entities were moved onto their survivors.
+        """
 
     @abstractmethod
     async def identity_conflicts(self, *, first: int, after: int | None = None) -> ConflictPage:

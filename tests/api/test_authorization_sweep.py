@@ -27,6 +27,7 @@ QUERIES: dict[str, str] = {
     "ownership": "{ ownership(id: $ID) { entity { key } } }",
     "orphans": "{ orphans { pageInfo { hasNextPage } } }",
     "ghostOwners": "{ ghostOwners { pageInfo { hasNextPage } } }",
+    "health": "{ health { score checks { name } } }",
     "changeImpact": '{ changeImpact(key: "CHG-1") { riskScore } }',
     "consolidationReadiness": '{ consolidationReadiness(projectKey: "P-1") { status } }',
     "consolidationCandidates": "{ consolidationCandidates { capability } }",
@@ -152,6 +153,11 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("get", "/api/v1/reports/changes/{key}"): Route(
         "GET", "/api/v1/reports/changes/CHG-1?format=json", Scope.READ
     ),
+    ("get", "/api/v1/health"): Route("GET", "/api/v1/health", Scope.READ),
+    ("get", "/api/v1/health/checks/{name}/entities"): Route(
+        "GET", "/api/v1/health/checks/orphans/entities?first=1", Scope.READ
+    ),
+    ("get", "/api/v1/reports/health"): Route("GET", "/api/v1/reports/health?format=md", Scope.READ),
 }
 """Every REST operation of the OpenAPI document and the scope it needs."""
 

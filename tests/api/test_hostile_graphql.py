@@ -76,6 +76,7 @@ PAGED_FIELDS = [
     "{ identityConflicts(first: %d) { pageInfo { hasNextPage } } }",
     "{ orphans(first: %d) { pageInfo { hasNextPage } } }",
     "{ ghostOwners(first: %d) { pageInfo { hasNextPage } } }",
+    "{ health { checks { entities(first: %d) { totalCount } } } }",
     "{ consolidationCandidates(first: %d) { capability } }",
     '{ entity(kind: SERVICE, key: "checkout") { outgoing(first: %d) { totalCount } } }',
     '{ entity(kind: SERVICE, key: "checkout") { incoming(first: %d) { totalCount } } }',

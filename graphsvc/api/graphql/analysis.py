@@ -35,6 +35,16 @@ from graphsvc.analysis.changes import (
     ConflictKind,
     change_impact,
 )
+from graphsvc.analysis.health import (
+    CheckUnit,
+    HealthCheckResult,
+    HealthEntity,
+    HealthReport,
+    ScorePoint,
+    health_entities,
+    score_trend,
+)
+from graphsvc.analysis.health import health as health_of
 from graphsvc.analysis.impact import (
     AffectedConnection,
     Impact,
@@ -99,6 +109,9 @@ ConflictKindEnum = strawberry.enum(
     ConflictKind, name="ConflictKind", description="What a change conflicts with."
 )
 CheckResultEnum = strawberry.enum(CheckResult, name="CheckResult", description="PASS, WARN, FAIL.")
+HealthCheckUnitEnum = strawberry.enum(
+    CheckUnit, name="HealthCheckUnit", description="What a health check's figure counts."
+)
 ReadinessStatusEnum = strawberry.enum(
     ReadinessStatus,
     name="ReadinessStatus",
@@ -285,6 +298,83 @@ OwnershipType = answer_type(Ownership)
 GhostOwnerType = answer_type(GhostOwner)
 ReadinessType = answer_type(Readiness)
 CandidatePairType = answer_type(CandidatePair)
+
+
+HealthEntityType = answer_type(HealthEntity)
+
+
+@strawberry.type(name="HealthEntityEdge")
+class HealthEntityEdge:
+    cursor: str
+    node: HealthEntityType  # type: ignore[valid-type]
+
+
+@strawberry.type(
+    name="HealthEntityConnection", description="The entities failing a health check, by id."
+)
+class HealthEntityConnection:
+    edges: list[HealthEntityEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+async def _health_check_entities(
+    root: HealthCheckResult,
+    info: Info[GraphContext, None],
+    first: int | None = None,
+    after: str | None = None,
+) -> HealthEntityConnection:
+    try:
+        page = await health_entities(
+            info.context.store, root, first=page_size(info, first), after=decode_cursor(after)
+        )
+    except InvalidInput as exc:
+        raise _bad_input(exc) from None
+    edges = [HealthEntityEdge(cursor=encode_cursor(h.entity.id), node=h) for h in page.items]
+    return HealthEntityConnection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.has_next,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=encode_cursor(page.end_cursor) if page.end_cursor is not None else None,
+        ),
+        total_count=page.total,
+    )
+
+
+HealthCheckType = answer_type(
+    HealthCheckResult,
+    name="HealthCheck",
+    overrides={
+        "entities": strawberry.field(
+            resolver=_health_check_entities,
+            description="The entities failing the check with why, one page at a time.",
+        )
+    },
+)
+register_answer_type(HealthCheckResult, HealthCheckType)
+
+
+async def _health_trend(root: HealthReport, info: Info[GraphContext, None]) -> list[Any]:
+    return list((await score_trend(info.context.store, root)).trend)
+
+
+HealthType = answer_type(
+    HealthReport,
+    name="Health",
+    overrides={
+        "trend": strawberry.field(
+            resolver=_health_trend,
+            graphql_type=list[answer_type(ScorePoint)],  # type: ignore[misc]
+            description=(
+                "The score over the last 30 days, oldest first: at the 29 UTC midnights "
+                "before the report's moment, then at that moment (null: no entity then). "
+                "Past points are computed once per store and kept."
+            ),
+        )
+    },
+)
 
 
 async def _affected_page(
@@ -586,6 +676,18 @@ class AnalysisQuery:
                 page.has_next, after, [e.cursor for e in edges], page.end_cursor
             ),
         )
+
+    @strawberry.field(
+        description=(
+            "How trustworthy the graph is (PRODUCT.md 9): the score (0-100, formula in the "
+            "README), each check with its figure, bounds, result and failing entities, and "
+            "the figures per source; as of a past time with asOf."
+        )
+    )
+    async def health(
+        self, info: Info[GraphContext, None], as_of: datetime | None = None
+    ) -> HealthType:  # type: ignore[valid-type]
+        return await health_of(info.context.store, as_of=_as_of(as_of))
 
     @strawberry.field(
         description="A change's start set, impact, teams, projects, conflicts and risk (4.4)."

@@ -12,6 +12,8 @@ generated from the vocabulary, so a field added to a result appears in GraphQL
   ``strawberry.enum`` before); ``EntityRecord`` as the ``Entity`` interface;
   ``tuple[X, ...]`` as a list of X; ``X | None`` as a nullable X; another
   dataclass as its own derived type (derived once, then shared);
+* a field annotated ``Annotated[..., pydantic.Field(exclude=True)]`` is left
+  out (REST leaves it out too);
 * descriptions from the dataclass's Google docstring: the summary (and the
   paragraph after it) describes the type, the ``Attributes:`` section each
   field; reST literals become Markdown ones, and a literal naming a field is
@@ -33,7 +35,16 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from enum import Enum
 from types import NoneType, UnionType
-from typing import Any, Optional, Protocol, Union, get_args, get_origin, get_type_hints
+from typing import (
+    Annotated,
+    Any,
+    Optional,
+    Protocol,
+    Union,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 
 import docstring_parser
 import strawberry
@@ -98,13 +109,14 @@ def answer_type(
     renamed = dict(rename or {})
     doc = _Doc(source, renamed)
     hints = get_type_hints(source)
+    extras = get_type_hints(source, include_extras=True)
     replaced = dict(overrides or {})
     annotations: dict[str, Any] = {}
     namespace: dict[str, Any] = {"__annotations__": annotations, "__doc__": doc.summary}
     if lazy:
         annotations["source"] = strawberry.Private[LazyAnswer]
     for field in dataclasses.fields(source):
-        if field.name in replaced:
+        if field.name in replaced or _excluded(extras[field.name]):
             continue
         annotation, convert = _mapped(hints[field.name])
         graphql_name = renamed.get(field.name, to_camel(field.name.rstrip("_")))
@@ -133,6 +145,17 @@ def answer_type(
     if known is None:
         _DERIVED[source] = graphql_type
     return graphql_type
+
+
+def _excluded(hint: Any) -> bool:
+    """Whether a field is left out of answers (``Annotated[..., pydantic.Field(exclude=True)]``).
+
+    Such a field is internal to the analysis (the ids behind a paged list): REST
+    (pydantic) leaves it out too.
+    """
+    if get_origin(hint) is not Annotated:
+        return False
+    return any(getattr(m, "exclude", None) is True for m in get_args(hint)[1:])
 
 
 def _in_dataclass_order(graphql_type: Any, source: type) -> None:

@@ -73,6 +73,7 @@ from graphsvc.store.base import (
     EVENT_SCAN,
     MERGED,
     PRUNE_BATCH,
+    AssertionColumns,
     AssertionState,
     AttributeColumn,
     CatchUp,
@@ -80,6 +81,7 @@ from graphsvc.store.base import (
     CheckFinding,
     CheckReport,
     ConflictPage,
+    EntityColumns,
     EntityPage,
     EntityQuery,
     EntityState,
@@ -90,6 +92,7 @@ from graphsvc.store.base import (
     HistoryPage,
     ItemRef,
     Neighbours,
+    RelationColumns,
     RelationPage,
     RelationState,
     StepEdges,
@@ -1428,6 +1431,79 @@ class EmbeddedStore(GraphStore):
         )
         [(total,)] = self._reader().execute("SELECT count(*) FROM identity_conflict")
         return ConflictPage(items, len(rows) > first, items[-1].seq if items else None, int(total))
+
+    async def entity_columns(
+        self, kinds: frozenset[EntityKind] | None = None, *, as_of: datetime | None = None
+    ) -> EntityColumns:
+        """Read ids, kinds and statuses from the in-memory index (see the port)."""
+        idx = self.index
+        with idx.lock:
+            n = idx.n_entities + 1
+            kind = idx.e_kind.data[:n].copy()
+            if as_of is None:
+                status = idx.e_status.data[:n].copy()
+                keep = kind >= 0
+            else:
+                t = to_micros(as_of)
+                status = idx.statuses_as_of(t)[0][:n].copy()
+                keep = (kind >= 0) & (idx.e_created.data[:n] <= t)
+        keep &= status < MERGED
+        keep[0] = False
+        if kinds is not None:
+            codes = np.asarray([self.vocabulary.kind_code(k) for k in kinds], dtype=np.int8)
+            keep &= np.isin(kind, codes)
+        ids = np.flatnonzero(keep).astype(np.int64)
+        return EntityColumns(ids, kind[ids].astype(np.int8), status[ids].astype(np.int8))
+
+    async def relation_columns(
+        self, types: frozenset[RelationType], *, as_of: datetime | None = None
+    ) -> RelationColumns:
+        """Read relation columns from the in-memory index (see the port)."""
+        idx = self.index
+        with idx.lock:
+            n = idx.n_relations + 1
+            rtype = idx.r_type.data[:n].copy()
+            src = idx.r_src.data[:n].astype(np.int64)
+            dst = idx.r_dst.data[:n].astype(np.int64)
+            if as_of is None:
+                status = idx.r_status.data[:n].copy()
+                keep = np.ones(n, dtype=np.bool_)
+            else:
+                t = to_micros(as_of)
+                status = idx.statuses_as_of(t)[1][:n].copy()
+                keep = idx.r_created.data[:n] <= t
+        codes = np.asarray([self.vocabulary.type_code(r) for r in types], dtype=np.int8)
+        keep &= (status < MERGED) & np.isin(rtype, codes) & (src > 0)
+        keep[0] = False
+        ids = np.flatnonzero(keep).astype(np.int64)
+        return RelationColumns(
+            ids, rtype[ids].astype(np.int8), src[ids], dst[ids], status[ids].astype(np.int8)
+        )
+
+    @_reads_the_file
+    async def entity_assertions(self) -> AssertionColumns:
+        """Read the assertion table (entities only) in one query (see the port)."""
+        reader = self._reader()
+        names = reader.execute(
+            "SELECT a.id, s.name, a.scope FROM assertor a JOIN source s ON s.id = a.source_id "
+            "ORDER BY a.id"
+        ).fetchall()
+        rows = np.asarray(
+            reader.execute(
+                "SELECT assertor, item >> 1, missed FROM assertion WHERE item & 1 = 0"
+            ).fetchall(),
+            dtype=np.int64,
+        ).reshape(-1, 3)
+        position = {int(i): n for n, (i, _, _) in enumerate(names)}
+        lookup = np.full(max(position, default=0) + 1, -1, dtype=np.int32)
+        for i, n in position.items():
+            lookup[i] = n
+        return AssertionColumns(
+            tuple((str(source), str(scope)) for _, source, scope in names),
+            lookup[rows[:, 0]],
+            rows[:, 1].copy(),
+            rows[:, 2].astype(np.int32),
+        )
 
     @_reads_the_file
     async def runs(self, *, source: str | None = None, first: int = 100) -> list[RunRecord]:

@@ -1058,6 +1058,53 @@ def assertions_of(item: int) -> Statement:
     )
 
 
+# ---------------------------------------------------------------- whole-graph columns
+
+
+@_packs
+def entity_columns(kinds: Sequence[int] | None, as_of: int | None) -> Statement:
+    """Id, kind, status and status log of every unmerged entity (of ``kinds``), by id."""
+    where = ["e.status < 3"]
+    params: dict[str, Any] = {}
+    if kinds is not None:
+        where.append("e.kind IN $kinds")
+        params["kinds"] = list(kinds)
+    if as_of is not None:
+        where.append("e.first_seen <= $as_of")
+        params["as_of"] = as_of
+    return Statement(
+        f"MATCH (e:{ENTITY})\nWHERE {' AND '.join(where)}\n"
+        "RETURN e.id AS id, e.kind AS kind, e.status AS status, e.s_at AS s_at, "
+        "e.s_old AS s_old\nORDER BY id",
+        params,
+        op="entity_columns",
+    )
+
+
+@_packs
+def relation_columns(types: Iterable[RelationType], as_of: int | None) -> Statement:
+    """Id, endpoints, status and status log of every unmerged relation of ``types``, by id."""
+    where = "WHERE r.status < 3" + (" AND r.first_seen <= $as_of" if as_of is not None else "")
+    return Statement(
+        f"MATCH (u:{ENTITY})-[r:{_types_pattern(types)}]->(v:{ENTITY})\n{where}\n"
+        "RETURN r.id AS id, type(r) AS type, u.id AS src, v.id AS dst, r.status AS status, "
+        "r.s_at AS s_at, r.s_old AS s_old\nORDER BY id",
+        {} if as_of is None else {"as_of": as_of},
+        op="relation_columns",
+    )
+
+
+@_packs
+def entity_assertions() -> Statement:
+    """Every assertion of an entity (item codes are even)."""
+    return Statement(
+        f"MATCH (a:{ASSERTION})\nWHERE a.item % 2 = 0\n"
+        "RETURN a.source AS source, a.scope AS scope, a.item / 2 AS entity, a.missed AS missed",
+        {},
+        op="entity_assertions",
+    )
+
+
 # ------------------------------------------------------------------------ writes
 
 

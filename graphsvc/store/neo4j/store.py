@@ -94,12 +94,14 @@ from graphsvc.store.base import (
     EVENT_SCAN,
     MERGED,
     PRUNE_BATCH,
+    AssertionColumns,
     AssertionState,
     AttributeColumn,
     ChangeSet,
     CheckFinding,
     CheckReport,
     ConflictPage,
+    EntityColumns,
     EntityPage,
     EntityQuery,
     EntityState,
@@ -110,6 +112,7 @@ from graphsvc.store.base import (
     HistoryPage,
     ItemRef,
     Neighbours,
+    RelationColumns,
     RelationPage,
     RelationState,
     StepEdges,
@@ -1124,6 +1127,70 @@ class Neo4jStore(GraphStore):
         )
         total = int(counted[0]["n"])
         return ConflictPage(items, len(rows) > first, items[-1].seq if items else None, total)
+
+    async def entity_columns(
+        self, kinds: frozenset[EntityKind] | None = None, *, as_of: datetime | None = None
+    ) -> EntityColumns:
+        """Read every entity's id, kind and status in one statement (see the port)."""
+        t = None if as_of is None else to_micros(as_of)
+        codes = None if kinds is None else sorted(self.vocabulary.kind_code(k) for k in kinds)
+        rows = await self._read(_rows(q.entity_columns(codes, t)), "reading entity columns")
+        ids = np.fromiter((int(r["id"]) for r in rows), dtype=np.int64, count=len(rows))
+        kind = np.fromiter((int(r["kind"]) for r in rows), dtype=np.int8, count=len(rows))
+        status = np.fromiter(
+            (status_at(int(r["status"]), r["s_at"], r["s_old"], t) for r in rows),
+            dtype=np.int8,
+            count=len(rows),
+        )
+        keep = status < MERGED
+        return EntityColumns(ids[keep], kind[keep], status[keep])
+
+    async def relation_columns(
+        self, types: frozenset[RelationType], *, as_of: datetime | None = None
+    ) -> RelationColumns:
+        """Read every relation of ``types`` with its endpoints in one statement (see the port)."""
+        t = None if as_of is None else to_micros(as_of)
+        if not types:
+            empty = np.zeros(0, dtype=np.int64)
+            return RelationColumns(
+                empty, empty.astype(np.int8), empty, empty, empty.astype(np.int8)
+            )
+        rows = await self._read(
+            _rows(q.relation_columns(sorted(types), t)), "reading relation columns"
+        )
+        n = len(rows)
+        status = np.fromiter(
+            (status_at(int(r["status"]), r["s_at"], r["s_old"], t) for r in rows),
+            dtype=np.int8,
+            count=n,
+        )
+        type_code = {rt.value: self.vocabulary.type_code(rt) for rt in types}
+        keep = status < MERGED
+        return RelationColumns(
+            np.fromiter((int(r["id"]) for r in rows), dtype=np.int64, count=n)[keep],
+            np.fromiter((type_code[r["type"]] for r in rows), dtype=np.int8, count=n)[keep],
+            np.fromiter((int(r["src"]) for r in rows), dtype=np.int64, count=n)[keep],
+            np.fromiter((int(r["dst"]) for r in rows), dtype=np.int64, count=n)[keep],
+            status[keep],
+        )
+
+    async def entity_assertions(self) -> AssertionColumns:
+        """Read every entity assertion in one statement (see the port)."""
+        rows = await self._read(_rows(q.entity_assertions()), "reading assertions")
+        position: dict[tuple[str, str], int] = {}
+        for r in rows:
+            position.setdefault((str(r["source"]), str(r["scope"])), len(position))
+        n = len(rows)
+        return AssertionColumns(
+            tuple(position),
+            np.fromiter(
+                (position[(str(r["source"]), str(r["scope"]))] for r in rows),
+                dtype=np.int32,
+                count=n,
+            ),
+            np.fromiter((int(r["entity"]) for r in rows), dtype=np.int64, count=n),
+            np.fromiter((int(r["missed"]) for r in rows), dtype=np.int32, count=n),
+        )
 
     async def runs(self, *, source: str | None = None, first: int = 100) -> list[RunRecord]:
         """Return the latest runs, newest first."""

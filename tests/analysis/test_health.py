@@ -1,0 +1,206 @@
+"""CMDB health (PRODUCT.md 9) on a hand-drawn graph where every check's outcome is known.
+
+The graph (built by :func:`flawed`):
+
+* ``k8s``/``prod`` asserts c-old and c-new; its second complete run leaves c-old
+  out, so c-old becomes stale (1 of 2: 50 % stale, FAIL).
+* ``cmdb`` describes the rest: s-good (complete, owned and supported by t-ops,
+  depends on stale c-old and runs on c-gone, retired at the end), s-bare (live,
+  nothing stated: incomplete and an orphan), s-planned (not live, an orphan),
+  c-part (no environment, owner inherited from c-db), t-ghost (no members, owns
+  c-lonely), c-x and c-y (an identity conflict on a serial, sent at the end).
+
+``t0`` is the moment before the last three changes (the staleness, the
+retirement, the conflict): asked as of then, those checks pass.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from graphsvc.analysis.health import (
+    CHECK_NAMES,
+    CHECKS,
+    HealthReport,
+    ScoreCache,
+    health,
+    health_entities,
+    health_score,
+    score_trend,
+)
+from graphsvc.analysis.readiness import CheckResult
+from graphsvc.errors import InvalidInput
+from graphsvc.ingest.engine import IngestEngine
+from graphsvc.model.batch import IngestBatch
+from graphsvc.store.base import GraphStore
+from tests.analysis.helpers import ent, load, rel
+
+PASS, WARN, FAIL = CheckResult.PASS, CheckResult.WARN, CheckResult.FAIL
+
+
+async def _k8s(engine: IngestEngine, *keys: str) -> None:
+    await engine.ingest(
+        IngestBatch.model_validate(
+            {
+                "source": "k8s",
+                "scope": "prod",
+                "complete": True,
+                "entities": [ent(k, environment="prod") for k in keys],
+            }
+        )
+    )
+
+
+async def flawed(store: GraphStore, engine: IngestEngine) -> datetime:
+    """Build the graph of the module docstring; return ``t0``."""
+    await _k8s(engine, "c-old", "c-new")
+    await load(
+        engine,
+        [
+            ent("t-ops"),
+            ent("t-ghost"),
+            ent("p-ann"),
+            ent("s-good", tier=1, capability="billing", lifecycle="live"),
+            ent("s-bare", lifecycle="live"),
+            ent("s-planned", lifecycle="planned"),
+            ent("c-db", environment="prod"),
+            ent("c-part"),
+            ent("c-lonely", environment="dev"),
+            ent("c-gone", environment="prod"),
+            {**ent("c-x", environment="prod"), "identifiers": {"serial": "SER-A"}},
+            {**ent("c-y", environment="prod"), "identifiers": {"serial": "SER-B"}},
+        ],
+        [
+            rel("p-ann", "MEMBER_OF", "t-ops"),
+            rel("t-ops", "OWNS", "s-good"),
+            rel("t-ops", "SUPPORTS", "s-good"),
+            rel("t-ops", "OWNS", "c-db"),
+            rel("c-part", "PART_OF", "c-db"),
+            rel("t-ghost", "OWNS", "c-lonely"),
+            *(rel("t-ops", "OWNS", k) for k in ("c-old", "c-new", "c-gone", "c-x", "c-y")),
+            rel("s-good", "DEPENDS_ON", "c-old"),
+            rel("s-good", "RUNS_ON", "c-gone"),
+        ],
+    )
+    t0 = datetime.now(UTC)
+    await _k8s(engine, "c-new")
+    await load(engine, [ent("c-gone", status="retired", environment="prod")])
+    await load(engine, [{**ent("c-x", environment="prod"), "identifiers": {"serial": "SER-B"}}])
+    return t0
+
+
+async def _keys(store: GraphStore, report: HealthReport, check: str) -> dict[str, str]:
+    page = await health_entities(store, report.check(check), first=100)
+    return {h.entity.key: h.reason for h in page.items}
+
+
+async def test_every_check_its_figure_result_and_entities(
+    store: GraphStore, engine: IngestEngine
+) -> None:
+    await flawed(store, engine)
+    report = await health(store)
+    got = {c.name: (c.figure, c.result, c.population, c.failing) for c in report.checks}
+    assert got == {
+        "serviceCompleteness": (50.0, FAIL, 2, 1),
+        "ciCompleteness": (14.29, WARN, 7, 1),
+        "orphans": (20.0, FAIL, 10, 2),
+        "ghostOwners": (1.0, WARN, 2, 1),
+        "identityConflicts": (1.0, WARN, got["identityConflicts"][2], 2),
+        "staleShare": (50.0, FAIL, got["staleShare"][2], 1),
+        "staleDependencies": (50.0, FAIL, 2, 1),
+    }
+    assert tuple(got) == CHECK_NAMES
+    assert await _keys(store, report, "serviceCompleteness") == {
+        "s-bare": "no tier; no owner; no support team; no capability"
+    }
+    assert await _keys(store, report, "ciCompleteness") == {"c-part": "no environment"}
+    assert set(await _keys(store, report, "orphans")) == {"s-bare", "s-planned"}
+    assert await _keys(store, report, "ghostOwners") == {
+        "t-ghost": "owns entities but has no members"
+    }
+    assert await _keys(store, report, "identityConflicts") == {
+        "c-x": "identity conflict on serial",
+        "c-y": "identity conflict on serial",
+    }
+    assert set(await _keys(store, report, "staleShare")) == {"c-old"}
+    assert await _keys(store, report, "staleDependencies") == {
+        "s-good": "depends on a stale entity; depends on a retired entity"
+    }
+    [k8s] = [s for s in report.check("staleShare").scopes if s.source == "k8s"]
+    assert (k8s.scope, k8s.items, k8s.stale, k8s.share, k8s.result) == ("prod", 2, 1, 50.0, FAIL)
+    assert report.result is FAIL
+
+
+async def test_score_follows_the_documented_formula(
+    store: GraphStore, engine: IngestEngine
+) -> None:
+    await flawed(store, engine)
+    report = await health(store)
+    weights = {c.name: c.weight for c in CHECKS}
+    expected = sum(weights[c.name] * c.passing_share for c in report.checks) / sum(
+        weights[c.name] for c in report.checks
+    )
+    assert report.score == round(100 * expected)
+    assert 0 < report.score < 100
+    assert await health_score(store) == report.score
+
+
+async def test_per_source_figures(store: GraphStore, engine: IngestEngine) -> None:
+    await flawed(store, engine)
+    report = await health(store)
+    by = {s.source: s for s in report.sources}
+    k8s, cmdb = by["k8s"], by["cmdb"]
+    assert (k8s.items, k8s.stale, k8s.conflicts, k8s.missing_required) == (2, 1, 0, 0)
+    assert (cmdb.stale, cmdb.conflicts, cmdb.missing_required) == (0, 1, 3)
+    assert cmdb.items == 11  # every cmdb entity but the retired c-gone
+    assert report.sources[0].source == "k8s"  # the most problems (share) first
+
+
+async def test_as_of_before_the_flaws_passes_those_checks(
+    store: GraphStore, engine: IngestEngine
+) -> None:
+    t0 = await flawed(store, engine)
+    then = await health(store, as_of=t0)
+    now = await health(store)
+    results = {c.name: c.result for c in then.checks}
+    assert results["staleDependencies"] is PASS
+    assert results["identityConflicts"] is PASS
+    assert then.check("staleDependencies").entity_count == 0
+    assert then.score > now.score
+    assert await health_score(store, as_of=t0) == then.score
+    assert await health_score(store, as_of=t0 - timedelta(days=1)) is None
+
+
+async def test_entity_pages_follow_the_cursor(store: GraphStore, engine: IngestEngine) -> None:
+    await flawed(store, engine)
+    report = await health(store)
+    orphans = report.check("orphans")
+    first = await health_entities(store, orphans, first=1)
+    assert first.total == 2 and first.has_next and len(first.items) == 1
+    second = await health_entities(store, orphans, first=1, after=first.end_cursor)
+    assert not second.has_next and len(second.items) == 1
+    assert first.items[0].entity.key != second.items[0].entity.key
+    empty = await health_entities(store, orphans, first=0)
+    assert empty.items == () and empty.total == 2
+    with pytest.raises(InvalidInput, match="first"):
+        await health_entities(store, orphans, first=-1)
+    with pytest.raises(InvalidInput, match="unknown health check 'nope'"):
+        report.check("nope")
+
+
+async def test_trend_has_thirty_points_computed_once(
+    store: GraphStore, engine: IngestEngine
+) -> None:
+    await flawed(store, engine)
+    cache = ScoreCache()
+    report = await score_trend(store, await health(store), cache=cache)
+    assert len(report.trend) == 30
+    assert report.trend[-1].score == report.score
+    assert [p.at for p in report.trend] == sorted(p.at for p in report.trend)
+    assert all(p.score is None for p in report.trend[:-2])  # the graph is minutes old
+    computed = cache.computed
+    assert computed == 29
+    await score_trend(store, await health(store), cache=cache)
+    assert cache.computed == computed  # the past midnights come from the cache
