@@ -36,16 +36,20 @@ above the second; weight):
 * ``staleDependencies``: % of live services with a ``DEPENDS_ON`` or
   ``RUNS_ON`` relation (not retired) to a stale or retired entity. WARN > 0,
   FAIL > 5, weight 2.
-* ``dependencyCycles`` (TODO): services and CIs in a ``DEPENDS_ON``/``RUNS_ON``
-  cycle (a count, from ``analysis.cycles``; population: services and CIs not
-  retired). WARN > 0, FAIL > 10, weight 1.
-* ``singlePointsOfFailure`` (TODO): % of live tier-1 and tier-2 services with
-  at least one single point of failure (from ``analysis.spof``). WARN > 0,
-  FAIL > 25, weight 2.
-
-The two TODO checks are registered without an evaluation until the lead
-merges ``analysis.cycles`` and ``analysis.spof``; until then they are left out
-of the report and of the score.
+* ``dependencyCycles``: services and CIs in a dependency cycle, over the
+  impact-carrying relations (a count; the strongly connected groups of
+  :func:`graphsvc.analysis.cycles.dependency_cycles`, found over the whole
+  graph by the same kernel; population: services and CIs not retired).
+  WARN > 0, FAIL > 10, weight 1. The groups, each with one cycle as a path,
+  are ``dependencyCycles`` in the API.
+* ``singlePointsOfFailure``: % of live tier-1 and tier-2 services with at
+  least one single point of failure (an entity whose failure alone makes the
+  service DOWN, :func:`graphsvc.analysis.spof.single_points_of_failure`).
+  WARN > 0, FAIL > 25, weight 2. A service with a direct dependency outside
+  any redundancy group (or in a group of one) has one: that dependency. Every
+  other one with dependencies is decided exactly on its own dependency
+  closure by the single-points kernel. Which entities they are, with paths, is
+  ``singlePointsOfFailure(id)`` in the API.
 
 **The score**::
 
@@ -102,13 +106,15 @@ from graphsvc.analysis._common import (
     SUPPORTED_BY,
     inherit,
 )
+from graphsvc.analysis.cycles import cyclic_groups
 from graphsvc.analysis.ownership import OWNS_OUT
 from graphsvc.analysis.readiness import NOT_LIVE, CheckResult
+from graphsvc.analysis.spof import critical_indexes
 from graphsvc.deadline import check_deadline
 from graphsvc.errors import InvalidInput
 from graphsvc.model.records import EntityRecord, to_micros
 from graphsvc.model.vocabulary import VOCABULARY, EntityKind, RelationType, Status
-from graphsvc.store.base import EntityColumns, GraphStore
+from graphsvc.store.base import EntityColumns, GraphStore, TraversalSpec
 
 __all__ = [
     "CHECKS",
@@ -352,7 +358,7 @@ class HealthCheck:
         fail_above: FAIL above this figure.
         weight: Weight in the score.
         evaluate: Computes figure, population, failing and entities from the
-            facts (``None``: registered, not yet evaluated: a TODO entry).
+            facts.
     """
 
     name: str
@@ -362,7 +368,7 @@ class HealthCheck:
     warn_above: float
     fail_above: float
     weight: int
-    evaluate: Callable[[_Facts, _Extra], Awaitable[_Evaluated]] | None
+    evaluate: Callable[[_Facts, _Extra], Awaitable[_Evaluated]]
 
     def judge(self, figure: float) -> CheckResult:
         """Return PASS, WARN or FAIL for a figure."""
@@ -501,6 +507,83 @@ async def _stale_share(f: _Facts, extra: _Extra) -> _Evaluated:
     )
 
 
+async def _dependency_cycles(f: _Facts, extra: _Extra) -> _Evaluated:
+    edges = await extra.store.step_edges(VOCABULARY.impact_steps, as_of=extra.as_of)
+    check_deadline()
+    groups = cyclic_groups(edges)
+    ids = np.asarray(sorted({i for members in groups.members for i in members}), dtype=np.int64)
+    ids = ids[np.isin(ids, f.svc_ci)]
+    return _bits(
+        ids,
+        np.ones(ids.shape[0], dtype=np.int64),
+        ("in a dependency cycle: it needs, through others, what needs it",),
+        float(ids.shape[0]),
+        int(f.svc_ci.shape[0]),
+    )
+
+
+CRITICAL_TIERS = frozenset({1, 2})
+"""The service tiers whose single points of failure the health check counts."""
+
+
+async def _single_points(f: _Facts, extra: _Extra) -> _Evaluated:
+    store, as_of = extra.store, extra.as_of
+    tiers = await store.attribute_column(f.live_services, "tier", as_of=as_of)
+    critical_code = np.asarray(
+        [isinstance(v, int) and v in CRITICAL_TIERS for v in tiers.values] + [False],
+        dtype=np.bool_,
+    )
+    services = f.live_services[critical_code[tiers.codes]]
+    if services.shape[0] == 0:
+        return _bits(services, services, (), 0.0, 0)
+    # one depth-1 walk from every such service: its direct dependencies, with groups
+    direct = await store.traverse(
+        TraversalSpec(
+            services.tolist(),
+            VOCABULARY.dependency_steps,
+            1,
+            as_of,
+            include_stale=True,
+            collect_edges=True,
+        )
+    )
+    check_deadline()
+    e = direct.edges
+    assert e is not None
+    source, target = direct.entities[e.source], direct.entities[e.target]
+    leaves = (direct.depth[e.source] == 0) & (source != target)
+    alone = (e.group < 0) | (e.group_size <= 1)  # no redundancy: that dependency alone
+    hard = np.unique(source[leaves & alone])
+    grouped_only = np.setdiff1d(np.unique(source[leaves]), hard)
+    deeper = []
+    for service in grouped_only.tolist():
+        check_deadline()
+        walk = await store.traverse(
+            TraversalSpec(
+                [service],
+                VOCABULARY.dependency_steps,
+                None,
+                as_of,
+                include_stale=True,
+                collect_edges=True,
+            )
+        )
+        if critical_indexes(walk).any():
+            deeper.append(service)
+    ids = np.union1d(hard, np.asarray(deeper, dtype=np.int64))
+    bits = np.where(np.isin(ids, hard), 1, 2).astype(np.int64)
+    return _bits(
+        ids,
+        bits,
+        (
+            "a dependency without redundancy takes it down alone",
+            "one entity takes down every member of one of its redundancy groups",
+        ),
+        _percent(int(ids.shape[0]), int(services.shape[0])),
+        int(services.shape[0]),
+    )
+
+
 CHECKS: tuple[HealthCheck, ...] = (
     HealthCheck(
         "serviceCompleteness",
@@ -572,9 +655,6 @@ CHECKS: tuple[HealthCheck, ...] = (
         2,
         _stale_dependencies,
     ),
-    # TODO(lead): evaluate with graphsvc.analysis.cycles.dependency_cycles(store, as_of=):
-    # failing = services and CIs in a strongly connected group, population = services and
-    # CIs not retired, figure = their count, one cycle path per group as the reason.
     HealthCheck(
         "dependencyCycles",
         "Dependency cycles",
@@ -583,10 +663,8 @@ CHECKS: tuple[HealthCheck, ...] = (
         0,
         10,
         1,
-        None,
+        _dependency_cycles,
     ),
-    # TODO(lead): evaluate with graphsvc.analysis.spof.single_points_of_failure per live
-    # tier-1/tier-2 service: failing = those with at least one, population = all of them.
     HealthCheck(
         "singlePointsOfFailure",
         "Single points of failure of tier-1 and tier-2 services",
@@ -595,12 +673,12 @@ CHECKS: tuple[HealthCheck, ...] = (
         0,
         25,
         2,
-        None,
+        _single_points,
     ),
 )
 _CHECK_BY_NAME = {c.name: c for c in CHECKS}
-CHECK_NAMES: tuple[str, ...] = tuple(c.name for c in CHECKS if c.evaluate is not None)
-"""The names of the evaluated checks: the only label values of the metrics."""
+CHECK_NAMES: tuple[str, ...] = tuple(c.name for c in CHECKS)
+"""The names of the checks: the only label values of the metrics."""
 
 
 # ------------------------------------------------------------------- the pass
@@ -747,9 +825,8 @@ async def _evaluate(
     extra = _Extra(store, as_of)
     out = []
     for check in CHECKS:
-        if check.evaluate is not None:
-            check_deadline()
-            out.append((check, await check.evaluate(facts, extra)))
+        check_deadline()
+        out.append((check, await check.evaluate(facts, extra)))
     return facts, out
 
 

@@ -8,7 +8,10 @@ The graph (built by :func:`flawed`):
   depends on stale c-old and runs on c-gone, retired at the end), s-bare (live,
   nothing stated: incomplete and an orphan), s-planned (not live, an orphan),
   c-part (no environment, owner inherited from c-db), t-ghost (no members, owns
-  c-lonely), c-x and c-y (an identity conflict on a serial, sent at the end).
+  c-lonely), c-x and c-y (an identity conflict on a serial, sent at the end),
+  c-db and c-new depending on each other (a dependency cycle).
+* s-good, the one live tier-1 service, depends on c-old alone: a single point of
+  failure.
 
 ``t0`` is the moment before the last three changes (the staleness, the
 retirement, the conflict): asked as of then, those checks pass.
@@ -31,9 +34,11 @@ from graphsvc.analysis.health import (
     score_trend,
 )
 from graphsvc.analysis.readiness import CheckResult
+from graphsvc.analysis.spof import single_points_of_failure
 from graphsvc.errors import InvalidInput
 from graphsvc.ingest.engine import IngestEngine
 from graphsvc.model.batch import IngestBatch
+from graphsvc.model.vocabulary import EntityKind
 from graphsvc.store.base import GraphStore
 from tests.analysis.helpers import ent, load, rel
 
@@ -82,6 +87,8 @@ async def flawed(store: GraphStore, engine: IngestEngine) -> datetime:
             *(rel("t-ops", "OWNS", k) for k in ("c-old", "c-new", "c-gone", "c-x", "c-y")),
             rel("s-good", "DEPENDS_ON", "c-old"),
             rel("s-good", "RUNS_ON", "c-gone"),
+            rel("c-db", "DEPENDS_ON", "c-new"),
+            rel("c-new", "DEPENDS_ON", "c-db"),
         ],
     )
     t0 = datetime.now(UTC)
@@ -110,6 +117,8 @@ async def test_every_check_its_figure_result_and_entities(
         "identityConflicts": (1.0, WARN, got["identityConflicts"][2], 2),
         "staleShare": (50.0, FAIL, got["staleShare"][2], 1),
         "staleDependencies": (50.0, FAIL, 2, 1),
+        "dependencyCycles": (2.0, WARN, 10, 2),
+        "singlePointsOfFailure": (100.0, FAIL, 1, 1),
     }
     assert tuple(got) == CHECK_NAMES
     assert await _keys(store, report, "serviceCompleteness") == {
@@ -127,6 +136,12 @@ async def test_every_check_its_figure_result_and_entities(
     assert set(await _keys(store, report, "staleShare")) == {"c-old"}
     assert await _keys(store, report, "staleDependencies") == {
         "s-good": "depends on a stale entity; depends on a retired entity"
+    }
+    assert await _keys(store, report, "dependencyCycles") == dict.fromkeys(
+        ("c-db", "c-new"), "in a dependency cycle: it needs, through others, what needs it"
+    )
+    assert await _keys(store, report, "singlePointsOfFailure") == {
+        "s-good": "a dependency without redundancy takes it down alone"
     }
     [k8s] = [s for s in report.check("staleShare").scopes if s.source == "k8s"]
     assert (k8s.scope, k8s.items, k8s.stale, k8s.share, k8s.result) == ("prod", 2, 1, 50.0, FAIL)
@@ -204,3 +219,45 @@ async def test_trend_has_thirty_points_computed_once(
     assert computed == 29
     await score_trend(store, await health(store), cache=cache)
     assert cache.computed == computed  # the past midnights come from the cache
+
+
+async def test_single_points_of_failure_check_agrees_with_the_analysis(
+    store: GraphStore, engine: IngestEngine
+) -> None:
+    """Tier-1/2 live services only; direct and deeper single points; groups that hold."""
+    await load(
+        engine,
+        [
+            ent("s-shared", tier=1),  # two replicas on one host: the host fails both
+            ent("s-spread", tier=2),  # two replicas on two hosts: nothing fails it alone
+            ent("s-direct", tier=1),  # one database, no redundancy
+            ent("s-alone", tier=2),  # depends on nothing
+            ent("s-minor", tier=3),  # not counted
+            ent("s-old", tier=1, lifecycle="retired"),  # not live
+            *(ent(k) for k in ("c-r1", "c-r2", "c-r3", "c-r4", "c-h1", "c-h2", "c-h3", "c-db")),
+        ],
+        [
+            rel("s-shared", "DEPENDS_ON", "c-r1", redundancyGroup="web"),
+            rel("s-shared", "DEPENDS_ON", "c-r2", redundancyGroup="web"),
+            rel("c-r1", "RUNS_ON", "c-h1"),
+            rel("c-r2", "RUNS_ON", "c-h1"),
+            rel("s-spread", "DEPENDS_ON", "c-r3", redundancyGroup="web"),
+            rel("s-spread", "DEPENDS_ON", "c-r4", redundancyGroup="web"),
+            rel("c-r3", "RUNS_ON", "c-h2"),
+            rel("c-r4", "RUNS_ON", "c-h3"),
+            rel("s-direct", "DEPENDS_ON", "c-db"),
+            rel("s-minor", "DEPENDS_ON", "c-db"),
+            rel("s-old", "DEPENDS_ON", "c-db"),
+        ],
+    )
+    check = (await health(store)).check("singlePointsOfFailure")
+    assert (check.figure, check.result, check.population, check.failing) == (50.0, FAIL, 4, 2)
+    assert await _keys(store, await health(store), "singlePointsOfFailure") == {
+        "s-direct": "a dependency without redundancy takes it down alone",
+        "s-shared": "one entity takes down every member of one of its redundancy groups",
+    }
+    for key in ("s-shared", "s-spread", "s-direct", "s-alone"):
+        [found] = await store.resolve([(EntityKind.SERVICE, key)])
+        assert found is not None
+        points = await single_points_of_failure(store, found)
+        assert bool(points.points) == (key in ("s-shared", "s-direct")), key
