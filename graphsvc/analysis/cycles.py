@@ -26,6 +26,7 @@ from datetime import datetime
 
 import networkx as nx
 import numpy as np
+from numpy.typing import NDArray
 
 from graphsvc.analysis._common import as_ids, records
 from graphsvc.analysis._graph_kernels import strong_components
@@ -36,6 +37,8 @@ from graphsvc.model.cursor import decode_cursor, encode_cursor
 from graphsvc.model.records import EntityRecord, RelationRecord
 from graphsvc.model.vocabulary import VOCABULARY
 from graphsvc.store.base import GraphStore, StepEdges
+
+I64 = NDArray[np.int64]
 
 __all__ = [
     "CycleGroup",
@@ -99,6 +102,27 @@ class CyclicGroups:
     edges: tuple[tuple[tuple[int, int, int], ...], ...]
 
 
+def _dense(src: NDArray[np.int64], dst: NDArray[np.int64]) -> tuple[I64, I64, I64]:
+    """Number the entities of some edges ``0..n-1``: (their ids ascending, src, dst).
+
+    Entity ids are small counters, so a table as long as the largest id does it
+    in linear time (``np.unique`` sorts the ten million endpoints of a 1M graph:
+    seven times slower); very sparse ids are sorted instead.
+    """
+    m = int(src.shape[0])
+    top = int(max(int(src.max()), int(dst.max()))) + 1
+    if top > 8 * m + 1024:
+        ids, inverse = np.unique(np.concatenate([src, dst]), return_inverse=True)
+        inverse = inverse.reshape(-1).astype(np.int64)
+        return ids.astype(np.int64), inverse[:m], inverse[m:]
+    seen = np.zeros(top, dtype=np.bool_)
+    seen[src] = True
+    seen[dst] = True
+    ids = np.flatnonzero(seen).astype(np.int64)
+    number = np.cumsum(seen, dtype=np.int64) - 1
+    return ids, number[src], number[dst]
+
+
 def cyclic_groups(edges: StepEdges) -> CyclicGroups:
     """Return the strongly connected groups of ``edges`` that hold a cycle.
 
@@ -108,10 +132,7 @@ def cyclic_groups(edges: StepEdges) -> CyclicGroups:
     src, dst, rel = edges.source, edges.target, edges.relation
     if src.shape[0] == 0:
         return CyclicGroups((), ())
-    ids, inverse = np.unique(np.concatenate([src, dst]), return_inverse=True)
-    inverse = inverse.reshape(-1).astype(np.int64)
-    m = src.shape[0]
-    s, t = inverse[:m], inverse[m:]
+    ids, s, t = _dense(src, dst)
     comp = strong_components(int(ids.shape[0]), s, t)
     sizes = np.bincount(comp)
     cyclic = sizes >= 2
