@@ -14,7 +14,7 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["critical_for", "strong_components"]
+__all__ = ["common_hard_cause", "critical_for", "strong_components"]
 
 A = NDArray[Any]
 
@@ -134,8 +134,13 @@ def _critical_for(
     slot: A,
     slot_size: A,
     hard: A,
+    first_only: bool,
 ) -> A:
     """Return, per node, whether its failure alone makes ``target`` DOWN.
+
+    With ``first_only`` it stops at the first node other than ``target`` known
+    to be critical: the answer then flags ``target``, that node and whatever was
+    settled critical on the way (enough to say whether there is one).
 
     The edges are impact edges (``src`` fails -> ``dst`` is affected) with the
     meaning of :func:`graphsvc.analysis._kernel.propagate_down`: a ``hard`` edge
@@ -175,6 +180,11 @@ def _critical_for(
                 status[w] = 1
                 stack[top] = w
                 top += 1
+    if first_only:
+        for w in range(n):
+            if w != target and status[w] == 1:
+                settled: A = status == 1
+                return settled
     down = np.zeros(n, dtype=np.bool_)
     counter = np.zeros(slot_size.shape[0], dtype=np.int64)
     touched = np.empty(m, dtype=np.int64)
@@ -235,9 +245,50 @@ def _critical_for(
                         status[w] = 1
                         stack[top] = w
                         top += 1
+            if first_only:
+                break
     critical: A = status == 1
     return critical
 
 
+def _common_hard_cause(n: int, members: A, exclude: int, src: A, dst: A, effective: A) -> bool:
+    """Whether one node other than ``exclude`` takes every one of ``members`` down.
+
+    Sufficient, not necessary: it looks only at paths of ``effective`` edges
+    (impact edges whose source failing alone fails their target): a node with
+    such a path to every member (or that is a member and has one to the others)
+    fails them all. Linear in the edges per member.
+    """
+    in_off, in_edges = _csr(n, dst)
+    count = np.zeros(n, dtype=np.int64)
+    seen = np.full(n, -1, dtype=np.int64)
+    stack = np.empty(n, dtype=np.int64)
+    k = members.shape[0]
+    for i in range(k):
+        start = members[i]
+        if seen[start] == i:
+            continue
+        seen[start] = i
+        count[start] += 1
+        stack[0] = start
+        top = 1
+        while top > 0:
+            top -= 1
+            u = stack[top]
+            for j in range(in_off[u], in_off[u + 1]):
+                e = in_edges[j]
+                w = src[e]
+                if effective[e] and seen[w] != i:
+                    seen[w] = i
+                    count[w] += 1
+                    stack[top] = w
+                    top += 1
+    for w in range(n):  # noqa: SIM110 - a plain loop compiles in numba's nopython mode
+        if count[w] == k and w != exclude:
+            return True
+    return False
+
+
 strong_components = cast("Callable[[int, A, A], A]", _jit(_strong_components))
-critical_for = cast("Callable[[int, int, A, A, A, A, A, A], A]", _jit(_critical_for))
+critical_for = cast("Callable[[int, int, A, A, A, A, A, A, bool], A]", _jit(_critical_for))
+common_hard_cause = cast("Callable[[int, A, int, A, A, A], bool]", _jit(_common_hard_cause))

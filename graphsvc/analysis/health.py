@@ -46,10 +46,11 @@ above the second; weight):
   least one single point of failure (an entity whose failure alone makes the
   service DOWN, :func:`graphsvc.analysis.spof.single_points_of_failure`).
   WARN > 0, FAIL > 25, weight 2. A service with a direct dependency outside
-  any redundancy group (or in a group of one) has one: that dependency. Every
-  other one with dependencies is decided exactly on its own dependency
-  closure by the single-points kernel. Which entities they are, with paths, is
-  ``singlePointsOfFailure(id)`` in the API.
+  any redundancy group (or in a group of one) has one: that dependency. The
+  others with dependencies are decided exactly, together, on one walk of their
+  dependency closures (:func:`graphsvc.analysis.spof.have_single_points`).
+  Which entities they are, with paths, is ``singlePointsOfFailure(id)`` in the
+  API.
 
 **The score**::
 
@@ -109,7 +110,7 @@ from graphsvc.analysis._common import (
 from graphsvc.analysis.cycles import cyclic_groups
 from graphsvc.analysis.ownership import OWNS_OUT
 from graphsvc.analysis.readiness import NOT_LIVE, CheckResult
-from graphsvc.analysis.spof import critical_indexes
+from graphsvc.analysis.spof import have_single_points
 from graphsvc.deadline import check_deadline
 from graphsvc.errors import InvalidInput
 from graphsvc.model.records import EntityRecord, to_micros
@@ -555,12 +556,12 @@ async def _single_points(f: _Facts, extra: _Extra) -> _Evaluated:
     alone = (e.group < 0) | (e.group_size <= 1)  # no redundancy: that dependency alone
     hard = np.unique(source[leaves & alone])
     grouped_only = np.setdiff1d(np.unique(source[leaves]), hard)
-    deeper = []
-    for service in grouped_only.tolist():
-        check_deadline()
+    deeper = np.zeros(0, dtype=np.int64)
+    if grouped_only.shape[0]:
+        # one walk of their dependency closures together (they share most of it)
         walk = await store.traverse(
             TraversalSpec(
-                [service],
+                grouped_only.tolist(),
                 VOCABULARY.dependency_steps,
                 None,
                 as_of,
@@ -568,9 +569,12 @@ async def _single_points(f: _Facts, extra: _Extra) -> _Evaluated:
                 collect_edges=True,
             )
         )
-        if critical_indexes(walk).any():
-            deeper.append(service)
-    ids = np.union1d(hard, np.asarray(deeper, dtype=np.int64))
+        check_deadline()
+        position = np.argsort(walk.entities, kind="stable")
+        starts = position[np.searchsorted(walk.entities[position], grouped_only)]
+        found = np.asarray(have_single_points(walk, starts.tolist()), dtype=np.bool_)
+        deeper = grouped_only[found]
+    ids = np.union1d(hard, deeper)
     bits = np.where(np.isin(ids, hard), 1, 2).astype(np.int64)
     return _bits(
         ids,

@@ -234,7 +234,9 @@ async def test_single_points_of_failure_check_agrees_with_the_analysis(
             ent("s-alone", tier=2),  # depends on nothing
             ent("s-minor", tier=3),  # not counted
             ent("s-old", tier=1, lifecycle="retired"),  # not live
+            ent("s-nested", tier=1),  # a redundant pair whose halves share a host deeper down
             *(ent(k) for k in ("c-r1", "c-r2", "c-r3", "c-r4", "c-h1", "c-h2", "c-h3", "c-db")),
+            *(ent(k) for k in ("c-n1", "c-n2", "c-n3", "c-n4", "c-nh")),
         ],
         [
             rel("s-shared", "DEPENDS_ON", "c-r1", redundancyGroup="web"),
@@ -248,16 +250,26 @@ async def test_single_points_of_failure_check_agrees_with_the_analysis(
             rel("s-direct", "DEPENDS_ON", "c-db"),
             rel("s-minor", "DEPENDS_ON", "c-db"),
             rel("s-old", "DEPENDS_ON", "c-db"),
+            # c-n1 needs c-n3 or c-n4, both on c-nh; c-n2 runs on c-nh: c-nh alone fails
+            # both halves, through a redundancy group (no path of plain dependencies)
+            rel("s-nested", "DEPENDS_ON", "c-n1", redundancyGroup="pair"),
+            rel("s-nested", "DEPENDS_ON", "c-n2", redundancyGroup="pair"),
+            rel("c-n1", "DEPENDS_ON", "c-n3", redundancyGroup="db"),
+            rel("c-n1", "DEPENDS_ON", "c-n4", redundancyGroup="db"),
+            rel("c-n3", "RUNS_ON", "c-nh"),
+            rel("c-n4", "RUNS_ON", "c-nh"),
+            rel("c-n2", "RUNS_ON", "c-nh"),
         ],
     )
     check = (await health(store)).check("singlePointsOfFailure")
-    assert (check.figure, check.result, check.population, check.failing) == (50.0, FAIL, 4, 2)
+    assert (check.figure, check.result, check.population, check.failing) == (60.0, FAIL, 5, 3)
     assert await _keys(store, await health(store), "singlePointsOfFailure") == {
         "s-direct": "a dependency without redundancy takes it down alone",
         "s-shared": "one entity takes down every member of one of its redundancy groups",
+        "s-nested": "one entity takes down every member of one of its redundancy groups",
     }
-    for key in ("s-shared", "s-spread", "s-direct", "s-alone"):
+    for key in ("s-shared", "s-spread", "s-direct", "s-alone", "s-nested"):
         [found] = await store.resolve([(EntityKind.SERVICE, key)])
         assert found is not None
         points = await single_points_of_failure(store, found)
-        assert bool(points.points) == (key in ("s-shared", "s-direct")), key
+        assert bool(points.points) == (key in ("s-shared", "s-direct", "s-nested")), key

@@ -16,10 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from graphsvc.analysis.impact import ImpactState, impact
-from graphsvc.analysis.spof import single_points_of_failure
+from graphsvc.analysis.spof import have_single_points, single_points_of_failure
 from graphsvc.config import Settings
 from graphsvc.ingest.engine import IngestEngine
 from graphsvc.model.batch import IngestBatch
+from graphsvc.model.vocabulary import VOCABULARY
+from graphsvc.store.base import TraversalSpec
 from graphsvc.store.factory import store_from_settings
 
 N = 9
@@ -142,6 +144,17 @@ def test_single_points_are_what_impact_marks_down(
                     for e in answer.affected.edges
                     if e.node.state is ImpactState.DOWN
                 }
+            # the health check's batch answer: every service and CI at once, one walk
+            alive = [x for x in ids if x is not None]
+            walk = await store.traverse(
+                TraversalSpec(alive, VOCABULARY.dependency_steps, None, None, collect_edges=True)
+            )
+            where = {int(x): i for i, x in enumerate(walk.entities.tolist())}
+            starts = [x for x in alive if x in where]
+            batch = have_single_points(walk, [where[x] for x in starts])
+            for x, has in zip(starts, batch, strict=True):
+                s = by_id[x]
+                assert has == any(x != y and s in downs[by_id[y]] for y in alive), s
             for s in range(N):
                 got = await single_points_of_failure(store, ids[s])
                 found = {by_id[p.entity.id] for p in got.points}
