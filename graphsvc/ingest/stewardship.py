@@ -55,7 +55,7 @@ from graphsvc.model.records import (
     ItemKind,
     from_micros,
 )
-from graphsvc.model.vocabulary import RelationType, Status
+from graphsvc.model.vocabulary import EntityKind, RelationType, Status, normalize_key
 from graphsvc.store.base import (
     ChangeSet,
     ClosedConflict,
@@ -177,6 +177,32 @@ class IdentityStewardship:
     def __init__(self, store: GraphStore, policy: IngestPolicy | None = None) -> None:
         self.store = store
         self.policy = policy or IngestPolicy()
+
+    async def entity_by_key(self, kind: EntityKind, key: str, *, role: str) -> int:
+        """Return the id of the entity whose own key (not an alias) is ``key``.
+
+        ``role`` names the argument in messages (``survivor``, ``other``). A key
+        that is an alias (of an entity merged in, or of an item identified by an
+        identifier) is refused rather than followed: a careless merge naming an
+        old key would otherwise merge its survivor.
+
+        Raises:
+            NotFound: when no entity of ``kind`` has that key or alias.
+            Conflict: when it is an alias.
+        """
+        wanted = normalize_key(key)
+        [found] = await self.store.resolve([(kind, wanted)])
+        record = (await self.store.entities([found]))[0] if found is not None else None
+        if found is None or record is None:
+            msg = f"{role}: no {kind.value} has the key {key[:80]!r}"
+            raise NotFound(msg)
+        if record.key != wanted:
+            msg = (
+                f"{role}: {kind.value}/{key[:80]} is an alias of {kind.value}/{record.key} "
+                "(merged into it already); name that entity"
+            )
+            raise Conflict(msg)
+        return found
 
     async def merge_entities(self, survivor: int, other: int, *, actor: str) -> MergeResult:
         """Merge entity ``other`` into entity ``survivor`` (see the module docstring).
