@@ -45,5 +45,7 @@ CREATE CONSTRAINT history_seq IF NOT EXISTS FOR (h:History) REQUIRE h.seq IS UNI
 CREATE INDEX history_item IF NOT EXISTS FOR (h:History) ON (h.item);
 CREATE CONSTRAINT identity_conflict_seq IF NOT EXISTS FOR (c:IdentityConflict) REQUIRE c.seq IS UNIQUE;
 CREATE CONSTRAINT identity_conflict_clash IF NOT EXISTS FOR (c:IdentityConflict) REQUIRE (c.kind, c.id_type, c.value, c.entity, c.holder) IS UNIQUE;
+CREATE INDEX identity_conflict_entity IF NOT EXISTS FOR (c:IdentityConflict) ON (c.entity);
+CREATE INDEX identity_conflict_holder IF NOT EXISTS FOR (c:IdentityConflict) ON (c.holder);
 CREATE CONSTRAINT webhook_id IF NOT EXISTS FOR (w:Webhook) REQUIRE w.id IS UNIQUE;
 CREATE CONSTRAINT webhook_delivery_number IF NOT EXISTS FOR (d:WebhookDelivery) REQUIRE (d.webhook, d.number) IS UNIQUE;

@@ -26,9 +26,9 @@ above the second; weight):
 * ``ghostOwners``: teams that own something live but have no members or are
   not active (a count; population: the teams that own something). WARN > 0,
   FAIL > 3, weight 1.
-* ``identityConflicts``: identity conflicts recorded (a count; failing
-  entities: both sides of each; population: entities not retired). WARN > 0,
-  FAIL > 10, weight 1.
+* ``identityConflicts``: open identity conflicts (a count: recorded, neither
+  dismissed nor resolved by a merge; failing entities: both sides of each;
+  population: entities not retired). WARN > 0, FAIL > 10, weight 1.
 * ``staleShare``: the largest share (%) of stale entities among the entities
   one ``(source, scope)`` asserts or asserted (retired ones left out); every
   scope is listed with its own share and result; population: the asserted
@@ -64,12 +64,12 @@ thresholds (they decide PASS/WARN/FAIL only).
 
 **Per source**: for each source, over the entities one of its scopes asserts
 or asserted and that are not retired: ``items``, ``stale``, ``conflicts``
-(identity conflicts recorded from its batches) and ``missing_required``
+(open identity conflicts recorded from its batches) and ``missing_required``
 (services lacking ``tier`` or ``capability``, CIs lacking ``ciClass`` or
 ``environment``, any kind lacking an attribute the vocabulary requires).
 
 **asOf.** Every figure is of the graph as it was at ``as_of`` (entities,
-statuses, attributes, relations, conflicts recorded by then). One exception:
+statuses, attributes, relations, conflicts recorded by then and not closed by then). One exception:
 which source and scope assert an entity is bookkeeping the stores keep without
 history, so ``staleShare`` and the per-source figures group the entities as of
 then by the sources that assert them *now*.
@@ -113,7 +113,7 @@ from graphsvc.analysis.readiness import NOT_LIVE, CheckResult
 from graphsvc.analysis.spof import have_single_points
 from graphsvc.deadline import check_deadline
 from graphsvc.errors import InvalidInput
-from graphsvc.model.records import EntityRecord, to_micros
+from graphsvc.model.records import ConflictState, EntityRecord, to_micros
 from graphsvc.model.vocabulary import VOCABULARY, EntityKind, RelationType, Status
 from graphsvc.store.base import EntityColumns, GraphStore, TraversalSpec
 
@@ -187,7 +187,7 @@ class SourceHealth:
         source: The source.
         items: Its entities.
         stale: Those that are stale.
-        conflicts: Identity conflicts recorded from its batches.
+        conflicts: Open identity conflicts recorded from its batches.
         missing_required: Its entities lacking a required attribute (see the module).
         problem_share: Percent of its entities stale or lacking a required attribute.
     """
@@ -632,7 +632,7 @@ CHECKS: tuple[HealthCheck, ...] = (
     HealthCheck(
         "identityConflicts",
         "Identity conflicts",
-        "Identity conflicts recorded by ingest (count)",
+        "Open identity conflicts recorded by ingest, not dismissed or resolved (count)",
         CheckUnit.COUNT,
         0,
         10,
@@ -757,15 +757,15 @@ async def _facts(store: GraphStore, as_of: datetime | None) -> _Facts:
     ghost = owning & (~has_members | inactive)
     ghost_bits = (~has_members).astype(np.int64) | inactive.astype(np.int64) << 1
 
-    # identity conflicts recorded by then
+    # identity conflicts open then: recorded by then, not dismissed or resolved by then
     conflicts: list[tuple[int, int, str, str]] = []
     cursor: int | None = None
-    limit = None if as_of is None else as_of
+    wanted = ConflictState.OPEN if as_of is None else None
     while True:
         check_deadline()
-        page = await store.identity_conflicts(first=CONFLICT_PAGE, after=cursor)
+        page = await store.identity_conflicts(first=CONFLICT_PAGE, after=cursor, state=wanted)
         for c in page.items:
-            if limit is None or c.at <= limit:
+            if as_of is None or c.open_at(as_of):
                 conflicts.append((c.entity_id, c.holder_id, c.id_type, c.source))
         if not page.has_next or page.end_cursor is None:
             break

@@ -46,6 +46,7 @@ from graphsvc.api.problems import install_problem_handlers, problem_response
 from graphsvc.api.reports import router as reports_router
 from graphsvc.api.rest import ANSWER_SHAPES, Services
 from graphsvc.api.rest import router as rest_router
+from graphsvc.api.stewardship import router as stewardship_router
 from graphsvc.api.tokens import Principal, Scope, TokenStore
 from graphsvc.api.webhooks.admin import webhook_admin
 from graphsvc.api.webhooks.delivery import Clock
@@ -341,6 +342,7 @@ def create_app(settings: Settings | None = None, *, webhook_clock: Clock | None 
     )
     app.include_router(graphql, include_in_schema=False)
     app.include_router(rest_router)
+    app.include_router(stewardship_router)
     app.include_router(reports_router)
     app.include_router(webhooks_router)
     app.include_router(pages_router(development=development, title=app.title))

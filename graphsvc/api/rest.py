@@ -89,6 +89,7 @@ from graphsvc.ingest.runner import resolve_refs
 from graphsvc.model.batch import EntityRef, IngestBatch, SourceName
 from graphsvc.model.cursor import decode_cursor
 from graphsvc.model.records import (
+    ConflictState,
     EntityRecord,
     HistoryEvent,
     IdentityConflict,
@@ -303,11 +304,28 @@ class ConflictOut(BaseModel):
     item_key: str = Field(alias="itemKey")
     source: str
     run_id: str | None = Field(alias="runId")
+    state: ConflictState = Field(description="open, dismissed or resolved.")
+    closed_at: datetime | None = Field(
+        default=None, alias="closedAt", description="When it was dismissed or resolved."
+    )
+    closed_by: str | None = Field(
+        default=None, alias="closedBy", description="Who dismissed or resolved it."
+    )
+    close_reason: str | None = Field(
+        default=None,
+        alias="closeReason",
+        description="The reason of a dismissal; for a resolution, the merge that resolved it.",
+    )
 
     @classmethod
     def of(cls, c: IdentityConflict) -> ConflictOut:
         """Convert a conflict record."""
+        closure = c.closure
         return cls(
+            state=c.state,
+            closed_at=closure.at if closure else None,
+            closed_by=closure.actor if closure else None,
+            close_reason=closure.reason if closure else None,
             seq=c.seq,
             at=c.at,
             kind=c.kind.value,
@@ -326,7 +344,10 @@ class ConflictPageOut(BaseModel):
 
     items: list[ConflictOut]
     next: int | None
-    total: int = Field(description="Every recorded conflict, not only this page.")
+    total: int = Field(
+        description="Every recorded conflict in the state asked (every state when none was), "
+        "not only this page."
+    )
 
 
 class RunOut(BaseModel):
@@ -807,9 +828,17 @@ async def list_identity_conflicts(
     svc: Svc,
     after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
     first: Annotated[int, Query(ge=1, le=500)] = 100,
+    state: Annotated[
+        ConflictState | None,
+        Query(
+            description="Only the conflicts in this state (open: neither dismissed nor resolved)."
+        ),
+    ] = None,
 ) -> ConflictPageOut:
     """Return identity conflicts with ``seq > after`` (PRODUCT.md 2, Identification)."""
-    page = await svc.run(lambda: svc.store.identity_conflicts(first=first, after=after))
+    page = await svc.run(
+        lambda: svc.store.identity_conflicts(first=first, after=after, state=state)
+    )
     return ConflictPageOut(
         items=[ConflictOut.of(c) for c in page.items],
         next=page.end_cursor if page.has_next else None,

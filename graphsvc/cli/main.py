@@ -52,8 +52,9 @@ from graphsvc.ingest.runner import (
     read_batch_file,
     run_import,
 )
+from graphsvc.ingest.stewardship import MAX_REASON, IdentityStewardship, MergeResult
 from graphsvc.model.batch import IngestBatch
-from graphsvc.model.records import IdentityConflict
+from graphsvc.model.records import ConflictState, IdentityConflict
 from graphsvc.model.schema_export import batch_schema_json
 from graphsvc.model.vocabulary import EntityKind
 from graphsvc.store.base import CheckReport
@@ -947,26 +948,45 @@ def check(
         raise typer.Exit(1)
 
 
-@app.command("conflicts")
+conflicts_app = typer.Typer(
+    help="Identity conflicts: list them (the default), dismiss one.",
+    invoke_without_command=True,
+)
+app.add_typer(conflicts_app, name="conflicts")
+
+
+@conflicts_app.callback()
 def conflicts(
+    ctx: typer.Context,
     first: Annotated[int, typer.Option("--first", min=1, max=10_000, help="How many.")] = 100,
     after: Annotated[
         int, typer.Option("--after", min=0, help="Only those after this sequence number.")
     ] = 0,
+    state: Annotated[
+        ConflictState | None,
+        typer.Option("--state", help="Only those in this state (open: not dismissed, resolved)."),
+    ] = None,
+    open_only: Annotated[
+        bool, typer.Option("--open", help="Only open ones (as --state open).")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
-    """List identity conflicts, oldest first.
+    """List identity conflicts, oldest first (graphsvc conflicts dismiss closes one).
 
     Each is an identifier value an item carried that another entity keeps:
     the entity the item was identified as, the holder, the type and value, the
-    source and run, and when. The store is opened read-only.
+    source and run, and when, with its state (open, dismissed or resolved) and,
+    once closed, who closed it, when and why. The store is opened read-only.
     """
+    if ctx.invoked_subcommand is not None:
+        return
     settings = _settings()
+    wanted = ConflictState.OPEN if open_only else state
 
     async def work() -> tuple[list[tuple[IdentityConflict, str, str]], bool]:
         store = store_from_settings(settings, read_only=True)
         async with store:
-            page = await store.identity_conflicts(first=first, after=after)
+            page = await store.identity_conflicts(first=first, after=after, state=wanted)
             ids = sorted({i for c in page.items for i in (c.entity_id, c.holder_id)})
             names = {r.id: f"{r.kind.value}/{r.key}" for r in await store.entities(ids) if r}
         rows = [
@@ -993,24 +1013,95 @@ def conflicts(
                 "itemKey": c.item_key,
                 "source": c.source,
                 "runId": c.run_id,
+                "state": c.state.value,
+                "closedAt": c.closure.at.isoformat() if c.closure else None,
+                "closedBy": c.closure.actor if c.closure else None,
+                "closeReason": c.closure.reason if c.closure else None,
             }
             sys.stdout.write(json.dumps(line) + "\n")
         return
     table = Table(title="identity conflicts", show_header=True, header_style="bold")
-    for column in ("seq", "at", "identifier", "item (identified as)", "kept by", "source"):
+    columns = ("seq", "at", "identifier", "item (identified as)", "kept by", "source", "state")
+    for column in columns:
         table.add_column(column)
     for c, entity, holder in rows:
+        closed = c.closure
         table.add_row(
             str(c.seq),
             c.at.isoformat(timespec="seconds"),
-            f"{c.id_type}={c.value}",
-            f"{c.item_key} ({entity})",
-            holder,
-            c.source + (f" run {c.run_id}" if c.run_id else ""),
+            escape(f"{c.id_type}={c.value}"),
+            escape(f"{c.item_key} ({entity})"),
+            escape(holder),
+            escape(c.source + (f" run {c.run_id}" if c.run_id else "")),
+            c.state.value
+            if closed is None
+            else escape(f"{c.state.value} by {closed.actor}: {closed.reason}"),
         )
     out.print(table)
     if more:
         err.print(f"more: --after {rows[-1][0].seq}", highlight=False)
+
+
+@conflicts_app.command("dismiss")
+def conflicts_dismiss(
+    seq: Annotated[int, typer.Argument(min=1, help="The conflict's seq (from the listing).")],
+    reason: Annotated[
+        str, typer.Option("--reason", help=f"Why it is no problem (1 to {MAX_REASON} chars).")
+    ],
+) -> None:
+    """Dismiss an open identity conflict with a reason (local store, actor cli).
+
+    It stays listed, as dismissed with the reason, the actor and the time; both
+    its entities get a conflict_dismissed history event. A conflict closed
+    already exits 1; an empty or too long reason exits 2.
+    """
+    settings = _settings()
+
+    async def work() -> IdentityConflict:
+        store = store_from_settings(settings)
+        async with store:
+            steward = IdentityStewardship(store, _policy(settings))
+            return await steward.dismiss_conflict(seq, reason, actor="cli")
+
+    conflict = _run(work)
+    out.print(f"identity conflict {conflict.seq} dismissed", highlight=False)
+
+
+@app.command("merge")
+def merge(
+    kind: Annotated[str, typer.Argument(help="The entities' kind (Service, SERVICE, …).")],
+    survivor_key: Annotated[str, typer.Argument(help="The key of the entity that remains.")],
+    other_key: Annotated[str, typer.Argument(help="The key of the entity merged into it.")],
+) -> None:
+    """Merge one entity into another of the same kind (local store, actor cli).
+
+    Recorded like an ingest merge: the other's key becomes an alias of the
+    survivor, its identifiers and other fields are folded in, its relations
+    move, and the history gets merged/merged_into events (source
+    admin). The open identity conflicts between the two become resolved.
+    An alias, an unknown key, a retired entity exit 1; the same key twice exits 2.
+    """
+    entity_kind = _entity_kind(kind)
+    settings = _settings()
+
+    async def work() -> MergeResult:
+        store = store_from_settings(settings)
+        async with store:
+            steward = IdentityStewardship(store, _policy(settings))
+            survivor = await steward.entity_by_key(entity_kind, survivor_key, role="survivor")
+            other = await steward.entity_by_key(entity_kind, other_key, role="other")
+            return await steward.merge_entities(survivor, other, actor="cli")
+
+    result = _run(work)
+    resolved = ", ".join(map(str, result.resolved_conflicts)) or "none"
+    out.print(
+        escape(
+            f"merged {entity_kind.value}/{result.merged_key} into {entity_kind.value}/"
+            f"{survivor_key}: {result.relations_moved} relation(s) moved, "
+            f"{result.relations_dropped} dropped; conflicts resolved: {resolved}"
+        ),
+        highlight=False,
+    )
 
 
 def _entity_kind(text: str) -> EntityKind:

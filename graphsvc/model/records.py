@@ -19,6 +19,8 @@ from pydantic import JsonValue
 from graphsvc.model.vocabulary import EntityKind, RelationType, Status
 
 __all__ = [
+    "ConflictClosure",
+    "ConflictState",
     "EntityRecord",
     "FieldChange",
     "HistoryEvent",
@@ -142,6 +144,9 @@ class HistoryOp(StrEnum):
     """Another entity (or an incoming key) was merged into this one."""
     MERGED_INTO = "merged_into"
     """This entity was merged into another; its key is now an alias of that one."""
+    CONFLICT_DISMISSED = "conflict_dismissed"
+    """An identity conflict this entity is part of was dismissed by an administrator;
+    :attr:`HistoryEvent.changes` holds ``identityConflict`` (its seq) and ``reason``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +172,7 @@ class HistoryEvent:
         run_id: The run, when the change came from one.
         changes: Field -> old/new value. Fields are ``name``, ``status``,
             ``attributes.<a>``, ``identifiers.<t>``, ``alias``, ``mergedInto``,
-            ``merged``.
+            ``merged``, ``identityConflict``, ``reason``.
     """
 
     seq: int
@@ -179,6 +184,36 @@ class HistoryEvent:
     actor: str
     run_id: str | None
     changes: Mapping[str, FieldChange] = field(default_factory=dict)
+
+
+class ConflictState(StrEnum):
+    """Where an identity conflict is: still to be looked at, or closed one way or the other."""
+
+    __hash__ = str.__hash__
+
+    OPEN = "open"
+    DISMISSED = "dismissed"
+    """An administrator judged it harmless (with a reason); it stays listed."""
+    RESOLVED = "resolved"
+    """An administrator merged its two entities into one."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictClosure:
+    """How, when and by whom an identity conflict was closed.
+
+    Attributes:
+        state: ``dismissed`` or ``resolved`` (never ``open``).
+        at: Commit time of the dismissal or merge.
+        actor: Who closed it (an API token's name, ``cli``).
+        reason: The reason given for a dismissal; for a resolution, which merge
+            resolved it (``merged Service/b into Service/a``).
+    """
+
+    state: ConflictState
+    at: datetime
+    actor: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +234,7 @@ class IdentityConflict:
         item_key: The key the item was sent with.
         source: The batch's source.
         run_id: The run the batch belonged to, if any.
+        closure: How it was closed (dismissed or resolved); ``None`` while open.
     """
 
     seq: int
@@ -211,6 +247,16 @@ class IdentityConflict:
     item_key: str
     source: str
     run_id: str | None
+    closure: ConflictClosure | None = None
+
+    @property
+    def state(self) -> ConflictState:
+        """``open`` until dismissed or resolved."""
+        return ConflictState.OPEN if self.closure is None else self.closure.state
+
+    def open_at(self, moment: datetime) -> bool:
+        """Whether it was recorded by ``moment`` and not closed by then."""
+        return self.at <= moment and (self.closure is None or self.closure.at > moment)
 
 
 class RunState(StrEnum):

@@ -34,6 +34,7 @@ from pydantic import JsonValue
 
 from graphsvc.errors import InvalidInput
 from graphsvc.model.records import (
+    ConflictState,
     EntityRecord,
     FieldChange,
     HistoryEvent,
@@ -71,6 +72,7 @@ __all__ = [
     "ChangeSet",
     "CheckFinding",
     "CheckReport",
+    "ClosedConflict",
     "ConflictPage",
     "EntityColumns",
     "EntityPage",
@@ -704,6 +706,13 @@ class ChangeSet:
         run_update: The run's new state, if it changes.
         conflicts: Identity conflicts to record (with ``at``, ``source`` and
             ``run_id`` of the change set).
+        closed_conflicts: Recorded identity conflicts to close (dismissed or
+            resolved), with ``at`` and ``actor`` of the change set. Each must be
+            open (the caller checks in the transaction); a conflict is closed once.
+        asserts_created: Whether the source asserts the items the change set
+            creates (ingest: yes). An administrative change (a merge's relations
+            moved onto the survivor) creates items no source newly asserts:
+            the assertions moved with ``moved_assertions`` are theirs.
     """
 
     at: int
@@ -724,6 +733,8 @@ class ChangeSet:
     history: Sequence[NewHistory] = ()
     run_update: RunUpdate | None = None
     conflicts: Sequence[NewConflict] = ()
+    closed_conflicts: Sequence[ClosedConflict] = ()
+    asserts_created: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -742,10 +753,24 @@ class NewConflict:
 
 
 @dataclass(frozen=True, slots=True)
+class ClosedConflict:
+    """A recorded identity conflict to close.
+
+    ``dismissed`` with the reason given, or ``resolved`` with the merge that
+    resolved it as the reason.
+    """
+
+    seq: int
+    state: ConflictState
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class ConflictPage:
     """One page of identity conflicts, oldest first; ``end_cursor`` is the last ``seq``.
 
-    ``total`` counts every recorded conflict, not only this page.
+    ``total`` counts every recorded conflict in the state asked (every state
+    when none was), not only this page.
     """
 
     items: tuple[IdentityConflict, ...]
@@ -877,6 +902,18 @@ class WriteTransaction(ABC):
 
         Raises:
             Conflict: when ``run_id`` already exists.
+        """
+
+    @abstractmethod
+    async def load_conflicts(self, seqs: Sequence[int]) -> list[IdentityConflict]:
+        """Return the recorded identity conflicts with these seqs, by seq (unknown ones skipped)."""
+
+    @abstractmethod
+    async def conflicts_of(self, entity_ids: Sequence[int]) -> list[IdentityConflict]:
+        """Return every recorded identity conflict (any state) naming one of ``entity_ids``.
+
+        A conflict names an entity as its ``entity_id`` or ``holder_id``, as
+        recorded (an entity merged since is not followed to its survivor). By seq.
         """
 
     @abstractmethod
@@ -1173,10 +1210,15 @@ class GraphStore(ABC):
         """
 
     @abstractmethod
-    async def identity_conflicts(self, *, first: int, after: int | None = None) -> ConflictPage:
+    async def identity_conflicts(
+        self, *, first: int, after: int | None = None, state: ConflictState | None = None
+    ) -> ConflictPage:
         """Return recorded identity conflicts, oldest first, ``seq > after``.
 
-        Entity ids are as recorded (a holder merged since answers with its own id).
+        With ``state``, only the conflicts in that state now (``open``: neither
+        dismissed nor resolved), and :attr:`ConflictPage.total` counts those.
+        Entity ids are as recorded (a holder merged since answers with its own
+        id); a closed conflict carries its :attr:`~IdentityConflict.closure`.
         """
 
     @abstractmethod

@@ -37,7 +37,9 @@ from graphsvc.analysis.readiness import CheckResult
 from graphsvc.analysis.spof import single_points_of_failure
 from graphsvc.errors import InvalidInput
 from graphsvc.ingest.engine import IngestEngine
+from graphsvc.ingest.stewardship import IdentityStewardship
 from graphsvc.model.batch import IngestBatch
+from graphsvc.model.records import ConflictState
 from graphsvc.model.vocabulary import EntityKind
 from graphsvc.store.base import GraphStore
 from tests.analysis.helpers import ent, load, rel
@@ -186,6 +188,23 @@ async def test_as_of_before_the_flaws_passes_those_checks(
     assert then.score > now.score
     assert await health_score(store, as_of=t0) == then.score
     assert await health_score(store, as_of=t0 - timedelta(days=1)) is None
+
+
+async def test_a_dismissed_or_resolved_conflict_no_longer_counts(
+    store: GraphStore, engine: IngestEngine
+) -> None:
+    await flawed(store, engine)
+    before = datetime.now(UTC)
+    [conflict] = (await store.identity_conflicts(first=5, state=ConflictState.OPEN)).items
+    await IdentityStewardship(store).dismiss_conflict(conflict.seq, "two labels", actor="t")
+    report = await health(store)
+    check = report.check("identityConflicts")
+    assert (check.figure, check.result, check.entity_count) == (0.0, PASS, 0)
+    assert await _keys(store, report, "identityConflicts") == {}
+    assert {s.source: s.conflicts for s in report.sources}.get("cmdb", 0) == 0
+    # asked as of a moment before the dismissal, it was open then
+    then = (await health(store, as_of=before)).check("identityConflicts")
+    assert (then.figure, then.result) == (1.0, WARN)
 
 
 async def test_entity_pages_follow_the_cursor(store: GraphStore, engine: IngestEngine) -> None:

@@ -69,6 +69,10 @@ ADMIN_MUTATIONS: dict[str, str] = {
     "deleteWebhook": f'mutation {{ deleteWebhook(id: "{NO_HOOK}") {{ userErrors {{ code }} }} }}',
     "resendWebhookDelivery": f'mutation {{ resendWebhookDelivery(id: "{NO_HOOK}", number: 1)'
     " { userErrors { code } } }",
+    "mergeEntities": 'mutation { mergeEntities(survivor: "nope", other: "nope")'
+    " { userErrors { code } } }",
+    "dismissIdentityConflict": 'mutation { dismissIdentityConflict(id: "999999", reason: "sweep")'
+    " { userErrors { code } } }",
 }
 """Mutations that need ``admin`` (each answers a user error here: nothing to act on)."""
 
@@ -118,6 +122,16 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("post", "/api/v1/webhooks/{webhook_id}/deliveries/{number}/resend"): Route(
         "POST", f"/api/v1/webhooks/{NO_HOOK}/deliveries/1/resend", Scope.ADMIN
+    ),
+    # an admin merge of an entity with itself (400), a dismissal of no conflict (404)
+    ("post", "/api/v1/entities/merge"): Route(
+        "POST",
+        "/api/v1/entities/merge",
+        Scope.ADMIN,
+        {"survivor": "Service/checkout", "other": "SERVICE/checkout"},
+    ),
+    ("post", "/api/v1/identity-conflicts/{seq}/dismiss"): Route(
+        "POST", "/api/v1/identity-conflicts/999999/dismiss", Scope.ADMIN, {"reason": "sweep"}
     ),
     # an invalid Last-Event-ID is refused after the scope check, before anything streams
     ("get", "/api/v1/events/stream"): Route(

@@ -195,3 +195,46 @@ async def test_keys_that_are_one_in_nfc_refuse_the_migration_and_change_nothing(
     assert con.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone() == ("1",)
     assert con.execute("SELECT count(*) FROM entity WHERE key = 'cafe\u0301'").fetchone() == (1,)
     con.close()
+
+
+async def test_a_version_4_store_is_migrated_with_its_conflicts_open(tmp_path: Path) -> None:
+    from graphsvc.ingest.engine import IngestEngine
+    from graphsvc.ingest.stewardship import IdentityStewardship
+    from graphsvc.model.batch import IngestBatch
+    from graphsvc.model.records import ConflictState
+
+    path = tmp_path / "g.db"
+    hosts = [("a", "S1"), ("b", "S2")]
+    async with EmbeddedStore(path) as store:
+        for key, serial in hosts:
+            item = {
+                "kind": "ConfigurationItem",
+                "key": key,
+                "identifiers": {"serial": serial, "ipAddress": "10.1.1.1"},
+                "attributes": {"ciClass": "server"},
+            }
+            await IngestEngine(store).ingest(
+                IngestBatch.model_validate({"source": "s", "entities": [item]})
+            )
+    con = sqlite3.connect(path)
+    # what graphsvc with store version 4 had: no closures, no conflict indexes by entity
+    con.execute("DROP TABLE identity_conflict_closure")
+    con.execute("DROP INDEX identity_conflict_entity")
+    con.execute("DROP INDEX identity_conflict_holder")
+    con.execute("UPDATE meta SET value = '4' WHERE name = 'schema_version'")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreUnavailable, match="open it once for writing"):
+        async with EmbeddedStore(path, read_only=True):
+            pass
+    async with EmbeddedStore(path) as store:
+        page = await store.identity_conflicts(first=5, state=ConflictState.OPEN)
+        assert page.total == 1 and page.items[0].closure is None
+        await IdentityStewardship(store).dismiss_conflict(page.items[0].seq, "known", actor="t")
+    async with EmbeddedStore(path, read_only=True) as reader:
+        assert (await reader.identity_conflicts(first=5, state=ConflictState.OPEN)).total == 0
+        dismissed = await reader.identity_conflicts(first=5, state=ConflictState.DISMISSED)
+        assert [c.closure.reason for c in dismissed.items if c.closure] == ["known"]
+    con = sqlite3.connect(path)
+    assert con.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone() == ("5",)
+    con.close()

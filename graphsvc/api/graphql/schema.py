@@ -47,8 +47,10 @@ from graphsvc.api.graphql.guards import (
     MaxDirectives,
     PageSizeGuard,
 )
+from graphsvc.api.graphql.stewardship import StewardshipMutation
 from graphsvc.api.graphql.types import (
     ENTITY_TYPES,
+    ConflictStateEnum,
     EntityConnection,
     EntityEdge,
     EntityInterface,
@@ -229,14 +231,21 @@ class Query(AnalysisQuery, GraphHealthQuery, WorkQuery, EventsQuery, WebhooksQue
     @strawberry.field(
         description=(
             "Identifier values items carried that another entity holds, oldest first: "
-            "each clash (kind, type, value, entity, holder) once, as first seen."
+            "each clash (kind, type, value, entity, holder) once, as first seen; with "
+            "state, only those in that state (OPEN: neither dismissed nor resolved)."
         )
     )
     async def identity_conflicts(
-        self, info: Info[GraphContext, None], first: int | None = None, after: str | None = None
+        self,
+        info: Info[GraphContext, None],
+        first: int | None = None,
+        after: str | None = None,
+        state: ConflictStateEnum | None = None,  # type: ignore[valid-type]
     ) -> IdentityConflictConnection:
         size = page_size(info, first)
-        page = await info.context.store.identity_conflicts(first=size, after=decode_cursor(after))
+        page = await info.context.store.identity_conflicts(
+            first=size, after=decode_cursor(after), state=state
+        )
         edges = [
             IdentityConflictEdge(cursor=encode_cursor(c.seq), node=IdentityConflictType(record=c))
             for c in page.items
@@ -466,8 +475,8 @@ def _user_errors(exc: GraphSvcError) -> list[UserError]:
 
 
 @strawberry.type
-class Mutation(WebhooksMutation):
-    """Ingest operations need the ``write`` scope; webhook operations ``admin``."""
+class Mutation(WebhooksMutation, StewardshipMutation):
+    """Ingest operations need the ``write`` scope; webhook, merge and dismissal ``admin``."""
 
     @strawberry.mutation(description="Apply one ingest batch (atomic), or with dryRun report it.")
     async def ingest(self, info: Info[GraphContext, None], input: IngestInput) -> IngestPayload:

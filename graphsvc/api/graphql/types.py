@@ -26,6 +26,7 @@ from graphsvc.errors import InvalidCursor
 from graphsvc.model import cursor as model_cursor
 from graphsvc.model.cursor import MAX_POSITION, encode_cursor
 from graphsvc.model.records import (
+    ConflictState,
     EntityRecord,
     HistoryEvent,
     IdentityConflict,
@@ -43,8 +44,10 @@ from graphsvc.model.vocabulary import (
 from graphsvc.store.base import ItemRef
 
 __all__ = [
+    "CONFLICT_TYPE_NAME",
     "ENTITY_TYPES",
     "MAX_POSITION",
+    "ConflictStateEnum",
     "EntityConnection",
     "EntityInterface",
     "EntityKindEnum",
@@ -557,6 +560,16 @@ ENTITY_TYPES: dict[EntityKind, type[EntityInterface]] = {k: _entity_type(k) for 
 """One GraphQL object type per entity kind."""
 
 
+CONFLICT_TYPE_NAME = "IdentityConflict"
+"""The type name in an identity conflict's global id."""
+
+ConflictStateEnum = strawberry.enum(
+    ConflictState,
+    name="IdentityConflictState",
+    description="OPEN, DISMISSED (judged harmless, with a reason) or RESOLVED (merged).",
+)
+
+
 @strawberry.type(
     name="IdentityConflict",
     description=(
@@ -566,6 +579,34 @@ ENTITY_TYPES: dict[EntityKind, type[EntityInterface]] = {k: _entity_type(k) for 
 )
 class IdentityConflictType:
     record: strawberry.Private[IdentityConflict]
+
+    @strawberry.field(
+        description="Its global id (for dismissIdentityConflict); the REST routes use seq."
+    )
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(relay.GlobalID(CONFLICT_TYPE_NAME, str(self.record.seq))))
+
+    @strawberry.field(description="Its position among the recorded conflicts.")
+    def seq(self) -> int:
+        return self.record.seq
+
+    @strawberry.field(description="OPEN until an administrator dismisses or resolves it.")
+    def state(self) -> ConflictStateEnum:  # type: ignore[valid-type]
+        return self.record.state
+
+    @strawberry.field(description="When it was dismissed or resolved.")
+    def closed_at(self) -> datetime | None:
+        return self.record.closure.at if self.record.closure else None
+
+    @strawberry.field(description="Who dismissed or resolved it (a token's name, cli).")
+    def closed_by(self) -> str | None:
+        return self.record.closure.actor if self.record.closure else None
+
+    @strawberry.field(
+        description="The reason of a dismissal; for a resolution, the merge that resolved it."
+    )
+    def close_reason(self) -> str | None:
+        return self.record.closure.reason if self.record.closure else None
 
     @strawberry.field(description="When the batch that carried it was applied.")
     def at(self) -> datetime:
@@ -614,7 +655,9 @@ class IdentityConflictEdge:
 class IdentityConflictConnection:
     edges: list[IdentityConflictEdge]
     page_info: PageInfo
-    total_count: int = strawberry.field(description="Every recorded conflict.")
+    total_count: int = strawberry.field(
+        description="Every recorded conflict in the state asked (every state when none was)."
+    )
 
 
 def entity_object(record: EntityRecord | None) -> EntityInterface | None:

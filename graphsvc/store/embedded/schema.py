@@ -16,6 +16,10 @@ it to their own index to follow the writer. The writer keeps the last
 :data:`CHANGELOG_KEEP` commits. ``meta.epoch`` changes when the store is erased
 (``demo --reset``): a replica that sees another epoch reloads its index.
 
+``identity_conflict_closure`` holds, for each identity conflict an administrator
+dismissed or resolved by a merge, its state, time, actor and reason; a conflict
+without a row is open.
+
 ``webhook`` and ``webhook_delivery`` hold webhook subscriptions and their delivery
 log (:mod:`graphsvc.store.embedded.webhooks`); the secret is stored sealed.
 """
@@ -29,12 +33,15 @@ __all__ = ["CHANGELOG_KEEP", "MIGRATES_FROM", "SCHEMA", "SCHEMA_VERSION", "decod
 CHANGELOG_KEEP = 20_000
 """Commits kept in ``changelog``; a replica further behind reloads its index whole."""
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 """Version 2 added ``identity_conflict``, version 3 ``changelog``, version 4 ``webhook``
-and ``webhook_delivery``; an older store is migrated when opened for writing (the new
-tables are created, keys and identifier values put in NFC, nothing else changes)."""
+and ``webhook_delivery``, version 5 ``identity_conflict_closure`` (dismissed and
+resolved conflicts) and the indexes of ``identity_conflict`` by entity and holder; an
+older store is migrated when opened for writing (the new tables and indexes are
+created, keys and identifier values put in NFC, nothing else changes: every conflict
+of an older store is open)."""
 
-MIGRATES_FROM = frozenset({"1", "2", "3"})
+MIGRATES_FROM = frozenset({"1", "2", "3", "4"})
 """Older versions a writable open brings up to date."""
 
 SCHEMA = """
@@ -146,6 +153,15 @@ CREATE TABLE IF NOT EXISTS identity_conflict (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS identity_conflict_clash
     ON identity_conflict (kind, id_type, value, entity, holder);
+CREATE INDEX IF NOT EXISTS identity_conflict_entity ON identity_conflict (entity);
+CREATE INDEX IF NOT EXISTS identity_conflict_holder ON identity_conflict (holder);
+CREATE TABLE IF NOT EXISTS identity_conflict_closure (
+    seq    INTEGER PRIMARY KEY REFERENCES identity_conflict(seq),
+    state  TEXT NOT NULL,
+    at     INTEGER NOT NULL,
+    actor  TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS webhook (
     id           TEXT PRIMARY KEY,
     url          TEXT NOT NULL,

@@ -45,6 +45,8 @@ from graphsvc.errors import (
     StoreUnavailable,
 )
 from graphsvc.model.records import (
+    ConflictClosure,
+    ConflictState,
     EntityRecord,
     FieldChange,
     HistoryEvent,
@@ -1400,19 +1402,35 @@ class EmbeddedStore(GraphStore):
             fresh._close_sync()
 
     @_reads_the_file
-    async def identity_conflicts(self, *, first: int, after: int | None = None) -> ConflictPage:
+    async def identity_conflicts(
+        self, *, first: int, after: int | None = None, state: ConflictState | None = None
+    ) -> ConflictPage:
         """Return recorded identity conflicts, oldest first (see the port)."""
-        rows = (
-            self._reader()
-            .execute(
-                "SELECT c.seq, c.at, c.kind, c.id_type, c.value, c.entity, c.holder, c.item_key, "
-                "c.source_id, r.run_id FROM identity_conflict c "
-                "LEFT JOIN run r ON r.seq = c.run_seq WHERE c.seq > ? ORDER BY c.seq LIMIT ?",
-                (after or 0, first + 1),
-            )
-            .fetchall()
+        where, params = _conflict_state_condition(state)
+        reader = self._reader()
+        items = self._conflicts(
+            reader, f"c.seq > ?{where} ORDER BY c.seq LIMIT ?", (after or 0, *params, first + 1)
         )
-        items = tuple(
+        [(total,)] = reader.execute(
+            "SELECT count(*) FROM identity_conflict c "
+            f"LEFT JOIN identity_conflict_closure d ON d.seq = c.seq WHERE 1{where}",
+            params,
+        )
+        page = tuple(items[:first])
+        return ConflictPage(page, len(items) > first, page[-1].seq if page else None, int(total))
+
+    def _conflicts(
+        self, conn: sqlite3.Connection, condition: str, params: Sequence[object]
+    ) -> list[IdentityConflict]:
+        """Identity conflicts (and closures) matching an SQL ``condition`` over ``c`` and ``d``."""
+        rows = conn.execute(
+            "SELECT c.seq, c.at, c.kind, c.id_type, c.value, c.entity, c.holder, c.item_key, "
+            "c.source_id, r.run_id, d.state, d.at, d.actor, d.reason FROM identity_conflict c "
+            "LEFT JOIN run r ON r.seq = c.run_seq "
+            "LEFT JOIN identity_conflict_closure d ON d.seq = c.seq WHERE " + condition,
+            tuple(params),
+        ).fetchall()
+        return [
             IdentityConflict(
                 seq=seq,
                 at=from_micros(at),
@@ -1424,13 +1442,27 @@ class EmbeddedStore(GraphStore):
                 item_key=item_key,
                 source=self._source_name(source_id),
                 run_id=run_id,
+                closure=None
+                if closed is None
+                else ConflictClosure(ConflictState(closed), from_micros(closed_at), actor, reason),
             )
-            for seq, at, kind, id_type, value, entity, holder, item_key, source_id, run_id in rows[
-                :first
-            ]
-        )
-        [(total,)] = self._reader().execute("SELECT count(*) FROM identity_conflict")
-        return ConflictPage(items, len(rows) > first, items[-1].seq if items else None, int(total))
+            for (
+                seq,
+                at,
+                kind,
+                id_type,
+                value,
+                entity,
+                holder,
+                item_key,
+                source_id,
+                run_id,
+                closed,
+                closed_at,
+                actor,
+                reason,
+            ) in rows
+        ]
 
     async def entity_columns(
         self, kinds: frozenset[EntityKind] | None = None, *, as_of: datetime | None = None
@@ -1938,6 +1970,15 @@ def _run_record(row: tuple[Any, ...]) -> RunRecord:
     )
 
 
+def _conflict_state_condition(state: ConflictState | None) -> tuple[str, tuple[str, ...]]:
+    """The SQL condition (``AND …`` over the closure ``d``) of conflicts in ``state``."""
+    if state is None:
+        return "", ()
+    if state is ConflictState.OPEN:
+        return " AND d.seq IS NULL", ()
+    return " AND d.state = ?", (state.value,)
+
+
 class _EmbeddedTransaction(WriteTransaction):
     """Write transaction of :class:`EmbeddedStore` (one change set per transaction)."""
 
@@ -2113,6 +2154,34 @@ class _EmbeddedTransaction(WriteTransaction):
             (encode(ref.item, ref.id),),
         )
         return [(name, scope, AssertionState(ref, lr, m)) for name, scope, lr, m in rows]
+
+    async def load_conflicts(self, seqs: Sequence[int]) -> list[IdentityConflict]:
+        """Read the conflicts with these seqs (see the port)."""
+        wanted = sorted({int(s) for s in seqs})
+        out: list[IdentityConflict] = []
+        for start in range(0, len(wanted), 900):
+            chunk = wanted[start : start + 900]
+            marks = ",".join("?" * len(chunk))
+            out += self.store._conflicts(
+                self.store._reader(), f"c.seq IN ({marks}) ORDER BY c.seq", chunk
+            )
+        return out
+
+    async def conflicts_of(self, entity_ids: Sequence[int]) -> list[IdentityConflict]:
+        """Read the conflicts naming these entities, through the entity and holder indexes."""
+        wanted = sorted({int(i) for i in entity_ids})
+        found: dict[int, IdentityConflict] = {}
+        for start in range(0, len(wanted), 400):
+            chunk = wanted[start : start + 400]
+            marks = ",".join("?" * len(chunk))
+            for c in self.store._conflicts(
+                self.store._reader(),
+                f"c.seq IN (SELECT seq FROM identity_conflict WHERE entity IN ({marks}) "
+                f"UNION SELECT seq FROM identity_conflict WHERE holder IN ({marks}))",
+                [*chunk, *chunk],
+            ):
+                found[c.seq] = c
+        return [found[s] for s in sorted(found)]
 
     async def get_run(self, run_id: str) -> tuple[RunRecord, int] | None:
         """Read a run and its sequence number."""

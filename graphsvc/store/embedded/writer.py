@@ -650,8 +650,12 @@ class ChangeSetWriter:
             )
             conn.execute("DELETE FROM assertion WHERE item=?", (old_code,))
         retired = Status.RETIRED
-        created = [self.ids[e.temp_id] * 2 for e in cs.entities if e.status is not retired]
-        created += [self.ids[r.temp_id] * 2 + 1 for r in cs.relations if r.status is not retired]
+        created: list[int] = []
+        if cs.asserts_created:
+            created += [self.ids[e.temp_id] * 2 for e in cs.entities if e.status is not retired]
+            created += [
+                self.ids[r.temp_id] * 2 + 1 for r in cs.relations if r.status is not retired
+            ]
         conn.executemany(
             "INSERT INTO assertion(assertor, item, last_run, missed) VALUES (?,?,?,0)",
             [(assertor, c, cs.run_seq) for c in created],
@@ -731,6 +735,11 @@ class ChangeSetWriter:
                 )
                 for c in cs.conflicts
             ],
+        )
+        self.conn.executemany(
+            "INSERT INTO identity_conflict_closure(seq, state, at, actor, reason) "
+            "VALUES (?,?,?,?,?)",
+            [(c.seq, c.state.value, cs.at, cs.actor, c.reason) for c in cs.closed_conflicts],
         )
 
     def _logs(self) -> None:

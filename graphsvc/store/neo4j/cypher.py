@@ -38,7 +38,9 @@ The graph model (``schema/neo4j.cypher`` is :func:`schema_script`):
   ``(:History {seq, at, item, op, source, actor, run_seq, run_id, changes})``
   where ``item`` encodes an entity ``id * 2`` and a relation ``id * 2 + 1``,
   ``(:IdentityConflict {seq, at, kind, id_type, value, entity, holder,
-  item_key, source, run_id})`` (``seq`` from the history counter).
+  item_key, source, run_id, state, closed_at, closed_by, close_reason})``
+  (``seq`` from the history counter; ``state`` ``dismissed`` or ``resolved``
+  with the other three once an administrator closed it, absent while open).
 * ``(:Webhook {id, url, filter, description, secret, state, cursor, batch_end,
   attempts, next_attempt, last_error, created, updated, lease_owner,
   lease_until, deliveries})`` and ``(:WebhookDelivery {webhook, number, …})``:
@@ -268,6 +270,10 @@ def schema_statements(vocabulary: Vocabulary = VOCABULARY) -> tuple[str, ...]:
         f"CREATE CONSTRAINT identity_conflict_clash IF NOT EXISTS "
         f"FOR (c:{IDENTITY_CONFLICT}) REQUIRE (c.kind, c.id_type, c.value, c.entity, c.holder) "
         "IS UNIQUE",
+        f"CREATE INDEX identity_conflict_entity IF NOT EXISTS "
+        f"FOR (c:{IDENTITY_CONFLICT}) ON (c.entity)",
+        f"CREATE INDEX identity_conflict_holder IF NOT EXISTS "
+        f"FOR (c:{IDENTITY_CONFLICT}) ON (c.holder)",
         f"CREATE CONSTRAINT webhook_id IF NOT EXISTS FOR (w:{WEBHOOK}) REQUIRE w.id IS UNIQUE",
         f"CREATE CONSTRAINT webhook_delivery_number IF NOT EXISTS "
         f"FOR (d:{WEBHOOK_DELIVERY}) REQUIRE (d.webhook, d.number) IS UNIQUE",
@@ -1380,25 +1386,81 @@ def record_conflicts(rows: Sequence[Mapping[str, Any]]) -> Statement:
     )
 
 
+CONFLICT_FIELDS = (
+    "c.seq AS seq, c.at AS at, c.kind AS kind, c.id_type AS id_type, "
+    "c.value AS value, c.entity AS entity, c.holder AS holder, c.item_key AS item_key, "
+    "c.source AS source, c.run_id AS run_id, c.state AS state, c.closed_at AS closed_at, "
+    "c.closed_by AS closed_by, c.close_reason AS close_reason"
+)
+"""What a conflict read answers (an open conflict's closure fields are null)."""
+
+
+def _state_condition(state: str | None) -> tuple[str, dict[str, Any]]:
+    """``AND …`` of the conflicts in ``state`` (``open``: no ``state`` property)."""
+    if state is None:
+        return "", {}
+    if state == "open":
+        return " AND c.state IS NULL", {}
+    return " AND c.state = $state", {"state": state}
+
+
 @_packs
-def conflicts_page(after: int, limit: int) -> Statement:
-    """Identity conflicts with ``seq > after``, oldest first, at most ``limit``."""
+def conflicts_page(after: int, limit: int, state: str | None = None) -> Statement:
+    """Identity conflicts with ``seq > after`` (in ``state``), oldest first, at most ``limit``."""
+    condition, params = _state_condition(state)
     return Statement(
         f"MATCH (c:{IDENTITY_CONFLICT})\n"
-        "WHERE c.seq > $after\n"
-        "RETURN c.seq AS seq, c.at AS at, c.kind AS kind, c.id_type AS id_type, "
-        "c.value AS value, c.entity AS entity, c.holder AS holder, c.item_key AS item_key, "
-        "c.source AS source, c.run_id AS run_id\n"
+        f"WHERE c.seq > $after{condition}\n"
+        f"RETURN {CONFLICT_FIELDS}\n"
         "ORDER BY seq LIMIT $limit",
-        {"after": after, "limit": limit},
+        {"after": after, "limit": limit, **params},
         op="conflicts_page",
     )
 
 
-def conflicts_count() -> Statement:
-    """How many identity conflicts are recorded (``n``)."""
+def conflicts_count(state: str | None = None) -> Statement:
+    """How many identity conflicts are recorded (in ``state``) (``n``)."""
+    condition, params = _state_condition(state)
+    where = f"\nWHERE true{condition}" if condition else ""
     return Statement(
-        f"MATCH (c:{IDENTITY_CONFLICT})\nRETURN count(c) AS n", {}, op="conflicts_count"
+        f"MATCH (c:{IDENTITY_CONFLICT}){where}\nRETURN count(c) AS n", params, op="conflicts_count"
+    )
+
+
+def conflicts_by_seq(seqs: Sequence[int]) -> Statement:
+    """The identity conflicts with these seqs."""
+    return Statement(
+        f"UNWIND $seqs AS s\nMATCH (c:{IDENTITY_CONFLICT} {{seq: s}})\nRETURN {CONFLICT_FIELDS}",
+        {"seqs": list(seqs)},
+        op="conflicts_by_seq",
+    )
+
+
+def conflicts_of(ids: Sequence[int]) -> Statement:
+    """The identity conflicts whose entity or holder is one of ``ids`` (as recorded)."""
+    return Statement(
+        "UNWIND $ids AS id\n"
+        f"MATCH (c:{IDENTITY_CONFLICT})\n"
+        "WHERE c.entity = id OR c.holder = id\n"
+        f"WITH DISTINCT c\nRETURN {CONFLICT_FIELDS}",
+        {"ids": list(ids)},
+        op="conflicts_of",
+    )
+
+
+def close_conflicts(rows: Sequence[Mapping[str, Any]]) -> Statement:
+    """Close identity conflicts: each row holds ``seq``, ``state``, ``at``, ``actor``, ``reason``.
+
+    Answers ``n``, the conflicts found (the caller checks every one was).
+    """
+    return Statement(
+        "UNWIND $rows AS row\n"
+        f"MATCH (c:{IDENTITY_CONFLICT} {{seq: row.seq}})\n"
+        "SET c.state = row.state, c.closed_at = row.at, c.closed_by = row.actor, "
+        "c.close_reason = row.reason\n"
+        "RETURN count(c) AS n",
+        {"rows": [dict(r) for r in rows]},
+        op="close_conflicts",
     )
 
 

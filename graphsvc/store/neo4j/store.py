@@ -67,6 +67,8 @@ from graphsvc.errors import (
     StoreUnavailable,
 )
 from graphsvc.model.records import (
+    ConflictClosure,
+    ConflictState,
     EntityRecord,
     FieldChange,
     HistoryEvent,
@@ -1104,29 +1106,43 @@ class Neo4jStore(GraphStore):
         }
         return CheckReport(checks, tuple(findings))
 
-    async def identity_conflicts(self, *, first: int, after: int | None = None) -> ConflictPage:
+    async def identity_conflicts(
+        self, *, first: int, after: int | None = None, state: ConflictState | None = None
+    ) -> ConflictPage:
         """Return recorded identity conflicts, oldest first (see the port)."""
+        wanted = None if state is None else state.value
         rows = await self._read(
-            _rows(q.conflicts_page(after or 0, max(0, first) + 1)), "reading identity conflicts"
+            _rows(q.conflicts_page(after or 0, max(0, first) + 1, wanted)),
+            "reading identity conflicts",
         )
-        counted = await self._read(_rows(q.conflicts_count()), "counting identity conflicts")
-        items = tuple(
-            IdentityConflict(
-                seq=int(r["seq"]),
-                at=from_micros(int(r["at"])),
-                kind=self.vocabulary.kind_from_code(int(r["kind"])),
-                id_type=r["id_type"],
-                value=r["value"],
-                entity_id=int(r["entity"]),
-                holder_id=int(r["holder"]),
-                item_key=r["item_key"],
-                source=r["source"],
-                run_id=r["run_id"],
-            )
-            for r in rows[: max(0, first)]
-        )
+        counted = await self._read(_rows(q.conflicts_count(wanted)), "counting identity conflicts")
+        items = tuple(self._conflict(r) for r in rows[: max(0, first)])
         total = int(counted[0]["n"])
         return ConflictPage(items, len(rows) > first, items[-1].seq if items else None, total)
+
+    def _conflict(self, r: Row) -> IdentityConflict:
+        """A conflict record from a row of :data:`~graphsvc.store.neo4j.cypher.CONFLICT_FIELDS`."""
+        closure = None
+        if r.get("state") is not None:
+            closure = ConflictClosure(
+                ConflictState(r["state"]),
+                from_micros(int(r["closed_at"])),
+                r["closed_by"],
+                r["close_reason"],
+            )
+        return IdentityConflict(
+            seq=int(r["seq"]),
+            at=from_micros(int(r["at"])),
+            kind=self.vocabulary.kind_from_code(int(r["kind"])),
+            id_type=r["id_type"],
+            value=r["value"],
+            entity_id=int(r["entity"]),
+            holder_id=int(r["holder"]),
+            item_key=r["item_key"],
+            source=r["source"],
+            run_id=r["run_id"],
+            closure=closure,
+        )
 
     async def entity_columns(
         self, kinds: frozenset[EntityKind] | None = None, *, as_of: datetime | None = None
@@ -1698,6 +1714,17 @@ class _Neo4jTransaction(WriteTransaction):
             for r in rows
         ]
 
+    async def load_conflicts(self, seqs: Sequence[int]) -> list[IdentityConflict]:
+        """Read the conflicts with these seqs (see the port)."""
+        rows = await self._all(sorted({int(x) for x in seqs}), q.conflicts_by_seq)
+        return sorted((self.store._conflict(r) for r in rows), key=lambda c: c.seq)
+
+    async def conflicts_of(self, entity_ids: Sequence[int]) -> list[IdentityConflict]:
+        """Read the conflicts naming these entities (see the port)."""
+        rows = await self._all(sorted({int(x) for x in entity_ids}), q.conflicts_of)
+        unique = {int(r["seq"]): r for r in rows}
+        return [self.store._conflict(unique[x]) for x in sorted(unique)]
+
     async def get_run(self, run_id: str) -> tuple[RunRecord, int] | None:
         """Read a run and its sequence number (runs created in this transaction included)."""
         rows = await self.run(q.get_run(run_id))
@@ -1990,16 +2017,18 @@ class _Applier:
                     encode(new_ref.item, self.real(new_ref.id)),
                 )
             )
-        items = [
-            encode(ItemKind.ENTITY, self.mapping[e.temp_id])
-            for e in cs.entities
-            if e.status is not Status.RETIRED
-        ]
-        items += [
-            encode(ItemKind.RELATION, self.mapping[r.temp_id])
-            for r in cs.relations
-            if r.status is not Status.RETIRED
-        ]
+        items: list[int] = []
+        if cs.asserts_created:
+            items += [
+                encode(ItemKind.ENTITY, self.mapping[e.temp_id])
+                for e in cs.entities
+                if e.status is not Status.RETIRED
+            ]
+            items += [
+                encode(ItemKind.RELATION, self.mapping[r.temp_id])
+                for r in cs.relations
+                if r.status is not Status.RETIRED
+            ]
         items += [encode(a.ref.item, self.real(a.ref.id)) for a in cs.assertions]
         if items:
             await self.tx._write(
@@ -2093,6 +2122,18 @@ class _Applier:
             self.counters.next_history += 1
         if rows:
             await self.tx._write(rows, q.record_conflicts)
+        closed = [
+            {
+                "seq": c.seq,
+                "state": c.state.value,
+                "at": cs.at,
+                "actor": cs.actor,
+                "reason": c.reason,
+            }
+            for c in cs.closed_conflicts
+        ]
+        if closed:
+            await self.tx._write(closed, q.close_conflicts, counted=True)
 
     async def _logs(self) -> None:
         entities: list[Row] = []

@@ -763,29 +763,68 @@ class Model:
             self.s.conflicts[row["seq"]] = dict(row)
         return []
 
+    def _conflicts_in(self, p: dict[str, Any], st: Statement) -> list[dict[str, Any]]:
+        rows = [dict(c) for _, c in sorted(self.s.conflicts.items())]
+        if "c.state IS NULL" in st.text:
+            return [r for r in rows if r.get("state") is None]
+        if "state" in p:
+            return [r for r in rows if r.get("state") == p["state"]]
+        return rows
+
     def op_conflicts_count(self, st: Statement, p: dict[str, Any]) -> list[Row]:
-        return [{"n": len(self.s.conflicts)}]
+        return [{"n": len(self._conflicts_in(p, st))}]
+
+    @staticmethod
+    def _conflict_row(r: dict[str, Any]) -> Row:
+        return {
+            k: r.get(k)
+            for k in (
+                "seq",
+                "at",
+                "kind",
+                "id_type",
+                "value",
+                "entity",
+                "holder",
+                "item_key",
+                "source",
+                "run_id",
+                "state",
+                "closed_at",
+                "closed_by",
+                "close_reason",
+            )
+        }
 
     def op_conflicts_page(self, st: Statement, p: dict[str, Any]) -> list[Row]:
-        rows = [dict(c) for seq, c in sorted(self.s.conflicts.items()) if seq > p["after"]]
+        rows = [r for r in self._conflicts_in(p, st) if r["seq"] > p["after"]]
+        return [self._conflict_row(r) for r in rows[: p["limit"]]]
+
+    def op_conflicts_by_seq(self, st: Statement, p: dict[str, Any]) -> list[Row]:
+        return [self._conflict_row(self.s.conflicts[s]) for s in p["seqs"] if s in self.s.conflicts]
+
+    def op_conflicts_of(self, st: Statement, p: dict[str, Any]) -> list[Row]:
+        ids = set(p["ids"])
         return [
-            {
-                k: r.get(k)
-                for k in (
-                    "seq",
-                    "at",
-                    "kind",
-                    "id_type",
-                    "value",
-                    "entity",
-                    "holder",
-                    "item_key",
-                    "source",
-                    "run_id",
-                )
-            }
-            for r in rows[: p["limit"]]
+            self._conflict_row(c)
+            for _, c in sorted(self.s.conflicts.items())
+            if c["entity"] in ids or c["holder"] in ids
         ]
+
+    def op_close_conflicts(self, st: Statement, p: dict[str, Any]) -> list[Row]:
+        n = 0
+        for row in p["rows"]:
+            c = self.s.conflicts.get(row["seq"])
+            if c is None:
+                continue
+            c.update(
+                state=row["state"],
+                closed_at=row["at"],
+                closed_by=row["actor"],
+                close_reason=row["reason"],
+            )
+            n += 1
+        return [{"n": n}]
 
     def op_create_relations(self, st: Statement, p: dict[str, Any]) -> list[Row]:
         type_ = re.search(r"\[r:(\w+)\]->\(b\)", st.text)

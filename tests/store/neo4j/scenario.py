@@ -17,8 +17,9 @@ from datetime import timedelta
 from typing import Any
 
 from graphsvc.ingest.engine import IngestEngine, IngestPolicy
+from graphsvc.ingest.stewardship import IdentityStewardship
 from graphsvc.model.batch import IngestBatch
-from graphsvc.model.records import ItemKind
+from graphsvc.model.records import ConflictState, ItemKind
 from graphsvc.model.vocabulary import VOCABULARY, Direction, EntityKind, RelationType, Status
 from graphsvc.store.base import EntityQuery, ItemRef, TraversalSpec
 from graphsvc.store.neo4j import store as store_module
@@ -195,6 +196,37 @@ async def _record() -> list[tuple[str, list[Statement | str]]]:
         await step(
             "dry run (rolls back)",
             lambda: engine.ingest(_batch("zq-cmdb", entities=[_ent(SVC, "zq-new")], dryRun=True)),
+        )
+        await step(
+            "ingest: a weak value another entity holds (identity conflict)",
+            lambda: engine.ingest(
+                _batch(
+                    "zq-nmap",
+                    entities=[
+                        {
+                            **_ent(CI, "zq-db3"),
+                            "identifiers": {"serial": "ZQ-S3", "fqdn": "zq.example.org"},
+                        }
+                    ],
+                )
+            ),
+        )
+        open_page = await step(
+            "identity conflicts, open ones",
+            lambda: store.identity_conflicts(first=10, state=ConflictState.OPEN),
+        )
+        steward = IdentityStewardship(store, engine.policy)
+        await step(
+            "dismiss an identity conflict",
+            lambda: steward.dismiss_conflict(open_page.items[0].seq, "zq-reason", actor="zq-admin"),
+        )
+        db1_now, db3 = await store.resolve(
+            [(EntityKind.CONFIGURATION_ITEM, "zq-db1"), (EntityKind.CONFIGURATION_ITEM, "zq-db3")]
+        )
+        assert db1_now is not None and db3 is not None
+        await step(
+            "merge two entities (admin)",
+            lambda: steward.merge_entities(db1_now, db3, actor="zq-admin"),
         )
         shop = (await store.resolve([(EntityKind.SERVICE, "zq-shop")]))[0]
         db1 = (await store.resolve([(EntityKind.CONFIGURATION_ITEM, "zq-db1")]))[0]
