@@ -14,7 +14,7 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["common_hard_cause", "critical_for", "strong_components"]
+__all__ = ["critical_for", "group_kills", "strong_components"]
 
 A = NDArray[Any]
 
@@ -134,13 +134,8 @@ def _critical_for(
     slot: A,
     slot_size: A,
     hard: A,
-    first_only: bool,
 ) -> A:
     """Return, per node, whether its failure alone makes ``target`` DOWN.
-
-    With ``first_only`` it stops at the first node other than ``target`` known
-    to be critical: the answer then flags ``target``, that node and whatever was
-    settled critical on the way (enough to say whether there is one).
 
     The edges are impact edges (``src`` fails -> ``dst`` is affected) with the
     meaning of :func:`graphsvc.analysis._kernel.propagate_down`: a ``hard`` edge
@@ -180,11 +175,6 @@ def _critical_for(
                 status[w] = 1
                 stack[top] = w
                 top += 1
-    if first_only:
-        for w in range(n):
-            if w != target and status[w] == 1:
-                settled: A = status == 1
-                return settled
     down = np.zeros(n, dtype=np.bool_)
     counter = np.zeros(slot_size.shape[0], dtype=np.int64)
     touched = np.empty(m, dtype=np.int64)
@@ -245,50 +235,224 @@ def _critical_for(
                         status[w] = 1
                         stack[top] = w
                         top += 1
-            if first_only:
-                break
     critical: A = status == 1
     return critical
 
 
-def _common_hard_cause(n: int, members: A, exclude: int, src: A, dst: A, effective: A) -> bool:
-    """Whether one node other than ``exclude`` takes every one of ``members`` down.
+def _ancestors_count_impl(
+    start: int,
+    mark: int,
+    seen: A,
+    count: A,
+    touched: A,
+    n_touched: int,
+    stack: A,
+    in_off: A,
+    in_edges: A,
+    src: A,
+    effective: A,
+    extra_head: A,
+    extra_next: A,
+    extra_src: A,
+) -> int:
+    """Add one to ``count`` of ``start`` and of every node with a path to it.
 
-    Sufficient, not necessary: it looks only at paths of ``effective`` edges
-    (impact edges whose source failing alone fails their target): a node with
-    such a path to every member (or that is a member and has one to the others)
-    fails them all. Linear in the edges per member.
+    Paths over ``effective`` edges and the extra edges (a linked list per
+    target: ``extra_head[u]``, ``extra_next[k]``, ``extra_src[k]``); ``seen``
+    holds ``mark`` for the nodes counted in this call. A node counted for the
+    first time (its count was 0) is appended to ``touched``; returns the new
+    length of ``touched``.
     """
+    seen[start] = mark
+    if count[start] == 0:
+        touched[n_touched] = start
+        n_touched += 1
+    count[start] += 1
+    stack[0] = start
+    top = 1
+    while top > 0:
+        top -= 1
+        u = stack[top]
+        for j in range(in_off[u], in_off[u + 1]):
+            e = in_edges[j]
+            w = src[e]
+            if effective[e] and seen[w] != mark:
+                seen[w] = mark
+                if count[w] == 0:
+                    touched[n_touched] = w
+                    n_touched += 1
+                count[w] += 1
+                stack[top] = w
+                top += 1
+        q = extra_head[u]
+        while q >= 0:
+            w = extra_src[q]
+            if seen[w] != mark:
+                seen[w] = mark
+                if count[w] == 0:
+                    touched[n_touched] = w
+                    n_touched += 1
+                count[w] += 1
+                stack[top] = w
+                top += 1
+            q = extra_next[q]
+    return n_touched
+
+
+_ancestors_count = _jit(_ancestors_count_impl)
+
+
+def _group_kills(
+    n: int,
+    src: A,
+    dst: A,
+    slot: A,
+    slot_size: A,
+    effective: A,
+    depth: A,
+) -> A:
+    """Return, per node, whether another node's failure alone makes it DOWN.
+
+    The edges are impact edges as in :func:`_critical_for`; ``depth`` orders
+    the nodes (the walk's depth: the dependents first). Write ``x => v`` when
+    ``v`` is in ``Down(x)``. Over *effective* edges (no redundancy group, or a
+    group of one) ``x => v`` whenever there is a path. A redundancy group of
+    ``u`` (a slot) with all its edges present is failed by ``x`` exactly when
+    ``x`` fails every member, i.e. when ``x`` is, or has a path to, every member
+    over the effective edges and the edges added so far: then ``x -> u`` is
+    added, from a few elements of that common set that every other element has
+    a path to (the set is closed under "has a path to"). Groups are visited
+    until a pass adds nothing. At that fixpoint ``x => v`` exactly when ``x``
+    has a path to ``v`` over effective and added edges: each edge is a true
+    implication, and, by induction on the propagation from ``x``, every node it
+    fails is reached. So a node has a single point of failure exactly when such
+    an edge enters it from another node. A group with an edge the walk did not
+    reach can never fail whole and is skipped.
+    """
+    m = src.shape[0]
     in_off, in_edges = _csr(n, dst)
-    count = np.zeros(n, dtype=np.int64)
+    n_slots = slot_size.shape[0]
+    present = np.zeros(n_slots, dtype=np.int64)
+    for e in range(m):
+        if slot[e] >= 0:
+            present[slot[e]] += 1
+    slot_key = np.where(slot >= 0, slot, n_slots)
+    slot_off, slot_edges = _csr(n_slots + 1, slot_key)
+    extra_head = np.full(n, -1, dtype=np.int64)
+    extra_next = np.empty(1024, dtype=np.int64)
+    extra_src = np.empty(1024, dtype=np.int64)
+    n_extra = 0
     seen = np.full(n, -1, dtype=np.int64)
+    count = np.zeros(n, dtype=np.int64)
+    covered = np.zeros(n, dtype=np.bool_)
     stack = np.empty(n, dtype=np.int64)
-    k = members.shape[0]
-    for i in range(k):
-        start = members[i]
-        if seen[start] == i:
-            continue
-        seen[start] = i
-        count[start] += 1
-        stack[0] = start
-        top = 1
-        while top > 0:
-            top -= 1
-            u = stack[top]
-            for j in range(in_off[u], in_off[u + 1]):
-                e = in_edges[j]
+    touched = np.empty(n, dtype=np.int64)
+    members = np.empty(max(m, 1), dtype=np.int64)
+    mark = 0
+    changed = True
+    while changed:
+        changed = False
+        for g in range(n_slots):
+            if present[g] != slot_size[g] or slot_size[g] <= 1:
+                continue
+            u = -1
+            k = 0
+            for j in range(slot_off[g], slot_off[g + 1]):
+                e = slot_edges[j]
+                u = dst[e]
                 w = src[e]
-                if effective[e] and seen[w] != i:
-                    seen[w] = i
-                    count[w] += 1
-                    stack[top] = w
-                    top += 1
-    for w in range(n):  # noqa: SIM110 - a plain loop compiles in numba's nopython mode
-        if count[w] == k and w != exclude:
-            return True
-    return False
+                dup = False
+                for i in range(k):
+                    if members[i] == w:
+                        dup = True
+                        break
+                if not dup:
+                    members[k] = w
+                    k += 1
+            n_touched = 0
+            for i in range(k):
+                mark += 1
+                n_touched = _ancestors_count(
+                    members[i],
+                    mark,
+                    seen,
+                    count,
+                    touched,
+                    n_touched,
+                    stack,
+                    in_off,
+                    in_edges,
+                    src,
+                    effective,
+                    extra_head,
+                    extra_next,
+                    extra_src,
+                )
+            common = touched[:n_touched][count[touched[:n_touched]] == k]
+            # generators: nearest the dependents first; each covers what has a path to it
+            common = common[np.argsort(depth[common], kind="mergesort")]
+            mark += 1
+            for x in common:
+                if covered[x] or x == u:
+                    continue
+                exists = False
+                q = extra_head[u]
+                while q >= 0:
+                    if extra_src[q] == x:
+                        exists = True
+                        break
+                    q = extra_next[q]
+                if not exists:
+                    if n_extra == extra_src.shape[0]:
+                        bigger_next = np.empty(2 * n_extra, dtype=np.int64)
+                        bigger_src = np.empty(2 * n_extra, dtype=np.int64)
+                        bigger_next[:n_extra] = extra_next[:n_extra]
+                        bigger_src[:n_extra] = extra_src[:n_extra]
+                        extra_next = bigger_next
+                        extra_src = bigger_src
+                    extra_src[n_extra] = x
+                    extra_next[n_extra] = extra_head[u]
+                    extra_head[u] = n_extra
+                    n_extra += 1
+                    changed = True
+                # what has a path to x (within the common set) is covered by x
+                covered[x] = True
+                stack[0] = x
+                top = 1
+                while top > 0:
+                    top -= 1
+                    y = stack[top]
+                    for j in range(in_off[y], in_off[y + 1]):
+                        e = in_edges[j]
+                        w = src[e]
+                        if effective[e] and not covered[w] and count[w] == k:
+                            covered[w] = True
+                            stack[top] = w
+                            top += 1
+                    q = extra_head[y]
+                    while q >= 0:
+                        w = extra_src[q]
+                        if not covered[w] and count[w] == k:
+                            covered[w] = True
+                            stack[top] = w
+                            top += 1
+                        q = extra_next[q]
+            for t in range(n_touched):
+                count[touched[t]] = 0
+                covered[touched[t]] = False
+    has = np.zeros(n, dtype=np.bool_)
+    for e in range(m):
+        if effective[e] and src[e] != dst[e]:
+            has[dst[e]] = True
+    for u in range(n):
+        q = extra_head[u]
+        while q >= 0:
+            if extra_src[q] != u:
+                has[u] = True
+            q = extra_next[q]
+    return has
 
 
 strong_components = cast("Callable[[int, A, A], A]", _jit(_strong_components))
-critical_for = cast("Callable[[int, int, A, A, A, A, A, A, bool], A]", _jit(_critical_for))
-common_hard_cause = cast("Callable[[int, A, int, A, A, A], bool]", _jit(_common_hard_cause))
+critical_for = cast("Callable[[int, int, A, A, A, A, A, A], A]", _jit(_critical_for))
+group_kills = cast("Callable[[int, A, A, A, A, A, A], A]", _jit(_group_kills))

@@ -36,7 +36,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from graphsvc.analysis._common import SVC_CI, as_ids, records
-from graphsvc.analysis._graph_kernels import common_hard_cause, critical_for
+from graphsvc.analysis._graph_kernels import critical_for, group_kills
 from graphsvc.analysis.impact import PathStep
 from graphsvc.deadline import check_deadline
 from graphsvc.errors import InvalidInput, NotFound
@@ -143,67 +143,37 @@ def critical_indexes(walk: Traversal) -> np.ndarray[tuple[int], np.dtype[np.bool
     if edges is None:
         return np.zeros(n, dtype=np.bool_)
     order = np.arange(n, dtype=np.int64)  # breadth-first: nearest the service first
-    flags = critical_for(
-        n, 0, order, edges.src, edges.dst, edges.slot, edges.slot_size, edges.hard, False
-    )
+    flags = critical_for(n, 0, order, edges.src, edges.dst, edges.slot, edges.slot_size, edges.hard)
     flags[0] = False
     return flags
 
 
 def have_single_points(walk: Traversal, starts: Sequence[int]) -> list[bool]:
-    """Whether each of some services has at least one single point of failure.
+    """Whether each of some entities has at least one single point of failure.
 
-    ``walk`` is one ``traverse`` along the dependency steps from all of them
-    with ``collect_edges``; ``starts`` are their indexes in it. Each service's
-    dependency closure lies inside the walk and every relation into a closure
-    entity is in it, so each answer is the one :func:`single_points_of_failure`
-    gives, decided with less work: a service with an effective direct
-    dependency (no redundancy group, or a group of one) has one at once; for
-    each redundancy group of a service, an entity with paths of such edges to
-    every member fails the whole group (:func:`common_hard_cause`); the others
-    are decided by the single-points kernel stopped at the first one found.
+    ``walk`` is one ``traverse`` along the dependency steps with
+    ``collect_edges`` (from these entities, or more); ``starts`` are their
+    indexes in it. Each one's dependency closure lies inside the walk, with
+    every relation into a closure entity, so each answer is the one
+    :func:`single_points_of_failure` gives: decided for all of them at once by
+    :func:`~graphsvc.analysis._graph_kernels.group_kills` (an entity has one
+    exactly when a dependency without redundancy, or an entity that fails a
+    whole redundancy group of it, exists), in time near-linear in the walk per
+    redundancy group instead of one propagation per candidate.
     """
-    n = len(walk)
     edges = _impact_edges(walk)
     if edges is None:
         return [False] * len(starts)
-    effective = edges.effective
-    order = np.arange(n, dtype=np.int64)
-    into = np.argsort(edges.dst, kind="stable")
-    bounds = np.searchsorted(edges.dst[into], np.arange(n + 1, dtype=np.int64))
-    answers = []
-    for service in starts:
-        check_deadline()
-        rows = into[bounds[service] : bounds[service + 1]]
-        rows = rows[edges.src[rows] != service]
-        if effective[rows].any():
-            answers.append(True)
-            continue
-        if rows.shape[0] == 0:
-            answers.append(False)
-            continue
-        found = False
-        for group in np.unique(edges.slot[rows]).tolist():
-            members = np.unique(edges.src[rows[edges.slot[rows] == group]])
-            if common_hard_cause(n, members, service, edges.src, edges.dst, effective):
-                found = True
-                break
-        if not found:
-            flags = critical_for(
-                n,
-                service,
-                order,
-                edges.src,
-                edges.dst,
-                edges.slot,
-                edges.slot_size,
-                edges.hard,
-                True,
-            )
-            flags[service] = False
-            found = bool(flags.any())
-        answers.append(found)
-    return answers
+    has = group_kills(
+        len(walk),
+        edges.src,
+        edges.dst,
+        edges.slot,
+        edges.slot_size,
+        edges.effective,
+        walk.depth.astype(np.int64),
+    )
+    return [bool(has[s]) for s in starts]
 
 
 async def single_points_of_failure(

@@ -42,7 +42,7 @@ STATUS = st.sampled_from([None, None, None, None, "stale", "retired"])
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     edges=st.lists(st.tuples(edge, st.sampled_from([None, "g1", "g1", "g2"]), STATUS), max_size=22),
