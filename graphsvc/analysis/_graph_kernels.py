@@ -322,6 +322,8 @@ def _group_kills(
     over the effective edges and the edges added so far: then ``x -> u`` is
     added, from a few elements of that common set that every other element has
     a path to (the set is closed under "has a path to"). Groups are visited
+    deepest first, then again, pass after pass, only those with a member at or
+    below a node that gained an edge (only their common sets can have grown),
     until a pass adds nothing. At that fixpoint ``x => v`` exactly when ``x``
     has a path to ``v`` over effective and added edges: each edge is a true
     implication, and, by induction on the propagation from ``x``, every node it
@@ -348,11 +350,22 @@ def _group_kills(
     stack = np.empty(n, dtype=np.int64)
     touched = np.empty(n, dtype=np.int64)
     members = np.empty(max(m, 1), dtype=np.int64)
+    stack_gain = np.empty(n, dtype=np.int64)
     mark = 0
-    changed = True
-    while changed:
-        changed = False
-        for g in range(n_slots):
+    # groups deepest first (a group's members lie below it: their kills come first),
+    # then again only those with a member below a node that gained an edge
+    slot_depth = np.zeros(n_slots, dtype=np.int64)
+    for e in range(m):
+        if slot[e] >= 0:
+            slot_depth[slot[e]] = depth[dst[e]]
+    todo = np.argsort(-slot_depth, kind="mergesort")
+    out_off, out_edges = _csr(n, src)
+    gained = np.zeros(n, dtype=np.bool_)
+    below = np.zeros(n, dtype=np.bool_)
+    while todo.shape[0] > 0:
+        n_gained = 0
+        for gi in range(todo.shape[0]):
+            g = todo[gi]
             if present[g] != slot_size[g] or slot_size[g] <= 1:
                 continue
             u = -1
@@ -414,7 +427,10 @@ def _group_kills(
                     extra_next[n_extra] = extra_head[u]
                     extra_head[u] = n_extra
                     n_extra += 1
-                    changed = True
+                    if not gained[u]:
+                        gained[u] = True
+                        stack_gain[n_gained] = u
+                        n_gained += 1
                 # what has a path to x (within the common set) is covered by x
                 covered[x] = True
                 stack[0] = x
@@ -440,6 +456,35 @@ def _group_kills(
             for t in range(n_touched):
                 count[touched[t]] = 0
                 covered[touched[t]] = False
+        # what lies below a node that gained an edge (its ancestor sets grew)
+        top = 0
+        for i in range(n_gained):
+            v = stack_gain[i]
+            gained[v] = False
+            if not below[v]:
+                below[v] = True
+                stack[top] = v
+                top += 1
+        n_below = 0
+        while top > 0:
+            top -= 1
+            v = stack[top]
+            touched[n_below] = v
+            n_below += 1
+            for j in range(out_off[v], out_off[v + 1]):
+                e = out_edges[j]
+                w = dst[e]
+                if not below[w]:  # every edge: an added edge x -> u follows a path of them
+                    below[w] = True
+                    stack[top] = w
+                    top += 1
+        again = np.zeros(n_slots, dtype=np.bool_)
+        for e in range(m):
+            if slot[e] >= 0 and below[src[e]]:
+                again[slot[e]] = True
+        for i in range(n_below):
+            below[touched[i]] = False
+        todo = todo[again[todo]]
     has = np.zeros(n, dtype=np.bool_)
     for e in range(m):
         if effective[e] and src[e] != dst[e]:

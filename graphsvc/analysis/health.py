@@ -48,7 +48,9 @@ above the second; weight):
   WARN > 0, FAIL > 25, weight 2. A service with a direct dependency outside
   any redundancy group (or in a group of one) has one: that dependency. The
   others with dependencies are decided exactly, together, on one walk of their
-  dependency closures (:func:`graphsvc.analysis.spof.have_single_points`).
+  dependency closures (:func:`graphsvc.analysis.spof.have_single_points`),
+  when that closure holds at most :data:`SPOF_BATCH_LIMIT` entities; above
+  it they are counted as ``undecided``, left out of the population.
   Which entities they are, with paths, is ``singlePointsOfFailure(id)`` in the
   API.
 
@@ -218,6 +220,9 @@ class HealthCheckResult:
         population: Items the check examined.
         failing: Items that fail it (the score uses ``failing / population``).
         entity_count: Entities listed for it (read them a page at a time).
+        undecided: Items the check left out of ``population`` because deciding
+            them would cost more than its bound (only ``singlePointsOfFailure``:
+            see :data:`SPOF_BATCH_LIMIT`); ``0`` otherwise.
         scopes: For ``staleShare``: every ``(source, scope)``, worst first.
         entity_ids: The listed entities' ids, ascending (not serialised).
         reason_bits: Per listed entity, a bit mask over ``reason_texts`` (not serialised).
@@ -237,6 +242,7 @@ class HealthCheckResult:
     population: int
     failing: int
     entity_count: int
+    undecided: int = 0
     scopes: tuple[StaleScope, ...] = ()
     entity_ids: Annotated[tuple[int, ...], Field(exclude=True)] = field(default=(), repr=False)
     reason_bits: Annotated[tuple[int, ...], Field(exclude=True)] = field(default=(), repr=False)
@@ -344,6 +350,7 @@ class _Evaluated:
     bits: I64
     texts: tuple[str, ...]
     scopes: tuple[StaleScope, ...] = ()
+    undecided: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -526,6 +533,17 @@ async def _dependency_cycles(f: _Facts, extra: _Extra) -> _Evaluated:
 CRITICAL_TIERS = frozenset({1, 2})
 """The service tiers whose single points of failure the health check counts."""
 
+SPOF_BATCH_LIMIT = 50_000
+"""Largest joint dependency closure (entities) of the services whose direct
+dependencies are all redundant that the health check decides.
+
+Those services are decided together by :func:`~graphsvc.analysis.spof.have_single_points`,
+whose cost grows with that closure times its redundancy groups (at 1,000,000
+entities: 1,446 such services, a 129,135-entity closure, 6,290 groups, about
+two minutes). Above the limit they are left undecided: counted in the check's
+``undecided``, out of its population and figure; ``singlePointsOfFailure(id)``
+still answers each of them exactly."""
+
 
 async def _single_points(f: _Facts, extra: _Extra) -> _Evaluated:
     store, as_of = extra.store, extra.as_of
@@ -557,6 +575,7 @@ async def _single_points(f: _Facts, extra: _Extra) -> _Evaluated:
     hard = np.unique(source[leaves & alone])
     grouped_only = np.setdiff1d(np.unique(source[leaves]), hard)
     deeper = np.zeros(0, dtype=np.int64)
+    undecided = 0
     if grouped_only.shape[0]:
         # one walk of their dependency closures together (they share most of it)
         walk = await store.traverse(
@@ -570,21 +589,27 @@ async def _single_points(f: _Facts, extra: _Extra) -> _Evaluated:
             )
         )
         check_deadline()
-        position = np.argsort(walk.entities, kind="stable")
-        starts = position[np.searchsorted(walk.entities[position], grouped_only)]
-        found = np.asarray(have_single_points(walk, starts.tolist()), dtype=np.bool_)
-        deeper = grouped_only[found]
+        if len(walk) <= SPOF_BATCH_LIMIT:
+            position = np.argsort(walk.entities, kind="stable")
+            starts = position[np.searchsorted(walk.entities[position], grouped_only)]
+            found = np.asarray(have_single_points(walk, starts.tolist()), dtype=np.bool_)
+            deeper = grouped_only[found]
+        else:
+            undecided = int(grouped_only.shape[0])
     ids = np.union1d(hard, deeper)
     bits = np.where(np.isin(ids, hard), 1, 2).astype(np.int64)
-    return _bits(
+    decided = int(services.shape[0]) - undecided
+    return _Evaluated(
+        _percent(int(ids.shape[0]), decided),
+        decided,
+        int(ids.shape[0]),
         ids,
         bits,
         (
             "a dependency without redundancy takes it down alone",
             "one entity takes down every member of one of its redundancy groups",
         ),
-        _percent(int(ids.shape[0]), int(services.shape[0])),
-        int(services.shape[0]),
+        undecided=undecided,
     )
 
 
@@ -916,6 +941,7 @@ async def health(
             population=e.population,
             failing=e.failing,
             entity_count=int(e.ids.shape[0]),
+            undecided=e.undecided,
             scopes=e.scopes,
             entity_ids=tuple(e.ids.tolist()),
             reason_bits=tuple(e.bits.tolist()),

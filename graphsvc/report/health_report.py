@@ -87,6 +87,11 @@ _PILL = {CheckResult.PASS: "ok", CheckResult.WARN: "risk", CheckResult.FAIL: "ba
 _VERDICT = {CheckResult.PASS: "READY", CheckResult.WARN: "AT_RISK", CheckResult.FAIL: "BLOCKED"}
 
 
+def _undecided(check: HealthCheckResult) -> str:
+    """`` (N not decided)`` when the check left items out (see ``HealthCheckResult``)."""
+    return f" ({check.undecided:,} not decided)" if check.undecided else ""
+
+
 def _figure(check: HealthCheckResult, value: float | None = None) -> str:
     v = check.figure if value is None else value
     text = f"{v:,.2f}".rstrip("0").rstrip(".")
@@ -218,7 +223,7 @@ def render_health_html(document: HealthDocument) -> str:
             f'<tr><td class="name">{esc(c.title)}<br><span class="muted">'
             f"{esc(c.description)}</span></td><td>{_pill(c.result)}</td>"
             f'<td class="num">{esc(_figure(c))}</td><td>{esc(_bounds(c))}</td>'
-            f'<td class="num">{c.failing:,} of {c.population:,}</td>'
+            f'<td class="num">{c.failing:,} of {c.population:,}{_undecided(c)}</td>'
             f'<td class="num">{c.weight}</td></tr>'
         )
     body += ["</tbody></table>", "</section>"]
@@ -327,7 +332,7 @@ def render_health_markdown(document: HealthDocument) -> str:
             c.result.value,
             md_text(_figure(c)),
             md_text(_bounds(c)),
-            f"{c.failing:,} of {c.population:,}",
+            f"{c.failing:,} of {c.population:,}{_undecided(c)}",
             str(c.weight),
         )
         for c in report.checks

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+import graphsvc.analysis.health as health_module
 from graphsvc.analysis.health import (
     CHECK_NAMES,
     CHECKS,
@@ -241,7 +242,7 @@ async def test_trend_has_thirty_points_computed_once(
 
 
 async def test_single_points_of_failure_check_agrees_with_the_analysis(
-    store: GraphStore, engine: IngestEngine
+    store: GraphStore, engine: IngestEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Tier-1/2 live services only; direct and deeper single points; groups that hold."""
     await load(
@@ -292,3 +293,8 @@ async def test_single_points_of_failure_check_agrees_with_the_analysis(
         assert found is not None
         points = await single_points_of_failure(store, found)
         assert bool(points.points) == (key in ("s-shared", "s-direct", "s-nested")), key
+    assert check.undecided == 0
+    # above the bound, the services with only redundant dependencies are left undecided
+    monkeypatch.setattr(health_module, "SPOF_BATCH_LIMIT", 2)
+    check = (await health(store)).check("singlePointsOfFailure")
+    assert (check.figure, check.population, check.failing, check.undecided) == (50.0, 2, 1, 3)
