@@ -68,7 +68,16 @@ async def measure(db: Path) -> dict[str, Any]:
         figures["health_cold"], report = await timed(lambda: health(store))
         figures["health_warm"], _ = await timed(lambda: health(store))
         figures["score"] = report.score
-        figures["checks"] = {c.name: [c.figure, c.result.value] for c in report.checks}
+        figures["checks"] = {
+            c.name: {
+                "figure": c.figure,
+                "result": c.result.value,
+                "failing": c.failing,
+                "population": c.population,
+                "undecided": c.undecided,
+            }
+            for c in report.checks
+        }
         stamp = int(time.time())
         batch = IngestBatch.model_validate(
             {
