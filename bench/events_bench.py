@@ -239,6 +239,16 @@ def arrivals(path: Path) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
 
 
+def busy_arrivals_span(items: list[dict[str, Any]], lo: int, hi: int) -> float:
+    """Seconds from the first to the last webhook arrival of events ``lo < seq <= hi``."""
+    times = [
+        a["arrived"]
+        for a in items
+        if a["via"] != "sse" and any(lo < seq <= hi for seq, _ in a["events"])
+    ]
+    return max(times) - min(times) if times else 0.0
+
+
 def wait_delivered(path: Path, vias: set[str], through: int, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -308,9 +318,12 @@ def latency(subscriptions: int, seconds: float, rate: float, load_batches: int) 
             start_seq = last_seq(port)
             busy_rate = throughput(port, "busy", load_batches, size)
             end_seq = last_seq(port)
+            loaded = time.monotonic()
             print(f"  {busy_rate:,.0f} entities/s", flush=True)
-            wait_delivered(record, vias, end_seq)
+            wait_delivered(record, vias, end_seq, timeout=900)
+            caught_up = time.monotonic() - loaded
             busy_arrivals = arrivals(record)
+            print(f"  every receiver had every event {caught_up:.1f} s after the load", flush=True)
 
             print(f"paced: {rate:g} single-entity batches/s for {seconds:g} s ...", flush=True)
             acked: dict[int, float] = {}
@@ -372,6 +385,10 @@ def latency(subscriptions: int, seconds: float, rate: float, load_batches: int) 
             "entities_per_s_with_subscriptions": busy_rate,
             "ratio_without_to_with": quiet_rate / busy_rate,
             "latency_from_commit_under_load": from_commit(busy_arrivals, start_seq, end_seq),
+            "events": end_seq - start_seq,
+            "caught_up_seconds_after_the_load": caught_up,
+            "delivered_events_per_s_per_subscription": (end_seq - start_seq)
+            / (busy_arrivals_span(busy_arrivals, start_seq, end_seq) or 1.0),
         },
         "paced": {
             "batches_per_s": rate,
@@ -402,7 +419,7 @@ def main() -> None:
     lat.add_argument("--subscriptions", type=int, default=10)
     lat.add_argument("--seconds", type=float, default=60)
     lat.add_argument("--rate", type=float, default=10)
-    lat.add_argument("--load-batches", type=int, default=200)
+    lat.add_argument("--load-batches", type=int, default=40)
     lat.add_argument("--out", type=Path)
     rec = sub.add_parser("receive")
     rec.add_argument("--port", type=int, required=True)
