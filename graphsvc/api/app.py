@@ -7,7 +7,8 @@ Routes: ``/graphql`` (GraphQL; GraphiQL only in development), ``/api/v1/…``
 (REST, see :mod:`graphsvc.api.rest`), ``/openapi.json``, and the operations
 endpoints ``/livez`` (the process answers; no dependency checked), ``/readyz``
 (the store can serve a read; 503 otherwise) and ``/metrics`` (Prometheus); ``/``,
-``/static/…`` and ``/docs`` (development only) from :mod:`graphsvc.api.pages`.
+``/static/…`` and ``/docs`` (development only) from :mod:`graphsvc.api.pages`; the
+explorer's pages (``/`` and below) from :mod:`graphsvc.api.explorer`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 import graphsvc
 from graphsvc.api.auth import Authenticator, choose_auth_mode
+from graphsvc.api.explorer import explorer_router
 from graphsvc.api.graphql.context import GraphContext
 from graphsvc.api.graphql.schema import build_schema
 from graphsvc.api.health_metrics import HealthGauges
@@ -346,6 +348,7 @@ def create_app(settings: Settings | None = None, *, webhook_clock: Clock | None 
     app.include_router(reports_router)
     app.include_router(webhooks_router)
     app.include_router(pages_router(development=development, title=app.title))
+    app.include_router(explorer_router(development=development))
 
     @app.get("/livez", include_in_schema=False)
     async def livez() -> dict[str, str]:

@@ -3,9 +3,9 @@
 Three pages, each loading only what graphsvc itself serves (PRODUCT.md 5: they
 work on a network without internet access):
 
-* ``/``: what graphsvc is, with links to its interfaces. No script at all, and
-  nothing about how this server is configured beyond whether GraphiQL and
-  ``/docs`` are on.
+* ``/`` is the explorer's home (:mod:`graphsvc.api.explorer`): its search box, and
+  in its footer what graphsvc is with links to its interfaces (nothing about how
+  this server is configured beyond whether GraphiQL and ``/docs`` are on).
 * GraphiQL at ``/graphql`` (development only; strawberry's router answers a
   browser's GET with :func:`graphiql_page`).
 * ``/docs``, the OpenAPI page (Swagger UI; development only).
@@ -59,7 +59,6 @@ __all__ = [
     "StaticFile",
     "docs_page",
     "graphiql_page",
-    "landing_page",
     "pages_router",
     "static_index",
 ]
@@ -272,103 +271,13 @@ def docs_page(request: Request, openapi_url: str, title: str) -> HTMLResponse:
     return HTMLResponse(body, headers=_policy(f"script-src 'self' {hashes}"))
 
 
-_LANDING_HTML = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>graphsvc</title>
-<link rel="icon" href="data:,">
-<style>
-  body {{ font: 16px/1.5 system-ui, sans-serif; max-width: 46rem; margin: 2rem auto;
-         padding: 0 1rem; color: #1d1d1f; }}
-  code {{ font-size: 0.9em; background: #f2f2f4; padding: 0.1em 0.3em; border-radius: 3px; }}
-  dt {{ font-weight: 600; margin-top: 0.8rem; }}
-  dd {{ margin-left: 1.2rem; }}
-  .off {{ color: #6e6e73; }}
-</style>
-</head>
-<body>
-<h1>graphsvc</h1>
-<p>A CMDB and dependency-graph service. It keeps one graph of projects, changes,
-services, configuration items and teams, fed by importer jobs from the tools people
-already run, and answers impact, ownership and consolidation-readiness questions.</p>
-
-<h2>Interfaces</h2>
-<dl>
-<dt>GraphQL: <code>/graphql</code></dt>
-<dd>Queries and mutations as <code>POST</code> with a JSON body
-<code>{{"query": "..."}}</code>; a server with tokens wants
-<code>Authorization: Bearer &lt;token&gt;</code>.
-{graphiql}</dd>
-<dt>REST: <code>/api/v1</code></dt>
-<dd>Ingest, runs, reads and reports, described by the OpenAPI document
-<a href="{root}/openapi.json"><code>/openapi.json</code></a>.
-{docs}</dd>
-<dt>Operations</dt>
-<dd><a href="{root}/livez"><code>/livez</code></a> (the process answers),
-<a href="{root}/readyz"><code>/readyz</code></a> (the store can serve a read),
-<a href="{root}/metrics"><code>/metrics</code></a> (Prometheus).</dd>
-</dl>
-
-<h2>Further reading</h2>
-<p>In graphsvc's source: <code>README.md</code> (running it, loading data, the
-GraphQL answers with examples, running it safely), <code>SECURITY.md</code> (what is
-promised and how it is tested), <code>DEVELOPERS.md</code> (how the code is laid
-out) and <code>schema/schema.graphql</code> (the GraphQL schema).</p>
-
-<p>Every page here, and every script and style it loads, is served by graphsvc
-itself: they work without internet access. It ships, unchanged, the browser code of
-GraphiQL 3.8.3 (MIT: <a href="{static}/vendor/graphiql-3.8.3/LICENSE">licence</a>)
-and its Explorer plugin 1.0.2
-(MIT: <a href="{static}/vendor/graphiql-plugin-explorer-1.0.2/LICENSE">licence</a>),
-React and React DOM 18.2.0
-(MIT: <a href="{static}/vendor/react-18.2.0/LICENSE">licence</a>,
-<a href="{static}/vendor/react-dom-18.2.0/LICENSE">licence</a>) and Swagger UI 5.36.0
-(Apache-2.0: <a href="{static}/vendor/swagger-ui-dist-5.36.0/LICENSE">licence</a>,
-<a href="{static}/vendor/swagger-ui-dist-5.36.0/NOTICE">notice</a>,
-<a href="{static}/vendor/swagger-ui-dist-5.36.0/swagger-ui-bundle.js.LICENSE.txt">bundled
-licences</a>).</p>
-</body>
-</html>
-"""
-
-_GRAPHIQL_ON = '<a href="{root}/graphql">GraphiQL</a>, to write and run queries in the browser.'
-_GRAPHIQL_OFF = (
-    '<span class="off">GraphiQL is not served here: it is on only when the server '
-    "runs in development mode.</span>"
-)
-_DOCS_ON = '<a href="{root}/docs">The OpenAPI page</a>, to read and try the REST API.'
-_DOCS_OFF = (
-    '<span class="off">The interactive OpenAPI page (<code>/docs</code>) is not served '
-    "here: it is on only when the server runs in development mode.</span>"
-)
-
-
-def landing_page(request: Request, *, development: bool) -> HTMLResponse:
-    """Return ``/``: what graphsvc is and where its interfaces are.
-
-    Says whether GraphiQL and ``/docs`` are served (``development``) and
-    nothing else about the server: no version, setting, path, store or host
-    (the request's ``Host`` header is not used). No script; the CSP allows none.
-    """
-    root = _root(request)
-    page = _LANDING_HTML.format(
-        root=root,
-        static=f"{root}{STATIC_PREFIX}",
-        graphiql=(_GRAPHIQL_ON if development else _GRAPHIQL_OFF).format(root=root),
-        docs=(_DOCS_ON if development else _DOCS_OFF).format(root=root),
-    )
-    return HTMLResponse(page, headers=_policy("script-src 'none'"))
-
-
 def pages_router(
     *, development: bool, title: str = "graphsvc", openapi_url: str = "/openapi.json"
 ) -> APIRouter:
-    """Return the routes of ``/``, ``/static/<name>`` and, in development, ``/docs``.
+    """Return the routes of ``/static/<name>`` and, in development, ``/docs``.
 
     Args:
-        development: Whether ``/docs`` is served and ``/`` links GraphiQL and ``/docs``.
+        development: Whether ``/docs`` is served.
         title: The API's title, shown by ``/docs``.
         openapi_url: Where the app serves its OpenAPI document (``/docs`` loads it).
 
@@ -377,10 +286,6 @@ def pages_router(
     authenticated as usual).
     """
     router = APIRouter(include_in_schema=False)
-
-    @router.api_route("/", methods=["GET", "HEAD"])
-    async def landing(request: Request) -> HTMLResponse:
-        return landing_page(request, development=development)
 
     @router.api_route(STATIC_PREFIX + "/{name:path}", methods=["GET", "HEAD"])
     async def static_file(name: str, request: Request) -> Response:
