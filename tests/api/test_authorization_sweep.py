@@ -375,3 +375,32 @@ def test_token_digests_are_compared_in_constant_time(
     raw = store.path.read_bytes()
     assert secret not in raw and plaintext.encode() not in raw
     store.close()
+
+
+PAGES = [
+    "/search?q=check",
+    "/entity/Service/checkout",
+    "/impact?ref=Service/checkout",
+    "/health",
+]
+"""The explorer's pages that show graph data (``/`` and ``/sign-in`` show none)."""
+
+
+async def test_every_explorer_page_needs_a_session_or_a_read_token(
+    guarded: tuple[Api, Tokens],
+) -> None:
+    api, tok = guarded
+    for path in PAGES:
+        r = await api.client.get(path)
+        assert r.status_code == 303 and r.headers["location"].startswith("/sign-in?next="), path
+        forged = await api.client.get(path, cookies={"gsv_session": "forged-session-id"})
+        assert forged.status_code == 303, path
+        for token in ("gsv_forged_secret", tok.revoked, tok.expired):
+            r = await api.client.get(path, headers=bearer(token))
+            assert r.status_code == 401 and "checkout" not in r.text, (path, token)
+        for scope in (Scope.READ, Scope.WRITE, Scope.ADMIN):
+            r = await api.client.get(path, headers=bearer(tok.of(scope)))
+            assert r.status_code == 200, (path, scope, r.text[-300:])
+    for path in ("/", "/sign-in"):
+        r = await api.client.get(path)
+        assert r.status_code == 200 and "checkout" not in r.text, path
