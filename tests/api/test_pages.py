@@ -436,9 +436,7 @@ async def test_landing_page_says_what_graphsvc_is_and_links_what_answers(
         answer = await dev.get(link, headers=HTML)
         assert answer.status_code == 200, (link, answer.status_code)
     # the explorer's home loads one script, htmx, from this server (docs/explorer.md)
-    assert re.findall(r"<script[^>]*>", r.text) == [
-        f'<script src="/static/{HTMX}" defer>'
-    ]
+    assert re.findall(r"<script[^>]*>", r.text) == [f'<script src="/static/{HTMX}" defer>']
     assert "script-src 'self';" in r.headers["content-security-policy"]
     assert 'action="/search"' in r.text
 
