@@ -63,18 +63,19 @@ system-deps:
 	fi
 
 ## unit: the test suite as two pytest processes side by side, one per core: the cases on
-## the real Neo4j 5 (mostly waiting on the server) and all the others; the Neo4j half's
-## output is printed when both are done; fails when either fails
+## the real Neo4j 5 (mostly waiting on the server) with the slow ones (tests/conftest.py
+## SLOW_MODULES), and all the others; the first half's output is printed when both are
+## done; fails when either fails
 unit: install system-deps
 	@tmp=$$(mktemp -d); \
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m neo4j --durations=10 \
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "neo4j or slow" --durations=10 \
 		--basetemp="$$tmp/neo4j" > "$$tmp/neo4j.log" 2>&1 & neo4j_pid=$$!; \
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not neo4j" --durations=15 \
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not neo4j and not slow" --durations=15 \
 		--basetemp="$$tmp/main"; main=$$?; \
 	wait $$neo4j_pid; neo4j=$$?; \
-	echo "================ the cases on Neo4j (pytest -m neo4j) ================"; \
+	echo "======== the cases on Neo4j and the slow ones (pytest -m 'neo4j or slow') ========"; \
 	cat "$$tmp/neo4j.log"; rm -rf "$$tmp"; \
-	echo "not neo4j: exit $$main; neo4j: exit $$neo4j"; \
+	echo "the others: exit $$main; Neo4j and slow: exit $$neo4j"; \
 	test $$main -eq 0 && test $$neo4j -eq 0
 
 ## test: everything CI checks: lint, types, layering, schema drift, the test suite

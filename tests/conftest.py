@@ -215,8 +215,28 @@ _neo4j_cases: set[str] = set()
 _skipped_neo4j: list[str] = []
 
 
+SLOW_MODULES = frozenset(
+    {
+        "tests/analysis/test_spof_property.py",
+        "tests/cli/test_demo_reset.py",
+        "tests/cli/test_graph_health_cli.py",
+        "tests/cli/test_import_remote.py",
+        "tests/fuzz/test_identity_machine.py",
+        "tests/fuzz/test_rest_fuzz.py",
+        "tests/store/test_crash_trials.py",
+    }
+)
+"""Modules whose cases take seconds each: marked ``slow``, so that ``make unit`` runs them
+in the process of the Neo4j cases (``-m "neo4j or slow"``) and the two halves take
+about as long."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by mark
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Note the cases that need the real Neo4j (the ``neo4j`` mark)."""
+    """Mark the cases of :data:`SLOW_MODULES`; note those that need the real Neo4j."""
+    for item in items:
+        if item.path.relative_to(ROOT).as_posix() in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
     _neo4j_cases.update(i.nodeid for i in items if i.get_closest_marker("neo4j") is not None)
 
 
