@@ -218,11 +218,8 @@ _skipped_neo4j: list[str] = []
 SLOW_MODULES = frozenset(
     {
         "tests/analysis/test_spof_property.py",
-        "tests/cli/test_demo_reset.py",
-        "tests/cli/test_graph_health_cli.py",
         "tests/cli/test_import_remote.py",
         "tests/fuzz/test_identity_machine.py",
-        "tests/fuzz/test_rest_fuzz.py",
         "tests/store/test_crash_trials.py",
     }
 )
