@@ -8,11 +8,13 @@ completion of its answer, REST reads, ingest) runs in :class:`WorkerLoops`: a
 few threads, each running an event loop of its own, so the async store port and
 the analyses run there unchanged, and a worker interleaves many light requests
 at their awaits. A request goes to the worker with the fewest requests in flight
-among those whose loop is turning: each loop beats every 5 ms, and one that has
-not beaten for 25 ms is held by a computation (a heavy query), so new work goes
-elsewhere and work sent there that has not started yet is taken back and sent
-to another worker. Requests that were already running on that loop wait for the
-computation to reach an await or its deadline. The GIL still lets only one
+among those whose loop is turning. A loop turns when it waits for events or has
+come back from that wait within the last 25 ms (its selector notes both, so an
+idle loop costs nothing: no timer wakes it); one that has not come back for 25 ms
+is held by a computation (a heavy query), so new work goes elsewhere and work
+sent there that has not started yet is taken back and sent to another worker.
+Requests that were already running on that loop wait for the computation to
+reach an await or its deadline. The GIL still lets only one
 thread run Python at a time, but a thread that computes gives it up every
 switch interval (the server sets 1 ms), so the server's loop and the other
 workers keep answering. Few workers share the GIL with fewer hand-overs (more
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import selectors
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -43,37 +46,57 @@ __all__ = ["WorkerLoops"]
 T = TypeVar("T")
 
 
-HEARTBEAT = 0.005
-"""Seconds between two beats of a worker loop that is free to turn."""
 STALE_AFTER = 0.025
-"""A worker whose loop has not beaten for this long is held by a computation: no new
-work goes there, and work sent there that has not started is taken back."""
+"""A worker whose loop has not come back to its selector for this long is held by a
+computation: no new work goes there, and work sent there that has not started is
+taken back."""
+
+
+class _NotingSelector(selectors.DefaultSelector):
+    """The platform's default selector, noting when its loop waits and comes back.
+
+    An event loop calls :meth:`select` once per turn (with no timeout when work is
+    ready): a loop that has not come back from it for a while, and is not
+    waiting in it, is running one long callback. Other threads read the two
+    notes without a lock: each is a single attribute written by the loop's thread.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = False
+        self.back_at = time.monotonic()
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        """Wait for events as the default selector does, noting the wait."""
+        self.waiting = True
+        try:
+            ready: list[tuple[selectors.SelectorKey, int]] = super().select(timeout)
+        finally:
+            self.back_at = time.monotonic()
+            self.waiting = False
+        return ready
 
 
 class _Worker:
     def __init__(self, name: str) -> None:
-        self.loop = asyncio.new_event_loop()
+        self.selector = _NotingSelector()
+        self.loop = asyncio.SelectorEventLoop(self.selector)
         self.in_flight = 0  # handed to this worker and not answered (counted on the caller's loop)
         self.running = 0  # tasks alive on this worker's loop (counted on that loop)
-        self.beat = time.monotonic()
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
-        self.loop.call_soon(self._heartbeat)
         try:
             self.loop.run_forever()
         finally:
             self.loop.close()
 
-    def _heartbeat(self) -> None:
-        self.beat = time.monotonic()
-        self.loop.call_later(HEARTBEAT, self._heartbeat)
-
     def stale(self, now: float) -> bool:
         """Whether this worker's loop is held by a computation right now."""
-        return now - self.beat > STALE_AFTER
+        selector = self.selector
+        return not selector.waiting and now - selector.back_at > STALE_AFTER
 
 
 class _Job:
