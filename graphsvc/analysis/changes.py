@@ -54,7 +54,15 @@ from graphsvc.model.records import EntityRecord
 from graphsvc.model.vocabulary import VOCABULARY, Direction, EntityKind, RelationType, Status
 from graphsvc.store.base import EntityQuery, GraphStore, TraversalSpec
 
-__all__ = ["ChangeImpact", "Conflict", "ConflictKind", "RiskFactor", "change_impact"]
+__all__ = [
+    "ChangeConflicts",
+    "ChangeImpact",
+    "Conflict",
+    "ConflictKind",
+    "RiskFactor",
+    "change_conflicts",
+    "change_impact",
+]
 
 SHOWN = 50
 """At most this many entities are named on one conflict (the explanation gives the total)."""
@@ -260,17 +268,94 @@ async def change_impact(
     answer = run.answer
     impact_set = np.sort(run.walk.entities.astype(np.int64))
 
+    found = await _find_conflicts(store, change, start, impact_set, window, as_of)
+    want: set[int] = set(start) | found.named()
+    want.update(assignees)
+    want.update(task_ids)
+    named = await _named_services(store, run, as_of)
+    for ids_ in named.values():
+        want.update(ids_[:NAMED])
+    recs = await records(store, want, as_of)
+    start_recs = tuple(sorted((recs[i] for i in start if i in recs), key=lambda r: r.key))
+    assigned = tuple(
+        sorted(
+            (recs[i] for i in assignees if i in recs),
+            key=lambda r: (r.kind is not EntityKind.TEAM, r.key),
+        )
+    )
+    unlinked = _unlinked_ci(change, start_recs)
+    unlinked_entity = await _entity_named(store, unlinked, as_of) if unlinked else None
+
+    conflicts = _conflict_list(found, recs, window)
+    examples = {name: [recs[i] for i in ids_ if i in recs] for name, ids_ in named.items()}
+    counts = {name: len(ids_) for name, ids_ in named.items()}
+    factors = _risk(change, answer, conflicts, window, _Named(examples, counts))
+    moment = as_of or now or datetime.now(UTC)
+    factors.append(await _assignee_load(store, window, assigned, as_of, moment))
+    score = min(100, sum(f.points for f in factors))
+    return ChangeImpact(
+        change,
+        start_recs,
+        answer,
+        tuple(conflicts),
+        score,
+        tuple(factors),
+        window,
+        assigned,
+        unlinked,
+        unlinked_entity,
+        tuple(sorted((recs[i] for i in task_ids if i in recs), key=lambda r: r.key)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _FoundConflicts:
+    """The conflicts of a change as ids, before their entities are read.
+
+    Attributes:
+        collisions: Other change id and the impact-set entities both affect (sorted).
+        blackouts: Blackout window id and the impact-set entities it applies to (sorted).
+        outside: Modified entity id, the maintenance window named, and all its windows.
+        others: The record of every other change and window named above.
+    """
+
+    collisions: list[tuple[int, list[int]]]
+    blackouts: list[tuple[int, list[int]]]
+    outside: list[tuple[int, int, list[int]]]
+    others: dict[int, EntityRecord]
+
+    def named(self) -> set[int]:
+        """Return the ids of the entities the conflicts name (at most :data:`SHOWN` each)."""
+        ids: set[int] = set()
+        for _, ents in self.collisions + self.blackouts:
+            ids.update(ents[:SHOWN])
+        ids.update(e for e, _, _ in self.outside)
+        return ids
+
+
+async def _find_conflicts(
+    store: GraphStore,
+    change: EntityRecord,
+    start: Sequence[int],
+    impact_set: np.ndarray,
+    window: Interval | None,
+    as_of: datetime | None,
+) -> _FoundConflicts:
+    """Find the COLLISION, BLACKOUT and OUTSIDE_MAINTENANCE conflicts of a change.
+
+    ``start`` is what the change modifies and ``impact_set`` (sorted ids) the
+    start set plus its impact; the rules are those of :func:`change_impact`.
+    """
     collisions: list[tuple[int, list[int]]] = []
     blackouts: list[tuple[int, list[int]]] = []
     outside: list[tuple[int, int, list[int]]] = []  # entity, shown window, its windows
-    want: set[int] = set(start)
     others: dict[int, EntityRecord] = {}
     if window is not None and impact_set.shape[0]:
         closure = await store.traverse(
             TraversalSpec(as_ids(impact_set), VOCABULARY.dependency_steps, as_of=as_of)
         )
         mod_by = await store.neighbours(as_ids(closure.entities), MODIFIED_BY, as_of=as_of)
-        candidates = await records(store, set(as_ids(mod_by.entity)) - {cid}, as_of)
+        candidates = await records(store, set(as_ids(mod_by.entity)) - {change.id}, as_of)
         overlapping = sorted(
             c
             for c, r in candidates.items()
@@ -305,8 +390,8 @@ async def change_impact(
             start_set = set(start)
             maint: dict[int, list[int]] = defaultdict(list)
             for w, ents in applies.items():
-                found = win_recs.get(w)
-                if found is None or found.attributes.get("windowType") != "maintenance":
+                held = win_recs.get(w)
+                if held is None or held.attributes.get("windowType") != "maintenance":
                     continue
                 for e in ents:
                     if e in start_set:
@@ -320,27 +405,20 @@ async def change_impact(
                 shown = _closest(window, intervals)
                 outside.append((e, shown, sorted(ws)))
                 others[shown] = win_recs[shown]
-    for _, ents in collisions + blackouts:
-        want.update(ents[:SHOWN])
-    for e, _, _ in outside:
-        want.add(e)
-    want.update(assignees)
-    want.update(task_ids)
-    named = await _named_services(store, run, as_of)
-    for ids_ in named.values():
-        want.update(ids_[:NAMED])
-    recs = await records(store, want, as_of)
-    start_recs = tuple(sorted((recs[i] for i in start if i in recs), key=lambda r: r.key))
-    assigned = tuple(
-        sorted(
-            (recs[i] for i in assignees if i in recs),
-            key=lambda r: (r.kind is not EntityKind.TEAM, r.key),
-        )
-    )
-    unlinked = _unlinked_ci(change, start_recs)
-    unlinked_entity = await _entity_named(store, unlinked, as_of) if unlinked else None
+    return _FoundConflicts(collisions, blackouts, outside, others)
 
+
+def _conflict_list(
+    found: _FoundConflicts, recs: dict[int, EntityRecord], window: Interval | None
+) -> list[Conflict]:
+    """Turn found conflicts into :class:`Conflict` answers (``recs``: the named entities)."""
     conflicts: list[Conflict] = []
+    collisions, blackouts, outside, others = (
+        found.collisions,
+        found.blackouts,
+        found.outside,
+        found.others,
+    )
     for c, ents in collisions:
         other = others[c]
         ow = change_window(other)
@@ -394,25 +472,54 @@ async def change_impact(
                 1,
             )
         )
-    examples = {name: [recs[i] for i in ids_ if i in recs] for name, ids_ in named.items()}
-    counts = {name: len(ids_) for name, ids_ in named.items()}
-    factors = _risk(change, answer, conflicts, window, _Named(examples, counts))
-    moment = as_of or now or datetime.now(UTC)
-    factors.append(await _assignee_load(store, window, assigned, as_of, moment))
-    score = min(100, sum(f.points for f in factors))
-    return ChangeImpact(
-        change,
-        start_recs,
-        answer,
-        tuple(conflicts),
-        score,
-        tuple(factors),
-        window,
-        assigned,
-        unlinked,
-        unlinked_entity,
-        tuple(sorted((recs[i] for i in task_ids if i in recs), key=lambda r: r.key)),
+    return conflicts
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeConflicts:
+    """The answer of :func:`change_conflicts`.
+
+    Attributes:
+        change: The change.
+        window: Its planned window, if it has one.
+        impact_set: How many entities its impact set holds (start set included).
+        conflicts: COLLISIONs, then BLACKOUTs, then OUTSIDE_MAINTENANCE, exactly
+            as :func:`change_impact` answers them.
+    """
+
+    change: EntityRecord
+    window: Interval | None
+    impact_set: int
+    conflicts: tuple[Conflict, ...]
+
+
+async def change_conflicts(
+    store: GraphStore, change: EntityRecord, *, as_of: datetime | None = None
+) -> ChangeConflicts:
+    """Return the conflicts of ``change`` only: :func:`change_impact`'s, without the rest.
+
+    The same rules and the same code as :func:`change_impact` (which calls the
+    same finder), without the impact's aggregates, paths, redundancy, risk and
+    assignee load: one walk of the impact steps from what the change modifies,
+    then the conflict checks. For views that list many changes (the change
+    calendar).
+
+    Args:
+        store: The store.
+        change: The change's record (as of ``as_of``).
+        as_of: Answer from the graph as it was then.
+    """
+    window = change_window(change)
+    hop = await store.neighbours([change.id], MODIFIES, as_of=as_of)
+    start = sorted(set(as_ids(hop.entity)))
+    walk = await store.traverse(
+        TraversalSpec(start, VOCABULARY.impact_steps, as_of=as_of, include_stale=True)
     )
+    impact_set = np.sort(walk.entities.astype(np.int64))
+    found = await _find_conflicts(store, change, start, impact_set, window, as_of)
+    recs = await records(store, found.named(), as_of)
+    conflicts = _conflict_list(found, recs, window)
+    return ChangeConflicts(change, window, int(impact_set.shape[0]), tuple(conflicts))
 
 
 async def _assignee_load(

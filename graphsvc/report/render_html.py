@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from html import escape
 
+from graphsvc.analysis.changes import ConflictKind
 from graphsvc.analysis.impact import ImpactState
 from graphsvc.model.vocabulary import VOCABULARY, EntityKind
 from graphsvc.report.diagram import RenderedDiagram
@@ -59,7 +61,13 @@ from graphsvc.report.wording import (
 CONFLICT_ENTITIES_SHOWN = 20
 """A conflict names at most this many of its entities (the JSON format holds up to 50)."""
 
-__all__ = ["OPEN_ROWS", "render_html"]
+__all__ = ["OPEN_ROWS", "EntityLink", "render_html", "render_html_body"]
+
+EntityLink = Callable[[EntityRef], "str | None"]
+"""Where an entity the report names links to (``None``: not linked).
+
+The standalone report links nothing; the explorer's change page passes one that
+points at its own pages."""
 
 OPEN_ROWS = 200
 """Groups with more rows than this start folded."""
@@ -590,21 +598,31 @@ def _cols(*percent: int) -> str:
     return "<colgroup>" + "".join(f'<col style="width:{p}%">' for p in percent) + "</colgroup>"
 
 
-def _key(ref: EntityRef) -> str:
-    return f'<span class="k">{_e(ref.key)}</span>'
+def _no_link(ref: EntityRef) -> str | None:  # noqa: ARG001 - the standalone report links nothing
+    return None
 
 
-def _ref(ref: EntityRef, *, kind: bool = True) -> str:
+def _a(inner: str, ref: EntityRef, link: EntityLink) -> str:
+    """``inner`` as a link to ``ref`` when ``link`` gives one, else unchanged."""
+    href = link(ref)
+    return inner if href is None else f'<a href="{_e(href)}">{inner}</a>'
+
+
+def _key(ref: EntityRef, link: EntityLink = _no_link) -> str:
+    return _a(f'<span class="k">{_e(ref.key)}</span>', ref, link)
+
+
+def _ref(ref: EntityRef, *, kind: bool = True, link: EntityLink = _no_link) -> str:
     """``Service billing (Patient Billing)``, escaped."""
     head = f'<span class="muted">{_e(KIND_SHORT[ref.kind])}</span> ' if kind else ""
     name = f" ({_e(ref.name)})" if ref.name and ref.name != ref.key else ""
-    return f"{head}{_key(ref)}{name}"
+    return f"{head}{_key(ref, link)}{name}"
 
 
-def _refs(refs: list[EntityRef], total: int | None = None) -> str:
+def _refs(refs: list[EntityRef], total: int | None = None, link: EntityLink = _no_link) -> str:
     if not refs:
         return '<span class="muted">none</span>'
-    shown = ", ".join(_ref(r) for r in refs)
+    shown = ", ".join(_ref(r, link=link) for r in refs)
     more = (total or len(refs)) - len(refs)
     return shown + (f" and {more:,} more" if more > 0 else "")
 
@@ -614,19 +632,45 @@ def _state(state: ImpactState) -> str:
     return f'<span class="st {css}">{state.value}</span>'
 
 
-def _segments(parts: list[Segment]) -> str:
-    return "".join(
-        f'<span class="k">{_e(text)}</span>' if is_key else _e(text) for text, is_key in parts
-    )
+def _segments(
+    parts: list[Segment], named: dict[str, EntityRef] | None = None, link: EntityLink = _no_link
+) -> str:
+    """Segments as HTML; a key that ``named`` maps to one entity is linked."""
+    out = []
+    for text, is_key in parts:
+        ref = named.get(text) if named and is_key else None
+        if ref is not None:
+            out.append(_key(ref, link))
+        else:
+            out.append(f'<span class="k">{_e(text)}</span>' if is_key else _e(text))
+    return "".join(out)
 
 
 def _why(
-    entity: EntityRef, state: ImpactState, depth: int, kept_up_by: list[RedundancyItem]
+    entity: EntityRef,
+    state: ImpactState,
+    depth: int,
+    kept_up_by: list[RedundancyItem],
+    link: EntityLink = _no_link,
 ) -> str:
     """What keeps a DEGRADED entity up, or why it is DOWN; one line per reason."""
     lines = state_reason(entity, state, depth, kept_up_by)
     css = "why muted" if state is ImpactState.DOWN else "why"
-    return f'<div class="{css}">' + "<br>".join(_segments(line) for line in lines) + "</div>"
+    named: dict[str, EntityRef] = {}
+    if link is not _no_link:
+        refs = [r for i in kept_up_by for r in (i.holder, *i.failed)]
+        refs += [s.entity for i in kept_up_by for s in i.survivors]
+        kinds: dict[str, set[EntityKind]] = defaultdict(set)
+        for r in refs:
+            kinds[r.key].add(r.kind)
+            named[r.key] = r
+        # a key two kinds share is not linked: the text cannot tell them apart
+        named = {k: r for k, r in named.items() if len(kinds[k]) == 1}
+    return (
+        f'<div class="{css}">'
+        + "<br>".join(_segments(line, named, link) for line in lines)
+        + "</div>"
+    )
 
 
 def _contacts(contacts: list[Contact]) -> list[str]:
@@ -639,29 +683,34 @@ def _contacts(contacts: list[Contact]) -> list[str]:
     return out
 
 
-def _change_task(t: ChangeTask) -> str:
+def _change_task(t: ChangeTask, link: EntityLink = _no_link) -> str:
     """A task the change carries out: the task, its status, due date and effort."""
     facts = [t.status or "status not stated"]
     if t.due is not None:
         facts.append(f"due {t.due.date().isoformat()}")
     if t.effort_hours is not None:
         facts.append(f"{t.effort_hours:g} h")
-    return f'{_ref(t.task)} <span class="muted">· {_e(", ".join(facts))}</span>'
+    return f'{_ref(t.task, link=link)} <span class="muted">· {_e(", ".join(facts))}</span>'
 
 
-def _assignee(a: Assignee) -> str:
-    head = _ref(a.assignee) + _status_tag(a.status)
+def _name(ref: EntityRef, link: EntityLink) -> str:
+    """The entity's display name, escaped, linked when ``link`` gives a link."""
+    return _a(_e(ref.name), ref, link)
+
+
+def _assignee(a: Assignee, link: EntityLink = _no_link) -> str:
+    head = _ref(a.assignee, link=link) + _status_tag(a.status)
     if a.role:
         head += f' <span class="muted">· {_e(a.role)}</span>'
     parts = [head, *_contacts(a.contacts)]
     if a.members:
-        names = ", ".join(_e(m.person.name) for m in a.members)
+        names = ", ".join(_name(m.person, link) for m in a.members)
         more = a.member_count - len(a.members)
         parts.append(
             f'<span class="muted">members</span> {names}' + (f" and {more:,} more" if more else "")
         )
     elif a.assignee.kind is EntityKind.TEAM:
-        escalate = ", ".join(_key(p) for p in a.escalate_to)
+        escalate = ", ".join(_key(p, link) for p in a.escalate_to)
         parts.append(
             '<span class="tag warn">no members</span>'
             + (f' <span class="muted">escalate to</span> {escalate}' if escalate else "")
@@ -671,14 +720,14 @@ def _assignee(a: Assignee) -> str:
     return "<li>" + "<br>".join(parts) + "</li>"
 
 
-def _path(path: list[PathStepItem], end: EntityRef) -> str:
+def _path(path: list[PathStepItem], end: EntityRef, link: EntityLink = _no_link) -> str:
     if not path:
         return '<span class="muted">modified by this change</span>'
     parts = []
     for ref, phrase in walk(path, end):
         if phrase is not None:
             parts.append(f'<span class="hop">{_e(phrase)} →</span>')
-        parts.append(_key(ref))
+        parts.append(_key(ref, link))
     return " ".join(parts)
 
 
@@ -708,20 +757,42 @@ def render_html(report: ChangeReport, diagram: RenderedDiagram | None) -> str:
         "</head>",
         "<body>",
         "<main>",
+        render_html_body(report, diagram),
+        "</main>",
+        "</body>",
+        "</html>",
+        "",
     ]
-    out += _summary(report)
-    out += _conflicts(report)
-    out += _diagram(diagram, report)
-    out += _services(report)
-    out += _teams(report)
-    out += _projects(report)
-    out += _entities(report)
-    out += _footer(report)
-    out += ["</main>", "</body>", "</html>", ""]
     return "\n".join(out)
 
 
-def _summary(report: ChangeReport) -> list[str]:
+def render_html_body(
+    report: ChangeReport, diagram: RenderedDiagram | None, *, link: EntityLink = _no_link
+) -> str:
+    """Return the report's content: what :func:`render_html` puts inside ``<main>``.
+
+    The explorer's change page shows this fragment in its own layout (the same
+    stylesheet, :data:`CSS`).
+
+    Args:
+        report: The report.
+        diagram: The rendered diagram (as for :func:`render_html`).
+        link: Where each entity the report names links to; by default nothing
+            is linked (the standalone report's output).
+    """
+    out: list[str] = []
+    out += _summary(report, link)
+    out += _conflicts(report, link)
+    out += _diagram(diagram, report)
+    out += _services(report, link)
+    out += _teams(report, link)
+    out += _projects(report, link)
+    out += _entities(report, link)
+    out += _footer(report)
+    return "\n".join(out)
+
+
+def _summary(report: ChangeReport, link: EntityLink = _no_link) -> list[str]:
     info = report.change
     change = info.change
     summary = report.summary
@@ -766,7 +837,7 @@ def _summary(report: ChangeReport) -> list[str]:
     fact("Requested by", _e(info.requested_by) if info.requested_by else not_stated)
     fact(
         "Assigned to",
-        f'<ul class="plain">{"".join(_assignee(a) for a in info.assigned_to)}</ul>'
+        f'<ul class="plain">{"".join(_assignee(a, link) for a in info.assigned_to)}</ul>'
         if info.assigned_to
         else not_stated,
     )
@@ -780,7 +851,9 @@ def _summary(report: ChangeReport) -> list[str]:
     if info.tasks:
         fact(
             "Carries out",
-            f'<ul class="plain">{"".join(f"<li>{_change_task(t)}</li>" for t in info.tasks)}</ul>',
+            '<ul class="plain">'
+            + "".join(f"<li>{_change_task(t, link)}</li>" for t in info.tasks)
+            + "</ul>",
         )
     if info.configuration_item:
         fact(
@@ -789,7 +862,7 @@ def _summary(report: ChangeReport) -> list[str]:
         )
     fact(
         "Modifies",
-        _refs(report.start_set[:8], len(report.start_set))
+        _refs(report.start_set[:8], len(report.start_set), link)
         if report.start_set
         else '<span class="tag warn">nothing the graph knows</span>',
     )
@@ -843,7 +916,7 @@ def _status_tag(status: str) -> str:
     return "" if status == "active" else f' <span class="tag warn">{_e(status)}</span>'
 
 
-def _conflicts(report: ChangeReport) -> list[str]:
+def _conflicts(report: ChangeReport, link: EntityLink = _no_link) -> list[str]:
     out = [
         '<section id="conflicts">',
         f'<h2>Conflicts<span class="n">{len(report.conflicts)}</span></h2>',
@@ -855,12 +928,31 @@ def _conflicts(report: ChangeReport) -> list[str]:
             "left.</p>"
         )
     for conflict in report.conflicts:
-        out += _conflict(conflict, report)
+        out += _conflict(conflict, report, link)
     out.append("</section>")
     return out
 
 
-def _conflict(conflict: ConflictItem, report: ChangeReport) -> list[str]:
+_TITLE_HEADS = {
+    ConflictKind.COLLISION: "Collides with change ",
+    ConflictKind.BLACKOUT: "Inside blackout window ",
+}
+
+
+def _conflict_heading(conflict: ConflictItem, link: EntityLink) -> str:
+    """The conflict's title, escaped; the other change or window linked when ``link`` links it."""
+    title = conflict_title(conflict)
+    head = _TITLE_HEADS.get(conflict.kind)
+    href = link(conflict.other)
+    if head is None or href is None or not title.startswith(head + conflict.other.key):
+        return _e(title)
+    rest = title[len(head) + len(conflict.other.key) :]
+    return _e(head) + _key(conflict.other, link) + _e(rest)
+
+
+def _conflict(
+    conflict: ConflictItem, report: ChangeReport, link: EntityLink = _no_link
+) -> list[str]:
     kind = conflict.kind.value
     other_name = (
         f' <span class="muted">{_e(conflict.other.name)}</span>'
@@ -870,14 +962,15 @@ def _conflict(conflict: ConflictItem, report: ChangeReport) -> list[str]:
     out = [
         f'<article class="conflict {kind}">',
         f'<h3><span class="badge {kind}">{kind}</span>'
-        f"<span>{_e(conflict_title(conflict))}{other_name}</span></h3>",
+        f"<span>{_conflict_heading(conflict, link)}{other_name}</span></h3>",
         "<dl>",
     ]
     for label, text in conflict_times(conflict, report.change.window):
         out.append(f"<dt>{_e(label)}</dt><dd>{_e(text)}</dd>")
     out.append(
         f"<dt>{_e(f'Entities ({conflict.total_entities:,})')}</dt>"
-        f"<dd>{_refs(conflict.entities[:CONFLICT_ENTITIES_SHOWN], conflict.total_entities)}</dd>"
+        f"<dd>{_refs(conflict.entities[:CONFLICT_ENTITIES_SHOWN], conflict.total_entities, link)}"
+        "</dd>"
     )
     out += ["</dl>", f"<p>{_e(conflict.explanation)}</p>", "</article>"]
     return out
@@ -917,7 +1010,7 @@ def _diagram(diagram: RenderedDiagram | None, report: ChangeReport) -> list[str]
     return out
 
 
-def _services(report: ChangeReport) -> list[str]:
+def _services(report: ChangeReport, link: EntityLink = _no_link) -> list[str]:
     total = sum(g.count for g in report.services)
     out = [
         '<section id="services">',
@@ -926,12 +1019,12 @@ def _services(report: ChangeReport) -> list[str]:
     if not report.services:
         out.append('<p class="muted">No service is in the impact set.</p>')
     for group in report.services:
-        out += _tier(group)
+        out += _tier(group, link)
     out.append("</section>")
     return out
 
 
-def _tier(group: ServiceTierGroup) -> list[str]:
+def _tier(group: ServiceTierGroup, link: EntityLink = _no_link) -> list[str]:
     opened = " open" if group.listed <= OPEN_ROWS else ""
     counts = f"{group.down:,} DOWN · {group.degraded:,} DEGRADED"
     out = [
@@ -954,15 +1047,16 @@ def _tier(group: ServiceTierGroup) -> list[str]:
     for s in group.services:
         stale = ' <span class="tag warn">stale</span>' if s.stale else ""
         out.append(
-            f"<tr><td>{_ref(s.service, kind=False)}{stale}</td><td>{_state(s.state)}</td>"
-            f'<td class="num">{s.depth}</td><td>{_path(s.path, s.service)}</td>'
-            f"<td>{_why(s.service, s.state, s.depth, s.kept_up_by)}</td></tr>"
+            f"<tr><td>{_ref(s.service, kind=False, link=link)}{stale}</td>"
+            f"<td>{_state(s.state)}</td>"
+            f'<td class="num">{s.depth}</td><td>{_path(s.path, s.service, link)}</td>'
+            f"<td>{_why(s.service, s.state, s.depth, s.kept_up_by, link)}</td></tr>"
         )
     out += ["</tbody></table>", "</details>"]
     return out
 
 
-def _teams(report: ChangeReport) -> list[str]:
+def _teams(report: ChangeReport, link: EntityLink = _no_link) -> list[str]:
     out = [
         '<section id="teams">',
         f'<h2>Teams to notify<span class="n">{len(report.teams):,}</span></h2>',
@@ -978,12 +1072,12 @@ def _teams(report: ChangeReport) -> list[str]:
         "</tr></thead><tbody>"
     )
     for team in report.teams:
-        out.append(_team_row(team))
+        out.append(_team_row(team, link))
     out += ["</tbody></table>", "</section>"]
     return out
 
 
-def _team_row(team: TeamToNotify) -> str:
+def _team_row(team: TeamToNotify, link: EntityLink = _no_link) -> str:
     warnings = "".join(f'<br><span class="tag warn">{_e(w)}</span>' for w in team.warnings)
     roles = "".join(
         f'<li>{_e(role_text(r))} · <span class="muted">{_e(inheritance_text(r))}</span></li>'
@@ -991,7 +1085,7 @@ def _team_row(team: TeamToNotify) -> str:
     )
     contacts = [f"<li>{c}</li>" for c in _contacts(team.contacts)]
     members = [
-        f"<li>{_e(m.person.name)}"
+        f"<li>{_name(m.person, link)}"
         + (f' <span class="muted">· {_e(m.role)}</span>' if m.role else "")
         + (f' <span class="k">{_e(m.email)}</span>' if m.email else "")
         + "</li>"
@@ -1002,18 +1096,18 @@ def _team_row(team: TeamToNotify) -> str:
     if team.escalate_to:
         members.append(
             '<li class="muted">escalate to '
-            + ", ".join(_key(p) for p in team.escalate_to)
+            + ", ".join(_key(p, link) for p in team.escalate_to)
             + "</li>"
         )
     return (
-        f"<tr><td>{_ref(team.team, kind=False)}{warnings}</td>"
+        f"<tr><td>{_ref(team.team, kind=False, link=link)}{warnings}</td>"
         f'<td><ul class="plain">{roles}</ul></td>'
         f'<td><ul class="plain">{"".join(contacts) or "<li class=muted>none</li>"}</ul></td>'
         f'<td><ul class="plain">{"".join(members) or "<li class=muted>none</li>"}</ul></td></tr>'
     )
 
 
-def _projects(report: ChangeReport) -> list[str]:
+def _projects(report: ChangeReport, link: EntityLink = _no_link) -> list[str]:
     out = [
         '<section id="projects">',
         f'<h2>Affected projects<span class="n">{len(report.projects):,}</span></h2>',
@@ -1028,11 +1122,11 @@ def _projects(report: ChangeReport) -> list[str]:
     )
     for p in report.projects:
         reasons = "".join(
-            f"<li>{_e(project_reason_text(r))}: {_refs(r.entities, r.count)}</li>"
+            f"<li>{_e(project_reason_text(r))}: {_refs(r.entities, r.count, link)}</li>"
             for r in p.reasons
         )
         out.append(
-            f"<tr><td>{_ref(p.project, kind=False)}</td>"
+            f"<tr><td>{_ref(p.project, kind=False, link=link)}</td>"
             f'<td><ul class="plain">{reasons}</ul></td></tr>'
         )
     out += ["</tbody></table>", "</section>"]
@@ -1042,7 +1136,7 @@ def _projects(report: ChangeReport) -> list[str]:
 _KIND_ORDER = VOCABULARY.kinds_in_report_order
 
 
-def _entities(report: ChangeReport) -> list[str]:
+def _entities(report: ChangeReport, link: EntityLink = _no_link) -> list[str]:
     listing = report.affected
     out = [
         '<section id="entities">',
@@ -1076,13 +1170,13 @@ def _entities(report: ChangeReport) -> list[str]:
             '<th class="num">Hops</th><th>Reached from</th><th>What keeps it up</th>'
             "</tr></thead><tbody>",
         ]
-        out += [_entity_row(e) for e in rows]
+        out += [_entity_row(e, link) for e in rows]
         out += ["</tbody></table>", "</details>"]
     out.append("</section>")
     return out
 
 
-def _entity_row(e: AffectedEntity) -> str:
+def _entity_row(e: AffectedEntity, link: EntityLink = _no_link) -> str:
     ref = e.entity
     name = _e(ref.name) if ref.name != ref.key else ""
     stale = ' <span class="tag warn">stale</span>' if e.stale else ""
@@ -1090,11 +1184,12 @@ def _entity_row(e: AffectedEntity) -> str:
     if e.reached_from is None or phrase is None:
         came = '<span class="muted">modified</span>'
     else:
-        came = f'<span class="hop">{_e(phrase)}</span> {_key(e.reached_from)}'
+        came = f'<span class="hop">{_e(phrase)}</span> {_key(e.reached_from, link)}'
     return (
-        f'<tr><td class="k">{_e(ref.key)}</td><td>{name}</td><td>{_e(detail_text(e))}</td>'
+        f'<tr><td class="k">{_a(_e(ref.key), ref, link)}</td><td>{name}</td>'
+        f"<td>{_e(detail_text(e))}</td>"
         f'<td>{_state(e.state)}{stale}</td><td class="num">{e.depth}</td><td>{came}</td>'
-        f"<td>{_why(e.entity, e.state, e.depth, e.kept_up_by)}</td></tr>"
+        f"<td>{_why(e.entity, e.state, e.depth, e.kept_up_by, link)}</td></tr>"
     )
 
 

@@ -382,6 +382,9 @@ PAGES = [
     "/entity/Service/checkout",
     "/impact?ref=Service/checkout",
     "/health",
+    "/change/CHG-SWEEP",
+    "/change/CHG-SWEEP?download=json",
+    "/calendar?from=2030-01-07",
 ]
 """The explorer's pages that show graph data (``/`` and ``/sign-in`` show none)."""
 
@@ -390,6 +393,30 @@ async def test_every_explorer_page_needs_a_session_or_a_read_token(
     guarded: tuple[Api, Tokens],
 ) -> None:
     api, tok = guarded
+    change = {  # a change on checkout, so the change page has one to show
+        "source": "sweep",
+        "scope": "sweep",
+        "entities": [
+            {
+                "kind": "Change",
+                "key": "CHG-SWEEP",
+                "attributes": {
+                    "plannedStart": "2030-01-08T20:00:00Z",
+                    "plannedEnd": "2030-01-08T22:00:00Z",
+                },
+            },
+            {"kind": "Service", "key": "checkout"},
+        ],
+        "relations": [
+            {
+                "type": "MODIFIES",
+                "from": {"kind": "Change", "key": "CHG-SWEEP"},
+                "to": {"kind": "Service", "key": "checkout"},
+            }
+        ],
+    }
+    r = await api.client.post("/api/v1/ingest", json=change, headers=bearer(tok.writer))
+    assert r.status_code == 200, r.text
     for path in PAGES:
         r = await api.client.get(path)
         assert r.status_code == 303 and r.headers["location"].startswith("/sign-in?next="), path

@@ -429,7 +429,7 @@ def explorer_router(*, development: bool, book: SessionBook | None = None) -> AP
         return session
 
     async def serve(
-        request: Request, build: Callable[[PageRequest], Awaitable[HTMLResponse]]
+        request: Request, build: Callable[[PageRequest], Awaitable[Response]]
     ) -> Response:
         """Authenticate, read ``asOf``, build the page; errors become HTML pages."""
         base = PageRequest(_root(request), None, None, tokens_mode(request))
@@ -524,6 +524,10 @@ def explorer_router(*, development: bool, book: SessionBook | None = None) -> AP
             return _render("health.html", page, document=document, chart=chart)
 
         return await serve(request, build)
+
+    from graphsvc.api.explorer.change_pages import change_router  # imports this module
+
+    router.include_router(change_router(serve))
 
     # ----------------------------------------------------------------- sign-in
 
