@@ -464,3 +464,32 @@ def test_reading_and_paging_work_with_javascript_off(browser: Browser, server: D
         assert not any(u.endswith("htmx.min.js") for u in watch.requests), watch.requests
     finally:
         context.close()
+
+
+BAD_PAGE = """<!doctype html><html lang="en"><head><title>bad</title></head><body><main>
+<h1>A page that fails every check</h1>
+<img src="http://cdn.example.net/logo.png" alt="logo">
+<input name="unlabelled">
+<p style="color:#eee;background:#fff">faint</p>
+<script>console.error("boom")</script>
+</main></body></html>"""
+
+
+def test_the_checks_catch_a_page_that_breaks_them(server: DemoServer, browser: Browser) -> None:
+    """The watch and axe are not blind: a page on the server's origin that breaks each rule."""
+    context, watch = guarded_context(browser, server)
+    try:
+        page = context.new_page()
+        page.route(
+            server.url + "/__tests__/bad",
+            lambda route: route.fulfill(body=BAD_PAGE, content_type="text/html"),
+        )
+        page.goto(server.url + "/__tests__/bad")
+        page.wait_for_load_state("networkidle")
+        assert watch.blocked == ["http://cdn.example.net/logo.png"]
+        assert any("boom" in p for p in watch.problems), watch.problems
+        serious = axe_violations(page)
+        assert {"label", "color-contrast"} <= {v["id"] for v in serious}, serious
+        assert "critical label:" in describe(serious)
+    finally:
+        context.close()
