@@ -132,10 +132,12 @@ class DemoServer:
     Attributes:
         url: Its origin, ``http://127.0.0.1:<port>``.
         token: A read token (``tokens`` mode), ``None`` in ``local`` mode.
+        db: The store file it serves.
     """
 
     url: str
     token: str | None
+    db: Path
 
     def headers(self) -> dict[str, str]:
         """Headers that let a plain HTTP client read (a bearer token in ``tokens`` mode)."""
@@ -173,7 +175,24 @@ def demo_server(home: Path, *, auth: str = "tokens") -> Iterator[DemoServer]:
         token = None
         if auth == "tokens":
             _, token = server.services.auth.tokens.create("browser-tests", Scope.READ)
-        yield DemoServer(server.url, token)
+        yield DemoServer(server.url, token, db)
+    finally:
+        server.stop()
+
+
+@contextmanager
+def local_replica(served: DemoServer, home: Path) -> Iterator[DemoServer]:
+    """A second graphsvc over the same file: ``local`` mode, a read-only replica (no lock)."""
+    settings = Settings(
+        data=served.db,
+        tokens_file=home / "replica-tokens.db",
+        auth="local",
+        read_only=True,
+        log_format="json",
+    )
+    server = LiveServer(settings).start()
+    try:
+        yield DemoServer(server.url, None, served.db)
     finally:
         server.stop()
 
@@ -493,3 +512,27 @@ def test_the_checks_catch_a_page_that_breaks_them(server: DemoServer, browser: B
         assert "critical label:" in describe(serious)
     finally:
         context.close()
+
+
+def test_local_mode_serves_every_page_without_sign_in(
+    server: DemoServer, browser: Browser, tmp_path: Path
+) -> None:
+    """``local`` mode (loopback): no sign-in, no sign-out, the same clean pages."""
+    with local_replica(server, tmp_path) as local:
+        context, watch = guarded_context(browser, local)
+        try:
+            page = context.new_page()
+            for case in PAGES:
+                if not case.signed_in or not route_exists(local, case.path):
+                    continue
+                if case.status != 200:
+                    watch.error_pages.add(local.url + case.path)
+                answer = page.goto(local.url + case.path)
+                assert answer is not None and answer.status == case.status, case.path
+                assert urlsplit(page.url).path == urlsplit(case.path).path, page.url
+                assert page.get_by_role("button", name="Sign out").count() == 0
+            assert page.goto(local.url + "/sign-in") is not None
+            assert urlsplit(page.url).path == "/"  # nothing to sign in to
+            assert watch.blocked == [] and watch.problems == [], (watch.blocked, watch.problems)
+        finally:
+            context.close()
