@@ -87,9 +87,12 @@ class PageCase:
 
 PAGES: tuple[PageCase, ...] = (
     PageCase("home", "/"),
+    PageCase("search-all", "/search?q="),
+    PageCase("search-deep", "/search?q=&after=500000"),
     PageCase("search-key", "/search?q={key}"),
     PageCase("search-short", "/search?q={prefix}"),
     PageCase("entity", "/entity/{kind}/{key}"),
+    PageCase("entity-in-page", "/entity/{kind}/{key}?in=1000"),
     PageCase("impact", "/impact?ref={kind}/{key}"),
     PageCase("health", "/health"),
     PageCase("change", "/change/{change}"),
@@ -254,7 +257,7 @@ async def measure(db: Path, requests: int, candidates: int, budget: float) -> di
 def _line(row: dict[str, Any]) -> str:
     flag = "ok " if row["meets_goal"] else "SLOW"
     return (
-        f"{flag} {row['page']:<13} {row['subject']:<8} p50 {row['p50_ms']:>8.1f} ms"
+        f"{flag} {row['page']:<14} {row['subject']:<8} p50 {row['p50_ms']:>8.1f} ms"
         f"  p95 {row['p95_ms']:>8.1f} ms  max {row['max_ms']:>8.1f} ms"
         f"  cold {row['cold_ms']:>8.1f} ms  n={row['n']}  {row['path']}"
     )
