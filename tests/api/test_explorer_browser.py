@@ -388,7 +388,7 @@ def test_page_loads_clean_offline_and_accessible(
             context.close()
 
 
-def _focus_by_tab(page: Page, wanted: str, *, what: str, most: int = 120) -> int:
+def _focus_by_tab(page: Page, wanted: str, *, what: str, most: int = 300) -> int:
     """Press Tab until the focused element satisfies the JS predicate ``wanted`` (``el`` in it).
 
     Returns how many Tabs it took; fails naming what was focused when it never does.
@@ -406,7 +406,7 @@ def _focus_by_tab(page: Page, wanted: str, *, what: str, most: int = 120) -> int
                 " return el.tagName + ' ' + (el.getAttribute('href') || el.id || el.innerText || ''); })()"
             )
         )
-    raise AssertionError(f"{most} Tabs never focused {what}; focused in turn: {seen}")
+    raise AssertionError(f"{most} Tabs never focused {what}; the last ones focused: {seen[-40:]}")
 
 
 def test_search_entity_impact_team_by_keyboard_alone(
