@@ -218,6 +218,7 @@ _skipped_neo4j: list[str] = []
 SLOW_MODULES = frozenset(
     {
         "tests/analysis/test_spof_property.py",
+        "tests/api/test_explorer_browser.py",
         "tests/cli/test_import_remote.py",
         "tests/fuzz/test_identity_machine.py",
         "tests/store/test_crash_trials.py",
