@@ -52,7 +52,11 @@ from graphql import (
 from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry import Schema
 from strawberry.extensions import MaskErrors, SchemaExtension
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext, StreamResult
+from strawberry.schema.schema import (
+    StrawberryGraphQLCoreExecutionContext,
+    StreamResult,
+    validate_document,
+)
 from strawberry.types import ExecutionContext
 from strawberry.types import ExecutionResult as StrawberryExecutionResult
 from strawberry.types.execution import PreExecutionError
@@ -69,10 +73,12 @@ from graphsvc.errors import (
 
 __all__ = [
     "BoundedExecutionContext",
+    "BoundedMemo",
     "ClientSafeErrors",
     "GuardedSchema",
     "MaxDirectives",
     "PageSizeGuard",
+    "ValidationByText",
     "should_mask",
     "with_defaults",
 ]
@@ -334,7 +340,7 @@ def _page_values(names: tuple[str, ...], variables: Mapping[str, Any]) -> tuple[
     return tuple(values)
 
 
-class _Memo:
+class BoundedMemo:
     """A small bounded memo (oldest entry dropped first), safe across worker threads."""
 
     def __init__(self, size: int) -> None:
@@ -359,9 +365,46 @@ class _Memo:
                 del self._entries[next(iter(self._entries))]
 
 
-_PAGE_VARIABLES = _Memo(1024)
+class ValidationByText(SchemaExtension):
+    """Validate each query text once: strawberry's ``ValidationCache``, keyed by the text.
+
+    strawberry's cache is keyed by the parsed document, and graphql-core's nodes
+    are frozen dataclasses whose hash walks the whole tree again on every request
+    (a tenth of the worker time of a small ``entity`` query, measured). The text
+    is hashed once per request string, and parsed with the same options (the
+    parser cache's key) it always gives the same document, so the verdict is the
+    same. The validation rules are part of the key; the memo belongs to one schema
+    (:func:`~graphsvc.api.graphql.schema.build_schema` makes it), so schemas with
+    other limits never share verdicts. Without a text (a document given directly)
+    the document is validated each time.
+
+    Args:
+        memo: Verdicts by (query text, validation rules); bounded, oldest dropped first.
+    """
+
+    def __init__(self, memo: BoundedMemo) -> None:
+        super().__init__()
+        self.memo = memo
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        schema, document = context.schema._schema, context.graphql_document
+        rules = context.validation_rules
+        if document is None:
+            yield
+            return
+        if context.query is None:
+            context.pre_execution_errors = validate_document(schema, document, rules)
+        else:
+            context.pre_execution_errors = self.memo.get(
+                (context.query, rules), lambda: validate_document(schema, document, rules)
+            )
+        yield
+
+
+_PAGE_VARIABLES = BoundedMemo(1024)
 """The variables each query text passes as page sizes."""
-_VERDICTS = _Memo(1024)
+_VERDICTS = BoundedMemo(1024)
 """Page-guard verdicts by (schema, query text, operation, page-size variables)."""
 
 

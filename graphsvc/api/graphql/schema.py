@@ -26,7 +26,6 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
@@ -42,10 +41,12 @@ from graphsvc.api.graphql.events import EventsQuery, EventsSubscription
 from graphsvc.api.graphql.graph_health import GraphHealthQuery
 from graphsvc.api.graphql.guards import (
     BoundedExecutionContext,
+    BoundedMemo,
     ClientSafeErrors,
     GuardedSchema,
     MaxDirectives,
     PageSizeGuard,
+    ValidationByText,
 )
 from graphsvc.api.graphql.stewardship import StewardshipMutation
 from graphsvc.api.graphql.types import (
@@ -557,6 +558,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         alias_rule(max_aliases),
         directive_rule,
     ]
+    validations = BoundedMemo(GRAPHQL_DOCUMENT_CACHE)
     extensions: list[Any] = [
         ScopeGuard,
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
@@ -569,7 +571,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         # once (bounded LRUs; the token limit is part of the parse key, and every limit
         # above is a validation rule, so cached verdicts are the same verdicts).
         lambda: ParserCache(maxsize=GRAPHQL_DOCUMENT_CACHE),
-        lambda: ValidationCache(maxsize=GRAPHQL_DOCUMENT_CACHE),
+        lambda: ValidationByText(validations),
     ]
     production = settings.env != "development"
     if production:
