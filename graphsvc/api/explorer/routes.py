@@ -153,6 +153,20 @@ class PageRequest:
         """A link to the entity page of ``record`` (with ``params`` and ``asOf``)."""
         return self.href(self.entity_path(record), **params)
 
+    @staticmethod
+    def page_path(kind: EntityKind, key: str) -> str:
+        """The path of the page that names an entity: a team's or a project's page, else its own."""
+        quoted = quote(key, safe="")
+        if kind is EntityKind.TEAM:
+            return f"/team/{quoted}"
+        if kind is EntityKind.PROJECT:
+            return f"/project/{quoted}"
+        return f"/entity/{kind.value}/{quoted}"
+
+    def page_href(self, record: EntityRecord) -> str:
+        """A link to the page that names ``record`` (:meth:`page_path`, with ``asOf``)."""
+        return self.href(self.page_path(record.kind, record.key))
+
 
 def _param(request: Request, name: str, *, most: int = MAX_TEXT) -> str | None:
     """One query parameter, refused (400) when repeated, too long or holding control characters."""
@@ -524,6 +538,10 @@ def explorer_router(*, development: bool, book: SessionBook | None = None) -> AP
             return _render("health.html", page, document=document, chart=chart)
 
         return await serve(request, build)
+
+    from graphsvc.api.explorer.team_pages import team_pages  # here: it imports this module
+
+    router.include_router(team_pages(serve, services))
 
     # ----------------------------------------------------------------- sign-in
 
