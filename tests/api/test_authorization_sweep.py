@@ -382,14 +382,32 @@ PAGES = [
     "/entity/Service/checkout",
     "/impact?ref=Service/checkout",
     "/health",
+    "/team/payments",
+    "/project/PRJ-checkout",
 ]
 """The explorer's pages that show graph data (``/`` and ``/sign-in`` show none)."""
+
+SWEEP_PROJECT = {
+    "source": "handwritten",
+    "scope": "sweep-project",
+    "entities": [{"kind": "Project", "key": "PRJ-checkout", "name": "Checkout consolidation"}],
+    "relations": [
+        {
+            "type": "CONSOLIDATES",
+            "from": {"kind": "Project", "key": "PRJ-checkout"},
+            "to": {"kind": "Service", "key": "payments-api"},
+        }
+    ],
+}
+"""A project over the small graph, for the project page (the small graph has none)."""
 
 
 async def test_every_explorer_page_needs_a_session_or_a_read_token(
     guarded: tuple[Api, Tokens],
 ) -> None:
     api, tok = guarded
+    r = await api.client.post("/api/v1/ingest", json=SWEEP_PROJECT, headers=bearer(tok.writer))
+    assert r.status_code == 200, r.text
     for path in PAGES:
         r = await api.client.get(path)
         assert r.status_code == 303 and r.headers["location"].startswith("/sign-in?next="), path

@@ -40,8 +40,10 @@ async def _check(client: httpx.AsyncClient, url: str, change_pages: bool) -> htt
     """Fetch a link; a change link is checked on the entity page unless change pages exist."""
     if url.startswith("/change/") and not change_pages:
         parts = urlsplit(url)
-        url = "/entity/Change/" + parts.path.removeprefix("/change/") + (
-            f"?{parts.query}" if parts.query else ""
+        url = (
+            "/entity/Change/"
+            + parts.path.removeprefix("/change/")
+            + (f"?{parts.query}" if parts.query else "")
         )
     r = await client.get(url)
     assert r.status_code == 200, (url, r.status_code, r.text[-400:])
@@ -108,7 +110,9 @@ async def test_team_and_project_pages_show_the_demo_and_every_link_resolves(
     assert 'href="/entity/Task/TASK-EHR-103"' in critical
     capacity = project.split('id="capacity"')[1].split("</section>")[0]
     assert "team-integration" in capacity and "OVERBOOKED" in capacity
-    assert re.search(r'href="/team/team-integration\?from=\d{4}-\d{2}-\d{2}&amp;weeks=\d+"', capacity)
+    assert re.search(
+        r'href="/team/team-integration\?from=\d{4}-\d{2}-\d{2}&amp;weeks=\d+"', capacity
+    )
     assert 'href="/team/team-sa-interfaces"' in project  # an assignee in the task table
 
     other = (await client.get("/project/PRJ-0130")).text
