@@ -17,8 +17,10 @@ from html import unescape
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
+import pytest
 from starlette.routing import Route
 
+import graphsvc.analysis.plan as plan_module
 from graphsvc.analysis.work import team_load, week_start
 from graphsvc.report.team_report import load_chart_svg, team_report
 from tests.api.conftest import Api, MakeApi
@@ -178,3 +180,14 @@ async def test_as_of_is_kept_and_respected_hostile_params_get_400_unknown_404(
             assert name in r.text, (url, r.text[-300:])
     r = await client.get("/team/team-integration?weeks=52&from=2030-01-07")
     assert r.text.count('<g class="week"') == 52 and "2030-01-07" in r.text
+
+
+async def test_a_plan_too_large_is_said_on_the_page(
+    make_api: MakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = await demo_api(make_api)
+    monkeypatch.setattr(plan_module, "MAX_PLAN_TASKS", 2)
+    r = await api.client.get("/project/PRJ-0101")
+    assert r.status_code == 200, r.text[-300:]
+    assert "Readiness cannot be answered" in r.text and "The plan cannot be shown" in r.text
+    assert "more than 2 tasks" in r.text

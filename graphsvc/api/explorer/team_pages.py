@@ -293,7 +293,7 @@ class ProjectView:
     Attributes:
         project: The project.
         readiness: Its consolidation readiness (``NOT_APPLICABLE`` when it
-            consolidates nothing).
+            consolidates nothing), or why it cannot be answered (a plan too large).
         plan: Its plan document (``None`` when too large to answer: ``plan_problem`` says why).
         plan_problem: Why there is no plan.
         forecast: The capacity forecast of the teams doing its open tasks.
@@ -303,7 +303,7 @@ class ProjectView:
     """
 
     project: EntityRecord
-    readiness: Readiness
+    readiness: Readiness | str
     plan: PlanReport | None
     plan_problem: str | None
     forecast: CapacityForecast | None
@@ -315,7 +315,10 @@ class ProjectView:
 async def _project(svc: Services, key: str, as_of: datetime | None, tasks_at: int) -> ProjectView:
     store = svc.store
     project = await _resolve(svc, EntityKind.PROJECT, key, as_of)
-    readiness = await consolidation_readiness(store, project.key, as_of=as_of)
+    try:
+        readiness: Readiness | str = await consolidation_readiness(store, project.key, as_of=as_of)
+    except AnswerTooLarge as exc:  # its capacity check reads the plan
+        readiness = str(exc)
     try:
         plan = await project_plan(store, project.key, as_of=as_of)
     except AnswerTooLarge as exc:
@@ -448,7 +451,9 @@ def team_pages(serve: Serve, services: Callable[[Request], Services]) -> APIRout
                 fragments=fragments,
                 link=link,
                 tasks_next=tasks_next,
-                not_applicable=view.readiness.status is ReadinessStatus.NOT_APPLICABLE,
+                readiness_problem=view.readiness if isinstance(view.readiness, str) else None,
+                not_applicable=not isinstance(view.readiness, str)
+                and view.readiness.status is ReadinessStatus.NOT_APPLICABLE,
                 shown=SHOWN,
                 listed=LISTED,
                 period=_period(view.forecast),
