@@ -919,17 +919,23 @@ async def capacity_forecast(
     *,
     as_of: datetime | None = None,
     now: datetime | None = None,
+    teams: Sequence[EntityRecord] | None = None,
 ) -> CapacityForecast:
     """Return every team with a week that is not OK, worst first (``capacityForecast``).
 
-    Teams are those of the graph that are not retired; their loads are computed
-    as :func:`team_load` does, all at once.
+    Teams are those of the graph that are not retired (or only ``teams``, when
+    given: the explorer's project page asks about the teams doing the project's
+    work); their loads are computed as :func:`team_load` does, all at once.
+    ``teams_looked_at`` counts the teams looked at.
 
     Raises:
         InvalidInput: for a period that ends before it starts or spans more than
             :data:`MAX_WEEKS` weeks.
     """
-    teams = await all_teams(store, as_of)
+    if teams is None:
+        teams = await all_teams(store, as_of)
+    else:
+        teams = list(teams)
     book = await load_book(store, teams, start, end, as_of=as_of, now=now)
     flagged = np.flatnonzero(book.states.max(axis=1) > 0) if len(teams) else np.zeros(0, int)
     out = []

@@ -10,18 +10,21 @@ goes through :func:`esc`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from html import escape
 
+from graphsvc.model.vocabulary import EntityKind
 from graphsvc.report.render_html import CSS
 from graphsvc.report.render_markdown import md_text
 
 __all__ = [
     "EXTRA_CSS",
+    "EntityLink",
     "date_text",
     "esc",
     "hours_text",
+    "key_html",
     "md_row",
     "md_text",
     "page",
@@ -98,6 +101,23 @@ figure.chart svg {
 }
 """
 """Rules the plan and load documents add to the change report's stylesheet."""
+
+
+EntityLink = Callable[[EntityKind, str], str | None]
+"""A link hook of the HTML fragments: the address of an entity's page, by kind and key.
+
+The documents written to files pass none (their keys are plain text); the
+explorer passes one that links each entity to its page. ``None`` from the hook
+leaves that one entity unlinked.
+"""
+
+
+def key_html(kind: EntityKind, key: str, link: EntityLink | None = None) -> str:
+    """An entity's key as ``<span class="k">``, or as ``<a class="k">`` to what ``link`` names."""
+    href = link(kind, key) if link is not None else None
+    if href is None:
+        return f'<span class="k">{esc(key)}</span>'
+    return f'<a class="k" href="{esc(href)}">{esc(key)}</a>'
 
 
 def esc(text: str) -> str:

@@ -30,7 +30,16 @@ from datetime import UTC, datetime
 from graphsvc.analysis.plan import RISKS, PlanStatus, PlanTask, ProblemKind, ProjectPlan
 from graphsvc.model.records import EntityRecord
 from graphsvc.model.vocabulary import EntityKind
-from graphsvc.report.pages import date_text, esc, hours_text, md_row, md_text, page
+from graphsvc.report.pages import (
+    EntityLink,
+    date_text,
+    esc,
+    hours_text,
+    key_html,
+    md_row,
+    md_text,
+    page,
+)
 from graphsvc.report.wording import KIND_SHORT, plural, time_text
 
 __all__ = [
@@ -41,7 +50,12 @@ __all__ = [
     "PlanProblem",
     "PlanReport",
     "PlanTaskLine",
+    "plan_cycles_html",
+    "plan_footer_html",
+    "plan_path_html",
     "plan_report",
+    "plan_summary_html",
+    "plan_tasks_html",
     "render_plan_html",
     "render_plan_markdown",
 ]
@@ -284,15 +298,24 @@ def _problem_text(problem: PlanProblem) -> str:
     return f"{problem.words}: {problem.explanation}"
 
 
-def _named(key: str, name: str) -> str:
+def _named(
+    key: str, name: str, kind: EntityKind = EntityKind.TASK, link: EntityLink | None = None
+) -> str:
     extra = f" ({esc(name)})" if name and name != key else ""
-    return f'<span class="k">{esc(key)}</span>{extra}'
+    return f"{key_html(kind, key, link)}{extra}"
 
 
-def _assignee_html(a: PlanAssignee) -> str:
+def _assignee_html(a: PlanAssignee, link: EntityLink | None = None) -> str:
     kind = KIND_SHORT[a.kind]
     status = "" if a.status == "active" else " " + _pill("risk", a.status)
-    return f'<span class="muted">{esc(kind)}</span> {_named(a.key, a.name)}{status}'
+    return f'<span class="muted">{esc(kind)}</span> {_named(a.key, a.name, a.kind, link)}{status}'
+
+
+def _more_html(shown: int, total: int) -> list[str]:
+    """``and 12 more`` under a list cut to ``shown`` of ``total`` (nothing if none is cut)."""
+    if total <= shown:
+        return []
+    return [f'<p class="muted more">and {total - shown:,} more</p>']
 
 
 def _date_or(moment: datetime | None, missing: str) -> str:
@@ -317,7 +340,25 @@ def render_plan_html(report: PlanReport) -> str:
         f'<p class="meta">Generated {esc(time_text(report.generated_at))} · graph as of '
         f"{esc(as_of)}</p>",
         "</header>",
-        '<section id="summary">',
+    ]
+    body += plan_summary_html(report)
+    body += plan_path_html(report)
+    body += plan_tasks_html(report)
+    body += plan_cycles_html(report)
+    body += plan_footer_html()
+    return page(title, "graphsvc project plan report", body)
+
+
+def plan_summary_html(report: PlanReport, *, section_id: str = "summary") -> list[str]:
+    """The summary section: the status and why, planned and earliest start, problem counts.
+
+    Args:
+        report: The document.
+        section_id: The ``id`` of the ``<section>`` (a page holding several summaries
+            gives each its own).
+    """
+    body = [
+        f'<section id="{esc(section_id)}">',
         f'<div class="verdict {report.status.value}">',
         f"<div>{_pill(_STATUS_CSS[report.status], report.status.value)}</div>",
         f'<div><p class="verdict-line">{esc(report.status_words)}</p>'
@@ -349,14 +390,14 @@ def render_plan_html(report: PlanReport) -> str:
         or '<span class="muted">none</span>',
     )
     body += ["</dl>", "</section>"]
-    body += _path_html(report)
-    body += _tasks_html(report)
-    body += _cycles_html(report)
-    body += _footer_html()
-    return page(title, "graphsvc project plan report", body)
+    return body
 
 
-def _path_html(report: PlanReport) -> list[str]:
+def plan_path_html(
+    report: PlanReport, link: EntityLink | None = None, most: int | None = None
+) -> list[str]:
+    """The critical path section: its first ``most`` tasks (all by default), linked by ``link``."""
+    shown = report.critical_path if most is None else report.critical_path[:most]
     out = [
         '<section id="critical-path">',
         f'<h2>Critical path <span class="n">{len(report.critical_path):,}</span></h2>',
@@ -370,19 +411,30 @@ def _path_html(report: PlanReport) -> list[str]:
             "done:</p>"
         )
         out.append('<ol class="path">')
-        for step in report.critical_path:
+        for step in shown:
             effort = hours_text(step.effort_hours) if step.effort_hours is not None else "no effort"
             due = f"due {date_text(step.due)}" if step.due else "no due date"
             out.append(
-                f"<li>{_named(step.key, step.name)} "
+                f"<li>{_named(step.key, step.name, link=link)} "
                 f'<span class="muted">· {esc(effort)} · {esc(due)}</span></li>'
             )
         out.append("</ol>")
+        out += _more_html(len(shown), len(report.critical_path))
     out.append("</section>")
     return out
 
 
-def _tasks_html(report: PlanReport) -> list[str]:
+def plan_tasks_html(
+    report: PlanReport,
+    link: EntityLink | None = None,
+    *,
+    start: int = 0,
+    count: int | None = None,
+) -> list[str]:
+    """The prerequisites section: the tasks ``start`` to ``start + count`` (all by default).
+
+    The heading counts every task of the plan; entities are linked by ``link``.
+    """
     out = [
         '<section id="tasks">',
         f'<h2>Prerequisites <span class="n">{len(report.tasks):,}</span></h2>',
@@ -400,18 +452,18 @@ def _tasks_html(report: PlanReport) -> list[str]:
         '<th>Assigned to</th><th>Due</th><th class="num">Effort</th><th>Problems</th></tr>'
         "</thead><tbody>"
     )
-    for t in report.tasks:
+    for t in report.tasks[start : None if count is None else start + count]:
         css = "" if t.open else ' class="closed"'
         status = _pill(
             "done" if not t.open else ("bad" if t.status == "blocked" else "ok"), t.status
         )
         assignees = (
-            "<br>".join(_assignee_html(a) for a in t.assignees)
+            "<br>".join(_assignee_html(a, link) for a in t.assignees)
             or '<span class="muted">nobody</span>'
         )
         requires = (
             '<br><span class="muted">requires '
-            + ", ".join(f'<span class="k">{esc(k)}</span>' for k in t.requires)
+            + ", ".join(key_html(EntityKind.TASK, k, link) for k in t.requires)
             + "</span>"
             if t.requires
             else ""
@@ -427,7 +479,7 @@ def _tasks_html(report: PlanReport) -> list[str]:
         )
         effort = hours_text(t.effort_hours) if t.effort_hours is not None else "—"
         out.append(
-            f"<tr{css}><td>{_named(t.key, t.name)}{requires}</td><td>{status}</td>"
+            f"<tr{css}><td>{_named(t.key, t.name, link=link)}{requires}</td><td>{status}</td>"
             f"<td>{assignees}</td><td>{esc(_date_or(t.due, '—'))}</td>"
             f'<td class="num">{esc(effort)}</td><td>{problems}</td></tr>'
         )
@@ -435,9 +487,13 @@ def _tasks_html(report: PlanReport) -> list[str]:
     return out
 
 
-def _cycles_html(report: PlanReport) -> list[str]:
+def plan_cycles_html(
+    report: PlanReport, link: EntityLink | None = None, most: int | None = None
+) -> list[str]:
+    """The circular prerequisites section (nothing without cycles), the first ``most`` cycles."""
     if not report.cycles:
         return []
+    shown = report.cycles if most is None else report.cycles[:most]
     out = [
         '<section id="cycles">',
         f'<h2>Circular prerequisites <span class="n">{len(report.cycles):,}</span></h2>',
@@ -446,14 +502,15 @@ def _cycles_html(report: PlanReport) -> list[str]:
         "<ul>",
     ]
     out += [
-        "<li>" + " ↔ ".join(f'<span class="k">{esc(k)}</span>' for k in cycle) + "</li>"
-        for cycle in report.cycles
+        "<li>" + " ↔ ".join(key_html(EntityKind.TASK, k, link) for k in cycle) + "</li>"
+        for cycle in shown
     ]
-    out += ["</ul>", "</section>"]
+    out += ["</ul>", *_more_html(len(shown), len(report.cycles)), "</section>"]
     return out
 
 
-def _footer_html() -> list[str]:
+def plan_footer_html() -> list[str]:
+    """The footer: how to read the plan, and each problem kind in words."""
     words = " ".join(
         f"{esc(kind.value)}: {esc(PROBLEM_WORDS[kind].lower())}." for kind in ProblemKind
     )

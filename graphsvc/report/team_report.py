@@ -40,7 +40,16 @@ from datetime import UTC, datetime
 
 from graphsvc.analysis.work import TeamLoad, WeekLoad, WeekState
 from graphsvc.model.vocabulary import EntityKind
-from graphsvc.report.pages import date_text, esc, hours_text, md_row, md_text, page
+from graphsvc.report.pages import (
+    EntityLink,
+    date_text,
+    esc,
+    hours_text,
+    key_html,
+    md_row,
+    md_text,
+    page,
+)
 from graphsvc.report.wording import KIND_SHORT, plural, time_text
 
 __all__ = [
@@ -53,7 +62,12 @@ __all__ = [
     "load_chart_svg",
     "render_team_html",
     "render_team_markdown",
+    "team_chart_html",
+    "team_footer_html",
     "team_report",
+    "team_summary_html",
+    "team_unscheduled_html",
+    "team_weeks_html",
 ]
 
 ITEMS_SHOWN = 3
@@ -250,13 +264,21 @@ def _period(report: TeamReport) -> str:
     return f"weeks of {date_text(first)} to {date_text(last)} ({plural(len(report.weeks), 'week')})"
 
 
-def _items_text(week: LoadWeekLine, *, markdown: bool) -> str:
-    """The largest items of a week: ``tsk-a 12 h (project), chg-1 4 h and 3 more``."""
-    text = md_text if markdown else esc
+def _items_text(week: LoadWeekLine, *, markdown: bool, link: EntityLink | None = None) -> str:
+    """The largest items of a week: ``tsk-a 12 h (project), chg-1 4 h and 3 more``.
+
+    In HTML, with ``link``, each key is a link to what the hook names.
+    """
     parts = []
     for item in week.work[:ITEMS_SHOWN]:
         kind = "project" if item.project_work else "operational"
-        parts.append(f"{text(item.key)} {hours_text(item.hours)} ({kind})")
+        if markdown:
+            key = md_text(item.key)
+        elif link is None:
+            key = esc(item.key)
+        else:
+            key = key_html(item.kind, item.key, link)
+        parts.append(f"{key} {hours_text(item.hours)} ({kind})")
     more = week.work_count - min(len(week.work), ITEMS_SHOWN)
     if more > 0:
         parts.append(f"{more:,} more")
@@ -514,6 +536,18 @@ def render_team_html(report: TeamReport) -> str:
         f'<p class="meta">Generated {esc(time_text(report.generated_at))} · graph as of '
         f"{esc(as_of)} · {esc(_period(report))}</p>",
         "</header>",
+    ]
+    body += team_summary_html(report)
+    body += team_chart_html(report)
+    body += team_weeks_html(report)
+    body += team_unscheduled_html(report)
+    body += team_footer_html()
+    return page(title, "graphsvc team load report", body)
+
+
+def team_summary_html(report: TeamReport) -> list[str]:
+    """The summary section: the worst week state, the verdict, capacity, share and week counts."""
+    body = [
         '<section id="summary">',
         f'<div class="verdict {report.worst.value}">',
         f"<div>{_pill(report.worst)}</div>",
@@ -537,7 +571,12 @@ def render_team_html(report: TeamReport) -> str:
     )
     fact("Unscheduled work", esc(plural(len(report.unscheduled), "item")))
     body += ["</dl>", "</section>"]
-    body += [
+    return body
+
+
+def team_chart_html(report: TeamReport) -> list[str]:
+    """The chart section: :func:`load_chart_svg` in a figure with its caption."""
+    return [
         '<section id="chart">',
         "<h2>Weekly load</h2>",
         '<figure class="chart">',
@@ -548,9 +587,11 @@ def render_team_html(report: TeamReport) -> str:
         "</figure>",
         "</section>",
     ]
-    body += _weeks_html(report)
-    body += _unscheduled_html(report)
-    body += [
+
+
+def team_footer_html() -> list[str]:
+    """The footer: how the load is counted and what the week states mean."""
+    return [
         "<footer>",
         "<p><strong>How to read this report.</strong> Open work with an effort and an end is "
         "spread evenly from its planned start (or effort ÷ 8 days before its end) to its end, "
@@ -560,10 +601,10 @@ def render_team_html(report: TeamReport) -> str:
         "load above the project capacity, total within C. Weeks start on Monday, UTC.</p>",
         "</footer>",
     ]
-    return page(title, "graphsvc team load report", body)
 
 
-def _weeks_html(report: TeamReport) -> list[str]:
+def team_weeks_html(report: TeamReport, link: EntityLink | None = None) -> list[str]:
+    """The week table: one row per week, its largest work items linked by ``link``."""
     out = [
         '<section id="weeks">',
         f'<h2>Weeks <span class="n">{len(report.weeks):,}</span></h2>',
@@ -580,13 +621,23 @@ def _weeks_html(report: TeamReport) -> list[str]:
             f'<td class="num">{esc(hours_text(w.project_load))}</td>'
             f'<td class="num">{esc(hours_text(w.operational_load))}</td>'
             f'<td class="num">{esc(hours_text(w.total_load))}</td>'
-            f"<td>{_pill(w.state)}</td><td>{_items_text(w, markdown=False)}</td></tr>"
+            f"<td>{_pill(w.state)}</td><td>{_items_text(w, markdown=False, link=link)}</td></tr>"
         )
     out += ["</tbody></table>", "</section>"]
     return out
 
 
-def _unscheduled_html(report: TeamReport) -> list[str]:
+def team_unscheduled_html(
+    report: TeamReport,
+    link: EntityLink | None = None,
+    *,
+    start: int = 0,
+    count: int | None = None,
+) -> list[str]:
+    """The unscheduled work section: its items ``start`` to ``start + count`` (all by default).
+
+    The heading counts every unscheduled item; keys are linked by ``link``.
+    """
     out = [
         '<section id="unscheduled">',
         f'<h2>Unscheduled work <span class="n">{len(report.unscheduled):,}</span></h2>',
@@ -602,10 +653,10 @@ def _unscheduled_html(report: TeamReport) -> list[str]:
         "<table><thead><tr><th>Work</th><th>Kind</th><th>Counted as</th><th>Missing</th>"
         "</tr></thead><tbody>"
     )
-    for u in report.unscheduled:
+    for u in report.unscheduled[start : None if count is None else start + count]:
         name = f" ({esc(u.name)})" if u.name != u.key else ""
         out.append(
-            f'<tr><td><span class="k">{esc(u.key)}</span>{name}</td>'
+            f"<tr><td>{key_html(u.kind, u.key, link)}{name}</td>"
             f"<td>{esc(KIND_SHORT[u.kind])}</td>"
             f"<td>{'project' if u.project_work else 'operational'}</td>"
             f'<td class="k">{esc(u.missing)}</td></tr>'

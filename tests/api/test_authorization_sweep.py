@@ -385,8 +385,24 @@ PAGES = [
     "/change/CHG-SWEEP",
     "/change/CHG-SWEEP?download=json",
     "/calendar?from=2030-01-07",
+    "/team/payments",
+    "/project/PRJ-checkout",
 ]
 """The explorer's pages that show graph data (``/`` and ``/sign-in`` show none)."""
+
+SWEEP_PROJECT = {
+    "source": "handwritten",
+    "scope": "sweep-project",
+    "entities": [{"kind": "Project", "key": "PRJ-checkout", "name": "Checkout consolidation"}],
+    "relations": [
+        {
+            "type": "CONSOLIDATES",
+            "from": {"kind": "Project", "key": "PRJ-checkout"},
+            "to": {"kind": "Service", "key": "payments-api"},
+        }
+    ],
+}
+"""A project over the small graph, for the project page (the small graph has none)."""
 
 
 async def test_every_explorer_page_needs_a_session_or_a_read_token(
@@ -415,8 +431,9 @@ async def test_every_explorer_page_needs_a_session_or_a_read_token(
             }
         ],
     }
-    r = await api.client.post("/api/v1/ingest", json=change, headers=bearer(tok.writer))
-    assert r.status_code == 200, r.text
+    for batch in (change, SWEEP_PROJECT):
+        r = await api.client.post("/api/v1/ingest", json=batch, headers=bearer(tok.writer))
+        assert r.status_code == 200, r.text
     for path in PAGES:
         r = await api.client.get(path)
         assert r.status_code == 303 and r.headers["location"].startswith("/sign-in?next="), path

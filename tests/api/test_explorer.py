@@ -21,7 +21,7 @@ from tests.api.conftest import Api, MakeApi
 
 TODAY = datetime.date(2025, 3, 10)
 _HREF = re.compile(r'href="([^"]+)"')
-_EXPLORER = ("/search", "/entity/", "/impact", "/health")
+_EXPLORER = ("/search", "/entity/", "/impact", "/health", "/team/", "/project/")
 
 
 async def demo_api(make_api: MakeApi, **overrides: object) -> Api:
@@ -57,7 +57,8 @@ async def test_every_page_renders_on_the_demo_and_its_links_resolve(make_api: Ma
     pages = await crawl(api.client, "/search?q=", most=50)
     pages |= await crawl(api.client, "/entity/Change/CHG0041215", most=15)
     kinds = {urlsplit(u).path.split("/")[2] for u in pages if u.startswith("/entity/")}
-    assert {"Service", "Change", "Team", "ConfigurationItem"} <= kinds, kinds
+    assert {"Service", "Change", "ConfigurationItem"} <= kinds, kinds
+    assert any(u.startswith("/team/") for u in pages)  # a team is linked to its team page
     assert any(u.startswith("/impact") for u in pages) and "/health" in pages
     entity = next(u for u in pages if u.startswith("/entity/Service/"))
     text = pages[entity]

@@ -23,7 +23,6 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -39,6 +38,7 @@ from graphsvc.api.explorer.routes import (
     _count,
     _param,
     _render,
+    explorer_path,
 )
 from graphsvc.api.rest import Services
 from graphsvc.errors import InvalidInput
@@ -57,7 +57,6 @@ __all__ = [
     "PAGE_ENTITIES",
     "PAGE_SERVICES_PER_TIER",
     "change_router",
-    "explorer_path",
 ]
 
 PAGE_ENTITIES = 500
@@ -85,18 +84,6 @@ LAST_DAY = date(9000, 12, 31)
 """The latest ``from`` a calendar takes (its links stay far from the end of the calendar)."""
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_PAGES = {EntityKind.CHANGE: "/change/", EntityKind.TEAM: "/team/", EntityKind.PROJECT: "/project/"}
-
-
-def explorer_path(kind: EntityKind, key: str) -> str:
-    """The path of the explorer page of an entity.
-
-    Changes, teams and projects have pages of their own (``/change/{key}``,
-    ``/team/{key}``, ``/project/{key}``); other entities the entity page.
-    """
-    own = _PAGES.get(kind)
-    quoted = quote(key, safe="")
-    return f"{own}{quoted}" if own else f"/entity/{kind.value}/{quoted}"
 
 
 @dataclass(frozen=True, slots=True)

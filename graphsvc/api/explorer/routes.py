@@ -53,7 +53,7 @@ from graphsvc.report.pages import EXTRA_CSS
 from graphsvc.report.render_html import CSS
 from graphsvc.store.base import EntityQuery, ItemRef
 
-__all__ = ["HTMX", "explorer_router"]
+__all__ = ["HTMX", "explorer_path", "explorer_router"]
 
 HTMX = "vendor/htmx-2.0.11/htmx.min.js"
 """The one script the explorer loads (under ``/static``); every page works without it."""
@@ -117,6 +117,24 @@ _ENV = Environment(
 # --------------------------------------------------------------------- inputs
 
 
+_OWN_PAGES = {
+    EntityKind.CHANGE: "/change/",
+    EntityKind.TEAM: "/team/",
+    EntityKind.PROJECT: "/project/",
+}
+
+
+def explorer_path(kind: EntityKind, key: str) -> str:
+    """The path of the explorer page of an entity, wherever a page names it.
+
+    Changes, teams and projects have pages of their own (``/change/{key}``,
+    ``/team/{key}``, ``/project/{key}``); other entities the entity page.
+    """
+    own = _OWN_PAGES.get(kind)
+    quoted = quote(key, safe="")
+    return f"{own}{quoted}" if own else f"/entity/{kind.value}/{quoted}"
+
+
 class _SignInNeeded(Exception):
     """The request needs a session (tokens mode) and has none."""
 
@@ -152,6 +170,15 @@ class PageRequest:
     def entity_href(self, record: EntityRecord, **params: object) -> str:
         """A link to the entity page of ``record`` (with ``params`` and ``asOf``)."""
         return self.href(self.entity_path(record), **params)
+
+    @staticmethod
+    def page_path(kind: EntityKind, key: str) -> str:
+        """The path of the page that names an entity (:func:`explorer_path`)."""
+        return explorer_path(kind, key)
+
+    def page_href(self, record: EntityRecord) -> str:
+        """A link to the page that names ``record`` (:meth:`page_path`, with ``asOf``)."""
+        return self.href(self.page_path(record.kind, record.key))
 
 
 def _param(request: Request, name: str, *, most: int = MAX_TEXT) -> str | None:
@@ -526,8 +553,10 @@ def explorer_router(*, development: bool, book: SessionBook | None = None) -> AP
         return await serve(request, build)
 
     from graphsvc.api.explorer.change_pages import change_router  # imports this module
+    from graphsvc.api.explorer.team_pages import team_pages  # here: it imports this module
 
     router.include_router(change_router(serve))
+    router.include_router(team_pages(serve, services))
 
     # ----------------------------------------------------------------- sign-in
 
