@@ -32,9 +32,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from graphsvc.analysis.impact import Impact, impact
 from graphsvc.analysis.ownership import Ownership, ownership
 from graphsvc.api.auth import AuthMode
+from graphsvc.api.explorer.assets import Stylesheet, stylesheet_router
+from graphsvc.api.explorer.picture import impact_view
 from graphsvc.api.explorer.session import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -73,7 +74,7 @@ MAX_FORM_BYTES = 8192
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 _POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; "
     "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
@@ -104,7 +105,8 @@ footer dl dt { font-weight:600; margin-top:8px; }
 """
 """Rules the explorer adds to the change report's stylesheet (same look)."""
 
-_CSS = Markup(CSS + EXTRA_CSS + EXPLORER_CSS)  # noqa: S704 - constant text of this package
+_STYLESHEET = Stylesheet(CSS + EXTRA_CSS + EXPLORER_CSS)
+"""The pages' one stylesheet, served as a cached file (no inline style: ``style-src 'self'``)."""
 _ENV = Environment(
     loader=PackageLoader("graphsvc.api.explorer", "templates"),
     autoescape=select_autoescape(default=True, default_for_string=True),
@@ -138,10 +140,17 @@ class PageRequest:
     tokens_mode: bool
 
     def href(self, path: str, **params: object) -> str:
-        """A link to ``path`` under the root with ``params`` (``None`` left out) and ``asOf``."""
-        query = {k: str(v) for k, v in params.items() if v is not None and v != ""}
+        """A link to ``path`` under the root with ``params`` and ``asOf``.
+
+        ``None`` and empty values are left out; a list or tuple value repeats
+        its parameter once per item (``ref=a&ref=b``).
+        """
+        query: list[tuple[str, str]] = []
+        for name, value in params.items():
+            values = value if isinstance(value, list | tuple) else [value]
+            query += [(name, str(v)) for v in values if v is not None and v != ""]
         if self.as_of is not None:
-            query["asOf"] = self.as_of.isoformat()
+            query.append(("asOf", self.as_of.isoformat()))
         return self.root + path + ("?" + urlencode(query) if query else "")
 
     @staticmethod
@@ -356,38 +365,17 @@ async def _entity(
     )
 
 
-async def _impact(
-    svc: Services,
-    refs: list[tuple[EntityKind, str]],
-    max_depth: int | None,
-    after: str | None,
-    as_of: datetime | None,
-) -> Impact:
-    found = await svc.store.resolve(refs, as_of=as_of)
-    unknown = [
-        f"{k.value}/{key[:80]}" for (k, key), f in zip(refs, found, strict=True) if f is None
-    ]
-    if unknown:
-        msg = "no entity has the key " + ", ".join(unknown[:10])
-        raise NotFound(msg)
-    return await impact(
-        svc.store,
-        [f for f in found if f is not None],
-        max_depth=max_depth,
-        as_of=as_of,
-        first=PAGE_SIZE,
-        after=after,
-        paths=True,
-        max_path_steps=svc.settings.graphql_max_path_steps,
-    )
-
-
 # --------------------------------------------------------------------- pages
 
 
 def _render(template: str, page: PageRequest, status: int = 200, **context: Any) -> HTMLResponse:
     text = _ENV.get_template(template).render(
-        page=page, static=page.root + STATIC_PREFIX, htmx=HTMX, css=_CSS, status=status, **context
+        page=page,
+        static=page.root + STATIC_PREFIX,
+        htmx=HTMX,
+        stylesheet=page.root + _STYLESHEET.path,
+        status=status,
+        **context,
     )
     return HTMLResponse(text, status_code=status, headers=_HEADERS)
 
@@ -405,6 +393,7 @@ def explorer_router(*, development: bool, book: SessionBook | None = None) -> AP
     """
     sessions = book or SessionBook()
     router = APIRouter(include_in_schema=False)
+    router.include_router(stylesheet_router(_STYLESHEET))
 
     def services(request: Request) -> Services:
         found: Services = request.app.state.services
@@ -508,8 +497,17 @@ def explorer_router(*, development: bool, book: SessionBook | None = None) -> AP
             max_depth = _count(request, "maxDepth", most=10_000)
             after = _param(request, "after", most=40)
             svc = services(request)
-            answer = await svc.run(lambda: _impact(svc, refs, max_depth, after or None, page.as_of))
-            return _render("impact.html", page, answer=answer, refs=texts, max_depth=max_depth)
+            view = await svc.run(
+                lambda: impact_view(svc, refs, max_depth, after or None, page, page_size=PAGE_SIZE)
+            )
+            return _render(
+                "impact.html",
+                page,
+                answer=view.answer,
+                view=view,
+                refs=texts,
+                max_depth=max_depth,
+            )
 
         return await serve(request, build)
 
