@@ -170,7 +170,7 @@ class RelationPage:
 
 @dataclass(frozen=True, slots=True)
 class HistoryPage:
-    """One page of history events, oldest first; ``end_cursor`` is the last ``seq``.
+    """One page of history events in the order asked for; ``end_cursor`` is the last ``seq``.
 
     ``total`` counts every event of the item (merged-in entities included), not
     only this page nor only those after the cursor.
@@ -1028,10 +1028,16 @@ class GraphStore(ABC):
         """Return the relations with these ids, in order; ``None`` for unknown ids."""
 
     @abstractmethod
-    async def history(self, ref: ItemRef, *, first: int, after: int | None = None) -> HistoryPage:
-        """Return the history of one entity or relation, oldest first.
+    async def history(
+        self, ref: ItemRef, *, first: int, after: int | None = None, newest_first: bool = False
+    ) -> HistoryPage:
+        """Return the history of one entity or relation, oldest first (or newest first).
 
         For an entity this includes the events of entities merged into it.
+        ``after`` is the ``seq`` of the last event of the previous page: the page
+        holds the events with a larger ``seq`` (oldest first), or with
+        ``newest_first`` those with a smaller one, newest first. ``total``
+        counts every event either way.
         """
 
     @abstractmethod

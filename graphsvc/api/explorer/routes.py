@@ -35,6 +35,11 @@ from markupsafe import Markup
 from graphsvc.analysis.ownership import Ownership, ownership
 from graphsvc.api.auth import AuthMode
 from graphsvc.api.explorer.assets import Stylesheet, stylesheet_router
+from graphsvc.api.explorer.options import (
+    HISTORY_ORDERS,
+    relation_type_option,
+    relation_types_of,
+)
 from graphsvc.api.explorer.picture import impact_view
 from graphsvc.api.explorer.session import (
     CSRF_COOKIE,
@@ -48,7 +53,7 @@ from graphsvc.api.rest import Services
 from graphsvc.api.tokens import Scope
 from graphsvc.errors import DeadlineExceeded, GraphSvcError, InvalidInput, NotFound
 from graphsvc.model.records import EntityRecord, HistoryEvent, ItemKind, RelationRecord
-from graphsvc.model.vocabulary import VOCABULARY, Direction, EntityKind
+from graphsvc.model.vocabulary import VOCABULARY, Direction, EntityKind, RelationType
 from graphsvc.report.health_report import HealthDocument, build_health_document, score_chart_svg
 from graphsvc.report.pages import EXTRA_CSS
 from graphsvc.report.render_html import CSS
@@ -316,10 +321,20 @@ async def _search(
 
 
 async def _relations(
-    svc: Services, entity_id: int, direction: Direction, after: int | None, as_of: datetime | None
+    svc: Services,
+    entity_id: int,
+    direction: Direction,
+    after: int | None,
+    as_of: datetime | None,
+    only: RelationType | None = None,
 ) -> RelationsView:
     page = await svc.store.relations(
-        entity_id, direction, first=PAGE_SIZE, after=after, as_of=as_of
+        entity_id,
+        direction,
+        types=frozenset({only}) if only is not None else None,
+        first=PAGE_SIZE,
+        after=after,
+        as_of=as_of,
     )
     others = [r.to_id if direction is Direction.OUT else r.from_id for r in page.items]
     records = await svc.store.entities(others, as_of=as_of) if others else []
@@ -337,6 +352,8 @@ async def _entity(
     key: str,
     as_of: datetime | None,
     cursors: Mapping[str, int | None],
+    only: Mapping[Direction, RelationType | None] | None = None,
+    newest_first: bool = False,
 ) -> EntityView:
     store = svc.store
     [found] = await store.resolve([(kind, key)], as_of=as_of)
@@ -346,8 +363,12 @@ async def _entity(
         msg = f"no {kind.value} has the key or alias {key[:80]!r}{when}"
         raise NotFound(msg)
     history = await store.history(
-        ItemRef(ItemKind.ENTITY, record.id), first=PAGE_SIZE, after=cursors["history"]
+        ItemRef(ItemKind.ENTITY, record.id),
+        first=PAGE_SIZE,
+        after=cursors["history"],
+        newest_first=newest_first,
     )
+    only = only or {}
     events = history.items
     later = 0
     if as_of is not None:
@@ -355,8 +376,12 @@ async def _entity(
         later, events = len(events) - len(kept), kept
     return EntityView(
         entity=record,
-        outgoing=await _relations(svc, record.id, Direction.OUT, cursors["out"], as_of),
-        incoming=await _relations(svc, record.id, Direction.IN, cursors["in"], as_of),
+        outgoing=await _relations(
+            svc, record.id, Direction.OUT, cursors["out"], as_of, only.get(Direction.OUT)
+        ),
+        incoming=await _relations(
+            svc, record.id, Direction.IN, cursors["in"], as_of, only.get(Direction.IN)
+        ),
         owners=await ownership(store, record.id, as_of=as_of),
         history=events,
         history_total=history.total,
@@ -474,9 +499,29 @@ def explorer_router(*, development: bool, book: SessionBook | None = None) -> AP
                 raise InvalidInput(msg)
             the_kind = _kind(kind)
             cursors = {n: _count(request, n) for n in ("out", "in", "history")}
+            only = {
+                d: relation_type_option(_param(request, name, most=40), the_kind, d, name)
+                for d, name in ((Direction.OUT, "outType"), (Direction.IN, "inType"))
+            }
+            order = _param(request, "historyOrder", most=20) or HISTORY_ORDERS[0]
+            if order not in HISTORY_ORDERS:
+                msg = f"query parameter historyOrder must be newest or oldest, not {order!r}"
+                raise InvalidInput(msg)
+            newest = order == "newest"
             svc = services(request)
-            view = await svc.run(lambda: _entity(svc, the_kind, key, page.as_of, cursors))
-            return _render("entity.html", page, view=view, cursors=cursors)
+            view = await svc.run(
+                lambda: _entity(svc, the_kind, key, page.as_of, cursors, only, newest)
+            )
+            keep: dict[str, object] = {
+                **cursors,
+                "outType": only[Direction.OUT],
+                "inType": only[Direction.IN],
+                "historyOrder": None if newest else order,
+            }
+            choices = {d.value: relation_types_of(the_kind, d) for d in Direction}
+            return _render(
+                "entity.html", page, view=view, cursors=keep, choices=choices, newest=newest
+            )
 
         return await serve(request, build)
 

@@ -1088,8 +1088,10 @@ class EmbeddedStore(GraphStore):
         return RelationPage(tuple(records), total, has_next, page[-1] if page else None)
 
     @_reads_the_file
-    async def history(self, ref: ItemRef, *, first: int, after: int | None = None) -> HistoryPage:
-        """Return an item's history, merged-in entities included (oldest first)."""
+    async def history(
+        self, ref: ItemRef, *, first: int, after: int | None = None, newest_first: bool = False
+    ) -> HistoryPage:
+        """Return an item's history, merged-in entities included (see the port)."""
         items = [encode(ref.item, ref.id)]
         if ref.item is ItemKind.ENTITY:
             with self.index.lock:
@@ -1098,13 +1100,17 @@ class EmbeddedStore(GraphStore):
                 ]
             items.extend(encode(ItemKind.ENTITY, e) for e in losers)
         marks = ",".join("?" * len(items))
+        if newest_first:  # seqs below the cursor (below any seq without one), newest first
+            bound, order, cursor = "<", "DESC", 2**63 - 1 if after is None else after
+        else:
+            bound, order, cursor = ">", "ASC", after or 0
         rows = (
             self._reader()
             .execute(
                 f"SELECT h.seq, h.at, h.op, h.item, h.source_id, h.actor, r.run_id, h.changes "
                 f"FROM history h LEFT JOIN run r ON r.seq = h.run_seq "
-                f"WHERE h.item IN ({marks}) AND h.seq > ? ORDER BY h.seq LIMIT ?",
-                (*items, after or 0, first + 1),
+                f"WHERE h.item IN ({marks}) AND h.seq {bound} ? ORDER BY h.seq {order} LIMIT ?",
+                (*items, cursor, first + 1),
             )
             .fetchall()
         )

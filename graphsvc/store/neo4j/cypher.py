@@ -843,16 +843,26 @@ def group_members(ids: Sequence[int], types: Iterable[RelationType]) -> Statemen
 
 
 @_packs
-def history_page(items: Sequence[int], after: int, limit: int) -> Statement:
-    """History events of the given item codes with ``seq > after``, oldest first."""
+def history_page(
+    items: Sequence[int], after: int | None, limit: int, *, newest_first: bool = False
+) -> Statement:
+    """History events of the given item codes after the cursor ``after``.
+
+    Oldest first, ``seq > after``; with ``newest_first``, newest first and
+    ``seq < after`` (``after`` ``None``: from the first or the last event).
+    """
+    if newest_first:
+        where, order = ("WHERE h.seq < $after\n" if after is not None else ""), "DESC "
+    else:
+        where, order = "WHERE h.seq > $after\n", ""
     return Statement(
         "UNWIND $items AS item\n"
         f"MATCH (h:{HISTORY} {{item: item}})\n"
-        "WHERE h.seq > $after\n"
+        f"{where}"
         "RETURN h.seq AS seq, h.at AS at, h.op AS op, h.item AS item, h.source AS source, "
         "h.actor AS actor, h.run_id AS run_id, h.changes AS changes\n"
-        "ORDER BY seq LIMIT $limit",
-        {"items": list(items), "after": after, "limit": limit},
+        f"ORDER BY seq {order}LIMIT $limit",
+        {"items": list(items), "after": after or 0, "limit": limit},
         op="history_page",
     )
 

@@ -950,8 +950,10 @@ class Neo4jStore(GraphStore):
         records = [r for r in await self.relations_by_id(page, as_of=as_of) if r is not None]
         return RelationPage(tuple(records), total, has_next, page[-1] if page else None)
 
-    async def history(self, ref: ItemRef, *, first: int, after: int | None = None) -> HistoryPage:
-        """Return an item's history, merged-in entities included (oldest first)."""
+    async def history(
+        self, ref: ItemRef, *, first: int, after: int | None = None, newest_first: bool = False
+    ) -> HistoryPage:
+        """Return an item's history, merged-in entities included (see the port)."""
         first = max(0, first)
 
         async def work(run: Run) -> tuple[list[Row], int]:
@@ -960,7 +962,8 @@ class Neo4jStore(GraphStore):
                 losers = await run(q.losers_of(ref.id))
                 items += sorted(encode(ItemKind.ENTITY, int(r["id"])) for r in losers)
             counted = await run(q.history_count(items))
-            return await run(q.history_page(items, after or 0, first + 1)), int(counted[0]["n"])
+            page = q.history_page(items, after, first + 1, newest_first=newest_first)
+            return await run(page), int(counted[0]["n"])
 
         rows, total = await self._read(work, "reading history")
         events = [_history_event(row) for row in rows[:first]]
