@@ -247,7 +247,6 @@ class SearchView:
     by_identifier: tuple[EntityRecord, ...]
     total: int
     next_after: int | None
-    hidden_by_as_of: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,13 +286,8 @@ async def _search(
 ) -> SearchView:
     store = svc.store
     query = EntityQuery(kind=kind, text=text or None)
-    page = await store.find_entities(query, first=PAGE_SIZE, after=after)
+    page = await store.find_entities(query, first=PAGE_SIZE, after=after, as_of=as_of)
     items = page.items
-    hidden = 0
-    if as_of is not None and items:
-        then = await store.entities([e.id for e in items], as_of=as_of)
-        kept = tuple(e for e in then if e is not None)
-        hidden, items = len(items) - len(kept), kept
     holders: list[int] = []
     if text and after is None:
         for k in [kind] if kind is not None else list(EntityKind):
@@ -316,7 +310,6 @@ async def _search(
         by_identifier=by_identifier,
         total=page.total,
         next_after=page.end_cursor if page.has_next else None,
-        hidden_by_as_of=hidden,
     )
 
 
