@@ -59,7 +59,7 @@ from graphsvc.report.pages import EXTRA_CSS
 from graphsvc.report.render_html import CSS
 from graphsvc.store.base import EntityQuery, ItemRef
 
-__all__ = ["HTMX", "explorer_router"]
+__all__ = ["HTMX", "STYLESHEET", "explorer_router"]
 
 HTMX = "vendor/htmx-2.0.11/htmx.min.js"
 """The one script the explorer loads (under ``/static``); every page works without it."""
@@ -110,7 +110,7 @@ footer dl dt { font-weight:600; margin-top:8px; }
 """
 """Rules the explorer adds to the change report's stylesheet (same look)."""
 
-_STYLESHEET = Stylesheet(CSS + EXTRA_CSS + EXPLORER_CSS)
+STYLESHEET = Stylesheet(CSS + EXTRA_CSS + EXPLORER_CSS)
 """The pages' one stylesheet, served as a cached file (no inline style: ``style-src 'self'``)."""
 _ENV = Environment(
     loader=PackageLoader("graphsvc.api.explorer", "templates"),
@@ -391,7 +391,7 @@ def _render(template: str, page: PageRequest, status: int = 200, **context: Any)
         page=page,
         static=page.root + STATIC_PREFIX,
         htmx=HTMX,
-        stylesheet=page.root + _STYLESHEET.path,
+        stylesheet=page.root + STYLESHEET.path,
         status=status,
         **context,
     )
@@ -411,7 +411,7 @@ def explorer_router(*, development: bool, book: SessionBook | None = None) -> AP
     """
     sessions = book or SessionBook()
     router = APIRouter(include_in_schema=False)
-    router.include_router(stylesheet_router(_STYLESHEET))
+    router.include_router(stylesheet_router(STYLESHEET))
 
     def services(request: Request) -> Services:
         found: Services = request.app.state.services
