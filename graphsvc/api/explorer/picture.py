@@ -4,7 +4,8 @@
 entities (the same :func:`graphsvc.analysis.impact.impact_analysis` the API's
 ``impact`` uses: one traversal), its page of affected entities with paths, and
 the picture of the affected graph drawn by the change report's diagram
-(:func:`graphsvc.report.diagram.draw_affected`, one implementation for both).
+(:func:`graphsvc.report.diagram.affected_diagram`, one implementation for both; the
+last :data:`SVG_CACHE_SIZE` pictures laid out by Graphviz are kept, by DOT text).
 
 The picture is bounded whatever the blast radius: it is drawn from at most
 :data:`~graphsvc.report.build.PICTURE_ENTITIES` entities (the start entities and
@@ -16,6 +17,9 @@ Without Graphviz the page says so in the picture's place, as the report does.
 
 from __future__ import annotations
 
+import shutil
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -27,7 +31,13 @@ from graphsvc.analysis.impact import Impact, impact_analysis
 from graphsvc.errors import NotFound
 from graphsvc.model.vocabulary import EntityKind
 from graphsvc.report.build import PICTURE_ENTITIES, affected_from_analysis
-from graphsvc.report.diagram import IMPACT_WORDS, RenderedDiagram, draw_affected, safe_svg
+from graphsvc.report.diagram import (
+    IMPACT_WORDS,
+    RenderedDiagram,
+    affected_diagram,
+    render_svg,
+    safe_svg,
+)
 from graphsvc.report.model import EntityRef
 
 if TYPE_CHECKING:
@@ -47,6 +57,9 @@ PICTURE_NODES = 40
 """The impact picture has at most this many nodes (groups and surviving members included)."""
 PICTURE_TIMEOUT_SECONDS = 5.0
 """Graphviz gets this long to lay the picture out before the page goes without it."""
+
+SVG_CACHE_SIZE = 64
+"""Pictures kept laid out (by DOT text): paging the table redraws the same picture."""
 
 PAGES_OF_KIND = {
     EntityKind.CHANGE: "/change/",
@@ -136,15 +149,46 @@ async def impact_view(
     def link(ref: EntityRef) -> str:
         return page.href(entity_page_path(ref.kind, ref.key))
 
-    drawn = draw_affected(
+    diagram = affected_diagram(
         entities,
         total=len(analysis.walk),
         words=IMPACT_WORDS,
         max_nodes=PICTURE_NODES,
         link=link,
-        timeout=PICTURE_TIMEOUT_SECONDS,
-        dot_binary=dot_binary,
     )
+    svg, note = _render(diagram.dot, diagram.tooltips, dot_binary or shutil.which("dot"))
+    drawn = RenderedDiagram(diagram, svg, note)
     svg = drawn.svg if drawn.svg is not None and safe_svg(drawn.svg) else None
     # safe_svg: no script, style, handler or foreign link (render_svg checked it too)
     return ImpactView(analysis.answer, drawn, Markup(svg) if svg is not None else None)  # noqa: S704
+
+
+_SVG_CACHE: OrderedDict[tuple[str, tuple[tuple[str, str], ...], str], str] = OrderedDict()
+_SVG_LOCK = threading.Lock()
+
+
+def _render(
+    dot: str, tooltips: dict[str, str], binary: str | None
+) -> tuple[str | None, str | None]:
+    """Lay ``dot`` out (see :func:`render_svg`), reusing the SVG of the same DOT text.
+
+    Only successes are kept (the last :data:`SVG_CACHE_SIZE`): without
+    Graphviz, or when it fails, every request tries again and gets the note.
+    """
+    if binary is None:
+        return render_svg(dot, tooltips=tooltips)
+    key = (dot, tuple(sorted(tooltips.items())), binary)
+    with _SVG_LOCK:
+        found = _SVG_CACHE.get(key)
+        if found is not None:
+            _SVG_CACHE.move_to_end(key)
+            return found, None
+    svg, note = render_svg(
+        dot, tooltips=tooltips, timeout=PICTURE_TIMEOUT_SECONDS, dot_binary=binary
+    )
+    if svg is not None:
+        with _SVG_LOCK:
+            _SVG_CACHE[key] = svg
+            while len(_SVG_CACHE) > SVG_CACHE_SIZE:
+                _SVG_CACHE.popitem(last=False)
+    return svg, note
