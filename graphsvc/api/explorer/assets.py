@@ -18,6 +18,7 @@ by :func:`graphsvc.api.pages.pages_router`.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -31,23 +32,28 @@ _IMMUTABLE = "public, max-age=31536000, immutable"
 _HEADERS = {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}
 
 
+@dataclass(frozen=True, slots=True)
 class Stylesheet:
-    """A stylesheet's text and its versioned address.
+    """A stylesheet's text and its versioned address (build it with :meth:`of`).
 
     Attributes:
-        text: The CSS.
-        digest: The first 16 hex digits of the SHA-256 of ``text`` (UTF-8).
+        body: The CSS, UTF-8.
+        digest: The first 16 hex digits of the SHA-256 of ``body``.
         path: Where it is served: ``/assets/explorer-<digest>.css``.
         etag: Its strong entity tag (the digest, quoted).
     """
 
-    def __init__(self, text: str) -> None:
+    body: bytes
+    digest: str
+    path: str
+    etag: str
+
+    @classmethod
+    def of(cls, text: str) -> Stylesheet:
         """Version ``text`` by its digest."""
-        self.text = text
-        self.body = text.encode("utf-8")
-        self.digest = hashlib.sha256(self.body).hexdigest()[:16]
-        self.path = f"{ASSETS_PREFIX}/explorer-{self.digest}.css"
-        self.etag = f'"{self.digest}"'
+        body = text.encode("utf-8")
+        digest = hashlib.sha256(body).hexdigest()[:16]
+        return cls(body, digest, f"{ASSETS_PREFIX}/explorer-{digest}.css", f'"{digest}"')
 
 
 def stylesheet_router(sheet: Stylesheet) -> APIRouter:

@@ -110,7 +110,7 @@ footer dl dt { font-weight:600; margin-top:8px; }
 """
 """Rules the explorer adds to the change report's stylesheet (same look)."""
 
-STYLESHEET = Stylesheet(CSS + EXTRA_CSS + EXPLORER_CSS)
+STYLESHEET = Stylesheet.of(CSS + EXTRA_CSS + EXPLORER_CSS)
 """The pages' one stylesheet, served as a cached file (no inline style: ``style-src 'self'``)."""
 _ENV = Environment(
     loader=PackageLoader("graphsvc.api.explorer", "templates"),
