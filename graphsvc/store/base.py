@@ -1067,11 +1067,12 @@ class GraphStore(ABC):
     ) -> EntityPage:
         """Return one page of the entities matching ``query``, ordered by id.
 
-        With ``as_of``, the query is matched against the entities as they were
-        then (an entity that did not exist yet, or was merged away by then, is
-        not matched; the name, status and attributes are those it had then; the
-        key never changes) and the page holds the records as of then, as
-        :meth:`entities` returns them; ``total`` counts the matches then. The
+        With ``as_of``, the query is matched against the entities as
+        :meth:`entities` returns them for that time (an entity that did not
+        exist yet is not matched, nor one :meth:`entities` answers ``None`` for,
+        such as one merged away; the name, status and attributes are those it
+        had then; the key never changes) and the page holds those records;
+        ``total`` counts the matches then. The
         cost grows with the entities changed since ``as_of`` (each one's past
         state is rebuilt from its history), not with the graph.
         """

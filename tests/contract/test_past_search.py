@@ -14,7 +14,7 @@ from graphsvc.ingest.engine import IngestEngine
 from graphsvc.model.records import ItemKind
 from graphsvc.model.vocabulary import EntityKind, Status
 from graphsvc.store.base import EntityQuery, GraphStore, ItemRef
-from tests.contract.helpers import SVC, batch, ent, entity_id, get
+from tests.contract.helpers import SVC, batch, ent, entity_id, get, merge
 
 
 def named(key: str, name: str, **attributes: object) -> dict[str, object]:
@@ -129,3 +129,17 @@ async def test_history_pages_newest_first(store: GraphStore, engine: IngestEngin
     assert newest == seqs[::-1]
     first = await store.history(ref, first=1, newest_first=True)
     assert first.items[0].changes["attributes.tier"].new == 4
+
+
+async def test_a_past_search_answers_as_entities_as_of_does_for_a_merged_entity(
+    store: GraphStore, engine: IngestEngine
+) -> None:
+    then = await two_times(store, engine)
+    loser = await entity_id(store, SVC, "svc-f")
+    await merge(store, loser, await entity_id(store, SVC, "svc-d"))
+    assert await keys(store, None, text="fax") == []
+    [past] = await store.entities([loser], as_of=then)
+    assert await keys(store, then, text="fax") == ([] if past is None else ["svc-f"])
+    assert await keys(store, then, text="billing desk") == ["svc-d"], "the survivor was there"
+    total = (await store.find_entities(EntityQuery(), first=0, as_of=then)).total
+    assert total == 3 + (past is not None)
