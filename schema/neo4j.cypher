@@ -43,6 +43,7 @@ CREATE CONSTRAINT run_seq IF NOT EXISTS FOR (r:Run) REQUIRE r.seq IS UNIQUE;
 CREATE INDEX run_source IF NOT EXISTS FOR (r:Run) ON (r.source);
 CREATE CONSTRAINT history_seq IF NOT EXISTS FOR (h:History) REQUIRE h.seq IS UNIQUE;
 CREATE INDEX history_item IF NOT EXISTS FOR (h:History) ON (h.item);
+CREATE INDEX history_at IF NOT EXISTS FOR (h:History) ON (h.at);
 CREATE CONSTRAINT identity_conflict_seq IF NOT EXISTS FOR (c:IdentityConflict) REQUIRE c.seq IS UNIQUE;
 CREATE CONSTRAINT identity_conflict_clash IF NOT EXISTS FOR (c:IdentityConflict) REQUIRE (c.kind, c.id_type, c.value, c.entity, c.holder) IS UNIQUE;
 CREATE INDEX identity_conflict_entity IF NOT EXISTS FOR (c:IdentityConflict) ON (c.entity);

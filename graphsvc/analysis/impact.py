@@ -68,6 +68,7 @@ __all__ = [
     "Affected",
     "AffectedConnection",
     "AffectedEdge",
+    "Analysis",
     "Impact",
     "ImpactState",
     "ImpactSummary",
@@ -83,6 +84,8 @@ __all__ = [
     "TierCount",
     "dependencies",
     "impact",
+    "impact_analysis",
+    "redundancy_covers",
 ]
 
 PROJECT = EntityKind.PROJECT
@@ -491,9 +494,79 @@ async def dependencies(
     ).answer
 
 
+async def impact_analysis(
+    store: GraphStore,
+    ids: Sequence[int],
+    *,
+    max_depth: int | None = None,
+    as_of: datetime | None = None,
+    first: int = 100,
+    after: str | None = None,
+    paths: bool = True,
+    max_path_steps: int | None = None,
+) -> Analysis:
+    """Return :func:`impact`'s answer together with its walk and states.
+
+    For callers that show more than one page of the same walk (the explorer's
+    impact picture reads the walk's breadth-first tree): one traversal serves
+    both. Arguments, semantics and errors are :func:`impact`'s.
+    """
+    return await analyse(
+        store,
+        ids,
+        VOCABULARY.impact_steps,
+        False,
+        max_depth,
+        as_of,
+        first,
+        after,
+        paths=paths,
+        max_path_steps=max_path_steps,
+    )
+
+
+async def redundancy_covers(
+    store: GraphStore, analysis: Analysis, indexes: Sequence[int], *, as_of: datetime | None
+) -> dict[int, tuple[RedundancyCover, ...]]:
+    """Return, by walk index, the redundancy groups that keep DEGRADED entities up.
+
+    The ``saved_by`` of :class:`Affected` for any walk indexes of an impact
+    analysis (not only its page): each DEGRADED entity among ``indexes`` that
+    has a redundancy group with a DOWN member and a surviving one. Indexes
+    without a cover are left out. Three store calls whatever the number of
+    indexes (``neighbours``, ``relations_by_id``, ``entities``).
+
+    Args:
+        store: The store the analysis read.
+        analysis: An impact analysis (:func:`impact_analysis`).
+        indexes: Walk indexes (positions in breadth-first order), each below ``len(walk)``.
+        as_of: The analysis' time.
+    """
+    walk = analysis.walk
+    if not indexes or not len(walk):
+        return {}
+    ent = walk.entities.astype(np.int64)
+    order = np.argsort(ent, kind="stable")
+    pool = ent[order]
+    raw = await _covers(store, walk, analysis.down, list(indexes), pool, order, as_of)
+    want: set[int] = set()
+    for covers in raw.values():
+        for cover in covers:
+            want.update(cover.failed)
+            want.update(m for m, _ in cover.survivors)
+    recs = await records(store, want, as_of)
+    return {i: tuple(c.record(recs) for c in covers) for i, covers in raw.items()}
+
+
 @dataclass(frozen=True, slots=True)
 class Analysis:
-    """An answer plus the raw walk, for the other analyses of this package."""
+    """An answer plus the raw walk, for the other analyses of this package.
+
+    Attributes:
+        answer: The answer.
+        walk: The breadth-first tree the answer was computed from.
+        down: By walk index, whether the entity is DOWN (else DEGRADED).
+    """
 
     answer: Impact
     walk: Traversal

@@ -868,6 +868,19 @@ def _kind(spelling: KindSpelling | str) -> EntityKind:
     raise InvalidInput(msg)
 
 
+def _iso_only(value: object) -> object:
+    """Refuse a number where a time is asked for (pydantic would read it as Unix seconds)."""
+    if isinstance(value, str) and not _ISO_DATE.match(value):
+        msg = "not an ISO 8601 date or time (for example 2030-01-07 or 2030-01-07T09:00:00Z)"
+        raise ValueError(msg)
+    return value
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+IsoTime = Annotated[datetime, BeforeValidator(_iso_only)]
+"""A time in a query parameter: ISO 8601 only (``0`` or ``1700000000`` are refused)."""
+
+
 class EntityPageOut(BaseModel):
     """One page of entities, ordered by id, with the count of every match."""
 
@@ -895,6 +908,14 @@ async def search_entities(
     ] = None,
     first: Annotated[int, Query(ge=1, le=500)] = 50,
     after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    as_of: Annotated[
+        IsoTime | None,
+        Query(
+            alias="asOf",
+            description="Match the entities as they were then (names, statuses, "
+            "attributes then; entities that did not exist yet are left out).",
+        ),
+    ] = None,
 ) -> EntityPageOut:
     """Return one page of the entities matching every condition given, in id order."""
     query = EntityQuery(
@@ -902,7 +923,10 @@ async def search_entities(
         statuses=frozenset(status) if status else None,
         text=q or None,
     )
-    page = await svc.run(lambda: svc.store.find_entities(query, first=first, after=after))
+    when = _utc(as_of)
+    page = await svc.run(
+        lambda: svc.store.find_entities(query, first=first, after=after, as_of=when)
+    )
     return EntityPageOut(
         items=[EntityOut.of(r) for r in page.items],
         total=page.total,
@@ -988,19 +1012,6 @@ def _answer_of(shape: AnswerShape) -> dict[int | str, dict[str, Any]]:
             "content": {"application/json": {"schema": {"$ref": shape.ref}}},
         }
     }
-
-
-def _iso_only(value: object) -> object:
-    """Refuse a number where a time is asked for (pydantic would read it as Unix seconds)."""
-    if isinstance(value, str) and not _ISO_DATE.match(value):
-        msg = "not an ISO 8601 date or time (for example 2030-01-07 or 2030-01-07T09:00:00Z)"
-        raise ValueError(msg)
-    return value
-
-
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
-IsoTime = Annotated[datetime, BeforeValidator(_iso_only)]
-"""A time in a query parameter: ISO 8601 only (``0`` or ``1700000000`` are refused)."""
 
 
 def _walk_route(walk: Callable[..., Awaitable[Impact]], what: str) -> Callable[..., Any]:

@@ -18,7 +18,14 @@ from datetime import UTC, datetime
 from pydantic import JsonValue
 
 from graphsvc.analysis.changes import ChangeImpact, Conflict, ConflictKind, change_impact
-from graphsvc.analysis.impact import Affected, ImpactState, RedundancyCover, TierCount
+from graphsvc.analysis.impact import (
+    Affected,
+    Analysis,
+    ImpactState,
+    RedundancyCover,
+    TierCount,
+    redundancy_covers,
+)
 from graphsvc.collector import gc_paused
 from graphsvc.model.records import EntityRecord
 from graphsvc.model.validation import parse_datetime
@@ -66,7 +73,9 @@ from graphsvc.store.base import GraphStore
 __all__ = [
     "DEFAULT_MAX_ENTITIES",
     "DEFAULT_MAX_SERVICES_PER_TIER",
+    "PICTURE_ENTITIES",
     "TeamDirectory",
+    "affected_from_analysis",
     "build_change_report",
     "contacts_of",
     "gc_paused",
@@ -80,6 +89,8 @@ DEFAULT_MAX_ENTITIES = 100_000
 """The affected-entity listing stops after this many entities (counts stay complete)."""
 DEFAULT_MAX_SERVICES_PER_TIER = 500
 """At most this many services of one tier are listed with their paths."""
+PICTURE_ENTITIES = 1_000
+"""An impact picture is drawn from at most this many entities (the nearest, breadth-first)."""
 MEMBERS_SHOWN = 10
 """At most this many members are named per team (``memberCount`` gives the total)."""
 
@@ -701,3 +712,81 @@ def _projects(answer: ChangeImpact, ref: _Refs) -> list[AffectedProject]:
         AffectedProject(project=ref(p), reasons=reasons.get(p.id, []))
         for p in answer.impact.affected_projects
     ]
+
+
+async def affected_from_analysis(
+    store: GraphStore,
+    analysis: Analysis,
+    *,
+    limit: int = PICTURE_ENTITIES,
+    as_of: datetime | None = None,
+) -> list[AffectedEntity]:
+    """Return the first ``limit`` entities of an impact walk as the report names them.
+
+    What the impact picture of the explorer draws (with
+    :func:`graphsvc.report.diagram.affected_diagram`), shaped like a change
+    report's ``affected.entities``: breadth-first (start entities first, then
+    nearest first), each with the entity it was reached from, the relation
+    walked, its tier or ciClass, and, for a DEGRADED one, what keeps it up (its
+    own redundancy groups, else those of the entity it was reached from).
+
+    The cost is bounded by ``limit`` whatever the size of the walk: three
+    store calls for the records, the relations walked and the redundancy
+    groups. Breadth-first order keeps every entity's parent among the first
+    ``limit`` too, so each entity drawn has its arrow.
+
+    Args:
+        store: The store the analysis read.
+        analysis: An impact analysis (:func:`graphsvc.analysis.impact.impact_analysis`).
+        limit: At most this many entities (``0``: none).
+        as_of: The analysis' time.
+    """
+    walk = analysis.walk
+    count = max(0, min(len(walk), limit))
+    if count == 0:
+        return []
+    ids = [int(i) for i in walk.entities[:count]]
+    parents = [int(p) for p in walk.parent[:count]]
+    vias = [int(v) for v in walk.via[:count]]
+    found = await store.entities(ids, as_of=as_of)
+    walked = sorted({v for v in vias if v >= 0})
+    relations = dict(zip(walked, await store.relations_by_id(walked, as_of=as_of), strict=True))
+    degraded = [i for i in range(count) if not analysis.down[i]]
+    covers = await redundancy_covers(store, analysis, degraded, as_of=as_of)
+    ref = _Refs()
+    kept: dict[int, list[RedundancyItem]] = {}
+    out: list[AffectedEntity] = []
+    for index in range(count):
+        record = found[index]
+        if record is None:  # pragma: no cover - the walk only reaches existing entities
+            continue
+        parent = found[parents[index]] if parents[index] >= 0 else None
+        relation = relations.get(vias[index])
+        is_down = bool(analysis.down[index])
+        if not is_down:
+            own = covers.get(index, ())
+            if own:
+                kept[index] = [_redundancy(record, c, ref) for c in own]
+            elif parents[index] in kept:
+                kept[index] = kept[parents[index]]
+        kind = record.kind
+        ci = kind is EntityKind.CONFIGURATION_ITEM
+        out.append(
+            AffectedEntity(
+                entity=ref(record),
+                tier=_tier(record) if kind is EntityKind.SERVICE else None,
+                ci_class=_text(record, "ciClass") if ci else None,
+                state=ImpactState.DOWN if is_down else ImpactState.DEGRADED,
+                depth=int(walk.depth[index]),
+                stale=bool(walk.stale[index]),
+                reached_from=ref(parent) if parent is not None else None,
+                relation=relation.type if relation is not None and parent is not None else None,
+                walked=(
+                    (Direction.IN if relation.from_id == record.id else Direction.OUT)
+                    if relation is not None and parent is not None
+                    else None
+                ),
+                kept_up_by=kept.get(index, []),
+            )
+        )
+    return out

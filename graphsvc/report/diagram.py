@@ -39,8 +39,9 @@ import re
 import shutil
 import subprocess
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from xml.etree import ElementTree
 
 from graphsvc.analysis.impact import ImpactState
 from graphsvc.model.vocabulary import EntityKind
@@ -50,12 +51,18 @@ from graphsvc.report.wording import KIND_SHORT, held_text, kind_count, plural, t
 __all__ = [
     "DEFAULT_MAX_NODES",
     "DOT_TIMEOUT_SECONDS",
+    "IMPACT_WORDS",
+    "REPORT_WORDS",
     "Diagram",
+    "DiagramWords",
     "RenderedDiagram",
+    "affected_diagram",
     "dot_label_text",
     "draw",
+    "draw_affected",
     "impact_diagram",
     "render_svg",
+    "safe_svg",
     "wrap_label",
 ]
 
@@ -87,6 +94,33 @@ SURVIVOR_COLOURS = ("#e7f5ec", "#1e6b3a")
 """Fill and line colours of a surviving member that the impact does not reach."""
 
 Key = tuple[EntityKind, str]
+
+LinkOf = Callable[[EntityRef], str]
+"""Where a node drawn for one entity links to (an address of the page showing it)."""
+
+_SAFE_HREF = re.compile(r"[A-Za-z0-9/%?=&.,_~:+@!$'()*;-]{1,2000}")
+"""What a node link may hold: a URL already percent-encoded (no quote, backslash, space or <)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DiagramWords:
+    """How a diagram's labels and caption name its start entities and its entities.
+
+    Attributes:
+        start: The start entities' adjective ("modified" in a change report).
+        entities: The entities drawn, in "N of M ... drawn one by one".
+        every: The caption when every entity is drawn ("Every entity of the impact set").
+    """
+
+    start: str
+    entities: str
+    every: str
+
+
+REPORT_WORDS = DiagramWords("modified", "impact-set entities", "Every entity of the impact set")
+"""The change report's words (its start entities are the ones the change modifies)."""
+IMPACT_WORDS = DiagramWords("failing", "affected entities", "Every affected entity")
+"""The impact page's words ("what if this fails": its start entities fail)."""
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
@@ -159,6 +193,7 @@ class _Node:
     group: bool = False
     down: int = 0
     degraded: int = 0
+    href: str | None = None
 
 
 @dataclass(slots=True)
@@ -207,35 +242,46 @@ def _priority(e: AffectedEntity) -> tuple[int, int, int, str]:
     return (tier, e.state is not ImpactState.DOWN, e.depth, e.entity.key)
 
 
-def _detail(e: AffectedEntity) -> str:
+def _detail(e: AffectedEntity, words: DiagramWords) -> str:
     parts = [KIND_SHORT[e.entity.kind]]
     if e.tier is not None:
         parts.append(f"tier {e.tier}")
     if e.ci_class:
         parts.append(e.ci_class)
     if e.depth == 0:
-        parts.append("modified")
+        parts.append(words.start)
     parts.append(e.state.value)
     if e.stale:
         parts.append("stale")
     return " · ".join(parts)
 
 
-def _entity_node(node_id: str, e: AffectedEntity) -> _Node:
+def _href(link: LinkOf | None, ref: EntityRef) -> str | None:
+    """The node's link, or ``None`` (no link given, or an address unsafe in DOT and SVG)."""
+    if link is None:
+        return None
+    href = link(ref)
+    return href if _SAFE_HREF.fullmatch(href) else None
+
+
+def _entity_node(
+    node_id: str, e: AffectedEntity, words: DiagramWords, link: LinkOf | None
+) -> _Node:
     ref = e.entity
     name = ref.name if ref.name != ref.key else None
-    tooltip = f"{_ref_text(ref)}: {_detail(e)}"
+    tooltip = f"{_ref_text(ref)}: {_detail(e, words)}"
     if e.kept_up_by:
         tooltip += f"; {held_text(e.kept_up_by, ref)}"
     return _Node(
         node_id,
         ref.key,
         name,
-        _detail(e),
+        _detail(e, words),
         tooltip,
         e.state,
         ref.kind,
         start=e.depth == 0,
+        href=_href(link, ref),
     )
 
 
@@ -269,9 +315,20 @@ def _own_survivors(entities: Sequence[AffectedEntity]) -> list[Key]:
 class _Planner:
     """Chooses what is drawn one by one and what is folded into groups."""
 
-    def __init__(self, entities: Sequence[AffectedEntity], max_nodes: int) -> None:
+    def __init__(
+        self,
+        entities: Sequence[AffectedEntity],
+        max_nodes: int,
+        *,
+        origin: bool,
+        words: DiagramWords,
+        link: LinkOf | None,
+    ) -> None:
         self.entities = entities
         self.max_nodes = max_nodes
+        self.origin = origin
+        self.words = words
+        self.link = link
         self.by_key = {_key(e): e for e in entities}
         self.shown: dict[Key, _Node] = {}
         self.groups: dict[str, _Node] = {}
@@ -280,10 +337,10 @@ class _Planner:
 
     def _show(self, e: AffectedEntity) -> None:
         if _key(e) not in self.shown:
-            self.shown[_key(e)] = _entity_node(f"n{len(self.shown)}", e)
+            self.shown[_key(e)] = _entity_node(f"n{len(self.shown)}", e, self.words, self.link)
 
     def plan(self) -> None:
-        budget = self.max_nodes - 1  # the change node
+        budget = self.max_nodes - self.origin  # the change node, when there is one
         if len(self.entities) <= budget:
             for e in self.entities:
                 self._show(e)
@@ -363,7 +420,7 @@ class _Planner:
         """Return the group an entity folds into, and the group's qualifier."""
         kind = e.entity.kind
         if e.depth == 0:
-            return "g-start", "modified"
+            return "g-start", self.words.start
         if self._coarse:
             return f"g-kind-{kind.value}", ""
         if kind is EntityKind.SERVICE:
@@ -399,11 +456,47 @@ def impact_diagram(report: ChangeReport, *, max_nodes: int = DEFAULT_MAX_NODES) 
     Only listed entities are drawn (``report.affected.entities``); when the
     listing was cut, the caption says how many are left out.
     """
-    max_nodes = max(8, max_nodes)
-    entities = report.affected.entities
+    return affected_diagram(
+        report.affected.entities,
+        total=report.affected.total,
+        origin=report.change.change,
+        words=REPORT_WORDS,
+        max_nodes=max_nodes,
+    )
+
+
+def affected_diagram(
+    entities: Sequence[AffectedEntity],
+    *,
+    total: int | None = None,
+    origin: EntityRef | None = None,
+    words: DiagramWords = IMPACT_WORDS,
+    max_nodes: int = DEFAULT_MAX_NODES,
+    link: LinkOf | None = None,
+) -> Diagram:
+    """Return the DOT diagram of affected entities (see the module docstring).
+
+    The one implementation behind the change report's diagram and the
+    explorer's impact picture.
+
+    Args:
+        entities: The affected entities in breadth-first order (depth-0 start
+            entities first); each one's ``reachedFrom`` is the edge drawn to it
+            (an entity reached from one not in ``entities`` gets no arrow).
+        total: How many entities are affected in all (``None``: exactly
+            ``entities``); when larger, the caption says how many are not drawn.
+        origin: An entity drawn on the left with an arrow to each start entity
+            (the change of a report); ``None``: the start entities are the roots.
+        words: How the labels and the caption name the start entities.
+        max_nodes: At most this many nodes (at least 8), origin and groups included.
+        link: Where the node of each entity drawn one by one links to (``None``:
+            no links). Addresses that are not plain percent-encoded URLs get no link.
+    """
     outside = _own_survivors(entities)
     reserve = min(len(outside), max(2, max_nodes // SURVIVOR_SHARE))
-    planner = _Planner(entities, max_nodes - reserve)
+    planner = _Planner(
+        entities, max_nodes - reserve, origin=origin is not None, words=words, link=link
+    )
     planner.plan()
     nodes_of: dict[Key, _Node] = {}
     for e in entities:
@@ -415,7 +508,9 @@ def impact_diagram(report: ChangeReport, *, max_nodes: int = DEFAULT_MAX_NODES) 
         members = group.down + group.degraded
         kind = group.kind or EntityKind.CONFIGURATION_ITEM
         if group.start:
-            group.title = plural(members, "more modified entity", "more modified entities")
+            group.title = plural(
+                members, f"more {words.start} entity", f"more {words.start} entities"
+            )
             group.subtitle = None
         elif kind is EntityKind.SERVICE and group.subtitle:
             tier = group.subtitle
@@ -441,6 +536,8 @@ def impact_diagram(report: ChangeReport, *, max_nodes: int = DEFAULT_MAX_NODES) 
     for e in entities:
         target = nodes_of[_key(e)]
         if e.reached_from is None:
+            if origin is None:
+                continue
             source_id = change_id
         else:
             parent = nodes_of.get((e.reached_from.kind, e.reached_from.key))
@@ -462,7 +559,7 @@ def impact_diagram(report: ChangeReport, *, max_nodes: int = DEFAULT_MAX_NODES) 
     # surviving members: an arrow to each entity drawn one by one that they keep up
     survivors: dict[Key, _Survivor] = {}
     left_out: set[Key] = set()
-    room = max_nodes - 1 - len(planner.shown) - len(planner.groups)
+    room = max_nodes - (origin is not None) - len(planner.shown) - len(planner.groups)
     for e in entities:
         holder = planner.shown.get(_key(e))
         if holder is None:
@@ -480,14 +577,14 @@ def impact_diagram(report: ChangeReport, *, max_nodes: int = DEFAULT_MAX_NODES) 
                     if alone is None and room <= 0:
                         left_out.add(k)
                         continue
-                    node = alone or _survivor_node(f"u{len(survivors)}", member.entity)
+                    node = alone or _survivor_node(f"u{len(survivors)}", member.entity, link)
                     room -= alone is None
                     found = survivors[k] = _Survivor(node)
                 found.keeps.setdefault(holder.id, set()).add(item.group)
     clusters, boxed = _group_boxes(entities, planner.shown, survivors)
-    change = report.change.change
     level = _levels(entities, nodes_of)
-    level[change_id] = 0
+    if origin is not None:
+        level[change_id] = 0
     for survivor in survivors.values():
         if survivor.node.id not in level:
             level[survivor.node.id] = max(1, min(level[h] for h in survivor.keeps) - 1)
@@ -502,13 +599,18 @@ def impact_diagram(report: ChangeReport, *, max_nodes: int = DEFAULT_MAX_NODES) 
         '  edge [fontname="Helvetica,Arial,sans-serif", fontsize=10, arrowsize=0.7, '
         'color="#7b8494", fontcolor="#4b5563"];',
     ]
-    change_label = _label(change.key, change.name if change.name != change.key else None, "")
     extra = [v.node for v in survivors.values() if v.node.id.startswith("u")]
-    lines.append(
-        f'  {change_id} [label=<{change_label}>, fillcolor="{CHANGE_COLOURS[0]}", '
-        f'color="{CHANGE_COLOURS[1]}", fontcolor="#ffffff", style="filled"];'
-    )
-    tooltips[change_id] = f"Change/{change.key} ({change.name})"
+    if origin is not None:
+        name = origin.name if origin.name != origin.key else None
+        origin_href = _href(link, origin)
+        lines.append(
+            f"  {change_id} [label=<{_label(origin.key, name, '')}>, "
+            f'fillcolor="{CHANGE_COLOURS[0]}", color="{CHANGE_COLOURS[1]}", '
+            f'fontcolor="#ffffff", style="filled"'
+            + (f', URL="{origin_href}"' if origin_href else "")
+            + "];"
+        )
+        tooltips[change_id] = f"{origin.kind.value}/{origin.key} ({origin.name})"
     all_nodes = [*planner.shown.values(), *planner.groups.values(), *extra]
     for node in all_nodes:
         fill, line = COLOURS[node.state or ImpactState.DEGRADED]
@@ -527,6 +629,8 @@ def impact_diagram(report: ChangeReport, *, max_nodes: int = DEFAULT_MAX_NODES) 
             attrs.append("penwidth=2.6")
         if node.kind is EntityKind.PROJECT and not node.group:
             attrs.append("shape=folder")
+        if node.href:
+            attrs.append(f'URL="{node.href}"')
         lines.append(f"  {node.id} [{', '.join(attrs)}];")
         tooltips[node.id] = node.tooltip
     by_level: dict[int, list[str]] = defaultdict(list)
@@ -592,16 +696,16 @@ def impact_diagram(report: ChangeReport, *, max_nodes: int = DEFAULT_MAX_NODES) 
     lines.append("}")
 
     collapsed = sum(g.down + g.degraded for g in planner.groups.values())
-    drawn = len(all_nodes) + 1
+    drawn = len(all_nodes) + (origin is not None)
     if collapsed:
         caption = (
-            f"{len(planner.shown):,} of {len(entities):,} impact-set entities drawn one by one "
-            "(the modified entities, and the most critical services with the services on "
+            f"{len(planner.shown):,} of {len(entities):,} {words.entities} drawn one by one "
+            f"(the {words.start} entities, and the most critical services with the services on "
             f"their paths); the other {collapsed:,} are grouped in the dashed boxes by "
             "configuration-item class, service tier and kind."
         )
     else:
-        caption = f"Every entity of the impact set ({len(entities):,})."
+        caption = f"{words.every} ({len(entities):,})."
     if survivors:
         caption += (
             " Green boxes are surviving members of redundancy groups: the dashed green arrow "
@@ -617,7 +721,7 @@ def impact_diagram(report: ChangeReport, *, max_nodes: int = DEFAULT_MAX_NODES) 
             f" Each box shows only its strongest incoming arrows ({hidden:,} weaker links "
             "between boxes are left out)."
         )
-    missing = report.affected.total - report.affected.listed
+    missing = (len(entities) if total is None else total) - len(entities)
     if missing > 0:
         caption += f" {missing:,} entities beyond the listing limit are not drawn."
     return Diagram("\n".join(lines) + "\n", drawn, len(entities), collapsed, caption, tooltips)
@@ -711,7 +815,7 @@ def _group_boxes(
     return boxes, boxed
 
 
-def _survivor_node(node_id: str, ref: EntityRef) -> _Node:
+def _survivor_node(node_id: str, ref: EntityRef, link: LinkOf | None) -> _Node:
     name = ref.name if ref.name != ref.key else None
     detail = f"{KIND_SHORT[ref.kind]} · surviving member · up"
     return _Node(
@@ -722,6 +826,7 @@ def _survivor_node(node_id: str, ref: EntityRef) -> _Node:
         f"{_ref_text(ref)}: a surviving member of a redundancy group, not affected",
         None,
         ref.kind,
+        href=_href(link, ref),
     )
 
 
@@ -746,6 +851,40 @@ def _edge_label(texts: list[str]) -> str:
 _TITLE = re.compile(r"<title>([^<]*)</title>")
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _SIZE = re.compile(r'\s(?:width|height)="[^"]*"')
+_LINK_TITLE = re.compile(r'\sxlink:title="[^"]*"')
+_SVG_TAGS = frozenset(
+    {"svg", "g", "title", "desc", "polygon", "polyline", "path", "ellipse", "text", "a"}
+)
+"""The elements Graphviz writes for the DOT of this module; no other may be inlined."""
+
+
+def safe_svg(svg: str) -> bool:
+    """Whether ``svg`` is fit to inline in a page whose CSP forbids inline scripts and styles.
+
+    Every element must be one Graphviz writes for these diagrams (no script,
+    style, foreign object or embedded document), no attribute may be an event
+    handler (``on...``) or ``style``, and every link must be a path of this
+    site (an ``href`` starting with one ``/``). A document type, entity
+    declaration or processing instruction, or text that is not XML, is refused.
+    Graphviz writes none of these for the DOT of this module (labels reach it
+    escaped); this check makes sure before a page carries the SVG.
+    """
+    if "<!" in svg or "<?" in svg:
+        return False
+    try:
+        root = ElementTree.fromstring(svg)  # noqa: S314 - no DTD (refused above), our own output
+    except ElementTree.ParseError:
+        return False
+    for element in root.iter():
+        if not isinstance(element.tag, str) or element.tag.rsplit("}", 1)[-1] not in _SVG_TAGS:
+            return False
+        for name, value in element.attrib.items():
+            local = name.rsplit("}", 1)[-1].lower()
+            if local.startswith("on") or local == "style":
+                return False
+            if local == "href" and (not value.startswith("/") or value.startswith("//")):
+                return False
+    return True
 
 
 def _inline(svg: str, tooltips: dict[str, str]) -> str:
@@ -755,7 +894,7 @@ def _inline(svg: str, tooltips: dict[str, str]) -> str:
     head_end = body.find(">")
     head = _SIZE.sub("", body[:head_end])
     head += ' class="impact-diagram" role="img" aria-label="Impact diagram"'
-    body = head + body[head_end:]
+    body = _LINK_TITLE.sub("", head + body[head_end:])
     return _TITLE.sub(
         lambda m: f"<title>{html.escape(tooltips.get(m[1], ''), quote=False)}</title>", body
     )
@@ -802,7 +941,12 @@ def render_svg(
         error = done.stderr.decode("utf-8", "replace").strip().splitlines()
         reason = error[0] if error else f"exit status {done.returncode}"
         return None, f"Graphviz failed ({reason}); the diagram was left out."
-    return _inline(done.stdout.decode("utf-8", "replace"), tooltips or {}), None
+    svg = _inline(done.stdout.decode("utf-8", "replace"), tooltips or {})
+    if not safe_svg(svg):
+        return None, (
+            "Graphviz wrote something that is not safe to inline; the diagram was left out."
+        )
+    return svg, None
 
 
 def draw(
@@ -814,6 +958,31 @@ def draw(
 ) -> RenderedDiagram:
     """Build the report's diagram and render it (see :func:`render_svg` for the note)."""
     diagram = impact_diagram(report, max_nodes=max_nodes)
+    svg, note = render_svg(
+        diagram.dot, tooltips=diagram.tooltips, timeout=timeout, dot_binary=dot_binary
+    )
+    return RenderedDiagram(diagram, svg, note)
+
+
+def draw_affected(
+    entities: Sequence[AffectedEntity],
+    *,
+    total: int | None = None,
+    origin: EntityRef | None = None,
+    words: DiagramWords = IMPACT_WORDS,
+    max_nodes: int = DEFAULT_MAX_NODES,
+    link: LinkOf | None = None,
+    timeout: float = DOT_TIMEOUT_SECONDS,
+    dot_binary: str | None = None,
+) -> RenderedDiagram:
+    """Build the diagram of ``entities`` and render it (see :func:`affected_diagram`).
+
+    Without Graphviz (or when it fails or is too slow) the SVG is ``None`` and
+    the note says why, as in the change report.
+    """
+    diagram = affected_diagram(
+        entities, total=total, origin=origin, words=words, max_nodes=max_nodes, link=link
+    )
     svg, note = render_svg(
         diagram.dot, tooltips=diagram.tooltips, timeout=timeout, dot_binary=dot_binary
     )

@@ -446,9 +446,9 @@ def plan_tasks_html(
         ]
         return out
     out.append(
-        '<table class="fixed"><colgroup><col style="width:20%"><col style="width:9%">'
-        '<col style="width:17%"><col style="width:10%"><col style="width:7%">'
-        '<col style="width:37%"></colgroup><thead><tr><th>Task</th><th>Status</th>'
+        '<table class="fixed"><colgroup><col class="w20"><col class="w9">'
+        '<col class="w17"><col class="w10"><col class="w7">'
+        '<col class="w37"></colgroup><thead><tr><th>Task</th><th>Status</th>'
         '<th>Assigned to</th><th>Due</th><th class="num">Effort</th><th>Problems</th></tr>'
         "</thead><tbody>"
     )

@@ -588,14 +588,22 @@ footer p {
 }
 """
 
+COLUMN_CSS = "".join(f"col.w{p}{{width:{p}%}}" for p in range(1, 101)) + "\n"
+"""Column widths by class (``<col class="w24">``: 24 %), part of :data:`CSS`."""
+CSS += COLUMN_CSS
+
 
 def _e(text: str) -> str:
     return escape(text, quote=True)
 
 
 def _cols(*percent: int) -> str:
-    """Column widths of a fixed-layout table (long text wraps instead of widening it)."""
-    return "<colgroup>" + "".join(f'<col style="width:{p}%">' for p in percent) + "</colgroup>"
+    """Column widths of a fixed-layout table (long text wraps instead of widening it).
+
+    Classes of :data:`COLUMN_CSS`, not ``style`` attributes: the explorer's pages
+    allow no inline style.
+    """
+    return "<colgroup>" + "".join(f'<col class="w{p}">' for p in percent) + "</colgroup>"
 
 
 def _no_link(ref: EntityRef) -> str | None:  # noqa: ARG001 - the standalone report links nothing

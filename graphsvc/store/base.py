@@ -21,6 +21,8 @@ microseconds since the Unix epoch (see :func:`graphsvc.model.records.to_micros`)
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -104,7 +106,9 @@ __all__ = [
     "WalkedEdges",
     "WriteTransaction",
     "check_indexed",
+    "entity_matches",
     "event_page",
+    "merge_id_pages",
 ]
 
 _T = TypeVar("_T")
@@ -116,6 +120,59 @@ def check_indexed(name: str) -> None:
         known = ", ".join(VOCABULARY.indexed_attributes)
         msg = f"attribute {name!r} is not indexed (indexed attributes: {known})"
         raise InvalidInput(msg)
+
+
+def _json_equal(stored: Mapping[str, JsonValue], attribute: str, wanted: JsonValue) -> bool:
+    """``stored[attribute] == wanted`` as ``find_entities`` compares attribute values.
+
+    Objects and arrays compare by their JSON text (keys sorted); ``None``
+    matches a stored JSON ``null`` (not a missing attribute); booleans match
+    booleans only; numbers compare by value (a stored boolean counts as 0 or
+    1, as SQLite's ``json_extract`` has it); strings compare exactly.
+    """
+    if attribute not in stored:
+        return False
+    value = stored[attribute]
+    if isinstance(wanted, dict | list):
+        text = orjson.OPT_SORT_KEYS
+        return isinstance(value, dict | list) and orjson.dumps(value, option=text) == orjson.dumps(
+            wanted, option=text
+        )
+    if wanted is None:
+        return value is None
+    if isinstance(wanted, bool):
+        return isinstance(value, bool) and value is wanted
+    if isinstance(wanted, int | float):
+        return isinstance(value, int | float) and value == wanted
+    return isinstance(value, str) and value == wanted
+
+
+def entity_matches(record: EntityRecord, query: EntityQuery) -> bool:
+    """Whether ``record`` (as of some time) fits ``query`` as ``find_entities`` matches.
+
+    The kind, the status (every status when ``query.statuses`` is ``None``),
+    the text as a case-insensitive substring of the key or the name, and each
+    attribute by :func:`_json_equal`. The stores use it for entities whose
+    state at a past time differs from their state now (``find_entities`` with
+    ``as_of``).
+    """
+    if query.kind is not None and record.kind is not query.kind:
+        return False
+    if query.statuses is not None and record.status not in query.statuses:
+        return False
+    if query.text:
+        text = query.text.lower()
+        if text not in record.key.lower() and text not in (record.name or "").lower():
+            return False
+    return all(_json_equal(record.attributes, a, v) for a, v in query.attributes.items())
+
+
+def merge_id_pages(a: Sequence[int], b: Sequence[int], after: int | None, limit: int) -> list[int]:
+    """The first ``limit`` ids above ``after`` of two ascending, disjoint id lists, ascending."""
+    merged = heapq.merge(
+        (i for i in a if after is None or i > after), (i for i in b if after is None or i > after)
+    )
+    return list(itertools.islice(merged, max(0, limit)))
 
 
 MERGED = 3
@@ -170,7 +227,7 @@ class RelationPage:
 
 @dataclass(frozen=True, slots=True)
 class HistoryPage:
-    """One page of history events, oldest first; ``end_cursor`` is the last ``seq``.
+    """One page of history events in the order asked for; ``end_cursor`` is the last ``seq``.
 
     ``total`` counts every event of the item (merged-in entities included), not
     only this page nor only those after the cursor.
@@ -1001,9 +1058,24 @@ class GraphStore(ABC):
 
     @abstractmethod
     async def find_entities(
-        self, query: EntityQuery, *, first: int, after: int | None = None
+        self,
+        query: EntityQuery,
+        *,
+        first: int,
+        after: int | None = None,
+        as_of: datetime | None = None,
     ) -> EntityPage:
-        """Return one page of the entities matching ``query``, ordered by id."""
+        """Return one page of the entities matching ``query``, ordered by id.
+
+        With ``as_of``, the query is matched against the entities as
+        :meth:`entities` returns them for that time (an entity that did not
+        exist yet is not matched, nor one :meth:`entities` answers ``None`` for,
+        such as one merged away; the name, status and attributes are those it
+        had then; the key never changes) and the page holds those records;
+        ``total`` counts the matches then. The
+        cost grows with the entities changed since ``as_of`` (each one's past
+        state is rebuilt from its history), not with the graph.
+        """
 
     @abstractmethod
     async def relations(
@@ -1028,10 +1100,16 @@ class GraphStore(ABC):
         """Return the relations with these ids, in order; ``None`` for unknown ids."""
 
     @abstractmethod
-    async def history(self, ref: ItemRef, *, first: int, after: int | None = None) -> HistoryPage:
-        """Return the history of one entity or relation, oldest first.
+    async def history(
+        self, ref: ItemRef, *, first: int, after: int | None = None, newest_first: bool = False
+    ) -> HistoryPage:
+        """Return the history of one entity or relation, oldest first (or newest first).
 
         For an entity this includes the events of entities merged into it.
+        ``after`` is the ``seq`` of the last event of the previous page: the page
+        holds the events with a larger ``seq`` (oldest first), or with
+        ``newest_first`` those with a smaller one, newest first. ``total``
+        counts every event either way.
         """
 
     @abstractmethod

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 import graphsvc.api.tokens as tokens_module
+from graphsvc.api.explorer.routes import STYLESHEET
 from graphsvc.api.graphql.schema import build_schema
 from graphsvc.api.tokens import Scope, TokenStore
 from graphsvc.config import Settings
@@ -175,8 +176,8 @@ ROUTES: dict[tuple[str, str], Route] = {
 }
 """Every REST operation of the OpenAPI document and the scope it needs."""
 
-PUBLIC = ["/livez", "/readyz", "/metrics", "/openapi.json"]
-"""Routes answered without a token: probes and the API description, no graph data."""
+PUBLIC = ["/livez", "/readyz", "/metrics", "/openapi.json", STYLESHEET.path]
+"""Routes answered without a token: probes, the API description, the explorer's stylesheet."""
 
 
 @dataclass
@@ -381,6 +382,8 @@ PAGES = [
     "/search?q=check",
     "/entity/Service/checkout",
     "/impact?ref=Service/checkout",
+    "/impact?ref=Service/checkout&ref=ConfigurationItem/pg-main",
+    "/entity/Service/checkout?outType=DEPENDS_ON&inType=OWNS&historyOrder=oldest",
     "/health",
     "/change/CHG-SWEEP",
     "/change/CHG-SWEEP?download=json",

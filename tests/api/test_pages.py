@@ -29,7 +29,7 @@ from strawberry.http.ides import get_graphql_ide_html
 
 import graphsvc
 from graphsvc.api.app import create_app
-from graphsvc.api.explorer.routes import HTMX
+from graphsvc.api.explorer.routes import HTMX, STYLESHEET
 from graphsvc.api.pages import (
     DOCS_ASSETS,
     GRAPHIQL_ASSETS,
@@ -389,8 +389,8 @@ async def test_no_page_of_a_development_server_names_another_host(dev: httpx.Asy
     docs = await crawl(dev, "/docs", HTML)
     loaded = {urlsplit(url).path.removeprefix("/static/") for url in [*graphiql, *docs]}
     assert set(GRAPHIQL_ASSETS) <= loaded and set(DOCS_ASSETS) <= loaded
-    # the explorer's home loads htmx only (served here, like every other script)
-    assert {urlsplit(url).path for url in landing} == {"/", f"/static/{HTMX}"}
+    # the explorer's home loads htmx and its stylesheet only (served here, like every asset)
+    assert {urlsplit(url).path for url in landing} == {"/", f"/static/{HTMX}", STYLESHEET.path}
 
 
 async def test_no_page_of_a_production_server_names_another_host(prod: httpx.AsyncClient) -> None:

@@ -32,9 +32,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from graphsvc.analysis.impact import Impact, impact
 from graphsvc.analysis.ownership import Ownership, ownership
 from graphsvc.api.auth import AuthMode
+from graphsvc.api.explorer.assets import Stylesheet, stylesheet_router
+from graphsvc.api.explorer.options import (
+    HISTORY_ORDERS,
+    relation_type_option,
+    relation_types_of,
+)
+from graphsvc.api.explorer.picture import impact_view
 from graphsvc.api.explorer.session import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -47,13 +53,13 @@ from graphsvc.api.rest import Services
 from graphsvc.api.tokens import Scope
 from graphsvc.errors import DeadlineExceeded, GraphSvcError, InvalidInput, NotFound
 from graphsvc.model.records import EntityRecord, HistoryEvent, ItemKind, RelationRecord
-from graphsvc.model.vocabulary import VOCABULARY, Direction, EntityKind
+from graphsvc.model.vocabulary import VOCABULARY, Direction, EntityKind, RelationType
 from graphsvc.report.health_report import HealthDocument, build_health_document, score_chart_svg
 from graphsvc.report.pages import EXTRA_CSS
 from graphsvc.report.render_html import CSS
 from graphsvc.store.base import EntityQuery, ItemRef
 
-__all__ = ["HTMX", "explorer_path", "explorer_router"]
+__all__ = ["HTMX", "STYLESHEET", "explorer_path", "explorer_router"]
 
 HTMX = "vendor/htmx-2.0.11/htmx.min.js"
 """The one script the explorer loads (under ``/static``); every page works without it."""
@@ -73,7 +79,7 @@ MAX_FORM_BYTES = 8192
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 _POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; "
     "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
@@ -104,7 +110,8 @@ footer dl dt { font-weight:600; margin-top:8px; }
 """
 """Rules the explorer adds to the change report's stylesheet (same look)."""
 
-_CSS = Markup(CSS + EXTRA_CSS + EXPLORER_CSS)  # noqa: S704 - constant text of this package
+STYLESHEET = Stylesheet.of(CSS + EXTRA_CSS + EXPLORER_CSS)
+"""The pages' one stylesheet, served as a cached file (no inline style: ``style-src 'self'``)."""
 _ENV = Environment(
     loader=PackageLoader("graphsvc.api.explorer", "templates"),
     autoescape=select_autoescape(default=True, default_for_string=True),
@@ -156,10 +163,17 @@ class PageRequest:
     tokens_mode: bool
 
     def href(self, path: str, **params: object) -> str:
-        """A link to ``path`` under the root with ``params`` (``None`` left out) and ``asOf``."""
-        query = {k: str(v) for k, v in params.items() if v is not None and v != ""}
+        """A link to ``path`` under the root with ``params`` and ``asOf``.
+
+        ``None`` and empty values are left out; a list or tuple value repeats
+        its parameter once per item (``ref=a&ref=b``).
+        """
+        query: list[tuple[str, str]] = []
+        for name, value in params.items():
+            values = value if isinstance(value, list | tuple) else [value]
+            query += [(name, str(v)) for v in values if v is not None and v != ""]
         if self.as_of is not None:
-            query["asOf"] = self.as_of.isoformat()
+            query.append(("asOf", self.as_of.isoformat()))
         return self.root + path + ("?" + urlencode(query) if query else "")
 
     @staticmethod
@@ -260,7 +274,6 @@ class SearchView:
     by_identifier: tuple[EntityRecord, ...]
     total: int
     next_after: int | None
-    hidden_by_as_of: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,13 +313,8 @@ async def _search(
 ) -> SearchView:
     store = svc.store
     query = EntityQuery(kind=kind, text=text or None)
-    page = await store.find_entities(query, first=PAGE_SIZE, after=after)
+    page = await store.find_entities(query, first=PAGE_SIZE, after=after, as_of=as_of)
     items = page.items
-    hidden = 0
-    if as_of is not None and items:
-        then = await store.entities([e.id for e in items], as_of=as_of)
-        kept = tuple(e for e in then if e is not None)
-        hidden, items = len(items) - len(kept), kept
     holders: list[int] = []
     if text and after is None:
         for k in [kind] if kind is not None else list(EntityKind):
@@ -329,15 +337,24 @@ async def _search(
         by_identifier=by_identifier,
         total=page.total,
         next_after=page.end_cursor if page.has_next else None,
-        hidden_by_as_of=hidden,
     )
 
 
 async def _relations(
-    svc: Services, entity_id: int, direction: Direction, after: int | None, as_of: datetime | None
+    svc: Services,
+    entity_id: int,
+    direction: Direction,
+    after: int | None,
+    as_of: datetime | None,
+    only: RelationType | None = None,
 ) -> RelationsView:
     page = await svc.store.relations(
-        entity_id, direction, first=PAGE_SIZE, after=after, as_of=as_of
+        entity_id,
+        direction,
+        types=frozenset({only}) if only is not None else None,
+        first=PAGE_SIZE,
+        after=after,
+        as_of=as_of,
     )
     others = [r.to_id if direction is Direction.OUT else r.from_id for r in page.items]
     records = await svc.store.entities(others, as_of=as_of) if others else []
@@ -355,6 +372,8 @@ async def _entity(
     key: str,
     as_of: datetime | None,
     cursors: Mapping[str, int | None],
+    only: Mapping[Direction, RelationType | None] | None = None,
+    newest_first: bool = False,
 ) -> EntityView:
     store = svc.store
     [found] = await store.resolve([(kind, key)], as_of=as_of)
@@ -364,8 +383,12 @@ async def _entity(
         msg = f"no {kind.value} has the key or alias {key[:80]!r}{when}"
         raise NotFound(msg)
     history = await store.history(
-        ItemRef(ItemKind.ENTITY, record.id), first=PAGE_SIZE, after=cursors["history"]
+        ItemRef(ItemKind.ENTITY, record.id),
+        first=PAGE_SIZE,
+        after=cursors["history"],
+        newest_first=newest_first,
     )
+    only = only or {}
     events = history.items
     later = 0
     if as_of is not None:
@@ -373,8 +396,12 @@ async def _entity(
         later, events = len(events) - len(kept), kept
     return EntityView(
         entity=record,
-        outgoing=await _relations(svc, record.id, Direction.OUT, cursors["out"], as_of),
-        incoming=await _relations(svc, record.id, Direction.IN, cursors["in"], as_of),
+        outgoing=await _relations(
+            svc, record.id, Direction.OUT, cursors["out"], as_of, only.get(Direction.OUT)
+        ),
+        incoming=await _relations(
+            svc, record.id, Direction.IN, cursors["in"], as_of, only.get(Direction.IN)
+        ),
         owners=await ownership(store, record.id, as_of=as_of),
         history=events,
         history_total=history.total,
@@ -383,38 +410,17 @@ async def _entity(
     )
 
 
-async def _impact(
-    svc: Services,
-    refs: list[tuple[EntityKind, str]],
-    max_depth: int | None,
-    after: str | None,
-    as_of: datetime | None,
-) -> Impact:
-    found = await svc.store.resolve(refs, as_of=as_of)
-    unknown = [
-        f"{k.value}/{key[:80]}" for (k, key), f in zip(refs, found, strict=True) if f is None
-    ]
-    if unknown:
-        msg = "no entity has the key " + ", ".join(unknown[:10])
-        raise NotFound(msg)
-    return await impact(
-        svc.store,
-        [f for f in found if f is not None],
-        max_depth=max_depth,
-        as_of=as_of,
-        first=PAGE_SIZE,
-        after=after,
-        paths=True,
-        max_path_steps=svc.settings.graphql_max_path_steps,
-    )
-
-
 # --------------------------------------------------------------------- pages
 
 
 def _render(template: str, page: PageRequest, status: int = 200, **context: Any) -> HTMLResponse:
     text = _ENV.get_template(template).render(
-        page=page, static=page.root + STATIC_PREFIX, htmx=HTMX, css=_CSS, status=status, **context
+        page=page,
+        static=page.root + STATIC_PREFIX,
+        htmx=HTMX,
+        stylesheet=page.root + STYLESHEET.path,
+        status=status,
+        **context,
     )
     return HTMLResponse(text, status_code=status, headers=_HEADERS)
 
@@ -432,6 +438,7 @@ def explorer_router(*, development: bool, book: SessionBook | None = None) -> AP
     """
     sessions = book or SessionBook()
     router = APIRouter(include_in_schema=False)
+    router.include_router(stylesheet_router(STYLESHEET))
 
     def services(request: Request) -> Services:
         found: Services = request.app.state.services
@@ -512,9 +519,29 @@ def explorer_router(*, development: bool, book: SessionBook | None = None) -> AP
                 raise InvalidInput(msg)
             the_kind = _kind(kind)
             cursors = {n: _count(request, n) for n in ("out", "in", "history")}
+            only = {
+                d: relation_type_option(_param(request, name, most=40), the_kind, d, name)
+                for d, name in ((Direction.OUT, "outType"), (Direction.IN, "inType"))
+            }
+            order = _param(request, "historyOrder", most=20) or HISTORY_ORDERS[0]
+            if order not in HISTORY_ORDERS:
+                msg = f"query parameter historyOrder must be newest or oldest, not {order!r}"
+                raise InvalidInput(msg)
+            newest = order == "newest"
             svc = services(request)
-            view = await svc.run(lambda: _entity(svc, the_kind, key, page.as_of, cursors))
-            return _render("entity.html", page, view=view, cursors=cursors)
+            view = await svc.run(
+                lambda: _entity(svc, the_kind, key, page.as_of, cursors, only, newest)
+            )
+            keep: dict[str, object] = {
+                **cursors,
+                "outType": only[Direction.OUT],
+                "inType": only[Direction.IN],
+                "historyOrder": None if newest else order,
+            }
+            choices = {d.value: relation_types_of(the_kind, d) for d in Direction}
+            return _render(
+                "entity.html", page, view=view, cursors=keep, choices=choices, newest=newest
+            )
 
         return await serve(request, build)
 
@@ -535,8 +562,17 @@ def explorer_router(*, development: bool, book: SessionBook | None = None) -> AP
             max_depth = _count(request, "maxDepth", most=10_000)
             after = _param(request, "after", most=40)
             svc = services(request)
-            answer = await svc.run(lambda: _impact(svc, refs, max_depth, after or None, page.as_of))
-            return _render("impact.html", page, answer=answer, refs=texts, max_depth=max_depth)
+            view = await svc.run(
+                lambda: impact_view(svc, refs, max_depth, after or None, page, page_size=PAGE_SIZE)
+            )
+            return _render(
+                "impact.html",
+                page,
+                answer=view.answer,
+                view=view,
+                refs=texts,
+                max_depth=max_depth,
+            )
 
         return await serve(request, build)
 

@@ -12,8 +12,8 @@ own again. Unexpected errors reach the client masked (see ``guards``).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
-from typing import Any, cast
+from datetime import UTC, datetime
+from typing import Annotated, Any, cast
 
 import strawberry
 from graphql import ExecutionResult as GraphQLExecutionResult
@@ -199,8 +199,18 @@ class Query(AnalysisQuery, GraphHealthQuery, WorkQuery, EventsQuery, WebhooksQue
         filter: EntityFilter | None = None,
         first: int | None = None,
         after: str | None = None,
+        as_of: Annotated[
+            datetime | None,
+            strawberry.argument(
+                description="Match the entities as they were then (names, statuses and "
+                "attributes then; entities that did not exist yet are left out). The "
+                "entities are as they were then; fields reached through them (relations, "
+                "history) read the graph as it is now."
+            ),
+        ] = None,
     ) -> EntityConnection:
         size = page_size(info, first)
+        when = as_of.replace(tzinfo=UTC) if as_of is not None and as_of.tzinfo is None else as_of
         attributes: object = filter.attributes if filter and filter.attributes else {}
         if not isinstance(attributes, dict):
             msg = "filter.attributes must be an object of attribute name -> value"
@@ -214,8 +224,8 @@ class Query(AnalysisQuery, GraphHealthQuery, WorkQuery, EventsQuery, WebhooksQue
             attributes=attributes,
         )
         start = decode_cursor(after)
-        page = await info.context.store.find_entities(query, first=size, after=start)
-        for record in page.items:
+        page = await info.context.store.find_entities(query, first=size, after=start, as_of=when)
+        for record in page.items if when is None else ():  # a past record is not the entity now
             info.context.loaders.entity.prime(record.id, record)
         edges = [EntityEdge(cursor=encode_cursor(r.id), node=entity_object(r)) for r in page.items]  # type: ignore[arg-type]
         return EntityConnection(

@@ -126,6 +126,7 @@ CREATE TABLE IF NOT EXISTS history (
     changes   TEXT
 );
 CREATE INDEX IF NOT EXISTS history_item ON history (item, seq);
+CREATE INDEX IF NOT EXISTS history_at ON history (at);
 CREATE TABLE IF NOT EXISTS status_log (
     seq  INTEGER PRIMARY KEY,
     at   INTEGER NOT NULL,

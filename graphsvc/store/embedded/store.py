@@ -104,7 +104,9 @@ from graphsvc.store.base import (
     WalkedEdges,
     WriteTransaction,
     check_indexed,
+    entity_matches,
     event_page,
+    merge_id_pages,
 )
 from graphsvc.store.embedded import kernel
 from graphsvc.store.embedded.index import MAX_MICROS, Adjacency, GraphIndex, triple_key
@@ -395,6 +397,10 @@ class EmbeddedStore(GraphStore):
                 raise
             conn.execute("COMMIT")
             version = SCHEMA_VERSION
+        if not self.read_only and version == SCHEMA_VERSION:
+            # added within version 5 (past searches: entities changed since a time);
+            # a read-only open of a store without it answers the same, by a scan
+            conn.execute("CREATE INDEX IF NOT EXISTS history_at ON history (at)")
         return version
 
     def _normalise_names(self, conn: sqlite3.Connection) -> None:
@@ -907,10 +913,17 @@ class EmbeddedStore(GraphStore):
 
     @_reads_the_file
     async def find_entities(
-        self, query: EntityQuery, *, first: int, after: int | None = None
+        self,
+        query: EntityQuery,
+        *,
+        first: int,
+        after: int | None = None,
+        as_of: datetime | None = None,
     ) -> EntityPage:
         """Page through matching entities (see :meth:`GraphStore.find_entities`)."""
         first = max(0, first)
+        if as_of is not None:
+            return await self._find_entities_as_of(query, first, after, as_of)
         idx = self.index
         if not query.text and not query.attributes:
             with idx.lock:
@@ -944,6 +957,54 @@ class EmbeddedStore(GraphStore):
         has_next = len(page_ids) > first
         page_ids = page_ids[:first]
         records = [r for r in await self.entities(page_ids) if r is not None]
+        return EntityPage(tuple(records), total, has_next, page_ids[-1] if page_ids else None)
+
+    async def _find_entities_as_of(
+        self, query: EntityQuery, first: int, after: int | None, as_of: datetime
+    ) -> EntityPage:
+        """``find_entities`` at a past time.
+
+        An entity with no history event after ``as_of`` is now as it was then:
+        SQL matches those as usual (and counts them); each of the others
+        (changed, created or merged since) has its state then rebuilt from its
+        history and is matched here (:func:`entity_matches`).
+        """
+        t = to_micros(as_of)
+        conn = self._reader()
+        changed = [
+            int(r[0])
+            for r in conn.execute(
+                "SELECT DISTINCT item / 2 FROM history WHERE at > ? AND item % 2 = 0 ORDER BY 1",
+                (t,),
+            )
+        ]
+        then = self._entities_as_of(changed, t) if changed else []
+        matched = [
+            i
+            for i, r in zip(changed, then, strict=True)
+            if r is not None and r.id == i and entity_matches(r, query)
+        ]
+        where, params = self._where(query)
+        where += (
+            " AND first_seen <= ? AND id NOT IN "
+            "(SELECT item / 2 FROM history WHERE at > ? AND item % 2 = 0)"
+        )
+        params = (*params, t, t)
+        [(unchanged,)] = conn.execute(f"SELECT count(*) FROM entity WHERE {where}", params)
+        cursor_where = where + (" AND id > ?" if after is not None else "")
+        cursor_params = (*params, after) if after is not None else params
+        same = [
+            int(r[0])
+            for r in conn.execute(
+                f"SELECT id FROM entity WHERE {cursor_where} ORDER BY id LIMIT ?",
+                (*cursor_params, first + 1),
+            )
+        ]
+        page_ids = merge_id_pages(same, matched, after, first + 1)
+        has_next = len(page_ids) > first
+        page_ids = page_ids[:first]
+        records = [r for r in await self.entities(page_ids, as_of=as_of) if r is not None]
+        total = int(unchanged) + len(matched)
         return EntityPage(tuple(records), total, has_next, page_ids[-1] if page_ids else None)
 
     def _where(self, query: EntityQuery) -> tuple[str, tuple[object, ...]]:
@@ -1088,8 +1149,10 @@ class EmbeddedStore(GraphStore):
         return RelationPage(tuple(records), total, has_next, page[-1] if page else None)
 
     @_reads_the_file
-    async def history(self, ref: ItemRef, *, first: int, after: int | None = None) -> HistoryPage:
-        """Return an item's history, merged-in entities included (oldest first)."""
+    async def history(
+        self, ref: ItemRef, *, first: int, after: int | None = None, newest_first: bool = False
+    ) -> HistoryPage:
+        """Return an item's history, merged-in entities included (see the port)."""
         items = [encode(ref.item, ref.id)]
         if ref.item is ItemKind.ENTITY:
             with self.index.lock:
@@ -1098,13 +1161,17 @@ class EmbeddedStore(GraphStore):
                 ]
             items.extend(encode(ItemKind.ENTITY, e) for e in losers)
         marks = ",".join("?" * len(items))
+        if newest_first:  # seqs below the cursor (below any seq without one), newest first
+            bound, order, cursor = "<", "DESC", 2**63 - 1 if after is None else after
+        else:
+            bound, order, cursor = ">", "ASC", after or 0
         rows = (
             self._reader()
             .execute(
                 f"SELECT h.seq, h.at, h.op, h.item, h.source_id, h.actor, r.run_id, h.changes "
                 f"FROM history h LEFT JOIN run r ON r.seq = h.run_seq "
-                f"WHERE h.item IN ({marks}) AND h.seq > ? ORDER BY h.seq LIMIT ?",
-                (*items, after or 0, first + 1),
+                f"WHERE h.item IN ({marks}) AND h.seq {bound} ? ORDER BY h.seq {order} LIMIT ?",
+                (*items, cursor, first + 1),
             )
             .fetchall()
         )

@@ -265,6 +265,7 @@ def schema_statements(vocabulary: Vocabulary = VOCABULARY) -> tuple[str, ...]:
         f"CREATE INDEX run_source IF NOT EXISTS FOR (r:{RUN}) ON (r.source)",
         f"CREATE CONSTRAINT history_seq IF NOT EXISTS FOR (h:{HISTORY}) REQUIRE h.seq IS UNIQUE",
         f"CREATE INDEX history_item IF NOT EXISTS FOR (h:{HISTORY}) ON (h.item)",
+        f"CREATE INDEX history_at IF NOT EXISTS FOR (h:{HISTORY}) ON (h.at)",
         f"CREATE CONSTRAINT identity_conflict_seq IF NOT EXISTS "
         f"FOR (c:{IDENTITY_CONFLICT}) REQUIRE c.seq IS UNIQUE",
         f"CREATE CONSTRAINT identity_conflict_clash IF NOT EXISTS "
@@ -622,12 +623,16 @@ class EntityFilter:
         statuses: Status codes to keep, or ``None`` for all (merged never).
         text: Lower-cased substring of the key or the name.
         indexed: (attribute, scalar value) pairs compared on ``attr_<a>``.
+        seen_by: Only entities first seen at or before this time (microseconds).
+        unchanged: Leave these entity ids out (those changed since ``seen_by``).
     """
 
     kind: EntityKind | None = None
     statuses: tuple[int, ...] | None = None
     text: str | None = None
     indexed: tuple[tuple[str, Any], ...] = ()
+    seen_by: int | None = None
+    unchanged: tuple[int, ...] = ()
 
 
 def _entity_where(f: EntityFilter, after: int | None = None) -> tuple[str, dict[str, Any]]:
@@ -646,7 +651,23 @@ def _entity_where(f: EntityFilter, after: int | None = None) -> tuple[str, dict[
     for n, (attribute, value) in enumerate(f.indexed):
         clauses.append(f"e.{attr_property(attribute)} = $a{n}")
         params[f"a{n}"] = value
+    if f.seen_by is not None:
+        clauses.append("e.first_seen <= $seen_by")
+        params["seen_by"] = f.seen_by
+    if f.unchanged:
+        clauses.append("NOT e.id IN $changed")
+        params["changed"] = list(f.unchanged)
     return f"MATCH (e{labels})\nWHERE " + " AND ".join(clauses) + "\n", params
+
+
+def entities_changed_after(as_of: int) -> Statement:
+    """Ids (``id``, ascending) of the entities with a history event after ``as_of``."""
+    return Statement(
+        f"MATCH (h:{HISTORY})\nWHERE h.at > $as_of AND h.item % 2 = 0\n"
+        "RETURN DISTINCT h.item / 2 AS id ORDER BY id",
+        {"as_of": as_of},
+        op="entities_changed_after",
+    )
 
 
 def count_entities(f: EntityFilter) -> Statement:
@@ -843,16 +864,26 @@ def group_members(ids: Sequence[int], types: Iterable[RelationType]) -> Statemen
 
 
 @_packs
-def history_page(items: Sequence[int], after: int, limit: int) -> Statement:
-    """History events of the given item codes with ``seq > after``, oldest first."""
+def history_page(
+    items: Sequence[int], after: int | None, limit: int, *, newest_first: bool = False
+) -> Statement:
+    """History events of the given item codes after the cursor ``after``.
+
+    Oldest first, ``seq > after``; with ``newest_first``, newest first and
+    ``seq < after`` (``after`` ``None``: from the first or the last event).
+    """
+    if newest_first:
+        where, order = ("WHERE h.seq < $after\n" if after is not None else ""), "DESC "
+    else:
+        where, order = "WHERE h.seq > $after\n", ""
     return Statement(
         "UNWIND $items AS item\n"
         f"MATCH (h:{HISTORY} {{item: item}})\n"
-        "WHERE h.seq > $after\n"
+        f"{where}"
         "RETURN h.seq AS seq, h.at AS at, h.op AS op, h.item AS item, h.source AS source, "
         "h.actor AS actor, h.run_id AS run_id, h.changes AS changes\n"
-        "ORDER BY seq LIMIT $limit",
-        {"items": list(items), "after": after, "limit": limit},
+        f"ORDER BY seq {order}LIMIT $limit",
+        {"items": list(items), "after": after or 0, "limit": limit},
         op="history_page",
     )
 

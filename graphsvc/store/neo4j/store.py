@@ -123,7 +123,9 @@ from graphsvc.store.base import (
     TraversalSpec,
     WriteTransaction,
     check_indexed,
+    entity_matches,
     event_page,
+    merge_id_pages,
 )
 from graphsvc.store.history import ItemState, revert
 from graphsvc.store.locks import ThreadSafeAsyncLock
@@ -814,15 +816,37 @@ class Neo4jStore(GraphStore):
         return [out.get(int(i)) for i in ids]
 
     async def find_entities(
-        self, query: EntityQuery, *, first: int, after: int | None = None
+        self,
+        query: EntityQuery,
+        *,
+        first: int,
+        after: int | None = None,
+        as_of: datetime | None = None,
     ) -> EntityPage:
         """Page through matching entities (see :meth:`GraphStore.find_entities`).
 
         Equality on an indexed attribute with a scalar value is evaluated by
         Neo4j on the attribute's mirror property; other attribute conditions
         are evaluated here over the entities the rest of the query selects.
+
+        With ``as_of``: an entity with no history event after ``as_of`` is now
+        as it was then, and is matched as above (first seen by then); each of
+        the others has its state then rebuilt from its history and is matched
+        here (:func:`entity_matches`).
         """
         first = max(0, first)
+        t = to_micros(as_of) if as_of is not None else None
+        changed: list[int] = []
+        matched: list[int] = []
+        if t is not None:
+            rows = await self._read(_rows(q.entities_changed_after(t)), "finding entities")
+            changed = [int(r["id"]) for r in rows]
+            then = await self.entities(changed, as_of=as_of) if changed else []
+            matched = [
+                i
+                for i, r in zip(changed, then, strict=True)
+                if r is not None and r.id == i and entity_matches(r, query)
+            ]
         indexed: list[tuple[str, Any]] = []
         rest: list[tuple[str, JsonValue]] = []
         for attribute, value in query.attributes.items():
@@ -837,6 +861,8 @@ class Neo4jStore(GraphStore):
             else None,
             text=query.text.lower() if query.text else None,
             indexed=tuple(indexed),
+            seen_by=t,
+            unchanged=tuple(changed),
         )
 
         async def work(run: Run) -> tuple[int, list[int]]:
@@ -853,9 +879,12 @@ class Neo4jStore(GraphStore):
             return len(matches), later[: first + 1]
 
         total, page_ids = await self._read(work, "finding entities")
+        if t is not None:
+            page_ids = merge_id_pages(page_ids, matched, after, first + 1)
+            total += len(matched)
         has_next = len(page_ids) > first
         page_ids = page_ids[:first]
-        records = [r for r in await self.entities(page_ids) if r is not None]
+        records = [r for r in await self.entities(page_ids, as_of=as_of) if r is not None]
         return EntityPage(tuple(records), total, has_next, page_ids[-1] if page_ids else None)
 
     def _relation_record(
@@ -950,8 +979,10 @@ class Neo4jStore(GraphStore):
         records = [r for r in await self.relations_by_id(page, as_of=as_of) if r is not None]
         return RelationPage(tuple(records), total, has_next, page[-1] if page else None)
 
-    async def history(self, ref: ItemRef, *, first: int, after: int | None = None) -> HistoryPage:
-        """Return an item's history, merged-in entities included (oldest first)."""
+    async def history(
+        self, ref: ItemRef, *, first: int, after: int | None = None, newest_first: bool = False
+    ) -> HistoryPage:
+        """Return an item's history, merged-in entities included (see the port)."""
         first = max(0, first)
 
         async def work(run: Run) -> tuple[list[Row], int]:
@@ -960,7 +991,8 @@ class Neo4jStore(GraphStore):
                 losers = await run(q.losers_of(ref.id))
                 items += sorted(encode(ItemKind.ENTITY, int(r["id"])) for r in losers)
             counted = await run(q.history_count(items))
-            return await run(q.history_page(items, after or 0, first + 1)), int(counted[0]["n"])
+            page = q.history_page(items, after, first + 1, newest_first=newest_first)
+            return await run(page), int(counted[0]["n"])
 
         rows, total = await self._read(work, "reading history")
         events = [_history_event(row) for row in rows[:first]]
