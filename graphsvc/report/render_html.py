@@ -347,7 +347,7 @@ table.fixed {
   background:var(--down);
 }
 .badge.COLLISION {
-  background:#c77700;
+  background:#9a5b00;
 }
 .badge.OUTSIDE_MAINTENANCE {
   background:#7a5cc2;

@@ -392,12 +392,18 @@ async def test_the_stylesheet_is_one_cached_file_and_pages_hold_no_inline_style(
         "/impact?ref=ConfigurationItem/nbh-dc01",
         "/health",
         "/impact?ref=Service/none-such",
+        "/change/CHG0041215",
+        "/calendar?from=2026-01-05&weeks=12",
+        "/team/team-imaging",
+        "/project/PRJ-0117",
     ):
         r = await client.get(path)
         policy = r.headers["content-security-policy"]
         assert "style-src 'self';" in policy and "unsafe-inline" not in policy, path
         assert f'<link rel="stylesheet" href="{STYLESHEET.path}">' in r.text, path
         assert "<style" not in r.text and not handler_attributes(r.text), path
+        assert not re.search(r"<[^>]*\sstyle\s*=", r.text, re.IGNORECASE), path
+        assert r.status_code == (404 if "none-such" in path else 200), path
     r = await client.get(STYLESHEET.path)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/css")
     assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
