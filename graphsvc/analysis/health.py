@@ -113,6 +113,7 @@ from graphsvc.analysis.cycles import cyclic_groups
 from graphsvc.analysis.ownership import OWNS_OUT
 from graphsvc.analysis.readiness import NOT_LIVE, CheckResult
 from graphsvc.analysis.spof import have_single_points
+from graphsvc.collector import gc_paused
 from graphsvc.deadline import check_deadline
 from graphsvc.errors import InvalidInput
 from graphsvc.model.records import ConflictState, EntityRecord, to_micros
@@ -850,12 +851,16 @@ def _worst(results: Sequence[CheckResult]) -> CheckResult:
 async def _evaluate(
     store: GraphStore, as_of: datetime | None
 ) -> tuple[_Facts, list[tuple[HealthCheck, _Evaluated]]]:
-    facts = await _facts(store, as_of)
-    extra = _Extra(store, as_of)
-    out = []
-    for check in CHECKS:
-        check_deadline()
-        out.append((check, await check.evaluate(facts, extra)))
+    # the facts of a large graph are millions of live objects until the checks end:
+    # collections that walk them again and again would pause every request served
+    # beside (up to 50 ms each, measured at 1M entities)
+    with gc_paused():
+        facts = await _facts(store, as_of)
+        extra = _Extra(store, as_of)
+        out = []
+        for check in CHECKS:
+            check_deadline()
+            out.append((check, await check.evaluate(facts, extra)))
     return facts, out
 
 

@@ -200,7 +200,9 @@ def create_app(settings: Settings | None = None, *, webhook_clock: Clock | None 
     settings = settings or Settings()
     configure_logging(settings.log_format)
     metrics = Metrics()
-    health_gauges = HealthGauges(metrics.registry)
+    health_gauges = HealthGauges(
+        metrics.registry, interval=settings.health_metrics_interval_seconds
+    )
     development = settings.env == "development"
 
     @asynccontextmanager
@@ -310,7 +312,7 @@ def create_app(settings: Settings | None = None, *, webhook_clock: Clock | None 
         redoc_url=None,
     )
     install_problem_handlers(app)
-    app.state.health_gauges = health_gauges  # computed on scrapes, once per commit
+    app.state.health_gauges = health_gauges  # computed on scrapes, after commits
 
     async def graphql_context(request: HTTPConnection) -> GraphContext:
         svc: Services = request.app.state.services

@@ -166,6 +166,7 @@ def _gauges(text: str) -> dict[str, float]:
 
 async def test_metrics_are_computed_once_per_commit(health_api: Api) -> None:
     gauges = health_api.app.state.health_gauges
+    gauges.interval = 0  # after every commit (the default waits 60 s between two)
     first = await health_api.client.get("/metrics")
     assert first.status_code == 200
     values = _gauges(first.text)
@@ -196,3 +197,23 @@ async def test_metrics_are_computed_once_per_commit(health_api: Api) -> None:
     after = _gauges((await health_api.client.get("/metrics")).text)
     assert gauges.computations == 2
     assert after["graphsvc_health_score"] > values["graphsvc_health_score"]
+
+
+async def test_metrics_wait_the_interval_between_two_computations(health_api: Api) -> None:
+    gauges = health_api.app.state.health_gauges
+    now = [1000.0]
+    gauges.clock = lambda: now[0]
+    gauges.interval = 60
+    await health_api.client.get("/metrics")
+    assert gauges.computations == 1
+    bare = {"source": "cmdb", "entities": [{"kind": "Service", "key": "s-later"}]}
+    assert (await health_api.client.post("/api/v1/ingest", json=bare)).status_code == 200
+    now[0] += 59
+    await health_api.client.get("/metrics")
+    assert gauges.computations == 1  # a commit, but the figures are 59 s old
+    now[0] += 2
+    await health_api.client.get("/metrics")
+    assert gauges.computations == 2
+    now[0] += 600
+    await health_api.client.get("/metrics")
+    assert gauges.computations == 2  # old, but no commit since
