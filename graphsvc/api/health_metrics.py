@@ -11,22 +11,26 @@ differs from the key of the figures held (a commit happened since, in this
 process or, for a replica, in the writer), the health is computed again, in
 the worker loops (never on the event loop) and under the scrape's request
 deadline; otherwise the gauges keep their values. Concurrent scrapes wait for
-one computation (an :class:`asyncio.Lock` on the server's loop). A computation
-that fails or runs out of time leaves the previous figures (and their key), so
-the next scrape tries again. Nothing is computed while nobody scrapes.
+one computation. A computation that fails or runs out of time leaves the
+previous figures (and their key), so the next scrape tries again. Nothing is
+computed while nobody scrapes.
+
+The computation is the app's :class:`~graphsvc.api.health_cache.HealthCache`'s,
+shared with the explorer's health page: a page viewed after a commit computes
+the figures the next scrape sets, and the other way round.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 import structlog
 from prometheus_client import CollectorRegistry, Gauge
 
-from graphsvc.analysis.health import CHECK_NAMES, HealthReport, health
+from graphsvc.analysis.health import CHECK_NAMES
+from graphsvc.api.health_cache import HealthCache, Runner
 from graphsvc.errors import GraphSvcError
+from graphsvc.report.health_report import HealthDocument
 from graphsvc.store.base import GraphStore
 
 __all__ = ["HealthGauges"]
@@ -37,7 +41,7 @@ _UNSET = object()
 class HealthGauges:
     """The health gauges of one app and the commit they were computed for."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, cache: HealthCache | None = None) -> None:
         self.score = Gauge(
             "graphsvc_health_score",
             "CMDB health score 0-100 (PRODUCT.md 9; formula in the README), as of the last "
@@ -51,16 +55,14 @@ class HealthGauges:
             registry=registry,
         )
         self._key: object = _UNSET
-        self._lock: asyncio.Lock | None = None
-        self.computations = 0
-        """How many times the health was computed (tests count them)."""
+        self.cache = cache or HealthCache()
         self.log = structlog.get_logger("graphsvc.health")
 
     async def refresh(
         self,
         store: GraphStore,
         last_commit: datetime | None,
-        run: Callable[[Callable[[], Awaitable[HealthReport]]], Awaitable[HealthReport]],
+        run: Runner[HealthDocument],
     ) -> None:
         """Compute the gauges again when ``last_commit`` differs from the one they hold.
 
@@ -71,19 +73,19 @@ class HealthGauges:
         """
         if self._key == last_commit:
             return
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            if self._key == last_commit:
-                return
-            try:
-                report = await run(lambda: health(store))
-            except GraphSvcError as exc:
-                self.log.warning("health metrics not computed", error=str(exc))
-                return
-            self.computations += 1
-            self.score.set(report.score)
-            for check in report.checks:
-                if check.name in CHECK_NAMES:
-                    self.figure.labels(check.name).set(check.figure)
-            self._key = last_commit
+        try:
+            document = await self.cache.current(store, last_commit, run)
+        except GraphSvcError as exc:
+            self.log.warning("health metrics not computed", error=str(exc))
+            return
+        report = document.report
+        self.score.set(report.score)
+        for check in report.checks:
+            if check.name in CHECK_NAMES:
+                self.figure.labels(check.name).set(check.figure)
+        self._key = last_commit
+
+    @property
+    def computations(self) -> int:
+        """How many times the health was computed (tests count them)."""
+        return self.cache.computations
