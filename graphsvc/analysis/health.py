@@ -129,6 +129,7 @@ __all__ = [
     "HealthEntity",
     "HealthEntityPage",
     "HealthReport",
+    "KnownTrend",
     "ScoreCache",
     "ScorePoint",
     "SourceHealth",
@@ -136,7 +137,9 @@ __all__ = [
     "health",
     "health_entities",
     "health_score",
+    "known_trend",
     "score_trend",
+    "trend_midnights",
 ]
 
 I64 = NDArray[np.int64]
@@ -1045,12 +1048,34 @@ class ScoreCache:
             return points[key]
         score = await health_score(store, as_of=moment)
         self.computed += 1
+        self._keep(points, key, moment, now, score)
+        return score
+
+    def known(self, store: GraphStore, moment: datetime) -> tuple[bool, int | None]:
+        """Return ``(True, score)`` when the score at ``moment`` is cached, else ``(False, None)``.
+
+        Never computes anything (a dictionary look-up): what a page that must
+        not wait draws its trend from.
+        """
+        points = self._points.get(store)
+        key = to_micros(moment)
+        if points is None or key not in points:
+            return False, None
+        return True, points[key]
+
+    def _keep(
+        self,
+        points: dict[int, int | None],
+        key: int,
+        moment: datetime,
+        now: datetime,
+        score: int | None,
+    ) -> None:
         if moment >= now:
-            return score
+            return
         if len(points) >= self.max_points:
             points.pop(min(points))
         points[key] = score
-        return score
 
 
 _DEFAULT_CACHE = ScoreCache()
@@ -1059,6 +1084,68 @@ _DEFAULT_CACHE = ScoreCache()
 def _midnight(moment: datetime) -> datetime:
     m = moment.astimezone(UTC)
     return datetime(m.year, m.month, m.day, tzinfo=UTC)
+
+
+def trend_midnights(moment: datetime, days: int = TREND_DAYS) -> tuple[datetime, ...]:
+    """The ``days - 1`` UTC midnights strictly before ``moment``, oldest first (the trend)."""
+    day = _midnight(moment)
+    if day == moment:
+        day -= timedelta(days=1)
+    return tuple(day - timedelta(days=k) for k in range(days - 2, -1, -1))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class KnownTrend:
+    """A report with the part of its trend already known (:func:`known_trend`).
+
+    Attributes:
+        report: The report, its ``trend`` holding every day; a day not known yet has
+            ``score=None`` (as a day without entities has).
+        missing: The midnights whose score is not known yet, oldest first.
+    """
+
+    report: HealthReport
+    missing: tuple[datetime, ...]
+
+
+def known_trend(
+    store: GraphStore,
+    report: HealthReport,
+    *,
+    cache: ScoreCache,
+    at: datetime | None = None,
+    days: int = TREND_DAYS,
+) -> KnownTrend:
+    """Return ``report`` with the trend points ``cache`` already holds, computing none.
+
+    The points are :func:`score_trend`'s (the midnights before the moment, then
+    the report's own score), for the moment ``at`` (default: ``as_of``, else
+    ``generated``). ``at`` later than ``generated`` is for a report still
+    current (no commit since it was computed): its score is the score at
+    ``at``. The midnights the cache lacks are listed in ``missing`` (their
+    points have ``score=None``), for a caller to compute them elsewhere.
+    """
+    moment = at or report.as_of or report.generated
+    points: list[ScorePoint] = []
+    missing: list[datetime] = []
+    for midnight in trend_midnights(moment, days):
+        found, score = cache.known(store, midnight)
+        if not found:
+            missing.append(midnight)
+        points.append(ScorePoint(midnight, score))
+    points.append(ScorePoint(moment, report.score))
+    return KnownTrend(
+        HealthReport(
+            report.as_of,
+            report.generated,
+            report.score,
+            report.result,
+            report.checks,
+            report.sources,
+            tuple(points),
+        ),
+        tuple(missing),
+    )
 
 
 async def score_trend(
@@ -1076,12 +1163,8 @@ async def score_trend(
     """
     cache = cache or _DEFAULT_CACHE
     moment = report.as_of or report.generated
-    day = _midnight(moment)
-    if day == moment:
-        day -= timedelta(days=1)
     points: list[ScorePoint] = []
-    for k in range(days - 2, -1, -1):
-        at = day - timedelta(days=k)
+    for at in trend_midnights(moment, days):
         check_deadline()
         points.append(ScorePoint(at, await cache.score_at(store, at, report.generated)))
         await asyncio.sleep(0)

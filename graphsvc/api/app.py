@@ -17,7 +17,7 @@ import asyncio
 import functools
 import gc
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -40,6 +40,7 @@ from graphsvc.api.auth import Authenticator, choose_auth_mode
 from graphsvc.api.explorer import explorer_router
 from graphsvc.api.graphql.context import GraphContext
 from graphsvc.api.graphql.schema import build_schema
+from graphsvc.api.health_cache import HealthCache
 from graphsvc.api.health_metrics import HealthGauges
 from graphsvc.api.limits import GraphQLBodyLimitMiddleware
 from graphsvc.api.observability import Metrics, TimeoutAndMetricsMiddleware, configure_logging
@@ -192,16 +193,23 @@ class FastJSONGraphQLRouter(GraphQLRouter[Any, Any]):
         return cast("UnsetType", UNSET)
 
 
-def create_app(settings: Settings | None = None, *, webhook_clock: Clock | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    webhook_clock: Clock | None = None,
+    health_clock: Callable[[], datetime] | None = None,
+) -> FastAPI:
     """Build the application for ``settings`` (from the environment when ``None``).
 
     ``webhook_clock``: the time the webhook delivery worker schedules by (tests).
+    ``health_clock``: the time of the health page's trend and documents (tests).
     """
     settings = settings or Settings()
     configure_logging(settings.log_format)
     metrics = Metrics()
+    health_cache = HealthCache(health_clock)
     health_gauges = HealthGauges(
-        metrics.registry, interval=settings.health_metrics_interval_seconds
+        metrics.registry, health_cache, interval=settings.health_metrics_interval_seconds
     )
     development = settings.env == "development"
 
@@ -276,6 +284,8 @@ def create_app(settings: Settings | None = None, *, webhook_clock: Clock | None 
                 if settings.gc_collect_when_idle:
                     background.start_soon(functools.partial(collect_when_idle, workers.in_flight))
                 background.start_soon(feed.watch, app.state.services.read_events)
+                # the health page's missing trend points, one at a time, when asked
+                background.start_soon(health_cache.fill_forever, store, app.state.services.run)
                 try:
                     yield
                 finally:
@@ -313,6 +323,7 @@ def create_app(settings: Settings | None = None, *, webhook_clock: Clock | None 
     )
     install_problem_handlers(app)
     app.state.health_gauges = health_gauges  # computed on scrapes, after commits
+    app.state.health_cache = health_cache  # shared by /metrics and the health page
 
     async def graphql_context(request: HTTPConnection) -> GraphContext:
         svc: Services = request.app.state.services

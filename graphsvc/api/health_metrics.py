@@ -8,30 +8,36 @@ values come only from the fixed list of evaluated checks
 **When they are computed: lazily, on a scrape.** ``/metrics`` reads the
 store's sizes already; the last commit time among them is the key. When it
 differs from the key of the figures held (a commit happened since, in this
-process or, for a replica, in the writer), and the figures are at least
-``interval`` seconds old (``GRAPHSVC_HEALTH_METRICS_INTERVAL_SECONDS``, 60: a
-store written every second and scraped every 15 s would otherwise spend a third
-of a core on it at 1M entities), the health is computed again, in the worker
-loops (never on the event loop) and under the scrape's request deadline;
-otherwise the gauges keep their values. Concurrent scrapes wait for
-one computation (an :class:`asyncio.Lock` on the server's loop). A computation
-that fails or runs out of time leaves the previous figures (and their key), so
-the next scrape tries again. Nothing is computed while nobody scrapes.
+process or, for a replica, in the writer), the health is computed again, in
+the worker loops (never on the event loop) and under the scrape's request
+deadline; otherwise the gauges keep their values. After a commit the figures
+are recomputed only when they are at least ``interval`` seconds old
+(``GRAPHSVC_HEALTH_METRICS_INTERVAL_SECONDS``, 60: a store written every second
+and scraped every 15 s would otherwise spend a third of a core on it at 1M
+entities); a document the health page computed for the commit is taken at once.
+Concurrent scrapes wait for one computation. A computation that fails or runs out of time leaves the
+previous figures (and their key), so the next scrape tries again. Nothing is
+computed while nobody scrapes.
+
+The computation is the app's :class:`~graphsvc.api.health_cache.HealthCache`'s,
+shared with the explorer's health page: a page viewed after a commit computes
+the figures the next scrape sets, and the other way round.
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 
 import structlog
 from prometheus_client import CollectorRegistry, Gauge
 
-from graphsvc.analysis.health import CHECK_NAMES, HealthReport, health
+from graphsvc.analysis.health import CHECK_NAMES
+from graphsvc.api.health_cache import HealthCache, Runner
 from graphsvc.errors import GraphSvcError
+from graphsvc.report.health_report import HealthDocument
 from graphsvc.store.base import GraphStore
 
 __all__ = ["HealthGauges"]
@@ -45,6 +51,7 @@ class HealthGauges:
     def __init__(
         self,
         registry: CollectorRegistry,
+        cache: HealthCache | None = None,
         *,
         interval: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
@@ -62,20 +69,18 @@ class HealthGauges:
             registry=registry,
         )
         self._key: object = _UNSET
-        self._computed_at = -math.inf
+        self._set_at = -math.inf
         self.interval = interval
-        """Shortest time in seconds between two computations."""
+        """Shortest time in seconds between two computations for the gauges."""
         self.clock = clock
-        self._lock: asyncio.Lock | None = None
-        self.computations = 0
-        """How many times the health was computed (tests count them)."""
+        self.cache = cache or HealthCache()
         self.log = structlog.get_logger("graphsvc.health")
 
     async def refresh(
         self,
         store: GraphStore,
         last_commit: datetime | None,
-        run: Callable[[Callable[[], Awaitable[HealthReport]]], Awaitable[HealthReport]],
+        run: Runner[HealthDocument],
     ) -> None:
         """Compute the gauges again when ``last_commit`` differs from the one they hold.
 
@@ -84,26 +89,25 @@ class HealthGauges:
             last_commit: The store's last commit time (the cache key).
             run: Runs the computation off the event loop (``Services.run``).
         """
-        if self._fresh(last_commit):
+        if self._key == last_commit:
             return
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            if self._fresh(last_commit):
-                return
-            try:
-                report = await run(lambda: health(store))
-            except GraphSvcError as exc:
-                self.log.warning("health metrics not computed", error=str(exc))
-                return
-            self.computations += 1
-            self.score.set(report.score)
-            for check in report.checks:
-                if check.name in CHECK_NAMES:
-                    self.figure.labels(check.name).set(check.figure)
-            self._key = last_commit
-            self._computed_at = self.clock()
+        recent = self.clock() - self._set_at < self.interval
+        if recent and not self.cache.holds(last_commit):
+            return
+        try:
+            document = await self.cache.current(store, last_commit, run)
+        except GraphSvcError as exc:
+            self.log.warning("health metrics not computed", error=str(exc))
+            return
+        report = document.report
+        self.score.set(report.score)
+        for check in report.checks:
+            if check.name in CHECK_NAMES:
+                self.figure.labels(check.name).set(check.figure)
+        self._key = last_commit
+        self._set_at = self.clock()
 
-    def _fresh(self, last_commit: datetime | None) -> bool:
-        """Whether the figures held may be served: of this commit, or too recent to redo."""
-        return self._key == last_commit or self.clock() - self._computed_at < self.interval
+    @property
+    def computations(self) -> int:
+        """How many times the health was computed (tests count them)."""
+        return self.cache.computations

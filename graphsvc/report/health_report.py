@@ -14,6 +14,7 @@ the REST API writes it (``graphsvc.api.answers``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -69,9 +70,19 @@ async def build_health_document(
     as_of: datetime | None = None,
     cache: ScoreCache | None = None,
     sample: int = SAMPLE,
+    trend: bool = True,
+    now: Callable[[], datetime] | None = None,
 ) -> HealthDocument:
-    """Compute the health report with its 30-day trend and the entity samples."""
-    report = await score_trend(store, await health(store, as_of=as_of), cache=cache)
+    """Compute the health report with its 30-day trend and the entity samples.
+
+    ``trend=False`` leaves the trend empty (no past score is computed): for a
+    caller that draws the trend from the points already known
+    (:func:`graphsvc.analysis.health.known_trend`) and computes the others apart.
+    ``now``: the clock of ``generated`` (default: the time).
+    """
+    report = await (health(store, as_of=as_of, now=now) if now else health(store, as_of=as_of))
+    if trend:
+        report = await score_trend(store, report, cache=cache)
     samples = []
     for check in report.checks:
         if check.result is CheckResult.PASS or not check.entity_count:

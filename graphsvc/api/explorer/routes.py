@@ -3,7 +3,8 @@
 Every page reads through the same store calls and analyses as GraphQL and REST
 (``GraphStore.find_entities``/``resolve``/``entities``/``relations``/``history``,
 :func:`graphsvc.analysis.impact.impact`, :func:`graphsvc.analysis.ownership.ownership`,
-:func:`graphsvc.report.health_report.build_health_document`): nothing is computed a
+:func:`graphsvc.report.health_report.build_health_document`, the health page in
+:mod:`graphsvc.api.explorer.health_pages`): nothing is computed a
 second way. The work runs in the worker loops (``Services.run``), off the event
 loop, under the request's deadline like any other read.
 
@@ -30,7 +31,6 @@ import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
 
 from graphsvc.analysis.ownership import Ownership, ownership
 from graphsvc.api.auth import AuthMode
@@ -54,7 +54,6 @@ from graphsvc.api.tokens import Scope
 from graphsvc.errors import DeadlineExceeded, GraphSvcError, InvalidInput, NotFound
 from graphsvc.model.records import EntityRecord, HistoryEvent, ItemKind, RelationRecord
 from graphsvc.model.vocabulary import VOCABULARY, Direction, EntityKind, RelationType
-from graphsvc.report.health_report import HealthDocument, build_health_document, score_chart_svg
 from graphsvc.report.pages import EXTRA_CSS
 from graphsvc.report.render_html import CSS
 from graphsvc.store.base import EntityQuery, ItemRef
@@ -576,23 +575,13 @@ def explorer_router(*, development: bool, book: SessionBook | None = None) -> AP
 
         return await serve(request, build)
 
-    @router.get("/health")
-    async def health_page(request: Request) -> Response:
-        async def build(page: PageRequest) -> HTMLResponse:
-            svc = services(request)
-            document: HealthDocument = await svc.run(
-                lambda: build_health_document(svc.store, as_of=page.as_of)
-            )
-            chart = Markup(score_chart_svg(document.report))  # noqa: S704 - escaped by the renderer
-            return _render("health.html", page, document=document, chart=chart)
-
-        return await serve(request, build)
-
     from graphsvc.api.explorer.change_pages import change_router  # imports this module
+    from graphsvc.api.explorer.health_pages import health_router  # imports this module
     from graphsvc.api.explorer.team_pages import team_pages  # here: it imports this module
 
     router.include_router(change_router(serve))
     router.include_router(team_pages(serve, services))
+    router.include_router(health_router(serve))
 
     # ----------------------------------------------------------------- sign-in
 
