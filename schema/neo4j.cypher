@@ -27,6 +27,8 @@ CREATE INDEX entity_attr_state IF NOT EXISTS FOR (e:Entity) ON (e.attr_state);
 CREATE INDEX entity_attr_status IF NOT EXISTS FOR (e:Entity) ON (e.attr_status);
 CREATE INDEX entity_attr_tier IF NOT EXISTS FOR (e:Entity) ON (e.attr_tier);
 CREATE INDEX entity_attr_windowType IF NOT EXISTS FOR (e:Entity) ON (e.attr_windowType);
+CREATE TEXT INDEX entity_text_key IF NOT EXISTS FOR (e:Entity) ON (e.text_key);
+CREATE TEXT INDEX entity_text_name IF NOT EXISTS FOR (e:Entity) ON (e.text_name);
 DROP INDEX alias_kind_key IF EXISTS;
 CREATE CONSTRAINT alias_key IF NOT EXISTS FOR (a:Alias) REQUIRE (a.kind, a.key) IS UNIQUE;
 CREATE INDEX alias_entity IF NOT EXISTS FOR (a:Alias) ON (a.entity);

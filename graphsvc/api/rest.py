@@ -884,8 +884,18 @@ IsoTime = Annotated[datetime, BeforeValidator(_iso_only)]
 class EntityPageOut(BaseModel):
     """One page of entities, ordered by id, with the count of every match."""
 
+    model_config = ConfigDict(populate_by_name=True)
+
     items: list[EntityOut]
-    total: int = Field(description="Every entity that matches, not only this page.")
+    total: int = Field(
+        description="Every entity that matches, not only this page; with `q`, counting stops "
+        "above 10,000: then `total` is 10,000 and `totalIsLowerBound` is true."
+    )
+    total_is_lower_bound: bool = Field(
+        alias="totalIsLowerBound",
+        description="True when more entities match than `total` (more than 10,000); "
+        "paging with `after` still reaches every one.",
+    )
     next: int | None = Field(description="Pass as `after` for the next page; null at the end.")
 
 
@@ -930,6 +940,7 @@ async def search_entities(
     return EntityPageOut(
         items=[EntityOut.of(r) for r in page.items],
         total=page.total,
+        total_is_lower_bound=page.total_is_lower_bound,
         next=page.end_cursor if page.has_next else None,
     )
 

@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from graphsvc.store.webhooks import WebhookStore
 
 __all__ = [
+    "ENTITY_COUNT_BOUND",
     "EVENT_SCAN",
     "MERGED",
     "PRUNE_BATCH",
@@ -191,7 +192,14 @@ class EntityQuery:
     Attributes:
         kind: Only this kind.
         statuses: Only these statuses (default: all three).
-        text: Case-insensitive substring of the key or the name.
+        text: Case-insensitive substring of the key or the name: characters are
+            compared as in Unicode lower case (Neo4j's ``toLower``; the embedded
+            store's trigram index folds case the same way for letters with a
+            one-letter lower case), taken literally (``%``, ``_``, quotes and
+            full-text syntax such as ``"``, ``*``, ``OR``, ``NEAR(`` are plain
+            characters). A text of one or two characters cannot use a trigram
+            index: it is matched by a scan, which on the embedded store folds
+            ASCII letters of the stored key and name only.
         attributes: Attribute name -> value that must be equal (JSON equality).
     """
 
@@ -201,18 +209,28 @@ class EntityQuery:
     attributes: Mapping[str, JsonValue] = field(default_factory=dict)
 
 
+ENTITY_COUNT_BOUND = 10_000
+"""``find_entities`` with a text or attribute condition counts its matches up to
+this many: a search for ``svc`` on a million entities matches 300,000, and counting
+them all on every page cost more than the page itself."""
+
+
 @dataclass(frozen=True, slots=True)
 class EntityPage:
     """One page of entities, ordered by id.
 
     ``end_cursor`` is the id of the last entity on the page; pass it as ``after``
-    for the next page. ``total`` counts every match, not only this page.
+    for the next page. ``total`` counts every match, not only this page, except
+    where counting stopped: then ``total_is_lower_bound`` is true, ``total`` is
+    :data:`ENTITY_COUNT_BOUND` and more entities than that match ("more than
+    10,000"). Paging is not affected: ``has_next`` and ``after`` reach every match.
     """
 
     items: tuple[EntityRecord, ...]
     total: int
     has_next: bool
     end_cursor: int | None
+    total_is_lower_bound: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -1072,7 +1090,9 @@ class GraphStore(ABC):
         exist yet is not matched, nor one :meth:`entities` answers ``None`` for,
         such as one merged away; the name, status and attributes are those it
         had then; the key never changes) and the page holds those records;
-        ``total`` counts the matches then. The
+        ``total`` counts the matches then. With a text or attribute condition
+        counting stops above :data:`ENTITY_COUNT_BOUND` matches
+        (``total_is_lower_bound``); without one the count is exact. The
         cost grows with the entities changed since ``as_of`` (each one's past
         state is rebuilt from its history), not with the graph.
         """

@@ -236,5 +236,7 @@ async def test_a_version_4_store_is_migrated_with_its_conflicts_open(tmp_path: P
         dismissed = await reader.identity_conflicts(first=5, state=ConflictState.DISMISSED)
         assert [c.closure.reason for c in dismissed.items if c.closure] == ["known"]
     con = sqlite3.connect(path)
-    assert con.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone() == ("5",)
+    assert con.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone() == (
+        SCHEMA_VERSION,
+    )
     con.close()

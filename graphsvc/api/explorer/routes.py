@@ -272,6 +272,7 @@ class SearchView:
     items: tuple[EntityRecord, ...]
     by_identifier: tuple[EntityRecord, ...]
     total: int
+    total_is_lower_bound: bool
     next_after: int | None
 
 
@@ -335,6 +336,7 @@ async def _search(
         items=tuple(items),
         by_identifier=by_identifier,
         total=page.total,
+        total_is_lower_bound=page.total_is_lower_bound,
         next_after=page.end_cursor if page.has_next else None,
     )
 

@@ -237,6 +237,7 @@ class Query(AnalysisQuery, GraphHealthQuery, WorkQuery, EventsQuery, WebhooksQue
                 end_cursor=edges[-1].cursor if edges else None,
             ),
             total_count=page.total,
+            total_count_is_lower_bound=page.total_is_lower_bound,
         )
 
     @strawberry.field(

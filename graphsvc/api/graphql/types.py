@@ -439,7 +439,15 @@ class EntityEdge:
 class EntityConnection:
     edges: list[EntityEdge]
     page_info: PageInfo
-    total_count: int
+    total_count: int = strawberry.field(
+        description="Every entity that matches; with a text or attribute filter, counting "
+        "stops above 10,000: then it is 10,000 and totalCountIsLowerBound is true."
+    )
+    total_count_is_lower_bound: bool = strawberry.field(
+        default=False,
+        description="True when more entities match than totalCount (more than 10,000); "
+        "paging still reaches every one.",
+    )
 
 
 async def _relations(

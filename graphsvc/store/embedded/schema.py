@@ -22,27 +22,69 @@ without a row is open.
 
 ``webhook`` and ``webhook_delivery`` hold webhook subscriptions and their delivery
 log (:mod:`graphsvc.store.embedded.webhooks`); the secret is stored sealed.
+
+``entity_text`` (:data:`TEXT_INDEX`) is an FTS5 trigram index over the key and
+the name of every entity row (merged ones too: the search leaves them out by
+status), an external-content table over ``entity`` kept by triggers in the
+transaction that writes the row, so no write path can forget it. It serves
+text searches of three characters or more (``find_entities``).
 """
 
 from __future__ import annotations
 
 from graphsvc.model.records import ItemKind
 
-__all__ = ["CHANGELOG_KEEP", "MIGRATES_FROM", "SCHEMA", "SCHEMA_VERSION", "decode", "encode"]
+__all__ = [
+    "CHANGELOG_KEEP",
+    "MIGRATES_FROM",
+    "READABLE_UNMIGRATED",
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "TEXT_INDEX",
+    "decode",
+    "encode",
+]
 
 CHANGELOG_KEEP = 20_000
 """Commits kept in ``changelog``; a replica further behind reloads its index whole."""
 
-SCHEMA_VERSION = "5"
+SCHEMA_VERSION = "6"
 """Version 2 added ``identity_conflict``, version 3 ``changelog``, version 4 ``webhook``
 and ``webhook_delivery``, version 5 ``identity_conflict_closure`` (dismissed and
-resolved conflicts) and the indexes of ``identity_conflict`` by entity and holder; an
-older store is migrated when opened for writing (the new tables and indexes are
-created, keys and identifier values put in NFC, nothing else changes: every conflict
-of an older store is open)."""
+resolved conflicts) and the indexes of ``identity_conflict`` by entity and holder,
+version 6 the text index ``entity_text`` (:data:`TEXT_INDEX`); an older store is
+migrated when opened for writing (the new tables and indexes are created and the text
+index built from every entity, keys and identifier values put in NFC, nothing else
+changes: every conflict of an older store is open)."""
 
-MIGRATES_FROM = frozenset({"1", "2", "3", "4"})
+MIGRATES_FROM = frozenset({"1", "2", "3", "4", "5"})
 """Older versions a writable open brings up to date."""
+
+READABLE_UNMIGRATED = frozenset({"5"})
+"""Older versions a read-only open accepts as they are: version 5 lacks only the
+text index, and its text searches scan the entity table as before."""
+
+TEXT_INDEX = (
+    """CREATE VIRTUAL TABLE IF NOT EXISTS entity_text USING fts5(
+    key, name, content='entity', content_rowid='id', tokenize='trigram'
+)""",
+    """CREATE TRIGGER IF NOT EXISTS entity_text_insert AFTER INSERT ON entity BEGIN
+    INSERT INTO entity_text(rowid, key, name) VALUES (new.id, new.key, new.name);
+END""",
+    """CREATE TRIGGER IF NOT EXISTS entity_text_update AFTER UPDATE OF key, name ON entity
+WHEN old.key IS NOT new.key OR old.name IS NOT new.name BEGIN
+    INSERT INTO entity_text(entity_text, rowid, key, name)
+        VALUES ('delete', old.id, old.key, old.name);
+    INSERT INTO entity_text(rowid, key, name) VALUES (new.id, new.key, new.name);
+END""",
+    """CREATE TRIGGER IF NOT EXISTS entity_text_delete AFTER DELETE ON entity BEGIN
+    INSERT INTO entity_text(entity_text, rowid, key, name)
+        VALUES ('delete', old.id, old.key, old.name);
+END""",
+)
+"""Statements (each one whole: triggers hold ``;``) creating the trigram text index
+over entity keys and names and the triggers that keep it; run after :data:`SCHEMA`.
+The trigram tokenizer folds case (Unicode simple folding) and keeps diacritics."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS changelog (

@@ -33,6 +33,7 @@ from typing import Any, Literal, TypeVar, cast
 import anyio.to_thread
 import numpy as np
 import orjson
+import structlog
 from numpy.typing import NDArray
 
 from graphsvc.deadline import check_deadline
@@ -72,6 +73,7 @@ from graphsvc.model.vocabulary import (
     normalize_key,
 )
 from graphsvc.store.base import (
+    ENTITY_COUNT_BOUND,
     EVENT_SCAN,
     MERGED,
     PRUNE_BATCH,
@@ -114,8 +116,10 @@ from graphsvc.store.embedded.rowcache import RowCache, State
 from graphsvc.store.embedded.schema import (
     CHANGELOG_KEEP,
     MIGRATES_FROM,
+    READABLE_UNMIGRATED,
     SCHEMA,
     SCHEMA_VERSION,
+    TEXT_INDEX,
     decode,
     encode,
 )
@@ -133,6 +137,8 @@ _LAST_ENTITY_EVENTS = "SELECT item >> 1, max(at) FROM history WHERE item % 2 = 0
 _SORT_ABOVE = 4096  # neighbours() sorts larger id sets before the kernel runs
 _PROVENANCE_CACHE = 65536  # decoded (source, time) pairs kept for record reads
 _CHUNK = 900  # SQLite's default limit of host parameters is 999
+_TEXT_INDEX_CHUNK = 100_000  # entities indexed per step (and log line) when building it
+log = structlog.get_logger("graphsvc.store")
 _ENTITY_COLUMNS = (
     "id, kind, key, name, status, attributes, identifiers, provenance, first_seen, last_seen"
 )
@@ -140,6 +146,16 @@ _RELATION_COLUMNS = "id, type, src, dst, status, attributes, provenance, first_s
 
 
 _dumps = dumps
+
+
+def _fts_phrase(text: str) -> str:
+    """``text`` as one FTS5 string: every character literal (a ``"`` doubled).
+
+    Inside double quotes FTS5 reads no operator (``OR``, ``NEAR(``, ``*``, ``^``,
+    ``:``, parentheses): the whole text is one phrase, whose trigrams must follow
+    each other, which is exactly "contains ``text``".
+    """
+    return '"' + text.replace('"', '""') + '"'
 
 
 def _chunks(values: Sequence[int], size: int = _CHUNK) -> Iterable[Sequence[int]]:
@@ -226,6 +242,7 @@ class EmbeddedStore(GraphStore):
         self._source_ids: dict[str, int] = {}
         self._assertors: dict[tuple[int, str], int] = {}
         self._open = False
+        self._text_index = False  # the file has entity_text (schema version 6)
         self._damaged: str | None = None
         self._followed = 0  # the last changelog entry the index holds
         self._epoch = ""
@@ -267,7 +284,8 @@ class EmbeddedStore(GraphStore):
         except StoreError:
             self._release_writer_lock()
             raise
-        if version != SCHEMA_VERSION:
+        self._text_index = version == SCHEMA_VERSION
+        if version != SCHEMA_VERSION and not (self.read_only and version in READABLE_UNMIGRATED):
             conn.close()
             self._release_writer_lock()
             msg = (
@@ -368,6 +386,8 @@ class EmbeddedStore(GraphStore):
                 msg = f"{self.path} does not exist yet (nothing was ever stored there)"
                 raise StoreUnavailable(msg)
             conn.executescript("BEGIN;" + SCHEMA + "COMMIT;")
+            for statement in TEXT_INDEX:
+                conn.execute(statement)
             conn.execute(
                 "INSERT INTO meta(name, value) VALUES ('schema_version', ?), ('created', ?)",
                 (SCHEMA_VERSION, str(to_micros(_now()))),
@@ -376,6 +396,8 @@ class EmbeddedStore(GraphStore):
         row = conn.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone()
         version = str(row[0]) if row else "?"
         if version in MIGRATES_FROM:
+            if self.read_only and version in READABLE_UNMIGRATED:
+                return version
             if self.read_only:
                 msg = (
                     f"{self.path} has store schema version {version}; open it once for "
@@ -388,6 +410,7 @@ class EmbeddedStore(GraphStore):
                     if statement.strip():
                         conn.execute(statement)
                 self._normalise_names(conn)
+                self._build_text_index(conn)
                 conn.execute(
                     "UPDATE meta SET value = ? WHERE name = 'schema_version'", (SCHEMA_VERSION,)
                 )
@@ -402,6 +425,27 @@ class EmbeddedStore(GraphStore):
             # a read-only open of a store without it answers the same, by a scan
             conn.execute("CREATE INDEX IF NOT EXISTS history_at ON history (at)")
         return version
+
+    def _build_text_index(self, conn: sqlite3.Connection) -> None:
+        """Migration to version 6: create the text index and fill it from every entity.
+
+        Runs in the migration's transaction, in steps of :data:`_TEXT_INDEX_CHUNK`
+        entities, each logged (about 10 s per million entities measured).
+        """
+        for statement in TEXT_INDEX:
+            conn.execute(statement)
+        [(total, top)] = conn.execute("SELECT count(*), coalesce(max(id), 0) FROM entity")
+        log.info("building the text index of entity keys and names", entities=total)
+        started = time.monotonic()
+        done = 0
+        for low in range(0, int(top), _TEXT_INDEX_CHUNK):
+            done += conn.execute(
+                "INSERT INTO entity_text(rowid, key, name) "
+                "SELECT id, key, name FROM entity WHERE id > ? AND id <= ?",
+                (low, low + _TEXT_INDEX_CHUNK),
+            ).rowcount
+            log.info("text index", indexed=done, of=total)
+        log.info("text index built", entities=done, seconds=round(time.monotonic() - started, 1))
 
     def _normalise_names(self, conn: sqlite3.Connection) -> None:
         """Migration from version 1: keys and identifier values in Unicode NFC.
@@ -556,7 +600,9 @@ class EmbeddedStore(GraphStore):
             tables = [
                 str(r[0])
                 for r in conn.execute(
-                    "SELECT name FROM sqlite_master WHERE type='table' AND name != 'meta'"
+                    "SELECT name FROM sqlite_master WHERE type='table' AND name != 'meta' "
+                    # the text index follows the entity table by its triggers
+                    "AND name NOT GLOB 'entity_text*'"
                 )
             ]
             conn.execute("BEGIN IMMEDIATE")
@@ -939,25 +985,59 @@ class EmbeddedStore(GraphStore):
             if after is not None:
                 matches = matches[matches > after]
             page_ids = matches[: first + 1].tolist()
+            bounded = False
         else:
-            where, params = self._where(query)
+            source, where, params, order = self._entity_sql(query)
             conn = self._reader()
-            total = int(
-                conn.execute(f"SELECT count(*) FROM entity WHERE {where}", params).fetchone()[0]
-            )
-            cursor_where = where + (" AND id > ?" if after is not None else "")
+            total, bounded = self._bounded_count(conn, source, where, params)
+            cursor_where = where + (f" AND {order} > ?" if after is not None else "")
             cursor_params = (*params, after) if after is not None else params
             page_ids = [
                 r[0]
                 for r in conn.execute(
-                    f"SELECT id FROM entity WHERE {cursor_where} ORDER BY id LIMIT ?",
+                    f"SELECT e.id FROM {source} WHERE {cursor_where} ORDER BY {order} LIMIT ?",
                     (*cursor_params, first + 1),
                 )
             ]
         has_next = len(page_ids) > first
         page_ids = page_ids[:first]
         records = [r for r in await self.entities(page_ids) if r is not None]
-        return EntityPage(tuple(records), total, has_next, page_ids[-1] if page_ids else None)
+        return EntityPage(
+            tuple(records), total, has_next, page_ids[-1] if page_ids else None, bounded
+        )
+
+    @staticmethod
+    def _bounded_count(
+        conn: sqlite3.Connection, source: str, where: str, params: tuple[object, ...]
+    ) -> tuple[int, bool]:
+        """Count the matches up to :data:`ENTITY_COUNT_BOUND`: (total, whether more match)."""
+        [(n,)] = conn.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {where} LIMIT ?)",
+            (*params, ENTITY_COUNT_BOUND + 1),
+        )
+        if int(n) > ENTITY_COUNT_BOUND:
+            return ENTITY_COUNT_BOUND, True
+        return int(n), False
+
+    def _entity_sql(self, query: EntityQuery) -> tuple[str, str, tuple[object, ...], str]:
+        """The FROM, WHERE (with its parameters) and ORDER BY column of an entity query.
+
+        The entity table is ``e``. A text of three characters or more is looked up
+        in the trigram index ``entity_text``, which drives the query in id order
+        (``CROSS JOIN`` keeps SQLite from starting at the entity table, and a page
+        stops reading postings once it is full); a shorter text, or a store of
+        version 5 opened read-only, scans the entity table as before.
+        """
+        where, params = self._where(query)
+        text = query.text or ""
+        if not (self._text_index and len(text) >= 3):
+            return "entity e", where, params, "e.id"
+        return (
+            "entity_text CROSS JOIN entity e ON e.id = entity_text.rowid",
+            "entity_text MATCH ? AND " + where,
+            (_fts_phrase(text), *params),
+            "entity_text.rowid",
+        )
 
     async def _find_entities_as_of(
         self, query: EntityQuery, first: int, after: int | None, as_of: datetime
@@ -984,19 +1064,19 @@ class EmbeddedStore(GraphStore):
             for i, r in zip(changed, then, strict=True)
             if r is not None and r.id == i and entity_matches(r, query)
         ]
-        where, params = self._where(query)
+        source, where, params, order = self._entity_sql(query)
         where += (
-            " AND first_seen <= ? AND id NOT IN "
+            " AND e.first_seen <= ? AND e.id NOT IN "
             "(SELECT item / 2 FROM history WHERE at > ? AND item % 2 = 0)"
         )
         params = (*params, t, t)
-        [(unchanged,)] = conn.execute(f"SELECT count(*) FROM entity WHERE {where}", params)
-        cursor_where = where + (" AND id > ?" if after is not None else "")
+        unchanged, bounded = self._bounded_count(conn, source, where, params)
+        cursor_where = where + (f" AND {order} > ?" if after is not None else "")
         cursor_params = (*params, after) if after is not None else params
         same = [
             int(r[0])
             for r in conn.execute(
-                f"SELECT id FROM entity WHERE {cursor_where} ORDER BY id LIMIT ?",
+                f"SELECT e.id FROM {source} WHERE {cursor_where} ORDER BY {order} LIMIT ?",
                 (*cursor_params, first + 1),
             )
         ]
@@ -1004,35 +1084,40 @@ class EmbeddedStore(GraphStore):
         has_next = len(page_ids) > first
         page_ids = page_ids[:first]
         records = [r for r in await self.entities(page_ids, as_of=as_of) if r is not None]
-        total = int(unchanged) + len(matched)
-        return EntityPage(tuple(records), total, has_next, page_ids[-1] if page_ids else None)
+        total = unchanged + len(matched)
+        if bounded or total > ENTITY_COUNT_BOUND:
+            total, bounded = ENTITY_COUNT_BOUND, True
+        return EntityPage(
+            tuple(records), total, has_next, page_ids[-1] if page_ids else None, bounded
+        )
 
     def _where(self, query: EntityQuery) -> tuple[str, tuple[object, ...]]:
-        clauses = [f"status != {MERGED}"]
+        """The conditions of ``query`` on the entity table ``e`` (see :meth:`_entity_sql`)."""
+        clauses = [f"e.status != {MERGED}"]
         params: list[object] = []
         if query.kind is not None:
-            clauses.append("kind = ?")
+            clauses.append("e.kind = ?")
             params.append(self.vocabulary.kind_code(query.kind))
         if query.statuses is not None:
             codes = sorted(s.code for s in query.statuses)
-            clauses.append(f"status IN ({','.join('?' * len(codes))})")
+            clauses.append(f"e.status IN ({','.join('?' * len(codes))})")
             params.extend(codes)
-        if query.text:
-            clauses.append("(instr(lower(key), ?) > 0 OR instr(lower(name), ?) > 0)")
+        if query.text and not (self._text_index and len(query.text) >= 3):
+            clauses.append("(instr(lower(e.key), ?) > 0 OR instr(lower(e.name), ?) > 0)")
             params.extend([query.text.lower(), query.text.lower()])
         for name, value in query.attributes.items():
             path = "$." + _dumps(name)
             if isinstance(value, dict | list):
-                clauses.append("json(json_extract(attributes, ?)) = json(?)")
+                clauses.append("json(json_extract(e.attributes, ?)) = json(?)")
                 params.extend([path, _dumps(value)])
             elif value is None:
-                clauses.append("json_type(attributes, ?) = 'null'")
+                clauses.append("json_type(e.attributes, ?) = 'null'")
                 params.append(path)
             elif isinstance(value, bool):
-                clauses.append("json_type(attributes, ?) = ?")
+                clauses.append("json_type(e.attributes, ?) = ?")
                 params.extend([path, "true" if value else "false"])
             else:
-                clauses.append("json_extract(attributes, ?) = ?")
+                clauses.append("json_extract(e.attributes, ?) = ?")
                 params.extend([path, value])
         return " AND ".join(clauses), tuple(params)
 

@@ -80,6 +80,7 @@ __all__ = [
     "name",
     "schema_script",
     "schema_statements",
+    "text_mirror",
 ]
 
 SCHEMA_VERSION = "2"
@@ -237,6 +238,13 @@ def schema_statements(vocabulary: Vocabulary = VOCABULARY) -> tuple[str, ...]:
         prop = attr_property(attribute)
         out.append(f"CREATE INDEX entity_{prop} IF NOT EXISTS FOR (e:{ENTITY}) ON (e.{prop})")
     out += [
+        # text searches: Neo4j 5 text indexes are trigram indexes serving CONTAINS;
+        # they compare case-sensitively, so they index the lower-cased mirrors
+        # of the key and the name (:func:`text_mirror`)
+        f"CREATE TEXT INDEX entity_text_key IF NOT EXISTS FOR (e:{ENTITY}) ON (e.text_key)",
+        f"CREATE TEXT INDEX entity_text_name IF NOT EXISTS FOR (e:{ENTITY}) ON (e.text_name)",
+    ]
+    out += [
         # what MERGE finds by several properties has a composite uniqueness constraint:
         # Neo4j plans the MERGE on its unique index (a plain index on fewer properties
         # was chosen instead on a young database: a scan per row, quadratic ingest), and
@@ -294,7 +302,8 @@ SCHEMA_NAMES = (
 
 def schema_name(statement: str) -> str:
     """The index or constraint a statement of :func:`schema_statements` creates or drops."""
-    return statement.split()[2]
+    words = statement.split()
+    return words[3] if words[1] == "TEXT" else words[2]
 
 
 def missing_schema(existing: Set[str], vocabulary: Vocabulary = VOCABULARY) -> tuple[str, ...]:
@@ -339,7 +348,7 @@ READ_META = Statement(
     f"{_META_MATCH}\n"
     "RETURN m.schema_version AS schema_version, m.entities AS entities, "
     "m.relations AS relations, m.next_history AS next_history, m.last_commit AS last_commit, "
-    "m.mirrored AS mirrored",
+    "m.mirrored AS mirrored, m.text_mirrored AS text_mirrored",
     {"name": STORE_NAME},
     op="read_meta",
 )
@@ -352,14 +361,17 @@ ANY_NODE = Statement("MATCH (n) RETURN count(n) AS nodes", op="any_node")
 def create_meta(created: int, mirrored: Sequence[str]) -> Statement:
     """Create the store's meta node unless it exists (concurrent opens are safe).
 
-    A new store mirrors every indexed attribute from the start (``mirrored``).
+    A new store mirrors every indexed attribute from the start (``mirrored``),
+    and the lower-cased key and name of every entity (``text_mirrored``).
     """
     return Statement(
         f"MERGE (m:{META} {{name: $name}})\n"
         "ON CREATE SET m.schema_version = $version, m.created = $created, "
         "m.next_entity = 1, m.next_relation = 1, m.next_history = 1, m.next_run = 1, "
-        "m.entities = 0, m.relations = 0, m.last_commit = 0, m.mirrored = $mirrored\n"
-        "RETURN m.schema_version AS schema_version, m.mirrored AS mirrored",
+        "m.entities = 0, m.relations = 0, m.last_commit = 0, m.mirrored = $mirrored, "
+        "m.text_mirrored = true\n"
+        "RETURN m.schema_version AS schema_version, m.mirrored AS mirrored, "
+        "m.text_mirrored AS text_mirrored",
         {
             "name": STORE_NAME,
             "version": SCHEMA_VERSION,
@@ -402,6 +414,41 @@ def set_mirror(rows: Sequence[Mapping[str, Any]]) -> Statement:
         {"rows": [dict(r) for r in rows]},
         op="set_mirror",
     )
+
+
+def text_mirror(key: str | None, name: str | None) -> dict[str, str]:
+    """The ``text_key``/``text_name`` properties of an entity's key and name.
+
+    Lower-cased in Python, as the searched text is, so that both sides agree
+    on every character; the text indexes serve ``CONTAINS`` on them.
+    """
+    out = {}
+    if key is not None:
+        out["text_key"] = key.lower()
+    if name is not None:
+        out["text_name"] = name.lower()
+    return out
+
+
+@_packs
+def text_sources(after: int, limit: int) -> Statement:
+    """Entities (merged too) with ``id > after``, by id, at most ``limit``: key and name."""
+    return Statement(
+        f"MATCH (e:{ENTITY})\n"
+        "WHERE e.id > $after\n"
+        "RETURN e.id AS id, e.key AS key, e.name AS name\n"
+        "ORDER BY id LIMIT $limit",
+        {"after": after, "limit": limit},
+        op="text_sources",
+    )
+
+
+SET_TEXT_MIRRORED = Statement(
+    f"{_META_MATCH}\nSET m.text_mirrored = true",
+    {"name": STORE_NAME},
+    op="set_text_mirrored",
+)
+"""Record that every entity has its ``text_key`` and ``text_name``."""
 
 
 def set_mirrored(names: Sequence[str]) -> Statement:
@@ -621,7 +668,8 @@ class EntityFilter:
     Attributes:
         kind: Kind label to match, or ``None`` for every entity.
         statuses: Status codes to keep, or ``None`` for all (merged never).
-        text: Lower-cased substring of the key or the name.
+        text: Lower-cased substring of the key or the name (compared with
+            their lower-cased mirrors, which the text indexes serve).
         indexed: (attribute, scalar value) pairs compared on ``attr_<a>``.
         seen_by: Only entities first seen at or before this time (microseconds).
         unchanged: Leave these entity ids out (those changed since ``seen_by``).
@@ -646,7 +694,7 @@ def _entity_where(f: EntityFilter, after: int | None = None) -> tuple[str, dict[
         clauses.append("e.status IN $statuses")
         params["statuses"] = list(f.statuses)
     if f.text:
-        clauses.append("(toLower(e.key) CONTAINS $text OR toLower(e.name) CONTAINS $text)")
+        clauses.append("(e.text_key CONTAINS $text OR e.text_name CONTAINS $text)")
         params["text"] = f.text
     for n, (attribute, value) in enumerate(f.indexed):
         clauses.append(f"e.{attr_property(attribute)} = $a{n}")
@@ -670,10 +718,15 @@ def entities_changed_after(as_of: int) -> Statement:
     )
 
 
-def count_entities(f: EntityFilter) -> Statement:
-    """Count the entities matching ``f``."""
+def count_entities(f: EntityFilter, bound: int | None = None) -> Statement:
+    """Count the entities matching ``f``, up to ``bound`` when given."""
     head, params = _entity_where(f)
-    return Statement(head + "RETURN count(e) AS total", params, op="count_entities")
+    if bound is None:
+        return Statement(head + "RETURN count(e) AS total", params, op="count_entities")
+    params["bound"] = bound
+    return Statement(
+        head + "WITH e LIMIT $bound\nRETURN count(e) AS total", params, op="count_entities"
+    )
 
 
 @_packs

@@ -93,6 +93,7 @@ from graphsvc.model.vocabulary import (
     normalize_key,
 )
 from graphsvc.store.base import (
+    ENTITY_COUNT_BOUND,
     EVENT_SCAN,
     MERGED,
     PRUNE_BATCH,
@@ -547,6 +548,28 @@ class Neo4jStore(GraphStore):
         held = set(q.MIRRORED_BEFORE_RECORDED if mirrored is None else mirrored)
         if not set(indexed) <= held:
             await self._backfill_mirror(sorted(set(indexed) - held))
+        if created and not created[0].get("text_mirrored"):
+            await self._backfill_text_mirror()
+
+    async def _backfill_text_mirror(self) -> None:
+        """Give entities written before text indexes their ``text_key`` and ``text_name``.
+
+        Every entity is read once, by id, in batches; the meta node then records
+        it. Idempotent: interrupted, the next open starts again. Until it ends,
+        text searches miss the entities not yet mirrored.
+        """
+        doing = "mirroring entity keys and names for the text indexes"
+        after = 0
+        while True:
+            rows = await self._gw.read(_rows(q.text_sources(after, _WRITE_BATCH)), doing)
+            if not rows:
+                break
+            updates = [
+                {"id": int(r["id"]), "props": q.text_mirror(r["key"], r["name"])} for r in rows
+            ]
+            await self._gw.write(_rows(q.set_mirror(updates)), doing)
+            after = int(rows[-1]["id"])
+        await self._gw.write(_rows(q.SET_TEXT_MIRRORED), doing)
 
     async def _backfill_mirror(self, names: Sequence[str]) -> None:
         """Mirror attributes that became indexed after the entities were written.
@@ -867,7 +890,8 @@ class Neo4jStore(GraphStore):
 
         async def work(run: Run) -> tuple[int, list[int]]:
             if not rest:
-                total = (await run(q.count_entities(f)))[0]["total"]
+                bound = ENTITY_COUNT_BOUND + 1 if f.text or f.indexed else None
+                total = (await run(q.count_entities(f, bound)))[0]["total"]
                 page = await run(q.page_entity_ids(f, after, first + 1))
                 return int(total), [int(r["id"]) for r in page]
             matches = [
@@ -882,10 +906,15 @@ class Neo4jStore(GraphStore):
         if t is not None:
             page_ids = merge_id_pages(page_ids, matched, after, first + 1)
             total += len(matched)
+        bounded = bool(query.text or query.attributes) and total > ENTITY_COUNT_BOUND
+        if bounded:
+            total = ENTITY_COUNT_BOUND
         has_next = len(page_ids) > first
         page_ids = page_ids[:first]
         records = [r for r in await self.entities(page_ids, as_of=as_of) if r is not None]
-        return EntityPage(tuple(records), total, has_next, page_ids[-1] if page_ids else None)
+        return EntityPage(
+            tuple(records), total, has_next, page_ids[-1] if page_ids else None, bounded
+        )
 
     def _relation_record(
         self,
@@ -1885,6 +1914,7 @@ class _Applier:
                 "provenance": provenance_json(e.provenance),
                 "first_seen": cs.at,
                 "last_seen": cs.at,
+                **q.text_mirror(e.key, e.name),
             }
             props.update(
                 (k, v) for k, v in indexed_mirror(e.attributes, self.vocab).items() if v is not None
@@ -1916,6 +1946,7 @@ class _Applier:
             props: Row = {}
             if u.name is not None:
                 props["name"] = u.name
+                props.update(q.text_mirror(None, u.name))
             if u.attributes is not None:
                 props["attributes"] = dumps(u.attributes)
                 props.update(indexed_mirror(u.attributes, self.vocab))

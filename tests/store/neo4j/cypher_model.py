@@ -25,7 +25,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphsvc.store.neo4j.cypher import SCHEMA_VERSION, Statement
+from graphsvc.store.neo4j.cypher import SCHEMA_VERSION, Statement, schema_name
 
 Row = dict[str, Any]
 INT64 = (-(2**63), 2**63 - 1)
@@ -198,6 +198,7 @@ class Model:
                     "next_history",
                     "last_commit",
                     "mirrored",
+                    "text_mirrored",
                 )
             }
         ]
@@ -213,7 +214,7 @@ class Model:
     def op_schema_names(self, st: Statement, p: dict[str, Any]) -> list[Row]:
         names: list[str] = []
         for text in self.s.schema:
-            named = text.split()[2]
+            named = schema_name(text)
             if text.startswith("DROP") and named in names:
                 names.remove(named)
             elif text.startswith("CREATE") and named not in names:
@@ -237,13 +238,27 @@ class Model:
                 "relations": 0,
                 "last_commit": 0,
                 "mirrored": list(p["mirrored"]),
+                "text_mirrored": True,
             }
         return [
             {
                 "schema_version": self.s.meta["schema_version"],
                 "mirrored": self.s.meta.get("mirrored"),
+                "text_mirrored": self.s.meta.get("text_mirrored"),
             }
         ]
+
+    def op_text_sources(self, st: Statement, p: dict[str, Any]) -> list[Row]:
+        found = sorted(
+            (e for e in self.s.entities.values() if e["id"] > p["after"]),
+            key=lambda e: e["id"],
+        )
+        return [{"id": e["id"], "key": e["key"], "name": e["name"]} for e in found][: p["limit"]]
+
+    def op_set_text_mirrored(self, st: Statement, p: dict[str, Any]) -> list[Row]:
+        assert self.s.meta is not None
+        self.s.meta["text_mirrored"] = True
+        return []
 
     def op_mirror_sources(self, st: Statement, p: dict[str, Any]) -> list[Row]:
         found = sorted(
@@ -402,7 +417,8 @@ class Model:
         return out
 
     def op_count_entities(self, st: Statement, p: dict[str, Any]) -> list[Row]:
-        return [{"total": len(self._filtered(st, p))}]
+        found = len(self._filtered(st, p))
+        return [{"total": min(found, p["bound"]) if "bound" in p else found}]
 
     def op_page_entity_ids(self, st: Statement, p: dict[str, Any]) -> list[Row]:
         return [{"id": e["id"]} for e in self._filtered(st, p)[: p["limit"]]]

@@ -85,8 +85,8 @@ def test_schema_is_derived_from_the_vocabulary() -> None:
         )
     # every statement can run again: creations if absent, the migration's drops if present
     assert all(" IF NOT EXISTS " in s or s.endswith(" IF EXISTS") for s in schema)
-    created = [s.split()[2] for s in schema if s.startswith("CREATE")]
-    dropped = {s.split()[2] for s in schema if s.startswith("DROP")}
+    created = [q.schema_name(s) for s in schema if s.startswith("CREATE")]
+    dropped = {q.schema_name(s) for s in schema if s.startswith("DROP")}
     assert len(set(created)) == len(created), "index and constraint names repeat"
     assert not dropped & set(created), "a name is dropped and created again"
 
