@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 
 from graphsvc.analysis.changes import change_conflicts, change_impact
+from graphsvc.api.explorer.change_pages import ConflictBook, build_calendar
 from graphsvc.model.vocabulary import EntityKind
 from graphsvc.store.base import EntityQuery
 from tests.api.conftest import Api, MakeApi
@@ -201,3 +202,27 @@ async def test_tokens_mode_serves_the_pages_to_a_session(make_api: MakeApi) -> N
     )
     assert r.status_code == 401 and "CHG0041220" not in r.text
     assert isinstance(api.client, httpx.AsyncClient)
+
+
+async def test_the_calendar_computes_conflicts_within_its_budget_and_keeps_them(
+    make_api: MakeApi,
+) -> None:
+    api = await demo_api(make_api)
+    svc = api.services
+    first = datetime.date.fromisoformat(FROM)
+    book = ConflictBook()
+    spent = await build_calendar(svc, first, 5, None, book=book, budget=0)
+    assert spent.listed >= 5 and spent.analysed == 0  # nothing held, no time to compute
+    shown = {c.change.key: c.conflicts for w in spent.weeks for c in w.changes}
+    assert set(shown.values()) == {None}
+    full = await build_calendar(svc, first, 5, None, book=book, budget=60)
+    assert full.analysed == full.listed
+    again = await build_calendar(svc, first, 5, None, book=book, budget=0)
+    assert again.analysed == full.listed  # every one held, none computed
+    assert again.weeks == full.weeks
+    r = await api.client.get("/calendar", params={"from": FROM, "weeks": 5})
+    assert "Conflicts are shown for" not in r.text  # the demo fits in the page's budget
+    bare = {"source": "calendar-test", "entities": [{"kind": "Service", "key": "svc-new"}]}
+    assert (await api.client.post("/api/v1/ingest", json=bare)).status_code == 200
+    after = await build_calendar(svc, first, 5, None, book=book, budget=0)
+    assert after.analysed == 0  # a commit since: what was held is forgotten

@@ -20,9 +20,11 @@ many were left out.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -41,7 +43,8 @@ from graphsvc.api.explorer.routes import (
     explorer_path,
 )
 from graphsvc.api.rest import Services
-from graphsvc.errors import InvalidInput
+from graphsvc.deadline import current_deadline, deadline
+from graphsvc.errors import DeadlineExceeded, InvalidInput
 from graphsvc.model.records import EntityRecord
 from graphsvc.model.vocabulary import EntityKind
 from graphsvc.report.build import build_change_report, gc_paused
@@ -49,6 +52,7 @@ from graphsvc.report.diagram import draw
 from graphsvc.report.formats import MEDIA_TYPES, ReportFormat, render_report
 from graphsvc.report.model import ChangeReport, EntityRef
 from graphsvc.report.render_html import render_html_body
+from graphsvc.store.base import GraphStore
 
 __all__ = [
     "CALENDAR_ANALYSED",
@@ -70,7 +74,14 @@ DEFAULT_WEEKS = 4
 CALENDAR_CHANGES = 200
 """Most changes one calendar page lists."""
 CALENDAR_ANALYSED = 50
-"""Most changes whose conflicts one calendar page computes (the earliest first)."""
+"""Most changes whose conflicts one calendar page shows (the earliest first)."""
+CALENDAR_BUDGET_SECONDS = 0.25
+"""Most time one calendar page spends computing conflicts it does not hold yet.
+
+A change whose impact reaches half the graph takes seconds to compare; the page
+stops computing when the budget is spent (cooperatively, inside the walk) and
+says which changes it did not get to. What it computed is kept until the next
+commit (:class:`ConflictBook`), so the next view of the page goes further."""
 CONFLICT_ENTITIES = 5
 """Entities named on one conflict of the calendar (the change page names more)."""
 
@@ -152,19 +163,107 @@ def _at_midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UTC)
 
 
+class ConflictBook:
+    """The conflicts of changes computed for calendar pages, kept until the next commit.
+
+    Keyed by (change id, ``asOf``); all entries are dropped when the store's last
+    commit differs from the one they were computed at. At most ``size`` entries
+    (the oldest dropped first).
+    """
+
+    def __init__(self, size: int = 5000) -> None:
+        self.size = size
+        self._commit: datetime | None = None
+        self._entries: dict[tuple[int, datetime | None], tuple[Conflict, ...]] = {}
+        self._lock = threading.Lock()  # pages run in several worker threads
+
+    def at_commit(self, last_commit: datetime | None) -> None:
+        """Forget everything when ``last_commit`` is not the commit the entries are of."""
+        with self._lock:
+            if last_commit != self._commit:
+                self._entries.clear()
+                self._commit = last_commit
+
+    def get(self, change: int, as_of: datetime | None) -> tuple[Conflict, ...] | None:
+        """The conflicts held for ``change`` at ``as_of`` (``None``: not computed)."""
+        with self._lock:
+            return self._entries.get((change, as_of))
+
+    def put(self, change: int, as_of: datetime | None, found: tuple[Conflict, ...]) -> None:
+        """Keep ``found`` for ``change`` at ``as_of``."""
+        with self._lock:
+            self._entries[(change, as_of)] = found
+            while len(self._entries) > self.size:
+                del self._entries[next(iter(self._entries))]
+
+
+async def _conflicts_within(
+    store: GraphStore,
+    changes: list[EntityRecord],
+    as_of: datetime | None,
+    book: ConflictBook,
+    budget: float,
+) -> dict[int, tuple[Conflict, ...]]:
+    """The conflicts of ``changes``: held ones, then computed ones until ``budget`` is spent.
+
+    Each computation runs under a deadline of the budget left (or the request's,
+    when sooner); one cut by the budget is left out, and so are the changes after
+    it. A cut by the request's own deadline is raised as usual.
+    """
+    book.at_commit((await store.stats()).last_commit)
+    request = current_deadline()
+    ends = monotonic() + budget
+    out: dict[int, tuple[Conflict, ...]] = {}
+    for record in changes:
+        held = book.get(record.id, as_of)
+        if held is not None:
+            out[record.id] = held
+            continue
+        left = ends - monotonic()
+        if request is not None:
+            left = min(left, request.at - monotonic())
+        if left <= 0:
+            continue
+        try:
+            with deadline(left):
+                found = await change_conflicts(store, record, as_of=as_of)
+        except DeadlineExceeded:
+            if request is not None and request.expired():
+                raise
+            ends = 0.0  # the budget is spent: only held conflicts from here on
+            continue
+        book.put(record.id, as_of, found.conflicts)
+        out[record.id] = found.conflicts
+    return out
+
+
 async def build_calendar(
-    svc: Services, first: date, weeks: int, as_of: datetime | None
+    svc: Services,
+    first: date,
+    weeks: int,
+    as_of: datetime | None,
+    *,
+    book: ConflictBook | None = None,
+    budget: float = CALENDAR_BUDGET_SECONDS,
 ) -> CalendarView:
-    """Read the changes and windows of ``weeks`` weeks from the Monday ``first``, with conflicts."""
+    """Read the changes and windows of ``weeks`` weeks from the Monday ``first``, with conflicts.
+
+    Conflicts are those of the first :data:`CALENDAR_ANALYSED` changes that are
+    held in ``book`` or computed within ``budget`` seconds (see
+    :data:`CALENDAR_BUDGET_SECONDS`); the others are ``None`` in the view.
+    """
     store = svc.store
     mondays = [first + timedelta(weeks=i) for i in range(weeks)]
     span = Interval(_at_midnight(first), _at_midnight(first + timedelta(weeks=weeks)))
     planned = await changes_planned(store, span, most=CALENDAR_CHANGES, as_of=as_of)
     windows = await windows_in(store, span, as_of=as_of)
-    conflicts: dict[int, tuple[Conflict, ...]] = {}
-    for record, _ in planned.changes[:CALENDAR_ANALYSED]:
-        found = await change_conflicts(store, record, as_of=as_of)
-        conflicts[record.id] = found.conflicts
+    conflicts = await _conflicts_within(
+        store,
+        [record for record, _ in planned.changes[:CALENDAR_ANALYSED]],
+        as_of,
+        book or ConflictBook(),
+        budget,
+    )
     out = []
     for monday in mondays:
         week = Interval(_at_midnight(monday), _at_midnight(monday + timedelta(weeks=1)))
@@ -222,6 +321,7 @@ def change_router(serve: Serve) -> APIRouter:
         serve: The explorer's page runner (``explorer_router``'s), so these pages
             share its sign-in, ``asOf`` and error pages.
     """
+    conflict_book = ConflictBook()  # the calendar's conflicts, until the next commit
     router = APIRouter(include_in_schema=False)
 
     def services(request: Request) -> Services:
@@ -298,7 +398,9 @@ def change_router(serve: Serve) -> APIRouter:
             today = (page.as_of or datetime.now(UTC)).astimezone(UTC).date()
             first = monday_of(_day(text) if text else today)
             svc = services(request)
-            view = await svc.run(lambda: build_calendar(svc, first, count, page.as_of))
+            view = await svc.run(
+                lambda: build_calendar(svc, first, count, page.as_of, book=conflict_book)
+            )
             step = timedelta(weeks=count)
 
             def at(monday: date) -> str:
@@ -319,6 +421,7 @@ def change_router(serve: Serve) -> APIRouter:
                 last_day=first + step - timedelta(days=1),
                 conflict_entities=CONFLICT_ENTITIES,
                 analysed_most=CALENDAR_ANALYSED,
+                budget_ms=round(CALENDAR_BUDGET_SECONDS * 1000),
             )
 
         return await serve(request, build)
