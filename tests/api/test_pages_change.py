@@ -90,8 +90,11 @@ async def test_change_page_and_calendar_on_the_demo(make_api: MakeApi) -> None:
             a.pop("generatedAt"), b.pop("generatedAt")
             assert a == b
     # the calendar: weeks, changes, windows and conflicts
-    r = await api.client.get("/calendar", params={"from": FROM, "weeks": 5})
-    assert r.status_code == 200, r.text[-400:]
+    for _ in range(20):  # each view computes conflicts within its budget, and keeps them
+        r = await api.client.get("/calendar", params={"from": FROM, "weeks": 5})
+        assert r.status_code == 200, r.text[-400:]
+        if "Conflicts are shown for" not in r.text:
+            break
     cal = r.text
     weeks = re.findall(r'<section id="week-(\d{4}-\d{2}-\d{2})"', cal)
     assert weeks == ["2025-03-10", "2025-03-17", "2025-03-24", "2025-03-31", "2025-04-07"]
@@ -204,6 +207,39 @@ async def test_tokens_mode_serves_the_pages_to_a_session(make_api: MakeApi) -> N
     assert isinstance(api.client, httpx.AsyncClient)
 
 
+HUB_CHANGE = {
+    "source": "calendar-test",
+    "entities": [
+        {
+            "kind": "Change",
+            "key": "CHG-HUB",
+            "attributes": {
+                "plannedStart": f"{FROM}T00:01:00Z",
+                "plannedEnd": f"{FROM}T01:00:00Z",
+            },
+        },
+        {"kind": "Service", "key": "hub"},
+        *({"kind": "Service", "key": f"on-hub-{i}"} for i in range(3000)),
+    ],
+    "relations": [
+        {
+            "type": "MODIFIES",
+            "from": {"kind": "Change", "key": "CHG-HUB"},
+            "to": {"kind": "Service", "key": "hub"},
+        },
+        *(
+            {
+                "type": "DEPENDS_ON",
+                "from": {"kind": "Service", "key": f"on-hub-{i}"},
+                "to": {"kind": "Service", "key": "hub"},
+            }
+            for i in range(3000)
+        ),
+    ],
+}
+"""The earliest change of the calendar's weeks, reaching 3,000 services at once."""
+
+
 async def test_the_calendar_computes_conflicts_within_its_budget_and_keeps_them(
     make_api: MakeApi,
 ) -> None:
@@ -220,9 +256,31 @@ async def test_the_calendar_computes_conflicts_within_its_budget_and_keeps_them(
     again = await build_calendar(svc, first, 5, None, book=book, budget=0)
     assert again.analysed == full.listed  # every one held, none computed
     assert again.weeks == full.weeks
-    r = await api.client.get("/calendar", params={"from": FROM, "weeks": 5})
-    assert "Conflicts are shown for" not in r.text  # the demo fits in the page's budget
     bare = {"source": "calendar-test", "entities": [{"kind": "Service", "key": "svc-new"}]}
     assert (await api.client.post("/api/v1/ingest", json=bare)).status_code == 200
     after = await build_calendar(svc, first, 5, None, book=book, budget=0)
     assert after.analysed == 0  # a commit since: what was held is forgotten
+    # a change cut while it had the whole budget is too large: not tried again
+    r = await api.client.post("/api/v1/ingest", json=HUB_CHANGE)
+    assert r.status_code == 200, r.text
+    book = ConflictBook()
+    cut = await build_calendar(svc, first, 5, None, book=book, budget=0.002)
+    shown = {c.change.key: c for w in cut.weeks for c in w.changes}
+    if type(api.services.store).__name__ == "EmbeddedStore" and not cut.too_large:
+        # its in-memory walk of 3,000 services took less than the 2 ms
+        assert shown["CHG-HUB"].conflicts is not None and cut.analysed >= 1
+        return
+    assert cut.too_large == {shown["CHG-HUB"].change.id}
+    assert shown["CHG-HUB"].conflicts is None and cut.analysed == 0
+    rest = await build_calendar(svc, first, 5, None, book=book, budget=60)
+    assert rest.too_large == cut.too_large and rest.analysed == rest.listed - 1
+    r = await api.client.get("/calendar", params={"from": FROM, "weeks": 5})
+    assert "too large to compare on the calendar" not in r.text  # the page has its own book
+    # the page computes within its budget and adds more at each view
+    for _ in range(20):
+        r = await api.client.get("/calendar", params={"from": FROM, "weeks": 5})
+        assert r.status_code == 200
+        if "Conflicts are shown for" not in r.text:
+            break
+    else:
+        raise AssertionError("twenty views of the calendar did not compute every conflict")

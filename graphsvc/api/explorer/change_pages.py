@@ -19,6 +19,7 @@ many were left out.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 from collections.abc import Awaitable, Callable
@@ -75,13 +76,15 @@ CALENDAR_CHANGES = 200
 """Most changes one calendar page lists."""
 CALENDAR_ANALYSED = 50
 """Most changes whose conflicts one calendar page shows (the earliest first)."""
-CALENDAR_BUDGET_SECONDS = 0.25
+CALENDAR_BUDGET_SECONDS = 1.0
 """Most time one calendar page spends computing conflicts it does not hold yet.
 
 A change whose impact reaches half the graph takes seconds to compare; the page
 stops computing when the budget is spent (cooperatively, inside the walk) and
 says which changes it did not get to. What it computed is kept until the next
-commit (:class:`ConflictBook`), so the next view of the page goes further."""
+commit (:class:`ConflictBook`), so the next view of the page goes further; a
+change cut while it had the whole budget is marked too large and not tried
+again on the calendar until the next commit (its own page shows its conflicts)."""
 CONFLICT_ENTITIES = 5
 """Entities named on one conflict of the calendar (the change page names more)."""
 
@@ -144,6 +147,8 @@ class CalendarView:
         listed: How many of them are listed (the first by planned start).
         analysed: How many listed changes had their conflicts computed.
         windows_unread: Windows not read (more than the finder reads).
+        too_large: Ids of the changes whose conflicts took more than a whole
+            page's budget: not tried again on the calendar until the next commit.
     """
 
     first: date
@@ -152,6 +157,7 @@ class CalendarView:
     listed: int
     analysed: int
     windows_unread: int
+    too_large: frozenset[int] = frozenset()
 
 
 def monday_of(day: date) -> date:
@@ -175,6 +181,7 @@ class ConflictBook:
         self.size = size
         self._commit: datetime | None = None
         self._entries: dict[tuple[int, datetime | None], tuple[Conflict, ...]] = {}
+        self._too_large: set[tuple[int, datetime | None]] = set()
         self._lock = threading.Lock()  # pages run in several worker threads
 
     def at_commit(self, last_commit: datetime | None) -> None:
@@ -182,12 +189,24 @@ class ConflictBook:
         with self._lock:
             if last_commit != self._commit:
                 self._entries.clear()
+                self._too_large.clear()
                 self._commit = last_commit
 
     def get(self, change: int, as_of: datetime | None) -> tuple[Conflict, ...] | None:
         """The conflicts held for ``change`` at ``as_of`` (``None``: not computed)."""
         with self._lock:
             return self._entries.get((change, as_of))
+
+    def too_large(self, change: int, as_of: datetime | None) -> bool:
+        """Whether ``change`` at ``as_of`` is marked too large for the calendar."""
+        with self._lock:
+            return (change, as_of) in self._too_large
+
+    def mark_too_large(self, change: int, as_of: datetime | None) -> None:
+        """Mark ``change`` at ``as_of`` as too large to compare on the calendar."""
+        with self._lock:
+            if len(self._too_large) < self.size:
+                self._too_large.add((change, as_of))
 
     def put(self, change: int, as_of: datetime | None, found: tuple[Conflict, ...]) -> None:
         """Keep ``found`` for ``change`` at ``as_of``."""
@@ -203,38 +222,55 @@ async def _conflicts_within(
     as_of: datetime | None,
     book: ConflictBook,
     budget: float,
-) -> dict[int, tuple[Conflict, ...]]:
+) -> tuple[dict[int, tuple[Conflict, ...]], frozenset[int]]:
     """The conflicts of ``changes``: held ones, then computed ones until ``budget`` is spent.
 
     Each computation runs under a deadline of the budget left (or the request's,
     when sooner); one cut by the budget is left out, and so are the changes after
-    it. A cut by the request's own deadline is raised as usual.
+    it (that are not held). One cut while it had the whole budget is marked too
+    large in ``book``. A cut by the request's own deadline is raised as usual.
+
+    Returns:
+        The conflicts by change id, and the ids of the changes marked too large.
     """
     book.at_commit((await store.stats()).last_commit)
     request = current_deadline()
     ends = monotonic() + budget
     out: dict[int, tuple[Conflict, ...]] = {}
+    too_large: set[int] = set()
+    whole = True  # no computation has spent any of the budget yet
     for record in changes:
         held = book.get(record.id, as_of)
         if held is not None:
             out[record.id] = held
             continue
-        left = ends - monotonic()
+        if book.too_large(record.id, as_of):
+            too_large.add(record.id)
+            continue
+        started = monotonic()
+        left = ends - started
         if request is not None:
-            left = min(left, request.at - monotonic())
+            left = min(left, request.at - started)
         if left <= 0:
             continue
         try:
-            with deadline(left):
-                found = await change_conflicts(store, record, as_of=as_of)
-        except DeadlineExceeded:
+            # the deadline stops the walks of the embedded store between two steps;
+            # the timeout cancels at the next await (the Neo4j driver's)
+            async with asyncio.timeout(left):
+                with deadline(left):
+                    found = await change_conflicts(store, record, as_of=as_of)
+        except (DeadlineExceeded, TimeoutError):
             if request is not None and request.expired():
                 raise
+            if whole:
+                book.mark_too_large(record.id, as_of)
+                too_large.add(record.id)
             ends = 0.0  # the budget is spent: only held conflicts from here on
             continue
+        whole = False
         book.put(record.id, as_of, found.conflicts)
         out[record.id] = found.conflicts
-    return out
+    return out, frozenset(too_large)
 
 
 async def build_calendar(
@@ -257,7 +293,7 @@ async def build_calendar(
     span = Interval(_at_midnight(first), _at_midnight(first + timedelta(weeks=weeks)))
     planned = await changes_planned(store, span, most=CALENDAR_CHANGES, as_of=as_of)
     windows = await windows_in(store, span, as_of=as_of)
-    conflicts = await _conflicts_within(
+    conflicts, too_large = await _conflicts_within(
         store,
         [record for record, _ in planned.changes[:CALENDAR_ANALYSED]],
         as_of,
@@ -289,6 +325,7 @@ async def build_calendar(
         len(planned.changes),
         len(conflicts),
         windows.unread,
+        too_large,
     )
 
 
