@@ -11,13 +11,24 @@ counting still frees what such work drops while the collector is paused.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from typing import ParamSpec, TypeVar
 
-__all__ = ["collect_when_idle", "collecting_when_idle", "freeze_survivors", "gc_paused"]
+__all__ = [
+    "collect_when_idle",
+    "collecting_when_idle",
+    "collector_paused",
+    "freeze_survivors",
+    "gc_paused",
+]
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 _gc_lock = threading.Lock()
 _gc_holders = 0
@@ -49,6 +60,25 @@ def gc_paused() -> Iterator[None]:
             _gc_holders -= 1
             if _gc_holders == 0 and _gc_was_enabled:
                 gc.enable()
+
+
+def collector_paused(
+    work: Callable[P, Awaitable[T]],
+) -> Callable[P, Awaitable[T]]:
+    """``work`` (a coroutine function) with the collector paused while it runs (:func:`gc_paused`).
+
+    For work that keeps many objects alive until it ends: an ingest batch of
+    thousands of items (collections walking them paused every request served
+    beside it for up to 18 ms at 5,000 items), the health of a large graph (up
+    to 36 ms at 1M entities).
+    """
+
+    @functools.wraps(work)
+    async def paused(*args: P.args, **kwargs: P.kwargs) -> T:
+        with gc_paused():
+            return await work(*args, **kwargs)
+
+    return paused
 
 
 def freeze_survivors(schedule: Callable[[Callable[[], None]], object]) -> Callable[[], None]:

@@ -113,7 +113,7 @@ from graphsvc.analysis.cycles import cyclic_groups
 from graphsvc.analysis.ownership import OWNS_OUT
 from graphsvc.analysis.readiness import NOT_LIVE, CheckResult
 from graphsvc.analysis.spof import have_single_points
-from graphsvc.collector import gc_paused
+from graphsvc.collector import collector_paused
 from graphsvc.deadline import check_deadline
 from graphsvc.errors import InvalidInput
 from graphsvc.model.records import ConflictState, EntityRecord, to_micros
@@ -854,16 +854,12 @@ def _worst(results: Sequence[CheckResult]) -> CheckResult:
 async def _evaluate(
     store: GraphStore, as_of: datetime | None
 ) -> tuple[_Facts, list[tuple[HealthCheck, _Evaluated]]]:
-    # the facts of a large graph are millions of live objects until the checks end:
-    # collections that walk them again and again would pause every request served
-    # beside (up to 50 ms each, measured at 1M entities)
-    with gc_paused():
-        facts = await _facts(store, as_of)
-        extra = _Extra(store, as_of)
-        out = []
-        for check in CHECKS:
-            check_deadline()
-            out.append((check, await check.evaluate(facts, extra)))
+    facts = await _facts(store, as_of)
+    extra = _Extra(store, as_of)
+    out = []
+    for check in CHECKS:
+        check_deadline()
+        out.append((check, await check.evaluate(facts, extra)))
     return facts, out
 
 
@@ -916,6 +912,7 @@ async def _per_source(store: GraphStore, facts: _Facts) -> tuple[SourceHealth, .
     return tuple(out)
 
 
+@collector_paused  # the facts of a large graph: millions of live objects
 async def health(
     store: GraphStore,
     *,
@@ -968,6 +965,7 @@ async def health(
     )
 
 
+@collector_paused  # the facts of a large graph: millions of live objects
 async def health_score(store: GraphStore, *, as_of: datetime | None = None) -> int | None:
     """Return only the score at ``as_of`` (``None`` when the graph held no entity then).
 
@@ -979,6 +977,7 @@ async def health_score(store: GraphStore, *, as_of: datetime | None = None) -> i
     return _score(evaluated)
 
 
+@collector_paused  # the facts of a large graph: millions of live objects
 async def health_entities(
     store: GraphStore,
     check: HealthCheckResult,
