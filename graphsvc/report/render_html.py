@@ -775,7 +775,11 @@ def render_html(report: ChangeReport, diagram: RenderedDiagram | None) -> str:
 
 
 def render_html_body(
-    report: ChangeReport, diagram: RenderedDiagram | None, *, link: EntityLink = _no_link
+    report: ChangeReport,
+    diagram: RenderedDiagram | None,
+    *,
+    link: EntityLink = _no_link,
+    most_rows: int | None = None,
 ) -> str:
     """Return the report's content: what :func:`render_html` puts inside ``<main>``.
 
@@ -787,14 +791,17 @@ def render_html_body(
         diagram: The rendered diagram (as for :func:`render_html`).
         link: Where each entity the report names links to; by default nothing
             is linked (the standalone report's output).
+        most_rows: Most conflicts, teams and projects listed, each list then saying
+            how many more the whole report holds (its heading still counts them
+            all); ``None``: every one (the standalone report).
     """
     out: list[str] = []
     out += _summary(report, link)
-    out += _conflicts(report, link)
+    out += _conflicts(report, link, most_rows)
     out += _diagram(diagram, report)
     out += _services(report, link)
-    out += _teams(report, link)
-    out += _projects(report, link)
+    out += _teams(report, link, most_rows)
+    out += _projects(report, link, most_rows)
     out += _entities(report, link)
     out += _footer(report)
     return "\n".join(out)
@@ -924,7 +931,9 @@ def _status_tag(status: str) -> str:
     return "" if status == "active" else f' <span class="tag warn">{_e(status)}</span>'
 
 
-def _conflicts(report: ChangeReport, link: EntityLink = _no_link) -> list[str]:
+def _conflicts(
+    report: ChangeReport, link: EntityLink = _no_link, most_rows: int | None = None
+) -> list[str]:
     out = [
         '<section id="conflicts">',
         f'<h2>Conflicts<span class="n">{len(report.conflicts)}</span></h2>',
@@ -935,8 +944,10 @@ def _conflicts(report: ChangeReport, link: EntityLink = _no_link) -> list[str]:
             "impact set, no blackout window applies to it, and no maintenance window is "
             "left.</p>"
         )
-    for conflict in report.conflicts:
+    shown = report.conflicts[:most_rows]
+    for conflict in shown:
         out += _conflict(conflict, report, link)
+    out += _more_rows(len(shown), len(report.conflicts), "conflicts")
     out.append("</section>")
     return out
 
@@ -1064,7 +1075,16 @@ def _tier(group: ServiceTierGroup, link: EntityLink = _no_link) -> list[str]:
     return out
 
 
-def _teams(report: ChangeReport, link: EntityLink = _no_link) -> list[str]:
+def _more_rows(shown: int, total: int, what: str) -> list[str]:
+    """A note under a table cut at ``shown`` of ``total`` rows (none when not cut)."""
+    if shown >= total:
+        return []
+    return [f'<p class="note">{total - shown:,} more {what} are in the whole report.</p>']
+
+
+def _teams(
+    report: ChangeReport, link: EntityLink = _no_link, most_rows: int | None = None
+) -> list[str]:
     out = [
         '<section id="teams">',
         f'<h2>Teams to notify<span class="n">{len(report.teams):,}</span></h2>',
@@ -1079,9 +1099,12 @@ def _teams(report: ChangeReport, link: EntityLink = _no_link) -> list[str]:
         + "<thead><tr><th>Team</th><th>Why</th><th>Contacts</th><th>Members</th>"
         "</tr></thead><tbody>"
     )
-    for team in report.teams:
+    shown = report.teams[:most_rows]
+    for team in shown:
         out.append(_team_row(team, link))
-    out += ["</tbody></table>", "</section>"]
+    out.append("</tbody></table>")
+    out += _more_rows(len(shown), len(report.teams), "teams")
+    out.append("</section>")
     return out
 
 
@@ -1115,7 +1138,9 @@ def _team_row(team: TeamToNotify, link: EntityLink = _no_link) -> str:
     )
 
 
-def _projects(report: ChangeReport, link: EntityLink = _no_link) -> list[str]:
+def _projects(
+    report: ChangeReport, link: EntityLink = _no_link, most_rows: int | None = None
+) -> list[str]:
     out = [
         '<section id="projects">',
         f'<h2>Affected projects<span class="n">{len(report.projects):,}</span></h2>',
@@ -1128,7 +1153,8 @@ def _projects(report: ChangeReport, link: EntityLink = _no_link) -> list[str]:
         + _cols(26, 74)
         + "<thead><tr><th>Project</th><th>Why</th></tr></thead><tbody>"
     )
-    for p in report.projects:
+    shown = report.projects[:most_rows]
+    for p in shown:
         reasons = "".join(
             f"<li>{_e(project_reason_text(r))}: {_refs(r.entities, r.count, link)}</li>"
             for r in p.reasons
@@ -1137,7 +1163,9 @@ def _projects(report: ChangeReport, link: EntityLink = _no_link) -> list[str]:
             f"<tr><td>{_ref(p.project, kind=False, link=link)}</td>"
             f'<td><ul class="plain">{reasons}</ul></td></tr>'
         )
-    out += ["</tbody></table>", "</section>"]
+    out.append("</tbody></table>")
+    out += _more_rows(len(shown), len(report.projects), "projects")
+    out.append("</section>")
     return out
 
 

@@ -16,7 +16,7 @@ from graphsvc.model.vocabulary import Direction, EntityKind, RelationType
 from graphsvc.report import ChangeReport, build_change_report, report_from_change_impact
 from graphsvc.report.build import contacts_of, read_team_directory, verdict_line
 from graphsvc.report.model import AffectedEntity, RiskBand, TimeWindow
-from graphsvc.report.render_html import render_html
+from graphsvc.report.render_html import render_html, render_html_body
 from graphsvc.report.render_markdown import render_markdown
 from graphsvc.report.wording import inheritance_text, walk, window_text
 from graphsvc.store.base import GraphStore
@@ -544,3 +544,26 @@ def test_the_report_names_the_tasks_a_change_carries_out_and_an_overbooked_team(
         "assigneeOverbooked" in render_markdown(clearing)
         or "overbooked" in render_markdown(clearing).lower()
     )
+
+
+def test_the_body_can_list_fewer_conflicts_teams_and_projects(
+    demo_reports: dict[str, ChangeReport],
+) -> None:
+    """The explorer's change page cuts its lists; the headings still count them all."""
+    report = max(
+        demo_reports.values(), key=lambda r: min(len(r.teams), len(r.projects), len(r.conflicts))
+    )
+    assert report.teams and report.projects and report.conflicts
+    whole = render_html_body(report, None)
+    assert whole == render_html_body(report, None, most_rows=10_000)
+    assert "more teams are in the whole report" not in whole
+    cut = render_html_body(report, None, most_rows=0)
+    for section, total, what in (
+        ("teams", len(report.teams), "teams"),
+        ("projects", len(report.projects), "projects"),
+        ("conflicts", len(report.conflicts), "conflicts"),
+    ):
+        part = cut.split(f'<section id="{section}">')[1].split("</section>")[0]
+        assert f'<span class="n">{total:,}</span>' in part, section
+        assert f"{total:,} more {what} are in the whole report." in part, section
+    assert '<article class="conflict' not in cut

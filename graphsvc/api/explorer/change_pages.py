@@ -60,6 +60,7 @@ __all__ = [
     "CALENDAR_CHANGES",
     "MAX_WEEKS",
     "PAGE_ENTITIES",
+    "PAGE_ROWS",
     "PAGE_SERVICES_PER_TIER",
     "change_router",
 ]
@@ -70,6 +71,9 @@ the downloads hold the whole report). With their paths, 500 made a 4 MB page for
 change reaching half the 1M graph."""
 PAGE_SERVICES_PER_TIER = 25
 """The change page lists at most this many services of each tier with their paths."""
+PAGE_ROWS = 50
+"""The change page lists at most this many conflicts, teams to notify and projects (a
+change on the 1M graph's largest hub has 8,000 teams to notify: a 4 MB page)."""
 MAX_WEEKS = 12
 """Most weeks one calendar page shows."""
 DEFAULT_WEEKS = 4
@@ -395,7 +399,7 @@ def change_router(serve: Serve) -> APIRouter:
                     def link(ref: EntityRef) -> str:
                         return page.href(explorer_path(ref.kind, ref.key))
 
-                    body = render_html_body(report, diagram, link=link)
+                    body = render_html_body(report, diagram, link=link, most_rows=PAGE_ROWS)
                 return report, Markup(body)  # noqa: S704 - written by the report's escaping renderer
 
             report, body = await svc.run(work)
